@@ -1,0 +1,163 @@
+// The one write path: parse, authorize, reserve, append durably; the log's commit hook applies and publishes.
+import { HttpError } from "../errors.ts";
+import type { BookmarkId, CommentId, EventBody, TokenId, TokenKind, UserId } from "../events.ts";
+import type { EventLog } from "../log/log.ts";
+import type { Bookmark, Comment, Store, Token, User } from "../store/store.ts";
+import { decoyHash, hashPassword, verifyPassword } from "../auth/passwords.ts";
+import { hashToken, newTokenSecret } from "../auth/tokens.ts";
+import { CommentInput, CreateBookmark, Credentials, Registration, TokenInput, UpdateBookmark, parseInput } from "./schemas.ts";
+
+export interface CommandOptions {
+  signup: "open" | "closed";
+}
+
+export interface IssuedToken {
+  token: Token;
+  /** The secret itself: shown to its owner once, never stored. */
+  secret: string;
+}
+
+/**
+ * Commands validate and authorize synchronously against the store, reserve the uniqueness keys
+ * they claim (a username, a user's URL) while their commit is in flight, and append. They never
+ * touch the store: the log's commit hook applies each committed event, so memory is always the
+ * fold of what is durable. Reservations are released whether the commit succeeded or not.
+ */
+export class Commands {
+  private readonly reserved = new Set<string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: EventLog,
+    private readonly options: CommandOptions,
+  ) {}
+
+  private reserve(keys: readonly string[], conflict: () => HttpError): void {
+    if (keys.some((key) => this.reserved.has(key))) throw conflict();
+    for (const key of keys) this.reserved.add(key);
+  }
+
+  private async appendReserved(bodies: EventBody[], keys: readonly string[]): Promise<void> {
+    try {
+      await this.log.append(bodies);
+    } finally {
+      for (const key of keys) this.reserved.delete(key);
+    }
+  }
+
+  async register(input: unknown, options: { ignoreClosedSignup?: boolean } = {}): Promise<{ user: User } & IssuedToken> {
+    if (this.options.signup === "closed" && !options.ignoreClosedSignup) throw new HttpError(403, "sign-up is closed on this server; ask its admin for an account");
+    const { username, password } = parseInput(Registration, input);
+    const taken = () => new HttpError(409, `username ${username} is already taken`, { errors: { username: ["has already been taken"] } });
+    if (this.store.userByName(username)) throw taken();
+    const keys = [`user:${username}`];
+    this.reserve(keys, taken);
+    const userId = this.store.ids.next<UserId>();
+    const tokenId = this.store.ids.next<TokenId>();
+    const secret = newTokenSecret();
+    let passwordHash: string;
+    try {
+      passwordHash = await hashPassword(password);
+    } catch (error) {
+      for (const key of keys) this.reserved.delete(key);
+      throw error;
+    }
+    await this.appendReserved(
+      [
+        { type: "user.registered", payload: { id: userId, username, password_hash: passwordHash } },
+        { type: "token.created", payload: { id: tokenId, user_id: userId, hash: hashToken(secret), kind: "api", name: "sign-up" } },
+      ],
+      keys,
+    );
+    const user = this.store.usersById.get(userId);
+    const token = this.store.tokensById.get(tokenId);
+    if (!user || !token) throw new HttpError(503, "the account was saved but could not be read back; try logging in");
+    return { user, token, secret };
+  }
+
+  /** Checks a username and password; the same work is done for unknown users (no timing oracle). */
+  async authenticate(input: unknown): Promise<User> {
+    const { username, password } = parseInput(Credentials, input);
+    const user = this.store.userByName(username);
+    const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
+    if (!user || !valid) throw new HttpError(401, "wrong username or password");
+    return user;
+  }
+
+  async issueToken(user: User, kind: TokenKind, nameInput: unknown = {}): Promise<IssuedToken> {
+    const { name } = parseInput(TokenInput, nameInput);
+    const id = this.store.ids.next<TokenId>();
+    const secret = newTokenSecret(kind === "api" ? "nasty" : "session");
+    await this.log.append([{ type: "token.created", payload: { id, user_id: user.id, hash: hashToken(secret), kind, name } }]);
+    const token = this.store.tokensById.get(id);
+    if (!token) throw new HttpError(503, "the token was saved but could not be read back; try again");
+    return { token, secret };
+  }
+
+  async revokeToken(user: User, tokenId: number): Promise<void> {
+    const token = this.store.tokensById.get(tokenId as TokenId);
+    if (!token || token.user !== user) throw new HttpError(404, `no token ${tokenId} of yours`);
+    await this.log.append([{ type: "token.revoked", payload: { id: token.id } }]);
+  }
+
+  async createBookmark(user: User, input: unknown): Promise<Bookmark> {
+    const fields = parseInput(CreateBookmark, input);
+    const existing = this.store.savedBy(user, fields.url);
+    if (existing) throw duplicate(existing.id);
+    const keys = [urlKey(user, fields.url)];
+    this.reserve(keys, () => new HttpError(409, "you are already saving this URL"));
+    const id = this.store.ids.next<BookmarkId>();
+    await this.appendReserved([{ type: "bookmark.created", payload: { id, user_id: user.id, ...fields } }], keys);
+    const bookmark = this.store.bookmarksById.get(id);
+    if (!bookmark) throw new HttpError(409, `bookmark ${id} was deleted as soon as it was saved`);
+    return bookmark;
+  }
+
+  /** The bookmark if `user` owns it: 404 when they cannot see it, 403 when it is someone else's. */
+  ownBookmark(user: User, id: number): Bookmark {
+    const bookmark = this.store.visibleBookmark(id, user);
+    if (!bookmark) throw new HttpError(404, `no bookmark ${id}`);
+    if (bookmark.user !== user) throw new HttpError(403, `bookmark ${id} belongs to ${bookmark.user.username}; only its owner may change it`);
+    return bookmark;
+  }
+
+  async updateBookmark(user: User, id: number, input: unknown): Promise<Bookmark> {
+    const bookmark = this.ownBookmark(user, id);
+    const changes = parseInput(UpdateBookmark, input);
+    const keys: string[] = [];
+    if (changes.url !== undefined && changes.url !== bookmark.url) {
+      const existing = this.store.savedBy(user, changes.url);
+      if (existing) throw duplicate(existing.id);
+      keys.push(urlKey(user, changes.url));
+      this.reserve(keys, () => new HttpError(409, "you are already saving this URL"));
+    }
+    await this.appendReserved([{ type: "bookmark.updated", payload: { id: bookmark.id, ...changes } }], keys);
+    const updated = this.store.bookmarksById.get(bookmark.id);
+    if (!updated) throw new HttpError(404, `bookmark ${id} was deleted before the change was saved`);
+    return updated;
+  }
+
+  async deleteBookmark(user: User, id: number): Promise<void> {
+    const bookmark = this.ownBookmark(user, id);
+    await this.log.append([{ type: "bookmark.deleted", payload: { id: bookmark.id } }]);
+  }
+
+  async postComment(user: User, bookmarkId: number, input: unknown): Promise<Comment> {
+    const bookmark = this.store.visibleBookmark(bookmarkId, user);
+    if (!bookmark) throw new HttpError(404, `no bookmark ${bookmarkId}`);
+    const { body } = parseInput(CommentInput, input);
+    const id = this.store.ids.next<CommentId>();
+    await this.log.append([{ type: "comment.posted", payload: { id, bookmark_id: bookmark.id, user_id: user.id, body } }]);
+    const comment = bookmark.comments?.findLast((candidate) => candidate.id === id);
+    if (!comment) throw new HttpError(404, `bookmark ${bookmarkId} was deleted before the comment was saved`);
+    return comment;
+  }
+}
+
+function urlKey(user: User, url: string): string {
+  return `url:${user.id}:${url}`;
+}
+
+function duplicate(id: BookmarkId): HttpError {
+  return new HttpError(409, `you already saved this URL as bookmark ${id}`, { id });
+}

@@ -1,0 +1,110 @@
+// The one table of settings: every environment variable Nasty reads, its default and its bounds.
+import path from "node:path";
+
+type Kind =
+  | { kind: "integer"; min: number; max: number }
+  | { kind: "string"; pattern?: RegExp; hint?: string }
+  | { kind: "choice"; choices: readonly string[] };
+
+interface Setting {
+  env: string;
+  default: string;
+  describe: string;
+  type: Kind;
+}
+
+/** Every setting, in one place. Names carry their unit last. */
+export const SETTINGS = {
+  port: { env: "PORT", default: "4000", describe: "HTTP port", type: { kind: "integer", min: 0, max: 65535 } },
+  host: { env: "HOST", default: "127.0.0.1", describe: "address to listen on", type: { kind: "string", pattern: /^[0-9a-zA-Z.:\-[\]]+$/, hint: "a host name or IP address" } },
+  dataDir: { env: "NASTY_DATA_DIR", default: "./data", describe: "folder for the event log", type: { kind: "string", pattern: /^.+$/, hint: "a folder path" } },
+  databaseUrl: { env: "DATABASE_URL", default: "", describe: "Postgres URL; empty turns the flush off", type: { kind: "string", pattern: /^$|^postgres(ql)?:\/\//, hint: "a postgres:// URL" } },
+  signup: { env: "NASTY_SIGNUP", default: "open", describe: "open or closed sign-up", type: { kind: "choice", choices: ["open", "closed"] } },
+  rateLimitPerMinute: { env: "NASTY_RATE_LIMIT", default: "600", describe: "requests per minute per token (0: off)", type: { kind: "integer", min: 0, max: 10_000_000 } },
+  nodeId: { env: "NASTY_NODE_ID", default: "1", describe: "this node's id, unique among nodes sharing a Postgres", type: { kind: "integer", min: 0, max: 1023 } },
+  wsMaxBackpressureBytes: { env: "NASTY_WS_MAX_BACKPRESSURE", default: String(1024 * 1024), describe: "bytes buffered for one websocket before it is cut off", type: { kind: "integer", min: 1024, max: 1024 * 1024 * 1024 } },
+  flushBatchEvents: { env: "NASTY_FLUSH_BATCH", default: "2000", describe: "events per Postgres flush transaction", type: { kind: "integer", min: 1, max: 100_000 } },
+  flushIntervalMs: { env: "NASTY_FLUSH_INTERVAL_MS", default: "200", describe: "pause between Postgres flushes when caught up", type: { kind: "integer", min: 1, max: 60_000 } },
+  flushBackoffMaxMs: { env: "NASTY_FLUSH_BACKOFF_MAX_MS", default: "10000", describe: "longest wait between Postgres retries", type: { kind: "integer", min: 10, max: 600_000 } },
+  logQueueEventsMax: { env: "NASTY_LOG_QUEUE_MAX", default: "100000", describe: "events waiting for commit before writes get 503", type: { kind: "integer", min: 1, max: 10_000_000 } },
+  trustProxy: { env: "NASTY_TRUST_PROXY", default: "false", describe: "trust X-Forwarded-For / X-Forwarded-Proto", type: { kind: "choice", choices: ["true", "false"] } },
+  simulateRate: { env: "NASTY_SIMULATE", default: "0", describe: "simulated bookmarks per second (0: off)", type: { kind: "integer", min: 0, max: 100_000 } },
+  simulateSeed: { env: "NASTY_SIMULATE_SEED", default: "1", describe: "seed of the traffic simulator", type: { kind: "integer", min: 0, max: 2 ** 31 - 1 } },
+  simulateTraffic: { env: "SIMULATE_TRAFFIC", default: "false", describe: "the original app's switch: a gentle simulator", type: { kind: "choice", choices: ["true", "false"] } },
+} as const satisfies Record<string, Setting>;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string;
+  signup: "open" | "closed";
+  rateLimitPerMinute: number;
+  nodeId: number;
+  wsMaxBackpressureBytes: number;
+  flushBatchEvents: number;
+  flushIntervalMs: number;
+  flushBackoffMaxMs: number;
+  logQueueEventsMax: number;
+  trustProxy: boolean;
+  simulateRate: number;
+  simulateSeed: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function parseOne(setting: Setting, raw: string): string | number {
+  const type = setting.type;
+  switch (type.kind) {
+    case "integer": {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${setting.env}=${JSON.stringify(raw)} is not a whole number (${setting.describe})`);
+      const value = Number(raw);
+      if (value < type.min || value > type.max) throw new ConfigError(`${setting.env}=${raw} is out of range ${type.min}..${type.max} (${setting.describe})`);
+      return value;
+    }
+    case "choice":
+      if (!type.choices.includes(raw)) throw new ConfigError(`${setting.env}=${JSON.stringify(raw)} must be one of ${type.choices.join(", ")} (${setting.describe})`);
+      return raw;
+    case "string":
+      if (type.pattern && !type.pattern.test(raw)) throw new ConfigError(`${setting.env}=${JSON.stringify(raw)} is not ${type.hint ?? "valid"} (${setting.describe})`);
+      return raw;
+  }
+}
+
+/** Environment variables that look like ours but are not in the table: a typo should not pass silently. */
+function unknownNastyVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set<string>(Object.values(SETTINGS).map((s) => s.env));
+  return Object.keys(env).filter((name) => name.startsWith("NASTY_") && !known.has(name));
+}
+
+/** Reads and validates every setting; throws ConfigError naming the first problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const unknown = unknownNastyVariables(env);
+  if (unknown.length > 0) {
+    throw new ConfigError(`unknown setting ${unknown.join(", ")}; known NASTY_ settings: ${Object.values(SETTINGS).map((s) => s.env).filter((n) => n.startsWith("NASTY_")).join(", ")}`);
+  }
+  const values: Record<string, string | number> = {};
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    values[key] = parseOne(setting, env[setting.env] ?? setting.default);
+  }
+  const simulateRate = values.simulateRate as number;
+  return {
+    port: values.port as number,
+    host: values.host as string,
+    dataDir: path.resolve(values.dataDir as string),
+    databaseUrl: values.databaseUrl as string,
+    signup: values.signup as "open" | "closed",
+    rateLimitPerMinute: values.rateLimitPerMinute as number,
+    nodeId: values.nodeId as number,
+    wsMaxBackpressureBytes: values.wsMaxBackpressureBytes as number,
+    flushBatchEvents: values.flushBatchEvents as number,
+    flushIntervalMs: values.flushIntervalMs as number,
+    flushBackoffMaxMs: values.flushBackoffMaxMs as number,
+    logQueueEventsMax: values.logQueueEventsMax as number,
+    trustProxy: values.trustProxy === "true",
+    simulateRate: simulateRate === 0 && values.simulateTraffic === "true" ? 1 : simulateRate,
+    simulateSeed: values.simulateSeed as number,
+  };
+}

@@ -1,0 +1,68 @@
+// The events of Nasty's log: every change is one of these, and the store is their fold.
+
+declare const brand: unique symbol;
+export type Branded<T, B extends string> = T & { readonly [brand]: B };
+export type UserId = Branded<number, "UserId">;
+export type BookmarkId = Branded<number, "BookmarkId">;
+export type CommentId = Branded<number, "CommentId">;
+export type TokenId = Branded<number, "TokenId">;
+
+/** Current schema version written with each event; replay accepts every version it knows. */
+export const EVENT_VERSION = 1;
+
+export type TokenKind = "api" | "session";
+
+export interface BookmarkFields {
+  url: string;
+  title: string;
+  description: string;
+  public: boolean;
+  tags: string[];
+}
+
+export type EventBody =
+  | { type: "user.registered"; payload: { id: UserId; username: string; password_hash: string } }
+  | { type: "user.password_changed"; payload: { id: UserId; password_hash: string } }
+  | { type: "token.created"; payload: { id: TokenId; user_id: UserId; hash: string; kind: TokenKind; name: string } }
+  | { type: "token.revoked"; payload: { id: TokenId } }
+  | { type: "bookmark.created"; payload: { id: BookmarkId; user_id: UserId } & BookmarkFields }
+  | { type: "bookmark.updated"; payload: { id: BookmarkId } & Partial<BookmarkFields> }
+  | { type: "bookmark.deleted"; payload: { id: BookmarkId } }
+  | { type: "comment.posted"; payload: { id: CommentId; bookmark_id: BookmarkId; user_id: UserId; body: string } };
+
+export type EventType = EventBody["type"];
+
+/** An event as the log holds it: sequence number (per node), version, time (ms), node id. */
+export type LoggedEvent = EventBody & { seq: number; v: number; ts: number; node: number };
+
+export const EVENT_TYPES: readonly EventType[] = [
+  "user.registered",
+  "user.password_changed",
+  "token.created",
+  "token.revoked",
+  "bookmark.created",
+  "bookmark.updated",
+  "bookmark.deleted",
+  "comment.posted",
+];
+
+/**
+ * Ids are unique across nodes: a per-node counter times 1024 plus the node id (0..1023).
+ * They stay exact JavaScript integers up to 8.7e12 ids per node.
+ */
+export const NODE_ID_SPAN = 1024;
+
+export class IdAllocator {
+  private counter = 0;
+  constructor(private readonly nodeId: number) {}
+
+  /** Called for every id seen on replay so new ids never collide with old ones. */
+  observe(id: number): void {
+    if (id % NODE_ID_SPAN === this.nodeId) this.counter = Math.max(this.counter, Math.floor(id / NODE_ID_SPAN));
+  }
+
+  next<T extends number>(): T {
+    this.counter += 1;
+    return (this.counter * NODE_ID_SPAN + this.nodeId) as T;
+  }
+}

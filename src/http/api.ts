@@ -1,0 +1,182 @@
+// The JSON API under /api: the original app's shapes, token auth, cursor pagination.
+import type { TemplatedApp } from "uWebSockets.js";
+import { HttpError } from "../errors.ts";
+import type { Commands } from "../commands/commands.ts";
+import { normalizeTags, normalizeUrl } from "../commands/schemas.ts";
+import { decodeCursor, type Bookmark, type Store, type User } from "../store/store.ts";
+import { bookmarkJson, commentJson, userJson } from "../render/json.ts";
+import { jsonBody, route, type Context, type RouterDeps } from "./router.ts";
+import type { Answer } from "./respond.ts";
+
+export interface ApiDeps extends RouterDeps {
+  commands: Commands;
+  /** Extra members of GET /api/status (log, flush, websockets), gathered by main. */
+  status: () => Record<string, unknown>;
+}
+
+const PAGE_LIMIT_DEFAULT = 50;
+const PAGE_LIMIT_MAX = 100;
+const COMMENTS_SHOWN_MAX = 100;
+
+/** A whole number query parameter within bounds, or a 400 naming it. */
+export function intParam(context: Context, name: string, fallback: number, min: number, max: number): number {
+  const raw = context.query.get(name);
+  if (raw === null || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new HttpError(400, `${name} must be a whole number from ${min} to ${max}, got '${raw.slice(0, 40)}'`);
+  return Number(raw);
+}
+
+export function cursorParam(context: Context): number | undefined {
+  const raw = context.query.get("cursor");
+  if (raw === null || raw === "") return undefined;
+  const ord = decodeCursor(raw);
+  if (ord === null) throw new HttpError(400, `cursor '${raw.slice(0, 40)}' is not one this server handed out`);
+  return ord;
+}
+
+export function idParam(raw: string | undefined, what = "bookmark"): number {
+  if (!raw || !/^\d{1,16}$/.test(raw)) throw new HttpError(404, `no ${what} '${(raw ?? "").slice(0, 40)}'`);
+  return Number(raw);
+}
+
+export function userParam(store: Store, name: string): User {
+  const user = store.userByName(name);
+  if (!user) throw new HttpError(404, `no user named '${name.slice(0, 40)}'`);
+  return user;
+}
+
+/** `tag=a&tag=b` or `tag=a,b` (also `+`): all must match. */
+export function tagsParam(context: Context): string[] {
+  return normalizeTags(context.query.getAll("tag").flatMap((value) => value.split(/[,+]/)));
+}
+
+function object(value: unknown): Record<string, unknown> | null {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+function listBookmarks(deps: ApiDeps, context: Context): Answer {
+  const userName = context.query.get("user");
+  const rawUrl = context.query.get("url");
+  let url: string | undefined;
+  if (rawUrl !== null) {
+    const normal = normalizeUrl(rawUrl);
+    if (normal === null) throw new HttpError(400, "url must be a valid URL");
+    url = normal;
+  }
+  const page = deps.store.bookmarks({
+    viewer: context.viewer,
+    tags: tagsParam(context),
+    user: userName ? userParam(deps.store, userName) : undefined,
+    url,
+    beforeOrd: cursorParam(context),
+    limit: intParam(context, "limit", PAGE_LIMIT_DEFAULT, 1, PAGE_LIMIT_MAX),
+  });
+  return { status: 200, json: { data: page.items.map(bookmarkJson), next_cursor: page.nextCursor } };
+}
+
+async function createBookmark(deps: ApiDeps, context: Context): Promise<Answer> {
+  const body = object(jsonBody(context));
+  const fields = body ? object(body.bookmark) : null;
+  if (!fields) throw new HttpError(400, "Invalid parameters. Expected 'bookmark' object in request body");
+  const bookmark = await deps.commands.createBookmark(context.viewer!, fields);
+  return { status: 201, json: { bookmark: { data: bookmarkJson(bookmark), message: "Bookmark created successfully" } }, headers: { Location: `/api/bookmarks/${bookmark.id}` } };
+}
+
+async function updateBookmark(deps: ApiDeps, context: Context): Promise<Answer> {
+  const body = object(jsonBody(context));
+  const fields = body && object(body.bookmark) ? object(body.bookmark) : body;
+  if (!fields) throw new HttpError(400, "Invalid parameters. Expected 'bookmark' object in request body");
+  const bookmark = await deps.commands.updateBookmark(context.viewer!, idParam(context.params[0]), fields);
+  return { status: 200, json: { bookmark: { data: bookmarkJson(bookmark), message: "Bookmark updated successfully" } } };
+}
+
+function visible(deps: ApiDeps, context: Context): Bookmark {
+  const id = idParam(context.params[0]);
+  const bookmark = deps.store.visibleBookmark(id, context.viewer);
+  if (!bookmark) throw new HttpError(404, `no bookmark ${id}`);
+  return bookmark;
+}
+
+function listComments(deps: ApiDeps, context: Context): Answer {
+  const bookmark = visible(deps, context);
+  const limit = intParam(context, "limit", COMMENTS_SHOWN_MAX, 1, COMMENTS_SHOWN_MAX);
+  return { status: 200, json: { data: deps.store.recentComments(bookmark, limit).map(commentJson), total: bookmark.comments?.length ?? 0 } };
+}
+
+async function postComment(deps: ApiDeps, context: Context): Promise<Answer> {
+  const body = object(jsonBody(context));
+  const fields = body && object(body.comment) ? object(body.comment) : body;
+  if (!fields) throw new HttpError(400, "Invalid parameters. Expected a 'comment' object with a 'body'");
+  const comment = await deps.commands.postComment(context.viewer!, idParam(context.params[0]), fields);
+  return { status: 201, json: { comment: { data: commentJson(comment), message: "Comment posted successfully" } } };
+}
+
+function listTags(deps: ApiDeps, context: Context): Answer {
+  const userName = context.query.get("user");
+  const prefix = (context.query.get("q") ?? "").trim().toLowerCase();
+  const limit = intParam(context, "limit", 100, 1, 1000);
+  const counts = userName ? deps.store.userTagCounts(userParam(deps.store, userName), context.viewer) : deps.store.publicTagCounts();
+  const data = (prefix ? counts.filter((entry) => entry.tag.startsWith(prefix)) : counts).slice(0, limit);
+  return { status: 200, json: { data } };
+}
+
+function randomBookmarks(deps: ApiDeps, count: number): Answer {
+  return { status: 200, json: { data: deps.store.randomPublic(count).map(bookmarkJson) } };
+}
+
+export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
+  const startedAtMs = Date.now();
+  const read = { auth: "optional" } as const;
+  const write = { auth: "required", body: true } as const;
+
+  route(app, deps, "post", "/api/users", async (context) => {
+    const body = object(jsonBody(context));
+    const fields = body && object(body.user) ? object(body.user) : null;
+    if (!fields) throw new HttpError(400, "Invalid parameters. Expected 'user' object with 'username' and 'password'");
+    const { user, secret } = await deps.commands.register(fields);
+    return { status: 201, json: { user: { username: user.username }, token: secret } };
+  }, { auth: "none", body: true });
+
+  route(app, deps, "post", "/api/tokens", async (context) => {
+    const body = object(jsonBody(context));
+    if (!body) throw new HttpError(400, "Invalid parameters. Expected an object with 'username' and 'password'");
+    const waitSeconds = deps.limiter.take(`login:${String(body.username ?? "").toLowerCase()}`);
+    if (waitSeconds > 0) throw new HttpError(429, `too many attempts for this user; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
+    const user = await deps.commands.authenticate(body);
+    const { secret } = await deps.commands.issueToken(user, "api", { name: typeof body.name === "string" ? body.name : "api" });
+    return { status: 201, json: { token: secret } };
+  }, { auth: "none", body: true });
+
+  route(app, deps, "get", "/api/me", (context) => ({ status: 200, json: { user: userJson(context.viewer!), token: { name: context.token!.name, kind: context.token!.kind } } }), { auth: "required" });
+
+  route(app, deps, "get", "/api/bookmarks", (context) => listBookmarks(deps, context), read);
+  route(app, deps, "post", "/api/bookmarks", (context) => createBookmark(deps, context), write);
+  route(app, deps, "get", "/api/bookmarks/random", (context) => randomBookmarks(deps, intParam(context, "n", 20, 1, 100)), read);
+  route(app, deps, "get", "/api/scramble", () => randomBookmarks(deps, 20), read);
+  route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context)) } }), read);
+  route(app, deps, "patch", "/api/bookmarks/:id", (context) => updateBookmark(deps, context), write);
+  route(app, deps, "del", "/api/bookmarks/:id", async (context) => {
+    await deps.commands.deleteBookmark(context.viewer!, idParam(context.params[0]));
+    return { status: 204 };
+  }, { auth: "required" });
+  route(app, deps, "get", "/api/bookmarks/:id/comments", (context) => listComments(deps, context), read);
+  route(app, deps, "post", "/api/bookmarks/:id/comments", (context) => postComment(deps, context), write);
+  route(app, deps, "get", "/api/tags", (context) => listTags(deps, context), read);
+
+  route(app, deps, "get", "/api/status", () => ({
+    status: 200,
+    json: {
+      uptime_s: Math.round((Date.now() - startedAtMs) / 1000),
+      users: deps.store.usersById.size,
+      bookmarks: deps.store.bookmarksById.size,
+      public_bookmarks: deps.store.publicBookmarks.length,
+      comments: deps.store.commentCount,
+      events: { applied: deps.store.eventsApplied, last_seq: deps.store.lastSeq },
+      ...deps.status(),
+    },
+  }), { auth: "none" });
+
+  route(app, deps, "any", "/api/*", (context) => {
+    throw new HttpError(404, `no API route ${context.method.toUpperCase()} ${context.path}`);
+  }, { auth: "none" });
+}

@@ -1,0 +1,181 @@
+// Routes on uWS: reads each request synchronously, authenticates, reads bounded bodies, answers once.
+import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
+import { HttpError } from "../errors.ts";
+import type { Store, Token, User } from "../store/store.ts";
+import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
+import type { RateLimiter } from "../auth/rate-limit.ts";
+import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
+
+export const BODY_BYTES_MAX = 64 * 1024;
+export const SESSION_COOKIE = "nasty_session";
+
+/** The headers any handler may read; uWS only lets us read them before the handler returns. */
+const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
+export type HeaderName = (typeof HEADER_NAMES)[number];
+
+export interface Context {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  params: string[];
+  headers: Record<HeaderName, string>;
+  viewer: User | null;
+  token: Token | null;
+  /** How the viewer proved who they are: a token header, a session cookie, or nothing. */
+  via: "header" | "cookie" | null;
+  /** The raw body (routes with `body`), copied out of uWS's buffers. */
+  body: Buffer | null;
+  remoteAddress: string;
+}
+
+export type Handler = (context: Context) => Answer | Promise<Answer>;
+
+export type Auth = "none" | "optional" | "required";
+
+export interface RouteOptions {
+  auth?: Auth;
+  body?: boolean;
+  /** Accept the session cookie as well as the Authorization header. */
+  cookie?: boolean;
+  /** Turns an error into the answer (pages answer HTML). */
+  onError?: (error: unknown, context: Context | null) => Answer;
+}
+
+export interface RouterDeps {
+  store: Store;
+  limiter: RateLimiter;
+}
+
+export function cookieValue(cookieHeader: string, name: string): string | null {
+  for (const part of cookieHeader.split(";")) {
+    const index = part.indexOf("=");
+    if (index > 0 && part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
+  }
+  return null;
+}
+
+/** Resolves the viewer from headers, synchronously; a token that is sent but unknown is a 401, never ignored. */
+function authenticate(deps: RouterDeps, headers: Record<HeaderName, string>, options: RouteOptions): Pick<Context, "viewer" | "token" | "via"> {
+  const authorization = headers.authorization;
+  if (authorization !== "") {
+    const secret = tokenFromAuthorization(authorization);
+    if (!secret) throw new HttpError(401, "malformed Authorization header; send 'Authorization: Bearer <token>'");
+    const token = deps.store.tokensByHash.get(hashToken(secret));
+    if (!token) throw new HttpError(401, "invalid or revoked token");
+    return { viewer: token.user, token, via: "header" };
+  }
+  if (options.cookie && headers.cookie !== "") {
+    const secret = cookieValue(headers.cookie, SESSION_COOKIE);
+    const token = secret ? deps.store.tokensByHash.get(hashToken(secret)) : undefined;
+    if (token && token.kind === "session") return { viewer: token.user, token, via: "cookie" };
+  }
+  if (options.auth === "required") throw new HttpError(401, "authentication required: send 'Authorization: Bearer <token>' (get one with POST /api/tokens)");
+  return { viewer: null, token: null, via: null };
+}
+
+function readContext(res: HttpResponse, req: HttpRequest, paramCount: number): Omit<Context, "viewer" | "token" | "via" | "body"> {
+  const headers = {} as Record<HeaderName, string>;
+  for (const name of HEADER_NAMES) headers[name] = req.getHeader(name);
+  const params: string[] = [];
+  for (let index = 0; index < paramCount; index += 1) params.push(decodeURIComponent(req.getParameter(index) ?? ""));
+  return {
+    method: req.getMethod(),
+    path: req.getUrl(),
+    query: new URLSearchParams(req.getQuery() ?? ""),
+    params,
+    headers,
+    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
+}
+
+/**
+ * Collects the body, copying each chunk (uWS reuses its buffers), refusing past BODY_BYTES_MAX
+ * with 413 as soon as the declared or received size says so.
+ */
+function readBody(res: HttpResponse, declaredLength: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (declaredLength !== "" && Number(declaredLength) > BODY_BYTES_MAX) {
+      reject(new HttpError(413, `request body of ${declaredLength} bytes is over the limit of ${BODY_BYTES_MAX} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    res.onData((chunk, isLast) => {
+      if (done) return;
+      size += chunk.byteLength;
+      if (size > BODY_BYTES_MAX) {
+        done = true;
+        reject(new HttpError(413, `request body is over the limit of ${BODY_BYTES_MAX} bytes`));
+        return;
+      }
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) {
+        done = true;
+        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      }
+    });
+  });
+}
+
+/**
+ * Registers `handler`. Header, URL and auth are read synchronously (uWS invalidates `req` after
+ * the handler returns); `onAborted` is set before anything async; late writes are corked.
+ */
+export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post" | "patch" | "put" | "del" | "any", pattern: string, handler: Handler, options: RouteOptions = {}): void {
+  const paramCount = (pattern.match(/\/:/g) ?? []).length;
+  const toAnswer = options.onError ?? ((error: unknown, context: Context | null) => errorAnswer(error, `${context?.method ?? method} ${context?.path ?? pattern}`));
+  app[method](pattern, (res, req) => {
+    const state: ResponseState = { aborted: false, answered: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    const base = readContext(res, req, paramCount);
+    let context: Context | null = null;
+    try {
+      context = { ...base, ...authenticate(deps, base.headers, options), body: null };
+      if (context.token) {
+        const waitSeconds = deps.limiter.take(`token:${context.token.id}`);
+        if (waitSeconds > 0) throw new HttpError(429, `rate limit exceeded for this token; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
+      }
+    } catch (error) {
+      writeAnswer(res, state, toAnswer(error, context));
+      return;
+    }
+    const ready = context;
+    const late = (answer: Answer) => res.cork(() => writeAnswer(res, state, answer));
+    if (options.body) {
+      readBody(res, ready.headers["content-length"])
+        .then((body) => {
+          ready.body = body;
+          return handler(ready);
+        })
+        .then(late, (error) => late(toAnswer(error, ready)));
+      return;
+    }
+    let result: Answer | Promise<Answer>;
+    try {
+      result = handler(ready);
+    } catch (error) {
+      writeAnswer(res, state, toAnswer(error, ready));
+      return;
+    }
+    if (result instanceof Promise) result.then(late, (error) => late(toAnswer(error, ready)));
+    else writeAnswer(res, state, result);
+  });
+}
+
+/** Parses a JSON request body; 415 when it is not JSON, 400 when it does not parse. */
+export function jsonBody(context: Context): unknown {
+  const type = context.headers["content-type"].toLowerCase();
+  if (!/^application\/([a-z.+-]*\+)?json\b/.test(type)) {
+    throw new HttpError(415, `expected a JSON body with 'Content-Type: application/json', got ${type === "" ? "no Content-Type" : `'${type}'`}`);
+  }
+  const text = context.body?.toString("utf8") ?? "";
+  if (text.trim() === "") throw new HttpError(400, "the request body is empty; expected a JSON object");
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, `malformed JSON in request body: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,31 @@
+// The SQLite writer thread: runs each group-committed batch as one fsynced transaction off the event loop.
+// Plain JavaScript so it loads in a worker without a TypeScript loader; its messages are typed in sqlite.ts.
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+
+if (parentPort === null) throw new Error("sqlite-worker must run as a worker thread");
+const port = parentPort;
+const { file, busyTimeoutMs } = workerData;
+
+const db = new Database(file);
+db.pragma("journal_mode = WAL");
+db.pragma("synchronous = FULL");
+db.pragma(`busy_timeout = ${Number(busyTimeoutMs)}`);
+const insert = db.prepare("INSERT INTO events (seq, type, v, ts, node, payload) VALUES (?, ?, ?, ?, ?, ?)");
+const writeBatch = db.transaction((rows) => {
+  for (const row of rows) insert.run(row);
+});
+
+port.on("message", (message) => {
+  if (message === "close") {
+    db.close();
+    port.close();
+    return;
+  }
+  try {
+    writeBatch.immediate(message.rows);
+    port.postMessage({ id: message.id, ok: true });
+  } catch (error) {
+    port.postMessage({ id: message.id, ok: false, message: error instanceof Error ? error.message : String(error) });
+  }
+});

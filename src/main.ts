@@ -1,0 +1,135 @@
+// The composition root: config → lock → event log → replay → HTTP and websockets → timers.
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
+import { loadConfig, ConfigError, type Config } from "./config.ts";
+import type { LoggedEvent } from "./events.ts";
+import { SqliteLog } from "./log/sqlite.ts";
+import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
+import { Store } from "./store/store.ts";
+import { Commands } from "./commands/commands.ts";
+import { RateLimiter } from "./auth/rate-limit.ts";
+import { loadUws, type LoadedUws } from "./http/uws.ts";
+import { registerApi } from "./http/api.ts";
+
+/** Something that follows every committed event: `before` sees the store before it changes. */
+export interface Observer {
+  beforeApply?(event: LoggedEvent): unknown;
+  afterApply(event: LoggedEvent, before: unknown): void;
+}
+
+export interface Nasty {
+  config: Config;
+  port: number;
+  url: string;
+  store: Store;
+  log: SqliteLog;
+  commands: Commands;
+  app: TemplatedApp;
+  uws: LoadedUws;
+  replayed: { events: number; ms: number };
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Quiet start-up logging (tests). */
+  quiet?: boolean;
+}
+
+export async function startNasty(config: Config, options: StartOptions = {}): Promise<Nasty> {
+  const say = options.quiet ? () => {} : (line: string) => console.log(`[nasty] ${line}`);
+  const releaseLock = lockDataDir(config.dataDir);
+  const store = new Store(config.nodeId);
+  const observers: Observer[] = [];
+  const onCommitted = (events: LoggedEvent[]) => {
+    for (const event of events) {
+      const before = observers.map((observer) => observer.beforeApply?.(event));
+      store.apply(event);
+      observers.forEach((observer, index) => observer.afterApply(event, before[index]));
+    }
+  };
+  let log: SqliteLog;
+  try {
+    log = new SqliteLog({ file: path.join(config.dataDir, "events.sqlite3"), nodeId: config.nodeId, onCommitted, queueEventsMax: config.logQueueEventsMax });
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+  const replayStart = performance.now();
+  const replayedEvents = log.replay((event) => store.apply(event));
+  const replayMs = performance.now() - replayStart;
+  say(`replayed ${replayedEvents} events in ${replayMs.toFixed(0)} ms (${store.bookmarksById.size} bookmarks, ${store.usersById.size} users)`);
+
+  const commands = new Commands(store, log, { signup: config.signup });
+  const limiter = new RateLimiter(config.rateLimitPerMinute);
+  const uws = loadUws();
+  say(uws.describe);
+  const app = uws.uws.App();
+  registerApi(app, {
+    store,
+    commands,
+    limiter,
+    status: () => ({ log: { ...log.stats(), file: "events.sqlite3" }, server: { uws_native: uws.native, node_id: config.nodeId } }),
+  });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));
+  }).catch(async (error) => {
+    await log.close();
+    releaseLock();
+    throw error;
+  });
+  const port = uws.uws.us_socket_local_port(listenSocket);
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  say(`listening on ${url} (data in ${config.dataDir})`);
+
+  let closing: Promise<void> | null = null;
+  return {
+    config, port, url, store, log, commands, app, uws,
+    replayed: { events: replayedEvents, ms: replayMs },
+    close() {
+      closing ??= (async () => {
+        uws.uws.us_listen_socket_close(listenSocket);
+        await log.close();
+        releaseLock();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`[nasty] configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  let nasty: Nasty;
+  try {
+    nasty = await startNasty(config);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+      console.error(`[nasty] cannot start: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const stop = (signal: string) => {
+    console.log(`[nasty] ${signal}: finishing pending writes and stopping`);
+    nasty.close().then(() => process.exit(0), (error) => {
+      console.error(error);
+      process.exit(1);
+    });
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  await main();
+}

@@ -1,0 +1,51 @@
+// Topic names: every topic is built and parsed here, never by string concatenation elsewhere.
+import { normalizeTags } from "../commands/schemas.ts";
+
+export type Topic =
+  | { kind: "firehose" }
+  | { kind: "tag"; tag: string }
+  | { kind: "user"; username: string }
+  | { kind: "private"; username: string }
+  | { kind: "bookmark"; id: number };
+
+export const topic = {
+  firehose: "bookmarks:firehose",
+  tag: (tag: string) => `bookmarks:tag:${tag}`,
+  user: (username: string) => `bookmarks:user:${username}`,
+  privateOf: (username: string) => `bookmarks:user:${username}:private`,
+  bookmark: (id: number) => `bookmark:${id}`,
+  /** The name of a parsed topic (round trip of parseTopic). */
+  name(parsed: Topic): string {
+    switch (parsed.kind) {
+      case "firehose": return topic.firehose;
+      case "tag": return topic.tag(parsed.tag);
+      case "user": return topic.user(parsed.username);
+      case "private": return topic.privateOf(parsed.username);
+      case "bookmark": return topic.bookmark(parsed.id);
+    }
+  },
+};
+
+/**
+ * The uWS topic a wire format is published on: each event is serialised once per wire format
+ * and topic, so raw JSON, Phoenix and htmx subscribers each get bytes made for them.
+ */
+export type Wire = "json" | "phx" | "html";
+export function wireTopic(wire: Wire, name: string): string {
+  return `${wire}|${name}`;
+}
+
+/** Parses a public topic name; null when it is not one of ours. */
+export function parseTopic(name: string): Topic | null {
+  if (name === topic.firehose) return { kind: "firehose" };
+  let match = /^bookmarks:tag:(.{1,64})$/.exec(name);
+  if (match) {
+    const [tag] = normalizeTags([match[1]!]);
+    return tag !== undefined && tag === match[1] ? { kind: "tag", tag } : null;
+  }
+  match = /^bookmarks:user:([a-z0-9_-]{3,32})(:private)?$/.exec(name);
+  if (match) return match[2] ? { kind: "private", username: match[1]! } : { kind: "user", username: match[1]! };
+  match = /^bookmark:(\d{1,16})$/.exec(name);
+  if (match) return { kind: "bookmark", id: Number(match[1]) };
+  return null;
+}

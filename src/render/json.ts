@@ -1,0 +1,50 @@
+// JSON shapes of bookmarks, comments and users: the original app's field names, shared by API and topics.
+import type { Bookmark, Comment, User } from "../store/store.ts";
+
+export interface BookmarkJson {
+  id: number;
+  title: string;
+  description: string;
+  url: string;
+  public: boolean;
+  tags: string[];
+  user: string;
+  inserted_at: string;
+  updated_at: string;
+  comment_count: number;
+}
+
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function bookmarkJson(bookmark: Bookmark): BookmarkJson {
+  return {
+    id: bookmark.id,
+    title: bookmark.title,
+    description: bookmark.description,
+    url: bookmark.url,
+    public: bookmark.public,
+    tags: bookmark.tags,
+    user: bookmark.user.username,
+    inserted_at: isoTime(bookmark.insertedAt),
+    updated_at: isoTime(bookmark.updatedAt),
+    comment_count: bookmark.comments?.length ?? 0,
+  };
+}
+
+export interface CommentJson {
+  id: number;
+  bookmark_id: number;
+  user: string;
+  body: string;
+  inserted_at: string;
+}
+
+export function commentJson(comment: Comment): CommentJson {
+  return { id: comment.id, bookmark_id: comment.bookmark.id, user: comment.user.username, body: comment.body, inserted_at: isoTime(comment.insertedAt) };
+}
+
+export function userJson(user: User): { username: string; inserted_at: string } {
+  return { username: user.username, inserted_at: isoTime(user.insertedAt) };
+}

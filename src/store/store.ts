@@ -1,0 +1,367 @@
+// The in-memory store: the fold of the event log, indexed by id, tag, user and URL; answers every read.
+import { assert } from "../assert.ts";
+import { IdAllocator, type BookmarkId, type CommentId, type LoggedEvent, type TokenId, type TokenKind, type UserId } from "../events.ts";
+import { OrderedList } from "./ordered-list.ts";
+
+export interface User {
+  readonly id: UserId;
+  readonly username: string;
+  passwordHash: string;
+  readonly insertedAt: number;
+  readonly bookmarks: OrderedList<Bookmark>;
+}
+
+export interface Bookmark {
+  readonly id: BookmarkId;
+  /** Position in creation order; the key of every newest-first list and of cursors. */
+  readonly ord: number;
+  readonly user: User;
+  url: string;
+  title: string;
+  description: string;
+  public: boolean;
+  tags: string[];
+  readonly insertedAt: number;
+  updatedAt: number;
+  /** Oldest first; null until the first comment (most bookmarks have none). */
+  comments: Comment[] | null;
+}
+
+export interface Comment {
+  readonly id: CommentId;
+  readonly bookmark: Bookmark;
+  readonly user: User;
+  readonly body: string;
+  readonly insertedAt: number;
+}
+
+export interface Token {
+  readonly id: TokenId;
+  readonly user: User;
+  readonly hash: string;
+  readonly kind: TokenKind;
+  readonly name: string;
+  readonly createdAt: number;
+}
+
+interface TagEntry {
+  readonly name: string;
+  readonly all: OrderedList<Bookmark>;
+  publicCount: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface BookmarkQuery {
+  viewer: User | null;
+  tags?: readonly string[];
+  user?: User;
+  url?: string;
+  /** Opaque cursor from a previous page's nextCursor. */
+  beforeOrd?: number;
+  limit: number;
+}
+
+export interface TagCount {
+  tag: string;
+  count: number;
+}
+
+export function canSee(viewer: User | null, bookmark: Bookmark): boolean {
+  return bookmark.public || viewer === bookmark.user;
+}
+
+export function encodeCursor(ord: number): string {
+  return ord.toString(36);
+}
+
+/** Returns the ord a cursor stands for, or null when it is not one of ours. */
+export function decodeCursor(cursor: string): number | null {
+  if (!/^[0-9a-z]{1,11}$/.test(cursor)) return null;
+  const ord = parseInt(cursor, 36);
+  return Number.isSafeInteger(ord) ? ord : null;
+}
+
+export class Store {
+  readonly ids: IdAllocator;
+  readonly usersById = new Map<UserId, User>();
+  readonly usersByName = new Map<string, User>();
+  readonly tokensByHash = new Map<string, Token>();
+  readonly tokensById = new Map<TokenId, Token>();
+  readonly bookmarksById = new Map<BookmarkId, Bookmark>();
+  readonly publicBookmarks = new OrderedList<Bookmark>();
+  readonly tags = new Map<string, TagEntry>();
+  readonly byUrl = new Map<string, Bookmark[]>();
+  commentCount = 0;
+  eventsApplied = 0;
+  lastSeq = 0;
+  private nextOrd = 1;
+  private sortedTagCounts: TagCount[] | null = null;
+
+  constructor(nodeId: number) {
+    this.ids = new IdAllocator(nodeId);
+  }
+
+  /**
+   * Folds one committed event into the store. Deterministic and total: the same events in the
+   * same order always give the same store. An update, delete or comment whose bookmark is gone
+   * (a delete committed first in the same batch) changes nothing, live and on replay alike.
+   */
+  apply(event: LoggedEvent): void {
+    assert(event.seq > this.lastSeq, `event seq ${event.seq} applied after ${this.lastSeq}`);
+    this.lastSeq = event.seq;
+    this.eventsApplied += 1;
+    switch (event.type) {
+      case "user.registered": {
+        const { id, username, password_hash } = event.payload;
+        assert(!this.usersById.has(id) && !this.usersByName.has(username), `user ${username} registered twice`);
+        const user: User = { id, username, passwordHash: password_hash, insertedAt: event.ts, bookmarks: new OrderedList() };
+        this.usersById.set(id, user);
+        this.usersByName.set(username, user);
+        this.ids.observe(id);
+        return;
+      }
+      case "user.password_changed": {
+        const user = this.usersById.get(event.payload.id);
+        if (user) user.passwordHash = event.payload.password_hash;
+        return;
+      }
+      case "token.created": {
+        const { id, user_id, hash, kind, name } = event.payload;
+        const user = this.usersById.get(user_id);
+        assert(user !== undefined, `token for unknown user ${user_id}`);
+        const token: Token = { id, user, hash, kind, name, createdAt: event.ts };
+        this.tokensByHash.set(hash, token);
+        this.tokensById.set(id, token);
+        this.ids.observe(id);
+        return;
+      }
+      case "token.revoked": {
+        const token = this.tokensById.get(event.payload.id);
+        if (!token) return;
+        this.tokensById.delete(token.id);
+        this.tokensByHash.delete(token.hash);
+        return;
+      }
+      case "bookmark.created":
+        this.createBookmark(event.payload, event.ts);
+        return;
+      case "bookmark.updated":
+        this.updateBookmark(event.payload, event.ts);
+        return;
+      case "bookmark.deleted":
+        this.deleteBookmark(event.payload.id);
+        return;
+      case "comment.posted": {
+        const { id, bookmark_id, user_id, body } = event.payload;
+        this.ids.observe(id);
+        const bookmark = this.bookmarksById.get(bookmark_id);
+        const user = this.usersById.get(user_id);
+        if (!bookmark || !user) return;
+        (bookmark.comments ??= []).push({ id, bookmark, user, body, insertedAt: event.ts });
+        this.commentCount += 1;
+        return;
+      }
+      default: {
+        const unexpected: never = event;
+        assert(false, `unknown event ${JSON.stringify(unexpected)}`);
+      }
+    }
+  }
+
+  private createBookmark(payload: Extract<LoggedEvent, { type: "bookmark.created" }>["payload"], ts: number): void {
+    const user = this.usersById.get(payload.user_id);
+    assert(user !== undefined, `bookmark ${payload.id} for unknown user ${payload.user_id}`);
+    assert(!this.bookmarksById.has(payload.id), `bookmark ${payload.id} created twice`);
+    this.ids.observe(payload.id);
+    const bookmark: Bookmark = {
+      id: payload.id,
+      ord: this.nextOrd++,
+      user,
+      url: payload.url,
+      title: payload.title,
+      description: payload.description,
+      public: payload.public,
+      tags: [],
+      insertedAt: ts,
+      updatedAt: ts,
+      comments: null,
+    };
+    this.bookmarksById.set(bookmark.id, bookmark);
+    user.bookmarks.insert(bookmark);
+    this.indexUrl(bookmark);
+    this.indexTagsAndVisibility(bookmark, payload.tags, payload.public);
+  }
+
+  private updateBookmark(payload: Extract<LoggedEvent, { type: "bookmark.updated" }>["payload"], ts: number): void {
+    const bookmark = this.bookmarksById.get(payload.id);
+    if (!bookmark) return;
+    this.unindexTagsAndVisibility(bookmark);
+    if (payload.url !== undefined && payload.url !== bookmark.url) {
+      this.unindexUrl(bookmark);
+      bookmark.url = payload.url;
+      this.indexUrl(bookmark);
+    }
+    if (payload.title !== undefined) bookmark.title = payload.title;
+    if (payload.description !== undefined) bookmark.description = payload.description;
+    bookmark.updatedAt = ts;
+    this.indexTagsAndVisibility(bookmark, payload.tags ?? bookmark.tags, payload.public ?? bookmark.public);
+  }
+
+  private deleteBookmark(id: BookmarkId): void {
+    const bookmark = this.bookmarksById.get(id);
+    if (!bookmark) return;
+    this.unindexTagsAndVisibility(bookmark);
+    this.unindexUrl(bookmark);
+    bookmark.user.bookmarks.remove(bookmark);
+    this.bookmarksById.delete(id);
+    this.commentCount -= bookmark.comments?.length ?? 0;
+  }
+
+  private indexTagsAndVisibility(bookmark: Bookmark, tags: readonly string[], isPublic: boolean): void {
+    bookmark.public = isPublic;
+    bookmark.tags = tags.map((name) => {
+      let entry = this.tags.get(name);
+      if (!entry) {
+        entry = { name, all: new OrderedList(), publicCount: 0 };
+        this.tags.set(name, entry);
+      }
+      entry.all.insert(bookmark);
+      if (isPublic) entry.publicCount += 1;
+      return entry.name;
+    });
+    if (isPublic) this.publicBookmarks.insert(bookmark);
+    this.sortedTagCounts = null;
+  }
+
+  private unindexTagsAndVisibility(bookmark: Bookmark): void {
+    for (const name of bookmark.tags) {
+      const entry = this.tags.get(name);
+      assert(entry !== undefined, `tag ${name} of bookmark ${bookmark.id} not indexed`);
+      entry.all.remove(bookmark);
+      if (bookmark.public) entry.publicCount -= 1;
+      if (entry.all.length === 0) this.tags.delete(name);
+    }
+    if (bookmark.public) this.publicBookmarks.remove(bookmark);
+    this.sortedTagCounts = null;
+  }
+
+  private indexUrl(bookmark: Bookmark): void {
+    const list = this.byUrl.get(bookmark.url);
+    if (list) list.push(bookmark);
+    else this.byUrl.set(bookmark.url, [bookmark]);
+  }
+
+  private unindexUrl(bookmark: Bookmark): void {
+    const list = this.byUrl.get(bookmark.url);
+    assert(list !== undefined, `url of bookmark ${bookmark.id} not indexed`);
+    const index = list.indexOf(bookmark);
+    assert(index >= 0, `bookmark ${bookmark.id} missing from its url list`);
+    list.splice(index, 1);
+    if (list.length === 0) this.byUrl.delete(bookmark.url);
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  userByName(name: string): User | undefined {
+    return this.usersByName.get(name.toLowerCase());
+  }
+
+  /** The bookmark if `viewer` may see it; someone else's private bookmark is as good as absent. */
+  visibleBookmark(id: number, viewer: User | null): Bookmark | undefined {
+    const bookmark = this.bookmarksById.get(id as BookmarkId);
+    return bookmark && canSee(viewer, bookmark) ? bookmark : undefined;
+  }
+
+  /** The user's bookmark of this exact URL, if they saved it. */
+  savedBy(user: User, url: string): Bookmark | undefined {
+    return this.byUrl.get(url)?.find((bookmark) => bookmark.user === user);
+  }
+
+  /**
+   * Newest-first bookmarks matching every given filter that the viewer may see. Walks the
+   * shortest candidate list (URL, user, rarest tag, or all public) and filters the rest.
+   */
+  bookmarks(query: BookmarkQuery): Page<Bookmark> {
+    const { viewer, tags = [], user, url } = query;
+    const candidates = this.candidateList(query);
+    if (!candidates) return { items: [], nextCursor: null };
+    const keep = (bookmark: Bookmark): boolean =>
+      canSee(viewer, bookmark) &&
+      (user === undefined || bookmark.user === user) &&
+      (url === undefined || bookmark.url === url) &&
+      tags.every((tag) => bookmark.tags.includes(tag));
+    const { items, more } = candidates.page(query.beforeOrd ?? Number.MAX_SAFE_INTEGER, query.limit, keep);
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor(last.ord) : null };
+  }
+
+  private candidateList(query: BookmarkQuery): { page: OrderedList<Bookmark>["page"] } | null {
+    if (query.url !== undefined) {
+      const list = this.byUrl.get(query.url);
+      if (!list) return null;
+      const ordered = new OrderedList<Bookmark>();
+      for (const bookmark of list) ordered.insert(bookmark);
+      return ordered;
+    }
+    let shortest: OrderedList<Bookmark> | null = query.user ? query.user.bookmarks : null;
+    for (const tag of query.tags ?? []) {
+      const entry = this.tags.get(tag);
+      if (!entry) return null;
+      if (!shortest || entry.all.length < shortest.length) shortest = entry.all;
+    }
+    return shortest ?? this.publicBookmarks;
+  }
+
+  /** Up to `count` distinct public bookmarks picked at random. */
+  randomPublic(count: number, random: () => number = Math.random): Bookmark[] {
+    const items = this.publicBookmarks.items;
+    if (count >= items.length) return shuffle([...items], random);
+    const picked = new Set<number>();
+    while (picked.size < count) picked.add(Math.floor(random() * items.length));
+    return [...picked].map((index) => items[index]!);
+  }
+
+  /** Public tag counts, most used first (ties by name); cached until a tag changes. */
+  publicTagCounts(): TagCount[] {
+    this.sortedTagCounts ??= [...this.tags.values()]
+      .filter((entry) => entry.publicCount > 0)
+      .map((entry) => ({ tag: entry.name, count: entry.publicCount }))
+      .sort((a, b) => b.count - a.count || (a.tag < b.tag ? -1 : 1));
+    return this.sortedTagCounts;
+  }
+
+  /** One user's tag counts as the viewer may see them. */
+  userTagCounts(user: User, viewer: User | null): TagCount[] {
+    const counts = new Map<string, number>();
+    for (const bookmark of user.bookmarks.items) {
+      if (!canSee(viewer, bookmark)) continue;
+      for (const tag of bookmark.tags) counts.set(tag, (counts.get(tag) ?? 0) + 1);
+    }
+    return [...counts].map(([tag, count]) => ({ tag, count })).sort((a, b) => b.count - a.count || (a.tag < b.tag ? -1 : 1));
+  }
+
+  /** How many other people saved the same URL, counting only what the viewer may see. */
+  othersSaved(bookmark: Bookmark, viewer: User | null): number {
+    let count = 0;
+    for (const other of this.byUrl.get(bookmark.url) ?? []) if (other !== bookmark && canSee(viewer, other)) count += 1;
+    return count;
+  }
+
+  /** Newest first, at most `limit` (the discussion shows the last 100). */
+  recentComments(bookmark: Bookmark, limit: number): Comment[] {
+    const comments = bookmark.comments ?? [];
+    return comments.slice(Math.max(0, comments.length - limit)).reverse();
+  }
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let index = items.length - 1; index > 0; index -= 1) {
+    const other = Math.floor(random() * (index + 1));
+    [items[index], items[other]] = [items[other]!, items[index]!];
+  }
+  return items;
+}

@@ -1,0 +1,66 @@
+// Test support: a real Nasty server on a loopback port with its own SQLite file, and a small HTTP client.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadConfig, type Config } from "../../src/config.ts";
+import { startNasty, type Nasty } from "../../src/main.ts";
+
+export function tempDir(prefix = "nasty-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: tempDir(), NASTY_RATE_LIMIT: "0", ...overrides });
+}
+
+export async function startTestServer(overrides: Record<string, string> = {}): Promise<Nasty> {
+  return startNasty(testConfig(overrides), { quiet: true });
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  json: any;
+  text: string;
+}
+
+export interface RequestOptions {
+  token?: string;
+  body?: unknown;
+  /** Sent as is, without JSON encoding. */
+  raw?: string | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+export async function request(base: string, method: string, pathname: string, options: RequestOptions = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | Uint8Array | undefined;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers["content-type"] ??= "application/json";
+  }
+  if (options.raw !== undefined) body = options.raw;
+  const response = await fetch(base + pathname, { method, headers, body: body as BodyInit | undefined, redirect: "manual" });
+  const text = await response.text();
+  let json: unknown = null;
+  try {
+    json = text === "" ? null : JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { status: response.status, headers: response.headers, json, text };
+}
+
+/** Registers a user through the API and returns their token. */
+export async function signUp(base: string, username: string, password = "correct horse"): Promise<string> {
+  const reply = await request(base, "POST", "/api/users", { body: { user: { username, password } } });
+  if (reply.status !== 201) throw new Error(`sign-up of ${username} failed: ${reply.status} ${reply.text}`);
+  return reply.json.token as string;
+}
+
+export async function createBookmark(base: string, token: string, bookmark: Record<string, unknown>): Promise<any> {
+  const reply = await request(base, "POST", "/api/bookmarks", { token, body: { bookmark } });
+  if (reply.status !== 201) throw new Error(`create failed: ${reply.status} ${reply.text}`);
+  return reply.json.bookmark.data;
+}
