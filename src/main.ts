@@ -65,12 +65,18 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const uws = loadUws();
   say(uws.describe);
   const app = uws.uws.App();
-  registerApi(app, {
-    store,
-    commands,
-    limiter,
-    status: () => ({ log: { ...log.stats(), file: "events.sqlite3" }, server: { uws_native: uws.native, node_id: config.nodeId } }),
-  });
+  /** Members of GET /api/status, one per part; parts add theirs below. */
+  const statusParts: Record<string, () => unknown> = {
+    log: () => ({ ...log.stats(), file: "events.sqlite3" }),
+    server: () => ({ uws_native: uws.native, node_id: config.nodeId }),
+  };
+  /** Run in reverse order on close, before the log closes. */
+  const closers: (() => void | Promise<void>)[] = [];
+  const status = () => Object.fromEntries(Object.entries(statusParts).map(([name, part]) => [name, part()]));
+
+  // ---- wiring: parts that follow committed events (push onto `observers`), websockets, routes, timers ----
+
+  registerApi(app, { store, commands, limiter, status });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));
@@ -90,6 +96,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         uws.uws.us_listen_socket_close(listenSocket);
+        for (const close of closers.reverse()) await close();
         await log.close();
         releaseLock();
       })();
