@@ -1,0 +1,76 @@
+// The SQLite event log contract: group commit, resolve only after commit, WAL, replay in order.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { SqliteLog } from "../src/log/sqlite.ts";
+import type { EventBody, LoggedEvent, TokenId } from "../src/events.ts";
+import { HttpError } from "../src/errors.ts";
+import { tempDir } from "./support/server.ts";
+
+const body = (id: number): EventBody => ({ type: "token.revoked", payload: { id: id as TokenId } });
+
+function openLog(file: string, batches: LoggedEvent[][], queueEventsMax = 10_000): SqliteLog {
+  return new SqliteLog({ file, nodeId: 7, onCommitted: (events) => batches.push(events), queueEventsMax });
+}
+
+test("appends in one turn share a transaction; appends during a commit share the next", async () => {
+  const file = path.join(tempDir(), "events.sqlite3");
+  const batches: LoggedEvent[][] = [];
+  const log = openLog(file, batches);
+  const first = Array.from({ length: 100 }, (_, index) => log.append([body(index)]));
+  await new Promise((resolve) => setImmediate(resolve)); // the first batch is now with the writer
+  const second = Array.from({ length: 50 }, (_, index) => log.append([body(1000 + index)]));
+  const results = await Promise.all([...first, ...second]);
+  assert.deepEqual(batches.map((batch) => batch.length), [100, 50]);
+  assert.deepEqual(results.map(([event]) => event!.seq), Array.from({ length: 150 }, (_, index) => index + 1));
+  assert.ok(results.every(([event]) => event!.node === 7 && event!.v === 1 && event!.ts > 0));
+  await log.close();
+});
+
+test("an append resolves only once its row is readable by another connection, and replays in order", async () => {
+  const file = path.join(tempDir(), "events.sqlite3");
+  const log = openLog(file, []);
+  const reader = new Database(file, { readonly: true });
+  const [event] = await log.append([body(42), body(43)]);
+  assert.equal(event!.seq, 1);
+  const rows = reader.prepare("SELECT seq, type, payload FROM events ORDER BY seq").all();
+  assert.deepEqual(rows, [
+    { seq: 1, type: "token.revoked", payload: '{"id":42}' },
+    { seq: 2, type: "token.revoked", payload: '{"id":43}' },
+  ]);
+  assert.equal(reader.pragma("journal_mode", { simple: true }), "wal");
+  reader.close();
+  await log.close();
+  const replayed: LoggedEvent[] = [];
+  const again = openLog(file, []);
+  assert.equal(again.replay((e) => replayed.push(e)), 2);
+  assert.deepEqual(replayed.map((e) => [e.seq, e.payload]), [[1, { id: 42 }], [2, { id: 43 }]]);
+  assert.deepEqual(again.readAfter(1, 10).map((e) => e.seq), [2]);
+  assert.equal(again.lastSeq, 2);
+  await again.close();
+});
+
+test("a failed commit rejects with 503, applies nothing, and the log keeps working", async () => {
+  const file = path.join(tempDir(), "events.sqlite3");
+  const batches: LoggedEvent[][] = [];
+  const log = new SqliteLog({ file, nodeId: 1, onCommitted: (events) => batches.push(events), queueEventsMax: 100, busyTimeoutMs: 50 });
+  const locker = new Database(file);
+  locker.exec("BEGIN IMMEDIATE");
+  await assert.rejects(log.append([body(1)]), (error: unknown) => error instanceof HttpError && error.status === 503);
+  assert.equal(batches.length, 0);
+  locker.exec("ROLLBACK");
+  locker.close();
+  const [event] = await log.append([body(2)]);
+  assert.equal(event!.seq, 1, "the failed batch's seq is reused");
+  await log.close();
+});
+
+test("a full queue answers 503 instead of growing without bound", async () => {
+  const file = path.join(tempDir(), "events.sqlite3");
+  const log = openLog(file, [], 3);
+  const accepted = [log.append([body(1), body(2)]), log.append([body(3)])];
+  await assert.rejects(log.append([body(4)]), (error: unknown) => error instanceof HttpError && error.status === 503 && /overloaded/.test(error.message));
+  await Promise.all(accepted);
+  await log.close();
+});
