@@ -289,6 +289,20 @@ describe("JSON API", () => {
     }
   });
 
+  test("log-in failures are rate-limited per username, with Retry-After", async () => {
+    await signUp(base, "frank");
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 12; attempt += 1) {
+      statuses.push((await request(base, "POST", "/api/tokens", { body: { username: "frank", password: "not the password" } })).status);
+    }
+    assert.deepEqual(statuses, [...Array(10).fill(401), 429, 429]);
+    const blocked = await request(base, "POST", "/api/tokens", { body: { username: "frank", password: "correct horse" } });
+    assert.equal(blocked.status, 429, "even the right password waits");
+    assert.ok(Number(blocked.headers.get("retry-after")) >= 1);
+    const other = await request(base, "POST", "/api/tokens", { body: { username: "alice", password: "correct horse" } });
+    assert.equal(other.status, 201, "other users are not affected");
+  });
+
   test("status reports counts, log and uptime", async () => {
     const reply = await request(base, "GET", "/api/status");
     assert.equal(reply.status, 200);

@@ -22,6 +22,15 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((window.startMs + RateLimiter.WINDOW_MS - now) / 1000));
   }
 
+  /** Seconds until `key` may try again without counting a request (0: it may now). */
+  retryAfter(key: string): number {
+    if (this.perMinute === 0) return 0;
+    const window = this.windows.get(key);
+    const now = this.now();
+    if (!window || now - window.startMs >= RateLimiter.WINDOW_MS || window.count < this.perMinute) return 0;
+    return Math.max(1, Math.ceil((window.startMs + RateLimiter.WINDOW_MS - now) / 1000));
+  }
+
   private prune(now: number): void {
     for (const [key, window] of this.windows) if (now - window.startMs >= RateLimiter.WINDOW_MS) this.windows.delete(key);
     if (this.windows.size >= RateLimiter.KEYS_MAX) this.windows.clear();

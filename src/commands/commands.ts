@@ -5,11 +5,15 @@ import type { EventLog } from "../log/log.ts";
 import type { Bookmark, Comment, Store, Token, User } from "../store/store.ts";
 import { decoyHash, hashPassword, verifyPassword } from "../auth/passwords.ts";
 import { hashToken, newTokenSecret } from "../auth/tokens.ts";
+import { RateLimiter } from "../auth/rate-limit.ts";
 import { CommentInput, CreateBookmark, Credentials, Registration, TokenInput, UpdateBookmark, parseInput } from "./schemas.ts";
 
 export interface CommandOptions {
   signup: "open" | "closed";
 }
+
+/** Failed log-ins allowed per username per minute, on every path that checks a password. */
+export const LOGIN_FAILURES_PER_MINUTE = 10;
 
 export interface IssuedToken {
   token: Token;
@@ -25,6 +29,7 @@ export interface IssuedToken {
  */
 export class Commands {
   private readonly reserved = new Set<string>();
+  private readonly loginFailures = new RateLimiter(LOGIN_FAILURES_PER_MINUTE);
 
   constructor(
     private readonly store: Store,
@@ -75,12 +80,20 @@ export class Commands {
     return { user, token, secret };
   }
 
-  /** Checks a username and password; the same work is done for unknown users (no timing oracle). */
+  /**
+   * Checks a username and password; the same work is done for unknown users (no timing oracle).
+   * After LOGIN_FAILURES_PER_MINUTE failures for one username, attempts get 429 until the minute ends.
+   */
   async authenticate(input: unknown): Promise<User> {
     const { username, password } = parseInput(Credentials, input);
+    const waitSeconds = this.loginFailures.retryAfter(username);
+    if (waitSeconds > 0) throw new HttpError(429, `too many failed log-ins for ${username}; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
     const user = this.store.userByName(username);
     const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
-    if (!user || !valid) throw new HttpError(401, "wrong username or password");
+    if (!user || !valid) {
+      this.loginFailures.take(username);
+      throw new HttpError(401, "wrong username or password");
+    }
     return user;
   }
 

@@ -140,8 +140,6 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
   route(app, deps, "post", "/api/tokens", async (context) => {
     const body = object(jsonBody(context));
     if (!body) throw new HttpError(400, "Invalid parameters. Expected an object with 'username' and 'password'");
-    const waitSeconds = deps.limiter.take(`login:${String(body.username ?? "").toLowerCase()}`);
-    if (waitSeconds > 0) throw new HttpError(429, `too many attempts for this user; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
     const user = await deps.commands.authenticate(body);
     const { secret } = await deps.commands.issueToken(user, "api", { name: typeof body.name === "string" ? body.name : "api" });
     return { status: 201, json: { token: secret } };
