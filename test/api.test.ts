@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import path from "node:path";
+import net from "node:net";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
 
@@ -196,6 +197,29 @@ describe("JSON API", () => {
       locker.close();
       await blocked.close();
     }
+  });
+
+  test("a client that hangs up before its durable answer does not hurt the server", async () => {
+    const locker = new Database(path.join(nasty.config.dataDir, "events.sqlite3"));
+    const port = nasty.port;
+    const body = JSON.stringify({ bookmark: { title: "Hung up", url: "https://hangup.example/" } });
+    locker.exec("BEGIN IMMEDIATE");
+    try {
+      const socket = net.connect(port, "127.0.0.1");
+      await new Promise((resolve) => socket.once("connect", resolve));
+      socket.write(`POST /api/bookmarks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${alice}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      locker.exec("ROLLBACK");
+      locker.close();
+    }
+    for (let attempt = 0; attempt < 50 && !nasty.store.savedBy(nasty.store.userByName("alice")!, "https://hangup.example/"); attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(nasty.store.savedBy(nasty.store.userByName("alice")!, "https://hangup.example/"), "the write committed although nobody heard the answer");
+    assert.equal((await request(base, "GET", "/api/status")).status, 200, "the server keeps serving");
   });
 
   test("PATCH changes fields, DELETE removes, comments are listed newest first", async () => {

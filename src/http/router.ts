@@ -143,7 +143,9 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
       return;
     }
     const ready = context;
-    const late = (answer: Answer) => res.cork(() => writeAnswer(res, state, answer));
+    const late = (answer: Answer) => {
+      if (!state.aborted && !state.answered) res.cork(() => writeAnswer(res, state, answer));
+    };
     if (options.body) {
       readBody(res, ready.headers["content-length"])
         .then((body) => {
