@@ -1,5 +1,6 @@
 // Input schemas (superstruct): turn untrusted JSON, forms and frames into typed, normalized commands.
-import { array, boolean, coerce, defaulted, nullable, optional, refine, string, type, validate, type Struct } from "superstruct";
+import { define, optional, type, validate, type Infer, type Struct } from "superstruct";
+import type { BookmarkFields } from "../events.ts";
 import { invalid, type FieldErrors } from "../errors.ts";
 
 export const LIMITS = {
@@ -39,120 +40,148 @@ export function normalizeTags(tags: readonly string[]): string[] {
   return [...seen];
 }
 
-const trimmedString = (struct: Struct<string, null>) => coerce(struct, string(), (value) => value.trim());
-
-const lengthBetween = (name: string, min: number, max: number) =>
-  trimmedString(
-    refine(string(), name, (value) => {
-      if (value.length < min) return min === 1 ? "can't be blank" : `is too short (at least ${min} characters)`;
-      if (value.length > max) return `is too long (at most ${max.toLocaleString("en")} characters)`;
-      return true;
-    }),
-  );
-
-export const Title = lengthBetween("title", 1, LIMITS.titleCharsMax);
-
-export const Url = coerce(
-  refine(string(), "url", (value) => {
-    if (normalizeUrl(value) === null) return "must be a valid URL";
-    if (value.length > LIMITS.urlCharsMax) return `must be a valid URL of at most ${LIMITS.urlCharsMax.toLocaleString("en")} characters`;
-    return true;
-  }),
-  string(),
-  (value) => normalizeUrl(value) ?? value,
-);
-
-export const Description = coerce(
-  refine(string(), "description", (value) => value.length <= LIMITS.descriptionCharsMax || `is too long (at most ${LIMITS.descriptionCharsMax.toLocaleString("en")} characters)`),
-  nullable(string()),
-  (value) => (value ?? "").trim(),
-);
-
-export const Public = coerce(boolean(), nullable(boolean()), (value) => value ?? true);
-
-const Tag = refine(string(), "tag", (value) => {
-  if (value.length > LIMITS.tagCharsMax) return `must each be at most ${LIMITS.tagCharsMax} characters ("${value.slice(0, 20)}…" is longer)`;
-  if (/[\u0000-\u001f\u007f,]/.test(value)) return "may not contain commas or control characters";
-  return true;
-});
-
-/** Tags as an array or a comma-separated string ("rust, web"); trimmed, lower-cased, de-duplicated. */
-export const Tags = coerce(
-  coerce(
-    refine(array(Tag), "tags", (value) => value.length <= LIMITS.tagsPerBookmarkMax || `must be at most ${LIMITS.tagsPerBookmarkMax} tags`),
-    array(string()),
-    normalizeTags,
-  ),
-  nullable(string()),
-  (value) => (value ?? "").split(","),
-);
-
-export const CreateBookmark = type({
-  title: Title,
-  url: Url,
-  description: defaulted(Description, ""),
-  public: defaulted(Public, true),
-  tags: defaulted(Tags, []),
-});
-
-export const UpdateBookmark = type({
-  title: optional(Title),
-  url: optional(Url),
-  description: optional(Description),
-  public: optional(Public),
-  tags: optional(Tags),
-});
-
-export const Username = coerce(
-  refine(string(), "username", (value) =>
-    new RegExp(`^[a-z0-9_-]{${LIMITS.usernameCharsMin},${LIMITS.usernameCharsMax}}$`).test(value) ||
-    `must be ${LIMITS.usernameCharsMin}–${LIMITS.usernameCharsMax} characters of a-z, 0-9, _ and -`),
-  string(),
-  (value) => value.trim().toLowerCase(),
-);
-
-export const Password = refine(string(), "password", (value) => {
-  if (value.length < LIMITS.passwordCharsMin) return `is too short (at least ${LIMITS.passwordCharsMin} characters)`;
-  if (value.length > LIMITS.passwordCharsMax) return `is too long (at most ${LIMITS.passwordCharsMax} characters)`;
-  return true;
-});
-
-export const Registration = type({ username: Username, password: Password });
-export const Credentials = type({ username: Username, password: string() });
-export const CommentInput = type({ body: lengthBetween("body", 1, LIMITS.commentCharsMax) });
-export const TokenInput = type({ name: defaulted(lengthBetween("name", 1, LIMITS.tokenNameCharsMax), "api") });
-
-/** Drops the unknown fields `type()` lets through, so they never reach an event. */
-function pickKnown<T>(struct: Struct<T, any>, value: T): T {
-  const schema = struct.schema as Record<string, unknown> | null;
-  if (!schema || typeof value !== "object" || value === null) return value;
-  const known: Record<string, unknown> = {};
-  for (const key of Object.keys(schema)) {
-    const field = (value as Record<string, unknown>)[key];
-    if (field !== undefined) known[key] = field;
-  }
-  return known as T;
+/** A superstruct field whose check returns true or the message for the user. */
+function field<T>(name: string, check: (value: unknown) => true | string): Struct<T, null> {
+  return define<T>(name, (value) => check(value));
 }
 
-function describeFailure(failure: { value: unknown; type: string; refinement: string | undefined; message: string }): string {
-  if (failure.refinement !== undefined) return failure.message;
-  if (failure.value === undefined) return "can't be blank";
-  if (failure.type === "type" || failure.type === "object") return "must be an object";
-  if (failure.type === "array") return "must be a list or a comma-separated string";
-  return `must be ${/^[aeiou]/.test(failure.type) ? "an" : "a"} ${failure.type}`;
+function lengthCheck(min: number, max: number, text: string): true | string {
+  if (text.length < min) return min === 1 ? "can't be blank" : `is too short (at least ${min} characters)`;
+  if (text.length > max) return `is too long (at most ${max.toLocaleString("en")} characters)`;
+  return true;
+}
+
+/** A required string, judged after trimming. */
+const trimmedText = (name: string, min: number, max: number) =>
+  field<string>(name, (value) => {
+    if (value === undefined || value === null) return "can't be blank";
+    if (typeof value !== "string") return "must be a string";
+    return lengthCheck(min, max, value.trim());
+  });
+
+export const Title = trimmedText("title", 1, LIMITS.titleCharsMax);
+
+export const Url = field<string>("url", (value) => {
+  if (value === undefined || value === null) return "can't be blank";
+  if (typeof value !== "string" || normalizeUrl(value) === null) return "must be a valid URL";
+  if (value.trim().length > LIMITS.urlCharsMax) return `must be a valid URL of at most ${LIMITS.urlCharsMax.toLocaleString("en")} characters`;
+  return true;
+});
+
+export const Description = field<string | null>("description", (value) => {
+  if (value === null) return true;
+  if (typeof value !== "string") return "must be a string";
+  return value.trim().length <= LIMITS.descriptionCharsMax || `is too long (at most ${LIMITS.descriptionCharsMax.toLocaleString("en")} characters)`;
+});
+
+export const Public = field<boolean | null>("public", (value) => value === null || typeof value === "boolean" || "must be a boolean");
+
+/** Tags as an array or a comma-separated string ("rust, web"); normalized by tagList. */
+export const Tags = field<string | string[] | null>("tags", (value) => {
+  if (value === null) return true;
+  const isList = Array.isArray(value) && value.every((tag) => typeof tag === "string");
+  if (typeof value !== "string" && !isList) return "must be a list or a comma-separated string";
+  const tags = tagList(value as string | string[]);
+  if (tags.length > LIMITS.tagsPerBookmarkMax) return `must be at most ${LIMITS.tagsPerBookmarkMax} tags`;
+  for (const tag of tags) {
+    if (tag.length > LIMITS.tagCharsMax) return `must each be at most ${LIMITS.tagCharsMax} characters ("${tag.slice(0, 20)}…" is longer)`;
+    if (/[\u0000-\u001f\u007f]/.test(tag)) return "may not contain control characters";
+  }
+  return true;
+});
+
+export function tagList(value: string | readonly string[] | null | undefined): string[] {
+  if (value === null || value === undefined) return [];
+  return normalizeTags(typeof value === "string" ? value.split(",") : value);
+}
+
+/** A superstruct schema and the normalization applied to what it accepted. */
+export interface Schema<Raw, Parsed> {
+  struct: Struct<Raw, any>;
+  normalize: (raw: Raw) => Parsed;
+}
+
+const createBookmarkStruct = type({ title: Title, url: Url, description: optional(Description), public: optional(Public), tags: optional(Tags) });
+export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, BookmarkFields> = {
+  struct: createBookmarkStruct,
+  normalize: (raw) => ({
+    title: raw.title.trim(),
+    url: normalizeUrl(raw.url)!,
+    description: (raw.description ?? "").trim(),
+    public: raw.public ?? true,
+    tags: tagList(raw.tags),
+  }),
+};
+
+const updateBookmarkStruct = type({ title: optional(Title), url: optional(Url), description: optional(Description), public: optional(Public), tags: optional(Tags) });
+export const UpdateBookmark: Schema<Infer<typeof updateBookmarkStruct>, Partial<BookmarkFields>> = {
+  struct: updateBookmarkStruct,
+  normalize: (raw) => {
+    const changes: Partial<BookmarkFields> = {};
+    if (raw.title !== undefined) changes.title = raw.title.trim();
+    if (raw.url !== undefined) changes.url = normalizeUrl(raw.url)!;
+    if (raw.description !== undefined) changes.description = (raw.description ?? "").trim();
+    if (raw.public !== undefined) changes.public = raw.public ?? true;
+    if (raw.tags !== undefined) changes.tags = tagList(raw.tags);
+    return changes;
+  },
+};
+
+const usernamePattern = new RegExp(`^[a-z0-9_-]{${LIMITS.usernameCharsMin},${LIMITS.usernameCharsMax}}$`);
+export const Username = field<string>("username", (value) => {
+  if (value === undefined || value === null) return "can't be blank";
+  if (typeof value !== "string") return "must be a string";
+  return usernamePattern.test(value.trim().toLowerCase()) || `must be ${LIMITS.usernameCharsMin}–${LIMITS.usernameCharsMax} characters of a-z, 0-9, _ and -`;
+});
+
+export const Password = field<string>("password", (value) => {
+  if (value === undefined || value === null) return "can't be blank";
+  if (typeof value !== "string") return "must be a string";
+  return lengthCheck(LIMITS.passwordCharsMin, LIMITS.passwordCharsMax, value);
+});
+
+const AnyPassword = field<string>("password", (value) => (typeof value === "string" && value !== "") || "can't be blank");
+
+const registrationStruct = type({ username: Username, password: Password });
+export const Registration: Schema<Infer<typeof registrationStruct>, { username: string; password: string }> = {
+  struct: registrationStruct,
+  normalize: (raw) => ({ username: raw.username.trim().toLowerCase(), password: raw.password }),
+};
+
+const credentialsStruct = type({ username: Username, password: AnyPassword });
+export const Credentials: Schema<Infer<typeof credentialsStruct>, { username: string; password: string }> = {
+  struct: credentialsStruct,
+  normalize: (raw) => ({ username: raw.username.trim().toLowerCase(), password: raw.password }),
+};
+
+const commentStruct = type({ body: trimmedText("body", 1, LIMITS.commentCharsMax) });
+export const CommentInput: Schema<Infer<typeof commentStruct>, { body: string }> = {
+  struct: commentStruct,
+  normalize: (raw) => ({ body: raw.body.trim() }),
+};
+
+const tokenStruct = type({ name: optional(trimmedText("name", 1, LIMITS.tokenNameCharsMax)) });
+export const TokenInput: Schema<Infer<typeof tokenStruct>, { name: string }> = {
+  struct: tokenStruct,
+  normalize: (raw) => ({ name: raw.name?.trim() ?? "api" }),
+};
+
+function describeFailure(failure: { type: string; message: string }): string {
+  return failure.type === "type" || failure.type === "object" ? "must be an object" : failure.message;
 }
 
 /**
- * Validates and normalizes `value` with `struct`; throws HttpError(422) with every failing field
- * as `{"errors":{"field":["message"]}}`. Unknown fields are ignored, wrong types refused.
+ * Validates `value` with the schema's struct and returns its normalized form (only known fields:
+ * unknown ones are ignored); throws HttpError(422) naming every failing field as
+ * `{"errors":{"field":["message"]}}`.
  */
-export function parseInput<T>(struct: Struct<T, any>, value: unknown): T {
-  const [error, result] = validate(value, struct, { coerce: true });
-  if (!error) return pickKnown(struct, result);
+export function parseInput<Raw, Parsed>(schema: Schema<Raw, Parsed>, value: unknown): Parsed {
+  const [error, raw] = validate(value, schema.struct);
+  if (!error) return schema.normalize(raw);
   const errors: FieldErrors = {};
   for (const failure of error.failures()) {
-    const field = failure.path.length > 0 ? String(failure.path[0]) : "input";
-    (errors[field] ??= []).push(describeFailure(failure));
+    const name = failure.path.length > 0 ? String(failure.path[0]) : "input";
+    (errors[name] ??= []).push(describeFailure(failure));
   }
   throw invalid(errors);
 }
