@@ -127,6 +127,7 @@ function randomBookmarks(deps: ApiDeps, count: number): Answer {
 export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
   const startedAtMs = Date.now();
   const read = { auth: "optional" } as const;
+  const cachedRead = { auth: "optional", cache: true } as const;
   const write = { auth: "required", body: true } as const;
 
   route(app, deps, "post", "/api/users", async (context) => {
@@ -147,19 +148,19 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
 
   route(app, deps, "get", "/api/me", (context) => ({ status: 200, json: { user: userJson(context.viewer!), token: { name: context.token!.name, kind: context.token!.kind } } }), { auth: "required" });
 
-  route(app, deps, "get", "/api/bookmarks", (context) => listBookmarks(deps, context), read);
+  route(app, deps, "get", "/api/bookmarks", (context) => listBookmarks(deps, context), cachedRead);
   route(app, deps, "post", "/api/bookmarks", (context) => createBookmark(deps, context), write);
   route(app, deps, "get", "/api/bookmarks/random", (context) => randomBookmarks(deps, intParam(context, "n", 20, 1, 100)), read);
   route(app, deps, "get", "/api/scramble", () => randomBookmarks(deps, 20), read);
-  route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context)) } }), read);
+  route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context)) } }), cachedRead);
   route(app, deps, "patch", "/api/bookmarks/:id", (context) => updateBookmark(deps, context), write);
   route(app, deps, "del", "/api/bookmarks/:id", async (context) => {
     await deps.commands.deleteBookmark(context.viewer!, idParam(context.params[0]));
     return { status: 204 };
   }, { auth: "required" });
-  route(app, deps, "get", "/api/bookmarks/:id/comments", (context) => listComments(deps, context), read);
+  route(app, deps, "get", "/api/bookmarks/:id/comments", (context) => listComments(deps, context), cachedRead);
   route(app, deps, "post", "/api/bookmarks/:id/comments", (context) => postComment(deps, context), write);
-  route(app, deps, "get", "/api/tags", (context) => listTags(deps, context), read);
+  route(app, deps, "get", "/api/tags", (context) => listTags(deps, context), cachedRead);
 
   route(app, deps, "get", "/api/status", () => ({
     status: 200,

@@ -37,6 +37,11 @@ export interface RouteOptions {
   body?: boolean;
   /** Accept the session cookie as well as the Authorization header. */
   cookie?: boolean;
+  /**
+   * The answer is a pure function of the URL, the viewer and the store: a 200 is kept and served
+   * again until the next event is applied (render once, serve many). Never for random picks.
+   */
+  cache?: boolean;
   /** Turns an error into the answer (pages answer HTML). */
   onError?: (error: unknown, context: Context | null) => Answer;
 }
@@ -45,6 +50,27 @@ export interface RouterDeps {
   store: Store;
   limiter: RateLimiter;
 }
+
+/** Cached answers by method, URL and viewer, valid while `store.eventsApplied` is unchanged. */
+class AnswerCache {
+  private readonly entries = new Map<string, Answer & { version: number }>();
+  private static readonly ENTRIES_MAX = 2048;
+
+  get(key: string, version: number): Answer | undefined {
+    const entry = this.entries.get(key);
+    return entry && entry.version === version ? entry : undefined;
+  }
+
+  set(key: string, version: number, answer: Answer): Answer {
+    if (answer.status !== 200) return answer;
+    if (this.entries.size >= AnswerCache.ENTRIES_MAX) this.entries.clear();
+    const serialized = { ...answer, body: answer.body ?? JSON.stringify(answer.json ?? null), version };
+    this.entries.set(key, serialized);
+    return serialized;
+  }
+}
+
+const answerCache = new AnswerCache();
 
 export function cookieValue(cookieHeader: string, name: string): string | null {
   for (const part of cookieHeader.split(";")) {
@@ -155,9 +181,19 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
         .then(late, (error) => late(toAnswer(error, ready)));
       return;
     }
+    const cacheKey = options.cache ? `${ready.method} ${ready.path}?${ready.query.toString()} ${ready.viewer?.id ?? 0}` : null;
+    const version = deps.store.eventsApplied;
+    if (cacheKey !== null) {
+      const cached = answerCache.get(cacheKey, version);
+      if (cached) {
+        writeAnswer(res, state, cached);
+        return;
+      }
+    }
     let result: Answer | Promise<Answer>;
     try {
       result = handler(ready);
+      if (cacheKey !== null && !(result instanceof Promise)) result = answerCache.set(cacheKey, version, result);
     } catch (error) {
       writeAnswer(res, state, toAnswer(error, ready));
       return;

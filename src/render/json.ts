@@ -14,8 +14,20 @@ export interface BookmarkJson {
   comment_count: number;
 }
 
+/** ISO prefixes ("2026-11-24T16:52:02") of recent seconds: toISOString is slow on hot paths. */
+const isoSeconds = new Map<number, string>();
+const ISO_SECONDS_MAX = 4096;
+
 export function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  let prefix = isoSeconds.get(second);
+  if (prefix === undefined) {
+    if (isoSeconds.size >= ISO_SECONDS_MAX) isoSeconds.clear();
+    prefix = new Date(second * 1000).toISOString().slice(0, 19);
+    isoSeconds.set(second, prefix);
+  }
+  const millis = ms - second * 1000;
+  return `${prefix}.${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`;
 }
 
 export function bookmarkJson(bookmark: Bookmark): BookmarkJson {
