@@ -26,6 +26,7 @@ export const SETTINGS = {
   flushBatchEvents: { env: "NASTY_FLUSH_BATCH", default: "2000", describe: "events per Postgres flush transaction", type: { kind: "integer", min: 1, max: 100_000 } },
   flushIntervalMs: { env: "NASTY_FLUSH_INTERVAL_MS", default: "200", describe: "pause between Postgres flushes when caught up", type: { kind: "integer", min: 1, max: 60_000 } },
   flushBackoffMaxMs: { env: "NASTY_FLUSH_BACKOFF_MAX_MS", default: "10000", describe: "longest wait between Postgres retries", type: { kind: "integer", min: 10, max: 600_000 } },
+  flushTimeoutMs: { env: "NASTY_FLUSH_TIMEOUT_MS", default: "30000", describe: "longest wait for Postgres to answer one flush step before reconnecting", type: { kind: "integer", min: 100, max: 600_000 } },
   logQueueEventsMax: { env: "NASTY_LOG_QUEUE_MAX", default: "100000", describe: "events waiting for commit before writes get 503", type: { kind: "integer", min: 1, max: 10_000_000 } },
   trustProxy: { env: "NASTY_TRUST_PROXY", default: "false", describe: "trust X-Forwarded-For / X-Forwarded-Proto", type: { kind: "choice", choices: ["true", "false"] } },
   simulateRate: { env: "NASTY_SIMULATE", default: "0", describe: "simulated bookmarks per second (0: off)", type: { kind: "integer", min: 0, max: 100_000 } },
@@ -45,6 +46,7 @@ export interface Config {
   flushBatchEvents: number;
   flushIntervalMs: number;
   flushBackoffMaxMs: number;
+  flushTimeoutMs: number;
   logQueueEventsMax: number;
   trustProxy: boolean;
   simulateRate: number;
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     flushBatchEvents: values.flushBatchEvents as number,
     flushIntervalMs: values.flushIntervalMs as number,
     flushBackoffMaxMs: values.flushBackoffMaxMs as number,
+    flushTimeoutMs: values.flushTimeoutMs as number,
     logQueueEventsMax: values.logQueueEventsMax as number,
     trustProxy: values.trustProxy === "true",
     simulateRate: simulateRate === 0 && values.simulateTraffic === "true" ? 1 : simulateRate,

@@ -1,0 +1,254 @@
+// The Postgres flush: follows the local log into Postgres in ordered, idempotent batches, retrying with backoff.
+import postgres, { type Sql } from "postgres";
+import { AssertionError } from "../assert.ts";
+import type { EventLog } from "./log.ts";
+import { flushBatch } from "./flush-batch.ts";
+import { migrate, readMigrations, type Migration } from "./migrate.ts";
+
+export interface FlusherOptions {
+  url: string;
+  log: EventLog;
+  nodeId: number;
+  batchEvents: number;
+  /** Pause between flushes when caught up, and the first retry delay. */
+  intervalMs: number;
+  backoffMaxMs: number;
+  /** Longest wait for Postgres to answer one step (connect, migrate or one batch). */
+  timeoutMs: number;
+  say: (line: string) => void;
+  warn: (line: string) => void;
+  migrations?: readonly Migration[];
+}
+
+export type FlushState = "connecting" | "flushing" | "caught_up" | "retrying" | "stopped";
+
+export interface FlushStatus {
+  enabled: true;
+  state: FlushState;
+  /** Last seq known to be in Postgres; null until Postgres has been reached once. */
+  flushed_seq: number | null;
+  lag_events: number | null;
+  /** Age of the oldest event not yet in Postgres (0 when caught up). */
+  lag_ms: number | null;
+  last_error: string | null;
+  /** Failed attempts since the last success. */
+  retries: number;
+  /** Events this process wrote to Postgres (re-flushed ones that were already there do not count). */
+  events_flushed: number;
+  batches: number;
+}
+
+/** The URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.href;
+  } catch {
+    return "(an unparseable URL)";
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof AggregateError && error.message === "") return error.errors.map(describeError).join("; ");
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+}
+
+/**
+ * Copies this node's log to Postgres, after it, never in the way of a write: appends commit to
+ * the local log and return; this loop reads what is committed and flushes it in batches of at most
+ * `batchEvents`, each in one transaction with the flush position. On any failure it drops the
+ * connection, waits (doubling from `intervalMs` up to `backoffMaxMs`) and starts over from
+ * connecting, migrating and reading the position back from Postgres, so it resumes exactly where
+ * Postgres says it is.
+ */
+export class PostgresFlusher {
+  private sql: Sql | null = null;
+  /** Migrated and position read on the current connection. */
+  private ready = false;
+  private flushedSeq: number | null = null;
+  private state: FlushState = "connecting";
+  private lastError: string | null = null;
+  private retries = 0;
+  private eventsFlushed = 0;
+  private batches = 0;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private running: Promise<void> | null = null;
+  private readonly migrations: readonly Migration[];
+
+  constructor(private readonly options: FlusherOptions) {
+    this.migrations = options.migrations ?? readMigrations();
+  }
+
+  start(): void {
+    this.options.say(`flushing the log to Postgres at ${redactUrl(this.options.url)}`);
+    this.running ??= this.run();
+  }
+
+  status(): FlushStatus {
+    const { log } = this.options;
+    const flushed = this.flushedSeq;
+    const lag = flushed === null ? null : Math.max(0, log.lastSeq - flushed);
+    let lagMs: number | null = lag === null ? null : 0;
+    if (flushed !== null && lag !== null && lag > 0) {
+      const [oldest] = log.readAfter(flushed, 1);
+      lagMs = oldest ? Math.max(0, Date.now() - oldest.ts) : 0;
+    }
+    return {
+      enabled: true,
+      state: this.state,
+      flushed_seq: flushed,
+      lag_events: lag,
+      lag_ms: lagMs,
+      last_error: this.lastError,
+      retries: this.retries,
+      events_flushed: this.eventsFlushed,
+      batches: this.batches,
+    };
+  }
+
+  /** Stops the loop; if Postgres is healthy, first flushes what the log held at that moment. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.running;
+    if (this.ready && this.lastError === null && this.flushedSeq !== null) {
+      const batchesMax = Math.ceil((this.options.log.lastSeq - this.flushedSeq) / this.options.batchEvents);
+      try {
+        for (let batch = 0; batch < batchesMax; batch += 1) await this.flushOnce(this.client());
+      } catch (error) {
+        this.options.warn(`final flush to Postgres failed (${describeError(error)}); the local log keeps the events for the next start`);
+      }
+    }
+    this.state = "stopped";
+    const sql = this.sql;
+    this.sql = null;
+    await sql?.end({ timeout: 1 });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      let pauseMs: number;
+      try {
+        pauseMs = await this.step();
+        if (this.retries > 0) this.options.say(`Postgres answers again after ${this.retries} failed attempt(s); catching up`);
+        this.retries = 0;
+        this.lastError = null;
+      } catch (error) {
+        if (error instanceof AssertionError) throw error;
+        pauseMs = this.fail(error);
+      }
+      if (pauseMs > 0 && !this.stopping) await this.pause(pauseMs);
+    }
+  }
+
+  /** One unit of work; returns how long to pause before the next. */
+  private async step(): Promise<number> {
+    const sql = this.client();
+    if (!this.ready) await this.prepare(sql);
+    if (this.flushedSeq !== null && this.options.log.lastSeq <= this.flushedSeq) {
+      this.state = "caught_up";
+      return this.options.intervalMs;
+    }
+    this.state = "flushing";
+    const full = await this.flushOnce(sql);
+    return full ? 0 : this.options.intervalMs;
+  }
+
+  /** Flushes the next batch; true when it was full (more may be waiting). */
+  private async flushOnce(sql: Sql): Promise<boolean> {
+    const { log, nodeId, batchEvents } = this.options;
+    const events = log.readAfter(this.flushedSeq ?? 0, batchEvents);
+    const last = events[events.length - 1];
+    if (!last) return false;
+    const fresh = await this.withTimeout(sql.begin((tx) => flushBatch(tx, nodeId, events)));
+    this.flushedSeq = last.seq;
+    this.eventsFlushed += fresh;
+    this.batches += 1;
+    return events.length === batchEvents;
+  }
+
+  private client(): Sql {
+    this.sql ??= postgres(this.options.url, {
+      max: 1,
+      connect_timeout: Math.max(1, Math.ceil(this.options.timeoutMs / 1000)),
+      idle_timeout: 0,
+      onnotice: () => {},
+      connection: { application_name: `nasty-flush-node-${this.options.nodeId}` },
+    });
+    return this.sql;
+  }
+
+  private async prepare(sql: Sql): Promise<void> {
+    this.state = "connecting";
+    const applied = await this.withTimeout(migrate(sql, this.migrations));
+    if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
+    this.flushedSeq = await this.withTimeout(this.readPosition(sql));
+    this.ready = true;
+  }
+
+  /**
+   * Where Postgres says this node's flush stands. Refuses to go on when Postgres holds a different
+   * history for this node id (another log writing with the same NASTY_NODE_ID, or a log restored
+   * from an older copy): flushing would mix two histories under one (node, seq).
+   */
+  private async readPosition(sql: Sql): Promise<number> {
+    const { log, nodeId } = this.options;
+    const [row] = await sql<{ seq: string; type: string | null; ts: Date | null }[]>`
+      SELECT p.seq, e.type, e.ts FROM flush_positions p
+      LEFT JOIN events e ON e.node = p.node AND e.seq = p.seq
+      WHERE p.node = ${nodeId}`;
+    const position = row ? Number(row.seq) : 0;
+    const mismatch = (detail: string) =>
+      new Error(`Postgres holds a different history for node ${nodeId} (${detail}); give each log its own NASTY_NODE_ID or use a fresh database`);
+    if (position > log.lastSeq) throw mismatch(`it has events up to seq ${position}, the local log ends at seq ${log.lastSeq}`);
+    if (row?.type && row.ts) {
+      const [local] = log.readAfter(position - 1, 1);
+      if (!local || local.type !== row.type || local.ts !== row.ts.getTime()) throw mismatch(`its event ${position} is not the local event ${position}`);
+    }
+    return position;
+  }
+
+  /** Records a failure, drops the connection and returns the backoff before the next attempt. */
+  private fail(error: unknown): number {
+    const message = describeError(error);
+    const { intervalMs, backoffMaxMs } = this.options;
+    if (this.retries === 0 || message !== this.lastError) {
+      this.options.warn(`cannot flush to Postgres: ${message}; writes continue on the local log, retrying with backoff up to ${backoffMaxMs} ms`);
+    }
+    this.retries += 1;
+    this.lastError = message;
+    this.state = "retrying";
+    this.ready = false;
+    const sql = this.sql;
+    this.sql = null;
+    sql?.end({ timeout: 0 }).catch(() => {});
+    return Math.min(backoffMaxMs, intervalMs * 2 ** Math.min(this.retries - 1, 30));
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+
+  /** Bounds a Postgres step: a connection that stops answering (a network black hole) fails it. */
+  private withTimeout<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Postgres did not answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  }
+}

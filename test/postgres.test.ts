@@ -1,0 +1,345 @@
+// The Postgres flush against a real Postgres: migrations, batches equal to the store's fold, idempotent
+// re-flush, a real server's rows matching its store, and outages (a cut proxy, killed backends) losing nothing.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import net from "node:net";
+import postgres, { type Sql } from "postgres";
+import type { BookmarkId, CommentId, LoggedEvent, TokenId, UserId } from "../src/events.ts";
+import { Store } from "../src/store/store.ts";
+import { migrate, readMigrations, MigrationError } from "../src/log/migrate.ts";
+import { flushBatch } from "../src/log/flush-batch.ts";
+import type { Nasty } from "../src/main.ts";
+import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
+
+const BASE_URL = process.env.DATABASE_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const IN_CI = process.env.CI === "true";
+const quiet = { onnotice: () => {} };
+
+async function unreachableReason(): Promise<string | null> {
+  const sql = postgres(BASE_URL, { ...quiet, max: 1, connect_timeout: 5 });
+  try {
+    await sql`SELECT 1`;
+    return null;
+  } catch (error) {
+    return (error as Error).message || String(error);
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+const unreachable = await unreachableReason();
+if (unreachable !== null && !IN_CI) console.log(`# Postgres suite skipped: ${BASE_URL} is unreachable (${unreachable}); set DATABASE_TEST_URL`);
+
+// ---- databases: each test gets its own, dropped at the end --------------------------------------
+
+const admin = unreachable === null || IN_CI ? postgres(BASE_URL, { ...quiet, max: 1 }) : null;
+const databases: { name: string; clients: Sql[] }[] = [];
+
+async function freshDatabase(): Promise<{ url: string; sql: Sql }> {
+  assert.ok(admin, "Postgres is required");
+  const name = `nasty_test_${crypto.randomBytes(6).toString("hex")}`;
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const url = new URL(BASE_URL);
+  url.pathname = `/${name}`;
+  const sql = postgres(url.href, { ...quiet, max: 2 });
+  databases.push({ name, clients: [sql] });
+  return { url: url.href, sql };
+}
+
+function databaseName(url: string): string {
+  return new URL(url).pathname.slice(1);
+}
+
+async function dropDatabases(): Promise<void> {
+  for (const { name, clients } of databases) {
+    for (const client of clients) await client.end({ timeout: 1 });
+    await admin?.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+  await admin?.end({ timeout: 1 });
+}
+
+// ---- snapshots: the relational rows as Postgres has them, and as the store says they should be ---
+
+interface Snapshot {
+  users: unknown[];
+  tokens: unknown[];
+  bookmarks: unknown[];
+  comments: unknown[];
+  tags: string[];
+}
+
+const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
+
+function storeSnapshot(store: Store): Snapshot {
+  const bookmarks = [...store.bookmarksById.values()];
+  return {
+    users: [...store.usersById.values()].map((user) => ({ id: user.id, username: user.username, password_hash: user.passwordHash, inserted_at: user.insertedAt })).sort(byId),
+    tokens: [...store.tokensById.values()].map((token) => ({ id: token.id, user_id: token.user.id, hash: token.hash, kind: token.kind, name: token.name, inserted_at: token.createdAt })).sort(byId),
+    bookmarks: bookmarks
+      .map((bookmark) => ({
+        id: bookmark.id, user_id: bookmark.user.id, url: bookmark.url, title: bookmark.title, description: bookmark.description,
+        public: bookmark.public, tags: bookmark.tags, inserted_at: bookmark.insertedAt, updated_at: bookmark.updatedAt,
+      }))
+      .sort(byId),
+    comments: bookmarks
+      .flatMap((bookmark) => bookmark.comments ?? [])
+      .map((comment) => ({ id: comment.id, bookmark_id: comment.bookmark.id, user_id: comment.user.id, body: comment.body, inserted_at: comment.insertedAt }))
+      .sort(byId),
+    tags: [...store.tags.keys()].sort(),
+  };
+}
+
+const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+
+async function postgresSnapshot(sql: Sql): Promise<Snapshot> {
+  const users = await sql.unsafe(`SELECT id::float8 AS id, username, password_hash, ${ms("inserted_at")} AS inserted_at FROM users ORDER BY id`);
+  const tokens = await sql.unsafe(`SELECT id::float8 AS id, user_id::float8 AS user_id, hash, kind, name, ${ms("inserted_at")} AS inserted_at FROM tokens ORDER BY id`);
+  const bookmarks = await sql.unsafe(`
+    SELECT b.id::float8 AS id, b.user_id::float8 AS user_id, b.url, b.title, b.description, b.public,
+      coalesce((SELECT json_agg(t.name ORDER BY bt.position) FROM bookmark_tags bt JOIN tags t ON t.id = bt.tag_id WHERE bt.bookmark_id = b.id), '[]') AS tags,
+      ${ms("b.inserted_at")} AS inserted_at, ${ms("b.updated_at")} AS updated_at
+    FROM bookmarks b ORDER BY b.id`);
+  const comments = await sql.unsafe(`SELECT id::float8 AS id, bookmark_id::float8 AS bookmark_id, user_id::float8 AS user_id, body, ${ms("inserted_at")} AS inserted_at FROM comments ORDER BY id`);
+  const tags = await sql<{ name: string }[]>`SELECT name FROM tags`;
+  return { users: [...users], tokens: [...tokens], bookmarks: [...bookmarks], comments: [...comments], tags: tags.map((row) => row.name).sort() };
+}
+
+async function eventRows(sql: Sql): Promise<unknown[]> {
+  const rows = await sql.unsafe(`SELECT node, seq::float8 AS seq, type, v, ${ms("ts")} AS ts, payload FROM events ORDER BY node, seq`);
+  return [...rows];
+}
+
+function logRows(events: readonly LoggedEvent[]): unknown[] {
+  return events.map((event) => ({ node: event.node, seq: event.seq, type: event.type, v: event.v, ts: event.ts, payload: event.payload }));
+}
+
+// ---- random event histories, folded by the real store -------------------------------------------
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const TAG_POOL = ["rust", "web", "go", "db", "ünïcode", 'say-"hi"', "{brace}", "back\\slash", "a-very-long-tag-name-to-see-how-it-goes", "x", "y", "z"];
+
+/**
+ * A valid history of `count` events: bookmarks only for existing users, but updates, deletes and
+ * comments freely aimed at bookmarks that may already be gone, as races produce them.
+ */
+function randomHistory(seed: number, count: number): LoggedEvent[] {
+  const random = mulberry32(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  let counter = 0;
+  const nextId = () => ++counter * 1024 + 1;
+  const users: number[] = [];
+  const tokens: number[] = [];
+  const bookmarks: number[] = [];
+  const events: LoggedEvent[] = [];
+  // Now and then a tag of its own, so tags also fall out of use and must disappear.
+  const tags = () => [...new Set(Array.from({ length: Math.floor(random() * 5) }, () => (random() < 0.05 ? `rare-${events.length}` : pick(TAG_POOL))))];
+  for (let seq = 1; seq <= count; seq += 1) {
+    const meta = { seq, v: 1, ts: 1_700_000_000_000 + seq * 7, node: 1 };
+    const roll = random();
+    if (users.length === 0 || roll < 0.04) {
+      const id = nextId();
+      users.push(id);
+      events.push({ ...meta, type: "user.registered", payload: { id: id as UserId, username: `user${id}`, password_hash: `hash-${seq}` } });
+    } else if (roll < 0.06) {
+      events.push({ ...meta, type: "user.password_changed", payload: { id: pick(users) as UserId, password_hash: `changed-${seq}` } });
+    } else if (roll < 0.1) {
+      const id = nextId();
+      tokens.push(id);
+      events.push({ ...meta, type: "token.created", payload: { id: id as TokenId, user_id: pick(users) as UserId, hash: `token-${id}`, kind: random() < 0.5 ? "api" : "session", name: "t" } });
+    } else if (roll < 0.12 && tokens.length > 0) {
+      events.push({ ...meta, type: "token.revoked", payload: { id: pick(tokens) as TokenId } });
+    } else if (roll < 0.5 || bookmarks.length === 0) {
+      const id = nextId();
+      bookmarks.push(id);
+      events.push({
+        ...meta, type: "bookmark.created",
+        payload: { id: id as BookmarkId, user_id: pick(users) as UserId, url: `https://example.com/${seq % 40}`, title: `title ${seq}`, description: random() < 0.5 ? "" : `about ${seq}`, public: random() < 0.7, tags: tags() },
+      });
+    } else if (roll < 0.7) {
+      const payload: Extract<LoggedEvent, { type: "bookmark.updated" }>["payload"] = { id: pick(bookmarks) as BookmarkId };
+      if (random() < 0.5) payload.title = `retitled ${seq}`;
+      if (random() < 0.3) payload.url = `https://example.org/${seq}`;
+      if (random() < 0.3) payload.description = `described ${seq}`;
+      if (random() < 0.3) payload.public = random() < 0.5;
+      if (random() < 0.5) payload.tags = tags();
+      events.push({ ...meta, type: "bookmark.updated", payload });
+    } else if (roll < 0.8) {
+      events.push({ ...meta, type: "bookmark.deleted", payload: { id: pick(bookmarks) as BookmarkId } });
+    } else {
+      events.push({ ...meta, type: "comment.posted", payload: { id: nextId() as CommentId, bookmark_id: pick(bookmarks) as BookmarkId, user_id: pick(users) as UserId, body: `comment ${seq} ✓` } });
+    }
+  }
+  return events;
+}
+
+function foldedStore(events: readonly LoggedEvent[]): Store {
+  const store = new Store(1);
+  for (const event of events) store.apply(event);
+  return store;
+}
+
+// ---- a server's view, through its API ---------------------------------------------------------
+
+async function flushStatus(base: string): Promise<any> {
+  const reply = await request(base, "GET", "/api/status");
+  assert.equal(reply.status, 200);
+  return reply.json;
+}
+
+/** Polls /api/status until `done` holds (a liveness bound, not a timing assertion). */
+async function waitForStatus(base: string, what: string, done: (status: any) => boolean): Promise<any> {
+  let status: any = null;
+  for (let attempt = 0; attempt < 3000; attempt += 1) {
+    status = await flushStatus(base);
+    if (done(status)) return status;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`gave up waiting for ${what}; last status: ${JSON.stringify(status)}`);
+}
+
+const caughtUp = (base: string) =>
+  waitForStatus(base, "the flush to catch up", (status) => status.flush.flushed_seq === status.events.last_seq && status.flush.last_error === null);
+
+/** Fast retries so outages are short; everything else as configured by default. */
+function flushSettings(url: string, dataDir = tempDir()): Record<string, string> {
+  return { DATABASE_URL: url, NASTY_DATA_DIR: dataDir, NASTY_FLUSH_INTERVAL_MS: "5", NASTY_FLUSH_BACKOFF_MAX_MS: "40" };
+}
+
+async function expectMirror(nasty: Nasty, sql: Sql): Promise<void> {
+  assert.deepEqual(await postgresSnapshot(sql), storeSnapshot(nasty.store));
+  assert.deepEqual(await eventRows(sql), logRows(nasty.log.readAfter(0, 1_000_000)));
+}
+
+/** Users, bookmarks with tags (one private), an update, comments, a delete; returns names and ids. */
+async function someTraffic(base: string, prefix: string) {
+  const alice = await signUp(base, `${prefix}-alice`);
+  const bob = await signUp(base, `${prefix}-bob`);
+  const kept = await createBookmark(base, alice, { title: "Rust", url: `https://www.rust-lang.org/${prefix}`, tags: "rust, web", description: "systems" });
+  const secret = await createBookmark(base, alice, { title: "Diary", url: `https://diary.example/${prefix}`, tags: ["private-stuff"], public: false });
+  const doomed = await createBookmark(base, bob, { title: "Doomed", url: `https://doomed.example/${prefix}`, tags: [`only-${prefix}`, "web"] });
+  const patched = await request(base, "PATCH", `/api/bookmarks/${kept.id}`, { token: alice, body: { bookmark: { title: "Rust lang", tags: ["rust", "lang"], public: false } } });
+  assert.equal(patched.status, 200);
+  for (const [token, id, body] of [[bob, kept.id, "nice"], [alice, doomed.id, "bye"], [bob, doomed.id, "no!"]] as const) {
+    // alice's kept bookmark is private now: only alice may comment on it
+    const reply = await request(base, "POST", `/api/bookmarks/${id}/comments`, { token: token === bob && id === kept.id ? alice : token, body: { comment: { body } } });
+    assert.equal(reply.status, 201, reply.text);
+  }
+  const deleted = await request(base, "DELETE", `/api/bookmarks/${doomed.id}`, { token: bob });
+  assert.ok(deleted.status === 200 || deleted.status === 204, deleted.text);
+  return { alice, bob, kept, secret, doomed };
+}
+
+// ---- a TCP proxy to Postgres that the test can cut and restore ---------------------------------
+
+class PostgresProxy {
+  private server: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  /** Listens (on the same port as before, once it has one). */
+  async open(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.target.port, this.target.host);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on("close", () => this.sockets.delete(socket));
+        socket.on("error", () => {});
+      }
+      client.pipe(upstream).pipe(client);
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port, "127.0.0.1", () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as net.AddressInfo).port;
+  }
+
+  /** Postgres is "down": no new connections, every open one cut. */
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  url(base: string): string {
+    const url = new URL(base);
+    url.hostname = "127.0.0.1";
+    url.port = String(this.port);
+    return url.href;
+  }
+}
+
+describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres unreachable at ${BASE_URL}` : false }, () => {
+  after(dropDatabases);
+
+  test("Postgres is reachable (CI runs this suite, never skips it)", () => {
+    assert.equal(unreachable, null, `Postgres at ${BASE_URL}: ${unreachable}`);
+  });
+
+  test("migrations apply once, are tracked, survive concurrent runs, and refuse an edited file", async () => {
+    const { url, sql } = await freshDatabase();
+    const other = postgres(url, { ...quiet, max: 1 });
+    databases.at(-1)!.clients.push(other);
+    const migrations = readMigrations();
+    const [first, second] = await Promise.all([migrate(sql, migrations), migrate(other, migrations)]);
+    assert.deepEqual([...first, ...second].sort(), migrations.map((migration) => migration.name));
+    assert.deepEqual(await migrate(sql, migrations), []);
+    const recorded = await sql<{ name: string }[]>`SELECT name FROM schema_migrations ORDER BY name`;
+    assert.deepEqual(recorded.map((row) => row.name), migrations.map((migration) => migration.name));
+    const edited = migrations.map((migration, index) => (index === 0 ? { ...migration, checksum: "edited" } : migration));
+    await assert.rejects(migrate(sql, edited), (error: Error) => error instanceof MigrationError && /001_events\.sql changed after it was applied/.test(error.message));
+  });
+
+  test("random histories flushed in random batches equal the store's fold, a dozen statements per batch", async () => {
+    const { url } = await freshDatabase();
+    let statements = 0;
+    const counted = postgres(url, { ...quiet, max: 1, debug: () => (statements += 1) });
+    databases.at(-1)!.clients.push(counted);
+    await migrate(counted);
+    const seed = 20240601;
+    const history = randomHistory(seed, 6000);
+    const random = mulberry32(seed + 1);
+    let statementsMax = 0;
+    for (let start = 0; start < history.length; ) {
+      const size = 1 + Math.floor(random() * 2000);
+      const batch = history.slice(start, start + size);
+      statements = 0;
+      const fresh = await counted.begin((tx) => flushBatch(tx, 1, batch));
+      assert.equal(fresh, batch.length);
+      statementsMax = Math.max(statementsMax, statements);
+      start += size;
+    }
+    assert.ok(statementsMax <= 16, `a batch took ${statementsMax} statements (seed ${seed})`);
+    const expected = storeSnapshot(foldedStore(history));
+    assert.ok((expected.bookmarks.length as number) > 100 && expected.comments.length > 50, `seed ${seed} gives a thin history`);
+    assert.deepEqual(await postgresSnapshot(counted), expected, `seed ${seed}`);
+    assert.deepEqual(await eventRows(counted), logRows(history));
+
+    // Re-flushing everything from seq 0, as after a crash that lost the position, changes nothing.
+    await counted`DELETE FROM flush_positions`;
+    const tagIds = await counted`SELECT id, name FROM tags ORDER BY id`;
+    const again = await counted.begin((tx) => flushBatch(tx, 1, history));
+    assert.equal(again, 0);
+    assert.deepEqual(await postgresSnapshot(counted), expected);
+    assert.deepEqual(await counted`SELECT id, name FROM tags ORDER BY id`, tagIds);
+    const [position] = await counted<{ seq: string }[]>`SELECT seq FROM flush_positions WHERE node = 1`;
+    assert.equal(Number(position?.seq), history.length);
+  });
+});
