@@ -2,7 +2,7 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
-import { loadConfig, ConfigError, type Config } from "./config.ts";
+import { loadConfig, ConfigError, SETTINGS, type Config } from "./config.ts";
 import type { LoggedEvent } from "./events.ts";
 import { SqliteLog } from "./log/sqlite.ts";
 import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
@@ -11,6 +11,8 @@ import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { loadUws, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
+import { Simulator } from "./simulator/simulator.ts";
+import { parseFlags, UsageError } from "./simulator/args.ts";
 
 /** Something that follows every committed event: `before` sees the store before it changes. */
 export interface Observer {
@@ -89,6 +91,14 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
 
+  // Simulated users (NASTY_SIMULATE, --simulate) write through the command path; pushed last, so stopped first.
+  if (config.simulateRate > 0) {
+    const simulator = new Simulator({ commands, store, rate: config.simulateRate, seed: config.simulateSeed, say: (line) => say(`simulator: ${line}`) });
+    simulator.start().catch((error: unknown) => console.error(`[nasty] simulator could not start: ${error instanceof Error ? error.message : String(error)}`));
+    statusParts.simulator = () => simulator.stats();
+    closers.push(() => simulator.stop());
+  }
+
   let closing: Promise<void> | null = null;
   return {
     config, port, url, store, log, commands, app, uws,
@@ -105,12 +115,19 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   };
 }
 
+/** Flags of `npm start -- …`; settings otherwise come from the environment. */
+const START_FLAGS = {
+  simulate: { kind: "integer", min: SETTINGS.simulateRate.type.min, max: SETTINGS.simulateRate.type.max, describe: "simulated bookmarks per second, like NASTY_SIMULATE" },
+} as const;
+
 async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
+    const flags = parseFlags(process.argv.slice(2), START_FLAGS);
+    if (typeof flags.simulate === "number") config = { ...config, simulateRate: flags.simulate };
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof UsageError) {
       console.error(`[nasty] configuration error: ${error.message}`);
       process.exit(2);
     }
