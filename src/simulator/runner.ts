@@ -98,6 +98,11 @@ export class Runner {
     await this.finished;
   }
 
+  /** The stats of a runner that has not started yet. */
+  static idleStats(rate: number): RunnerStats {
+    return { running: false, rate, step: 0, in_flight: 0, created: 0, commented: 0, edited: 0, deleted: 0, refused: 0, failed: 0, skipped: 0, statuses: {}, last_error: null };
+  }
+
   stats(): RunnerStats {
     return {
       running: this.running,

@@ -147,8 +147,7 @@ export class Simulator {
     await this.runner?.stop();
   }
 
-  stats(): SimulatorStats | { running: false; seed: number; users: number } {
-    const base = { seed: this.options.seed, users: this.users };
-    return this.runner ? { ...this.runner.stats(), ...base } : { running: false, ...base };
+  stats(): SimulatorStats {
+    return { ...(this.runner?.stats() ?? Runner.idleStats(this.options.rate)), seed: this.options.seed, users: this.users };
   }
 }
