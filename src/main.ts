@@ -6,6 +6,7 @@ import { loadConfig, ConfigError, SETTINGS, type Config } from "./config.ts";
 import type { LoggedEvent } from "./events.ts";
 import { SqliteLog } from "./log/sqlite.ts";
 import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
+import { PostgresFlusher } from "./log/postgres.ts";
 import { Store } from "./store/store.ts";
 import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
@@ -90,6 +91,20 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const port = uws.uws.us_socket_local_port(listenSocket);
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
+
+  // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
+  if (config.databaseUrl) {
+    const warn = options.quiet ? () => {} : (line: string) => console.error(`[nasty] ${line}`);
+    const flusher = new PostgresFlusher({
+      url: config.databaseUrl, log, nodeId: config.nodeId, batchEvents: config.flushBatchEvents, intervalMs: config.flushIntervalMs,
+      backoffMaxMs: config.flushBackoffMaxMs, timeoutMs: config.flushTimeoutMs, say, warn,
+    });
+    flusher.start();
+    statusParts.flush = () => flusher.status();
+    closers.push(() => flusher.stop());
+  } else {
+    statusParts.flush = () => ({ enabled: false });
+  }
 
   // Simulated users (NASTY_SIMULATE, --simulate) write through the command path; pushed last, so stopped first.
   if (config.simulateRate > 0) {
