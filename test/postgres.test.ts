@@ -197,15 +197,19 @@ async function flushStatus(base: string): Promise<any> {
   return reply.json;
 }
 
-/** Polls /api/status until `done` holds (a liveness bound, not a timing assertion). */
-async function waitForStatus(base: string, what: string, done: (status: any) => boolean): Promise<any> {
-  let status: any = null;
+/** Polls until `done` holds (a liveness bound of about 30 s, not a timing assertion). */
+async function waitFor(what: string, done: () => Promise<boolean>, describe: () => string = () => ""): Promise<void> {
   for (let attempt = 0; attempt < 3000; attempt += 1) {
-    status = await flushStatus(base);
-    if (done(status)) return status;
+    if (await done()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  throw new Error(`gave up waiting for ${what}; last status: ${JSON.stringify(status)}`);
+  throw new Error(`gave up waiting for ${what}${describe()}`);
+}
+
+async function waitForStatus(base: string, what: string, done: (status: any) => boolean): Promise<any> {
+  let status: any = null;
+  await waitFor(what, async () => done((status = await flushStatus(base))), () => `; last status: ${JSON.stringify(status)}`);
+  return status;
 }
 
 const caughtUp = (base: string) =>
@@ -248,9 +252,15 @@ class PostgresProxy {
   port = 0;
   constructor(private readonly target: { host: string; port: number }) {}
 
-  /** Listens (on the same port as before, once it has one). */
-  async open(): Promise<void> {
+  /** Listens (on the same port as before, once it has one); a black hole accepts and never answers. */
+  async open(mode: "forward" | "black-hole" = "forward"): Promise<void> {
     const server = net.createServer((client) => {
+      if (mode === "black-hole") {
+        this.sockets.add(client);
+        client.on("close", () => this.sockets.delete(client));
+        client.on("error", () => {});
+        return;
+      }
       const upstream = net.connect(this.target.port, this.target.host);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
@@ -341,5 +351,164 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
     assert.deepEqual(await counted`SELECT id, name FROM tags ORDER BY id`, tagIds);
     const [position] = await counted<{ seq: string }[]>`SELECT seq FROM flush_positions WHERE node = 1`;
     assert.equal(Number(position?.seq), history.length);
+  });
+
+  test("a server flushes its log: rows match the store, updates, comments and cascading deletes included", async () => {
+    const { url, sql } = await freshDatabase();
+    const nasty = await startTestServer(flushSettings(url));
+    try {
+      const { kept, secret, doomed } = await someTraffic(nasty.url, "a");
+      const status = await caughtUp(nasty.url);
+      assert.deepEqual(
+        { ...status.flush, batches: typeof status.flush.batches },
+        { enabled: true, state: status.flush.state, flushed_seq: status.events.last_seq, lag_events: 0, lag_ms: 0, last_error: null, retries: 0, events_flushed: status.events.last_seq, batches: "number" },
+      );
+      await expectMirror(nasty, sql);
+      const [row] = await sql`SELECT title, public FROM bookmarks WHERE id = ${kept.id}`;
+      assert.deepEqual({ ...row }, { title: "Rust lang", public: false });
+      assert.equal((await sql`SELECT 1 FROM bookmarks WHERE id = ${secret.id} AND NOT public`).length, 1);
+      assert.equal((await sql`SELECT 1 FROM bookmarks WHERE id = ${doomed.id}`).length, 0);
+      assert.equal((await sql`SELECT 1 FROM bookmark_tags WHERE bookmark_id = ${doomed.id}`).length, 0);
+      assert.equal((await sql`SELECT 1 FROM comments WHERE bookmark_id = ${doomed.id}`).length, 0);
+      assert.equal((await sql`SELECT 1 FROM tags WHERE name = 'only-a'`).length, 0, "a tag no bookmark carries is gone");
+      assert.equal((await sql`SELECT 1 FROM tags WHERE name = 'web'`).length, 0, "web was on the deleted bookmark and on the retagged one only");
+      assert.equal((await sql`SELECT 1 FROM comments WHERE bookmark_id = ${kept.id}`).length, 1);
+    } finally {
+      await nasty.close();
+    }
+  });
+
+  test("a restart re-flushing from seq 0 duplicates nothing; another log with the same node id is refused", async () => {
+    const { url, sql } = await freshDatabase();
+    const dataDir = tempDir();
+    let nasty = await startTestServer(flushSettings(url, dataDir));
+    await someTraffic(nasty.url, "b");
+    await caughtUp(nasty.url);
+    await nasty.close();
+    const before = await postgresSnapshot(sql);
+    const tagIds = await sql`SELECT id, name FROM tags ORDER BY id`;
+    await sql`DELETE FROM flush_positions`;
+
+    nasty = await startTestServer(flushSettings(url, dataDir));
+    try {
+      const status = await caughtUp(nasty.url);
+      assert.equal(status.flush.events_flushed, 0, "every event was already there");
+      assert.ok(status.flush.batches >= 1, "the log was flushed again from seq 0");
+      assert.deepEqual(await postgresSnapshot(sql), before);
+      assert.deepEqual(await sql`SELECT id, name FROM tags ORDER BY id`, tagIds);
+      await expectMirror(nasty, sql);
+    } finally {
+      await nasty.close();
+    }
+
+    const stranger = await startTestServer(flushSettings(url));
+    try {
+      const token = await signUp(stranger.url, "stranger");
+      await createBookmark(stranger.url, token, { title: "Elsewhere", url: "https://elsewhere.example" });
+      const status = await waitForStatus(stranger.url, "the refusal", (status) => status.flush.retries > 0);
+      assert.match(status.flush.last_error, /Postgres holds a different history for node 1/);
+      assert.equal(status.flush.flushed_seq, null);
+      assert.deepEqual(await postgresSnapshot(sql), before, "the other log's rows are untouched");
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  test("Postgres down at start-up and cut mid-run: writes get 201, the flush retries, catches up and loses nothing", async () => {
+    const { url, sql } = await freshDatabase();
+    const target = new URL(BASE_URL);
+    const proxy = new PostgresProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    await proxy.open();
+    await proxy.cut();
+    const nasty = await startTestServer(flushSettings(proxy.url(url)));
+    try {
+      const alice = await signUp(nasty.url, "alice");
+      const first = await createBookmark(nasty.url, alice, { title: "While down", url: "https://down.example", tags: "outage" });
+      let status = await waitForStatus(nasty.url, "a failed attempt", (status) => status.flush.retries >= 2);
+      assert.equal(status.flush.state, "retrying");
+      assert.match(status.flush.last_error, /ECONNREFUSED/);
+      assert.equal(status.flush.flushed_seq, null, "nothing is known about Postgres yet");
+
+      await proxy.open();
+      await caughtUp(nasty.url);
+      await expectMirror(nasty, sql);
+
+      await proxy.cut();
+      const bob = await signUp(nasty.url, "bob");
+      const during = [];
+      for (let index = 0; index < 20; index += 1) during.push(await createBookmark(nasty.url, bob, { title: `during ${index}`, url: `https://during.example/${index}`, tags: ["outage", `n${index % 3}`] }));
+      for (const [path, method, body] of [
+        [`/api/bookmarks/${first.id}`, "PATCH", { bookmark: { title: "Edited while down", tags: ["edited"] } }],
+        [`/api/bookmarks/${during[0].id}/comments`, "POST", { comment: { body: "said while down" } }],
+        [`/api/bookmarks/${during[1].id}`, "DELETE", undefined],
+      ] as const) {
+        const reply = await request(nasty.url, method, path, { token: path.includes(String(first.id)) ? alice : bob, body });
+        assert.ok(reply.status < 300, `${method} ${path} during the outage: ${reply.status} ${reply.text}`);
+      }
+      status = await waitForStatus(nasty.url, "the outage to be noticed", (status) => status.flush.retries >= 1 && status.flush.lag_events > 0);
+      assert.ok(status.flush.last_error, "the error is reported");
+      assert.ok(status.flush.lag_ms >= 0);
+      assert.ok(status.flush.flushed_seq < status.events.last_seq);
+
+      await proxy.open();
+      status = await caughtUp(nasty.url);
+      assert.equal(status.flush.retries, 0);
+      await expectMirror(nasty, sql);
+    } finally {
+      await nasty.close();
+      await proxy.cut();
+    }
+  });
+
+  test("a Postgres that stops answering fails the step after NASTY_FLUSH_TIMEOUT_MS, and close does not wait for it", async () => {
+    const { url, sql } = await freshDatabase();
+    const target = new URL(BASE_URL);
+    const proxy = new PostgresProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    await proxy.open("black-hole");
+    const nasty = await startTestServer({ ...flushSettings(proxy.url(url)), NASTY_FLUSH_TIMEOUT_MS: "200" });
+    try {
+      const token = await signUp(nasty.url, "dave");
+      const status = await waitForStatus(nasty.url, "a timed-out attempt", (status) => status.flush.retries >= 2);
+      assert.match(status.flush.last_error, /Postgres did not answer within 200 ms/);
+      await createBookmark(nasty.url, token, { title: "Still writable", url: "https://hole.example" });
+      await proxy.cut();
+      await proxy.open();
+      await caughtUp(nasty.url);
+      await expectMirror(nasty, sql);
+      await proxy.cut();
+      await proxy.open("black-hole");
+      await createBookmark(nasty.url, token, { title: "Into the hole", url: "https://hole.example/2" });
+      await waitForStatus(nasty.url, "the black hole to be noticed", (status) => status.flush.lag_events > 0);
+    } finally {
+      await nasty.close();
+      await proxy.cut();
+    }
+  });
+
+  test("the flusher's backend killed with pg_terminate_backend: it reconnects and nothing is lost", async () => {
+    const { url, sql } = await freshDatabase();
+    const nasty = await startTestServer(flushSettings(url));
+    const flusherBackends = () => sql<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity WHERE datname = ${databaseName(url)} AND application_name LIKE 'nasty-flush-%'`;
+    try {
+      const token = await signUp(nasty.url, "carol");
+      const seen = new Set<number>();
+      for (let round = 0; round < 4; round += 1) {
+        await caughtUp(nasty.url);
+        const backends = await flusherBackends();
+        assert.equal(backends.length, 1, "the flusher holds one connection");
+        const pid = backends[0]!.pid;
+        seen.add(pid);
+        await sql`SELECT pg_terminate_backend(${pid})`;
+        await waitFor(`backend ${pid} to exit`, async () => (await sql`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid}`).length === 0);
+        await Promise.all(Array.from({ length: 10 }, (_, index) => createBookmark(nasty.url, token, { title: `round ${round}`, url: `https://kill.example/${round}/${index}`, tags: [`round-${round}`] })));
+      }
+      await caughtUp(nasty.url);
+      seen.add((await flusherBackends())[0]!.pid);
+      assert.equal(seen.size, 5, "a new backend after every kill");
+      await expectMirror(nasty, sql);
+    } finally {
+      await nasty.close();
+    }
   });
 });

@@ -5,6 +5,9 @@ import type { EventLog } from "./log.ts";
 import { flushBatch } from "./flush-batch.ts";
 import { migrate, readMigrations, type Migration } from "./migrate.ts";
 
+/** How long stop() lets a step in flight finish before cutting its connection. */
+const STOP_GRACE_MS = 2000;
+
 export interface FlusherOptions {
   url: string;
   log: EventLog;
@@ -114,6 +117,8 @@ export class PostgresFlusher {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
+    const finished = await Promise.race([this.running?.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, STOP_GRACE_MS, false).unref())]);
+    if (!finished) this.dropConnection();
     await this.running;
     if (this.ready && this.lastError === null && this.flushedSeq !== null) {
       const batchesMax = Math.ceil((this.options.log.lastSeq - this.flushedSeq) / this.options.batchEvents);
@@ -222,11 +227,16 @@ export class PostgresFlusher {
     this.retries += 1;
     this.lastError = message;
     this.state = "retrying";
+    this.dropConnection();
+    return Math.min(backoffMaxMs, intervalMs * 2 ** Math.min(this.retries - 1, 30));
+  }
+
+  /** Ends the connection at once; a query in flight fails, and the next step connects afresh. */
+  private dropConnection(): void {
     this.ready = false;
     const sql = this.sql;
     this.sql = null;
     sql?.end({ timeout: 0 }).catch(() => {});
-    return Math.min(backoffMaxMs, intervalMs * 2 ** Math.min(this.retries - 1, 30));
   }
 
   private pause(ms: number): Promise<void> {
