@@ -12,6 +12,7 @@ import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { loadUws, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
+import { SearchIndex } from "./search/index.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
 
@@ -79,7 +80,15 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
 
   // ---- wiring: parts that follow committed events (push onto `observers`), websockets, routes, timers ----
 
-  registerApi(app, { store, commands, limiter, status });
+  const search = new SearchIndex(store);
+  observers.push(search);
+  search.build().then(
+    () => say(`search index ready: ${search.wordCount} words`),
+    (error) => console.error("[nasty] the search index build failed:", error),
+  );
+  closers.push(() => search.stop());
+  statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
+  registerApi(app, { store, commands, limiter, status, search });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));

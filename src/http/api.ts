@@ -7,11 +7,14 @@ import { decodeCursor, type Bookmark, type Store, type User } from "../store/sto
 import { bookmarkJson, commentJson, userJson } from "../render/json.ts";
 import { jsonBody, route, type Context, type RouterDeps } from "./router.ts";
 import type { Answer } from "./respond.ts";
+import type { SearchIndex } from "../search/index.ts";
+import { QUERY_CHARS_MAX } from "../search/query.ts";
 
 export interface ApiDeps extends RouterDeps {
   commands: Commands;
   /** Extra members of GET /api/status (log, flush, websockets), gathered by main. */
   status: () => Record<string, unknown>;
+  search: SearchIndex;
 }
 
 const PAGE_LIMIT_DEFAULT = 50;
@@ -63,14 +66,17 @@ function listBookmarks(deps: ApiDeps, context: Context): Answer {
     if (normal === null) throw new HttpError(400, "url must be a valid URL");
     url = normal;
   }
-  const page = deps.store.bookmarks({
+  const filters = {
     viewer: context.viewer,
     tags: tagsParam(context),
     user: userName ? userParam(deps.store, userName) : undefined,
-    url,
     beforeOrd: cursorParam(context),
     limit: intParam(context, "limit", PAGE_LIMIT_DEFAULT, 1, PAGE_LIMIT_MAX),
-  });
+  };
+  const query = context.query.get("q") ?? "";
+  if (query.length > QUERY_CHARS_MAX) throw new HttpError(400, `q is too long (at most ${QUERY_CHARS_MAX} characters)`);
+  if (query.trim() !== "" && url !== undefined) throw new HttpError(400, "q and url cannot be combined; search for site:host instead");
+  const page = query.trim() !== "" ? deps.search.search({ ...filters, query }) : deps.store.bookmarks({ ...filters, url });
   return { status: 200, json: { data: page.items.map(bookmarkJson), next_cursor: page.nextCursor } };
 }
 
