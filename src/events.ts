@@ -18,6 +18,17 @@ export interface BookmarkFields {
   description: string;
   public: boolean;
   tags: string[];
+  /** "To read" (Pinboard's toread, linkding's unread). Absent means false (and in older events). */
+  unread?: boolean;
+}
+
+/**
+ * A bookmark's own date (ms since 1970) when it is not the event's time: an import's ADD_DATE,
+ * Pinboard's `dt`. It is the date shown and exported; it does not move the bookmark in the
+ * newest-first lists, which follow log order (see Bookmark.ord in the store).
+ */
+export interface BookmarkDate {
+  inserted_at?: number;
 }
 
 export type EventBody =
@@ -25,7 +36,7 @@ export type EventBody =
   | { type: "user.password_changed"; payload: { id: UserId; password_hash: string } }
   | { type: "token.created"; payload: { id: TokenId; user_id: UserId; hash: string; kind: TokenKind; name: string } }
   | { type: "token.revoked"; payload: { id: TokenId } }
-  | { type: "bookmark.created"; payload: { id: BookmarkId; user_id: UserId } & BookmarkFields }
+  | { type: "bookmark.created"; payload: { id: BookmarkId; user_id: UserId } & BookmarkFields & BookmarkDate }
   | { type: "bookmark.updated"; payload: { id: BookmarkId } & Partial<BookmarkFields> }
   | { type: "bookmark.deleted"; payload: { id: BookmarkId } }
   | { type: "comment.posted"; payload: { id: CommentId; bookmark_id: BookmarkId; user_id: UserId; body: string } };

@@ -1,6 +1,6 @@
 // Input schemas (superstruct): turn untrusted JSON, forms and frames into typed, normalized commands.
 import { define, optional, type, validate, type Infer, type Struct } from "superstruct";
-import type { BookmarkFields } from "../events.ts";
+import type { BookmarkDate, BookmarkFields } from "../events.ts";
 import { invalid, type FieldErrors } from "../errors.ts";
 
 export const LIMITS = {
@@ -76,6 +76,29 @@ export const Description = field<string | null>("description", (value) => {
 
 export const Public = field<boolean | null>("public", (value) => value === null || typeof value === "boolean" || "must be a boolean");
 
+export const Unread = field<boolean | null>("unread", (value) => value === null || typeof value === "boolean" || "must be a boolean");
+
+/** Dates before this (1990) are taken for mistakes: no web bookmark is older. */
+const DATE_MS_MIN = Date.UTC(1990, 0, 1);
+/** A bookmark may be dated up to a day ahead (clocks and time zones disagree), not more. */
+const DATE_AHEAD_MS_MAX = 24 * 60 * 60 * 1000;
+
+/** Milliseconds since 1970 from an ISO 8601 string or a number of milliseconds; null when neither. */
+export function parseDate(value: unknown): number | null {
+  if (typeof value === "number") return Number.isInteger(value) ? value : null;
+  if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) return null;
+  const ms = Date.parse(value.trim());
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** A bookmark's own date (imports, Pinboard's dt): ISO 8601 or milliseconds, 1990 to tomorrow. */
+export const InsertedAt = field<string | number>("inserted_at", (value) => {
+  const ms = parseDate(value);
+  if (ms === null) return "must be an ISO 8601 date (2024-05-01T12:00:00Z) or milliseconds since 1970";
+  if (ms < DATE_MS_MIN || ms > Date.now() + DATE_AHEAD_MS_MAX) return "must be between 1990 and tomorrow";
+  return true;
+});
+
 /** Tags as an array or a comma-separated string ("rust, web"); normalized by tagList. */
 export const Tags = field<string | string[] | null>("tags", (value) => {
   if (value === null) return true;
@@ -101,19 +124,25 @@ export interface Schema<Raw, Parsed> {
   normalize: (raw: Raw) => Parsed;
 }
 
-const createBookmarkStruct = type({ title: Title, url: Url, description: optional(Description), public: optional(Public), tags: optional(Tags) });
-export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, BookmarkFields> = {
+const createBookmarkStruct = type({ title: Title, url: Url, description: optional(Description), public: optional(Public), tags: optional(Tags), unread: optional(Unread), inserted_at: optional(InsertedAt) });
+/** `unread` and `inserted_at` are left out of the event unless set, keeping the log small. */
+export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, BookmarkFields & BookmarkDate> = {
   struct: createBookmarkStruct,
-  normalize: (raw) => ({
-    title: raw.title.trim(),
-    url: normalizeUrl(raw.url)!,
-    description: (raw.description ?? "").trim(),
-    public: raw.public ?? true,
-    tags: tagList(raw.tags),
-  }),
+  normalize: (raw) => {
+    const fields: BookmarkFields & BookmarkDate = {
+      title: raw.title.trim(),
+      url: normalizeUrl(raw.url)!,
+      description: (raw.description ?? "").trim(),
+      public: raw.public ?? true,
+      tags: tagList(raw.tags),
+    };
+    if (raw.unread === true) fields.unread = true;
+    if (raw.inserted_at !== undefined) fields.inserted_at = parseDate(raw.inserted_at)!;
+    return fields;
+  },
 };
 
-const updateBookmarkStruct = type({ title: optional(Title), url: optional(Url), description: optional(Description), public: optional(Public), tags: optional(Tags) });
+const updateBookmarkStruct = type({ title: optional(Title), url: optional(Url), description: optional(Description), public: optional(Public), tags: optional(Tags), unread: optional(Unread) });
 export const UpdateBookmark: Schema<Infer<typeof updateBookmarkStruct>, Partial<BookmarkFields>> = {
   struct: updateBookmarkStruct,
   normalize: (raw) => {
@@ -123,6 +152,7 @@ export const UpdateBookmark: Schema<Infer<typeof updateBookmarkStruct>, Partial<
     if (raw.description !== undefined) changes.description = (raw.description ?? "").trim();
     if (raw.public !== undefined) changes.public = raw.public ?? true;
     if (raw.tags !== undefined) changes.tags = tagList(raw.tags);
+    if (raw.unread !== undefined) changes.unread = raw.unread ?? false;
     return changes;
   },
 };

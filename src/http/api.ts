@@ -48,6 +48,15 @@ export function userParam(store: Store, name: string): User {
   return user;
 }
 
+/** true/false (also yes/no, 1/0) or absent (undefined); anything else is a 400 naming it. */
+export function booleanParam(context: Context, name: string): boolean | undefined {
+  const raw = (context.query.get(name) ?? "").toLowerCase();
+  if (raw === "") return undefined;
+  if (raw === "true" || raw === "yes" || raw === "1") return true;
+  if (raw === "false" || raw === "no" || raw === "0") return false;
+  throw new HttpError(400, `${name} must be true or false, got '${raw.slice(0, 40)}'`);
+}
+
 /** `tag=a&tag=b` or `tag=a,b` (also `+`): all must match. */
 export function tagsParam(context: Context): string[] {
   return normalizeTags(context.query.getAll("tag").flatMap((value) => value.split(/[,+]/)));
@@ -70,6 +79,7 @@ function listBookmarks(deps: ApiDeps, context: Context): Answer {
     viewer: context.viewer,
     tags: tagsParam(context),
     user: userName ? userParam(deps.store, userName) : undefined,
+    unread: booleanParam(context, "unread"),
     beforeOrd: cursorParam(context),
     limit: intParam(context, "limit", PAGE_LIMIT_DEFAULT, 1, PAGE_LIMIT_MAX),
   };

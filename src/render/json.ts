@@ -8,6 +8,7 @@ export interface BookmarkJson {
   url: string;
   public: boolean;
   tags: string[];
+  unread: boolean;
   user: string;
   inserted_at: string;
   updated_at: string;
@@ -38,6 +39,7 @@ export function bookmarkJson(bookmark: Bookmark): BookmarkJson {
     url: bookmark.url,
     public: bookmark.public,
     tags: bookmark.tags,
+    unread: bookmark.unread,
     user: bookmark.user.username,
     inserted_at: isoTime(bookmark.insertedAt),
     updated_at: isoTime(bookmark.updatedAt),

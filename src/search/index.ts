@@ -14,6 +14,8 @@ export interface SearchRequest {
   /** Extra filters of the JSON API (tag=, user=), ANDed with the query. */
   tags?: readonly string[];
   user?: User;
+  /** Only bookmarks marked (true) or not marked (false) "to read". */
+  unread?: boolean;
   beforeOrd?: number;
   limit: number;
 }
@@ -186,6 +188,7 @@ export class SearchIndex {
     // list, a superset), so that term need not be checked again.
     const exact = driver.term !== null && (driver.term.kind !== "phrase" && driver.term.kind !== "site");
     const checks = terms.filter((term) => !(exact && term === driver.term)).map((term) => this.check(term));
+    if (request.unread !== undefined) checks.push((bookmark) => bookmark.unread === request.unread);
     const items: Bookmark[] = [];
     for (const ord of source.descending(request.beforeOrd ?? Number.MAX_SAFE_INTEGER)) {
       const bookmark = this.byOrd[ord];

@@ -10,7 +10,7 @@ export function snapshot(store: Store): unknown {
   return {
     users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.insertedAt, ids(user.bookmarks.items)]),
     tokens: [...store.tokensById.values()].map((token) => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt]),
-    bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public, b.tags, b.insertedAt, b.updatedAt, (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
+    bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public, b.unread, b.tags, b.insertedAt, b.updatedAt, (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
     publicBookmarks: ids(store.publicBookmarks.items),
     tags: [...store.tags.values()].map((entry) => [entry.name, entry.publicCount, ids(entry.all.items)]).sort(),
     byUrl: [...store.byUrl].map(([url, list]) => [url, ids(list).sort()]).sort(),

@@ -13,7 +13,11 @@ export interface User {
 
 export interface Bookmark {
   readonly id: BookmarkId;
-  /** Position in creation order; the key of every newest-first list and of cursors. */
+  /**
+   * Position in creation order; the key of every newest-first list and of cursors. This is log
+   * order, not date order: an imported bookmark keeps its own `insertedAt` (ADD_DATE) but is
+   * listed where it arrived, so replay stays a plain fold and cursors stay stable.
+   */
   readonly ord: number;
   readonly user: User;
   url: string;
@@ -21,6 +25,8 @@ export interface Bookmark {
   description: string;
   public: boolean;
   tags: string[];
+  /** "To read" (Pinboard's toread, linkding's unread). */
+  unread: boolean;
   readonly insertedAt: number;
   updatedAt: number;
   /** Oldest first; null until the first comment (most bookmarks have none). */
@@ -60,6 +66,8 @@ export interface BookmarkQuery {
   tags?: readonly string[];
   user?: User;
   url?: string;
+  /** Only bookmarks marked (true) or not marked (false) "to read". */
+  unread?: boolean;
   /** Opaque cursor from a previous page's nextCursor. */
   beforeOrd?: number;
   limit: number;
@@ -186,7 +194,8 @@ export class Store {
       description: payload.description,
       public: payload.public,
       tags: [],
-      insertedAt: ts,
+      unread: payload.unread === true,
+      insertedAt: payload.inserted_at ?? ts,
       updatedAt: ts,
       comments: null,
     };
@@ -207,6 +216,7 @@ export class Store {
     }
     if (payload.title !== undefined) bookmark.title = payload.title;
     if (payload.description !== undefined) bookmark.description = payload.description;
+    if (payload.unread !== undefined) bookmark.unread = payload.unread;
     bookmark.updatedAt = ts;
     this.indexTagsAndVisibility(bookmark, payload.tags ?? bookmark.tags, payload.public ?? bookmark.public);
   }
@@ -286,13 +296,14 @@ export class Store {
    * shortest candidate list (URL, user, rarest tag, or all public) and filters the rest.
    */
   bookmarks(query: BookmarkQuery): Page<Bookmark> {
-    const { viewer, tags = [], user, url } = query;
+    const { viewer, tags = [], user, url, unread } = query;
     const candidates = this.candidateList(query);
     if (!candidates) return { items: [], nextCursor: null };
     const keep = (bookmark: Bookmark): boolean =>
       canSee(viewer, bookmark) &&
       (user === undefined || bookmark.user === user) &&
       (url === undefined || bookmark.url === url) &&
+      (unread === undefined || bookmark.unread === unread) &&
       tags.every((tag) => bookmark.tags.includes(tag));
     const { items, more } = candidates.page(query.beforeOrd ?? Number.MAX_SAFE_INTEGER, query.limit, keep);
     const last = items[items.length - 1];
