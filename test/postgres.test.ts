@@ -485,6 +485,20 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
     }
   });
 
+  test("an unusable DATABASE_URL does not stop the server: writes get 201 and the status names the problem", async () => {
+    const nasty = await startTestServer({ ...flushSettings("postgres://nasty:hunter2@127.0.0.1:not-a-port/nasty") });
+    try {
+      const token = await signUp(nasty.url, "erin");
+      await createBookmark(nasty.url, token, { title: "Saved anyway", url: "https://saved.example" });
+      const status = await waitForStatus(nasty.url, "the URL to be refused", (status) => status.flush.retries >= 2);
+      assert.match(status.flush.last_error, /^DATABASE_URL cannot be used: /);
+      assert.ok(!JSON.stringify(status).includes("hunter2"), "the password stays out of the status");
+      assert.equal(status.bookmarks, 1);
+    } finally {
+      await nasty.close();
+    }
+  });
+
   test("the flusher's backend killed with pg_terminate_backend: it reconnects and nothing is lost", async () => {
     const { url, sql } = await freshDatabase();
     const nasty = await startTestServer(flushSettings(url));

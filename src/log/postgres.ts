@@ -41,15 +41,9 @@ export interface FlushStatus {
   batches: number;
 }
 
-/** The URL without its password, for logs. */
+/** The URL without its password, for logs (also for multi-host URLs, which URL cannot parse). */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.href;
-  } catch {
-    return "(an unparseable URL)";
-  }
+  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^/]*@/i, "$1***@");
 }
 
 function describeError(error: unknown): string {
@@ -102,7 +96,8 @@ export class PostgresFlusher {
     }
     return {
       enabled: true,
-      state: this.state,
+      // While failing, it stays "retrying" through each new attempt until one succeeds.
+      state: this.retries > 0 && this.state !== "stopped" ? "retrying" : this.state,
       flushed_seq: flushed,
       lag_events: lag,
       lag_ms: lagMs,
@@ -177,13 +172,17 @@ export class PostgresFlusher {
   }
 
   private client(): Sql {
-    this.sql ??= postgres(this.options.url, {
-      max: 1,
-      connect_timeout: Math.max(1, Math.ceil(this.options.timeoutMs / 1000)),
-      idle_timeout: 0,
-      onnotice: () => {},
-      connection: { application_name: `nasty-flush-node-${this.options.nodeId}` },
-    });
+    try {
+      this.sql ??= postgres(this.options.url, {
+        max: 1,
+        connect_timeout: Math.max(1, Math.ceil(this.options.timeoutMs / 1000)),
+        idle_timeout: 0,
+        onnotice: () => {},
+        connection: { application_name: `nasty-flush-node-${this.options.nodeId}` },
+      });
+    } catch (error) {
+      throw new Error(`DATABASE_URL cannot be used: ${describeError(error)}`);
+    }
     return this.sql;
   }
 
