@@ -12,6 +12,7 @@ import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { loadUws, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
+import { registerWebApp } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
@@ -89,6 +90,11 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
   registerApi(app, { store, commands, limiter, status, search });
+  // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
+  const webApp = registerWebApp(app, { store, commands, limiter, config, status });
+  observers.push(...webApp.observers);
+  statusParts.pages = webApp.status;
+  closers.push(webApp.close);
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));

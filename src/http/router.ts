@@ -217,3 +217,12 @@ export function jsonBody(context: Context): unknown {
     throw new HttpError(400, `malformed JSON in request body: ${(error as Error).message}`);
   }
 }
+
+/** Parses an HTML form body (urlencoded); a repeated field keeps its last value; 415 when it is not a form. */
+export function formBody(context: Context): Record<string, string> {
+  const type = context.headers["content-type"].toLowerCase();
+  if (!type.startsWith("application/x-www-form-urlencoded")) {
+    throw new HttpError(415, `expected a form body with 'Content-Type: application/x-www-form-urlencoded', got ${type === "" ? "no Content-Type" : `'${type}'`}`);
+  }
+  return Object.fromEntries(new URLSearchParams(context.body?.toString("utf8") ?? ""));
+}

@@ -49,3 +49,30 @@ export function parseTopic(name: string): Topic | null {
   if (match) return { kind: "bookmark", id: Number(match[1]) };
   return null;
 }
+
+/** Pages' live statistics (`/stats`): one panel re-rendered each second while someone watches. */
+export const STATS_TOPIC = "stats";
+
+/**
+ * Pages only: the AND of several tags (`/t/rust+web`) as one topic, tags sorted and URI-encoded
+ * so a tag containing `+` stays unambiguous. A single tag is simply its tag topic.
+ */
+export function tagSetTopic(tags: readonly string[]): string {
+  if (tags.length === 1) return topic.tag(tags[0]!);
+  return `bookmarks:tags:${[...tags].sort().map(encodeURIComponent).join("+")}`;
+}
+
+/** The tags of a tag-set topic (two or more, sorted, normalized); null when it is not one. */
+export function parseTagSetTopic(name: string): string[] | null {
+  const match = /^bookmarks:tags:(.{3,600})$/.exec(name);
+  if (!match) return null;
+  let tags: string[];
+  try {
+    tags = match[1]!.split("+").map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+  const normal = normalizeTags(tags);
+  if (normal.length < 2 || normal.length !== tags.length || tagSetTopic(normal) !== name) return null;
+  return normal;
+}

@@ -1,0 +1,149 @@
+// Pages for accounts: sign up, log in (rate-limited), log out, and settings with API tokens shown once.
+import type { TemplatedApp } from "uWebSockets.js";
+import { HttpError, type FieldErrors } from "../errors.ts";
+import type { Token, User } from "../store/store.ts";
+import { RateLimiter } from "../auth/rate-limit.ts";
+import { clearedSessionCookie, endSession, sessionCookie, startSession } from "../auth/sessions.ts";
+import { isoTime } from "../render/json.ts";
+import { utcText } from "../render/html.ts";
+import { idParam } from "./api.ts";
+import { route, type Context } from "./router.ts";
+import type { Answer } from "./respond.ts";
+import { localPath, page, pageOptions, readForm, redirect, requireViewer, secureCookies, type PageContext } from "./pages.ts";
+
+/** Log-in and sign-up posts per client address per minute (Commands also limits failures per username). */
+export const LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE = 30;
+
+export function fieldErrors(error: HttpError): FieldErrors {
+  const errors = error.extra.errors;
+  return typeof errors === "object" && errors !== null ? (errors as FieldErrors) : {};
+}
+
+/** The client's address: the first X-Forwarded-For hop only when the proxy is trusted. */
+function clientAddress(pages: PageContext, context: Context): string {
+  const forwarded = context.headers["x-forwarded-for"].split(",")[0]!.trim();
+  return pages.config.trustProxy && forwarded !== "" ? forwarded : context.remoteAddress;
+}
+
+interface CredentialsForm {
+  signup: boolean;
+  next: string;
+  username?: string;
+  message?: string | null;
+  errors?: FieldErrors;
+  status?: number;
+  headers?: Record<string, string>;
+}
+
+function credentialsPage(pages: PageContext, context: Context, form: CredentialsForm): Answer {
+  const data = {
+    heading: form.signup ? "Sign up" : "Log in",
+    action: form.signup ? "/signup" : "/login",
+    submit: form.signup ? "Create account" : "Log in",
+    signup: form.signup,
+    next: form.next,
+    username: form.username ?? "",
+    message: form.message ?? null,
+    errors: form.errors ?? {},
+  };
+  return page(pages, context, "/pages/login", data.heading, form.signup ? "signup" : "login", data, { status: form.status, anonymousForms: true, headers: form.headers });
+}
+
+/**
+ * Handles a sign-up or log-in post: rate limit by address, the command, then a new session and
+ * its cookie. Operating errors re-show the form with the message (and field messages).
+ */
+async function credentialsPost(pages: PageContext, context: Context, attempts: RateLimiter, signup: boolean): Promise<Answer> {
+  const fields = readForm(context);
+  const next = localPath(fields.next);
+  const input = { username: fields.username ?? "", password: fields.password ?? "" };
+  try {
+    const waitSeconds = attempts.take(clientAddress(pages, context));
+    if (waitSeconds > 0) throw new HttpError(429, `too many log-in attempts from your address; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
+    let user: User;
+    if (signup) {
+      const registered = await pages.commands.register(input);
+      // A page sign-up needs no API token: the one Commands.register issues is revoked unseen.
+      await pages.commands.revokeToken(registered.user, registered.token.id);
+      user = registered.user;
+    } else {
+      user = await pages.commands.authenticate(input);
+    }
+    const secret = await startSession(pages.commands, user);
+    return redirect(next, { "Set-Cookie": sessionCookie(secret, secureCookies(pages, context)) });
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    return credentialsPage(pages, context, { signup, next, username: input.username, message: error.message, errors: fieldErrors(error), status: error.status, headers: error.headers });
+  }
+}
+
+function ownTokens(pages: PageContext, user: User): { api: Token[]; sessions: number } {
+  const api: Token[] = [];
+  let sessions = 0;
+  for (const token of pages.store.tokensById.values()) {
+    if (token.user !== user) continue;
+    if (token.kind === "api") api.push(token);
+    else sessions += 1;
+  }
+  return { api: api.reverse(), sessions };
+}
+
+interface SettingsExtras {
+  created?: { name: string; secret: string };
+  message?: string;
+  name?: string;
+  status?: number;
+}
+
+function settingsPage(pages: PageContext, context: Context, extras: SettingsExtras = {}): Answer {
+  const viewer = requireViewer(context);
+  const { api, sessions } = ownTokens(pages, viewer);
+  const tokens = api.map((token) => ({ id: token.id, name: token.name, createdAt: isoTime(token.createdAt), createdAtText: utcText(token.createdAt) }));
+  return page(pages, context, "/pages/settings", "Settings", "settings", { tokens, sessions, created: extras.created ?? null, message: extras.message ?? null, name: extras.name ?? "" }, { status: extras.status });
+}
+
+export function registerAuthPages(app: TemplatedApp, pages: PageContext): void {
+  const options = pageOptions(pages);
+  const withBody = pageOptions(pages, { body: true });
+  const attempts = new RateLimiter(LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE);
+
+  for (const signup of [false, true]) {
+    const path = signup ? "/signup" : "/login";
+    route(app, pages, "get", path, (context) => {
+      const next = localPath(context.query.get("next"));
+      if (context.viewer) return redirect(next);
+      return credentialsPage(pages, context, { signup, next });
+    }, options);
+    route(app, pages, "post", path, (context) => credentialsPost(pages, context, attempts, signup), withBody);
+  }
+
+  route(app, pages, "post", "/logout", async (context) => {
+    const secure = secureCookies(pages, context);
+    if (context.viewer && context.via === "cookie") {
+      readForm(context);
+      await endSession(pages.commands, context.viewer, context.token);
+    }
+    return redirect("/", { "Set-Cookie": clearedSessionCookie(secure) });
+  }, withBody);
+
+  route(app, pages, "get", "/settings", (context) => settingsPage(pages, context), options);
+
+  route(app, pages, "post", "/settings/tokens", async (context) => {
+    const viewer = requireViewer(context);
+    const fields = readForm(context);
+    try {
+      const { token, secret } = await pages.commands.issueToken(viewer, "api", { name: fields.name ?? "" });
+      return settingsPage(pages, context, { created: { name: token.name, secret } });
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      return settingsPage(pages, context, { message: error.message, name: fields.name ?? "", status: error.status });
+    }
+  }, withBody);
+
+  route(app, pages, "post", "/settings/tokens/:id/revoke", async (context) => {
+    const viewer = requireViewer(context);
+    readForm(context);
+    await pages.commands.revokeToken(viewer, idParam(context.params[0], "token"));
+    return redirect("/settings");
+  }, withBody);
+}

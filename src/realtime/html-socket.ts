@@ -1,0 +1,130 @@
+// The pages' live websocket `/live?topic=…`: admits a viewer to one topic they may see and subscribes it to that topic's HTML fragments.
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from "uWebSockets.js";
+import type { Store, User } from "../store/store.ts";
+import { hashToken } from "../auth/tokens.ts";
+import { SESSION_COOKIE, cookieValue } from "../http/router.ts";
+import { STATS_TOPIC, parseTagSetTopic, parseTopic, wireTopic } from "./topics.ts";
+import { TAG_SETS_ACTIVE_MAX, type TagSets } from "./html-feed.ts";
+
+/** Close codes the page sees; none of them is in hx-ws's reconnect list, so a refused page stays quiet. */
+export const LIVE_CLOSE = { badRequest: 4400, forbidden: 4403, notFound: 4404, busy: 4429 } as const;
+
+/** Pages never send on this socket: anything longer than this closes it at once (uWS's own limit). */
+const INCOMING_BYTES_MAX = 1024;
+
+interface LiveData {
+  topic: string | null;
+  tagSet: string[] | null;
+  refusal: { code: number; reason: string } | null;
+}
+
+export interface LiveSocketDeps {
+  store: Store;
+  tagSets: TagSets;
+  wsMaxBackpressureBytes: number;
+}
+
+/** Open live page sockets and their subscribers per topic, for /stats. */
+export class LiveSockets {
+  connections = 0;
+  readonly subscribers = new Map<string, number>();
+
+  count(name: string, delta: 1 | -1): void {
+    const next = (this.subscribers.get(name) ?? 0) + delta;
+    if (next <= 0) this.subscribers.delete(name);
+    else this.subscribers.set(name, next);
+  }
+}
+
+/** The viewer of a session cookie, believed only when the socket's Origin is our own host (no cross-site hijacking). */
+function cookieViewer(store: Store, cookie: string, origin: string, host: string): User | null {
+  const secret = cookie === "" ? null : cookieValue(cookie, SESSION_COOKIE);
+  if (!secret) return null;
+  let originHost = "";
+  try {
+    originHost = origin === "" ? "" : new URL(origin).host;
+  } catch {
+    originHost = "";
+  }
+  if (originHost !== host) return null;
+  const token = store.tokensByHash.get(hashToken(secret));
+  return token && token.kind === "session" ? token.user : null;
+}
+
+function refuse(code: number, reason: string): LiveData {
+  return { topic: null, tagSet: null, refusal: { code, reason: reason.slice(0, 120) } };
+}
+
+/** Decides whether this viewer may follow `name`: public topics for anyone, a private topic for its owner only. */
+export function admit(deps: LiveSocketDeps, name: string | null, viewer: User | null): LiveData {
+  if (!name) return refuse(LIVE_CLOSE.badRequest, "missing ?topic=");
+  if (name === STATS_TOPIC) return { topic: name, tagSet: null, refusal: null };
+  const tagSet = parseTagSetTopic(name);
+  if (tagSet) {
+    if (!deps.tagSets.has(name) && deps.tagSets.size >= TAG_SETS_ACTIVE_MAX) return refuse(LIVE_CLOSE.busy, "too many different tag combinations are followed right now");
+    return { topic: name, tagSet, refusal: null };
+  }
+  const parsed = parseTopic(name);
+  if (!parsed) return refuse(LIVE_CLOSE.badRequest, `unknown topic ${name.slice(0, 60)}`);
+  switch (parsed.kind) {
+    case "firehose":
+    case "tag":
+    case "user":
+      return { topic: name, tagSet: null, refusal: null };
+    case "private":
+      if (viewer?.username !== parsed.username) return refuse(LIVE_CLOSE.forbidden, `only ${parsed.username}, logged in on this site, may follow their private bookmarks`);
+      return { topic: name, tagSet: null, refusal: null };
+    case "bookmark": {
+      const bookmark = deps.store.bookmarksById.get(parsed.id as never);
+      if (!bookmark || !bookmark.public) return refuse(LIVE_CLOSE.notFound, `no public bookmark ${parsed.id}`);
+      return { topic: name, tagSet: null, refusal: null };
+    }
+  }
+}
+
+/**
+ * Registers `/live`. Headers are read synchronously in `upgrade`; a refused topic still upgrades
+ * and is closed at once with a 44xx code and a reason, which a browser (unlike an HTTP status)
+ * can see. Slow readers are cut off at `wsMaxBackpressureBytes`; their page reconnects and
+ * reloads its live part (static/app.js).
+ */
+export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): LiveSockets {
+  const live = new LiveSockets();
+  app.ws<LiveData>("/live", {
+    maxPayloadLength: INCOMING_BYTES_MAX,
+    maxBackpressure: deps.wsMaxBackpressureBytes,
+    closeOnBackpressureLimit: 1,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const key = req.getHeader("sec-websocket-key");
+      const protocol = req.getHeader("sec-websocket-protocol");
+      const extensions = req.getHeader("sec-websocket-extensions");
+      const viewer = cookieViewer(deps.store, req.getHeader("cookie"), req.getHeader("origin"), req.getHeader("host"));
+      const name = new URLSearchParams(req.getQuery() ?? "").get("topic");
+      res.upgrade(admit(deps, name, viewer), key, protocol, extensions, context);
+    },
+    open(ws: WebSocket<LiveData>) {
+      const data = ws.getUserData();
+      if (data.refusal || !data.topic) {
+        ws.end(data.refusal?.code ?? LIVE_CLOSE.badRequest, data.refusal?.reason ?? "refused");
+        return;
+      }
+      ws.subscribe(wireTopic("html", data.topic));
+      if (data.tagSet) deps.tagSets.join(data.tagSet);
+      live.connections += 1;
+      live.count(data.topic, 1);
+    },
+    message(ws: WebSocket<LiveData>) {
+      ws.end(LIVE_CLOSE.badRequest, "this socket only sends; post forms over HTTP");
+    },
+    close(ws: WebSocket<LiveData>) {
+      const data = ws.getUserData();
+      if (data.refusal || !data.topic) return;
+      if (data.tagSet) deps.tagSets.leave(data.tagSet);
+      live.connections -= 1;
+      live.count(data.topic, -1);
+    },
+  });
+  return live;
+}

@@ -1,0 +1,130 @@
+// HTML rendering: eta templates in views/ (everything escaped), view models built from the store, pure functions.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Eta } from "eta";
+import type { Bookmark, Comment, Store, TagCount } from "../store/store.ts";
+import { isoTime } from "./json.ts";
+
+export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../views");
+
+/**
+ * The one template engine. `autoEscape` makes `<%= %>` escape & < > " ' everywhere; the few raw
+ * `<%~ %>` outputs only ever carry HTML these functions rendered themselves.
+ */
+const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: true, autoTrim: [false, "nl"] });
+
+/** An href for a stored URL: only absolute http(s) URLs become links, anything else null. */
+export function safeHref(raw: string): string | null {
+  if (!/^https?:\/\//i.test(raw)) return null;
+  try {
+    const url = new URL(raw);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+export function domainOf(raw: string): string {
+  try {
+    return new URL(raw).hostname.replace(/^www\./, "");
+  } catch {
+    return "";
+  }
+}
+
+/** The readable fallback for a <time> element; static/app.js turns it into "3 min ago". */
+export function utcText(ms: number): string {
+  const iso = isoTime(ms);
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/** Path of a tag feed: `/t/rust+web`; each tag URI-encoded so `+` inside a tag stays a tag. */
+export function tagPath(tags: readonly string[]): string {
+  return `/t/${tags.map(encodeURIComponent).join("+")}`;
+}
+
+export interface CardView {
+  id: number;
+  title: string;
+  href: string | null;
+  domain: string;
+  description: string;
+  tags: { name: string; path: string }[];
+  user: string;
+  isPublic: boolean;
+  insertedAt: string;
+  insertedAtText: string;
+  /** Other people who saved the same URL publicly: the same number for every viewer. */
+  others: number;
+  comments: number;
+}
+
+/**
+ * What a bookmark card shows. It carries nothing viewer-specific, so one rendering serves every
+ * subscriber of a topic; owner-only controls are hidden by CSS unless `body[data-viewer]` matches.
+ */
+export function cardView(store: Store, bookmark: Bookmark): CardView {
+  return {
+    id: bookmark.id,
+    title: bookmark.title,
+    href: safeHref(bookmark.url),
+    domain: domainOf(bookmark.url),
+    description: bookmark.description,
+    tags: bookmark.tags.map((name) => ({ name, path: tagPath([name]) })),
+    user: bookmark.user.username,
+    isPublic: bookmark.public,
+    insertedAt: isoTime(bookmark.insertedAt),
+    insertedAtText: utcText(bookmark.insertedAt),
+    others: store.othersSaved(bookmark, null),
+    comments: bookmark.comments?.length ?? 0,
+  };
+}
+
+export interface CommentView {
+  id: number;
+  user: string;
+  body: string;
+  insertedAt: string;
+  insertedAtText: string;
+}
+
+export function commentView(comment: Comment): CommentView {
+  return { id: comment.id, user: comment.user.username, body: comment.body, insertedAt: isoTime(comment.insertedAt), insertedAtText: utcText(comment.insertedAt) };
+}
+
+export interface TagCloudEntry extends TagCount {
+  path: string;
+  /** 1..6, by the logarithm of the count relative to the largest. */
+  weight: number;
+}
+
+export function tagCloud(counts: readonly TagCount[]): TagCloudEntry[] {
+  const largest = Math.max(1, ...counts.map((entry) => entry.count));
+  return counts.map((entry) => ({
+    ...entry,
+    path: tagPath([entry.tag]),
+    weight: 1 + Math.round((5 * Math.log1p(entry.count)) / Math.log1p(largest)),
+  }));
+}
+
+export function render(template: string, data: object): string {
+  return eta.render(template, data);
+}
+
+export function renderCard(view: CardView): string {
+  return eta.render("/partials/card", view);
+}
+
+export function renderComment(view: CommentView): string {
+  return eta.render("/partials/comment", view);
+}
+
+/** The comment-count link of a card, swapped on its own (or out of band, `oob`) when a comment arrives. */
+export function renderCommentCount(id: number, count: number, oob: boolean): string {
+  return eta.render("/partials/comment-count", { id, comments: count, oob });
+}
+
+/** What replaces a bookmark on its own page once it is deleted or made private. */
+export function renderGone(id: number): string {
+  return eta.render("/partials/gone", { id });
+}
