@@ -7,6 +7,7 @@ import net from "node:net";
 import postgres, { type Sql } from "postgres";
 import type { BookmarkId, CommentId, LoggedEvent, TokenId, UserId } from "../src/events.ts";
 import { Store } from "../src/store/store.ts";
+import { mulberry32 } from "../src/simulator/random.ts";
 import { migrate, readMigrations, MigrationError } from "../src/log/migrate.ts";
 import { flushBatch } from "../src/log/flush-batch.ts";
 import type { Nasty } from "../src/main.ts";
@@ -79,7 +80,7 @@ function storeSnapshot(store: Store): Snapshot {
     bookmarks: bookmarks
       .map((bookmark) => ({
         id: bookmark.id, user_id: bookmark.user.id, url: bookmark.url, title: bookmark.title, description: bookmark.description,
-        public: bookmark.public, tags: bookmark.tags, inserted_at: bookmark.insertedAt, updated_at: bookmark.updatedAt,
+        public: bookmark.public, unread: bookmark.unread, tags: bookmark.tags, inserted_at: bookmark.insertedAt, updated_at: bookmark.updatedAt,
       }))
       .sort(byId),
     comments: bookmarks
@@ -96,7 +97,7 @@ async function postgresSnapshot(sql: Sql): Promise<Snapshot> {
   const users = await sql.unsafe(`SELECT id::float8 AS id, username, password_hash, ${ms("inserted_at")} AS inserted_at FROM users ORDER BY id`);
   const tokens = await sql.unsafe(`SELECT id::float8 AS id, user_id::float8 AS user_id, hash, kind, name, ${ms("inserted_at")} AS inserted_at FROM tokens ORDER BY id`);
   const bookmarks = await sql.unsafe(`
-    SELECT b.id::float8 AS id, b.user_id::float8 AS user_id, b.url, b.title, b.description, b.public,
+    SELECT b.id::float8 AS id, b.user_id::float8 AS user_id, b.url, b.title, b.description, b.public, b.unread,
       coalesce((SELECT json_agg(t.name ORDER BY bt.position) FROM bookmark_tags bt JOIN tags t ON t.id = bt.tag_id WHERE bt.bookmark_id = b.id), '[]') AS tags,
       ${ms("b.inserted_at")} AS inserted_at, ${ms("b.updated_at")} AS updated_at
     FROM bookmarks b ORDER BY b.id`);
@@ -115,17 +116,6 @@ function logRows(events: readonly LoggedEvent[]): unknown[] {
 }
 
 // ---- random event histories, folded by the real store -------------------------------------------
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TAG_POOL = ["rust", "web", "go", "db", "ünïcode", 'say-"hi"', "{brace}", "back\\slash", "a-very-long-tag-name-to-see-how-it-goes", "x", "y", "z"];
 
@@ -164,7 +154,12 @@ function randomHistory(seed: number, count: number): LoggedEvent[] {
       bookmarks.push(id);
       events.push({
         ...meta, type: "bookmark.created",
-        payload: { id: id as BookmarkId, user_id: pick(users) as UserId, url: `https://example.com/${seq % 40}`, title: `title ${seq}`, description: random() < 0.5 ? "" : `about ${seq}`, public: random() < 0.7, tags: tags() },
+        payload: {
+          id: id as BookmarkId, user_id: pick(users) as UserId, url: `https://example.com/${seq % 40}`, title: `title ${seq}`,
+          description: random() < 0.5 ? "" : `about ${seq}`, public: random() < 0.7, tags: tags(),
+          ...(random() < 0.2 ? { unread: random() < 0.5 } : {}),
+          ...(random() < 0.1 ? { inserted_at: 1_600_000_000_000 + seq * 1000 } : {}),
+        },
       });
     } else if (roll < 0.7) {
       const payload: Extract<LoggedEvent, { type: "bookmark.updated" }>["payload"] = { id: pick(bookmarks) as BookmarkId };
@@ -172,6 +167,7 @@ function randomHistory(seed: number, count: number): LoggedEvent[] {
       if (random() < 0.3) payload.url = `https://example.org/${seq}`;
       if (random() < 0.3) payload.description = `described ${seq}`;
       if (random() < 0.3) payload.public = random() < 0.5;
+      if (random() < 0.2) payload.unread = random() < 0.5;
       if (random() < 0.5) payload.tags = tags();
       events.push({ ...meta, type: "bookmark.updated", payload });
     } else if (roll < 0.8) {
@@ -230,7 +226,7 @@ async function someTraffic(base: string, prefix: string) {
   const alice = await signUp(base, `${prefix}-alice`);
   const bob = await signUp(base, `${prefix}-bob`);
   const kept = await createBookmark(base, alice, { title: "Rust", url: `https://www.rust-lang.org/${prefix}`, tags: "rust, web", description: "systems" });
-  const secret = await createBookmark(base, alice, { title: "Diary", url: `https://diary.example/${prefix}`, tags: ["private-stuff"], public: false });
+  const secret = await createBookmark(base, alice, { title: "Diary", url: `https://diary.example/${prefix}`, tags: ["private-stuff"], public: false, unread: true, inserted_at: "2011-03-04T05:06:07Z" });
   const doomed = await createBookmark(base, bob, { title: "Doomed", url: `https://doomed.example/${prefix}`, tags: [`only-${prefix}`, "web"] });
   const patched = await request(base, "PATCH", `/api/bookmarks/${kept.id}`, { token: alice, body: { bookmark: { title: "Rust lang", tags: ["rust", "lang"], public: false } } });
   assert.equal(patched.status, 200);
@@ -366,7 +362,7 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
       await expectMirror(nasty, sql);
       const [row] = await sql`SELECT title, public FROM bookmarks WHERE id = ${kept.id}`;
       assert.deepEqual({ ...row }, { title: "Rust lang", public: false });
-      assert.equal((await sql`SELECT 1 FROM bookmarks WHERE id = ${secret.id} AND NOT public`).length, 1);
+      assert.equal((await sql`SELECT 1 FROM bookmarks WHERE id = ${secret.id} AND NOT public AND unread AND inserted_at = '2011-03-04T05:06:07Z'`).length, 1);
       assert.equal((await sql`SELECT 1 FROM bookmarks WHERE id = ${doomed.id}`).length, 0);
       assert.equal((await sql`SELECT 1 FROM bookmark_tags WHERE bookmark_id = ${doomed.id}`).length, 0);
       assert.equal((await sql`SELECT 1 FROM comments WHERE bookmark_id = ${doomed.id}`).length, 0);
