@@ -1,0 +1,318 @@
+// @ts-check
+// The popup: pre-fills the current tab, suggests tags from the server as you type, and saves the bookmark (or updates yours).
+import { ApiError, createBookmark, findOwnBookmark, getBookmark, suggestTags, updateBookmark, whoAmI } from "./lib/api.js";
+import { hasServerAccess, loadSettings } from "./lib/settings.js";
+import { completeTag, currentFragment, enteredTags, tagsForApi } from "./lib/tags.js";
+
+/** The original popup closed itself this long after "Bookmark saved!". */
+const CLOSE_AFTER_SAVE_MS = 3000;
+/** Typing pause before asking the server for tags. */
+const SUGGEST_DELAY_MS = 120;
+const TITLE_CHARS_MAX = 500;
+const DESCRIPTION_CHARS_MAX = 10_000;
+
+/**
+ * @param {string} id
+ * @returns {any} the element; popup.html is ours, so a missing one is a bug
+ */
+function element(id) {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`popup.html has no #${id}`);
+  return found;
+}
+
+const form = /** @type {HTMLFormElement} */ (element("form"));
+const titleInput = /** @type {HTMLInputElement} */ (element("title"));
+const urlInput = /** @type {HTMLInputElement} */ (element("url"));
+const tagsInput = /** @type {HTMLInputElement} */ (element("tags"));
+const suggestionList = /** @type {HTMLUListElement} */ (element("suggestions"));
+const descriptionInput = /** @type {HTMLTextAreaElement} */ (element("description"));
+const publicInput = /** @type {HTMLInputElement} */ (element("public"));
+const publicLabel = /** @type {HTMLElement} */ (element("public-label"));
+const saveButton = /** @type {HTMLButtonElement} */ (element("save"));
+const statusLine = /** @type {HTMLElement} */ (element("status"));
+const notice = /** @type {HTMLElement} */ (element("notice"));
+const setup = /** @type {HTMLElement} */ (element("setup"));
+const who = /** @type {HTMLElement} */ (element("who"));
+
+/**
+ * @type {{ settings: import("./lib/settings.js").Settings | null, existing: import("./lib/api.js").Bookmark | null, saving: boolean, saved: boolean }}
+ */
+const state = { settings: null, existing: null, saving: false, saved: false };
+
+/**
+ * @param {string} text
+ * @param {"ok" | "error" | ""} kind
+ */
+function showStatus(text, kind) {
+  statusLine.textContent = text;
+  statusLine.className = `status ${kind}`;
+}
+
+/** @param {unknown} error */
+function messageOf(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Points the person to the options page, with `text` saying why.
+ * @param {string} text
+ */
+function offerOptions(text) {
+  element("setup-text").textContent = text;
+  setup.hidden = false;
+}
+
+/** @param {string} text why nothing can be saved until the options change */
+function showSetup(text) {
+  offerOptions(text);
+  saveButton.disabled = true;
+}
+
+/**
+ * Shows a failed call in the server's own words; a refused token also points to the options.
+ * @param {unknown} error
+ */
+function showFailure(error) {
+  showStatus(messageOf(error), "error");
+  if (error instanceof ApiError && error.status === 401) offerOptions("Check the API token in the options.");
+}
+
+function showVisibility() {
+  publicLabel.textContent = publicInput.checked ? "Public" : "Private (only you)";
+}
+
+/**
+ * The tab to bookmark: `?tab=<id>` when the popup was opened as a page for a given tab, else the
+ * active tab of this window. The popup page itself (opened in a tab without ?tab) is no page to save.
+ * @returns {Promise<chrome.tabs.Tab | null>}
+ */
+async function currentTab() {
+  const requested = new URLSearchParams(location.search).get("tab");
+  if (requested !== null && /^\d+$/.test(requested)) return chrome.tabs.get(Number(requested)).catch(() => null);
+  const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
+  if (!tab || (tab.url ?? "").startsWith(chrome.runtime.getURL(""))) return null;
+  return tab;
+}
+
+/** Runs in the page: its meta description, if it has one. */
+function readPageDescription() {
+  for (const selector of ['meta[name="description" i]', 'meta[property="og:description"]', 'meta[name="twitter:description" i]']) {
+    const content = document.querySelector(selector)?.getAttribute("content")?.trim();
+    if (content) return content;
+  }
+  return null;
+}
+
+/**
+ * Fills the description from the page's meta description when the page lets us read it (activeTab),
+ * unless the person already typed one or is updating a saved bookmark.
+ * @param {number} tabId
+ */
+async function prefillDescription(tabId) {
+  try {
+    const [frame] = await chrome.scripting.executeScript({ target: { tabId }, func: readPageDescription });
+    const text = typeof frame?.result === "string" ? frame.result : "";
+    if (text !== "" && descriptionInput.value === "" && !state.existing) descriptionInput.value = text.slice(0, DESCRIPTION_CHARS_MAX);
+  } catch {
+    // chrome:// pages, the web store and pages we were not given access to: leave it empty.
+  }
+}
+
+/** @param {import("./lib/api.js").Bookmark} bookmark */
+function enterUpdateMode(bookmark) {
+  state.existing = bookmark;
+  titleInput.value = bookmark.title;
+  urlInput.value = bookmark.url;
+  descriptionInput.value = bookmark.description;
+  tagsInput.value = bookmark.tags.length > 0 ? `${bookmark.tags.join(", ")}, ` : "";
+  publicInput.checked = bookmark.public;
+  showVisibility();
+  const day = new Date(bookmark.inserted_at).toLocaleDateString(undefined, { dateStyle: "medium" });
+  notice.textContent = `You already saved this page on ${day}. Saving updates your bookmark.`;
+  notice.hidden = false;
+  saveButton.textContent = "Update";
+}
+
+/** @returns {import("./lib/api.js").BookmarkFields} */
+function formFields() {
+  return {
+    title: titleInput.value.trim(),
+    url: urlInput.value.trim(),
+    description: descriptionInput.value.trim(),
+    tags: tagsForApi(tagsInput.value),
+    public: publicInput.checked,
+  };
+}
+
+/**
+ * Creates the bookmark, or updates the one already saved. A 409 (saved meanwhile, elsewhere)
+ * switches to updating that one and says so.
+ */
+async function save() {
+  const settings = state.settings;
+  if (!settings || state.saving || state.saved || saveButton.disabled) return;
+  state.saving = true;
+  saveButton.disabled = true;
+  showStatus("Saving…", "");
+  try {
+    const existing = state.existing;
+    if (existing) await updateBookmark(settings, existing.id, formFields());
+    else await createBookmark(settings, formFields());
+    state.saved = true;
+    showStatus(existing ? "Bookmark updated!" : "Bookmark saved!", "ok");
+    setTimeout(() => window.close(), CLOSE_AFTER_SAVE_MS);
+  } catch (error) {
+    showFailure(error);
+    const body = error instanceof ApiError ? /** @type {{ id?: unknown } | null} */ (error.body) : null;
+    if (error instanceof ApiError && error.status === 409 && typeof body?.id === "number") {
+      await getBookmark(settings, body.id).then(enterUpdateMode, () => {});
+    }
+  } finally {
+    state.saving = false;
+    if (!state.saved) saveButton.disabled = false;
+  }
+}
+
+/**
+ * Tag suggestions from GET /api/tags?q=<prefix> for the tag being typed; answers that arrive
+ * after a newer keystroke are dropped.
+ */
+function tagSuggester() {
+  let asked = 0;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  let selected = -1;
+
+  const close = () => {
+    suggestionList.hidden = true;
+    suggestionList.replaceChildren();
+    tagsInput.setAttribute("aria-expanded", "false");
+    tagsInput.removeAttribute("aria-activedescendant");
+    selected = -1;
+  };
+
+  /** @param {string} tag */
+  const choose = (tag) => {
+    tagsInput.value = completeTag(tagsInput.value, tag);
+    close();
+    tagsInput.focus();
+  };
+
+  /** @param {number} index */
+  const highlight = (index) => {
+    const items = [...suggestionList.children];
+    selected = items.length === 0 ? -1 : (index + items.length) % items.length;
+    items.forEach((item, position) => item.setAttribute("aria-selected", String(position === selected)));
+    if (selected >= 0) tagsInput.setAttribute("aria-activedescendant", items[selected]?.id ?? "");
+  };
+
+  /** @param {{ tag: string, count: number }[]} tags */
+  const show = (tags) => {
+    const taken = new Set(enteredTags(tagsInput.value));
+    const items = tags.filter((entry) => !taken.has(entry.tag)).map((entry, index) => {
+      const item = document.createElement("li");
+      item.id = `suggestion-${index}`;
+      item.setAttribute("role", "option");
+      item.dataset.tag = entry.tag;
+      const name = document.createElement("span");
+      name.textContent = entry.tag;
+      const count = document.createElement("span");
+      count.className = "count";
+      count.textContent = String(entry.count);
+      item.append(name, count);
+      // mousedown, not click: keep the focus in the field.
+      item.addEventListener("mousedown", (event) => {
+        event.preventDefault();
+        choose(entry.tag);
+      });
+      return item;
+    });
+    if (items.length === 0) return close();
+    suggestionList.replaceChildren(...items);
+    suggestionList.hidden = false;
+    tagsInput.setAttribute("aria-expanded", "true");
+    selected = -1;
+  };
+
+  const ask = async () => {
+    const settings = state.settings;
+    const prefix = currentFragment(tagsInput.value);
+    const ticket = ++asked;
+    if (!settings || prefix === "") return close();
+    try {
+      const tags = await suggestTags(settings, prefix);
+      if (ticket === asked) show(tags);
+    } catch {
+      if (ticket === asked) close();
+    }
+  };
+
+  tagsInput.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(ask, SUGGEST_DELAY_MS);
+  });
+  tagsInput.addEventListener("blur", close);
+  tagsInput.addEventListener("keydown", (event) => {
+    if (suggestionList.hidden || event.ctrlKey || event.metaKey) return;
+    const chosen = selected >= 0 ? /** @type {HTMLElement | undefined} */ (suggestionList.children[selected])?.dataset.tag : undefined;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      highlight(selected + (event.key === "ArrowDown" ? 1 : -1));
+    } else if ((event.key === "Enter" || event.key === "Tab") && chosen) {
+      event.preventDefault();
+      choose(chosen);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    }
+  });
+}
+
+/** Says whose token it is, and switches to updating when this URL is already one of theirs. */
+async function lookUpSaved() {
+  const settings = state.settings;
+  if (!settings) return;
+  try {
+    const username = await whoAmI(settings);
+    who.textContent = `as ${username}`;
+    const url = urlInput.value.trim();
+    const existing = url === "" ? null : await findOwnBookmark(settings, username, url);
+    if (existing && !state.saved) enterUpdateMode(existing);
+  } catch (error) {
+    showFailure(error);
+  }
+}
+
+async function start() {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void save();
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      void save();
+    }
+  });
+  publicInput.addEventListener("change", showVisibility);
+  element("open-options").addEventListener("click", () => chrome.runtime.openOptionsPage());
+  tagSuggester();
+
+  const settings = await loadSettings();
+  state.settings = settings;
+  publicInput.checked = settings.publicByDefault;
+  showVisibility();
+  const tab = await currentTab();
+  if (tab) {
+    titleInput.value = (tab.title ?? "").slice(0, TITLE_CHARS_MAX);
+    urlInput.value = tab.url ?? "";
+    if (tab.id !== undefined) void prefillDescription(tab.id);
+  }
+  tagsInput.focus();
+  if (settings.token === "") return showSetup("Set your Nasty server and API token first.");
+  if (!(await hasServerAccess(settings.serverUrl))) return showSetup(`Nasty Bookmarker may not talk to ${settings.serverUrl} yet: allow it in the options.`);
+  await lookUpSaved();
+}
+
+void start();

@@ -1,0 +1,376 @@
+// The Chrome extension in a real browser: Debian Chromium loads extension/ unpacked (new headless mode) and the
+// tests drive its options page, its popup (opened by its keyboard shortcut) and its context-menu handler against a
+// real Nasty server.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import type { AddressInfo } from "node:net";
+import { chromium, type BrowserContext, type Page, type Worker } from "playwright-core";
+import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
+import type { Nasty } from "../src/main.ts";
+
+/** The extension API inside `worker.evaluate` callbacks, which run in the extension's service worker. */
+declare const chrome: any;
+
+const CHROMIUM = "/usr/bin/chromium";
+const EXTENSION_DIR = path.resolve(import.meta.dirname, "../extension");
+/** The house flags, with the new headless mode spelled out: the old one cannot run extensions. */
+const CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
+/** The manifest's `_execute_action` shortcut, Alt+Shift+S, as a raw key event (modifiers: Alt 1 + Shift 8). */
+const SHORTCUT_KEY = { modifiers: 9, windowsVirtualKeyCode: 83, nativeVirtualKeyCode: 83, code: "KeyS", key: "S" };
+/** Bounds on the waits for something the browser does by itself (each poll is 50 ms). */
+const POLLS_MAX = 200;
+
+const missing = !fs.existsSync(CHROMIUM);
+if (missing && process.env.CI === "true") throw new Error(`${CHROMIUM} is missing; CI must run the browser suite (apt-get install chromium)`);
+if (missing) console.log(`# extension browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `probe` until it returns something other than undefined; fails naming `what` after POLLS_MAX tries. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  for (let attempt = 0; attempt < POLLS_MAX; attempt += 1) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(50);
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** Pages the extension bookmarks: a described article with links, served from their own loopback origin. */
+function startPageServer(): Promise<{ url: string; close: () => void }> {
+  const pages: Record<string, string> = {
+    "/article": `<!doctype html><html><head><title>Ownership in Rust, explained</title>
+      <meta name="description" content="A walk through borrowing and lifetimes.">
+      </head><body><h1>Ownership</h1>
+      <p>See <a id="linked" href="/linked">the  borrow <b>checker</b> guide</a> and <a id="bare" href="/bare">x</a>.</p></body></html>`,
+    "/linked": "<!doctype html><title>Borrow checker</title><p>linked</p>",
+    "/plain": "<!doctype html><title>Plain page</title><p>nothing to describe</p>",
+  };
+  const server = http.createServer((req, res) => {
+    const body = pages[new URL(req.url ?? "/", "http://localhost").pathname];
+    res.writeHead(body ? 200 : 404, { "content-type": "text/html; charset=utf-8" });
+    res.end(body ?? "not found");
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() }));
+  });
+}
+
+/** A loopback port nothing listens on: listen, note it, close. */
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is not installed` : false, timeout: 120_000 }, () => {
+  let nasty: Nasty;
+  let pages: { url: string; close: () => void };
+  let context: BrowserContext;
+  let worker: Worker;
+  let extensionId: string;
+  let devtoolsPort: string;
+  let aliceToken: string;
+  let tab: Page;
+
+  before(async () => {
+    nasty = await startTestServer();
+    pages = await startPageServer();
+    aliceToken = await signUp(nasty.url, "alice");
+    const bobToken = await signUp(nasty.url, "bob");
+    // Public tags for suggestions: rust twice, ruby once, python once.
+    await createBookmark(nasty.url, bobToken, { title: "The Rust book", url: "https://doc.rust-lang.org/book/", tags: "rust, books" });
+    await createBookmark(nasty.url, bobToken, { title: "Rustlings", url: "https://rustlings.cool/", tags: "rust" });
+    await createBookmark(nasty.url, bobToken, { title: "Ruby", url: "https://www.ruby-lang.org/", tags: "ruby, python" });
+    const userDataDir = tempDir("nasty-chromium-");
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      // headless: false keeps Playwright from adding its own old-headless flags; --headless=new is in the args.
+      headless: false,
+      ignoreDefaultArgs: ["--disable-extensions"],
+      args: [...CHROMIUM_FLAGS, `--disable-extensions-except=${EXTENSION_DIR}`, `--load-extension=${EXTENSION_DIR}`, "--remote-debugging-port=0"],
+    });
+    worker = context.serviceWorkers()[0] ?? (await context.waitForEvent("serviceworker"));
+    extensionId = new URL(worker.url()).host;
+    devtoolsPort = await eventually("DevToolsActivePort", () => {
+      const file = path.join(userDataDir, "DevToolsActivePort");
+      return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n")[0] : undefined;
+    });
+    tab = context.pages()[0] ?? (await context.newPage());
+  });
+
+  after(async () => {
+    await context?.close();
+    pages?.close();
+    await nasty?.close();
+  });
+
+  /**
+   * Grants the extension access to `origin` the way a person does on chrome://extensions (Site
+   * access → Add a site). Headless Chromium cannot show chrome.permissions.request's prompt; once
+   * the site is granted, the extension's own request resolves true without one.
+   */
+  async function allowSite(origin: string): Promise<void> {
+    const page = await context.newPage();
+    await page.goto("chrome://extensions/");
+    const error = await page.evaluate(
+      ([id, pattern]) => new Promise<string>((resolve) => chrome.developerPrivate.addHostPermission(id, pattern, () => resolve(chrome.runtime.lastError?.message ?? ""))),
+      [extensionId, `${origin}/*`] as const,
+    );
+    await page.close();
+    assert.equal(error, "");
+  }
+
+  async function grantedOrigins(): Promise<string[]> {
+    return worker.evaluate(async () => (await chrome.permissions.getAll()).origins ?? []);
+  }
+
+  async function openOptions(): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(`chrome-extension://${extensionId}/options.html`);
+    await page.waitForFunction(() => (document.getElementById("server") as HTMLInputElement).value !== "");
+    return page;
+  }
+
+  /** Fills the options page and presses Save; answers the status line. */
+  async function configure(serverUrl: string, token: string): Promise<string> {
+    const page = await openOptions();
+    await page.fill("#server", serverUrl);
+    await page.fill("#token", token);
+    await page.click("#save");
+    const status = await statusText(page);
+    await page.close();
+    return status;
+  }
+
+  /** The status line once it settles (not empty, not an "…ing" progress message). */
+  async function statusText(page: Page): Promise<string> {
+    await page.waitForFunction(() => {
+      const text = document.getElementById("status")?.textContent ?? "";
+      return text !== "" && !text.endsWith("…");
+    });
+    return (await page.textContent("#status")) ?? "";
+  }
+
+  /**
+   * Opens the real popup with the extension's keyboard shortcut on `page` (so Chrome grants it
+   * activeTab on that tab), and reaches it through a second CDP connection: Playwright does not
+   * attach to popups that open after it connected, but sees one that is already open.
+   */
+  async function openPopup(page: Page): Promise<{ popup: Page; release: () => Promise<void> }> {
+    await page.bringToFront();
+    const session = await context.newCDPSession(page);
+    for (const type of ["rawKeyDown", "keyUp"]) await session.send("Input.dispatchKeyEvent", { type: type as "rawKeyDown" | "keyUp", ...SHORTCUT_KEY });
+    await session.detach();
+    await eventually("the popup to open", async () => ((await worker.evaluate(() => chrome.runtime.getContexts({ contextTypes: [chrome.runtime.ContextType.POPUP] }))).length > 0 ? true : undefined));
+    const viewer = await chromium.connectOverCDP(`http://127.0.0.1:${devtoolsPort}`);
+    const popup = viewer.contexts()[0]!.pages().find((candidate) => candidate.url() === `chrome-extension://${extensionId}/popup.html`);
+    assert.ok(popup, "the popup is among the browser's pages");
+    // The popup has looked up whose token it is (or failed to) once the header or the status says so.
+    await popup.waitForFunction(() => document.getElementById("who")?.textContent !== "" || document.getElementById("status")?.textContent !== "" || !document.getElementById("setup")?.hidden);
+    return { popup, release: () => viewer.close() };
+  }
+
+  async function aliceBookmarkOf(url: string): Promise<any> {
+    const reply = await request(nasty.url, "GET", `/api/bookmarks?user=alice&url=${encodeURIComponent(url)}`, { token: aliceToken });
+    assert.equal(reply.status, 200);
+    return reply.json.data[0];
+  }
+
+  test("the options page starts at http://localhost:4000 and Test connection says whose token it is", async () => {
+    const page = await openOptions();
+    assert.equal(await page.inputValue("#server"), "http://localhost:4000");
+    assert.equal(await page.textContent("#shortcut"), "Alt+Shift+S");
+    await allowSite(nasty.url);
+    await page.fill("#server", `${nasty.url}/`);
+    await page.fill("#token", aliceToken);
+    await page.click("#test");
+    assert.equal(await statusText(page), `Connected to ${nasty.url}: this token belongs to alice.`);
+    await page.click("#save");
+    assert.equal(await statusText(page), "Saved.");
+    assert.equal(await page.inputValue("#server"), nasty.url, "the trailing slash is dropped");
+    const stored = await worker.evaluate(() => chrome.storage.local.get(["serverUrl", "token"]));
+    assert.deepEqual(stored, { serverUrl: nasty.url, token: aliceToken });
+    assert.deepEqual(await grantedOrigins(), [`${nasty.url}/*`], "host access to the configured server only");
+    await page.close();
+  });
+
+  test("the popup, opened by the shortcut, pre-fills the tab, suggests the server's tags and saves with Ctrl+Enter", async () => {
+    const pageUrl = `${pages.url}/article`;
+    await tab.goto(pageUrl);
+    const { popup, release } = await openPopup(tab);
+    try {
+      assert.equal(await popup.inputValue("#title"), "Ownership in Rust, explained");
+      assert.equal(await popup.inputValue("#url"), pageUrl);
+      assert.equal(await popup.inputValue("#description"), "A walk through borrowing and lifetimes.", "from the page's meta description (activeTab)");
+      assert.equal(await popup.textContent("#who"), "as alice");
+      assert.equal(await popup.isChecked("#public"), true);
+
+      await popup.locator("#tags").pressSequentially("ru");
+      await popup.waitForSelector("#suggestions li");
+      assert.deepEqual(await popup.locator("#suggestions li").evaluateAll((items) => items.map((item) => (item as HTMLElement).dataset.tag)), ["rust", "ruby"], "the server's tags starting with 'ru', most used first");
+      assert.equal(await popup.locator("#suggestions li").first().textContent(), "rust2");
+      await popup.keyboard.press("ArrowDown");
+      await popup.keyboard.press("Enter");
+      assert.equal(await popup.inputValue("#tags"), "rust, ");
+      await popup.locator("#tags").pressSequentially("py");
+      await popup.waitForFunction(() => document.querySelector("#suggestions li")?.getAttribute("data-tag") === "python");
+      await popup.locator("#suggestions li").first().dispatchEvent("mousedown");
+      assert.equal(await popup.inputValue("#tags"), "rust, python, ");
+      await popup.locator("#tags").pressSequentially("ownership");
+
+      await popup.keyboard.press("Control+Enter");
+      assert.equal(await statusText(popup), "Bookmark saved!");
+      const closed = popup.waitForEvent("close");
+      const saved = await aliceBookmarkOf(pageUrl);
+      assert.equal(saved.title, "Ownership in Rust, explained");
+      assert.equal(saved.description, "A walk through borrowing and lifetimes.");
+      assert.deepEqual(saved.tags, ["rust", "python", "ownership"]);
+      assert.equal(saved.public, true);
+      await closed;
+    } finally {
+      await release();
+    }
+  });
+
+  test("on a page you saved already the popup says so, and Update changes your bookmark", async () => {
+    const pageUrl = `${pages.url}/article`;
+    const before = await aliceBookmarkOf(pageUrl);
+    const { popup, release } = await openPopup(tab);
+    try {
+      await popup.waitForSelector("#notice:not([hidden])");
+      assert.match((await popup.textContent("#notice")) ?? "", /^You already saved this page on .+\. Saving updates your bookmark\.$/);
+      assert.equal(await popup.textContent("#save"), "Update");
+      assert.equal(await popup.inputValue("#tags"), "rust, python, ownership, ");
+      await popup.fill("#description", "Borrowing, lifetimes, and why.");
+      await popup.fill("#tags", "rust, ownership");
+      await popup.uncheck("#public");
+      assert.equal(await popup.textContent("#public-label"), "Private (only you)");
+      await popup.click("#save");
+      assert.equal(await statusText(popup), "Bookmark updated!");
+    } finally {
+      await release();
+    }
+    const after = await aliceBookmarkOf(pageUrl);
+    assert.equal(after.id, before.id, "the same bookmark, updated in place");
+    assert.equal(after.description, "Borrowing, lifetimes, and why.");
+    assert.deepEqual(after.tags, ["rust", "ownership"]);
+    assert.equal(after.public, false);
+    const anonymous = await request(nasty.url, "GET", `/api/bookmarks/${before.id}`);
+    assert.equal(anonymous.status, 404, "now private: nobody else sees it");
+  });
+
+  test("a field the server refuses shows the server's own message", async () => {
+    await tab.goto(`${pages.url}/plain`);
+    const { popup, release } = await openPopup(tab);
+    try {
+      await popup.fill("#url", "javascript:alert(1)");
+      await popup.click("#save");
+      const direct = await request(nasty.url, "POST", "/api/bookmarks", { token: aliceToken, body: { bookmark: { title: "Plain page", url: "javascript:alert(1)", description: "", tags: "", public: true } } });
+      assert.equal(direct.status, 422);
+      const expected = Object.entries(direct.json.errors as Record<string, string[]>).flatMap(([field, messages]) => messages.map((message) => `${field} ${message}`)).join("; ");
+      assert.equal(await statusText(popup), expected);
+      assert.equal(await popup.isEnabled("#save"), true, "the person can fix it and try again");
+    } finally {
+      await release();
+    }
+  });
+
+  test("the context-menu item saves a link, titled by its text when the page can be read", async () => {
+    // A fresh tab: the popup tests granted activeTab on the first one.
+    const page = await context.newPage();
+    await page.goto(`${pages.url}/article`);
+    // The newest tab is this one (tab ids only grow); without access to the page its URL is not visible to query by.
+    const tabInfo = await worker.evaluate(async () => (await chrome.tabs.query({})).reduce((newest: any, candidate: any) => (candidate.id > newest.id ? candidate : newest)));
+    // The item exists: updating an unknown id fails.
+    await worker.evaluate(() => chrome.contextMenus.update("nasty-save-link", { title: "Save link to Nasty" }));
+    // Headless Chromium cannot open a native context menu; the test dispatches the menu's onClicked
+    // event to the worker's own listener with the data a click on the link carries.
+    const click = (linkUrl: string) =>
+      worker.evaluate(([info, clicked]) => chrome.contextMenus.onClicked.dispatch(info, clicked), [{ menuItemId: "nasty-save-link", linkUrl, pageUrl: `${pages.url}/article`, frameId: 0, editable: false }, tabInfo] as const);
+
+    // Without access to the page the title falls back to the URL.
+    await click(`${pages.url}/bare`);
+    const bare = await eventually("the bare link to be saved", () => aliceBookmarkOf(`${pages.url}/bare`));
+    assert.equal(bare.title, `${pages.url}/bare`);
+    assert.equal(bare.public, true);
+
+    // A real click on the menu grants activeTab on the tab; so does the extension's shortcut, which a
+    // test can press: open and close the popup, then the link's text can be read.
+    const { popup, release } = await openPopup(page);
+    await popup.evaluate(() => window.close());
+    await release();
+    await click(`${pages.url}/linked`);
+    const linked = await eventually("the linked page to be saved", () => aliceBookmarkOf(`${pages.url}/linked`));
+    assert.equal(linked.title, "the borrow checker guide");
+    const badge = await worker.evaluate((tabId) => Promise.all([chrome.action.getBadgeText({ tabId }), chrome.action.getTitle({ tabId })]), tabInfo.id!);
+    assert.deepEqual(badge, ["✓", "Nasty Bookmarker: saved “the borrow checker guide”"]);
+
+    // Saving it again: the badge carries the server's 409 message.
+    await click(`${pages.url}/linked`);
+    const title = await eventually("the duplicate to be reported", async () => {
+      const text = await worker.evaluate((tabId) => chrome.action.getBadgeText({ tabId }), tabInfo.id!);
+      return text === "!" ? worker.evaluate((tabId) => chrome.action.getTitle({ tabId }), tabInfo.id!) : undefined;
+    });
+    assert.equal(title, `Nasty Bookmarker: you already saved this URL as bookmark ${linked.id}`);
+    await page.close();
+  });
+
+  test("a wrong token: Test connection and the popup show the server's 401 message", async () => {
+    assert.equal(await configure(nasty.url, "not-a-real-token"), "Saved.");
+    const page = await openOptions();
+    await page.click("#test");
+    assert.equal(await statusText(page), "invalid or revoked token");
+    await page.close();
+    await tab.goto(`${pages.url}/plain`);
+    const { popup, release } = await openPopup(tab);
+    try {
+      assert.equal(await statusText(popup), "invalid or revoked token");
+      assert.equal(await popup.textContent("#setup-text"), "Check the API token in the options.");
+      await popup.click("#save");
+      await popup.waitForFunction(() => document.getElementById("status")?.textContent === "invalid or revoked token" && !(document.getElementById("save") as HTMLButtonElement).disabled);
+    } finally {
+      await release();
+    }
+    assert.equal(await aliceBookmarkOf(`${pages.url}/plain`), undefined);
+  });
+
+  test("a server that is down: the connection error, and access moves to the new server only", async () => {
+    const downUrl = `http://127.0.0.1:${await closedPort()}`;
+    await allowSite(downUrl);
+    assert.equal(await configure(downUrl, aliceToken), "Saved.");
+    assert.deepEqual(await grantedOrigins(), [`${downUrl}/*`], "the old server's access was given back");
+    const page = await openOptions();
+    await page.click("#test");
+    assert.equal(await statusText(page), `cannot reach the server at ${downUrl}`);
+    await page.close();
+    const { popup, release } = await openPopup(tab);
+    try {
+      assert.equal(await statusText(popup), `cannot reach the server at ${downUrl}`);
+      await popup.click("#save");
+      await popup.waitForFunction(() => !(document.getElementById("save") as HTMLButtonElement).disabled);
+      assert.equal(await popup.textContent("#status"), `cannot reach the server at ${downUrl}`);
+    } finally {
+      await release();
+    }
+  });
+
+  test("without access to the configured server the popup sends the person to the options", async () => {
+    const otherUrl = `http://127.0.0.1:${await closedPort()}`;
+    await worker.evaluate((serverUrl) => chrome.storage.local.set({ serverUrl }), otherUrl);
+    const { popup, release } = await openPopup(tab);
+    try {
+      assert.equal(await popup.textContent("#setup-text"), `Nasty Bookmarker may not talk to ${otherUrl} yet: allow it in the options.`);
+      assert.equal(await popup.isDisabled("#save"), true);
+    } finally {
+      await release();
+    }
+  });
+});
