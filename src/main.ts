@@ -14,6 +14,8 @@ import { loadUws, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
 import { registerWebApp } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
+import { registerTransfer } from "./interop/transfer.ts";
+import { registerRealtime } from "./realtime/realtime.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
 
@@ -90,11 +92,17 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
   registerApi(app, { store, commands, limiter, status, search });
+  registerTransfer(app, { store, commands, limiter });
   // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
   const webApp = registerWebApp(app, { store, commands, limiter, config, status });
   observers.push(...webApp.observers);
   statusParts.pages = webApp.status;
   closers.push(webApp.close);
+  // Live JSON topics: the raw /ws and Phoenix /socket/websocket endpoints; their publisher follows committed events.
+  const realtime = registerRealtime(app, { store, commands, limiter, config });
+  observers.push(realtime.observer);
+  statusParts.realtime = realtime.status;
+  closers.push(realtime.close);
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));

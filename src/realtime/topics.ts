@@ -14,6 +14,9 @@ export const topic = {
   user: (username: string) => `bookmarks:user:${username}`,
   privateOf: (username: string) => `bookmarks:user:${username}:private`,
   bookmark: (id: number) => `bookmark:${id}`,
+  /** The finished original app's names, aliases of the firehose and of a tag topic (its own events and payloads). */
+  feed: "bookmark:feed",
+  tagAlias: (tag: string) => `tag:${tag}`,
   /** The name of a parsed topic (round trip of parseTopic). */
   name(parsed: Topic): string {
     switch (parsed.kind) {
@@ -30,9 +33,17 @@ export const topic = {
  * The uWS topic a wire format is published on: each event is serialised once per wire format
  * and topic, so raw JSON, Phoenix and htmx subscribers each get bytes made for them.
  */
-export type Wire = "json" | "phx" | "html";
+export type Wire = "json" | "phx" | "phx1" | "html";
 export function wireTopic(wire: Wire, name: string): string {
   return `${wire}|${name}`;
+}
+
+/**
+ * The owner's own channel of a topic: a bookmark's discussion goes here while the bookmark is
+ * private, so sockets that joined while it was public never hear of it again.
+ */
+export function ownerWireTopic(wire: Wire, name: string): string {
+  return `${wire}|${name}|owner`;
 }
 
 /** Parses a public topic name; null when it is not one of ours. */
@@ -48,6 +59,16 @@ export function parseTopic(name: string): Topic | null {
   match = /^bookmark:(\d{1,16})$/.exec(name);
   if (match) return { kind: "bookmark", id: Number(match[1]) };
   return null;
+}
+
+/** The original app's alias topics: `bookmark:feed` (the firehose) and `tag:<tag>`; null otherwise. */
+export type AliasTopic = { kind: "feed" } | { kind: "tagAlias"; tag: string };
+export function parseAliasTopic(name: string): AliasTopic | null {
+  if (name === topic.feed) return { kind: "feed" };
+  const match = /^tag:(.{1,64})$/.exec(name);
+  if (!match) return null;
+  const [tag] = normalizeTags([match[1]!]);
+  return tag !== undefined && tag === match[1] ? { kind: "tagAlias", tag } : null;
 }
 
 /** Pages' live statistics (`/stats`): one panel re-rendered each second while someone watches. */

@@ -1,0 +1,122 @@
+// Publishes each committed event to the JSON websocket topics: routed once, serialised once per payload and format, fanned out by uWS.
+import type { LoggedEvent, TokenId } from "../events.ts";
+import type { Bookmark, Store } from "../store/store.ts";
+import { bookmarkJson, commentJson, isoTime } from "../render/json.ts";
+import { bookmarkRoutes, commentRoutes, type Change, type Dialect, type Visibility } from "./routing.ts";
+import { ownerWireTopic, wireTopic } from "./topics.ts";
+import { SOCKET_WIRES, pushFrame } from "./wire.ts";
+
+/** The part of uWS the publisher needs (the app itself in production). */
+export interface TopicOut {
+  numSubscribers(topic: string): number;
+  publish(topic: string, message: string, isBinary?: boolean): boolean;
+}
+
+export const EVENT_NAMES: Record<Dialect, Record<Change | "comment", string>> = {
+  modern: { created: "bookmark_created", updated: "bookmark_updated", deleted: "bookmark_deleted", comment: "comment_posted" },
+  legacy: { created: "bookmark:created", updated: "bookmark:updated", deleted: "bookmark:deleted", comment: "bookmark:chat" },
+};
+
+function visibility(bookmark: Bookmark): Visibility {
+  return { id: bookmark.id, public: bookmark.public, tags: [...bookmark.tags], username: bookmark.user.username };
+}
+
+/**
+ * Follows the log's commit hook (so nothing is published before it is durable). Per event it
+ * asks routing.ts where it goes, skips topics nobody has joined (numSubscribers), and builds each
+ * payload at most once: a deleted bookmark's payload is only its id, so a bookmark made private
+ * leaves public topics without showing what it became.
+ */
+export class Publisher {
+  constructor(
+    private readonly store: Store,
+    private readonly out: TopicOut,
+    /** Told when a token is revoked, so the sockets it opened close. */
+    private readonly onTokenRevoked: (id: TokenId) => void,
+  ) {}
+
+  beforeApply(event: LoggedEvent): Visibility | null {
+    if (event.type !== "bookmark.updated" && event.type !== "bookmark.deleted") return null;
+    const bookmark = this.store.bookmarksById.get(event.payload.id);
+    return bookmark ? visibility(bookmark) : null;
+  }
+
+  afterApply(event: LoggedEvent, before: unknown): void {
+    switch (event.type) {
+      case "bookmark.created":
+      case "bookmark.updated": {
+        const bookmark = this.store.bookmarksById.get(event.payload.id);
+        if (!bookmark || (event.type === "bookmark.updated" && before === null)) return;
+        this.bookmarkChanged(event.ts, event.type === "bookmark.created" ? null : (before as Visibility), bookmark);
+        return;
+      }
+      case "bookmark.deleted":
+        if (before !== null) this.bookmarkChanged(event.ts, before as Visibility, null);
+        return;
+      case "comment.posted":
+        this.commented(event.payload.bookmark_id, event.payload.id);
+        return;
+      case "token.revoked":
+        this.onTokenRevoked(event.payload.id);
+        return;
+      case "user.registered":
+      case "user.password_changed":
+      case "token.created":
+        return;
+      default: {
+        const unexpected: never = event;
+        throw new Error(`unknown event ${JSON.stringify(unexpected)}`);
+      }
+    }
+  }
+
+  private bookmarkChanged(ts: number, before: Visibility | null, bookmark: Bookmark | null): void {
+    const after = bookmark ? visibility(bookmark) : null;
+    const id = (after ?? before)!.id;
+    const payloads = new Map<string, string>();
+    const payloadOf = (dialect: Dialect, change: Change): string => {
+      const key = `${dialect} ${change === "deleted" ? "deleted" : "shown"}`;
+      let text = payloads.get(key);
+      if (text === undefined) {
+        text = JSON.stringify(bookmarkPayload(dialect, change === "deleted" ? null : bookmark, id, ts));
+        payloads.set(key, text);
+      }
+      return text;
+    };
+    for (const route of bookmarkRoutes(before, after)) {
+      this.publish(route.name, route.owner, EVENT_NAMES[route.dialect][route.change], () => payloadOf(route.dialect, route.change));
+    }
+  }
+
+  private commented(bookmarkId: number, commentId: number): void {
+    const bookmark = this.store.bookmarksById.get(bookmarkId as Bookmark["id"]);
+    const comment = bookmark?.comments?.findLast((candidate) => candidate.id === commentId);
+    if (!bookmark || !comment) return;
+    const payloads: Partial<Record<Dialect, string>> = {};
+    const payloadOf = (dialect: Dialect): string =>
+      (payloads[dialect] ??= JSON.stringify(
+        dialect === "modern"
+          ? commentJson(comment)
+          : { bookmark_id: bookmark.id, bookmark_title: bookmark.title, user: comment.user.username, content: comment.body, timestamp: isoTime(comment.insertedAt) },
+      ));
+    for (const route of commentRoutes(visibility(bookmark))) {
+      this.publish(route.name, route.owner, EVENT_NAMES[route.dialect].comment, () => payloadOf(route.dialect));
+    }
+  }
+
+  /** Publishes on each wire format's uWS topic that has subscribers; the payload is built only if one does. */
+  private publish(name: string, owner: boolean, event: string, payload: () => string): void {
+    for (const wire of SOCKET_WIRES) {
+      const uwsTopic = owner ? ownerWireTopic(wire, name) : wireTopic(wire, name);
+      if (this.out.numSubscribers(uwsTopic) === 0) continue;
+      this.out.publish(uwsTopic, pushFrame(wire, name, event, payload()), false);
+    }
+  }
+}
+
+/** A bookmark event's payload: the original app's fields plus `user` (modern), or the finished app's (legacy); a deletion carries only the id. */
+function bookmarkPayload(dialect: Dialect, bookmark: Bookmark | null, id: number, ts: number): object {
+  if (dialect === "modern") return bookmark ? bookmarkJson(bookmark) : { id };
+  if (!bookmark) return { id, timestamp: isoTime(ts) };
+  return { id, title: bookmark.title, description: bookmark.description, url: bookmark.url, tags: bookmark.tags, timestamp: isoTime(ts) };
+}
