@@ -1,0 +1,69 @@
+// The ceiling: a bare uWebSockets.js server answering the same requests as Nasty with no work behind them.
+// Run as a child process; the parent sends its CeilingConfig over IPC and gets back the port it listens on.
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type * as Uws from "uWebSockets.js";
+
+export interface CeilingConfig {
+  /** The 201 body answered to every POST /api/bookmarks (a real Nasty answer, for its size). */
+  postAnswer: string;
+  /** Bodies answered to GET by path (query ignored), each a real Nasty answer of the same size. */
+  gets: Record<string, { body: string; contentType: string }>;
+  /** Websocket path subscribers connect to, and the topic they join. */
+  wsPath: string;
+  topic: string;
+  /** Every POST publishes its body wrapped like a firehose push and padded with spaces to this many bytes. */
+  frameBytes: number;
+  maxBackpressureBytes: number;
+}
+
+export type CeilingMessage = { listening: number } | { error: string };
+
+const require = createRequire(import.meta.url);
+
+/** The firehose-shaped frame the ceiling publishes: the request body in an envelope, padded to size. */
+export function ceilingFrame(topic: string, body: Buffer, frameBytes: number): string {
+  const frame = `{"topic":"${topic}","event":"bookmark_created","payload":${body.toString("utf8")}}`;
+  return frame.length >= frameBytes ? frame : frame + " ".repeat(frameBytes - frame.length);
+}
+
+function serve(config: CeilingConfig): void {
+  const uws = require("uWebSockets.js") as typeof Uws;
+  const app = uws.App();
+  app.post("/api/bookmarks", (res) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const chunks: Buffer[] = [];
+    res.onData((chunk, isLast) => {
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (!isLast) return;
+      app.publish(config.topic, ceilingFrame(config.topic, Buffer.concat(chunks), config.frameBytes), false);
+      if (!aborted) res.cork(() => res.writeStatus("201 Created").writeHeader("Content-Type", "application/json; charset=utf-8").end(config.postAnswer));
+    });
+  });
+  for (const [path, answer] of Object.entries(config.gets)) {
+    app.get(path, (res) => {
+      res.writeHeader("Content-Type", answer.contentType).end(answer.body);
+    });
+  }
+  app.ws(config.wsPath, {
+    maxBackpressure: config.maxBackpressureBytes,
+    closeOnBackpressureLimit: 1,
+    idleTimeout: 120,
+    open: (ws) => {
+      ws.subscribe(config.topic);
+    },
+  });
+  app.listen("127.0.0.1", 0, (socket) => {
+    const message: CeilingMessage = socket ? { listening: uws.us_socket_local_port(socket) } : { error: "the ceiling server could not listen on 127.0.0.1" };
+    process.send!(message);
+  });
+}
+
+if (process.send && process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  process.once("message", (config: CeilingConfig) => serve(config));
+  process.once("disconnect", () => process.exit(0));
+}

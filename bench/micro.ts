@@ -1,0 +1,116 @@
+// Micro-benchmarks (tinybench): validation, store apply, feed query, fragment render, event encode/decode.
+import { Bench } from "tinybench";
+import { CreateBookmark, parseInput } from "../src/commands/schemas.ts";
+import type { BookmarkFields, BookmarkId, LoggedEvent, UserId } from "../src/events.ts";
+import { bookmarkJson } from "../src/render/json.ts";
+import { Store, type Bookmark } from "../src/store/store.ts";
+import { corpus } from "./corpus.ts";
+
+export interface MicroResult {
+  name: string;
+  opsPerSecond: number;
+  meanNs: number;
+  p99Ns: number;
+  samples: number;
+}
+
+const NODE_ID = 1;
+const USERS = 100;
+/** Bookmarks in the store the feed query and render read from. */
+const FEED_STORE_BOOKMARKS = 10_000;
+/** The apply bench starts a fresh store after this many, so its memory stays bounded. */
+const APPLY_STORE_BOOKMARKS_MAX = 200_000;
+const POOL = 1000;
+
+type Created = Extract<LoggedEvent, { type: "bookmark.created" }>;
+
+/** Builds events for a store the way the log would hand them over: users first, then bookmarks. */
+class EventSource {
+  private seq = 0;
+  private bookmarkId = 0;
+  private readonly next = corpus(7);
+  readonly pool: BookmarkFields[] = Array.from({ length: POOL }, (_, index) => this.next(index));
+
+  users(store: Store): void {
+    for (let index = 1; index <= USERS; index += 1) {
+      store.apply({ type: "user.registered", payload: { id: (index * 1024 + NODE_ID) as UserId, username: `user${index}`, password_hash: "x" }, seq: ++this.seq, v: 1, ts: Date.now(), node: NODE_ID });
+    }
+  }
+
+  bookmark(): Created {
+    this.bookmarkId += 1;
+    const fields = this.pool[this.bookmarkId % POOL]!;
+    return {
+      type: "bookmark.created",
+      payload: { ...fields, url: `${fields.url}/${this.bookmarkId}`, id: ((USERS + this.bookmarkId) * 1024 + NODE_ID) as BookmarkId, user_id: ((this.bookmarkId % USERS) + 1) * 1024 + NODE_ID as UserId },
+      seq: ++this.seq,
+      v: 1,
+      ts: Date.now(),
+      node: NODE_ID,
+    };
+  }
+
+  store(bookmarks: number): Store {
+    const store = new Store(NODE_ID);
+    this.users(store);
+    for (let index = 0; index < bookmarks; index += 1) store.apply(this.bookmark());
+    return store;
+  }
+}
+
+type RenderFragment = (store: Store, bookmark: Bookmark) => string;
+
+/** The HTML card of a bookmark when the pages part is present; else null (the JSON encode stands in). */
+async function htmlRenderer(): Promise<RenderFragment | null> {
+  const modulePath = "../src/render/html.ts";
+  const html = (await import(modulePath).catch(() => null)) as { cardView?: (store: Store, bookmark: Bookmark) => object; renderCard?: (view: object) => string } | null;
+  const { cardView, renderCard } = html ?? {};
+  return cardView && renderCard ? (store, bookmark) => renderCard(cardView(store, bookmark)) : null;
+}
+
+export async function runMicro(timeMs: number): Promise<MicroResult[]> {
+  const source = new EventSource();
+  const feedStore = source.store(FEED_STORE_BOOKMARKS);
+  const feedBookmarks = feedStore.bookmarks({ viewer: null, limit: 50 }).items;
+  let applyStore = source.store(0);
+  let applied = 0;
+  const rawInputs = source.pool.map((fields, index) => ({ ...fields, tags: index % 2 === 0 ? fields.tags : fields.tags.join(", "), extra: "ignored" }));
+  const encodedEvents = Array.from({ length: POOL }, () => source.bookmark());
+  const storedPayloads = encodedEvents.map((event) => JSON.stringify(event.payload));
+  const render = await htmlRenderer();
+  let turn = 0;
+  const bench = new Bench({ time: timeMs, warmupTime: Math.min(100, timeMs / 2) });
+  bench
+    .add("validation: parseInput(CreateBookmark)", () => {
+      parseInput(CreateBookmark, rawInputs[turn++ % POOL]);
+    })
+    .add("store apply: bookmark.created", () => {
+      if (applied === APPLY_STORE_BOOKMARKS_MAX) {
+        applyStore = source.store(0);
+        applied = 0;
+      }
+      applyStore.apply(source.bookmark());
+      applied += 1;
+    })
+    .add(`feed query: bookmarks({limit:50}) of ${FEED_STORE_BOOKMARKS.toLocaleString("en")}`, () => {
+      feedStore.bookmarks({ viewer: null, limit: 50 });
+    })
+    .add(render ? "fragment render: HTML card" : "fragment render: JSON encode (no HTML renderer yet)", () => {
+      const bookmark = feedBookmarks[turn++ % feedBookmarks.length]!;
+      if (render) render(feedStore, bookmark);
+      else JSON.stringify(bookmarkJson(bookmark));
+    })
+    .add("event encode: JSON.stringify(payload)", () => {
+      JSON.stringify(encodedEvents[turn++ % POOL]!.payload);
+    })
+    .add("event decode: JSON.parse(payload)", () => {
+      const payload = storedPayloads[turn++ % POOL]!;
+      return { seq: turn, type: "bookmark.created", v: 1, ts: 0, node: NODE_ID, payload: JSON.parse(payload) };
+    });
+  await bench.run();
+  return bench.tasks.map((task) => {
+    const result = task.result;
+    if (result.state !== "completed") throw new Error(`micro-benchmark "${task.name}" did not complete (${result.state}${"error" in result ? `: ${String(result.error)}` : ""})`);
+    return { name: task.name, opsPerSecond: 1000 / result.latency.mean, meanNs: result.latency.mean * 1e6, p99Ns: result.latency.p99 * 1e6, samples: result.latency.samplesCount };
+  });
+}

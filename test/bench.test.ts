@@ -1,0 +1,77 @@
+// The bench's smallest run (`--smoke`) in CI: it runs every step and writes its JSON, table and chart. Never its speed.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import type { BenchResults, Figure } from "../bench/report.ts";
+import { tempDir } from "./support/server.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+
+function runBench(out: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke", "--out", out], { cwd: ROOT, timeout: 180_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function measured(figure: Figure | undefined, id: string): Figure {
+  assert.ok(figure, `figure ${id} is in the results`);
+  assert.ok(typeof figure.value === "number" && Number.isFinite(figure.value) && figure.value !== 0, `${id} has a value: ${JSON.stringify(figure)}`);
+  return figure;
+}
+
+test("npm run bench -- --smoke runs every step and writes its results", { timeout: 200_000 }, async () => {
+  const out = tempDir("nasty-bench-test-");
+  const { code, stdout, stderr } = await runBench(out);
+  assert.equal(code, 0, `the bench failed:\n${stdout}\n${stderr}`);
+
+  const files = fs.readdirSync(out);
+  const jsonFiles = files.filter((file) => file.endsWith(".json"));
+  assert.equal(jsonFiles.length, 1, `one results file in ${files.join(", ")}`);
+  const results = JSON.parse(fs.readFileSync(path.join(out, jsonFiles[0]!), "utf8")) as BenchResults;
+  assert.equal(results.version, 1);
+  assert.equal(results.mode, "smoke");
+  assert.ok(results.machine.cpus > 0 && ["wrk", "node"].includes(results.machine.loadClient));
+  assert.equal(results.machine.uwsNative, true, "the server under test ran native uWS");
+
+  assert.deepEqual(
+    results.micro.map((task) => task.name.split(":")[0]),
+    ["validation", "store apply", "feed query", "fragment render", "event encode", "event decode"],
+  );
+  for (const task of results.micro) assert.ok(task.opsPerSecond > 0 && task.meanNs > 0 && task.samples > 0, `micro ${task.name} measured`);
+
+  const byId = new Map(results.figures.map((figure) => [figure.id, figure]));
+  for (const id of ["create", "feed-json"]) {
+    const figure = measured(byId.get(id), id);
+    assert.equal(figure.unit, "req/s");
+    assert.ok(figure.ceiling! > 0 && figure.ratio! > 0, `${id} has a ceiling and a ratio`);
+    assert.deepEqual(figure.target, { kind: "ratio-min", value: 0.5 });
+    assert.equal(typeof figure.pass, "boolean");
+  }
+  const replay = measured(byId.get("replay"), "replay");
+  assert.equal(replay.details.events, 5000);
+  assert.ok(replay.ceiling! > 0);
+  const memory = measured(byId.get("memory"), "memory");
+  assert.deepEqual(memory.target, { kind: "value-max", value: 1024 });
+  assert.ok(memory.value! > 0, "a bookmark weighs something");
+  measured(byId.get("search-p99"), "search-p99");
+
+  // The HTML feed and the firehose are measured where the server has them, and named as skipped otherwise.
+  for (const id of ["feed-html", "fanout-20", "fanout-100", "latency-p50", "latency-p99"]) {
+    const figure = byId.get(id);
+    assert.ok(figure, `figure ${id} is in the results`);
+    if (figure.value === null) assert.match(figure.note ?? "", /^no /, `${id} is skipped only because the server lacks the part: ${figure.note}`);
+  }
+  for (const figure of results.figures) assert.ok(!figure.note?.startsWith("failed"), `${figure.id} did not fail: ${figure.note}`);
+
+  assert.match(stdout, /\| figure \| value \| ceiling \| ratio \| target \| result \|/);
+  for (const figure of results.figures) assert.ok(stdout.includes(`| ${figure.name} |`), `the table has a row for ${figure.name}`);
+  const svg = fs.readFileSync(path.join(out, "latest.svg"), "utf8");
+  assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.match(svg, /<\/svg>\n$/);
+  const charted = results.figures.filter((figure) => figure.value !== null && (figure.ratio !== null || figure.target?.kind.startsWith("value")));
+  assert.equal((svg.match(/<rect x=/g) ?? []).length, charted.length, "one bar per figure with a ratio or an absolute target");
+});
