@@ -1,6 +1,6 @@
 // The Chrome extension in a real browser: Debian Chromium loads extension/ unpacked (new headless mode) and the
 // tests drive its options page, its popup (opened by its keyboard shortcut) and its context-menu handler against a
-// real Nasty server.
+// real Nasty server, watching saved bookmarks arrive through the API and on the firehose.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -8,6 +8,7 @@ import http from "node:http";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { chromium, type BrowserContext, type Page, type Worker } from "playwright-core";
+import WebSocket from "ws";
 import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
 
@@ -68,6 +69,35 @@ async function closedPort(): Promise<number> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** A raw `/ws` subscriber of the firehose, subscribed once the server said so; `next` waits for a push matching `match`. */
+async function subscribeFirehose(base: string): Promise<{ next: (match: (message: any) => boolean) => Promise<any>; close: () => void }> {
+  const socket = new WebSocket(`${base.replace(/^http/, "ws")}/ws`);
+  const received: any[] = [];
+  const waiters: { match: (message: any) => boolean; resolve: (message: any) => void }[] = [];
+  socket.on("message", (data) => {
+    const message = JSON.parse(String(data));
+    received.push(message);
+    for (const waiter of [...waiters]) {
+      if (waiter.match(message)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(message);
+      }
+    }
+  });
+  const next = (match: (message: any) => boolean): Promise<any> => {
+    const seen = received.find(match);
+    return seen ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ match, resolve }));
+  };
+  await new Promise<void>((resolve, reject) => {
+    socket.once("open", () => resolve());
+    socket.once("error", reject);
+  });
+  socket.send(JSON.stringify({ op: "subscribe", topic: "bookmarks:firehose", ref: "firehose" }));
+  const answer = await next((message) => message.ref === "firehose");
+  assert.equal(answer.op, "ok", `subscribing to the firehose: ${JSON.stringify(answer)}`);
+  return { next, close: () => socket.close() };
 }
 
 describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is not installed` : false, timeout: 120_000 }, () => {
@@ -202,7 +232,8 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
     await page.close();
   });
 
-  test("the popup, opened by the shortcut, pre-fills the tab, suggests the server's tags and saves with Ctrl+Enter", async () => {
+  test("the popup, opened by the shortcut, pre-fills the tab, suggests the server's tags, saves with Ctrl+Enter; the bookmark reaches the API and the firehose", async () => {
+    const firehose = await subscribeFirehose(nasty.url);
     const pageUrl = `${pages.url}/article`;
     await tab.goto(pageUrl);
     const { popup, release } = await openPopup(tab);
@@ -234,8 +265,14 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
       assert.equal(saved.description, "A walk through borrowing and lifetimes.");
       assert.deepEqual(saved.tags, ["rust", "python", "ownership"]);
       assert.equal(saved.public, true);
+      const pushed = await firehose.next((message) => message.topic === "bookmarks:firehose" && message.payload?.url === pageUrl);
+      assert.equal(pushed.event, "bookmark_created");
+      assert.equal(pushed.payload.id, saved.id);
+      assert.equal(pushed.payload.title, "Ownership in Rust, explained");
+      assert.deepEqual(pushed.payload.tags, ["rust", "python", "ownership"]);
       await closed;
     } finally {
+      firehose.close();
       await release();
     }
   });
