@@ -7,10 +7,12 @@ import { SqliteLog } from "./log/sqlite.ts";
 import { Store } from "./store/store.ts";
 import { Commands } from "./commands/commands.ts";
 import { HttpError } from "./errors.ts";
+import { importCommand } from "./interop/import-cli.ts";
 
 const USAGE = `usage: npm run nasty -- <command>
   user add NAME [--password PASSWORD]   create a user (sign-up may be closed) and print an API token
   token add NAME                        print a new API token for an existing user
+  import FILE --user NAME [--no-folders] import a Netscape bookmark file (browsers, Pinboard, linkding)
 The server must not be running on the same data directory (NASTY_DATA_DIR, default ./data).`;
 
 export class UsageError extends Error {
@@ -84,6 +86,7 @@ async function tokenAdd(offline: Offline, args: string[]): Promise<void> {
 export const COMMANDS: { words: string[]; run: (offline: Offline, args: string[]) => Promise<void> }[] = [
   { words: ["user", "add"], run: userAdd },
   { words: ["token", "add"], run: tokenAdd },
+  { words: ["import"], run: (offline, args) => importCommand(offline, args, (message) => new UsageError(message), option) },
 ];
 
 export async function runCli(argv: string[]): Promise<number> {

@@ -15,6 +15,15 @@ export interface CommandOptions {
 /** Failed log-ins allowed per username per minute, on every path that checks a password. */
 export const LOGIN_FAILURES_PER_MINUTE = 10;
 
+/** Bookmarks per createBookmarks call: one append, one transaction. */
+export const BATCH_BOOKMARKS_MAX = 1000;
+
+/** What became of one input of createBookmarks. */
+export type BatchOutcome =
+  | { kind: "created"; id: BookmarkId }
+  | { kind: "duplicate"; id: BookmarkId | null }
+  | { kind: "invalid"; error: HttpError };
+
 export interface IssuedToken {
   token: Token;
   /** The secret itself: shown to its owner once, never stored. */
@@ -124,6 +133,42 @@ export class Commands {
     const bookmark = this.store.bookmarksById.get(id);
     if (!bookmark) throw new HttpError(409, `bookmark ${id} was deleted as soon as it was saved`);
     return bookmark;
+  }
+
+  /**
+   * Creates many bookmarks of one user with one append (imports). Each input is validated on its
+   * own: an invalid one, or one whose URL the user already has, is saving right now, or gave
+   * earlier in the same batch, is reported in its outcome and left out; the rest commit together
+   * (or, if the commit fails, not at all: the promise rejects with 503).
+   */
+  async createBookmarks(user: User, inputs: readonly unknown[]): Promise<BatchOutcome[]> {
+    if (inputs.length > BATCH_BOOKMARKS_MAX) throw new HttpError(413, `at most ${BATCH_BOOKMARKS_MAX} bookmarks per batch, got ${inputs.length}`);
+    const outcomes: BatchOutcome[] = [];
+    const bodies: EventBody[] = [];
+    const keys: string[] = [];
+    for (const input of inputs) {
+      let fields: ReturnType<typeof CreateBookmark.normalize>;
+      try {
+        fields = parseInput(CreateBookmark, input);
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        outcomes.push({ kind: "invalid", error });
+        continue;
+      }
+      const key = urlKey(user, fields.url);
+      const existing = this.store.savedBy(user, fields.url);
+      if (existing || this.reserved.has(key)) {
+        outcomes.push({ kind: "duplicate", id: existing?.id ?? null });
+        continue;
+      }
+      this.reserved.add(key);
+      keys.push(key);
+      const id = this.store.ids.next<BookmarkId>();
+      bodies.push({ type: "bookmark.created", payload: { id, user_id: user.id, ...fields } });
+      outcomes.push({ kind: "created", id });
+    }
+    if (bodies.length > 0) await this.appendReserved(bodies, keys);
+    return outcomes;
   }
 
   /** The bookmark if `user` owns it: 404 when they cannot see it, 403 when it is someone else's. */

@@ -5,6 +5,7 @@ import type { Store, Token, User } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
+import { BodyStream } from "./body-stream.ts";
 
 export const BODY_BYTES_MAX = 64 * 1024;
 export const SESSION_COOKIE = "nasty_session";
@@ -25,6 +26,8 @@ export interface Context {
   via: "header" | "cookie" | null;
   /** The raw body (routes with `body`), copied out of uWS's buffers. */
   body: Buffer | null;
+  /** The body as it arrives (routes with `streamBytesMax`), for uploads too big to buffer. */
+  stream?: BodyStream;
   remoteAddress: string;
 }
 
@@ -37,6 +40,10 @@ export interface RouteOptions {
   body?: boolean;
   /** Accept the session cookie as well as the Authorization header. */
   cookie?: boolean;
+  /** Hand the body over as a stream of chunks (context.stream), refusing past this many bytes. */
+  streamBytesMax?: number;
+  /** The handler reads the Authorization header itself (Pinboard's HTTP Basic); the router leaves it alone. */
+  ownAuthorization?: boolean;
   /**
    * The answer is a pure function of the URL, the viewer and the store: a 200 is kept and served
    * again until the next event is applied (render once, serve many). Never for random picks.
@@ -82,7 +89,7 @@ export function cookieValue(cookieHeader: string, name: string): string | null {
 
 /** Resolves the viewer from headers, synchronously; a token that is sent but unknown is a 401, never ignored. */
 function authenticate(deps: RouterDeps, headers: Record<HeaderName, string>, options: RouteOptions): Pick<Context, "viewer" | "token" | "via"> {
-  const authorization = headers.authorization;
+  const authorization = options.ownAuthorization ? "" : headers.authorization;
   if (authorization !== "") {
     const secret = tokenFromAuthorization(authorization);
     if (!secret) throw new HttpError(401, "malformed Authorization header; send 'Authorization: Bearer <token>'");
@@ -153,8 +160,10 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
   const toAnswer = options.onError ?? ((error: unknown, context: Context | null) => errorAnswer(error, `${context?.method ?? method} ${context?.path ?? pattern}`));
   app[method](pattern, (res, req) => {
     const state: ResponseState = { aborted: false, answered: false };
+    let stream: BodyStream | undefined;
     res.onAborted(() => {
       state.aborted = true;
+      stream?.abort();
     });
     const base = readContext(res, req, paramCount);
     let context: Context | null = null;
@@ -169,6 +178,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
       return;
     }
     const ready = context;
+    if (options.streamBytesMax !== undefined) ready.stream = stream = new BodyStream(res, options.streamBytesMax, ready.headers["content-length"]);
     const late = (answer: Answer) => {
       if (!state.aborted && !state.answered) res.cork(() => writeAnswer(res, state, answer));
     };

@@ -1,0 +1,43 @@
+// `npm run nasty -- import FILE --user NAME`: a bookmark file imported straight into the data directory's log.
+import fs from "node:fs";
+import type { Offline } from "../cli.ts";
+import { BookmarkImport, type ImportProgress } from "./import.ts";
+
+/** Thrown for a usage mistake; the CLI prints its message and exits with 2. */
+export type UsageErrorFactory = (message: string) => Error;
+
+function describeProgress(progress: ImportProgress, fileBytes: number): string {
+  if (progress.phase === "reading") {
+    const percent = fileBytes > 0 ? Math.round((progress.bytes / fileBytes) * 100) : 100;
+    return `reading: ${percent}% of the file, ${progress.entries.toLocaleString("en")} bookmarks so far`;
+  }
+  return `saving: ${progress.saved.toLocaleString("en")} bookmarks checked and saved`;
+}
+
+/**
+ * Reads FILE in chunks into a BookmarkImport for --user, printing progress to stderr, each
+ * problem as FILE:LINE: message, and a summary. --no-folders keeps folder names out of the tags.
+ */
+export async function importCommand(offline: Offline, args: readonly string[], usage: UsageErrorFactory, option: (args: readonly string[], name: string) => string | undefined): Promise<void> {
+  const file = args[0];
+  if (!file || file.startsWith("--")) throw usage("import needs a FILE (a Netscape bookmark file)");
+  const name = option(args, "user");
+  if (!name) throw usage("import needs --user NAME");
+  const user = offline.store.userByName(name);
+  if (!user) throw usage(`no user named ${name} (create one with: npm run nasty -- user add ${name})`);
+  let fileBytes: number;
+  try {
+    fileBytes = fs.statSync(file).size;
+  } catch (error) {
+    throw usage(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const job = new BookmarkImport(offline.commands, user, {
+    foldersAsTags: !args.includes("--no-folders"),
+    onProgress: (progress) => console.error(describeProgress(progress, fileBytes)),
+  });
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 256 * 1024 })) job.write(chunk as Buffer);
+  const report = await job.finish();
+  for (const problem of report.problems) console.log(`${file}:${problem.line}: ${problem.message}`);
+  if (report.problems_total > report.problems.length) console.log(`… and ${report.problems_total - report.problems.length} more problems`);
+  console.log(`imported ${report.imported} of ${report.entries} bookmarks for ${user.username}: ${report.duplicates} already saved, ${report.skipped} skipped`);
+}

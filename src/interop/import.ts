@@ -1,0 +1,179 @@
+// Importing a Netscape bookmark file for one user: read as it arrives, check each entry, save in batches.
+import { HttpError } from "../errors.ts";
+import { BATCH_BOOKMARKS_MAX, type Commands } from "../commands/commands.ts";
+import { LIMITS, normalizeUrl, tagList } from "../commands/schemas.ts";
+import type { User } from "../store/store.ts";
+import { NetscapeReader, type NetscapeEntry } from "./netscape.ts";
+
+/** Entries one import may hold: far beyond any real file, a bound on memory for the CLI (HTTP has its byte limit). */
+export const IMPORT_ENTRIES_MAX = 2_000_000;
+/** Problems reported one by one; beyond this they are only counted. */
+export const PROBLEMS_REPORTED_MAX = 1000;
+const PROGRESS_EVERY_ENTRIES = 5000;
+const DATE_MS_MIN = Date.UTC(1990, 0, 1);
+
+export interface ImportOptions {
+  /** Folder names become tags (default true). */
+  foldersAsTags?: boolean;
+  onProgress?: (progress: ImportProgress) => void;
+}
+
+export interface ImportProgress {
+  phase: "reading" | "saving";
+  bytes: number;
+  entries: number;
+  /** Entries handled by the saving phase so far, of `entries`. */
+  saved: number;
+}
+
+export interface ImportProblem {
+  line: number;
+  message: string;
+}
+
+export interface ImportReport {
+  entries: number;
+  imported: number;
+  /** Already saved by this user (or twice in the file): skipped, not an error. */
+  duplicates: number;
+  /** Entries that could not be used (listed in `problems`). */
+  skipped: number;
+  problems: ImportProblem[];
+  problems_total: number;
+}
+
+interface Candidate {
+  line: number;
+  input: { title: string; url: string; description: string; tags: string[]; public: boolean; unread?: boolean; inserted_at?: number };
+}
+
+/** Tags as a bookmark can carry them: no commas or control characters, at most 64 characters each. */
+function cleanTags(names: readonly string[]): string[] {
+  const cleaned = names.map((name) => name.replace(/[\u0000-\u001f\u007f,]+/g, " ").trim().slice(0, LIMITS.tagCharsMax));
+  return tagList(cleaned).map((tag) => tag.slice(0, LIMITS.tagCharsMax)).slice(0, LIMITS.tagsPerBookmarkMax);
+}
+
+/**
+ * What an entry becomes, or why it cannot be used. Over-long titles and descriptions are cut to
+ * the limits, surplus tags dropped, an impossible date ignored: only a missing or unusable URL or
+ * a missing title loses an entry.
+ */
+export function candidateOf(entry: NetscapeEntry, foldersAsTags: boolean): Candidate | ImportProblem {
+  const problem = (message: string): ImportProblem => ({ line: entry.line, message });
+  if (entry.href === "") return problem("no URL (the <A> has no HREF); skipped");
+  const url = normalizeUrl(entry.href);
+  if (url === null) return problem(`'${entry.href.slice(0, 80)}' is not an http(s) URL; skipped`);
+  if (url.length > LIMITS.urlCharsMax) return problem(`the URL is longer than ${LIMITS.urlCharsMax} characters; skipped`);
+  if (entry.title === "") return problem(`no title for ${url.slice(0, 80)}; skipped`);
+  const input: Candidate["input"] = {
+    title: entry.title.slice(0, LIMITS.titleCharsMax),
+    url,
+    description: entry.description.slice(0, LIMITS.descriptionCharsMax),
+    tags: cleanTags(foldersAsTags ? [...entry.tags, ...entry.folders] : entry.tags),
+    public: entry.private !== true,
+  };
+  if (entry.toRead) input.unread = true;
+  const date = entry.addDateMs;
+  if (date !== null && date >= DATE_MS_MIN && date <= Date.now() + 86_400_000) input.inserted_at = date;
+  return { line: entry.line, input };
+}
+
+/**
+ * Files list newest first (Pinboard, linkding, ours) or roughly oldest first (browsers, by
+ * folder). Lists here follow arrival order, so a newest-first file is saved from its end: the
+ * newest bookmark arrives last and shows first, and an export imported again keeps its order.
+ */
+export function newestFirst(candidates: readonly Candidate[]): boolean {
+  let descending = 0;
+  let ascending = 0;
+  let previous: number | undefined;
+  for (const { input } of candidates) {
+    if (input.inserted_at === undefined) continue;
+    if (previous !== undefined && input.inserted_at < previous) descending += 1;
+    if (previous !== undefined && input.inserted_at > previous) ascending += 1;
+    previous = input.inserted_at;
+  }
+  return descending > ascending;
+}
+
+/**
+ * One import. `write` bytes as they arrive (the reader holds only the tag or text in progress);
+ * `finish` orders the usable entries, then saves them BATCH_BOOKMARKS_MAX at a time through
+ * Commands.createBookmarks — one append and one commit per batch — and reports what happened.
+ * Entries are held until the end (so a newest-first file can be saved oldest first), which
+ * costs about what the store will hold for them anyway; the file itself is never held.
+ */
+export class BookmarkImport {
+  private readonly decoder = new TextDecoder("utf-8");
+  private readonly reader: NetscapeReader;
+  private readonly candidates: Candidate[] = [];
+  private readonly problems: ImportProblem[] = [];
+  private problemCount = 0;
+  private skipped = 0;
+  private entries = 0;
+  private bytes = 0;
+  private finished = false;
+
+  constructor(
+    private readonly commands: Commands,
+    private readonly user: User,
+    private readonly options: ImportOptions = {},
+  ) {
+    this.reader = new NetscapeReader(
+      (entry) => this.take(entry),
+      (line, message) => this.problem({ line, message }),
+    );
+  }
+
+  write(chunk: Uint8Array): void {
+    this.bytes += chunk.byteLength;
+    this.reader.write(this.decoder.decode(chunk, { stream: true }));
+  }
+
+  private take(entry: NetscapeEntry): void {
+    this.entries += 1;
+    if (this.entries > IMPORT_ENTRIES_MAX) throw new HttpError(413, `the file has over ${IMPORT_ENTRIES_MAX.toLocaleString("en")} bookmarks; split it`);
+    const candidate = candidateOf(entry, this.options.foldersAsTags ?? true);
+    if ("input" in candidate) {
+      this.candidates.push(candidate);
+    } else {
+      this.skipped += 1;
+      this.problem(candidate);
+    }
+    if (this.entries % PROGRESS_EVERY_ENTRIES === 0) this.options.onProgress?.({ phase: "reading", bytes: this.bytes, entries: this.entries, saved: 0 });
+  }
+
+  private problem(problem: ImportProblem): void {
+    this.problemCount += 1;
+    if (this.problems.length < PROBLEMS_REPORTED_MAX) this.problems.push(problem);
+  }
+
+  async finish(): Promise<ImportReport> {
+    if (this.finished) throw new Error("import finished twice");
+    this.finished = true;
+    this.reader.write(this.decoder.decode());
+    this.reader.end();
+    if (!this.reader.sawBookmarkMarkup && this.entries === 0) {
+      throw new HttpError(422, "this is not a Netscape bookmark file (no <!DOCTYPE NETSCAPE-Bookmark-file-1>, <DL> or <A HREF>); export one from your browser, Pinboard or linkding");
+    }
+    if (newestFirst(this.candidates)) this.candidates.reverse();
+    const report: ImportReport = { entries: this.entries, imported: 0, duplicates: 0, skipped: 0, problems: [], problems_total: 0 };
+    for (let start = 0; start < this.candidates.length; start += BATCH_BOOKMARKS_MAX) {
+      const batch = this.candidates.slice(start, start + BATCH_BOOKMARKS_MAX);
+      const outcomes = await this.commands.createBookmarks(this.user, batch.map((candidate) => candidate.input));
+      outcomes.forEach((outcome, index) => {
+        if (outcome.kind === "created") report.imported += 1;
+        else if (outcome.kind === "duplicate") report.duplicates += 1;
+        else {
+          this.skipped += 1;
+          this.problem({ line: batch[index]!.line, message: `${outcome.error.message}; skipped` });
+        }
+      });
+      this.options.onProgress?.({ phase: "saving", bytes: this.bytes, entries: this.entries, saved: Math.min(this.candidates.length, start + batch.length) });
+    }
+    report.skipped = this.skipped;
+    report.problems = [...this.problems].sort((a, b) => a.line - b.line);
+    report.problems_total = this.problemCount;
+    return report;
+  }
+}
