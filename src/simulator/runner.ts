@@ -66,6 +66,8 @@ export class Runner {
   private nextStep: number;
   private stepsIssued = 0;
   private inFlight = 0;
+  /** Bookmarks with a delete in flight: a person deletes a bookmark once, so no second delete aims at them. */
+  private readonly deleting = new Set<number>();
   private startedAtMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -190,8 +192,10 @@ export class Runner {
         return target ? this.driver.edit(action.user, target, editFor(target, action.variant)) : null;
       }
       case "delete": {
-        const target = choose(this.driver.ownRecent(action.user), action.pick);
-        return target ? this.driver.delete(action.user, target) : null;
+        const target = choose(this.driver.ownRecent(action.user).filter((bookmark) => !this.deleting.has(bookmark.id)), action.pick);
+        if (!target) return null;
+        this.deleting.add(target.id);
+        return this.driver.delete(action.user, target).finally(() => this.deleting.delete(target.id));
       }
     }
   }
