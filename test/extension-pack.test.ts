@@ -135,6 +135,13 @@ test("Chromium loads the extension unpacked from the zip", { skip: missing ? `${
     });
     assert.equal(loaded.name, "Nasty Bookmarker");
     assert.deepEqual(loaded.commands.map((command: any) => [command.name, command.shortcut]), [["_execute_action", "Alt+Shift+S"]]);
+    // Freshly installed, the popup asks for the options first; opened in a tab of its own, it does not bookmark itself.
+    const popup = await context.newPage();
+    await popup.goto(`chrome-extension://${new URL(worker.url()).host}/popup.html`);
+    await popup.waitForSelector("#setup:not([hidden])");
+    assert.equal(await popup.textContent("#setup-text"), "Set your Nasty server and API token first.");
+    assert.equal(await popup.isDisabled("#save"), true);
+    assert.equal(await popup.inputValue("#url"), "");
   } finally {
     await context.close();
   }

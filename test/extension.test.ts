@@ -410,4 +410,15 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
       await release();
     }
   });
+
+  test("opened as a page with ?tab=<id>, the popup fills in that tab rather than itself", async () => {
+    // `tab` is the first tab (the smallest id); the shortcut above granted activeTab on it, so its URL can be read.
+    const tabId = await worker.evaluate(async () => Math.min(...(await chrome.tabs.query({})).map((candidate: any) => candidate.id)));
+    const page = await context.newPage();
+    await page.goto(`chrome-extension://${extensionId}/popup.html?tab=${tabId}`);
+    await page.waitForFunction(() => (document.getElementById("url") as HTMLInputElement).value !== "");
+    assert.equal(await page.inputValue("#url"), tab.url());
+    assert.equal(await page.inputValue("#title"), "Plain page");
+    await page.close();
+  });
 });
