@@ -15,6 +15,7 @@ import { registerApi } from "./http/api.ts";
 import { registerWebApp } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
 import { registerTransfer } from "./interop/transfer.ts";
+import { registerFeeds } from "./interop/feeds.ts";
 import { registerRealtime } from "./realtime/realtime.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
@@ -93,6 +94,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
   registerApi(app, { store, commands, limiter, status, search });
   registerTransfer(app, { store, commands, limiter });
+  registerFeeds(app, { store, limiter, config });
   // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
   const webApp = registerWebApp(app, { store, commands, limiter, config, status });
   observers.push(...webApp.observers);

@@ -17,6 +17,7 @@ import type { LoggedEvent } from "../events.ts";
 import { wireTopic } from "../realtime/topics.ts";
 import { HtmlFeed, TagSets, uwsPublisher } from "../realtime/html-feed.ts";
 import { registerLiveSocket } from "../realtime/html-socket.ts";
+import { feedLinks } from "../interop/feeds.ts";
 
 export interface PagesDeps extends RouterDeps {
   commands: Commands;
@@ -95,6 +96,7 @@ export function page(pages: PageContext, context: Context | null, template: stri
     viewer: context?.viewer?.username ?? null,
     csrf: seed === null ? "" : csrfToken(seed),
     live: options.live ?? null,
+    feeds: feedLinks(options.live),
     assets: pages.assets,
   });
   return htmlAnswer(options.status ?? 200, body, headers);
