@@ -26,8 +26,8 @@ export type FanoutRequest =
 export type ProbeAnswer = { ok: true; frameBytes: number; sample: string } | { ok: false; error: string };
 export interface LimitsAnswer { openFilesLimit: number | null }
 export interface ConnectAnswer { connected: number; ms: number; openFilesLimit: number | null }
-export interface ThroughputAnswer { subscribers: number; events: number; seconds: number; eventsPerSecond: number; deliveriesPerSecond: number; dropped: number; errors: number; stalled: boolean }
-export interface LatencyAnswer { subscribers: number; probes: number; rateAchieved: number; samples: number; createToReceiptP50Ms: number | null; createToReceiptP99Ms: number | null; ackToReceiptP50Ms: number | null; ackToReceiptP99Ms: number | null; receivedBeforeAck: number; behind: number; errors: number }
+export interface ThroughputAnswer { subscribers: number; accepted: number; events: number; seconds: number; eventsPerSecond: number; deliveriesPerSecond: number; dropped: number; errors: number; stalled: boolean }
+export interface LatencyAnswer { subscribers: number; probes: number; rateAchieved: number; samples: number; createToReceiptP50Ms: number | null; createToReceiptP99Ms: number | null; ackToReceiptP50Ms: number | null; ackToReceiptP99Ms: number | null; receivedBeforeAck: number; missing: number; behind: number; errors: number }
 export type FanoutAnswer = ProbeAnswer | LimitsAnswer | ConnectAnswer | ThroughputAnswer | LatencyAnswer | { ok: true } | { error: string };
 
 const RING_EVENTS = 1 << 16;
@@ -35,7 +35,8 @@ const RING_MASK = RING_EVENTS - 1;
 const CONNECTS_IN_FLIGHT_MAX = 200;
 const HANDSHAKE_TIMEOUT_MS = 20_000;
 const STALL_MS = 8_000;
-const DRAIN_MS_MAX = 10_000;
+/** How long a run waits for what it created to reach every subscriber before it reports. */
+const DRAIN_MS_MAX = 5_000;
 const LATENCY_OUTSTANDING_MAX = 2_000;
 const OP_PREFIX = Buffer.from('{"op"');
 
@@ -250,7 +251,7 @@ async function throughput(request: Extract<FanoutRequest, { op: "throughput" }>)
   await loops;
   await drain(base + accepted);
   agent.destroy();
-  return { subscribers: startLive, events, seconds, eventsPerSecond: events / seconds, deliveriesPerSecond: (events / seconds) * startLive, dropped: startLive - deliveries.live, errors, stalled };
+  return { subscribers: startLive, accepted, events, seconds, eventsPerSecond: events / seconds, deliveriesPerSecond: (events / seconds) * startLive, dropped: startLive - deliveries.live, errors, stalled };
 }
 
 async function drain(until: number): Promise<void> {
@@ -322,9 +323,12 @@ async function latency(request: Extract<FanoutRequest, { op: "latency" }>): Prom
   }
   createToReceipt.sort((a, b) => a - b);
   ackToReceipt.sort((a, b) => a - b);
+  let measuredAccepted = 0;
+  for (let event = measuredFrom + 1; event <= total; event += 1) if (!Number.isNaN(ackAt[event]!)) measuredAccepted += 1;
+  const probes = subscribers.filter((subscriber) => subscriber.probe && !subscriber.closed).length;
   return {
     subscribers: deliveries.live,
-    probes: subscribers.filter((subscriber) => subscriber.probe).length,
+    probes,
     rateAchieved: accepted / ((performance.now() - started) / 1000),
     samples: createToReceipt.length,
     createToReceiptP50Ms: percentile(createToReceipt, 0.5),
@@ -332,6 +336,8 @@ async function latency(request: Extract<FanoutRequest, { op: "latency" }>): Prom
     ackToReceiptP50Ms: percentile(ackToReceipt, 0.5),
     ackToReceiptP99Ms: percentile(ackToReceipt, 0.99),
     receivedBeforeAck,
+    /** Pushes of acknowledged events that probes had not received when the run ended. */
+    missing: Math.max(0, measuredAccepted * probes - createToReceipt.length),
     behind,
     errors,
   };

@@ -92,9 +92,11 @@ function wrkLoad(spec: LoadSpec): Promise<LoadResult> {
   });
 }
 
+const WORDS = ["rust", "web", "servers", "latency", "sqlite", "durable", "logs", "realtime", "bookmarks", "science"];
+
 /** The same body wrk/post.lua sends. */
 export function postBody(prefix: string, worker: number, counter: number): string {
-  const word = ["rust", "web", "servers", "latency", "sqlite"][counter % 5]!;
+  const word = WORDS[counter % WORDS.length]!;
   return JSON.stringify({ bookmark: { title: `A bookmark about ${word} and more ${prefix} ${worker}-${counter}`, url: `https://example.com/${word}/${prefix}/${worker}/${counter}`, description: "", tags: `bench, ${word}, web` } });
 }
 

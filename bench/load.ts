@@ -17,6 +17,8 @@ export interface LoadFigureSpec {
   pathAndQuery: string;
   connections: number;
   target: Target;
+  /** What the answer held (bytes, items), for the record. */
+  answer?: Record<string, unknown>;
   nasty: { base: string; token: string; pid: number };
   ceiling: { base: string; pid: number };
 }
@@ -90,6 +92,6 @@ export async function loadFigure(plan: LoadPlan, spec: LoadFigureSpec, say: (lab
     ratio: ceiling > 0 ? value / ceiling : null,
     target: spec.target,
     note: notes.length > 0 ? notes.join("; ") : null,
-    details: { serverCpuMicrosPerRequest: { nasty: nastyCpu, ceiling: ceilingCpu }, client: plan.client, connections: spec.connections, seconds: plan.seconds, rounds: plan.rounds, nasty: nasties, ceiling: ceilings },
+    details: { answer: spec.answer ?? null, serverCpuMicrosPerRequest: { nasty: nastyCpu, ceiling: ceilingCpu }, client: plan.client, connections: spec.connections, seconds: plan.seconds, rounds: plan.rounds, nasty: nasties, ceiling: ceilings },
   });
 }

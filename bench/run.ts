@@ -30,18 +30,18 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     postConnections: 16,
     getConnections: 16,
     seedBookmarks: 60,
-    fanout: { sizes: [20, 100], warmupMs: 200, durationMs: 600, windowEvents: 32, connections: 8, latency: { subscribers: 20, rate: 100, warmupMs: 200, durationMs: 600, probes: 10, connections: 16 } },
+    fanout: { sizes: [20, 100], warmupMs: 200, durationMs: 600, windowEvents: 32, connections: 8, rounds: 1, latency: { subscribers: 20, rate: 100, warmupMs: 200, durationMs: 600, probes: 10, connections: 16 } },
     replayEvents: 5000,
     searchQuick: true,
   },
   quick: {
     microTimeMs: 150,
-    load: { seconds: 2, warmupSeconds: 1, rounds: 1 },
+    load: { seconds: 2, warmupSeconds: 0, rounds: 1 },
     postConnections: 64,
     getConnections: 32,
     seedBookmarks: 100,
-    fanout: { sizes: [1000, 10_000], warmupMs: 500, durationMs: 2000, windowEvents: 64, connections: 16, latency: { subscribers: 1000, rate: 1000, warmupMs: 500, durationMs: 2000, probes: 50, connections: 64 } },
-    replayEvents: 100_000,
+    fanout: { sizes: [1000, 10_000], warmupMs: 300, durationMs: 1500, windowEvents: 64, connections: 16, rounds: 1, latency: { subscribers: 1000, rate: 1000, warmupMs: 300, durationMs: 1500, probes: 50, connections: 64 } },
+    replayEvents: 50_000,
     searchQuick: true,
   },
   full: {
@@ -50,7 +50,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     postConnections: 64,
     getConnections: 32,
     seedBookmarks: 200,
-    fanout: { sizes: [1000, 10_000], warmupMs: 2000, durationMs: 8000, windowEvents: 64, connections: 16, latency: { subscribers: 1000, rate: 1000, warmupMs: 2000, durationMs: 8000, probes: 100, connections: 64 } },
+    fanout: { sizes: [1000, 10_000], warmupMs: 2000, durationMs: 8000, windowEvents: 64, connections: 16, rounds: 2, latency: { subscribers: 1000, rate: 1000, warmupMs: 2000, durationMs: 8000, probes: 100, connections: 64 } },
     replayEvents: 1_000_000,
     searchQuick: false,
   },
@@ -144,6 +144,8 @@ async function searchFigures(quick: boolean): Promise<Figure[]> {
 }
 
 interface Servers {
+  /** Size and item count of each captured GET answer, by path. */
+  answers: Record<string, { bytes: number; items: number }>;
   nasty: NastyServer;
   ceiling: CeilingServer;
   fanout: FanoutClient | null;
@@ -165,14 +167,16 @@ async function startServers(mode: Mode, only: Set<Step>): Promise<Servers> {
     let firehoseMissing: string | null = null;
     if (only.has("fanout")) {
       fanout = await FanoutClient.start();
-      const probe = await fanout.probe({ name: "nasty", port: nasty.port, token: nasty.token });
+      const probe = await fanout.probe({ name: "nasty", port: nasty.port, token: nasty.token, pid: nasty.child.process.pid! });
       if (probe.ok) frameBytes = probe.frameBytes;
       else firehoseMissing = probe.error;
     }
     const gets: Record<string, { body: string; contentType: string }> = { "/api/bookmarks": json };
     if (!("missing" in html)) gets["/"] = html;
     const ceiling = await startCeiling({ postAnswer: nasty.postAnswer, gets, wsPath: "/ws", topic: "bookmarks:firehose", frameBytes: frameBytes ?? 0, maxBackpressureBytes: 1024 * 1024 });
-    return { nasty, ceiling, fanout, frameBytes, firehoseMissing, html: !("missing" in html), htmlMissing: "missing" in html ? html.missing : null };
+    const answers: Servers["answers"] = { "/api/bookmarks": { bytes: Buffer.byteLength(json.body), items: (JSON.parse(json.body) as { data: unknown[] }).data.length } };
+    if (!("missing" in html)) answers["/"] = { bytes: Buffer.byteLength(html.body), items: html.body.split('<article class="card').length - 1 };
+    return { answers, nasty, ceiling, fanout, frameBytes, firehoseMissing, html: !("missing" in html), htmlMissing: "missing" in html ? html.missing : null };
   } catch (error) {
     await fanout?.stop();
     await nasty.stop();
@@ -180,30 +184,37 @@ async function startServers(mode: Mode, only: Set<Step>): Promise<Servers> {
   }
 }
 
-async function loadFigures(options: Options, mode: Mode, servers: Servers, say: (label: string) => void): Promise<Figure[]> {
+/** Each load step in turn; a step that throws becomes a failed figure and the next one still runs. */
+async function loadFigures(options: Options, mode: Mode, servers: Servers, errors: string[], say: (label: string) => void): Promise<Figure[]> {
   const plan: LoadPlan = { client: options.client, ...mode.load };
   const sides = { nasty: { base: servers.nasty.base, token: servers.nasty.token, pid: servers.nasty.child.process.pid! }, ceiling: { base: servers.ceiling.base, pid: servers.ceiling.child.process.pid! } };
   const half = { kind: "ratio-min", value: 0.5 } as const;
   const figures: Figure[] = [];
+  const step = async (id: string, name: string, work: () => Promise<Figure[]>) => figures.push(...(await attempt(errors, id, name, work)));
   if (options.only.has("create")) {
-    figures.push(await loadFigure(plan, { id: "create", name: "durable bookmark creation, POST /api/bookmarks", method: "POST", pathAndQuery: "/api/bookmarks", connections: mode.postConnections, target: half, ...sides }, say));
+    const name = "durable bookmark creation, POST /api/bookmarks";
+    await step("create", name, async () => [await loadFigure(plan, { id: "create", name, method: "POST", pathAndQuery: "/api/bookmarks", connections: mode.postConnections, target: half, ...sides }, say)]);
   }
   if (options.only.has("feed")) {
-    figures.push(await loadFigure(plan, { id: "feed-json", name: "feed GET /api/bookmarks?limit=50 (JSON)", method: "GET", pathAndQuery: "/api/bookmarks?limit=50", connections: mode.getConnections, target: half, ...sides }, say));
+    const name = "feed GET /api/bookmarks?limit=50 (JSON)";
+    await step("feed-json", name, async () => [await loadFigure(plan, { id: "feed-json", name, method: "GET", pathAndQuery: "/api/bookmarks?limit=50", connections: mode.getConnections, target: half, answer: servers.answers["/api/bookmarks"], ...sides }, say)]);
   }
   if (options.only.has("html")) {
     const name = "feed page GET / (HTML, 50 items)";
-    if (servers.html) figures.push(await loadFigure(plan, { id: "feed-html", name, method: "GET", pathAndQuery: "/", connections: mode.getConnections, target: half, ...sides }, say));
+    if (servers.html) await step("feed-html", name, async () => [await loadFigure(plan, { id: "feed-html", name, method: "GET", pathAndQuery: "/", connections: mode.getConnections, target: half, answer: servers.answers["/"], ...sides }, say)]);
     else figures.push(skipped("feed-html", name, "req/s", half, `no HTML feed page yet (${servers.htmlMissing})`));
   }
   if (options.only.has("fanout") && servers.fanout) {
-    if (servers.frameBytes === null) {
+    const fanout = servers.fanout;
+    const frameBytes = servers.frameBytes;
+    if (frameBytes === null) {
       const reason = `no firehose at /ws yet (${servers.firehoseMissing})`;
       figures.push(...mode.fanout.sizes.map((size) => skipped(`fanout-${size}`, `firehose fan-out, ${size.toLocaleString("en")} subscribers`, "events/s", FANOUT_TARGET, reason)));
       figures.push(skipped("latency-p50", "201 → receipt p50", "ms", null, reason), skipped("latency-p99", "201 → receipt p99", "ms", null, reason));
     } else {
-      const side = (name: "nasty" | "ceiling", port: number, token: string) => ({ name, port, token });
-      figures.push(...(await servers.fanout.figures(mode.fanout, side("nasty", servers.nasty.port, servers.nasty.token), side("ceiling", servers.ceiling.port, ""), servers.frameBytes, say)));
+      const nasty = { name: "nasty", port: servers.nasty.port, token: servers.nasty.token, pid: servers.nasty.child.process.pid! } as const;
+      const ceiling = { name: "ceiling", port: servers.ceiling.port, token: "", pid: servers.ceiling.child.process.pid! } as const;
+      await step("fanout", "firehose fan-out", () => fanout.figures(mode.fanout, nasty, ceiling, frameBytes, say));
     }
   }
   return figures;
@@ -254,7 +265,7 @@ async function main(): Promise<void> {
         const servers = await startServers(mode, options.only);
         uwsNative = servers.nasty.uwsNative;
         try {
-          return await loadFigures(options, mode, servers, say);
+          return await loadFigures(options, mode, servers, errors, say);
         } finally {
           await Promise.all([servers.fanout?.stop(), servers.ceiling.stop(), servers.nasty.stop()]);
         }

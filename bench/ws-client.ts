@@ -15,8 +15,8 @@ const OPCODE_PING = 0x9;
 /** A client frame: masked (with a zero key, which leaves the payload as is), FIN set. */
 export function clientFrame(opcode: number, payload: Buffer): Buffer {
   const length = payload.length;
-  const header = length < 126 ? Buffer.from([0x80 | opcode, 0x80 | length]) : Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff]);
   if (length > 0xffff) throw new RangeError("client frames here stay under 64 KiB");
+  const header = length < 126 ? Buffer.from([0x80 | opcode, 0x80 | length]) : Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff]);
   return Buffer.concat([header, Buffer.alloc(4), payload]);
 }
 

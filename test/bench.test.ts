@@ -9,9 +9,9 @@ import { tempDir } from "./support/server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
-function runBench(out: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runBench(out: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke", "--out", out], { cwd: ROOT, timeout: 180_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke", "--out", out, ...args], { cwd: ROOT, timeout: 180_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });
@@ -74,4 +74,21 @@ test("npm run bench -- --smoke runs every step and writes its results", { timeou
   assert.match(svg, /<\/svg>\n$/);
   const charted = results.figures.filter((figure) => figure.value !== null && (figure.ratio !== null || figure.target?.kind.startsWith("value")));
   assert.equal((svg.match(/<rect x=/g) ?? []).length, charted.length, "one bar per figure with a ratio or an absolute target");
+});
+
+test("without wrk the bench loads the servers from its own Node client", { timeout: 120_000 }, async () => {
+  const out = tempDir("nasty-bench-test-");
+  const { code, stdout, stderr } = await runBench(out, "--only", "create,feed", "--client", "node");
+  assert.equal(code, 0, `the bench failed:\n${stdout}\n${stderr}`);
+  const [file] = fs.readdirSync(out).filter((name) => name.endsWith(".json"));
+  const results = JSON.parse(fs.readFileSync(path.join(out, file!), "utf8")) as BenchResults;
+  assert.equal(results.machine.loadClient, "node");
+  assert.deepEqual(results.micro, []);
+  assert.deepEqual(results.figures.map((figure) => figure.id), ["create", "feed-json"]);
+  for (const figure of results.figures) {
+    measured(figure, figure.id);
+    assert.equal(figure.details.client, "node");
+    assert.ok(figure.ceiling! > 0 && figure.note?.includes("server CPU per request"), `${figure.id}: ${figure.note}`);
+  }
+  assert.ok(!results.figures[0]!.note!.includes("failed"), "every create was acknowledged with a 201");
 });
