@@ -16,6 +16,7 @@ import { registerWebApp } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
 import { registerTransfer } from "./interop/transfer.ts";
 import { registerFeeds } from "./interop/feeds.ts";
+import { registerPinboard } from "./interop/pinboard.ts";
 import { registerRealtime } from "./realtime/realtime.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
@@ -95,6 +96,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   registerApi(app, { store, commands, limiter, status, search });
   registerTransfer(app, { store, commands, limiter });
   registerFeeds(app, { store, limiter, config });
+  registerPinboard(app, { store, commands, limiter });
   // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
   const webApp = registerWebApp(app, { store, commands, limiter, config, status });
   observers.push(...webApp.observers);

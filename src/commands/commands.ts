@@ -195,6 +195,21 @@ export class Commands {
     return updated;
   }
 
+  /**
+   * Changes many of one user's bookmarks (Pinboard's tags/rename and tags/delete), at most
+   * BATCH_BOOKMARKS_MAX per append. Every change is checked before anything is appended; URLs
+   * cannot change here (that needs the duplicate check of updateBookmark).
+   */
+  async updateBookmarks(user: User, changes: readonly { id: number; input: unknown }[]): Promise<void> {
+    const bodies: EventBody[] = changes.map(({ id, input }) => {
+      const bookmark = this.ownBookmark(user, id);
+      const fields = parseInput(UpdateBookmark, input);
+      if (fields.url !== undefined) throw new HttpError(400, "a batch of changes cannot change URLs; change one bookmark at a time");
+      return { type: "bookmark.updated", payload: { id: bookmark.id, ...fields } };
+    });
+    for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.log.append(bodies.slice(start, start + BATCH_BOOKMARKS_MAX));
+  }
+
   async deleteBookmark(user: User, id: number): Promise<void> {
     const bookmark = this.ownBookmark(user, id);
     await this.log.append([{ type: "bookmark.deleted", payload: { id: bookmark.id } }]);

@@ -8,7 +8,7 @@ const ids = (bookmarks: readonly Bookmark[]) => bookmarks.map((bookmark) => book
 export function snapshot(store: Store): unknown {
   const bookmarks = [...store.bookmarksById.values()].sort((a, b) => a.ord - b.ord);
   return {
-    users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.insertedAt, ids(user.bookmarks.items)]),
+    users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, ids(user.bookmarks.items)]),
     tokens: [...store.tokensById.values()].map((token) => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt]),
     bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public, b.unread, b.tags, b.insertedAt, b.updatedAt, (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
     publicBookmarks: ids(store.publicBookmarks.items),

@@ -9,6 +9,8 @@ export interface User {
   passwordHash: string;
   readonly insertedAt: number;
   readonly bookmarks: OrderedList<Bookmark>;
+  /** When one of their bookmarks was last created, changed or deleted (Pinboard's posts/update). */
+  bookmarksChangedAt: number;
 }
 
 export interface Bookmark {
@@ -126,7 +128,7 @@ export class Store {
       case "user.registered": {
         const { id, username, password_hash } = event.payload;
         assert(!this.usersById.has(id) && !this.usersByName.has(username), `user ${username} registered twice`);
-        const user: User = { id, username, passwordHash: password_hash, insertedAt: event.ts, bookmarks: new OrderedList() };
+        const user: User = { id, username, passwordHash: password_hash, insertedAt: event.ts, bookmarks: new OrderedList(), bookmarksChangedAt: event.ts };
         this.usersById.set(id, user);
         this.usersByName.set(username, user);
         this.ids.observe(id);
@@ -161,7 +163,7 @@ export class Store {
         this.updateBookmark(event.payload, event.ts);
         return;
       case "bookmark.deleted":
-        this.deleteBookmark(event.payload.id);
+        this.deleteBookmark(event.payload.id, event.ts);
         return;
       case "comment.posted": {
         const { id, bookmark_id, user_id, body } = event.payload;
@@ -201,6 +203,7 @@ export class Store {
     };
     this.bookmarksById.set(bookmark.id, bookmark);
     user.bookmarks.insert(bookmark);
+    user.bookmarksChangedAt = ts;
     this.indexUrl(bookmark);
     this.indexTagsAndVisibility(bookmark, payload.tags, payload.public);
   }
@@ -218,12 +221,14 @@ export class Store {
     if (payload.description !== undefined) bookmark.description = payload.description;
     if (payload.unread !== undefined) bookmark.unread = payload.unread;
     bookmark.updatedAt = ts;
+    bookmark.user.bookmarksChangedAt = ts;
     this.indexTagsAndVisibility(bookmark, payload.tags ?? bookmark.tags, payload.public ?? bookmark.public);
   }
 
-  private deleteBookmark(id: BookmarkId): void {
+  private deleteBookmark(id: BookmarkId, ts: number): void {
     const bookmark = this.bookmarksById.get(id);
     if (!bookmark) return;
+    bookmark.user.bookmarksChangedAt = ts;
     this.unindexTagsAndVisibility(bookmark);
     this.unindexUrl(bookmark);
     bookmark.user.bookmarks.remove(bookmark);
