@@ -8,7 +8,7 @@ import { PageClient, csrfOf } from "./support/pages.ts";
 
 const XSS = `<script>alert(1)</script><img src=x onerror=alert(2)>"'`;
 
-describe("page security", () => {
+describe("page security", { timeout: 60_000 }, () => {
   let nasty: Nasty;
   let base: string;
   let owner: string;

@@ -10,7 +10,7 @@ function cardTitles(html: string): string[] {
   return [...html.matchAll(/<h3 class="card-title">(?:<a [^>]*>|<span>)([^<]*)</g)].map((match) => match[1]!);
 }
 
-describe("pages", () => {
+describe("pages", { timeout: 60_000 }, () => {
   let nasty: Nasty;
   let base: string;
   let alice: string;

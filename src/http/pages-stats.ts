@@ -2,7 +2,7 @@
 import type { TemplatedApp } from "uWebSockets.js";
 import type { LoggedEvent } from "../events.ts";
 import type { Store } from "../store/store.ts";
-import { STATS_TOPIC, topic, type Wire } from "../realtime/topics.ts";
+import { STATS_TOPIC } from "../realtime/topics.ts";
 import type { HtmlPublisher } from "../realtime/html-feed.ts";
 import type { LiveSockets } from "../realtime/html-socket.ts";
 import { render } from "../render/html.ts";
@@ -50,8 +50,6 @@ export interface StatsSources {
   rate: EventRate;
   live: LiveSockets;
   status: () => Record<string, unknown>;
-  /** Subscribers of a topic on one wire (uWS numSubscribers). */
-  subscribers: (wire: Wire, name: string) => number;
 }
 
 interface Fact {
@@ -107,18 +105,26 @@ function valueText(key: string, value: unknown): string {
 export function factsOf(part: unknown): Fact[] {
   if (typeof part !== "object" || part === null) return part === undefined ? [] : [{ label: "value", value: valueText("", part) }];
   return Object.entries(part as Record<string, unknown>)
+    .filter(([, value]) => !Array.isArray(value))
     .slice(0, FACTS_PER_GROUP_MAX)
-    .map(([key, value]) => ({ label: key.replaceAll("_", " "), value: valueText(key, value) }));
+    .map(([key, value]) => ({ label: key.replaceAll("_", " ").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase(), value: valueText(key, value) }));
 }
 
-/** Topics worth checking: the live pages' own, the firehose and the most used tags; subscribers summed over all wires. */
-function busiestTopics(store: Store, sources: StatsSources): { topic: string; subscribers: number }[] {
-  const names = new Set<string>([topic.firehose, ...sources.live.subscribers.keys()]);
-  for (const entry of store.publicTagCounts().slice(0, 20)) names.add(topic.tag(entry.tag));
-  const wires: Wire[] = ["json", "phx", "html"];
-  return [...names]
-    .filter((name) => name !== STATS_TOPIC)
-    .map((name) => ({ topic: name, subscribers: wires.reduce((sum, wire) => sum + sources.subscribers(wire, name), 0) }))
+/**
+ * Subscribers per topic: the live pages' own (HTML) counts plus the busiest topics the realtime
+ * part reports for its raw and Phoenix sockets (`status.realtime.busiest`), summed by name.
+ */
+export function busiestTopics(live: LiveSockets, realtime: unknown): { topic: string; subscribers: number }[] {
+  const counts = new Map<string, number>(live.subscribers);
+  counts.delete(STATS_TOPIC);
+  const reported = typeof realtime === "object" && realtime !== null ? (realtime as { busiest?: unknown }).busiest : undefined;
+  if (Array.isArray(reported)) {
+    for (const row of reported as { topic?: unknown; subscribers?: unknown }[]) {
+      if (typeof row.topic === "string" && typeof row.subscribers === "number") counts.set(row.topic, (counts.get(row.topic) ?? 0) + row.subscribers);
+    }
+  }
+  return [...counts]
+    .map(([name, subscribers]) => ({ topic: name, subscribers }))
     .filter((row) => row.subscribers > 0)
     .sort((a, b) => b.subscribers - a.subscribers || (a.topic < b.topic ? -1 : 1))
     .slice(0, TOPICS_SHOWN_MAX);
@@ -138,7 +144,7 @@ export function statsView(store: Store, sources: StatsSources, nowMs: number): o
   const flushLagMs = numberAt(status.flush, "lag_ms");
   const tiles: Fact[] = [
     { label: "events/s now", value: chart.now.toLocaleString("en") },
-    { label: "live page sockets", value: sources.live.connections.toLocaleString("en") },
+    { label: "open websockets", value: (sources.live.connections + (numberAt(status.realtime, "connections") ?? 0)).toLocaleString("en") },
     { label: "bookmarks", value: store.bookmarksById.size.toLocaleString("en") },
     { label: "users", value: store.usersById.size.toLocaleString("en") },
     { label: "comments", value: store.commentCount.toLocaleString("en") },
@@ -148,9 +154,9 @@ export function statsView(store: Store, sources: StatsSources, nowMs: number): o
   const groups = [
     { heading: "Event log", facts: factsOf(status.log) },
     { heading: "Postgres flush", facts: flushOn ? factsOf(status.flush) : [{ label: "state", value: "off (no DATABASE_URL)" }] },
-    { heading: "Websockets", facts: [{ label: "live page sockets", value: String(sources.live.connections) }, ...factsOf(status.realtime)] },
+    { heading: "Websockets", facts: [{ label: "live pages (/live)", value: String(sources.live.connections) }, ...factsOf(status.realtime).map((fact) => ({ ...fact, label: `raw and Phoenix ${fact.label}` }))] },
   ];
-  return { tiles, chart, topics: busiestTopics(store, sources), groups };
+  return { tiles, chart, topics: busiestTopics(sources.live, status.realtime), groups };
 }
 
 export function renderStatsPanel(store: Store, sources: StatsSources, nowMs: number): string {

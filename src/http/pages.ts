@@ -14,7 +14,6 @@ import { registerAuthPages } from "./pages-auth.ts";
 import { registerBookmarkPages } from "./pages-bookmarks.ts";
 import { EventRate, registerStatsPage, startStatsTicker, type StatsSources } from "./pages-stats.ts";
 import type { LoggedEvent } from "../events.ts";
-import { wireTopic } from "../realtime/topics.ts";
 import { HtmlFeed, TagSets, uwsPublisher } from "../realtime/html-feed.ts";
 import { registerLiveSocket } from "../realtime/html-socket.ts";
 import { feedLinks } from "../interop/feeds.ts";
@@ -169,11 +168,11 @@ export function registerWebApp(app: TemplatedApp, deps: WebAppDeps): WebApp {
   const tagSets = new TagSets();
   const rate = new EventRate();
   const live = registerLiveSocket(app, { store: deps.store, tagSets, wsMaxBackpressureBytes: deps.config.wsMaxBackpressureBytes });
-  const stats: StatsSources = { rate, live, status: deps.status, subscribers: (wire, name) => app.numSubscribers(wireTopic(wire, name)) };
+  const stats: StatsSources = { rate, live, status: deps.status };
   registerPages(app, { ...deps, stats });
   const stopTicker = startStatsTicker(deps.store, stats, out);
   return {
-    observers: [new HtmlFeed(deps.store, out, tagSets), rate],
+    observers: [new HtmlFeed(deps.store, out, tagSets), rate, live],
     status: () => ({ live_sockets: live.connections, live_topics: live.subscribers.size, tag_sets: tagSets.size }),
     close: stopTicker,
   };

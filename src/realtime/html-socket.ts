@@ -1,5 +1,6 @@
 // The pages' live websocket `/live?topic=…`: admits a viewer to one topic they may see and subscribes it to that topic's HTML fragments.
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from "uWebSockets.js";
+import type { LoggedEvent } from "../events.ts";
 import type { Store, User } from "../store/store.ts";
 import { hashToken } from "../auth/tokens.ts";
 import { SESSION_COOKIE, cookieValue } from "../http/router.ts";
@@ -15,7 +16,15 @@ const INCOMING_BYTES_MAX = 1024;
 interface LiveData {
   topic: string | null;
   tagSet: string[] | null;
+  /** The session that admitted a socket to a private topic: revoking it (log-out) closes the socket. */
+  sessionId: number | null;
   refusal: { code: number; reason: string } | null;
+}
+
+/** A viewer known by their session cookie. */
+export interface LiveViewer {
+  user: User;
+  sessionId: number;
 }
 
 export interface LiveSocketDeps {
@@ -24,12 +33,37 @@ export interface LiveSocketDeps {
   wsMaxBackpressureBytes: number;
 }
 
-/** Open live page sockets and their subscribers per topic, for /stats. */
+/** Open live page sockets, their subscribers per topic (for /stats), and the private ones by session. */
 export class LiveSockets {
   connections = 0;
   readonly subscribers = new Map<string, number>();
+  private readonly bySession = new Map<number, Set<WebSocket<LiveData>>>();
 
-  count(name: string, delta: 1 | -1): void {
+  opened(ws: WebSocket<LiveData>, data: LiveData): void {
+    this.connections += 1;
+    this.count(data.topic!, 1);
+    if (data.sessionId === null) return;
+    let sockets = this.bySession.get(data.sessionId);
+    if (!sockets) this.bySession.set(data.sessionId, (sockets = new Set()));
+    sockets.add(ws);
+  }
+
+  closed(ws: WebSocket<LiveData>, data: LiveData): void {
+    this.connections -= 1;
+    this.count(data.topic!, -1);
+    if (data.sessionId === null) return;
+    const sockets = this.bySession.get(data.sessionId);
+    sockets?.delete(ws);
+    if (sockets?.size === 0) this.bySession.delete(data.sessionId);
+  }
+
+  /** Follows the log: a revoked session (log-out) stops receiving its private topic at once. */
+  afterApply(event: LoggedEvent): void {
+    if (event.type !== "token.revoked") return;
+    for (const ws of [...(this.bySession.get(event.payload.id) ?? [])]) ws.end(LIVE_CLOSE.forbidden, "your session ended; log in again");
+  }
+
+  private count(name: string, delta: 1 | -1): void {
     const next = (this.subscribers.get(name) ?? 0) + delta;
     if (next <= 0) this.subscribers.delete(name);
     else this.subscribers.set(name, next);
@@ -37,7 +71,7 @@ export class LiveSockets {
 }
 
 /** The viewer of a session cookie, believed only when the socket's Origin is our own host (no cross-site hijacking). */
-function cookieViewer(store: Store, cookie: string, origin: string, host: string): User | null {
+function cookieViewer(store: Store, cookie: string, origin: string, host: string): LiveViewer | null {
   const secret = cookie === "" ? null : cookieValue(cookie, SESSION_COOKIE);
   if (!secret) return null;
   let originHost = "";
@@ -48,21 +82,25 @@ function cookieViewer(store: Store, cookie: string, origin: string, host: string
   }
   if (originHost !== host) return null;
   const token = store.tokensByHash.get(hashToken(secret));
-  return token && token.kind === "session" ? token.user : null;
+  return token && token.kind === "session" ? { user: token.user, sessionId: token.id } : null;
 }
 
 function refuse(code: number, reason: string): LiveData {
-  return { topic: null, tagSet: null, refusal: { code, reason: reason.slice(0, 120) } };
+  return { topic: null, tagSet: null, sessionId: null, refusal: { code, reason: reason.slice(0, 120) } };
+}
+
+function accept(name: string, tagSet: string[] | null = null, sessionId: number | null = null): LiveData {
+  return { topic: name, tagSet, sessionId, refusal: null };
 }
 
 /** Decides whether this viewer may follow `name`: public topics for anyone, a private topic for its owner only. */
-export function admit(deps: LiveSocketDeps, name: string | null, viewer: User | null): LiveData {
+export function admit(deps: LiveSocketDeps, name: string | null, viewer: LiveViewer | null): LiveData {
   if (!name) return refuse(LIVE_CLOSE.badRequest, "missing ?topic=");
-  if (name === STATS_TOPIC) return { topic: name, tagSet: null, refusal: null };
+  if (name === STATS_TOPIC) return accept(name);
   const tagSet = parseTagSetTopic(name);
   if (tagSet) {
     if (!deps.tagSets.has(name) && deps.tagSets.size >= TAG_SETS_ACTIVE_MAX) return refuse(LIVE_CLOSE.busy, "too many different tag combinations are followed right now");
-    return { topic: name, tagSet, refusal: null };
+    return accept(name, tagSet);
   }
   const parsed = parseTopic(name);
   if (!parsed) return refuse(LIVE_CLOSE.badRequest, `unknown topic ${name.slice(0, 60)}`);
@@ -70,14 +108,14 @@ export function admit(deps: LiveSocketDeps, name: string | null, viewer: User | 
     case "firehose":
     case "tag":
     case "user":
-      return { topic: name, tagSet: null, refusal: null };
+      return accept(name);
     case "private":
-      if (viewer?.username !== parsed.username) return refuse(LIVE_CLOSE.forbidden, `only ${parsed.username}, logged in on this site, may follow their private bookmarks`);
-      return { topic: name, tagSet: null, refusal: null };
+      if (!viewer || viewer.user.username !== parsed.username) return refuse(LIVE_CLOSE.forbidden, `only ${parsed.username}, logged in on this site, may follow their private bookmarks`);
+      return accept(name, null, viewer.sessionId);
     case "bookmark": {
       const bookmark = deps.store.bookmarksById.get(parsed.id as never);
       if (!bookmark || !bookmark.public) return refuse(LIVE_CLOSE.notFound, `no public bookmark ${parsed.id}`);
-      return { topic: name, tagSet: null, refusal: null };
+      return accept(name);
     }
   }
 }
@@ -112,8 +150,7 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
       }
       ws.subscribe(wireTopic("html", data.topic));
       if (data.tagSet) deps.tagSets.join(data.tagSet);
-      live.connections += 1;
-      live.count(data.topic, 1);
+      live.opened(ws, data);
     },
     message(ws: WebSocket<LiveData>) {
       ws.end(LIVE_CLOSE.badRequest, "this socket only sends; post forms over HTTP");
@@ -122,8 +159,7 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
       const data = ws.getUserData();
       if (data.refusal || !data.topic) return;
       if (data.tagSet) deps.tagSets.leave(data.tagSet);
-      live.connections -= 1;
-      live.count(data.topic, -1);
+      live.closed(ws, data);
     },
   });
   return live;
