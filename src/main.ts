@@ -17,6 +17,7 @@ import { SearchIndex } from "./search/index.ts";
 import { registerTransfer } from "./interop/transfer.ts";
 import { registerFeeds } from "./interop/feeds.ts";
 import { registerPinboard } from "./interop/pinboard.ts";
+import { registerLinkding } from "./interop/linkding.ts";
 import { registerRealtime } from "./realtime/realtime.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
@@ -97,6 +98,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   registerTransfer(app, { store, commands, limiter });
   registerFeeds(app, { store, limiter, config });
   registerPinboard(app, { store, commands, limiter });
+  registerLinkding(app, { store, commands, limiter, search, config });
   // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
   const webApp = registerWebApp(app, { store, commands, limiter, config, status });
   observers.push(...webApp.observers);

@@ -1,0 +1,239 @@
+// linkding's REST API under /api/…/ (trailing slash: uWS keeps those apart from our /api routes), with its field names.
+import type { TemplatedApp } from "uWebSockets.js";
+import { HttpError } from "../errors.ts";
+import type { Commands } from "../commands/commands.ts";
+import { normalizeUrl } from "../commands/schemas.ts";
+import type { Bookmark, User } from "../store/store.ts";
+import { isoTime } from "../render/json.ts";
+import { isSecureRequest } from "../auth/sessions.ts";
+import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
+import { errorAnswer, type Answer } from "../http/respond.ts";
+import { idParam } from "../http/api.ts";
+import type { SearchIndex } from "../search/index.ts";
+import { QUERY_CHARS_MAX } from "../search/query.ts";
+
+export interface LinkdingDeps extends RouterDeps {
+  commands: Commands;
+  search: SearchIndex;
+  config: { trustProxy: boolean };
+}
+
+const LIMIT_DEFAULT = 100;
+const LIMIT_MAX = 1000;
+
+/** linkding field → ours (for inputs and for naming fields in errors). */
+const FIELD_NAMES: Record<string, string> = { url: "url", title: "title", description: "description", shared: "public", unread: "unread", tag_names: "tags" };
+const OUR_FIELD_NAMES = Object.fromEntries(Object.entries(FIELD_NAMES).map(([theirs, ours]) => [ours, theirs]));
+
+export function linkdingBookmark(bookmark: Bookmark): Record<string, unknown> {
+  return {
+    id: bookmark.id,
+    url: bookmark.url,
+    title: bookmark.title,
+    description: bookmark.description,
+    notes: "",
+    web_archive_snapshot_url: "",
+    favicon_url: null,
+    preview_image_url: null,
+    is_archived: false,
+    unread: bookmark.unread,
+    shared: bookmark.public,
+    tag_names: bookmark.tags,
+    date_added: isoTime(bookmark.insertedAt),
+    date_modified: isoTime(bookmark.updatedAt),
+    website_title: null,
+    website_description: null,
+  };
+}
+
+/** Tags have no ids of their own here: a stable 31-bit hash of the name stands in (FNV-1a). */
+export function tagId(name: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < name.length; index += 1) hash = Math.imul(hash ^ name.charCodeAt(index), 0x01000193) >>> 0;
+  return (hash & 0x7fffffff) || 1;
+}
+
+/** The user's tags as linkding lists them, with the date each was first used. */
+function tagsOf(user: User): { id: number; name: string; date_added: string }[] {
+  const first = new Map<string, number>();
+  for (const bookmark of user.bookmarks.items) {
+    for (const tag of bookmark.tags) first.set(tag, Math.min(first.get(tag) ?? Infinity, bookmark.insertedAt));
+  }
+  return [...first].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, at]) => ({ id: tagId(name), name, date_added: isoTime(at) }));
+}
+
+/** linkding's input fields mapped onto ours; `notes` is accepted and dropped, archiving refused. */
+function ourFields(body: Record<string, unknown>): Record<string, unknown> {
+  if (body.is_archived === true) throw new HttpError(400, "Nasty has no archive: is_archived cannot be true", { is_archived: ["Nasty has no archive."] });
+  const fields: Record<string, unknown> = {};
+  for (const [theirs, ours] of Object.entries(FIELD_NAMES)) if (body[theirs] !== undefined) fields[ours] = body[theirs];
+  return fields;
+}
+
+function bodyObject(context: Context): Record<string, unknown> {
+  const body = jsonBody(context);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "expected a JSON object", { non_field_errors: ["Invalid data. Expected a dictionary."] });
+  return body as Record<string, unknown>;
+}
+
+/** DRF's answers: field errors at the top level under linkding's names, `detail` for the rest. */
+function linkdingError(error: unknown, context: Context | null): Answer {
+  if (!(error instanceof HttpError)) return errorAnswer(error, `${context?.method ?? "?"} ${context?.path ?? "?"}`);
+  const fieldErrors = error.extra.errors as Record<string, string[]> | undefined;
+  if (error.status === 422 && fieldErrors) {
+    const named = Object.fromEntries(Object.entries(fieldErrors).map(([field, messages]) => [OUR_FIELD_NAMES[field] ?? field, messages]));
+    return { status: 400, json: named };
+  }
+  const { errors: _unused, ...extra } = error.extra;
+  return { status: error.status, json: { detail: error.message, ...extra }, headers: error.headers };
+}
+
+function origin(deps: LinkdingDeps, context: Context): string {
+  const host = context.headers.host.replace(/[^A-Za-z0-9.:[\]-]/g, "") || "localhost";
+  return `${isSecureRequest(context.headers["x-forwarded-proto"], deps.config.trustProxy) ? "https" : "http"}://${host}`;
+}
+
+function pageParams(context: Context): { limit: number; offset: number } {
+  const read = (name: string, fallback: number, max: number) => {
+    const raw = context.query.get(name);
+    if (raw === null || raw === "") return fallback;
+    if (!/^\d{1,9}$/.test(raw)) throw new HttpError(400, `${name} must be a whole number, got '${raw.slice(0, 20)}'`);
+    return Math.min(Number(raw), max);
+  };
+  return { limit: Math.max(1, read("limit", LIMIT_DEFAULT, LIMIT_MAX)), offset: read("offset", 0, Number.MAX_SAFE_INTEGER) };
+}
+
+/** `{count, next, previous, results}` with absolute next/previous links, as DRF's limit-offset pagination. */
+function paginated<T>(deps: LinkdingDeps, context: Context, all: readonly T[], toJson: (item: T) => unknown): Answer {
+  const { limit, offset } = pageParams(context);
+  const link = (at: number) => {
+    const query = new URLSearchParams(context.query);
+    query.set("limit", String(limit));
+    query.set("offset", String(at));
+    return `${origin(deps, context)}${context.path}?${query}`;
+  };
+  return {
+    status: 200,
+    json: {
+      count: all.length,
+      next: offset + limit < all.length ? link(offset + limit) : null,
+      previous: offset > 0 ? link(Math.max(0, offset - limit)) : null,
+      results: all.slice(offset, offset + limit).map(toJson),
+    },
+  };
+}
+
+function listBookmarks(deps: LinkdingDeps, context: Context, archived: boolean): Answer {
+  const viewer = context.viewer!;
+  const query = (context.query.get("q") ?? "").trim();
+  if (query.length > QUERY_CHARS_MAX) throw new HttpError(400, `q is too long (at most ${QUERY_CHARS_MAX} characters)`);
+  let all: Bookmark[] = [];
+  if (archived) all = [];
+  else if (query === "") all = [...viewer.bookmarks.items].reverse();
+  else all = deps.search.search({ query: `${query} `, viewer, user: viewer, limit: viewer.bookmarks.length + 1 }).items;
+  return paginated(deps, context, all, linkdingBookmark);
+}
+
+function ownBookmark(deps: LinkdingDeps, context: Context): Bookmark {
+  return deps.commands.ownBookmark(context.viewer!, idParam(context.params[0]));
+}
+
+/** POST /api/bookmarks/: a URL the user already saved is updated instead, as linkding does. */
+async function createBookmark(deps: LinkdingDeps, context: Context): Promise<Answer> {
+  const viewer = context.viewer!;
+  const body = bodyObject(context);
+  const fields: Record<string, unknown> = { public: false, ...ourFields(body) };
+  const url = typeof fields.url === "string" ? normalizeUrl(fields.url) : null;
+  const existing = url === null ? undefined : deps.store.savedBy(viewer, url);
+  if (existing) {
+    const { url: _same, ...changes } = fields;
+    if (typeof changes.title === "string" && changes.title.trim() === "") delete changes.title;
+    const updated = await deps.commands.updateBookmark(viewer, existing.id, changes);
+    return { status: 201, json: linkdingBookmark(updated) };
+  }
+  if ((fields.title === undefined || fields.title === "") && url !== null) fields.title = url;
+  const bookmark = await deps.commands.createBookmark(viewer, fields);
+  return { status: 201, json: linkdingBookmark(bookmark) };
+}
+
+async function updateBookmark(deps: LinkdingDeps, context: Context, full: boolean): Promise<Answer> {
+  const bookmark = ownBookmark(deps, context);
+  const body = bodyObject(context);
+  if (full && body.url === undefined) throw new HttpError(400, "url is required", { url: ["This field is required."] });
+  const updated = await deps.commands.updateBookmark(context.viewer!, bookmark.id, ourFields(body));
+  return { status: 200, json: linkdingBookmark(updated) };
+}
+
+function checkUrl(deps: LinkdingDeps, context: Context): Answer {
+  const raw = context.query.get("url") ?? "";
+  if (raw === "") throw new HttpError(400, "url is required", { url: ["This field is required."] });
+  const url = normalizeUrl(raw);
+  const bookmark = url === null ? undefined : deps.store.savedBy(context.viewer!, url);
+  return {
+    status: 200,
+    json: {
+      bookmark: bookmark ? linkdingBookmark(bookmark) : null,
+      metadata: { url: url ?? raw, title: null, description: null, preview_image: null },
+      auto_tags: [],
+    },
+  };
+}
+
+function findTag(context: Context): { id: number; name: string; date_added: string } {
+  const id = idParam(context.params[0], "tag");
+  const tag = tagsOf(context.viewer!).find((candidate) => candidate.id === id);
+  if (!tag) throw new HttpError(404, "Not found.");
+  return tag;
+}
+
+/** Tags exist here only on bookmarks: creating one answers its would-be record and stores nothing. */
+function createTag(context: Context): Answer {
+  const body = bodyObject(context);
+  const name = typeof body.name === "string" ? body.name.trim().toLowerCase().replace(/\s+/g, "-") : "";
+  if (name === "" || name.length > 64 || name.includes(",")) throw new HttpError(400, "name must be a tag of 1–64 characters without commas", { name: ["Enter a valid tag name."] });
+  const existing = tagsOf(context.viewer!).find((tag) => tag.name === name);
+  return { status: 201, json: existing ?? { id: tagId(name), name, date_added: isoTime(Date.now()) } };
+}
+
+const PROFILE = {
+  theme: "auto",
+  bookmark_date_display: "relative",
+  bookmark_link_target: "_blank",
+  web_archive_integration: "disabled",
+  tag_search: "lax",
+  enable_sharing: true,
+  enable_public_sharing: true,
+  enable_favicons: false,
+  display_url: false,
+  permanent_notes: false,
+  search_preferences: { sort: "added_desc", shared: "off", unread: "off" },
+};
+
+export function registerLinkding(app: TemplatedApp, deps: LinkdingDeps): void {
+  const read: RouteOptions = { auth: "required", onError: linkdingError };
+  const write: RouteOptions = { ...read, body: true };
+  route(app, deps, "get", "/api/bookmarks/", (context) => listBookmarks(deps, context, false), read);
+  route(app, deps, "get", "/api/bookmarks/archived/", (context) => listBookmarks(deps, context, true), read);
+  route(app, deps, "post", "/api/bookmarks/", (context) => createBookmark(deps, context), write);
+  route(app, deps, "get", "/api/bookmarks/check/", (context) => checkUrl(deps, context), read);
+  route(app, deps, "get", "/api/bookmarks/:id/", (context) => ({ status: 200, json: linkdingBookmark(ownBookmark(deps, context)) }), read);
+  route(app, deps, "put", "/api/bookmarks/:id/", (context) => updateBookmark(deps, context, true), write);
+  route(app, deps, "patch", "/api/bookmarks/:id/", (context) => updateBookmark(deps, context, false), write);
+  route(app, deps, "del", "/api/bookmarks/:id/", async (context) => {
+    await deps.commands.deleteBookmark(context.viewer!, ownBookmark(deps, context).id);
+    return { status: 204 };
+  }, read);
+  route(app, deps, "post", "/api/bookmarks/:id/archive/", (context) => {
+    ownBookmark(deps, context);
+    throw new HttpError(400, "Nasty has no archive; bookmarks cannot be archived");
+  }, read);
+  // Nothing is ever archived, so unarchiving always succeeds at once.
+  route(app, deps, "post", "/api/bookmarks/:id/unarchive/", (context) => {
+    ownBookmark(deps, context);
+    return { status: 204 };
+  }, read);
+  route(app, deps, "get", "/api/tags/", (context) => paginated(deps, context, tagsOf(context.viewer!), (tag) => tag), read);
+  route(app, deps, "get", "/api/tags/:id/", (context) => ({ status: 200, json: findTag(context) }), read);
+  route(app, deps, "post", "/api/tags/", (context) => createTag(context), write);
+  route(app, deps, "get", "/api/user/profile/", () => ({ status: 200, json: PROFILE }), read);
+}
