@@ -3,6 +3,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import WebSocket from "ws";
 import { request, startTestServer, tempDir } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
 import { Simulator, type SimulatorOptions } from "../src/simulator/simulator.ts";
@@ -83,6 +84,35 @@ describe("traffic simulator", () => {
     assert.ok(privateOnes.length > 0, "some simulated bookmarks are private");
     const anonymous = await request(nasty.url, "GET", `/api/bookmarks/${privateOnes[0]!.id}`);
     assert.equal(anonymous.status, 404, "private simulated bookmarks stay private");
+  });
+
+  test("its public bookmarks arrive on the firehose topic, each once, as the store has them", { timeout: 60_000 }, async () => {
+    const nasty = await server();
+    const socket = new WebSocket(`${nasty.url.replace("http:", "ws:")}/ws?topics=bookmarks:firehose`);
+    const pushes: { event: string; payload: { id: number; title: string; url: string; user: string; tags: string[] } }[] = [];
+    let wake = () => {};
+    socket.on("message", (data) => {
+      const frame = JSON.parse(String(data));
+      if (frame.op === "ok" || frame.event === "bookmark_created") pushes.push(frame);
+      wake();
+    });
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise<void>((resolve) => (wake = resolve));
+    };
+    await until(() => pushes.length > 0);
+    pushes.length = 0;
+
+    const stats = await simulate(nasty, { seed: 11, stepsMax: 80 });
+    const publicCreated = createdInLog(nasty).filter((bookmark) => bookmark.public);
+    assert.ok(publicCreated.length > 0 && publicCreated.length < stats.created, "public and private ones were made");
+    await until(() => pushes.length >= publicCreated.length);
+    socket.close();
+    assert.deepEqual(
+      pushes.map(({ payload }) => [payload.url, payload.user, payload.title, payload.tags]),
+      publicCreated.map((bookmark) => [bookmark.url, bookmark.user, bookmark.title, bookmark.tags]),
+    );
+    const deleted = new Set(nasty.log.readAfter(0, 1_000_000).flatMap((event) => (event.type === "bookmark.deleted" ? [event.payload.id as number] : [])));
+    for (const { payload } of pushes) assert.ok(nasty.store.bookmarksById.has(payload.id as never) !== deleted.has(payload.id), `bookmark ${payload.id} is in the store unless it was deleted`);
   });
 
   test("after the corpus it varies the links: distinct URLs per user, remixed titles", () => {
