@@ -199,13 +199,23 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
     const session = await context.newCDPSession(page);
     for (const type of ["rawKeyDown", "keyUp"]) await session.send("Input.dispatchKeyEvent", { type: type as "rawKeyDown" | "keyUp", ...SHORTCUT_KEY });
     await session.detach();
-    await eventually("the popup to open", async () => ((await worker.evaluate(() => chrome.runtime.getContexts({ contextTypes: [chrome.runtime.ContextType.POPUP] }))).length > 0 ? true : undefined));
+    await eventually("the popup to open", async () => ((await openPopups()) > 0 ? true : undefined));
     const viewer = await chromium.connectOverCDP(`http://127.0.0.1:${devtoolsPort}`);
     const popup = viewer.contexts()[0]!.pages().find((candidate) => candidate.url() === `chrome-extension://${extensionId}/popup.html`);
     assert.ok(popup, "the popup is among the browser's pages");
     // The popup has looked up whose token it is (or failed to) once the header or the status says so.
     await popup.waitForFunction(() => document.getElementById("who")?.textContent !== "" || document.getElementById("status")?.textContent !== "" || !document.getElementById("setup")?.hidden);
-    return { popup, release: () => viewer.close() };
+    // Closing it makes sure the next shortcut press opens a popup rather than closing this one.
+    const release = async () => {
+      if (!popup.isClosed()) await popup.evaluate(() => window.close()).catch(() => {});
+      await viewer.close();
+      await eventually("the popup to close", async () => ((await openPopups()) === 0 ? true : undefined));
+    };
+    return { popup, release };
+  }
+
+  async function openPopups(): Promise<number> {
+    return (await worker.evaluate(() => chrome.runtime.getContexts({ contextTypes: [chrome.runtime.ContextType.POPUP] }))).length;
   }
 
   async function aliceBookmarkOf(url: string): Promise<any> {
@@ -333,30 +343,32 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
     const click = (linkUrl: string) =>
       worker.evaluate(([info, clicked]) => chrome.contextMenus.onClicked.dispatch(info, clicked), [{ menuItemId: "nasty-save-link", linkUrl, pageUrl: `${pages.url}/article`, frameId: 0, editable: false }, tabInfo] as const);
 
+    /** The tab's badge and tooltip once they differ from `previous`: the worker sets them after the server answered. */
+    const reportAfter = (previous: string[]) =>
+      eventually("the toolbar button's report", async () => {
+        const shown: string[] = await worker.evaluate((tabId) => Promise.all([chrome.action.getBadgeText({ tabId }), chrome.action.getTitle({ tabId })]), tabInfo.id!);
+        return shown[0] === previous[0] && shown[1] === previous[1] ? undefined : shown;
+      });
+
     // Without access to the page the title falls back to the URL.
     await click(`${pages.url}/bare`);
     const bare = await eventually("the bare link to be saved", () => aliceBookmarkOf(`${pages.url}/bare`));
     assert.equal(bare.title, `${pages.url}/bare`);
     assert.equal(bare.public, true);
+    const bareReport = await reportAfter(["", "Save to Nasty"]);
+    assert.deepEqual(bareReport, ["✓", `Nasty Bookmarker: saved “${pages.url}/bare”`]);
 
     // A real click on the menu grants activeTab on the tab; so does the extension's shortcut, which a
-    // test can press: open and close the popup, then the link's text can be read.
-    const { popup, release } = await openPopup(page);
-    await popup.evaluate(() => window.close());
-    await release();
+    // test can press: open and close the popup, and the link's text can be read.
+    await (await openPopup(page)).release();
     await click(`${pages.url}/linked`);
     const linked = await eventually("the linked page to be saved", () => aliceBookmarkOf(`${pages.url}/linked`));
     assert.equal(linked.title, "the borrow checker guide");
-    const badge = await worker.evaluate((tabId) => Promise.all([chrome.action.getBadgeText({ tabId }), chrome.action.getTitle({ tabId })]), tabInfo.id!);
-    assert.deepEqual(badge, ["✓", "Nasty Bookmarker: saved “the borrow checker guide”"]);
+    assert.deepEqual(await reportAfter(bareReport), ["✓", "Nasty Bookmarker: saved “the borrow checker guide”"]);
 
     // Saving it again: the badge carries the server's 409 message.
     await click(`${pages.url}/linked`);
-    const title = await eventually("the duplicate to be reported", async () => {
-      const text = await worker.evaluate((tabId) => chrome.action.getBadgeText({ tabId }), tabInfo.id!);
-      return text === "!" ? worker.evaluate((tabId) => chrome.action.getTitle({ tabId }), tabInfo.id!) : undefined;
-    });
-    assert.equal(title, `Nasty Bookmarker: you already saved this URL as bookmark ${linked.id}`);
+    assert.deepEqual(await reportAfter(["✓", "Nasty Bookmarker: saved “the borrow checker guide”"]), ["!", `Nasty Bookmarker: you already saved this URL as bookmark ${linked.id}`]);
     await page.close();
   });
 
