@@ -2,37 +2,13 @@
 // The options page: server URL and token in chrome.storage, access to that one server, and "Test connection".
 import { apiRequest, whoAmI } from "./lib/api.js";
 import { loadSettings, normalizeServerUrl, originPattern, saveSettings } from "./lib/settings.js";
-
-/**
- * @param {string} id
- * @returns {any} the element; options.html is ours, so a missing one is a bug
- */
-function element(id) {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`options.html has no #${id}`);
-  return found;
-}
+import { element, messageOf, showStatus } from "./lib/ui.js";
 
 const form = /** @type {HTMLFormElement} */ (element("form"));
 const serverInput = /** @type {HTMLInputElement} */ (element("server"));
 const tokenInput = /** @type {HTMLInputElement} */ (element("token"));
 const publicInput = /** @type {HTMLInputElement} */ (element("public"));
 const testButton = /** @type {HTMLButtonElement} */ (element("test"));
-const statusLine = /** @type {HTMLElement} */ (element("status"));
-
-/**
- * @param {string} text
- * @param {"ok" | "error" | ""} kind
- */
-function showStatus(text, kind) {
-  statusLine.textContent = text;
-  statusLine.className = `status ${kind}`;
-}
-
-/** @param {unknown} error */
-function messageOf(error) {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * Asks for access to the server's origin. Must be the first await of a click handler: Chrome only

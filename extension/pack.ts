@@ -85,6 +85,31 @@ const METHOD_STORED = 0;
 const METHOD_DEFLATED = 8;
 const REGULAR_FILE_0644 = (0o100644 << 16) >>> 0;
 
+interface EntryFields {
+  method: number;
+  crc: number;
+  packedBytes: number;
+  bytes: number;
+  nameBytes: number;
+}
+
+/**
+ * The run of fields a local header and a central directory header share, in the same order:
+ * version needed, flags, method, time, date, CRC-32, sizes, name length, extra length (0).
+ */
+function writeEntryFields(header: Buffer, at: number, entry: EntryFields): void {
+  header.writeUInt16LE(VERSION_NEEDED, at);
+  header.writeUInt16LE(FLAG_UTF8_NAMES, at + 2);
+  header.writeUInt16LE(entry.method, at + 4);
+  header.writeUInt16LE(DOS_TIME, at + 6);
+  header.writeUInt16LE(DOS_DATE, at + 8);
+  header.writeUInt32LE(entry.crc, at + 10);
+  header.writeUInt32LE(entry.packedBytes, at + 14);
+  header.writeUInt32LE(entry.bytes, at + 18);
+  header.writeUInt16LE(entry.nameBytes, at + 22);
+  header.writeUInt16LE(0, at + 24);
+}
+
 /**
  * Writes a zip (PKWARE APPNOTE 4.3: local headers, central directory, end record) of `files`.
  * Each file is deflated, or stored when deflating does not make it smaller (PNGs).
@@ -100,31 +125,15 @@ export function zip(files: PackedFile[]): Buffer {
     const stored = deflated.length >= file.data.length;
     const body = stored ? file.data : deflated;
     const crc = zlib.crc32(file.data);
+    const entry: EntryFields = { method: stored ? METHOD_STORED : METHOD_DEFLATED, crc, packedBytes: body.length, bytes: file.data.length, nameBytes: name.length };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(VERSION_NEEDED, 4);
-    local.writeUInt16LE(FLAG_UTF8_NAMES, 6);
-    local.writeUInt16LE(stored ? METHOD_STORED : METHOD_DEFLATED, 8);
-    local.writeUInt16LE(DOS_TIME, 10);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(file.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
+    writeEntryFields(local, 4, entry);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(VERSION_MADE_BY_UNIX, 4);
-    central.writeUInt16LE(VERSION_NEEDED, 6);
-    central.writeUInt16LE(FLAG_UTF8_NAMES, 8);
-    central.writeUInt16LE(stored ? METHOD_STORED : METHOD_DEFLATED, 10);
-    central.writeUInt16LE(DOS_TIME, 12);
-    central.writeUInt16LE(DOS_DATE, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(file.data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    // extra length, comment length, disk number, internal attributes: all 0
+    writeEntryFields(central, 6, entry);
+    // comment length, disk number, internal attributes: 0
     central.writeUInt32LE(REGULAR_FILE_0644, 38);
     central.writeUInt32LE(offset, 42);
     locals.push(local, name, body);

@@ -2,6 +2,7 @@
 // The popup: pre-fills the current tab, suggests tags from the server as you type, and saves the bookmark (or updates yours).
 import { ApiError, createBookmark, findOwnBookmark, getBookmark, suggestTags, updateBookmark, whoAmI } from "./lib/api.js";
 import { hasServerAccess, loadSettings } from "./lib/settings.js";
+import { element, messageOf, showStatus } from "./lib/ui.js";
 import { completeTag, currentFragment, enteredTags, tagsForApi } from "./lib/tags.js";
 
 /** The original popup closed itself this long after "Bookmark saved!". */
@@ -10,16 +11,6 @@ const CLOSE_AFTER_SAVE_MS = 3000;
 const SUGGEST_DELAY_MS = 120;
 const TITLE_CHARS_MAX = 500;
 const DESCRIPTION_CHARS_MAX = 10_000;
-
-/**
- * @param {string} id
- * @returns {any} the element; popup.html is ours, so a missing one is a bug
- */
-function element(id) {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`popup.html has no #${id}`);
-  return found;
-}
 
 const form = /** @type {HTMLFormElement} */ (element("form"));
 const titleInput = /** @type {HTMLInputElement} */ (element("title"));
@@ -30,7 +21,6 @@ const descriptionInput = /** @type {HTMLTextAreaElement} */ (element("descriptio
 const publicInput = /** @type {HTMLInputElement} */ (element("public"));
 const publicLabel = /** @type {HTMLElement} */ (element("public-label"));
 const saveButton = /** @type {HTMLButtonElement} */ (element("save"));
-const statusLine = /** @type {HTMLElement} */ (element("status"));
 const notice = /** @type {HTMLElement} */ (element("notice"));
 const setup = /** @type {HTMLElement} */ (element("setup"));
 const who = /** @type {HTMLElement} */ (element("who"));
@@ -39,20 +29,6 @@ const who = /** @type {HTMLElement} */ (element("who"));
  * @type {{ settings: import("./lib/settings.js").Settings | null, existing: import("./lib/api.js").Bookmark | null, saving: boolean, saved: boolean }}
  */
 const state = { settings: null, existing: null, saving: false, saved: false };
-
-/**
- * @param {string} text
- * @param {"ok" | "error" | ""} kind
- */
-function showStatus(text, kind) {
-  statusLine.textContent = text;
-  statusLine.className = `status ${kind}`;
-}
-
-/** @param {unknown} error */
-function messageOf(error) {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * Points the person to the options page, with `text` saying why.
