@@ -119,6 +119,14 @@ describe("JSON API", () => {
     assert.deepEqual(replies.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409, 409, 409]);
   });
 
+  test("concurrent deletes of one bookmark: one 204, the rest 404, one event", async () => {
+    const data = await createBookmark(base, bob, { title: "Delete race", url: "https://delete-race.example/" });
+    const seqBefore = nasty.log.lastSeq;
+    const replies = await Promise.all(Array.from({ length: 4 }, () => request(base, "DELETE", `/api/bookmarks/${data.id}`, { token: bob })));
+    assert.deepEqual(replies.map((r) => r.status).sort(), [204, 404, 404, 404]);
+    assert.equal(nasty.log.lastSeq, seqBefore + 1);
+  });
+
   test("413: a body over 64 KiB", async () => {
     const reply = await request(base, "POST", "/api/bookmarks", { token: alice, body: { bookmark: { title: "x", url: "https://big.example", description: "d".repeat(70 * 1024) } } });
     assert.equal(reply.status, 413);

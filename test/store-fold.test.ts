@@ -11,17 +11,7 @@ import { checkIndexes, snapshot } from "../src/store/check.ts";
 import type { LoggedEvent } from "../src/events.ts";
 import type { User } from "../src/store/store.ts";
 import { tempDir } from "./support/server.ts";
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../src/simulator/random.ts";
 
 async function runSeed(seed: number, steps: number): Promise<void> {
   const random = mulberry32(seed);

@@ -212,7 +212,9 @@ export class Commands {
 
   async deleteBookmark(user: User, id: number): Promise<void> {
     const bookmark = this.ownBookmark(user, id);
-    await this.log.append([{ type: "bookmark.deleted", payload: { id: bookmark.id } }]);
+    const keys = [`delete:${bookmark.id}`];
+    this.reserve(keys, () => new HttpError(404, `no bookmark ${id} (it is being deleted)`));
+    await this.appendReserved([{ type: "bookmark.deleted", payload: { id: bookmark.id } }], keys);
   }
 
   async postComment(user: User, bookmarkId: number, input: unknown): Promise<Comment> {
