@@ -208,6 +208,28 @@ describe("pages", { timeout: 60_000 }, () => {
     replay.cookies.set("nasty_session", session);
     assert.equal((await replay.get("/bookmarks")).status, 303, "the old cookie is refused");
   });
+
+  test("pages kept rendered follow every change a card shows: title, comments, others saving the URL", async () => {
+    const ivan = await signUp(base, "ivan");
+    const jack = await signUp(base, "jack");
+    const client = new PageClient(base);
+    const own = await createBookmark(base, ivan, { title: "cached card", url: "https://cache.example/", tags: ["cache"] });
+    const first = await client.get("/t/cache");
+    assert.equal((await client.get("/t/cache")).text, first.text, "the same page until something happens");
+    assert.match(first.text, new RegExp(`id="cc-${own.id}" href="/b/${own.id}#discussion">discuss<`));
+    await request(base, "POST", `/api/bookmarks/${own.id}/comments`, { token: jack, body: { body: "hi" } });
+    assert.match((await client.get("/t/cache")).text, new RegExp(`id="cc-${own.id}" href="/b/${own.id}#discussion">1 comment<`));
+    const again = await createBookmark(base, jack, { title: "jack saves it too", url: "https://cache.example/" });
+    assert.match((await client.get(`/b/${own.id}`)).text, /saved by 1 other/);
+    await request(base, "PATCH", `/api/bookmarks/${own.id}`, { token: ivan, body: { bookmark: { title: "cached card, renamed" } } });
+    assert.deepEqual(cardTitles((await client.get("/t/cache")).text), ["cached card, renamed"]);
+    const loggedIn = new PageClient(base);
+    await loggedIn.logIn("ivan");
+    assert.match((await loggedIn.get("/t/cache")).text, /data-viewer="ivan"/, "a logged-in viewer never gets a visitor's page");
+    await request(base, "DELETE", `/api/bookmarks/${own.id}`, { token: ivan });
+    await request(base, "DELETE", `/api/bookmarks/${again.id}`, { token: jack });
+    assert.deepEqual(cardTitles((await client.get("/t/cache")).text), []);
+  });
 });
 
 test("a session cookie survives a server restart", async () => {

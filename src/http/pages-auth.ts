@@ -46,7 +46,7 @@ function credentialsPage(pages: PageContext, context: Context, form: Credentials
     message: form.message ?? null,
     errors: form.errors ?? {},
   };
-  return page(pages, context, "/pages/login", data.heading, form.signup ? "signup" : "login", data, { status: form.status, anonymousForms: true, headers: form.headers });
+  return page(pages, context, "@pages/login", data.heading, form.signup ? "signup" : "login", data, { status: form.status, anonymousForms: true, headers: form.headers });
 }
 
 /**
@@ -99,7 +99,7 @@ function settingsPage(pages: PageContext, context: Context, extras: SettingsExtr
   const viewer = requireViewer(context);
   const { api, sessions } = ownTokens(pages, viewer);
   const tokens = api.map((token) => ({ id: token.id, name: token.name, createdAt: isoTime(token.createdAt), createdAtText: utcText(token.createdAt) }));
-  return page(pages, context, "/pages/settings", "Settings", "settings", { tokens, sessions, created: extras.created ?? null, message: extras.message ?? null, name: extras.name ?? "" }, { status: extras.status });
+  return page(pages, context, "@pages/settings", "Settings", "settings", { tokens, sessions, created: extras.created ?? null, message: extras.message ?? null, name: extras.name ?? "" }, { status: extras.status });
 }
 
 export function registerAuthPages(app: TemplatedApp, pages: PageContext): void {

@@ -4,12 +4,12 @@ import { HttpError, type FieldErrors } from "../errors.ts";
 import { normalizeTags } from "../commands/schemas.ts";
 import type { Bookmark, BookmarkQuery, User } from "../store/store.ts";
 import { tagSetTopic, topic } from "../realtime/topics.ts";
-import { cardView, commentView, render, tagCloud, type CardView } from "../render/html.ts";
+import { cardView, commentView, render, tagCloud } from "../render/html.ts";
 import { cursorParam, idParam, userParam } from "./api.ts";
 import { route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import { fieldErrors } from "./pages-auth.ts";
-import { formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, type PageContext } from "./pages.ts";
+import { formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, visitorCached, type PageContext } from "./pages.ts";
 
 export const FEED_PAGE_SIZE = 50;
 export const RANDOM_PICKS = 50;
@@ -35,7 +35,7 @@ function feedData(pages: PageContext, context: Context, spec: FeedSpec): object 
   return {
     heading: spec.heading,
     intro: spec.intro,
-    cards: result.items.map((bookmark) => cardView(pages.store, bookmark)),
+    cards: result.items.map((bookmark) => pages.cards.html(bookmark)),
     // Only the newest page takes live insertions; older pages still follow edits and deletions.
     feedId: beforeOrd === undefined ? "feed" : "feed-older",
     older: result.nextCursor ? `${context.path}?cursor=${result.nextCursor}` : null,
@@ -45,7 +45,7 @@ function feedData(pages: PageContext, context: Context, spec: FeedSpec): object 
 }
 
 function feedPage(pages: PageContext, context: Context, spec: FeedSpec): Answer {
-  return page(pages, context, "/pages/feed", spec.title, spec.section, feedData(pages, context, spec), { live: spec.live });
+  return page(pages, context, "@pages/feed", spec.title, spec.section, feedData(pages, context, spec), { live: spec.live });
 }
 
 /**
@@ -105,7 +105,7 @@ function minePage(pages: PageContext, context: Context, form: BookmarkForm, stat
     title: "My bookmarks", heading: "My bookmarks", intro: "", section: "mine", live: topic.privateOf(viewer.username),
     query: { viewer, user: viewer }, emptyText: "You have not saved anything yet.",
   });
-  return page(pages, context, "/pages/mine", "My bookmarks", "mine", { ...data, form }, { status, live: topic.privateOf(viewer.username) });
+  return page(pages, context, "@pages/mine", "My bookmarks", "mine", { ...data, form }, { status, live: topic.privateOf(viewer.username) });
 }
 
 async function createFromForm(pages: PageContext, context: Context): Promise<Answer> {
@@ -114,11 +114,11 @@ async function createFromForm(pages: PageContext, context: Context): Promise<Ans
   try {
     const bookmark = await pages.commands.createBookmark(viewer, values);
     if (!fromHtmx(context)) return redirect("/bookmarks");
-    return htmlAnswer(200, render("/partials/bookmark-form", newBookmarkForm(context, { public: values.public }, null, bookmark.title)));
+    return htmlAnswer(200, render("@partials/bookmark-form", newBookmarkForm(context, { public: values.public }, null, bookmark.title)));
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
     const form = newBookmarkForm(context, values, error);
-    if (fromHtmx(context)) return htmlAnswer(error.status, render("/partials/bookmark-form", form), error.headers);
+    if (fromHtmx(context)) return htmlAnswer(error.status, render("@partials/bookmark-form", form), error.headers);
     return minePage(pages, context, form, error.status);
   }
 }
@@ -128,7 +128,7 @@ function editPage(pages: PageContext, context: Context, bookmark: Bookmark, valu
     formId: "edit-bookmark", action: `/b/${bookmark.id}/edit`, submit: "Save changes", cancel: `/b/${bookmark.id}`, htmx: false,
     csrf: formToken(context), values, errors: failure ? fieldErrors(failure) : {}, message: failure?.message ?? null, saved: null,
   };
-  return page(pages, context, "/pages/edit", `Edit ${bookmark.title}`, "mine", { form, id: bookmark.id }, { status: failure?.status ?? 200 });
+  return page(pages, context, "@pages/edit", `Edit ${bookmark.title}`, "mine", { form, id: bookmark.id }, { status: failure?.status ?? 200 });
 }
 
 async function editFromForm(pages: PageContext, context: Context): Promise<Answer> {
@@ -164,18 +164,19 @@ function bookmarkPage(pages: PageContext, context: Context, bookmark: Bookmark, 
     .slice(0, ALSO_SAVED_SHOWN_MAX)
     .map((other) => ({ id: other.id, user: other.user.username }));
   const data = {
-    card: cardView(pages.store, bookmark),
+    id: bookmark.id,
+    cardHtml: pages.cards.html(bookmark),
     comments: shown.map(commentView),
     olderComments: all.length - shown.length,
     savedAlsoBy,
     commentError: commentFailure?.error.message ?? null,
     commentBody: commentFailure?.body ?? "",
   };
-  return page(pages, context, "/pages/bookmark", bookmark.title, "", data, { status: commentFailure?.error.status ?? 200, live: bookmarkTopic(bookmark), headers: commentFailure?.error.headers });
+  return page(pages, context, "@pages/bookmark", bookmark.title, "", data, { status: commentFailure?.error.status ?? 200, live: bookmarkTopic(bookmark), headers: commentFailure?.error.headers });
 }
 
 function commentForm(context: Context, id: number, failure: HttpError | null, body: string): string {
-  return render("/partials/comment-form", { id, csrf: formToken(context), message: failure?.message ?? null, body });
+  return render("@partials/comment-form", { id, csrf: formToken(context), message: failure?.message ?? null, body });
 }
 
 async function commentFromForm(pages: PageContext, context: Context): Promise<Answer> {
@@ -194,8 +195,8 @@ async function commentFromForm(pages: PageContext, context: Context): Promise<An
   }
 }
 
-function randomCards(pages: PageContext): CardView[] {
-  return pages.store.randomPublic(RANDOM_PICKS).map((bookmark) => cardView(pages.store, bookmark));
+function randomPicks(pages: PageContext): Bookmark[] {
+  return pages.store.randomPublic(RANDOM_PICKS);
 }
 
 function userFeed(pages: PageContext, context: Context, user: User): Answer {
@@ -215,21 +216,21 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
   const options = pageOptions(pages);
   const withBody = pageOptions(pages, { body: true });
 
-  route(app, pages, "get", "/", (context) => feedPage(pages, context, {
+  route(app, pages, "get", "/", visitorCached(pages, (context) => feedPage(pages, context, {
     title: "Firehose", heading: "Firehose", intro: "Every public bookmark, live, the moment it is saved.", section: "firehose",
     live: topic.firehose, query: { viewer: null }, emptyText: "Nothing saved yet. Be the first!",
-  }), options);
+  })), options);
 
-  route(app, pages, "get", "/t/*", (context) => {
+  route(app, pages, "get", "/t/*", visitorCached(pages, (context) => {
     const tags = tagsFromPath(context.path);
     const label = tags.map((tag) => `#${tag}`).join(" + ");
     return feedPage(pages, context, {
       title: label, heading: label, intro: tags.length > 1 ? "Public bookmarks carrying all of these tags, live." : "Public bookmarks with this tag, live.",
       section: "tags", live: tagSetTopic(tags), query: { viewer: null, tags }, emptyText: "No public bookmarks with this tag yet.",
     });
-  }, options);
+  }), options);
 
-  route(app, pages, "get", "/u/:name", (context) => userFeed(pages, context, userParam(pages.store, context.params[0] ?? "")), options);
+  route(app, pages, "get", "/u/:name", visitorCached(pages, (context) => userFeed(pages, context, userParam(pages.store, context.params[0] ?? ""))), options);
 
   route(app, pages, "get", "/bookmarks", (context) => {
     const prefill = { url: context.query.get("url") ?? "", title: context.query.get("title") ?? "", description: context.query.get("description") ?? "", tags: context.query.get("tags") ?? "", public: true };
@@ -237,7 +238,7 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
   }, options);
   route(app, pages, "post", "/bookmarks", (context) => createFromForm(pages, context), withBody);
 
-  route(app, pages, "get", "/b/:id", (context) => bookmarkPage(pages, context, visibleBookmark(pages, context)), options);
+  route(app, pages, "get", "/b/:id", visitorCached(pages, (context) => bookmarkPage(pages, context, visibleBookmark(pages, context))), options);
   route(app, pages, "post", "/b/:id/comments", (context) => commentFromForm(pages, context), withBody);
   route(app, pages, "get", "/b/:id/edit", (context) => {
     const bookmark = pages.commands.ownBookmark(requireViewer(context), idParam(context.params[0]));
@@ -251,12 +252,13 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
     return redirect("/bookmarks");
   }, withBody);
 
-  route(app, pages, "get", "/scramble", (context) => page(pages, context, "/pages/scramble", "Scramble", "scramble", { cards: randomCards(pages) }), options);
-  route(app, pages, "get", "/scramble/cards", () => htmlAnswer(200, render("/partials/scramble-cards", { cards: randomCards(pages) })), options);
-  route(app, pages, "get", "/discover", (context) => page(pages, context, "/pages/discover", "Discover", "discover", { cards: randomCards(pages) }), options);
+  const scrambled = () => ({ cards: randomPicks(pages).map((bookmark) => pages.cards.html(bookmark)) });
+  route(app, pages, "get", "/scramble", (context) => page(pages, context, "@pages/scramble", "Scramble", "scramble", scrambled()), options);
+  route(app, pages, "get", "/scramble/cards", () => htmlAnswer(200, render("@partials/scramble-cards", scrambled())), options);
+  route(app, pages, "get", "/discover", (context) => page(pages, context, "@pages/discover", "Discover", "discover", { cards: randomPicks(pages).map((bookmark) => cardView(pages.store, bookmark)) }), options);
 
-  route(app, pages, "get", "/tags", (context) => {
+  route(app, pages, "get", "/tags", visitorCached(pages, (context) => {
     const counts = pages.store.publicTagCounts();
-    return page(pages, context, "/pages/tags", "Tags", "tags", { tags: tagCloud(counts.slice(0, TAGS_IN_CLOUD_MAX)), total: counts.length });
-  }, options);
+    return page(pages, context, "@pages/tags", "Tags", "tags", { tags: tagCloud(counts.slice(0, TAGS_IN_CLOUD_MAX)), total: counts.length });
+  }), options);
 }

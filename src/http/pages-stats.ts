@@ -160,11 +160,11 @@ export function statsView(store: Store, sources: StatsSources, nowMs: number): o
 }
 
 export function renderStatsPanel(store: Store, sources: StatsSources, nowMs: number): string {
-  return render("/partials/stats-panel", statsView(store, sources, nowMs));
+  return render("@partials/stats-panel", statsView(store, sources, nowMs));
 }
 
 export function registerStatsPage(app: TemplatedApp, pages: PageContext): void {
-  route(app, pages, "get", "/stats", (context) => page(pages, context, "/pages/stats", "Stats", "stats", { stats: statsView(pages.store, pages.stats, Date.now()) }, { live: STATS_TOPIC }), pageOptions(pages));
+  route(app, pages, "get", "/stats", (context) => page(pages, context, "@pages/stats", "Stats", "stats", { stats: statsView(pages.store, pages.stats, Date.now()) }, { live: STATS_TOPIC }), pageOptions(pages));
 }
 
 export const STATS_INTERVAL_MS = 1000;

@@ -6,8 +6,8 @@ import type { Config } from "../config.ts";
 import type { User } from "../store/store.ts";
 import { CSRF_COOKIE, CSRF_FIELD, checkCsrf, checkOrigin, csrfToken, newCsrfSeed } from "../auth/csrf.ts";
 import { csrfSeedCookie, isSecureRequest } from "../auth/sessions.ts";
-import { render } from "../render/html.ts";
-import { SESSION_COOKIE, cookieValue, formBody, route, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
+import { CardCache, render } from "../render/html.ts";
+import { AnswerCache, SESSION_COOKIE, cookieValue, formBody, route, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import { registerStatic, type Assets } from "./pages-static.ts";
 import { registerAuthPages } from "./pages-auth.ts";
@@ -20,12 +20,16 @@ import { feedLinks } from "../interop/feeds.ts";
 
 export interface PagesDeps extends RouterDeps {
   commands: Commands;
+  /** Rendered cards, shared with the live feed. */
+  cards: CardCache;
   config: Pick<Config, "trustProxy" | "signup">;
   stats: StatsSources;
 }
 
 export interface PageContext extends PagesDeps {
   assets: Assets;
+  /** Pages as visitors who are not logged in see them, until the next event. */
+  visitorPages: AnswerCache;
 }
 
 export const HTML_TYPE = "text/html; charset=utf-8";
@@ -47,6 +51,19 @@ export const CONTENT_SECURITY_POLICY = [
 ].join("; ");
 
 const PAGE_HEADERS = { "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store", "X-Frame-Options": "DENY" };
+
+/**
+ * For visitors who are not logged in, a page that depends only on its URL and the store (no
+ * forms, no random picks) is rendered once per event and served from memory until the next.
+ */
+export function visitorCached(pages: PageContext, handler: (context: Context) => Answer): (context: Context) => Answer {
+  return (context) => {
+    if (context.viewer !== null) return handler(context);
+    const key = `${context.path}?${context.query}`;
+    const version = pages.store.eventsApplied;
+    return pages.visitorPages.get(key, version) ?? pages.visitorPages.set(key, version, handler(context));
+  };
+}
 
 /** Every page route: the session cookie counts as a log-in, and errors answer as HTML pages. */
 export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body"> = {}): RouteOptions {
@@ -136,14 +153,14 @@ const ERROR_HEADINGS: Record<number, string> = { 400: "Bad request", 401: "Log i
 export function errorPage(pages: PageContext, error: unknown, context: Context | null): Answer {
   if (!(error instanceof HttpError)) {
     console.error(`[pages] internal error in ${context?.method ?? "?"} ${context?.path ?? "?"}:`, error);
-    return page(pages, context, "/pages/error", "Error", "", { heading: "Something went wrong", message: "internal error; it has been logged" }, { status: 500 });
+    return page(pages, context, "@pages/error", "Error", "", { heading: "Something went wrong", message: "internal error; it has been logged" }, { status: 500 });
   }
   if (error.status === 401 && context?.method === "get" && !context.viewer) {
     const next = context.path + (context.query.size > 0 ? `?${context.query}` : "");
     return redirect(`/login?next=${encodeURIComponent(next)}`);
   }
   const heading = ERROR_HEADINGS[error.status] ?? "Error";
-  return page(pages, context, "/pages/error", heading, "", { heading, message: error.message }, { status: error.status, headers: error.headers });
+  return page(pages, context, "@pages/error", heading, "", { heading, message: error.message }, { status: error.status, headers: error.headers });
 }
 
 export interface WebAppDeps extends RouterDeps {
@@ -165,14 +182,15 @@ export interface WebApp {
  */
 export function registerWebApp(app: TemplatedApp, deps: WebAppDeps): WebApp {
   const out = uwsPublisher(app);
+  const cards = new CardCache(deps.store);
   const tagSets = new TagSets();
   const rate = new EventRate();
   const live = registerLiveSocket(app, { store: deps.store, tagSets, wsMaxBackpressureBytes: deps.config.wsMaxBackpressureBytes });
   const stats: StatsSources = { rate, live, status: deps.status };
-  registerPages(app, { ...deps, stats });
+  registerPages(app, { ...deps, cards, stats });
   const stopTicker = startStatsTicker(deps.store, stats, out);
   return {
-    observers: [new HtmlFeed(deps.store, out, tagSets), rate, live],
+    observers: [new HtmlFeed(deps.store, out, tagSets, cards), rate, live],
     status: () => ({ live_sockets: live.connections, live_topics: live.subscribers.size, tag_sets: tagSets.size }),
     close: stopTicker,
   };
@@ -180,7 +198,7 @@ export function registerWebApp(app: TemplatedApp, deps: WebAppDeps): WebApp {
 
 /** Registers every page route and the static assets they link to. */
 export function registerPages(app: TemplatedApp, deps: PagesDeps): void {
-  const pages: PageContext = { ...deps, assets: registerStatic(app, deps) };
+  const pages: PageContext = { ...deps, assets: registerStatic(app, deps), visitorPages: new AnswerCache() };
   registerAuthPages(app, pages);
   registerBookmarkPages(app, pages);
   registerStatsPage(app, pages);

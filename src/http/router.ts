@@ -58,8 +58,8 @@ export interface RouterDeps {
   limiter: RateLimiter;
 }
 
-/** Cached answers by method, URL and viewer, valid while `store.eventsApplied` is unchanged. */
-class AnswerCache {
+/** Cached answers by a key (method, URL, viewer), valid while `store.eventsApplied` is unchanged. */
+export class AnswerCache {
   private readonly entries = new Map<string, Answer & { version: number }>();
   private static readonly ENTRIES_MAX = 2048;
 

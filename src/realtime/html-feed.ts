@@ -1,7 +1,7 @@
 // The htmx pages' live feed: per committed event, renders each fragment once and publishes it on the `html|` topics as hx-ws messages.
 import type { LoggedEvent } from "../events.ts";
 import type { Bookmark, Store } from "../store/store.ts";
-import { cardView, commentView, renderCard, renderComment, renderCommentCount, renderGone } from "../render/html.ts";
+import { commentView, renderComment, renderCommentCount, renderGone, type CardCache } from "../render/html.ts";
 import { tagSetTopic, topic, wireTopic } from "./topics.ts";
 
 /** Where fragments go: uWS topics (numSubscribers lets us skip rendering for nobody). */
@@ -91,6 +91,7 @@ export class HtmlFeed {
     private readonly store: Store,
     private readonly out: HtmlPublisher,
     private readonly tagSets: TagSets,
+    private readonly cards: CardCache,
   ) {}
 
   beforeApply(event: LoggedEvent): Visibility | null {
@@ -150,8 +151,7 @@ export class HtmlFeed {
   }
 
   private cardOf(bookmark: Bookmark): () => string {
-    let html: string | null = null;
-    return () => (html ??= renderCard(cardView(this.store, bookmark)));
+    return () => this.cards.html(bookmark);
   }
 
   private created(bookmark: Bookmark | undefined): void {
