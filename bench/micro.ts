@@ -2,8 +2,8 @@
 import { Bench } from "tinybench";
 import { CreateBookmark, parseInput } from "../src/commands/schemas.ts";
 import type { BookmarkFields, BookmarkId, LoggedEvent, UserId } from "../src/events.ts";
-import { bookmarkJson } from "../src/render/json.ts";
-import { Store, type Bookmark } from "../src/store/store.ts";
+import { cardView, renderCard } from "../src/render/html.ts";
+import { Store } from "../src/store/store.ts";
 import { corpus } from "./corpus.ts";
 
 export interface MicroResult {
@@ -58,16 +58,6 @@ class EventSource {
   }
 }
 
-type RenderFragment = (store: Store, bookmark: Bookmark) => string;
-
-/** The HTML card of a bookmark when the pages part is present; else null (the JSON encode stands in). */
-async function htmlRenderer(): Promise<RenderFragment | null> {
-  const modulePath = "../src/render/html.ts";
-  const html = (await import(modulePath).catch(() => null)) as { cardView?: (store: Store, bookmark: Bookmark) => object; renderCard?: (view: object) => string } | null;
-  const { cardView, renderCard } = html ?? {};
-  return cardView && renderCard ? (store, bookmark) => renderCard(cardView(store, bookmark)) : null;
-}
-
 export async function runMicro(timeMs: number): Promise<MicroResult[]> {
   const source = new EventSource();
   const feedStore = source.store(FEED_STORE_BOOKMARKS);
@@ -77,7 +67,6 @@ export async function runMicro(timeMs: number): Promise<MicroResult[]> {
   const rawInputs = source.pool.map((fields, index) => ({ ...fields, tags: index % 2 === 0 ? fields.tags : fields.tags.join(", "), extra: "ignored" }));
   const encodedEvents = Array.from({ length: POOL }, () => source.bookmark());
   const storedPayloads = encodedEvents.map((event) => JSON.stringify(event.payload));
-  const render = await htmlRenderer();
   let turn = 0;
   const bench = new Bench({ time: timeMs, warmupTime: Math.min(100, timeMs / 2) });
   bench
@@ -95,10 +84,8 @@ export async function runMicro(timeMs: number): Promise<MicroResult[]> {
     .add(`feed query: bookmarks({limit:50}) of ${FEED_STORE_BOOKMARKS.toLocaleString("en")}`, () => {
       feedStore.bookmarks({ viewer: null, limit: 50 });
     })
-    .add(render ? "fragment render: HTML card" : "fragment render: JSON encode (no HTML renderer yet)", () => {
-      const bookmark = feedBookmarks[turn++ % feedBookmarks.length]!;
-      if (render) render(feedStore, bookmark);
-      else JSON.stringify(bookmarkJson(bookmark));
+    .add("fragment render: HTML card (cardView + renderCard)", () => {
+      renderCard(cardView(feedStore, feedBookmarks[turn++ % feedBookmarks.length]!));
     })
     .add("event encode: JSON.stringify(payload)", () => {
       JSON.stringify(encodedEvents[turn++ % POOL]!.payload);

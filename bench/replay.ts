@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { IdAllocator, type BookmarkId, type EventBody, type UserId } from "../src/events.ts";
 import { SqliteLog } from "../src/log/sqlite.ts";
+import { SearchIndex } from "../src/search/index.ts";
 import { Store } from "../src/store/store.ts";
 import { corpus } from "./corpus.ts";
 
@@ -22,9 +23,9 @@ export interface ReplayAnswer {
   heapBytesPerBookmark: number;
   /** Payload bytes (url, title, description, tags as UTF-8) per bookmark: what any store must hold. */
   dataBytesPerBookmark: number;
-  /** The search index main.ts builds after replay (in the background), when that part is present. */
-  searchBuildSeconds: number | null;
-  searchHeapBytesPerBookmark: number | null;
+  /** The search index main.ts builds after replay (in the background). */
+  searchBuildSeconds: number;
+  searchHeapBytesPerBookmark: number;
 }
 
 const NODE_ID = 1;
@@ -83,14 +84,6 @@ function readFloor(file: string): number {
   return count / seconds;
 }
 
-type SearchIndexClass = new (store: Store) => { build(): void | Promise<void> };
-
-async function searchIndexClass(): Promise<SearchIndexClass | null> {
-  const modulePath = "../src/search/index.ts";
-  const module = (await import(modulePath).catch(() => null)) as { SearchIndex?: SearchIndexClass } | null;
-  return module?.SearchIndex ?? null;
-}
-
 export async function replayBench(events: number): Promise<ReplayAnswer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nasty-bench-replay-"));
   try {
@@ -98,7 +91,6 @@ export async function replayBench(events: number): Promise<ReplayAnswer> {
     const written = await writeLog(file, events);
     const readEventsPerSecond = readFloor(file);
     const log = new SqliteLog({ file, nodeId: NODE_ID, onCommitted: () => {}, queueEventsMax: 1 });
-    const SearchIndex = await searchIndexClass();
     /** What is weighed stays reachable until after the last heap reading. */
     const retained: object[] = [];
     const before = heapUsed();
@@ -109,16 +101,12 @@ export async function replayBench(events: number): Promise<ReplayAnswer> {
     const bookmarks = store.bookmarksById.size;
     retained.push(store);
     const afterStore = heapUsed();
-    let searchBuildSeconds: number | null = null;
-    let searchHeapBytesPerBookmark: number | null = null;
-    if (SearchIndex) {
-      const searchStarted = performance.now();
-      const search = new SearchIndex(store);
-      await search.build();
-      searchBuildSeconds = (performance.now() - searchStarted) / 1000;
-      searchHeapBytesPerBookmark = (heapUsed() - afterStore) / bookmarks;
-      retained.push(search);
-    }
+    const searchStarted = performance.now();
+    const search = new SearchIndex(store);
+    await search.build();
+    const searchBuildSeconds = (performance.now() - searchStarted) / 1000;
+    const searchHeapBytesPerBookmark = (heapUsed() - afterStore) / bookmarks;
+    retained.push(search);
     await log.close();
     if (retained[0] !== store || store.lastSeq !== replayed) throw new Error(`replayed ${replayed} events but the store stopped at seq ${store.lastSeq}`);
     return {

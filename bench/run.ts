@@ -7,6 +7,7 @@ import { FanoutClient, FANOUT_TARGET, type FanoutPlan } from "./fanout.ts";
 import { findWrk, type LoadClient } from "./http-load.ts";
 import { loadFigure, type LoadPlan } from "./load.ts";
 import { runMicro } from "./micro.ts";
+import { runSearchBench } from "./search.ts";
 import type { ReplayAnswer } from "./replay.ts";
 import { judge, markdownTable, Progress, skipped, writeResults, type BenchResults, type Figure } from "./report.ts";
 import { capture, startCeiling, startNasty, type CeilingServer, type NastyServer } from "./servers.ts";
@@ -127,17 +128,14 @@ async function replayFigures(events: number): Promise<Figure[]> {
       ceilingName: null,
       ratio: null,
       target: MEMORY_TARGET,
-      note: `${answer.dataBytesPerBookmark.toFixed(0)} B of it are the bookmark's own text${answer.searchHeapBytesPerBookmark === null ? "" : `; the search index adds ${answer.searchHeapBytesPerBookmark.toFixed(0)} B`}`,
+      note: `${answer.dataBytesPerBookmark.toFixed(0)} B of it are the bookmark's own text; the search index adds ${answer.searchHeapBytesPerBookmark.toFixed(0)} B`,
       details: { ...answer },
     }),
   ];
 }
 
 async function searchFigures(quick: boolean): Promise<Figure[]> {
-  const modulePath = "./search.ts";
-  const search = (await import(modulePath).catch(() => null)) as { runSearchBench?: (options: { quick: boolean }) => Promise<{ bookmarks: number; p50_ms: number; p99_ms: number }> } | null;
-  if (!search?.runSearchBench) return [skipped("search-p99", "search query p99", "ms", null, "no bench/search.ts")];
-  const result = await search.runSearchBench({ quick });
+  const result = await runSearchBench({ quick });
   const figure = (quantile: "p50" | "p99") =>
     judge({ id: `search-${quantile}`, name: `search query ${quantile}, ${result.bookmarks.toLocaleString("en")} bookmarks`, unit: "ms", value: result[`${quantile}_ms`], ceiling: null, ceilingName: null, ratio: null, target: null, note: null, details: { ...result } });
   return [figure("p50"), figure("p99")];
