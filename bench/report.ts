@@ -94,18 +94,25 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
-const CHART_WIDTH = 900;
-const LABEL_WIDTH = 330;
+const CHART_WIDTH = 1200;
+const LABEL_WIDTH = 400;
+const PLOT_WIDTH = 400;
+/** Bars past this many times their ceiling or target are cut at the edge (their caption says how far). */
+const SCALE_MAX = 2;
 const BAR_HEIGHT = 22;
 const ROW_HEIGHT = 34;
 
-/** How far a figure is toward its goal: its ratio to the ceiling, or its value against an absolute target. */
-function score(figure: Figure): { score: number; goal: number | null; caption: string } | null {
-  if (figure.value === null) return null;
-  if (figure.ratio !== null) return { score: figure.ratio, goal: figure.target?.kind === "ratio-min" ? figure.target.value : null, caption: `${(figure.ratio * 100).toFixed(0)} % of ${figure.ceilingName ?? "ceiling"}` };
-  if (figure.target?.kind === "value-min") return { score: figure.value / figure.target.value, goal: 1, caption: `${number(figure.value, figure.unit)} (target ${targetText(figure.target, figure.unit)})` };
-  if (figure.target?.kind === "value-max") return { score: figure.target.value / figure.value, goal: 1, caption: `${number(figure.value, figure.unit)} (target ${targetText(figure.target, figure.unit)})` };
-  return null;
+/**
+ * How far a figure is toward its goal: its ratio to the ceiling when the target is a ratio, its
+ * value against the target when the target is absolute (at least / at most). Figures without a
+ * target (latencies, search) stay in the table only.
+ */
+function score(figure: Figure): { score: number; goal: number; caption: string } | null {
+  const { target, value, ratio } = figure;
+  if (value === null || target === null) return null;
+  if (target.kind === "ratio-min") return ratio === null ? null : { score: ratio, goal: target.value, caption: `${(ratio * 100).toFixed(0)} % of ${figure.ceilingName ?? "ceiling"}` };
+  const caption = `${number(value, figure.unit)}, target ${targetText(target, figure.unit)}`;
+  return { score: target.kind === "value-min" ? value / target.value : target.value / value, goal: 1, caption };
 }
 
 /** A one-page bar chart: each figure's ratio to its ceiling (or to its absolute target), with the target marked. */
@@ -114,30 +121,29 @@ export function svgChart(results: BenchResults): string {
     const scored = score(figure);
     return scored ? [{ figure, ...scored }] : [];
   });
-  const scale = Math.max(1.2, ...bars.map((bar) => Math.min(bar.score, 3)));
-  const plotWidth = CHART_WIDTH - LABEL_WIDTH - 40;
-  const x = (value: number) => LABEL_WIDTH + (Math.min(value, scale) / scale) * plotWidth;
+  const scale = Math.max(1.2, ...bars.map((bar) => Math.min(bar.score, SCALE_MAX)));
+  const x = (value: number) => LABEL_WIDTH + (Math.min(value, scale) / scale) * PLOT_WIDTH;
   const top = 70;
   const height = top + bars.length * ROW_HEIGHT + 50;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART_WIDTH}" height="${height}" viewBox="0 0 ${CHART_WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="20" y="28" font-size="18" font-weight="600">Nasty bench (${escapeXml(results.mode)}): each figure as a ratio to its ceiling</text>`,
-    `<text x="20" y="50" fill="#555">${escapeXml(results.startedAt)} · ${results.machine.cpus} cores · node ${escapeXml(results.machine.node)} · tick = target · green pass, red fail, grey no target</text>`,
+    `<text x="20" y="28" font-size="18" font-weight="600">Nasty bench (${escapeXml(results.mode)}): each figure as a ratio to its ceiling (or to its absolute target)</text>`,
+    `<text x="20" y="50" fill="#555">${escapeXml(results.startedAt)} · ${results.machine.cpus} cores · node ${escapeXml(results.machine.node)} · tick = target · green pass, red fail</text>`,
   ];
   for (const tick of [0, 0.5, 1]) {
     parts.push(`<line x1="${x(tick)}" y1="${top - 8}" x2="${x(tick)}" y2="${top + bars.length * ROW_HEIGHT}" stroke="#ddd"/>`, `<text x="${x(tick)}" y="${top + bars.length * ROW_HEIGHT + 18}" text-anchor="middle" fill="#777">${tick * 100} %</text>`);
   }
   bars.forEach((bar, index) => {
     const y = top + index * ROW_HEIGHT;
-    const color = bar.figure.pass === null ? "#9ca3af" : bar.figure.pass ? "#16a34a" : "#dc2626";
+    const color = bar.figure.pass ? "#16a34a" : "#dc2626";
     const width = Math.max(1, x(bar.score) - LABEL_WIDTH);
     parts.push(
       `<text x="${LABEL_WIDTH - 10}" y="${y + BAR_HEIGHT / 2 + 4}" text-anchor="end">${escapeXml(bar.figure.name)}</text>`,
       `<rect x="${LABEL_WIDTH}" y="${y}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" fill="${color}" rx="3"/>`,
-      `<text x="${(LABEL_WIDTH + width + 6).toFixed(1)}" y="${y + BAR_HEIGHT / 2 + 4}" fill="#333">${escapeXml(bar.caption)}</text>`,
+      `<text x="${LABEL_WIDTH + PLOT_WIDTH + 16}" y="${y + BAR_HEIGHT / 2 + 4}" fill="#333">${escapeXml(bar.caption)}</text>`,
     );
-    if (bar.goal !== null) parts.push(`<line x1="${x(bar.goal)}" y1="${y - 3}" x2="${x(bar.goal)}" y2="${y + BAR_HEIGHT + 3}" stroke="#111" stroke-width="2"/>`);
+    parts.push(`<line x1="${x(bar.goal)}" y1="${y - 3}" x2="${x(bar.goal)}" y2="${y + BAR_HEIGHT + 3}" stroke="#111" stroke-width="2"/>`);
   });
   parts.push("</svg>");
   return parts.join("\n") + "\n";
