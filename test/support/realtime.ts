@@ -1,0 +1,105 @@
+// Test support for websockets: a real `ws` client that records every frame, with bounded waits and an in-order barrier.
+import WebSocket from "ws";
+import type { Nasty } from "../../src/main.ts";
+
+/** Longest any single wait in these tests may take before it fails with a message (not a speed assertion). */
+export const WAIT_MS_MAX = 10_000;
+
+export function wsUrl(nasty: Nasty, path: string): string {
+  return nasty.url.replace(/^http/, "ws") + path;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `condition` every 20 ms until it holds; fails naming `what` after `boundMs`. */
+export async function until(condition: () => boolean, what: string, boundMs = WAIT_MS_MAX): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited >= boundMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * A websocket client that keeps every frame it receives (parsed as JSON). Frames arrive in the
+ * order the server sent them, so `barrier()` — a ping answered after everything sent before it
+ * — proves that no other push is on its way: "nothing else" is checked without sleeping.
+ */
+export class Client {
+  readonly frames: any[] = [];
+  readonly socket: WebSocket;
+  closed: { code: number; reason: string } | null = null;
+  pings = 0;
+  private barriers = 0;
+
+  constructor(url: string, options: WebSocket.ClientOptions = {}) {
+    this.socket = new WebSocket(url, options);
+    this.socket.on("message", (data) => this.frames.push(JSON.parse(data.toString())));
+    this.socket.on("ping", () => (this.pings += 1));
+    this.socket.on("close", (code, reason) => (this.closed = { code, reason: reason.toString() }));
+    this.socket.on("error", () => {});
+  }
+
+  static async open(url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
+    const client = new Client(url, options);
+    await client.opened();
+    return client;
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.socket.readyState === WebSocket.OPEN) return resolve();
+      this.socket.once("open", () => resolve());
+      this.socket.once("unexpected-response", (_request, response) => reject(new Error(`handshake answered ${response.statusCode}`)));
+      this.socket.once("error", reject);
+    });
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** Waits for the first frame at or after `from` matching `match`; returns it. */
+  async next(match: (frame: any) => boolean, what: string, from = 0): Promise<any> {
+    let found: any;
+    await until(() => (found = this.frames.slice(from).find(match)) !== undefined || this.closed !== null, what);
+    if (found === undefined) throw new Error(`socket closed (${JSON.stringify(this.closed)}) while waiting for ${what}`);
+    return found;
+  }
+
+  /** Sends a frame and waits for the answer after it (the first frame matching `match`). */
+  async ask(frame: unknown, match: (frame: any) => boolean, what: string): Promise<any> {
+    const from = this.frames.length;
+    this.send(frame);
+    return this.next(match, what, from);
+  }
+
+  /** Raw protocol: everything the server sent before this returns has been received. */
+  async barrier(): Promise<void> {
+    const ref = `barrier-${(this.barriers += 1)}`;
+    await this.ask({ op: "ping", ref }, (frame) => frame.ref === ref, "the barrier ping");
+  }
+
+  /** Pushes only (not answers), raw protocol: `[event, id]` pairs on `topic`. */
+  events(topic: string): [string, number][] {
+    return this.frames.filter((frame) => frame.topic === topic && frame.op === undefined).map((frame) => [frame.event, frame.payload.id ?? frame.payload.bookmark_id]);
+  }
+
+  pushes(): any[] {
+    return this.frames.filter((frame) => frame.op === undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const closed = new Promise((resolve) => this.socket.once("close", resolve));
+    this.socket.close();
+    await closed;
+  }
+}
+
+/** Subscribes a raw client and checks the server said ok. */
+export async function subscribe(client: Client, topic: string): Promise<void> {
+  const answer = await client.ask({ op: "subscribe", topic, ref: `sub ${topic}` }, (frame) => frame.ref === `sub ${topic}`, `the answer to subscribe ${topic}`);
+  if (answer.op !== "ok") throw new Error(`subscribe ${topic} refused: ${answer.reason}`);
+}
