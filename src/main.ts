@@ -18,6 +18,7 @@ import { registerTransfer } from "./interop/transfer.ts";
 import { registerFeeds } from "./interop/feeds.ts";
 import { registerPinboard } from "./interop/pinboard.ts";
 import { registerLinkding } from "./interop/linkding.ts";
+import { checkUploadWrite, registerDiscoveryPages } from "./http/pages-discovery.ts";
 import { registerRealtime } from "./realtime/realtime.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
@@ -95,12 +96,12 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
   registerApi(app, { store, commands, limiter, status, search });
-  registerTransfer(app, { store, commands, limiter });
+  registerTransfer(app, { store, commands, limiter, checkCookieWrite: checkUploadWrite });
   registerFeeds(app, { store, limiter, config });
   registerPinboard(app, { store, commands, limiter });
   registerLinkding(app, { store, commands, limiter, search, config });
   // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
-  const webApp = registerWebApp(app, { store, commands, limiter, config, status });
+  const webApp = registerWebApp(app, { store, commands, limiter, config, status, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
   observers.push(...webApp.observers);
   statusParts.pages = webApp.status;
   closers.push(webApp.close);

@@ -24,6 +24,8 @@ export interface PagesDeps extends RouterDeps {
   cards: CardCache;
   config: Pick<Config, "trustProxy" | "signup">;
   stats: StatsSources;
+  /** Page routes of other parts (search, reading list, import), registered before the catch-all. */
+  extraPages?: (app: TemplatedApp, pages: PageContext) => void;
 }
 
 export interface PageContext extends PagesDeps {
@@ -167,6 +169,7 @@ export interface WebAppDeps extends RouterDeps {
   commands: Commands;
   config: Pick<Config, "trustProxy" | "signup" | "wsMaxBackpressureBytes">;
   status: () => Record<string, unknown>;
+  extraPages?: (app: TemplatedApp, pages: PageContext) => void;
 }
 
 export interface WebApp {
@@ -202,6 +205,7 @@ export function registerPages(app: TemplatedApp, deps: PagesDeps): void {
   registerAuthPages(app, pages);
   registerBookmarkPages(app, pages);
   registerStatsPage(app, pages);
+  deps.extraPages?.(app, pages);
   route(app, deps, "any", "/*", (context) => {
     throw new HttpError(404, `no page at ${context.path.slice(0, 100)}`);
   }, pageOptions(pages));

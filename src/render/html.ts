@@ -64,6 +64,8 @@ export interface CardView {
   tags: { name: string; path: string }[];
   user: string;
   isPublic: boolean;
+  /** Marked "read later" by its owner (the button to toggle it is owner-only). */
+  unread: boolean;
   insertedAt: string;
   insertedAtText: string;
   /** Other people who saved the same URL publicly: the same number for every viewer. */
@@ -85,6 +87,7 @@ export function cardView(store: Store, bookmark: Bookmark): CardView {
     tags: bookmark.tags.map((name) => ({ name, path: tagPath([name]) })),
     user: bookmark.user.username,
     isPublic: bookmark.public,
+    unread: bookmark.unread,
     insertedAt: isoTime(bookmark.insertedAt),
     insertedAtText: utcText(bookmark.insertedAt),
     others: store.othersSaved(bookmark, null),
@@ -140,6 +143,7 @@ interface CachedCard {
   description: string;
   tags: readonly string[];
   public: boolean;
+  unread: boolean;
   comments: number;
   others: number;
   html: string;
@@ -161,13 +165,13 @@ export class CardCache {
     const cached = this.cards.get(bookmark);
     if (
       cached && cached.title === bookmark.title && cached.url === bookmark.url && cached.description === bookmark.description &&
-      sameTags(cached.tags, bookmark.tags) && cached.public === bookmark.public && cached.comments === comments && cached.others === others
+      sameTags(cached.tags, bookmark.tags) && cached.public === bookmark.public && cached.unread === bookmark.unread && cached.comments === comments && cached.others === others
     ) {
       return cached.html;
     }
     const html = renderCard(cardView(this.store, bookmark));
     if (!cached && this.cards.size >= CARDS_CACHED_MAX) this.cards.delete(this.cards.keys().next().value!);
-    this.cards.set(bookmark, { title: bookmark.title, url: bookmark.url, description: bookmark.description, tags: [...bookmark.tags], public: bookmark.public, comments, others, html });
+    this.cards.set(bookmark, { title: bookmark.title, url: bookmark.url, description: bookmark.description, tags: [...bookmark.tags], public: bookmark.public, unread: bookmark.unread, comments, others, html });
     return html;
   }
 }
