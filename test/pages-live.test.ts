@@ -196,3 +196,51 @@ describe("the live socket for pages", { timeout: 30_000 }, () => {
     assert.equal((await request(base, "GET", "/api/status")).json.pages.live_sockets >= 0, true);
   });
 });
+
+test("a live page that stops reading is cut off at NASTY_WS_MAX_BACKPRESSURE while a reading one gets every fragment", { timeout: 60_000 }, async () => {
+  const nasty = await startTestServer({ NASTY_WS_MAX_BACKPRESSURE: "65536" });
+  const net = await import("node:net");
+  const stalled = net.connect(nasty.port, "127.0.0.1");
+  const connected = new Promise((resolve) => stalled.once("connect", resolve));
+  try {
+    const token = await signUp(nasty.url, "frank");
+    const user = nasty.store.userByName("frank")!;
+    const bookmark = await createBookmark(nasty.url, token, { title: "Big", url: "https://big.example/" });
+    const reader = await openLive(nasty.url, "bookmarks:firehose");
+    let received = 0;
+    reader.socket.on("message", () => {
+      received += 1;
+    });
+    await connected;
+    stalled.write(
+      "GET /live?topic=bookmarks%3Afirehose HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    stalled.pause();
+    const liveSockets = async () => (await request(nasty.url, "GET", "/api/status")).json.pages.live_sockets as number;
+    for (let attempt = 0; attempt < 100 && (await liveSockets()) !== 2; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(await liveSockets(), 2, "both sockets are open");
+
+    const description = "d".repeat(9_000);
+    const UPDATES_MAX = 4_000;
+    const BATCH = 50;
+    let updates = 0;
+    while ((await liveSockets()) === 2 && updates < UPDATES_MAX) {
+      const batch = [];
+      for (let index = 0; index < BATCH; index += 1) batch.push(nasty.commands.updateBookmark(user, bookmark.id, { description: `${updates + index} ${description}` }));
+      await Promise.all(batch);
+      updates += BATCH;
+    }
+    assert.equal(await liveSockets(), 1, `the stalled page was cut off within ${UPDATES_MAX} updates of 9 KB`);
+    const marker = await createBookmark(nasty.url, token, { title: "marker", url: "https://big.example/marker" });
+    for (;;) {
+      const fragment = await reader.next();
+      if (fragment.content.includes(`id="b-${marker.id}"`)) break;
+    }
+    assert.equal(received, updates + 1, "the reading page got every fragment");
+    reader.socket.terminate();
+  } finally {
+    stalled.destroy();
+    await nasty.close();
+  }
+});

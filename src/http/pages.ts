@@ -167,7 +167,7 @@ export function errorPage(pages: PageContext, error: unknown, context: Context |
 
 export interface WebAppDeps extends RouterDeps {
   commands: Commands;
-  config: Pick<Config, "trustProxy" | "signup" | "wsMaxBackpressureBytes">;
+  config: Pick<Config, "trustProxy" | "signup" | "wsMaxBackpressureBytes" | "wsIdleTimeoutS">;
   status: () => Record<string, unknown>;
   extraPages?: (app: TemplatedApp, pages: PageContext) => void;
 }
@@ -188,7 +188,7 @@ export function registerWebApp(app: TemplatedApp, deps: WebAppDeps): WebApp {
   const cards = new CardCache(deps.store);
   const tagSets = new TagSets();
   const rate = new EventRate();
-  const live = registerLiveSocket(app, { store: deps.store, tagSets, wsMaxBackpressureBytes: deps.config.wsMaxBackpressureBytes });
+  const live = registerLiveSocket(app, { store: deps.store, tagSets, wsMaxBackpressureBytes: deps.config.wsMaxBackpressureBytes, wsIdleTimeoutS: deps.config.wsIdleTimeoutS });
   const stats: StatsSources = { rate, live, status: deps.status };
   registerPages(app, { ...deps, cards, stats });
   const stopTicker = startStatsTicker(deps.store, stats, out);

@@ -31,6 +31,8 @@ export interface LiveSocketDeps {
   store: Store;
   tagSets: TagSets;
   wsMaxBackpressureBytes: number;
+  /** Silence allowed before a ping goes out; a socket that does not answer it is dropped. */
+  wsIdleTimeoutS: number;
 }
 
 /** Open live page sockets, their subscribers per topic (for /stats), and the private ones by session. */
@@ -132,7 +134,7 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
     maxPayloadLength: INCOMING_BYTES_MAX,
     maxBackpressure: deps.wsMaxBackpressureBytes,
     closeOnBackpressureLimit: 1,
-    idleTimeout: 120,
+    idleTimeout: deps.wsIdleTimeoutS,
     sendPingsAutomatically: true,
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
       const key = req.getHeader("sec-websocket-key");
