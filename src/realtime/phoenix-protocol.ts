@@ -64,10 +64,10 @@ export function parsePhoenixFrame(text: string): PhoenixParsed {
   return { ok: true, frame: { joinRef, ref, topic, event, payload: payload as Record<string, unknown> } };
 }
 
-/** A message in the socket's form: `[join_ref, ref, topic, event, payload]` or `{topic, event, payload, ref, join_ref}`. */
+/** A message in the socket's form: `[join_ref, ref, topic, event, payload]`, or v1's `{topic, event, payload, ref}` (v1 has no join_ref). */
 export function phoenixFrame(wire: PhoenixWire, joinRef: Ref, ref: Ref, topic: string, event: string, payload: unknown): string {
   if (wire === "phx") return JSON.stringify([joinRef, ref, topic, event, payload]);
-  return JSON.stringify({ topic, event, payload, ref, join_ref: joinRef });
+  return JSON.stringify({ topic, event, payload, ref });
 }
 
 /** `phx_reply` with `{"status":"ok"|"error","response":…}`, answering the frame with `ref`. */
