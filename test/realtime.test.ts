@@ -5,7 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
-import { Client, sleep, subscribe, until, wsUrl } from "./support/realtime.ts";
+import { Client, floodUpdates, sleep, stalledWebsocket, subscribe, until, wsUrl } from "./support/realtime.ts";
 import type { Nasty } from "../src/main.ts";
 import { FRAME_BYTES_CLOSE, FRAME_BYTES_MAX, SUBSCRIPTIONS_PER_SOCKET_MAX, ERROR_FRAMES_PER_MINUTE_MAX } from "../src/realtime/socket-hub.ts";
 
@@ -271,46 +271,31 @@ describe("raw websocket topics", () => {
 describe("slow consumers", () => {
   test("a socket that stops reading is cut off at NASTY_WS_MAX_BACKPRESSURE while a reading one gets every event", async () => {
     const nasty = await startTestServer({ NASTY_WS_MAX_BACKPRESSURE: "65536" });
-    const stalled = net.connect(nasty.port, "127.0.0.1");
-    const connected = new Promise((resolve, reject) => stalled.once("connect", resolve).once("error", reject));
+    let stalled: net.Socket | null = null;
     try {
       const token = await signUp(nasty.url, "frank");
-      const user = nasty.store.userByName("frank")!;
       const bookmark = await createBookmark(nasty.url, token, { title: "Big", url: "https://big.example/" });
       const reader = await Client.open(wsUrl(nasty, "/ws?topics=bookmarks:firehose"));
-      await connected;
-      stalled.write(
-        "GET /ws?topics=bookmarks:firehose HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-      );
-      stalled.pause();
+      stalled = await stalledWebsocket(nasty.port, "/ws?topics=bookmarks:firehose");
       const connections = async () => (await request(nasty.url, "GET", "/api/status")).json.realtime.connections as number;
       for (let attempt = 0; attempt < 100 && (await connections()) !== 2; attempt += 1) await sleep(20);
       assert.equal(await connections(), 2, "both sockets are open");
 
-      const description = "d".repeat(9_000);
-      const UPDATES_MAX = 4_000;
-      const BATCH = 50;
-      let updates = 0;
-      while ((await connections()) === 2 && updates < UPDATES_MAX) {
-        const batch = [];
-        for (let index = 0; index < BATCH; index += 1) batch.push(nasty.commands.updateBookmark(user, bookmark.id, { description: `${updates + index} ${description}` }));
-        await Promise.all(batch);
-        updates += BATCH;
-      }
-      assert.equal(await connections(), 1, `the stalled socket was cut off within ${UPDATES_MAX} updates of 9 KB`);
+      const updates = await floodUpdates(nasty, "frank", bookmark.id, async () => (await connections()) === 2);
+      assert.equal(await connections(), 1, `the stalled socket was cut off within ${updates} updates of 9 KB`);
       await reader.barrier();
       const received = reader.events("bookmarks:firehose").filter(([event]) => event === "bookmark_updated").length;
       assert.equal(received, updates, "the reading socket got every update");
       assert.equal(reader.closed, null);
       await reader.close();
       let stalledBytes = 0;
-      const ended = new Promise((resolve) => stalled.on("data", (chunk) => (stalledBytes += chunk.length)).once("close", resolve));
+      let ended = false;
+      stalled.on("data", (chunk) => (stalledBytes += chunk.length)).once("close", () => (ended = true));
       stalled.resume();
-      await ended;
-      assert.ok(stalledBytes < updates * description.length, `the stalled socket was closed without the rest (${stalledBytes} bytes of ${updates} updates)`);
+      await until(() => ended, "the stalled socket's end once it reads again");
+      assert.ok(stalledBytes < updates * 9_000, `the stalled socket was closed without the rest (${stalledBytes} bytes of ${updates} updates)`);
     } finally {
-      stalled.destroy();
+      stalled?.destroy();
       await nasty.close();
     }
   });

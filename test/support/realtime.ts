@@ -1,4 +1,5 @@
 // Test support for websockets: a real `ws` client that records every frame, with bounded waits and an in-order barrier.
+import net from "node:net";
 import WebSocket from "ws";
 import type { Nasty } from "../../src/main.ts";
 
@@ -102,4 +103,38 @@ export class Client {
 export async function subscribe(client: Client, topic: string): Promise<void> {
   const answer = await client.ask({ op: "subscribe", topic, ref: `sub ${topic}` }, (frame) => frame.ref === `sub ${topic}`, `the answer to subscribe ${topic}`);
   if (answer.op !== "ok") throw new Error(`subscribe ${topic} refused: ${answer.reason}`);
+}
+
+/**
+ * A websocket that completes its handshake by hand and then never reads: the kernel buffers
+ * fill, then the server's. Resolves once the request is written; `socket.resume()` reads again.
+ */
+export async function stalledWebsocket(port: number, pathAndQuery: string): Promise<net.Socket> {
+  const socket = net.connect(port, "127.0.0.1");
+  await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  socket.write(
+    `GET ${pathAndQuery} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  socket.pause();
+  return socket;
+}
+
+/**
+ * Updates one bookmark with a 9 KB description in batches of 50 while `keepGoing()` holds, at
+ * most `updatesMax` times (a bounded flood through the real command path); returns the count.
+ */
+export async function floodUpdates(nasty: Nasty, username: string, bookmarkId: number, keepGoing: () => Promise<boolean>, updatesMax = 4_000): Promise<number> {
+  const user = nasty.store.userByName(username);
+  if (!user) throw new Error(`no user ${username}`);
+  const description = "d".repeat(9_000);
+  const BATCH = 50;
+  let updates = 0;
+  while (updates < updatesMax && (await keepGoing())) {
+    const batch = [];
+    for (let index = 0; index < BATCH; index += 1) batch.push(nasty.commands.updateBookmark(user, bookmarkId, { description: `${updates + index} ${description}` }));
+    await Promise.all(batch);
+    updates += BATCH;
+  }
+  return updates;
 }
