@@ -3,21 +3,16 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
+import { chromiumSkip, launchChromium } from "./support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
 const ARTIFACTS = path.resolve(import.meta.dirname, "../test-artifacts");
 /** How long a live change may take to show: the waits below end as soon as it shows. */
 const LIVE_WAIT_MS = 2000;
 
-const missing = !fs.existsSync(CHROMIUM);
-if (missing && process.env.CI === "true") throw new Error(`${CHROMIUM} is missing; CI must run the browser suite (apt-get install chromium)`);
-if (missing) console.log(`# browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`);
-
-describe("the pages in Chromium", { skip: missing ? `${CHROMIUM} is not installed` : false, timeout: 120_000 }, () => {
+describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), timeout: 120_000 }, () => {
   let nasty: Nasty;
   let base: string;
   let browser: Browser;
@@ -64,7 +59,7 @@ describe("the pages in Chromium", { skip: missing ? `${CHROMIUM} is not installe
     alice = await signUp(base, "alice");
     await signUp(base, "bob");
     await createBookmark(base, alice, { title: "Hypermedia systems", url: "https://hypermedia.systems/", tags: ["htmx", "web"], description: "A book about building web apps with htmx and hypermedia." });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    browser = await launchChromium();
   });
   after(async () => {
     for (const context of contexts) await context.close();
