@@ -72,7 +72,8 @@ export class Publisher {
 
   private bookmarkChanged(ts: number, before: Visibility | null, bookmark: Bookmark | null): void {
     const after = bookmark ? visibility(bookmark) : null;
-    const id = (after ?? before)!.id;
+    const id = after?.id ?? before?.id;
+    if (id === undefined) return;
     const payloads = new Map<string, string>();
     const payloadOf = (dialect: Dialect, change: Change): string => {
       const key = `${dialect} ${change === "deleted" ? "deleted" : "shown"}`;
