@@ -102,6 +102,8 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     assert.deepEqual(await card.locator(".tags a").allTextContents(), ["#cooking", "#recipes"]);
     await author.locator(`#feed #b-${id}`).waitFor({ timeout: LIVE_WAIT_MS });
     assert.equal(await publicPage.locator(`#b-${id} .owner-only`).isVisible(), false, "others do not see the edit link");
+    assert.equal(await publicPage.locator(`#b-${id} a:visible, #b-${id} button:visible`).filter({ hasText: /^(edit|read later|mark read)$/ }).count(), 0, "nor any other owner control");
+    assert.equal(await author.locator(`#b-${id} .owner-only a`).first().isVisible(), true, "the owner sees them");
     await firehose.locator(`#b-${id}`).waitFor({ timeout: LIVE_WAIT_MS });
 
     await author.locator(`#b-${id} .owner-only a`).click();
