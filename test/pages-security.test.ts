@@ -157,6 +157,27 @@ describe("page security", { timeout: 60_000 }, () => {
     assert.match(missing.text, /no page at \/no\/such\/page/);
   });
 
+  test("after log-in only a local path is followed: no open redirect", async () => {
+    for (const [next, expected] of [["/t/shared", "/t/shared"], ["//evil.example/x", "/bookmarks"], ["https://evil.example/", "/bookmarks"], ["/\\evil.example", "/bookmarks"]] as const) {
+      const client = new PageClient(base);
+      await client.get(`/login?next=${encodeURIComponent(next)}`);
+      const reply = await client.post("/login", { username: "owner", password: "correct horse", next });
+      assert.equal(reply.status, 303);
+      assert.equal(reply.location, expected, next);
+    }
+    const closed = await startTestServer({ NASTY_SIGNUP: "closed" });
+    try {
+      const client = new PageClient(closed.url);
+      await client.get("/signup");
+      const reply = await client.post("/signup", { username: "newcomer", password: "long enough" });
+      assert.equal(reply.status, 403);
+      assert.match(reply.text, /sign-up is closed on this server/);
+      assert.equal(closed.store.usersById.size, 0);
+    } finally {
+      await closed.close();
+    }
+  });
+
   test("log-in attempts are rate-limited per username and per address, answered as HTML", async () => {
     const client = new PageClient(base);
     await client.get("/login");
