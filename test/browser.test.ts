@@ -6,7 +6,7 @@ import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
-import { chromiumSkip, launchChromium } from "./support/chromium.ts";
+import { chromiumSkip, launchChromium, logInThroughForm, watchForProblems } from "./support/chromium.ts";
 
 const ARTIFACTS = path.resolve(import.meta.dirname, "../test-artifacts");
 /** How long a live change may take to show: the waits below end as soon as it shows. */
@@ -25,14 +25,7 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     const context = await browser.newContext({ viewport: options.viewport ?? { width: 1100, height: 800 }, reducedMotion: options.reducedMotion, colorScheme: options.colorScheme });
     contexts.push(context);
     const page = await context.newPage();
-    page.on("console", (message) => {
-      if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`${pathname}: ${message.text()}`);
-    });
-    page.on("pageerror", (error) => problems.push(`${pathname}: ${error.message}`));
-    page.on("dialog", (dialog) => {
-      problems.push(`${pathname}: a dialog opened: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
+    watchForProblems(page, pathname, problems);
     await page.goto(base + pathname);
     return page;
   }
@@ -126,10 +119,7 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
   test("two pages on the same bookmark: a comment posted in one appears in the other", async () => {
     const bookmark = await createBookmark(base, alice, { title: "Let's discuss this", url: "https://discuss.example/", tags: ["talk"], description: "Comments appear live." });
     const bobPage = await openPage("/login");
-    await bobPage.fill('input[name="username"]', "bob");
-    await bobPage.fill('input[name="password"]', "correct horse");
-    await bobPage.click('button[type="submit"]');
-    await bobPage.waitForURL(`${base}/bookmarks`);
+    await logInThroughForm(bobPage, base, "bob");
     await bobPage.goto(`${base}/b/${bookmark.id}`);
     await bobPage.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
     const readerPage = await openLive(`/b/${bookmark.id}`);
@@ -176,10 +166,7 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
 
   test("a private bookmark does not appear for another user, live or on their pages", async () => {
     const bobPage = await openPage("/login");
-    await bobPage.fill('input[name="username"]', "bob");
-    await bobPage.fill('input[name="password"]', "correct horse");
-    await bobPage.click('button[type="submit"]');
-    await bobPage.waitForURL(`${base}/bookmarks`);
+    await logInThroughForm(bobPage, base, "bob");
     await bobPage.goto(`${base}/u/alice`);
     await bobPage.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
     const hidden = await createBookmark(base, alice, { title: "alice's secret plan", url: "https://secret.example/", public: false });

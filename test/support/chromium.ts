@@ -1,6 +1,6 @@
 // Test support for browser suites: Debian's Chromium, headless, driven by playwright-core (never a downloaded browser).
 import fs from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
@@ -19,4 +19,28 @@ export function chromiumSkip(suite: string): string | false {
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+}
+
+/**
+ * Collects into `problems` what must never happen on our pages: a Content-Security-Policy
+ * violation, an uncaught error, a dialog (an injected alert()); each prefixed with `label`.
+ */
+export function watchForProblems(page: Page, label: string, problems: string[]): void {
+  page.on("console", (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`${label}: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`${label}: ${error.message}`));
+  page.on("dialog", (dialog) => {
+    problems.push(`${label}: a dialog opened: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+}
+
+/** Logs in through the log-in form and waits to be sent on. */
+export async function logInThroughForm(page: Page, base: string, username: string, password = "correct horse"): Promise<void> {
+  await page.goto(`${base}/login`);
+  await page.fill('input[name="username"]', username);
+  await page.fill('input[name="password"]', password);
+  await page.click('main button[type="submit"]');
+  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
 }
