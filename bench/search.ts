@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import type { BookmarkId, LoggedEvent, UserId } from "../src/events.ts";
 import { Store } from "../src/store/store.ts";
 import { SearchIndex } from "../src/search/index.ts";
+import { mulberry32 } from "../src/simulator/random.ts";
 
 export interface SearchBenchOptions {
   quick?: boolean;
@@ -31,20 +32,10 @@ const FULL_QUERIES = 3000;
 const QUICK_QUERIES = 300;
 const PAGE_LIMIT = 50;
 
-/** Seeded PRNG (mulberry32): the same corpus and queries every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = Math.imul(state ^ (state >>> 15), 1 | state);
-    value ^= value + Math.imul(value ^ (value >>> 7), 61 | value);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A corpus with a natural shape: a Zipf-like vocabulary, a few thousand sites, a few hundred tags. */
 class Corpus {
-  readonly next = random(42);
+  /** Seeded: the same corpus and queries every run. */
+  readonly next = mulberry32(42);
   readonly vocabulary: string[];
   readonly sites: string[];
   readonly tags: string[];

@@ -6,6 +6,7 @@ import { Store, type Bookmark, type User } from "../src/store/store.ts";
 import { SearchIndex } from "../src/search/index.ts";
 import { parseQuery } from "../src/search/query.ts";
 import { urlHost, words } from "../src/search/tokens.ts";
+import { mulberry32 } from "../src/simulator/random.ts";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
 
@@ -167,20 +168,9 @@ function bruteForce(store: Store, query: string, viewer: User | null): string[] 
     .map((bookmark) => String(bookmark.id));
 }
 
-/** A small deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = Math.imul(state ^ (state >>> 15), 1 | state);
-    value ^= value + Math.imul(value ^ (value >>> 7), 61 | value);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test("seeded random edits: the live index answers like a rebuilt index and like a full scan", async () => {
   const seed = Number(process.env.SEARCH_SEED ?? Date.now() % 100_000);
-  const next = random(seed);
+  const next = mulberry32(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
   const vocabulary = ["rust", "rusty", "web", "webassembly", "node", "go", "gopher", "cat", "catalog", "data", "database", "créme", "zeta"];
   const phrase = () => Array.from({ length: 1 + Math.floor(next() * 4) }, () => pick(vocabulary)).join(" ");

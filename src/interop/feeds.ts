@@ -83,7 +83,7 @@ function tagSpec(raw: string): FeedSpec {
 }
 
 /** The site's own address as the client reached it (Host, and X-Forwarded-Proto behind a trusted proxy). */
-function origin(deps: FeedsDeps, context: Context): string {
+export function siteOrigin(deps: FeedsDeps, context: Context): string {
   const host = context.headers.host.replace(/[^A-Za-z0-9.:[\]-]/g, "") || "localhost";
   return `${isSecureRequest(context.headers["x-forwarded-proto"], deps.config.trustProxy) ? "https" : "http"}://${host}`;
 }
@@ -159,7 +159,7 @@ export function atomFeed(spec: FeedSpec, base: string, items: readonly Bookmark[
 
 function serveFeed(deps: FeedsDeps, context: Context, spec: FeedSpec, format: Format): Answer {
   const items = deps.store.bookmarks({ ...spec.query, limit: intParam(context, "limit", FEED_ITEMS_DEFAULT, 1, FEED_ITEMS_MAX) }).items;
-  const base = origin(deps, context);
+  const base = siteOrigin(deps, context);
   const etag = etagOf(format, base, items);
   const headers = { ETag: etag, "Cache-Control": "public, max-age=60" };
   if (context.headers["if-none-match"] === etag) return { status: 304, headers };

@@ -5,7 +5,7 @@ import type { Commands } from "../commands/commands.ts";
 import { normalizeUrl } from "../commands/schemas.ts";
 import type { Bookmark, User } from "../store/store.ts";
 import { isoTime } from "../render/json.ts";
-import { isSecureRequest } from "../auth/sessions.ts";
+import { siteOrigin } from "./feeds.ts";
 import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import { errorAnswer, type Answer } from "../http/respond.ts";
 import { idParam } from "../http/api.ts";
@@ -88,11 +88,6 @@ function linkdingError(error: unknown, context: Context | null): Answer {
   return { status: error.status, json: { detail: error.message, ...extra }, headers: error.headers };
 }
 
-function origin(deps: LinkdingDeps, context: Context): string {
-  const host = context.headers.host.replace(/[^A-Za-z0-9.:[\]-]/g, "") || "localhost";
-  return `${isSecureRequest(context.headers["x-forwarded-proto"], deps.config.trustProxy) ? "https" : "http"}://${host}`;
-}
-
 function pageParams(context: Context): { limit: number; offset: number } {
   const read = (name: string, fallback: number, max: number) => {
     const raw = context.query.get(name);
@@ -110,7 +105,7 @@ function paginated<T>(deps: LinkdingDeps, context: Context, all: readonly T[], t
     const query = new URLSearchParams(context.query);
     query.set("limit", String(limit));
     query.set("offset", String(at));
-    return `${origin(deps, context)}${context.path}?${query}`;
+    return `${siteOrigin(deps, context)}${context.path}?${query}`;
   };
   return {
     status: 200,
@@ -130,7 +125,7 @@ function listBookmarks(deps: LinkdingDeps, context: Context, archived: boolean):
   let all: Bookmark[] = [];
   if (archived) all = [];
   else if (query === "") all = [...viewer.bookmarks.items].reverse();
-  else all = deps.search.search({ query: `${query} `, viewer, user: viewer, limit: viewer.bookmarks.length + 1 }).items;
+  else all = deps.search.search({ query, viewer, user: viewer, limit: viewer.bookmarks.length + 1 }).items;
   return paginated(deps, context, all, linkdingBookmark);
 }
 
