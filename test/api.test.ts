@@ -335,6 +335,22 @@ describe("JSON API", () => {
     assert.equal(other.status, 201, "other users are not affected");
   });
 
+  test("cached answers never cross between two servers in one process", async () => {
+    const [one, two] = [await startTestServer(), await startTestServer()];
+    try {
+      for (const [server, title] of [[one, "from one"], [two, "from two"]] as const) {
+        const token = await signUp(server.url, "same");
+        await createBookmark(server.url, token, { title, url: "https://same.example/" });
+      }
+      assert.equal(one.store.eventsApplied, two.store.eventsApplied, "same version number on both");
+      assert.equal((await request(one.url, "GET", "/api/bookmarks")).json.data[0].title, "from one");
+      assert.equal((await request(two.url, "GET", "/api/bookmarks")).json.data[0].title, "from two");
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
   test("status reports counts, log and uptime", async () => {
     const reply = await request(base, "GET", "/api/status");
     assert.equal(reply.status, 200);

@@ -77,7 +77,13 @@ export class AnswerCache {
   }
 }
 
-const answerCache = new AnswerCache();
+/** One answer cache per store, so two servers in one process never serve each other's answers. */
+const answerCaches = new WeakMap<Store, AnswerCache>();
+function answerCacheOf(store: Store): AnswerCache {
+  let cache = answerCaches.get(store);
+  if (!cache) answerCaches.set(store, (cache = new AnswerCache()));
+  return cache;
+}
 
 export function cookieValue(cookieHeader: string, name: string): string | null {
   for (const part of cookieHeader.split(";")) {
@@ -194,7 +200,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
     const cacheKey = options.cache ? `${ready.method} ${ready.path}?${ready.query.toString()} ${ready.viewer?.id ?? 0}` : null;
     const version = deps.store.eventsApplied;
     if (cacheKey !== null) {
-      const cached = answerCache.get(cacheKey, version);
+      const cached = answerCacheOf(deps.store).get(cacheKey, version);
       if (cached) {
         writeAnswer(res, state, cached);
         return;
@@ -203,7 +209,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
     let result: Answer | Promise<Answer>;
     try {
       result = handler(ready);
-      if (cacheKey !== null && !(result instanceof Promise)) result = answerCache.set(cacheKey, version, result);
+      if (cacheKey !== null && !(result instanceof Promise)) result = answerCacheOf(deps.store).set(cacheKey, version, result);
     } catch (error) {
       writeAnswer(res, state, toAnswer(error, ready));
       return;
