@@ -13,7 +13,7 @@ export interface CeilingConfig {
   /** Websocket path subscribers connect to, and the topic they join. */
   wsPath: string;
   topic: string;
-  /** Every POST publishes its body wrapped like a firehose push and padded with spaces to this many bytes. */
+  /** Every POST publishes its body wrapped like a firehose push and padded with spaces to this many bytes (batched per loop turn). */
   frameBytes: number;
   maxBackpressureBytes: number;
 }
@@ -31,6 +31,16 @@ export function ceilingFrame(topic: string, body: Buffer, frameBytes: number): s
 function serve(config: CeilingConfig): void {
   const uws = require("uWebSockets.js") as typeof Uws;
   const app = uws.App();
+  /**
+   * Frames of the POSTs that arrived in this event-loop turn, published together on the next:
+   * Nasty publishes a whole group-committed batch at once, so a ceiling that published inside
+   * each request would pay one uWS drain (a write per subscriber) per event and flatter Nasty.
+   */
+  let pending: string[] = [];
+  const flush = () => {
+    for (const frame of pending) app.publish(config.topic, frame, false);
+    pending = [];
+  };
   app.post("/api/bookmarks", (res) => {
     let aborted = false;
     res.onAborted(() => {
@@ -40,7 +50,8 @@ function serve(config: CeilingConfig): void {
     res.onData((chunk, isLast) => {
       chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (!isLast) return;
-      app.publish(config.topic, ceilingFrame(config.topic, Buffer.concat(chunks), config.frameBytes), false);
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(ceilingFrame(config.topic, Buffer.concat(chunks), config.frameBytes));
       if (!aborted) res.cork(() => res.writeStatus("201 Created").writeHeader("Content-Type", "application/json; charset=utf-8").end(config.postAnswer));
     });
   });

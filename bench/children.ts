@@ -101,6 +101,11 @@ export class Child {
     }
   }
 
+  /** Null while it runs; once it has exited, how and its last output. */
+  death(): string | null {
+    return this.exitCode === undefined ? null : `${this.options.label} exited with code ${this.exitCode}; its last output:\n${this.tail()}`;
+  }
+
   /** The last lines the child printed, for error messages. */
   tail(): string {
     return this.output.join("\n");

@@ -26,7 +26,19 @@ export type FanoutRequest =
 export type ProbeAnswer = { ok: true; frameBytes: number; sample: string } | { ok: false; error: string };
 export interface LimitsAnswer { openFilesLimit: number | null }
 export interface ConnectAnswer { connected: number; ms: number; openFilesLimit: number | null }
-export interface ThroughputAnswer { subscribers: number; accepted: number; events: number; seconds: number; eventsPerSecond: number; deliveriesPerSecond: number; dropped: number; errors: number; stalled: boolean }
+export interface ThroughputAnswer {
+  subscribers: number;
+  accepted: number;
+  /** Events that reached every subscriber in the measured window. */
+  events: number;
+  seconds: number;
+  /** Pushes received in the window per subscriber per second. */
+  eventsPerSecond: number;
+  deliveriesPerSecond: number;
+  dropped: number;
+  errors: number;
+  stalled: boolean;
+}
 export interface LatencyAnswer { subscribers: number; probes: number; rateAchieved: number; samples: number; createToReceiptP50Ms: number | null; createToReceiptP99Ms: number | null; ackToReceiptP50Ms: number | null; ackToReceiptP99Ms: number | null; receivedBeforeAck: number; missing: number; behind: number; errors: number }
 export type FanoutAnswer = ProbeAnswer | LimitsAnswer | ConnectAnswer | ThroughputAnswer | LatencyAnswer | { ok: true } | { error: string };
 
@@ -64,6 +76,8 @@ export function openFilesLimit(): number | null {
 class Deliveries {
   live = 0;
   completed = 0;
+  /** Pushes received by any subscriber: progress even while no event has reached everyone yet. */
+  pushes = 0;
   private readonly reached = new Uint32Array(RING_EVENTS);
   private waiters: (() => void)[] = [];
 
@@ -74,6 +88,7 @@ class Deliveries {
   }
 
   push(subscriber: Subscriber): void {
+    this.pushes += 1;
     subscriber.count += 1;
     if (subscriber.count - this.completed >= RING_EVENTS) throw new Error("a subscriber ran a whole ring ahead of the slowest");
     const slot = subscriber.count & RING_MASK;
@@ -218,13 +233,13 @@ async function throughput(request: Extract<FanoutRequest, { op: "throughput" }>)
   let stopped = false;
   let stalled = false;
   let progressAt = performance.now();
-  let progressCompleted = deliveries.completed;
+  let progressPushes = deliveries.pushes;
   const loop = async () => {
     while (!stopped) {
       if (base + accepted - deliveries.completed >= request.windowEvents) {
         await deliveries.next(100);
-        if (deliveries.completed !== progressCompleted) {
-          progressCompleted = deliveries.completed;
+        if (deliveries.pushes !== progressPushes) {
+          progressPushes = deliveries.pushes;
           progressAt = performance.now();
         } else if (performance.now() - progressAt > STALL_MS) {
           stalled = stopped = true;
@@ -244,14 +259,17 @@ async function throughput(request: Extract<FanoutRequest, { op: "throughput" }>)
   await sleep(request.warmupMs);
   const startedAt = performance.now();
   const startedCompleted = deliveries.completed;
+  const startedPushes = deliveries.pushes;
   await sleep(request.durationMs);
   const seconds = (performance.now() - startedAt) / 1000;
   const events = deliveries.completed - startedCompleted;
+  const pushes = deliveries.pushes - startedPushes;
   stopped = true;
   await loops;
   await drain(base + accepted);
   agent.destroy();
-  return { subscribers: startLive, accepted, events, seconds, eventsPerSecond: events / seconds, deliveriesPerSecond: (events / seconds) * startLive, dropped: startLive - deliveries.live, errors, stalled };
+  // Pushes over subscribers: smoother than whole-event completions, which come in bursts of a window.
+  return { subscribers: startLive, accepted, events, seconds, eventsPerSecond: pushes / startLive / seconds, deliveriesPerSecond: pushes / seconds, dropped: startLive - deliveries.live, errors, stalled };
 }
 
 async function drain(until: number): Promise<void> {

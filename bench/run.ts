@@ -3,7 +3,7 @@
 import os from "node:os";
 import path from "node:path";
 import { Child, ROOT } from "./children.ts";
-import { FanoutClient, FANOUT_TARGET, type FanoutPlan } from "./fanout.ts";
+import { FanoutClient, fanoutFigures, FANOUT_TARGET, type FanoutPlan, type Side } from "./fanout.ts";
 import { findWrk, type LoadClient } from "./http-load.ts";
 import { loadFigure, type LoadPlan } from "./load.ts";
 import { runMicro } from "./micro.ts";
@@ -31,7 +31,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     postConnections: 16,
     getConnections: 16,
     seedBookmarks: 60,
-    fanout: { sizes: [20, 100], warmupMs: 200, durationMs: 600, windowEvents: 32, connections: 8, rounds: 1, latency: { subscribers: 20, rate: 100, warmupMs: 200, durationMs: 600, probes: 10, connections: 16 } },
+    fanout: { sizes: [20, 100], warmupMs: 200, durationMs: 600, windowPushes: 3200, connections: 32, rounds: 1, latency: { subscribers: 20, rate: 100, warmupMs: 200, durationMs: 600, probes: 10, connections: 16 } },
     replayEvents: 5000,
     searchQuick: true,
   },
@@ -41,7 +41,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     postConnections: 64,
     getConnections: 32,
     seedBookmarks: 100,
-    fanout: { sizes: [1000, 10_000], warmupMs: 300, durationMs: 1500, windowEvents: 64, connections: 16, rounds: 1, latency: { subscribers: 1000, rate: 1000, warmupMs: 300, durationMs: 1500, probes: 50, connections: 64 } },
+    fanout: { sizes: [1000, 10_000], warmupMs: 300, durationMs: 1500, windowPushes: 256_000, connections: 64, rounds: 1, latency: { subscribers: 1000, rate: 1000, warmupMs: 200, durationMs: 1000, probes: 50, connections: 64 } },
     replayEvents: 50_000,
     searchQuick: true,
   },
@@ -51,7 +51,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     postConnections: 64,
     getConnections: 32,
     seedBookmarks: 200,
-    fanout: { sizes: [1000, 10_000], warmupMs: 2000, durationMs: 8000, windowEvents: 64, connections: 16, rounds: 2, latency: { subscribers: 1000, rate: 1000, warmupMs: 2000, durationMs: 8000, probes: 100, connections: 64 } },
+    fanout: { sizes: [1000, 10_000], warmupMs: 1000, durationMs: 5000, windowPushes: 256_000, connections: 64, rounds: 3, latency: { subscribers: 1000, rate: 1000, warmupMs: 2000, durationMs: 8000, probes: 100, connections: 64 } },
     replayEvents: 1_000_000,
     searchQuick: false,
   },
@@ -146,17 +146,22 @@ interface Servers {
   answers: Record<string, { bytes: number; items: number }>;
   nasty: NastyServer;
   ceiling: CeilingServer;
-  fanout: FanoutClient | null;
+  /** One client process per side, when the fan-out step runs. */
+  fanout: { nasty: FanoutClient; ceiling: FanoutClient } | null;
   frameBytes: number | null;
   firehoseMissing: string | null;
   html: boolean;
   htmlMissing: string | null;
 }
 
+function nastySide(nasty: NastyServer): Side {
+  return { name: "nasty", port: nasty.port, token: nasty.token, pid: nasty.child.process.pid!, death: () => nasty.child.death() };
+}
+
 /** Nasty first (seeded), then what the ceiling must copy from it: answers and the size of one firehose push. */
 async function startServers(mode: Mode, only: Set<Step>): Promise<Servers> {
   const nasty = await startNasty(mode.seedBookmarks);
-  let fanout: FanoutClient | null = null;
+  let fanout: Servers["fanout"] = null;
   try {
     const json = await capture(nasty.base, "/api/bookmarks?limit=50", /json/);
     if ("missing" in json) throw new Error(`the feed cannot be read: ${json.missing}`);
@@ -164,8 +169,8 @@ async function startServers(mode: Mode, only: Set<Step>): Promise<Servers> {
     let frameBytes: number | null = null;
     let firehoseMissing: string | null = null;
     if (only.has("fanout")) {
-      fanout = await FanoutClient.start();
-      const probe = await fanout.probe({ name: "nasty", port: nasty.port, token: nasty.token, pid: nasty.child.process.pid! });
+      fanout = { nasty: FanoutClient.start("nasty"), ceiling: FanoutClient.start("ceiling") };
+      const probe = await fanout.nasty.probe(nastySide(nasty));
       if (probe.ok) frameBytes = probe.frameBytes;
       else firehoseMissing = probe.error;
     }
@@ -176,7 +181,7 @@ async function startServers(mode: Mode, only: Set<Step>): Promise<Servers> {
     if (!("missing" in html)) answers["/"] = { bytes: Buffer.byteLength(html.body), items: html.body.split('<article class="card').length - 1 };
     return { answers, nasty, ceiling, fanout, frameBytes, firehoseMissing, html: !("missing" in html), htmlMissing: "missing" in html ? html.missing : null };
   } catch (error) {
-    await fanout?.stop();
+    await Promise.all([fanout?.nasty.stop(), fanout?.ceiling.stop()]);
     await nasty.stop();
     throw error;
   }
@@ -210,9 +215,10 @@ async function loadFigures(options: Options, mode: Mode, servers: Servers, error
       figures.push(...mode.fanout.sizes.map((size) => skipped(`fanout-${size}`, `firehose fan-out, ${size.toLocaleString("en")} subscribers`, "events/s", FANOUT_TARGET, reason)));
       figures.push(skipped("latency-p50", "201 → receipt p50", "ms", null, reason), skipped("latency-p99", "201 → receipt p99", "ms", null, reason));
     } else {
-      const nasty = { name: "nasty", port: servers.nasty.port, token: servers.nasty.token, pid: servers.nasty.child.process.pid! } as const;
-      const ceiling = { name: "ceiling", port: servers.ceiling.port, token: "", pid: servers.ceiling.child.process.pid! } as const;
-      await step("fanout", "firehose fan-out", () => fanout.figures(mode.fanout, nasty, ceiling, frameBytes, say));
+      const ceilingChild = servers.ceiling.child;
+      const ceiling: Side = { name: "ceiling", port: servers.ceiling.port, token: "", pid: ceilingChild.process.pid!, death: () => ceilingChild.death() };
+      const sides = { nasty: { side: nastySide(servers.nasty), client: fanout.nasty }, ceiling: { side: ceiling, client: fanout.ceiling } };
+      await step("fanout", "firehose fan-out", () => fanoutFigures(mode.fanout, sides, frameBytes, say));
     }
   }
   return figures;
@@ -265,7 +271,7 @@ async function main(): Promise<void> {
         try {
           return await loadFigures(options, mode, servers, errors, say);
         } finally {
-          await Promise.all([servers.fanout?.stop(), servers.ceiling.stop(), servers.nasty.stop()]);
+          await Promise.all([servers.fanout?.nasty.stop(), servers.fanout?.ceiling.stop(), servers.ceiling.stop(), servers.nasty.stop()]);
         }
       })),
     );
