@@ -7,7 +7,8 @@ const MENU_ID = "nasty-save-link";
 const TITLE_CHARS_MAX = 500;
 
 chrome.runtime.onInstalled.addListener(() => {
-  chrome.contextMenus.create({ id: MENU_ID, title: "Save link to Nasty", contexts: ["link"] });
+  // On an update the old item may still be there; creating the same id twice is an error.
+  chrome.contextMenus.removeAll(() => chrome.contextMenus.create({ id: MENU_ID, title: "Save link to Nasty", contexts: ["link"] }));
 });
 
 chrome.contextMenus.onClicked.addListener((info, tab) => {

@@ -95,19 +95,26 @@ async function prefillDescription(tabId) {
   }
 }
 
-/** @param {import("./lib/api.js").Bookmark} bookmark */
-function enterUpdateMode(bookmark) {
+/**
+ * From now on Save updates `bookmark`, the person's own bookmark of this URL; says so.
+ * @param {import("./lib/api.js").Bookmark} bookmark
+ */
+function updateInstead(bookmark) {
   state.existing = bookmark;
+  const day = new Date(bookmark.inserted_at).toLocaleDateString(undefined, { dateStyle: "medium" });
+  notice.textContent = `You already saved this page on ${day}. Saving updates your bookmark.`;
+  notice.hidden = false;
+  saveButton.textContent = "Update";
+}
+
+/** @param {import("./lib/api.js").Bookmark} bookmark */
+function fillFromBookmark(bookmark) {
   titleInput.value = bookmark.title;
   urlInput.value = bookmark.url;
   descriptionInput.value = bookmark.description;
   tagsInput.value = bookmark.tags.length > 0 ? `${bookmark.tags.join(", ")}, ` : "";
   publicInput.checked = bookmark.public;
   showVisibility();
-  const day = new Date(bookmark.inserted_at).toLocaleDateString(undefined, { dateStyle: "medium" });
-  notice.textContent = `You already saved this page on ${day}. Saving updates your bookmark.`;
-  notice.hidden = false;
-  saveButton.textContent = "Update";
 }
 
 /** @returns {import("./lib/api.js").BookmarkFields} */
@@ -123,7 +130,7 @@ function formFields() {
 
 /**
  * Creates the bookmark, or updates the one already saved. A 409 (saved meanwhile, elsewhere)
- * switches to updating that one and says so.
+ * switches to updating that one, keeping what the person typed, and says so.
  */
 async function save() {
   const settings = state.settings;
@@ -142,7 +149,7 @@ async function save() {
     showFailure(error);
     const body = error instanceof ApiError ? /** @type {{ id?: unknown } | null} */ (error.body) : null;
     if (error instanceof ApiError && error.status === 409 && typeof body?.id === "number") {
-      await getBookmark(settings, body.id).then(enterUpdateMode, () => {});
+      await getBookmark(settings, body.id).then(updateInstead, () => {});
     }
   } finally {
     state.saving = false;
@@ -254,7 +261,10 @@ async function lookUpSaved() {
     who.textContent = `as ${username}`;
     const url = urlInput.value.trim();
     const existing = url === "" ? null : await findOwnBookmark(settings, username, url);
-    if (existing && !state.saved) enterUpdateMode(existing);
+    if (existing && !state.saved) {
+      updateInstead(existing);
+      fillFromBookmark(existing);
+    }
   } catch (error) {
     showFailure(error);
   }
@@ -291,4 +301,5 @@ async function start() {
   await lookUpSaved();
 }
 
-void start();
+// The form is aria-busy until the popup knows what it is saving: the tab, and whether it is yours already.
+start().finally(() => form.removeAttribute("aria-busy"));

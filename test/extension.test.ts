@@ -51,6 +51,7 @@ function startPageServer(): Promise<{ url: string; close: () => void }> {
       <p>See <a id="linked" href="/linked">the  borrow <b>checker</b> guide</a> and <a id="bare" href="/bare">x</a>.</p></body></html>`,
     "/linked": "<!doctype html><title>Borrow checker</title><p>linked</p>",
     "/plain": "<!doctype html><title>Plain page</title><p>nothing to describe</p>",
+    "/race": "<!doctype html><title>Race page</title><p>saved twice at once</p>",
   };
   const server = http.createServer((req, res) => {
     const body = pages[new URL(req.url ?? "/", "http://localhost").pathname];
@@ -203,8 +204,8 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
     const viewer = await chromium.connectOverCDP(`http://127.0.0.1:${devtoolsPort}`);
     const popup = viewer.contexts()[0]!.pages().find((candidate) => candidate.url() === `chrome-extension://${extensionId}/popup.html`);
     assert.ok(popup, "the popup is among the browser's pages");
-    // The popup has looked up whose token it is (or failed to) once the header or the status says so.
-    await popup.waitForFunction(() => document.getElementById("who")?.textContent !== "" || document.getElementById("status")?.textContent !== "" || !document.getElementById("setup")?.hidden);
+    // Ready once it knows the tab and whether the URL is saved already (or why it cannot know).
+    await popup.waitForSelector('#form:not([aria-busy="true"])', { state: "attached" });
     // Closing it makes sure the next shortcut press opens a popup rather than closing this one.
     const release = async () => {
       if (!popup.isClosed()) await popup.evaluate(() => window.close()).catch(() => {});
@@ -328,6 +329,33 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
     } finally {
       await release();
     }
+  });
+
+  test("saved elsewhere while the popup was open: the 409 turns Save into Update, keeping what was typed", async () => {
+    const pageUrl = `${pages.url}/race`;
+    await tab.goto(pageUrl);
+    const { popup, release } = await openPopup(tab);
+    let other: any;
+    try {
+      assert.equal(await popup.textContent("#save"), "Save");
+      other = await createBookmark(nasty.url, aliceToken, { title: "Saved from elsewhere", url: pageUrl });
+      await popup.fill("#description", "typed in the popup");
+      await popup.fill("#tags", "race");
+      await popup.click("#save");
+      assert.equal(await statusText(popup), `you already saved this URL as bookmark ${other.id}`);
+      await popup.waitForSelector("#notice:not([hidden])");
+      assert.equal(await popup.textContent("#save"), "Update");
+      assert.equal(await popup.inputValue("#description"), "typed in the popup");
+      await popup.click("#save");
+      assert.equal(await statusText(popup), "Bookmark updated!");
+    } finally {
+      await release();
+    }
+    const after = await aliceBookmarkOf(pageUrl);
+    assert.equal(after.id, other.id);
+    assert.equal(after.title, "Race page");
+    assert.equal(after.description, "typed in the popup");
+    assert.deepEqual(after.tags, ["race"]);
   });
 
   test("the context-menu item saves a link, titled by its text when the page can be read", async () => {
