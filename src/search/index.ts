@@ -32,8 +32,8 @@ interface Indexed {
 /** Candidates, newest first, with a cheap size estimate to pick the smallest. */
 interface Source {
   size: number;
-  /** Ords below `beforeOrd`, descending. */
-  descending(beforeOrd: number): Iterable<number>;
+  /** Visits the ords below `beforeOrd`, descending, until `visit` returns false (a plain loop: no generator per candidate). */
+  walk(beforeOrd: number, visit: (ord: number) => boolean): void;
 }
 
 /**
@@ -181,6 +181,7 @@ export class SearchIndex {
     const terms = typeof request.query === "string" ? parseQuery(request.query) : [...request.query];
     for (const tag of request.tags ?? []) terms.push({ kind: "tag", tag, negated: false });
     if (request.user) terms.push({ kind: "user", username: request.user.username, negated: false });
+    if (contradicts(terms)) return { items: [], nextCursor: null };
     const driver = this.smallestSource(terms, request.viewer);
     if (!driver) return { items: [], nextCursor: null };
     const { source } = driver;
@@ -190,17 +191,20 @@ export class SearchIndex {
     const checks = terms.filter((term) => !(exact && term === driver.term)).map((term) => this.check(term));
     if (request.unread !== undefined) checks.push((bookmark) => bookmark.unread === request.unread);
     const items: Bookmark[] = [];
-    for (const ord of source.descending(request.beforeOrd ?? Number.MAX_SAFE_INTEGER)) {
+    let more = false;
+    source.walk(request.beforeOrd ?? Number.MAX_SAFE_INTEGER, (ord) => {
       const bookmark = this.byOrd[ord];
-      if (!bookmark || !canSee(request.viewer, bookmark)) continue;
-      if (!checks.every((check) => check(bookmark))) continue;
+      if (!bookmark || !canSee(request.viewer, bookmark)) return true;
+      for (const check of checks) if (!check(bookmark)) return true;
       if (items.length === request.limit) {
-        const last = items[items.length - 1];
-        return { items, nextCursor: last ? encodeCursor(last.ord) : null };
+        more = true;
+        return false;
       }
       items.push(bookmark);
-    }
-    return { items, nextCursor: null };
+      return true;
+    });
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor(last.ord) : null };
   }
 
   /** The smallest candidate list among the positive terms; null when one of them matches nothing. */
@@ -256,8 +260,8 @@ export class SearchIndex {
     const byOrd = this.byOrd;
     return {
       size: this.store.bookmarksById.size,
-      *descending(beforeOrd) {
-        for (let ord = Math.min(beforeOrd, byOrd.length) - 1; ord > 0; ord -= 1) if (byOrd[ord]) yield ord;
+      walk(beforeOrd, visit) {
+        for (let ord = Math.min(beforeOrd, byOrd.length) - 1; ord > 0; ord -= 1) if (byOrd[ord] && !visit(ord)) return;
       },
     };
   }
@@ -295,6 +299,13 @@ export class SearchIndex {
   }
 }
 
+/** `rust -rust`: a term and its own negation can match nothing (and would walk a whole list to learn it). */
+function contradicts(terms: readonly Term[]): boolean {
+  const identity = (term: Term) => JSON.stringify({ ...term, negated: false });
+  const excluded = new Set(terms.filter((term) => term.negated).map(identity));
+  return excluded.size > 0 && terms.some((term) => !term.negated && excluded.has(identity(term)));
+}
+
 /** True when `run` appears as consecutive words of `field` (its last word as a prefix if asked). */
 function containsRun(field: readonly string[], run: readonly string[], prefix: boolean): boolean {
   const lastIndex = run.length - 1;
@@ -320,8 +331,8 @@ function rarest(sources: (Source | null)[]): Source | null {
 function postingsSource(list: Postings): Source {
   return {
     size: postingsCount(list),
-    *descending(beforeOrd) {
-      for (let index = postingsLowerBound(list, beforeOrd) - 1; index >= 0; index -= 1) yield postingAt(list, index);
+    walk(beforeOrd, visit) {
+      for (let index = postingsLowerBound(list, beforeOrd) - 1; index >= 0; index -= 1) if (!visit(postingAt(list, index))) return;
     },
   };
 }
@@ -329,7 +340,7 @@ function postingsSource(list: Postings): Source {
 function orderedSource(items: readonly Bookmark[]): Source {
   return {
     size: items.length,
-    *descending(beforeOrd) {
+    walk(beforeOrd, visit) {
       let low = 0;
       let high = items.length;
       while (low < high) {
@@ -337,7 +348,7 @@ function orderedSource(items: readonly Bookmark[]): Source {
         if (items[middle]!.ord < beforeOrd) low = middle + 1;
         else high = middle;
       }
-      for (let index = low - 1; index >= 0; index -= 1) yield items[index]!.ord;
+      for (let index = low - 1; index >= 0; index -= 1) if (!visit(items[index]!.ord)) return;
     },
   };
 }
@@ -348,7 +359,7 @@ function unionSource(lists: readonly Postings[]): Source {
   for (const list of lists) size += postingsCount(list);
   return {
     size,
-    *descending(beforeOrd) {
+    walk(beforeOrd, visit) {
       const heads: { list: Postings; index: number }[] = [];
       for (const list of lists) {
         const index = postingsLowerBound(list, beforeOrd) - 1;
@@ -360,7 +371,7 @@ function unionSource(lists: readonly Postings[]): Source {
       while (heap.size > 0) {
         const head = heap.top();
         const ord = value(head);
-        if (ord !== previous) yield ord;
+        if (ord !== previous && !visit(ord)) return;
         previous = ord;
         head.index -= 1;
         if (head.index >= 0) heap.replaceTop(head);
