@@ -70,6 +70,8 @@ describe("search query syntax (seeded store)", () => {
     assert.deepEqual(seeded.titles("prog"), ["Node.js streams handbook", "Programming Phoenix LiveView", "The Rust Programming Language"], "prefix reaches the description (programs) and titles");
     assert.deepEqual(seeded.titles("programming pho"), ["Programming Phoenix LiveView"]);
     assert.deepEqual(seeded.titles("zebra"), []);
+    assert.deepEqual(seeded.titles("#"), [], "nothing searchable (mid-typing) finds nothing, not everything");
+    assert.deepEqual(seeded.titles("!!! "), []);
   });
 
   test("case and accents are folded", () => {

@@ -181,7 +181,9 @@ export class SearchIndex {
     const terms = typeof request.query === "string" ? parseQuery(request.query) : [...request.query];
     for (const tag of request.tags ?? []) terms.push({ kind: "tag", tag, negated: false });
     if (request.user) terms.push({ kind: "user", username: request.user.username, negated: false });
-    if (contradicts(terms)) return { items: [], nextCursor: null };
+    // "#" or "!!!" (someone mid-typing): nothing searchable yet, so nothing rather than everything.
+    const nothingSearchable = typeof request.query === "string" && request.query.trim() !== "" && terms.length === 0;
+    if (nothingSearchable || contradicts(terms)) return { items: [], nextCursor: null };
     const driver = this.smallestSource(terms, request.viewer);
     if (!driver) return { items: [], nextCursor: null };
     const { source } = driver;
