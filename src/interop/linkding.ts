@@ -99,7 +99,17 @@ function pageParams(context: Context): { limit: number; offset: number } {
 }
 
 /** `{count, next, previous, results}` with absolute next/previous links, as DRF's limit-offset pagination. */
-function paginated<T>(deps: LinkdingDeps, context: Context, all: readonly T[], toJson: (item: T) => unknown): Answer {
+/** A list to page through: how long it is and one window of it (so a long list is never copied whole). */
+interface Listing<T> {
+  count: number;
+  window(offset: number, limit: number): T[];
+}
+
+function listing<T>(all: readonly T[]): Listing<T> {
+  return { count: all.length, window: (offset, limit) => all.slice(offset, offset + limit) };
+}
+
+function paginated<T>(deps: LinkdingDeps, context: Context, all: Listing<T>, toJson: (item: T) => unknown): Answer {
   const { limit, offset } = pageParams(context);
   const link = (at: number) => {
     const query = new URLSearchParams(context.query);
@@ -110,10 +120,10 @@ function paginated<T>(deps: LinkdingDeps, context: Context, all: readonly T[], t
   return {
     status: 200,
     json: {
-      count: all.length,
-      next: offset + limit < all.length ? link(offset + limit) : null,
+      count: all.count,
+      next: offset + limit < all.count ? link(offset + limit) : null,
       previous: offset > 0 ? link(Math.max(0, offset - limit)) : null,
-      results: all.slice(offset, offset + limit).map(toJson),
+      results: all.window(offset, limit).map(toJson),
     },
   };
 }
@@ -122,11 +132,23 @@ function listBookmarks(deps: LinkdingDeps, context: Context, archived: boolean):
   const viewer = context.viewer!;
   const query = (context.query.get("q") ?? "").trim();
   if (query.length > QUERY_CHARS_MAX) throw new HttpError(400, `q is too long (at most ${QUERY_CHARS_MAX} characters)`);
-  let all: Bookmark[] = [];
-  if (archived) all = [];
-  else if (query === "") all = [...viewer.bookmarks.items].reverse();
-  else all = deps.search.search({ query, viewer, user: viewer, limit: viewer.bookmarks.length + 1 }).items;
+  let all: Listing<Bookmark>;
+  if (archived) all = listing([]);
+  else if (query === "") all = newestFirst(viewer.bookmarks.items);
+  else all = listing(deps.search.search({ query, viewer, user: viewer, limit: viewer.bookmarks.length + 1 }).items);
   return paginated(deps, context, all, linkdingBookmark);
+}
+
+/** An oldest-first list read newest first, by index. */
+function newestFirst(items: readonly Bookmark[]): Listing<Bookmark> {
+  return {
+    count: items.length,
+    window: (offset, limit) => {
+      const window: Bookmark[] = [];
+      for (let index = items.length - 1 - offset; index >= 0 && window.length < limit; index -= 1) window.push(items[index]!);
+      return window;
+    },
+  };
 }
 
 function ownBookmark(deps: LinkdingDeps, context: Context): Bookmark {
@@ -227,7 +249,7 @@ export function registerLinkding(app: TemplatedApp, deps: LinkdingDeps): void {
     ownBookmark(deps, context);
     return { status: 204 };
   }, read);
-  route(app, deps, "get", "/api/tags/", (context) => paginated(deps, context, tagsOf(context.viewer!), (tag) => tag), read);
+  route(app, deps, "get", "/api/tags/", (context) => paginated(deps, context, listing(tagsOf(context.viewer!)), (tag) => tag), read);
   route(app, deps, "get", "/api/tags/:id/", (context) => ({ status: 200, json: findTag(context) }), read);
   route(app, deps, "post", "/api/tags/", (context) => createTag(context), write);
   route(app, deps, "get", "/api/user/profile/", () => ({ status: 200, json: PROFILE }), read);

@@ -142,11 +142,11 @@ function dateParam(params: URLSearchParams, name: string): number | null {
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-/** The user's bookmarks carrying every tag, newest first. */
-function postsOf(user: User, tags: readonly string[]): Bookmark[] {
+/** The user's bookmarks carrying every tag, newest first (the first `limit` of them). */
+function postsOf(user: User, tags: readonly string[], limit = Number.MAX_SAFE_INTEGER): Bookmark[] {
   const items = user.bookmarks.items;
   const found: Bookmark[] = [];
-  for (let index = items.length - 1; index >= 0; index -= 1) {
+  for (let index = items.length - 1; index >= 0 && found.length < limit; index -= 1) {
     const bookmark = items[index]!;
     if (tags.every((tag) => bookmark.tags.includes(tag))) found.push(bookmark);
   }
@@ -243,7 +243,7 @@ function getPosts(deps: PinboardDeps, user: User, params: URLSearchParams): Repl
 
 function recentPosts(user: User, params: URLSearchParams): Reply {
   const tags = filterTags(params);
-  const posts = postsOf(user, tags).slice(0, count(params, "count", RECENT_DEFAULT, RECENT_MAX));
+  const posts = postsOf(user, tags, count(params, "count", RECENT_DEFAULT, RECENT_MAX));
   return { kind: "posts", user: user.username, date: posts[0]?.insertedAt ?? null, tag: tags.join(" "), posts, bare: false };
 }
 
