@@ -23,8 +23,9 @@ function measured(figure: Figure | undefined, id: string): Figure {
   return figure;
 }
 
-test("npm run bench -- --smoke runs every step and writes its results", { timeout: 200_000 }, async () => {
+test("npm run bench -- --smoke runs every step and writes its results", { timeout: 200_000 }, async (t) => {
   const out = tempDir("nasty-bench-test-");
+  t.after(() => fs.rmSync(out, { recursive: true, force: true }));
   const { code, stdout, stderr } = await runBench(out);
   assert.equal(code, 0, `the bench failed:\n${stdout}\n${stderr}`);
 
@@ -82,8 +83,9 @@ test("npm run bench -- --smoke runs every step and writes its results", { timeou
   assert.equal((svg.match(/<rect x=/g) ?? []).length, charted.length, "one bar per figure with a target");
 });
 
-test("without wrk the bench loads the servers from its own Node client", { timeout: 120_000 }, async () => {
+test("without wrk the bench loads the servers from its own Node client", { timeout: 120_000 }, async (t) => {
   const out = tempDir("nasty-bench-test-");
+  t.after(() => fs.rmSync(out, { recursive: true, force: true }));
   const { code, stdout, stderr } = await runBench(out, "--only", "create,feed", "--client", "node");
   assert.equal(code, 0, `the bench failed:\n${stdout}\n${stderr}`);
   const [file] = fs.readdirSync(out).filter((name) => name.endsWith(".json"));
