@@ -4,9 +4,11 @@ import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { Socket, type Channel, type Push } from "phoenix";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
-import { Client, WAIT_MS_MAX, wsUrl } from "./support/realtime.ts";
+import { Client, WAIT_MS_MAX, until, wsUrl } from "./support/realtime.ts";
 import type { Nasty } from "../src/main.ts";
-import { FRAME_BYTES_MAX } from "../src/realtime/socket-hub.ts";
+import { FRAME_BYTES_MAX, JOIN_REF_CLASSES_PER_TOPIC_MAX } from "../src/realtime/socket-hub.ts";
+import { phoenixWireTopic } from "../src/realtime/topics.ts";
+import { joinRefJson } from "../src/realtime/wire.ts";
 
 /** What a push was answered with: "ok", "error" or "timeout", and the response. */
 function answer(push: Push): Promise<{ status: string; response: any }> {
@@ -42,6 +44,25 @@ describe("Phoenix Channels", () => {
     sockets.push(socket);
     return socket;
   };
+  /** A raw `ws` client speaking v2 arrays. */
+  const openV2 = async () => {
+    const client = await Client.open(wsUrl(nasty, "/socket/websocket?vsn=2.0.0"));
+    clients.push(client);
+    return client;
+  };
+  /** Joins `topic` with `joinRef` as join_ref and ref; fails unless the reply is ok. */
+  const joinV2 = async (client: Client, topic: string, joinRef: string | number) => {
+    const reply = await client.ask([joinRef, joinRef, topic, "phx_join", {}], (frame) => frame[1] === joinRef && frame[3] === "phx_reply", `the join of ${topic} as ${joinRef}`);
+    assert.deepEqual(reply, [joinRef, joinRef, topic, "phx_reply", { status: "ok", response: {} }]);
+  };
+  /** Everything pushed before this returns has arrived (a heartbeat is answered in order). */
+  const barrierV2 = async (client: Client) => {
+    const ref = `beat-${client.frames.length}`;
+    await client.ask([null, ref, "phoenix", "heartbeat", {}], (frame) => frame[1] === ref, "the barrier heartbeat");
+  };
+  const pushesV2 = (client: Client) => client.frames.filter((frame) => frame[3] !== "phx_reply");
+  const classSubscribers = (topic: string, joinRef: string | number | null) => nasty.app.numSubscribers(phoenixWireTopic(topic, joinRefJson(joinRef), false));
+  const joinRefClasses = async () => (await request(base, "GET", "/api/status")).json.realtime.joinRefClasses as number;
   const v1 = async () => {
     const client = await Client.open(wsUrl(nasty, "/socket/websocket"));
     clients.push(client);
@@ -115,6 +136,80 @@ describe("Phoenix Channels", () => {
     assert.equal((await answer(own.channel("bookmarks:user:bob:private", {}).join())).status, "ok");
     const notTheirs = await answer(speaker.channel("bookmarks:user:bob:private", {}).join());
     assert.match(notTheirs.response.reason, /only for bob/);
+  });
+
+  test("v2 pushes carry each subscriber's own join_ref; leave, rejoin and close keep the join_ref classes right", async () => {
+    const topic = "bookmarks:firehose";
+    const classesBefore = await joinRefClasses();
+    const seven = await openV2();
+    const twelve = await openV2();
+    const alsoSeven = await openV2();
+    const mover = await openV2();
+    const numeric = await openV2();
+    const quoted = await openV2();
+    await joinV2(seven, topic, "7");
+    await joinV2(twelve, topic, "12");
+    await joinV2(alsoSeven, topic, "7");
+    await joinV2(mover, topic, "3");
+    await joinV2(numeric, topic, 5);
+    await joinV2(quoted, topic, 'a"b\\c|d');
+    await joinV2(mover, topic, "20");
+    assert.deepEqual([classSubscribers(topic, "7"), classSubscribers(topic, "12"), classSubscribers(topic, "3"), classSubscribers(topic, "20")], [2, 1, 0, 1]);
+    assert.equal(await joinRefClasses(), classesBefore + 5, "classes 7, 12, 20, 5 and the quoted one; 3 is gone with the rejoin");
+
+    const socket = phoenix();
+    const first = socket.channel(topic, {});
+    assert.equal((await answer(first.join())).status, "ok");
+    assert.equal((await answer(first.leave())).status, "ok");
+    const again = socket.channel(topic, {});
+    assert.equal((await answer(again.join())).status, "ok");
+    const heard = nextPush(again, "bookmark_created");
+
+    const made = await createBookmark(base, alice, { title: "Refs", url: "https://refs.example/" });
+    const expected: [Client, string | number][] = [[seven, "7"], [twelve, "12"], [alsoSeven, "7"], [mover, "20"], [numeric, 5], [quoted, 'a"b\\c|d']];
+    for (const [client, joinRef] of expected) {
+      await barrierV2(client);
+      assert.deepEqual(pushesV2(client), [[joinRef, null, topic, "bookmark_created", made]], `the push to join_ref ${joinRef}`);
+    }
+    assert.deepEqual(await heard, made, "Phoenix's client, rejoined with a new join_ref, still receives bookmark_created");
+    assert.equal((await answer(again.leave())).status, "ok");
+
+    const left = await twelve.ask(["12", "leave-12", topic, "phx_leave", {}], (frame) => frame[1] === "leave-12", "the leave reply");
+    assert.equal(left[4].status, "ok");
+    assert.equal(classSubscribers(topic, "12"), 0);
+    await alsoSeven.close();
+    await until(() => classSubscribers(topic, "7") === 1, "the closed socket to leave class 7");
+    await seven.close();
+    await until(() => classSubscribers(topic, "7") === 0, "class 7 to empty");
+    assert.equal(await joinRefClasses(), classesBefore + 3, "12 and 7 are gone; 20, 5 and the quoted one remain");
+
+    const next = await createBookmark(base, alice, { title: "Refs again", url: "https://refs-again.example/" });
+    await barrierV2(twelve);
+    await barrierV2(mover);
+    assert.equal(pushesV2(twelve).length, 1, "nothing after the leave");
+    assert.deepEqual(pushesV2(mover).at(-1), ["20", null, topic, "bookmark_created", next]);
+  });
+
+  test(`a topic frames at most ${JOIN_REF_CLASSES_PER_TOPIC_MAX} join_refs of its own; later joins share null until a class frees`, async () => {
+    const topic = "bookmarks:tag:many-refs";
+    const joined: Client[] = [];
+    for (let index = 1; index <= JOIN_REF_CLASSES_PER_TOPIC_MAX + 1; index += 1) {
+      const client = await openV2();
+      await joinV2(client, topic, `r${index}`);
+      joined.push(client);
+    }
+    assert.equal(classSubscribers(topic, null), 1, "the one over the bound shares the null class");
+    const made = await createBookmark(base, alice, { title: "Many", url: "https://many.example/", tags: ["many-refs"] });
+    for (const [index, client] of joined.entries()) {
+      await barrierV2(client);
+      const joinRef = index < JOIN_REF_CLASSES_PER_TOPIC_MAX ? `r${index + 1}` : null;
+      assert.deepEqual(pushesV2(client), [[joinRef, null, topic, "bookmark_created", made]]);
+    }
+    await joined[0]!.close();
+    await until(() => classSubscribers(topic, "r1") === 0, "class r1 to empty");
+    const late = await openV2();
+    await joinV2(late, topic, "late");
+    assert.equal(classSubscribers(topic, "late"), 1, "a freed place is taken by the next new join_ref");
   });
 
   test("the original app's v1 clients: objects without vsn, its bookmark:feed and tag:<tag> channels and events", async () => {

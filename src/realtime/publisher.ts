@@ -3,13 +3,18 @@ import type { LoggedEvent, TokenId } from "../events.ts";
 import type { Bookmark, Store } from "../store/store.ts";
 import { bookmarkJson, commentJson, isoTime } from "../render/json.ts";
 import { bookmarkRoutes, commentRoutes, type Change, type Dialect, type Visibility } from "./routing.ts";
-import { ownerWireTopic, wireTopic } from "./topics.ts";
-import { SOCKET_WIRES, pushFrame } from "./wire.ts";
+import { ownerWireTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
+import { SOCKET_WIRES, pushFrame, type JoinRefJson } from "./wire.ts";
 
 /** The part of uWS the publisher needs (the app itself in production). */
 export interface TopicOut {
   numSubscribers(topic: string): number;
   publish(topic: string, message: string, isBinary?: boolean): boolean;
+}
+
+/** The join_ref classes of a Phoenix v2 base topic that have subscribers (the socket hub's count). */
+export interface JoinRefClassesOf {
+  of(baseTopic: string): Iterable<JoinRefJson>;
 }
 
 export const EVENT_NAMES: Record<Dialect, Record<Change | "comment", string>> = {
@@ -31,6 +36,7 @@ export class Publisher {
   constructor(
     private readonly store: Store,
     private readonly out: TopicOut,
+    private readonly phoenixClasses: JoinRefClassesOf,
     /** Told when a token is revoked, so the sockets it opened close. */
     private readonly onTokenRevoked: (id: TokenId) => void,
   ) {}
@@ -105,10 +111,23 @@ export class Publisher {
     }
   }
 
-  /** Publishes on each wire format's uWS topic that has subscribers; the payload is built only if one does. */
+  /**
+   * Publishes on each wire format's uWS topic that has subscribers; the payload is built only if
+   * one does. Phoenix v2 subscribers are split by join_ref: one frame per class, with its join_ref
+   * (a reader closed at its backpressure bound inside publish may empty a class mid-loop; a Map's
+   * iteration skips what is deleted meanwhile).
+   */
   private publish(name: string, owner: boolean, event: string, payload: () => string): void {
     for (const wire of SOCKET_WIRES) {
       const uwsTopic = owner ? ownerWireTopic(wire, name) : wireTopic(wire, name);
+      if (wire === "phx") {
+        for (const joinRef of this.phoenixClasses.of(uwsTopic)) {
+          const classTopic = phoenixWireTopic(name, joinRef, owner);
+          if (this.out.numSubscribers(classTopic) === 0) continue;
+          this.out.publish(classTopic, pushFrame(wire, name, event, payload(), joinRef), false);
+        }
+        continue;
+      }
       if (this.out.numSubscribers(uwsTopic) === 0) continue;
       this.out.publish(uwsTopic, pushFrame(wire, name, event, payload()), false);
     }

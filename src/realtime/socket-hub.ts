@@ -1,5 +1,6 @@
 // What the raw and Phoenix sockets share: who a socket is, which topics it may join, its subscriptions, comments, limits and counts.
 import type { HttpRequest, HttpResponse, WebSocket } from "uWebSockets.js";
+import { assert } from "../assert.ts";
 import { HttpError } from "../errors.ts";
 import type { TokenId } from "../events.ts";
 import type { Commands } from "../commands/commands.ts";
@@ -8,8 +9,8 @@ import type { Store, User } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import { SESSION_COOKIE, cookieValue } from "../http/router.ts";
 import { commentJson, type CommentJson } from "../render/json.ts";
-import { ownerWireTopic, parseAliasTopic, parseTopic, wireTopic } from "./topics.ts";
-import type { Ref, SocketWire } from "./wire.ts";
+import { ownerWireTopic, parseAliasTopic, parseTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
+import { NULL_JOIN_REF, joinRefJson, type JoinRefJson, type Ref, type SocketWire } from "./wire.ts";
 
 /** Topics one connection may follow at once. */
 export const SUBSCRIPTIONS_PER_SOCKET_MAX = 100;
@@ -27,10 +28,66 @@ export const CLOSE = { shutdown: 1001, abuse: 1008, revoked: 4401 } as const;
 /** The Phoenix client's way to send a token without putting it in the URL (`authToken` option). */
 const PHOENIX_TOKEN_PROTOCOL = "base64url.bearer.phx.";
 
+/** Distinct join_refs one Phoenix v2 topic frames its pushes for; later ones share the `null` class. */
+export const JOIN_REF_CLASSES_PER_TOPIC_MAX = 32;
+/** A join_ref longer than this (as text) shares the `null` class. */
+export const JOIN_REF_CHARS_MAX = 64;
+
 export interface Joined {
+  /** The uWS topic of the socket's wire format (and owner channel) for this name; nobody subscribes to it on the v2 wire. */
+  baseTopic: string;
+  /** The topic the socket is subscribed to: `baseTopic`, or on the v2 wire its join_ref class's topic. */
   uwsTopic: string;
+  owner: boolean;
   /** Phoenix's join_ref of this topic (null on the raw protocol). */
   joinRef: Ref;
+  /** The v2 wire's join_ref class the socket is counted in; null on other wires. */
+  joinRefClass: JoinRefJson | null;
+}
+
+/**
+ * Phoenix v2 subscribers per uWS base topic, counted by join_ref class, so the publisher frames a
+ * push once per class with subscribers, each carrying its join_ref (Phoenix's client drops a push
+ * whose join_ref is not its channel's current one, and accepts `null`). Its client numbers refs
+ * from a small counter, so a topic sees few distinct join_refs; still they are client-chosen, so
+ * a topic keeps at most JOIN_REF_CLASSES_PER_TOPIC_MAX classes of its own, and a join beyond
+ * that, a join_ref over JOIN_REF_CHARS_MAX or none at all lands in the shared `null` class
+ * (where it stays until it leaves, even if other classes empty meanwhile).
+ */
+export class JoinRefClasses {
+  private readonly byTopic = new Map<string, Map<JoinRefJson, number>>();
+
+  /** Counts one subscriber of `baseTopic` in; returns the class it belongs to. */
+  add(baseTopic: string, joinRef: Ref): JoinRefJson {
+    let classes = this.byTopic.get(baseTopic);
+    if (!classes) this.byTopic.set(baseTopic, (classes = new Map()));
+    let joinRefClass = joinRefJson(joinRef);
+    const ownClasses = classes.size - (classes.has(NULL_JOIN_REF) ? 1 : 0);
+    const tooLong = joinRef !== null && String(joinRef).length > JOIN_REF_CHARS_MAX;
+    if (tooLong || (!classes.has(joinRefClass) && ownClasses >= JOIN_REF_CLASSES_PER_TOPIC_MAX)) joinRefClass = NULL_JOIN_REF;
+    classes.set(joinRefClass, (classes.get(joinRefClass) ?? 0) + 1);
+    return joinRefClass;
+  }
+
+  remove(baseTopic: string, joinRefClass: JoinRefJson): void {
+    const classes = this.byTopic.get(baseTopic);
+    const count = classes?.get(joinRefClass);
+    assert(classes !== undefined && count !== undefined && count > 0, `join_ref class ${joinRefClass} of ${baseTopic} removed more often than added`);
+    if (count > 1) classes.set(joinRefClass, count - 1);
+    else if (classes.delete(joinRefClass) && classes.size === 0) this.byTopic.delete(baseTopic);
+  }
+
+  /** The classes of `baseTopic` that have subscribers (none when nobody joined it). */
+  of(baseTopic: string): Iterable<JoinRefJson> {
+    return this.byTopic.get(baseTopic)?.keys() ?? [];
+  }
+
+  /** Classes with subscribers across every topic. */
+  get size(): number {
+    let total = 0;
+    for (const classes of this.byTopic.values()) total += classes.size;
+    return total;
+  }
 }
 
 export interface SocketData {
@@ -156,6 +213,8 @@ export class SocketHub {
   private readonly sockets = new Set<WebSocket<SocketData>>();
   private readonly byToken = new Map<TokenId, Set<WebSocket<SocketData>>>();
   private readonly joins = new Map<string, number>();
+  /** Phoenix v2 subscribers by topic and join_ref, for the publisher. */
+  readonly joinRefClasses = new JoinRefClasses();
 
   constructor(private readonly deps: HubDeps) {}
 
@@ -197,24 +256,30 @@ export class SocketHub {
       set?.delete(ws);
       if (set?.size === 0) this.byToken.delete(data.tokenId);
     }
-    for (const name of data.joined.keys()) this.countJoin(name, -1);
+    for (const [name, joined] of data.joined) {
+      this.releaseClass(joined);
+      this.countJoin(name, -1);
+    }
     data.joined.clear();
   }
 
-  /** Joins `name` (again: keeps the subscription, takes the new join_ref). */
+  /** Joins `name` (again: keeps the subscription, takes the new join_ref, moving to its class on the v2 wire). */
   join(ws: WebSocket<SocketData>, name: string, joinRef: Ref): Outcome {
     const data = ws.getUserData();
     const existing = data.joined.get(name);
     if (existing) {
       existing.joinRef = joinRef;
+      if (existing.joinRefClass !== null) this.moveClass(ws, name, existing);
       return { ok: true };
     }
     if (data.joined.size >= SUBSCRIPTIONS_PER_SOCKET_MAX) return { ok: false, reason: `at most ${SUBSCRIPTIONS_PER_SOCKET_MAX} topics per connection; leave one before joining ${name.slice(0, 80)}` };
     const admitted = admitTopic(this.deps.store, name, data.viewer, data.cookieNote);
     if (!admitted.ok) return admitted;
-    const uwsTopic = admitted.owner ? ownerWireTopic(data.wire, name) : wireTopic(data.wire, name);
-    ws.subscribe(uwsTopic);
-    data.joined.set(name, { uwsTopic, joinRef });
+    const baseTopic = admitted.owner ? ownerWireTopic(data.wire, name) : wireTopic(data.wire, name);
+    const joined: Joined = { baseTopic, uwsTopic: baseTopic, owner: admitted.owner, joinRef, joinRefClass: null };
+    if (data.wire === "phx") this.takeClass(name, joined);
+    ws.subscribe(joined.uwsTopic);
+    data.joined.set(name, joined);
     this.countJoin(name, 1);
     return { ok: true };
   }
@@ -224,6 +289,7 @@ export class SocketHub {
     const joined = data.joined.get(name);
     if (!joined) return { ok: false, reason: `not subscribed to ${name.slice(0, 80)}` };
     ws.unsubscribe(joined.uwsTopic);
+    this.releaseClass(joined);
     data.joined.delete(name);
     this.countJoin(name, -1);
     return { ok: true };
@@ -273,10 +339,31 @@ export class SocketHub {
     for (const ws of [...this.sockets]) ws.end(CLOSE.shutdown, "server shutting down");
   }
 
-  /** Open connections and the busiest topics by joins (across formats). */
-  status(busiest = 10): { connections: number; topics: number; busiest: { topic: string; subscribers: number }[] } {
+  /** Open connections, topics, Phoenix v2 join_ref classes with subscribers, and the busiest topics by joins (across formats). */
+  status(busiest = 10): { connections: number; topics: number; joinRefClasses: number; busiest: { topic: string; subscribers: number }[] } {
     const top = [...this.joins].sort((a, b) => b[1] - a[1]).slice(0, busiest);
-    return { connections: this.sockets.size, topics: this.joins.size, busiest: top.map(([topic, subscribers]) => ({ topic, subscribers })) };
+    return { connections: this.sockets.size, topics: this.joins.size, joinRefClasses: this.joinRefClasses.size, busiest: top.map(([topic, subscribers]) => ({ topic, subscribers })) };
+  }
+
+  /** Counts a v2 join in its join_ref class and points it at that class's uWS topic. */
+  private takeClass(name: string, joined: Joined): void {
+    joined.joinRefClass = this.joinRefClasses.add(joined.baseTopic, joined.joinRef);
+    joined.uwsTopic = phoenixWireTopic(name, joined.joinRefClass, joined.owner);
+  }
+
+  private releaseClass(joined: Joined): void {
+    if (joined.joinRefClass !== null) this.joinRefClasses.remove(joined.baseTopic, joined.joinRefClass);
+    joined.joinRefClass = null;
+  }
+
+  /** A v2 rejoin: leaves the old join_ref's class first (freeing its place), then takes the new join_ref's. */
+  private moveClass(ws: WebSocket<SocketData>, name: string, joined: Joined): void {
+    const before = joined.uwsTopic;
+    this.releaseClass(joined);
+    this.takeClass(name, joined);
+    if (joined.uwsTopic === before) return;
+    ws.unsubscribe(before);
+    ws.subscribe(joined.uwsTopic);
   }
 
   private countJoin(name: string, delta: 1 | -1): void {

@@ -1,5 +1,6 @@
 // Topic names: every topic is built and parsed here, never by string concatenation elsewhere.
 import { normalizeTags } from "../commands/schemas.ts";
+import type { JoinRefJson } from "./wire.ts";
 
 export type Topic =
   | { kind: "firehose" }
@@ -44,6 +45,16 @@ export function wireTopic(wire: Wire, name: string): string {
  */
 export function ownerWireTopic(wire: Wire, name: string): string {
   return `${wire}|${name}|owner`;
+}
+
+/**
+ * The uWS topic of Phoenix v2 subscribers of `name` (its owner channel when `owner`) that joined
+ * with one join_ref: each push is framed once per join_ref class, carrying that join_ref. The
+ * join_ref's JSON text comes before the name and delimits itself, so no tag containing `|` can
+ * make two classes share a topic.
+ */
+export function phoenixWireTopic(name: string, joinRef: JoinRefJson, owner: boolean): string {
+  return `phx${owner ? "|owner" : ""}|${joinRef}|${name}`;
 }
 
 /** Parses a public topic name; null when it is not one of ours. */

@@ -9,17 +9,29 @@ export const SOCKET_WIRES: readonly SocketWire[] = ["json", "phx", "phx1"];
 export type Ref = string | number | null;
 
 /**
- * One pushed event as `wire` encodes it; `payloadJson` is serialised once per event and shared by
- * every topic and format. Phoenix pushes carry `null` as join_ref, like Phoenix's own broadcasts:
- * the frame is made once per topic, not per subscriber, and Phoenix's client accepts it on any join.
+ * A Phoenix join_ref as JSON text (`"7"`, `7` or `null`), made only by `joinRefJson`: client-chosen
+ * strings are encoded, never spliced raw into a frame.
  */
-export function pushFrame(wire: SocketWire, topicName: string, event: string, payloadJson: string): string {
+export type JoinRefJson = string & { readonly __brand: "JoinRefJson" };
+export const NULL_JOIN_REF = "null" as JoinRefJson;
+export function joinRefJson(joinRef: Ref): JoinRefJson {
+  return JSON.stringify(joinRef) as JoinRefJson;
+}
+
+/**
+ * One pushed event as `wire` encodes it; `payloadJson` is serialised once per event and shared by
+ * every topic and format. Phoenix v2 pushes carry `joinRef`, the join_ref of the class of
+ * subscribers the frame is published to (socket-hub.ts groups them), so it is made once per
+ * topic and join_ref, not per subscriber; `null` is the shared class, which Phoenix's client
+ * accepts on any join, as it does Phoenix's own broadcasts.
+ */
+export function pushFrame(wire: SocketWire, topicName: string, event: string, payloadJson: string, joinRef: JoinRefJson = NULL_JOIN_REF): string {
   const name = JSON.stringify(topicName);
   switch (wire) {
     case "json":
       return `{"topic":${name},"event":"${event}","payload":${payloadJson}}`;
     case "phx":
-      return `[null,null,${name},"${event}",${payloadJson}]`;
+      return `[${joinRef},null,${name},"${event}",${payloadJson}]`;
     case "phx1":
       return `{"topic":${name},"event":"${event}","payload":${payloadJson},"ref":null}`;
   }
