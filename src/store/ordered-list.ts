@@ -31,13 +31,13 @@ export class OrderedList<T extends Ordered> {
       return;
     }
     const index = this.lowerBound(item.ord);
-    assert(this.items[index]?.ord !== item.ord, `ord ${item.ord} inserted twice`);
+    assert(this.items[index]?.ord !== item.ord, () => `ord ${item.ord} inserted twice`);
     this.items.splice(index, 0, item);
   }
 
   remove(item: T): void {
     const index = this.lowerBound(item.ord);
-    assert(this.items[index] === item, `ord ${item.ord} removed but not present`);
+    assert(this.items[index] === item, () => `ord ${item.ord} removed but not present`);
     this.items.splice(index, 1);
   }
 

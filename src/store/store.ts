@@ -121,13 +121,13 @@ export class Store {
    * (a delete committed first in the same batch) changes nothing, live and on replay alike.
    */
   apply(event: LoggedEvent): void {
-    assert(event.seq > this.lastSeq, `event seq ${event.seq} applied after ${this.lastSeq}`);
+    assert(event.seq > this.lastSeq, () => `event seq ${event.seq} applied after ${this.lastSeq}`);
     this.lastSeq = event.seq;
     this.eventsApplied += 1;
     switch (event.type) {
       case "user.registered": {
         const { id, username, password_hash } = event.payload;
-        assert(!this.usersById.has(id) && !this.usersByName.has(username), `user ${username} registered twice`);
+        assert(!this.usersById.has(id) && !this.usersByName.has(username), () => `user ${username} registered twice`);
         const user: User = { id, username, passwordHash: password_hash, insertedAt: event.ts, bookmarks: new OrderedList(), bookmarksChangedAt: event.ts };
         this.usersById.set(id, user);
         this.usersByName.set(username, user);
@@ -142,7 +142,7 @@ export class Store {
       case "token.created": {
         const { id, user_id, hash, kind, name } = event.payload;
         const user = this.usersById.get(user_id);
-        assert(user !== undefined, `token for unknown user ${user_id}`);
+        assert(user !== undefined, () => `token for unknown user ${user_id}`);
         const token: Token = { id, user, hash, kind, name, createdAt: event.ts };
         this.tokensByHash.set(hash, token);
         this.tokensById.set(id, token);
@@ -184,8 +184,8 @@ export class Store {
 
   private createBookmark(payload: Extract<LoggedEvent, { type: "bookmark.created" }>["payload"], ts: number): void {
     const user = this.usersById.get(payload.user_id);
-    assert(user !== undefined, `bookmark ${payload.id} for unknown user ${payload.user_id}`);
-    assert(!this.bookmarksById.has(payload.id), `bookmark ${payload.id} created twice`);
+    assert(user !== undefined, () => `bookmark ${payload.id} for unknown user ${payload.user_id}`);
+    assert(!this.bookmarksById.has(payload.id), () => `bookmark ${payload.id} created twice`);
     this.ids.observe(payload.id);
     const bookmark: Bookmark = {
       id: payload.id,
@@ -255,7 +255,7 @@ export class Store {
   private unindexTagsAndVisibility(bookmark: Bookmark): void {
     for (const name of bookmark.tags) {
       const entry = this.tags.get(name);
-      assert(entry !== undefined, `tag ${name} of bookmark ${bookmark.id} not indexed`);
+      assert(entry !== undefined, () => `tag ${name} of bookmark ${bookmark.id} not indexed`);
       entry.all.remove(bookmark);
       if (bookmark.public) entry.publicCount -= 1;
       if (entry.all.length === 0) this.tags.delete(name);
@@ -272,9 +272,9 @@ export class Store {
 
   private unindexUrl(bookmark: Bookmark): void {
     const list = this.byUrl.get(bookmark.url);
-    assert(list !== undefined, `url of bookmark ${bookmark.id} not indexed`);
+    assert(list !== undefined, () => `url of bookmark ${bookmark.id} not indexed`);
     const index = list.indexOf(bookmark);
-    assert(index >= 0, `bookmark ${bookmark.id} missing from its url list`);
+    assert(index >= 0, () => `bookmark ${bookmark.id} missing from its url list`);
     list.splice(index, 1);
     if (list.length === 0) this.byUrl.delete(bookmark.url);
   }
