@@ -7,7 +7,7 @@ import { SearchIndex } from "../src/search/index.ts";
 import { parseQuery } from "../src/search/query.ts";
 import { urlHost, words } from "../src/search/tokens.ts";
 import { mulberry32 } from "../src/simulator/random.ts";
-import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
+import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
 
 /** A store and an index fed the way main.ts feeds them: before, apply, after, per event. */
@@ -302,4 +302,31 @@ describe("GET /api/bookmarks?q=", () => {
     assert.equal(both.status, 400);
     assert.match(both.json.error, /q and url/);
   });
+});
+
+test("after a restart the index is rebuilt from the replayed store and answers as before", async () => {
+  const overrides = { NASTY_DATA_DIR: tempDir() };
+  const queries = ["/api/bookmarks?q=zebra", "/api/bookmarks?q=okapi", "/api/bookmarks?q=%23roads%20guid", "/api/bookmarks?q=zeb"];
+  let before: unknown[];
+  const first = await startTestServer(overrides);
+  try {
+    const token = await signUp(first.url, "restarter");
+    const kept = await createBookmark(first.url, token, { title: "Zebra crossing guide", url: "https://roads.example/a", tags: ["roads"] });
+    const edited = await createBookmark(first.url, token, { title: "Zebra facts", url: "https://animals.example/b" });
+    const gone = await createBookmark(first.url, token, { title: "Zebra gone", url: "https://animals.example/c" });
+    await request(first.url, "PATCH", `/api/bookmarks/${edited.id}`, { token, body: { bookmark: { title: "Okapi facts" } } });
+    await request(first.url, "DELETE", `/api/bookmarks/${gone.id}`, { token });
+    before = await Promise.all(queries.map(async (path) => (await request(first.url, "GET", path)).json));
+    assert.deepEqual((before[0] as any).data.map((item: any) => item.id), [kept.id]);
+    assert.deepEqual((before[1] as any).data.map((item: any) => item.id), [edited.id]);
+  } finally {
+    await first.close();
+  }
+  const second = await startTestServer(overrides);
+  try {
+    const afterwards = await Promise.all(queries.map(async (path) => (await request(second.url, "GET", path)).json));
+    assert.deepEqual(afterwards, before);
+  } finally {
+    await second.close();
+  }
 });
