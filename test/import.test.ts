@@ -6,6 +6,8 @@ import { createBookmark, request, signUp, startTestServer } from "./support/serv
 import type { Nasty } from "../src/main.ts";
 import { NetscapeReader, parseAddDate, type NetscapeEntry } from "../src/interop/netscape.ts";
 import { IMPORT_BYTES_MAX } from "../src/interop/transfer.ts";
+import { SpillFile } from "../src/interop/spill.ts";
+import fs from "node:fs";
 import net from "node:net";
 
 /** Sends a request with headers fetch would not send as given (a Content-Length the body does not match); returns the raw answer. */
@@ -101,6 +103,21 @@ describe("the Netscape reader", () => {
     assert.equal(parseAddDate("soon"), null);
     assert.equal(parseAddDate(undefined), null);
   });
+});
+
+test("the spill file gives batches back in any order and leaves nothing behind", () => {
+  const spill = new SpillFile<{ n: number; text: string }>("nasty-spill-test-");
+  const dir = (spill as unknown as { dir: string }).dir;
+  for (let batch = 0; batch < 3; batch += 1) spill.push(Array.from({ length: 4 }, (_, index) => ({ n: batch * 4 + index, text: `ünïcode ${"\u2615"} "${batch}"` })));
+  assert.equal(spill.batchCount, 3);
+  assert.deepEqual(spill.read(2).map((item) => item.n), [8, 9, 10, 11]);
+  assert.deepEqual(spill.read(0)[1], { n: 1, text: `ünïcode ☕ "0"` });
+  assert.throws(() => spill.read(3), RangeError);
+  assert.ok(fs.existsSync(dir));
+  spill.dispose();
+  spill.dispose();
+  assert.equal(fs.existsSync(dir), false);
+  assert.throws(() => spill.read(0), /after dispose/);
 });
 
 describe("POST /api/import and GET /api/export", () => {

@@ -35,8 +35,13 @@ export async function importCommand(offline: Offline, args: readonly string[], u
     foldersAsTags: !args.includes("--no-folders"),
     onProgress: (progress) => console.error(describeProgress(progress, fileBytes)),
   });
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 256 * 1024 })) job.write(chunk as Buffer);
-  const report = await job.finish();
+  let report: Awaited<ReturnType<BookmarkImport["finish"]>>;
+  try {
+    for await (const chunk of fs.createReadStream(file, { highWaterMark: 256 * 1024 })) job.write(chunk as Buffer);
+    report = await job.finish();
+  } finally {
+    job.dispose();
+  }
   for (const problem of report.problems) console.log(`${file}:${problem.line}: ${problem.message}`);
   if (report.problems_total > report.problems.length) console.log(`… and ${report.problems_total - report.problems.length} more problems`);
   console.log(`imported ${report.imported} of ${report.entries} bookmarks for ${user.username}: ${report.duplicates} already saved, ${report.skipped} skipped`);

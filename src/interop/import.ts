@@ -4,8 +4,9 @@ import { BATCH_BOOKMARKS_MAX, type Commands } from "../commands/commands.ts";
 import { LIMITS, normalizeUrl, tagList } from "../commands/schemas.ts";
 import type { User } from "../store/store.ts";
 import { NetscapeReader, type NetscapeEntry } from "./netscape.ts";
+import { SpillFile } from "./spill.ts";
 
-/** Entries one import may hold: far beyond any real file, a bound on memory for the CLI (HTTP has its byte limit). */
+/** Entries in one import: far beyond any real file, a bound on the spill file for the CLI (HTTP has its byte limit). */
 export const IMPORT_ENTRIES_MAX = 2_000_000;
 /** Problems reported one by one; beyond this they are only counted. */
 export const PROBLEMS_REPORTED_MAX = 1000;
@@ -82,31 +83,39 @@ export function candidateOf(entry: NetscapeEntry, foldersAsTags: boolean): Candi
  * Files list newest first (Pinboard, linkding, ours) or roughly oldest first (browsers, by
  * folder). Lists here follow arrival order, so a newest-first file is saved from its end: the
  * newest bookmark arrives last and shows first, and an export imported again keeps its order.
+ * This counts, over consecutive dated entries, which way the dates mostly go.
  */
-export function newestFirst(candidates: readonly Candidate[]): boolean {
-  let descending = 0;
-  let ascending = 0;
-  let previous: number | undefined;
-  for (const { input } of candidates) {
-    if (input.inserted_at === undefined) continue;
-    if (previous !== undefined && input.inserted_at < previous) descending += 1;
-    if (previous !== undefined && input.inserted_at > previous) ascending += 1;
-    previous = input.inserted_at;
+class DateDirection {
+  private descending = 0;
+  private ascending = 0;
+  private previous: number | undefined;
+
+  see(date: number | undefined): void {
+    if (date === undefined) return;
+    if (this.previous !== undefined && date < this.previous) this.descending += 1;
+    if (this.previous !== undefined && date > this.previous) this.ascending += 1;
+    this.previous = date;
   }
-  return descending > ascending;
+
+  get newestFirst(): boolean {
+    return this.descending > this.ascending;
+  }
 }
 
 /**
- * One import. `write` bytes as they arrive (the reader holds only the tag or text in progress);
- * `finish` orders the usable entries, then saves them BATCH_BOOKMARKS_MAX at a time through
- * Commands.createBookmarks — one append and one commit per batch — and reports what happened.
- * Entries are held until the end (so a newest-first file can be saved oldest first), which
- * costs about what the store will hold for them anyway; the file itself is never held.
+ * One import. `write` bytes as they arrive: the reader holds only the tag or text in progress,
+ * usable entries gather into a batch of BATCH_BOOKMARKS_MAX, and each full batch goes to a
+ * temporary spill file. `finish` then saves the batches in order (or from the end, for a
+ * newest-first file) through Commands.createBookmarks — one append and one commit per batch —
+ * and reports what happened. Memory holds about one batch, whatever the size of the file.
+ * `dispose` removes the spill file (finish does it too); call it when an upload breaks off.
  */
 export class BookmarkImport {
   private readonly decoder = new TextDecoder("utf-8");
   private readonly reader: NetscapeReader;
-  private readonly candidates: Candidate[] = [];
+  private batch: Candidate[] = [];
+  private spill: SpillFile<Candidate> | null = null;
+  private readonly direction = new DateDirection();
   private readonly problems: ImportProblem[] = [];
   private problemCount = 0;
   private skipped = 0;
@@ -135,7 +144,12 @@ export class BookmarkImport {
     if (this.entries > IMPORT_ENTRIES_MAX) throw new HttpError(413, `the file has over ${IMPORT_ENTRIES_MAX.toLocaleString("en")} bookmarks; split it`);
     const candidate = candidateOf(entry, this.options.foldersAsTags ?? true);
     if ("input" in candidate) {
-      this.candidates.push(candidate);
+      this.direction.see(candidate.input.inserted_at);
+      this.batch.push(candidate);
+      if (this.batch.length === BATCH_BOOKMARKS_MAX) {
+        (this.spill ??= new SpillFile("nasty-import-")).push(this.batch);
+        this.batch = [];
+      }
     } else {
       this.skipped += 1;
       this.problem(candidate);
@@ -156,10 +170,40 @@ export class BookmarkImport {
     if (!this.reader.sawBookmarkMarkup && this.entries === 0) {
       throw new HttpError(422, "this is not a Netscape bookmark file (no <!DOCTYPE NETSCAPE-Bookmark-file-1>, <DL> or <A HREF>); export one from your browser, Pinboard or linkding");
     }
-    if (newestFirst(this.candidates)) this.candidates.reverse();
     const report: ImportReport = { entries: this.entries, imported: 0, duplicates: 0, skipped: 0, problems: [], problems_total: 0 };
-    for (let start = 0; start < this.candidates.length; start += BATCH_BOOKMARKS_MAX) {
-      const batch = this.candidates.slice(start, start + BATCH_BOOKMARKS_MAX);
+    try {
+      await this.save(report);
+    } finally {
+      this.dispose();
+    }
+    report.skipped = this.skipped;
+    report.problems = [...this.problems].sort((a, b) => a.line - b.line);
+    report.problems_total = this.problemCount;
+    return report;
+  }
+
+  /** Removes the spill file; the import cannot go on after this. */
+  dispose(): void {
+    this.spill?.dispose();
+    this.spill = null;
+    this.batch = [];
+  }
+
+  /** The batches in saving order: spilled ones then the last, or all reversed for a newest-first file. */
+  private *batches(): Generator<Candidate[]> {
+    const spilled = this.spill?.batchCount ?? 0;
+    if (!this.direction.newestFirst) {
+      for (let index = 0; index < spilled; index += 1) yield this.spill!.read(index);
+      if (this.batch.length > 0) yield this.batch;
+      return;
+    }
+    if (this.batch.length > 0) yield [...this.batch].reverse();
+    for (let index = spilled - 1; index >= 0; index -= 1) yield this.spill!.read(index).reverse();
+  }
+
+  private async save(report: ImportReport): Promise<void> {
+    let saved = 0;
+    for (const batch of this.batches()) {
       const outcomes = await this.commands.createBookmarks(this.user, batch.map((candidate) => candidate.input));
       outcomes.forEach((outcome, index) => {
         if (outcome.kind === "created") report.imported += 1;
@@ -169,11 +213,8 @@ export class BookmarkImport {
           this.problem({ line: batch[index]!.line, message: `${outcome.error.message}; skipped` });
         }
       });
-      this.options.onProgress?.({ phase: "saving", bytes: this.bytes, entries: this.entries, saved: Math.min(this.candidates.length, start + batch.length) });
+      saved += batch.length;
+      this.options.onProgress?.({ phase: "saving", bytes: this.bytes, entries: this.entries, saved });
     }
-    report.skipped = this.skipped;
-    report.problems = [...this.problems].sort((a, b) => a.line - b.line);
-    report.problems_total = this.problemCount;
-    return report;
   }
 }

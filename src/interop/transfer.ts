@@ -23,6 +23,7 @@ const IMPORT_TYPES = /^(text\/html|text\/plain|application\/octet-stream|applica
 
 async function importFile(deps: TransferDeps, context: Context): Promise<Answer> {
   const stream = context.stream!;
+  let job: BookmarkImport | null = null;
   try {
     if (context.via === "cookie") {
       if (!deps.checkCookieWrite) throw new HttpError(401, "send 'Authorization: Bearer <token>' to import");
@@ -30,10 +31,11 @@ async function importFile(deps: TransferDeps, context: Context): Promise<Answer>
     }
     const type = context.headers["content-type"];
     if (!IMPORT_TYPES.test(type)) throw new HttpError(415, `expected a Netscape bookmark file (text/html) as the request body, got '${type.slice(0, 60)}'`);
-    const job = new BookmarkImport(deps.commands, context.viewer!, { foldersAsTags: booleanParam(context, "folders") ?? true });
+    job = new BookmarkImport(deps.commands, context.viewer!, { foldersAsTags: booleanParam(context, "folders") ?? true });
     for await (const chunk of stream) job.write(chunk);
     return { status: 200, json: await job.finish() };
   } finally {
+    job?.dispose();
     stream.release();
   }
 }
