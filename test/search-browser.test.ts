@@ -3,18 +3,14 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
+import { chromiumSkip, launchChromium, logInThroughForm, watchForProblems } from "./support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
 const WAIT_MS = 5000;
 
-const missing = !fs.existsSync(CHROMIUM);
-if (missing && process.env.CI === "true") throw new Error(`${CHROMIUM} is missing; CI must run the browser suite (apt-get install chromium)`);
-
-describe("search, read later and import in Chromium", { skip: missing ? `${CHROMIUM} is not installed` : false, timeout: 120_000 }, () => {
+describe("search, read later and import in Chromium", { skip: chromiumSkip("search browser suite"), timeout: 120_000 }, () => {
   let nasty: Nasty;
   let base: string;
   let browser: Browser;
@@ -26,20 +22,11 @@ describe("search, read later and import in Chromium", { skip: missing ? `${CHROM
     const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
     contexts.push(context);
     const page = await context.newPage();
-    page.on("console", (message) => {
-      if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
-    });
-    page.on("pageerror", (error) => problems.push(error.message));
+    watchForProblems(page, "search pages", problems);
     return page;
   }
 
-  async function logIn(page: Page, username: string): Promise<void> {
-    await page.goto(`${base}/login`);
-    await page.fill('input[name="username"]', username);
-    await page.fill('input[name="password"]', "correct horse");
-    await page.click('main button[type="submit"]');
-    await page.waitForURL((url) => !url.pathname.startsWith("/login"));
-  }
+  const logIn = (page: Page, username: string) => logInThroughForm(page, base, username);
 
   before(async () => {
     nasty = await startTestServer();
@@ -49,7 +36,7 @@ describe("search, read later and import in Chromium", { skip: missing ? `${CHROM
     await createBookmark(base, alice, { title: "Tokio tutorial", url: "https://tokio.rs/tokio/tutorial", tags: ["rust"] });
     await createBookmark(base, alice, { title: "Hypermedia systems", url: "https://hypermedia.systems/", tags: ["htmx"] });
     await createBookmark(base, bob, { title: "Tokio private notes", url: "https://bob.example/tokio", public: false });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    browser = await launchChromium();
   });
   after(async () => {
     for (const context of contexts) await context.close();
