@@ -41,21 +41,8 @@ export type EventBody =
   | { type: "bookmark.deleted"; payload: { id: BookmarkId } }
   | { type: "comment.posted"; payload: { id: CommentId; bookmark_id: BookmarkId; user_id: UserId; body: string } };
 
-export type EventType = EventBody["type"];
-
 /** An event as the log holds it: sequence number (per node), version, time (ms), node id. */
 export type LoggedEvent = EventBody & { seq: number; v: number; ts: number; node: number };
-
-export const EVENT_TYPES: readonly EventType[] = [
-  "user.registered",
-  "user.password_changed",
-  "token.created",
-  "token.revoked",
-  "bookmark.created",
-  "bookmark.updated",
-  "bookmark.deleted",
-  "comment.posted",
-];
 
 /**
  * Ids are unique across nodes: a per-node counter times 1024 plus the node id (0..1023).

@@ -18,6 +18,8 @@ export interface Context {
   method: string;
   path: string;
   query: URLSearchParams;
+  /** The query string as sent (without "?"), e.g. for cache keys. */
+  rawQuery: string;
   params: string[];
   headers: Record<HeaderName, string>;
   viewer: User | null;
@@ -116,11 +118,13 @@ function readContext(res: HttpResponse, req: HttpRequest, paramCount: number): O
   const headers = {} as Record<HeaderName, string>;
   for (const name of HEADER_NAMES) headers[name] = req.getHeader(name);
   const params: string[] = [];
+  const rawQuery = req.getQuery() ?? "";
   for (let index = 0; index < paramCount; index += 1) params.push(decodeURIComponent(req.getParameter(index) ?? ""));
   return {
     method: req.getMethod(),
     path: req.getUrl(),
-    query: new URLSearchParams(req.getQuery() ?? ""),
+    query: new URLSearchParams(rawQuery),
+    rawQuery,
     params,
     headers,
     remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
@@ -197,7 +201,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
         .then(late, (error) => late(toAnswer(error, ready)));
       return;
     }
-    const cacheKey = options.cache ? `${ready.method} ${ready.path}?${ready.query.toString()} ${ready.viewer?.id ?? 0}` : null;
+    const cacheKey = options.cache ? `${ready.method} ${ready.path}?${ready.rawQuery} ${ready.viewer?.id ?? 0}` : null;
     const version = deps.store.eventsApplied;
     if (cacheKey !== null) {
       const cached = answerCacheOf(deps.store).get(cacheKey, version);
