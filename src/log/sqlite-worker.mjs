@@ -12,8 +12,12 @@ db.pragma("journal_mode = WAL");
 db.pragma("synchronous = FULL");
 db.pragma(`busy_timeout = ${Number(busyTimeoutMs)}`);
 const insert = db.prepare("INSERT INTO events (seq, type, v, ts, node, payload) VALUES (?, ?, ?, ?, ?, ?)");
-const writeBatch = db.transaction((rows) => {
-  for (const row of rows) insert.run(row);
+/** A BatchMessage of sqlite.ts: event i is line i of `types` and of `payloads`, with seq firstSeq + i. */
+const writeBatch = db.transaction((batch) => {
+  const types = batch.types.split("\n");
+  const payloads = batch.payloads.split("\n");
+  if (types.length !== batch.count || payloads.length !== batch.count) throw new Error(`batch of ${batch.count} events arrived with ${types.length} types and ${payloads.length} payloads`);
+  for (let index = 0; index < batch.count; index += 1) insert.run(batch.firstSeq + index, types[index], batch.v, batch.ts, batch.node, payloads[index]);
 });
 
 port.on("message", (message) => {
@@ -23,7 +27,7 @@ port.on("message", (message) => {
     return;
   }
   try {
-    writeBatch.immediate(message.rows);
+    writeBatch.immediate(message);
     port.postMessage({ id: message.id, ok: true });
   } catch (error) {
     port.postMessage({ id: message.id, ok: false, message: error instanceof Error ? error.message : String(error) });

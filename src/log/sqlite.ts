@@ -10,7 +10,13 @@ import type { EventLog, LogStats } from "./log.ts";
 
 /** Messages to and from sqlite-worker.mjs. */
 type Row = [seq: number, type: string, v: number, ts: number, node: number, payload: string];
-interface BatchMessage { id: number; rows: Row[] }
+/**
+ * One batch as a few strings: event i has seq `firstSeq + i`, the batch's ts, v and node, the i-th
+ * line of `types` and of `payloads`. JSON.stringify never writes a raw newline, so lines are
+ * exact; strings cross to the worker as a copy, where arrays of rows cost a structured clone per
+ * event (about 7 µs each on the busiest write path).
+ */
+interface BatchMessage { id: number; firstSeq: number; ts: number; v: number; node: number; count: number; types: string; payloads: string }
 type BatchReply = { id: number; ok: true } | { id: number; ok: false; message: string };
 
 const SCHEMA = `
@@ -114,20 +120,25 @@ export class SqliteLog implements EventLog {
     this.waiting = [];
     this.waitingEvents = 0;
     const ts = Date.now();
+    const node = this.options.nodeId;
+    const firstSeq = this.committedSeq + 1;
     let seq = this.committedSeq;
     const events: LoggedEvent[] = [];
-    const rows: Row[] = [];
+    let types = "";
+    let payloads = "";
     for (const waiter of waiters) {
       for (const body of waiter.bodies) {
         seq += 1;
-        const event = { ...body, seq, v: EVENT_VERSION, ts, node: this.options.nodeId } as LoggedEvent;
+        const event = { type: body.type, payload: body.payload, seq, v: EVENT_VERSION, ts, node } as LoggedEvent;
         events.push(event);
-        rows.push([seq, body.type, EVENT_VERSION, ts, this.options.nodeId, JSON.stringify(body.payload)]);
+        const separator = seq === firstSeq ? "" : "\n";
+        types += separator + body.type;
+        payloads += separator + JSON.stringify(body.payload);
       }
     }
     this.batchCounter += 1;
     this.inFlight = { id: this.batchCounter, waiters, events };
-    const message: BatchMessage = { id: this.batchCounter, rows };
+    const message: BatchMessage = { id: this.batchCounter, firstSeq, ts, v: EVENT_VERSION, node, count: events.length, types, payloads };
     this.worker.postMessage(message);
   }
 
