@@ -92,6 +92,8 @@ export class HtmlFeed {
     private readonly out: HtmlPublisher,
     private readonly tagSets: TagSets,
     private readonly cards: CardCache,
+    /** Topic names some live page follows (LiveSockets' count): others are skipped before asking uWS. */
+    private readonly watched: { has(name: string): boolean; readonly size: number },
   ) {}
 
   beforeApply(event: LoggedEvent): Visibility | null {
@@ -101,6 +103,7 @@ export class HtmlFeed {
   }
 
   afterApply(event: LoggedEvent, before: unknown): void {
+    if (this.watched.size === 0) return;
     switch (event.type) {
       case "bookmark.created":
         this.created(this.store.bookmarksById.get(event.payload.id));
@@ -140,7 +143,7 @@ export class HtmlFeed {
   private send(sends: readonly (readonly [string, () => string])[]): void {
     const cache = new Map<() => string, string>();
     for (const [name, build] of sends) {
-      if (this.out.subscribers(name) === 0) continue;
+      if (!this.watched.has(name) || this.out.subscribers(name) === 0) continue;
       let text = cache.get(build);
       if (text === undefined) {
         text = build();

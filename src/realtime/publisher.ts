@@ -12,6 +12,16 @@ export interface TopicOut {
   publish(topic: string, message: string, isBinary?: boolean): boolean;
 }
 
+/**
+ * Topic names somebody has joined, on any wire or channel (the hub's own count, kept at join,
+ * leave and close). A name it lacks has no subscriber anywhere, so nothing is routed or framed
+ * for it; a name it has is still checked with uWS (numSubscribers) per wire.
+ */
+export interface JoinedTopics {
+  has(name: string): boolean;
+  readonly size: number;
+}
+
 /** The join_ref classes of a Phoenix v2 base topic that have subscribers (the socket hub's count). */
 export interface JoinRefClassesOf {
   of(baseTopic: string): Iterable<JoinRefJson>;
@@ -37,6 +47,7 @@ export class Publisher {
     private readonly store: Store,
     private readonly out: TopicOut,
     private readonly phoenixClasses: JoinRefClassesOf,
+    private readonly joined: JoinedTopics,
     /** Told when a token is revoked, so the sockets it opened close. */
     private readonly onTokenRevoked: (id: TokenId) => void,
   ) {}
@@ -77,6 +88,7 @@ export class Publisher {
   }
 
   private bookmarkChanged(ts: number, before: Visibility | null, bookmark: Bookmark | null): void {
+    if (this.joined.size === 0) return;
     const after = bookmark ? visibility(bookmark) : null;
     const id = after?.id ?? before?.id;
     if (id === undefined) return;
@@ -98,7 +110,7 @@ export class Publisher {
   private commented(bookmarkId: number, commentId: number): void {
     const bookmark = this.store.bookmarksById.get(bookmarkId as Bookmark["id"]);
     const comment = bookmark?.comments?.findLast((candidate) => candidate.id === commentId);
-    if (!bookmark || !comment) return;
+    if (!bookmark || !comment || this.joined.size === 0) return;
     const payloads: Partial<Record<Dialect, string>> = {};
     const payloadOf = (dialect: Dialect): string =>
       (payloads[dialect] ??= JSON.stringify(
@@ -118,6 +130,7 @@ export class Publisher {
    * iteration skips what is deleted meanwhile).
    */
   private publish(name: string, owner: boolean, event: string, payload: () => string): void {
+    if (!this.joined.has(name)) return;
     for (const wire of SOCKET_WIRES) {
       const uwsTopic = owner ? ownerWireTopic(wire, name) : wireTopic(wire, name);
       if (wire === "phx") {

@@ -27,7 +27,7 @@ export function registerRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtim
   registerRawSocket(app, hub, behavior);
   registerPhoenixSocket(app, hub, behavior);
   return {
-    observer: new Publisher(deps.store, app, hub.joinRefClasses, (id) => hub.tokenRevoked(id)),
+    observer: new Publisher(deps.store, app, hub.joinRefClasses, hub.joins, (id) => hub.tokenRevoked(id)),
     hub,
     status: () => hub.status(),
     close: () => hub.closeAll(),

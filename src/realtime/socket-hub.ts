@@ -212,7 +212,8 @@ function chosenProtocol(protocols: string[]): string {
 export class SocketHub {
   private readonly sockets = new Set<WebSocket<SocketData>>();
   private readonly byToken = new Map<TokenId, Set<WebSocket<SocketData>>>();
-  private readonly joins = new Map<string, number>();
+  /** Joins per topic name across wire formats and channels: the publisher's first check (JoinedTopics). */
+  readonly joins = new Map<string, number>();
   /** Phoenix v2 subscribers by topic and join_ref, for the publisher. */
   readonly joinRefClasses = new JoinRefClasses();
 
