@@ -13,6 +13,7 @@ export const SESSION_COOKIE = "nasty_session";
 /** The headers any handler may read; uWS only lets us read them before the handler returns. */
 const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
 export type HeaderName = (typeof HEADER_NAMES)[number];
+const HEADER_NAME_SET: ReadonlySet<string> = new Set(HEADER_NAMES);
 
 export interface Context {
   method: string;
@@ -21,6 +22,7 @@ export interface Context {
   /** The query string as sent (without "?"), e.g. for cache keys. */
   rawQuery: string;
   params: string[];
+  /** Each of HEADER_NAMES, "" when absent; a repeated header keeps its first non-empty value. */
   headers: Record<HeaderName, string>;
   viewer: User | null;
   token: Token | null;
@@ -30,6 +32,7 @@ export interface Context {
   body: Buffer | null;
   /** The body as it arrives (routes with `streamBytesMax`), for uploads too big to buffer. */
   stream?: BodyStream;
+  /** The peer's address, read only for routes with `remoteAddress` ("" elsewhere). */
   remoteAddress: string;
 }
 
@@ -51,6 +54,8 @@ export interface RouteOptions {
    * again until the next event is applied (render once, serve many). Never for random picks.
    */
   cache?: boolean;
+  /** Read the peer's address into context.remoteAddress (per-address limits); uWS only gives it before the first await. */
+  remoteAddress?: boolean;
   /** Turns an error into the answer (pages answer HTML). */
   onError?: (error: unknown, context: Context | null) => Answer;
 }
@@ -114,21 +119,46 @@ function authenticate(deps: RouterDeps, headers: Record<HeaderName, string>, opt
   return { viewer: null, token: null, via: null };
 }
 
-function readContext(res: HttpResponse, req: HttpRequest, paramCount: number): Omit<Context, "viewer" | "token" | "via" | "body"> {
-  const headers = {} as Record<HeaderName, string>;
-  for (const name of HEADER_NAMES) headers[name] = req.getHeader(name);
-  const params: string[] = [];
-  const rawQuery = req.getQuery() ?? "";
-  for (let index = 0; index < paramCount; index += 1) params.push(decodeURIComponent(req.getParameter(index) ?? ""));
-  return {
-    method: req.getMethod(),
-    path: req.getUrl(),
-    query: new URLSearchParams(rawQuery),
-    rawQuery,
-    params,
-    headers,
-    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+/** A request's context; the query string is parsed only when a handler asks for it. */
+class RequestContext implements Context {
+  viewer: User | null = null;
+  token: Token | null = null;
+  via: Context["via"] = null;
+  body: Buffer | null = null;
+  stream?: BodyStream;
+  private parsedQuery: URLSearchParams | null = null;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly rawQuery: string,
+    readonly params: string[],
+    readonly headers: Record<HeaderName, string>,
+    readonly remoteAddress: string,
+  ) {}
+
+  get query(): URLSearchParams {
+    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery));
+  }
+}
+
+/**
+ * Reads what a handler may need from `req` while it is valid: the headers in one pass over those
+ * sent (one native call, where asking for each name by itself is twelve), the URL, the query
+ * string, parameters, and the peer address when the route asks for it.
+ */
+function readContext(res: HttpResponse, req: HttpRequest, paramCount: number, withAddress: boolean): RequestContext {
+  const headers: Record<HeaderName, string> = {
+    authorization: "", "content-type": "", "content-length": "", cookie: "", origin: "", host: "", accept: "",
+    "x-forwarded-for": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
   };
+  req.forEach((name, value) => {
+    if (HEADER_NAME_SET.has(name) && headers[name as HeaderName] === "") headers[name as HeaderName] = value;
+  });
+  const params: string[] = [];
+  for (let index = 0; index < paramCount; index += 1) params.push(decodeURIComponent(req.getParameter(index) ?? ""));
+  const address = withAddress ? Buffer.from(res.getRemoteAddressAsText()).toString() : "";
+  return new RequestContext(req.getMethod(), req.getUrl(), req.getQuery() ?? "", params, headers, address);
 }
 
 /**
@@ -175,10 +205,14 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
       state.aborted = true;
       stream?.abort();
     });
-    const base = readContext(res, req, paramCount);
+    const base = readContext(res, req, paramCount, options.remoteAddress === true);
     let context: Context | null = null;
     try {
-      context = { ...base, ...authenticate(deps, base.headers, options), body: null };
+      const who = authenticate(deps, base.headers, options);
+      base.viewer = who.viewer;
+      base.token = who.token;
+      base.via = who.via;
+      context = base;
       if (context.token) {
         const waitSeconds = deps.limiter.take(`token:${context.token.id}`);
         if (waitSeconds > 0) throw new HttpError(429, `rate limit exceeded for this token; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
