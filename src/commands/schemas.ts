@@ -17,8 +17,22 @@ export const LIMITS = {
   tokenNameCharsMax: 100,
 } as const;
 
+/**
+ * The last input and answer of normalizeUrl and tagList: a field's check and its normalization
+ * ask the same question of the same value one after the other, and parsing a URL is the dearer half.
+ */
+let lastUrl: { raw: string; normal: string | null } = { raw: "", normal: null };
+let lastTags: { value: string | readonly string[] | null; tags: readonly string[] } = { value: null, tags: [] };
+
 /** An absolute http(s) URL with a host, in canonical form, or null. */
 export function normalizeUrl(raw: string): string | null {
+  if (raw === lastUrl.raw) return lastUrl.normal;
+  const normal = parseUrl(raw);
+  lastUrl = { raw, normal };
+  return normal;
+}
+
+function parseUrl(raw: string): string | null {
   const trimmed = raw.trim();
   if (!/^https?:\/\//i.test(trimmed)) return null;
   let url: URL;
@@ -152,9 +166,14 @@ export const Tags = field<string | string[] | null>("tags", (value) => {
   return true;
 });
 
+/** Tags as given (an array, or a comma-separated string), normalized; a fresh array every call. */
 export function tagList(value: string | readonly string[] | null | undefined): string[] {
   if (value === null || value === undefined) return [];
-  return normalizeTags(typeof value === "string" ? value.split(",") : value);
+  // An array may have changed since it was last seen (same object, other contents): only strings are remembered.
+  if (typeof value === "string" && value === lastTags.value) return [...lastTags.tags];
+  const tags = normalizeTags(typeof value === "string" ? value.split(",") : value);
+  if (typeof value === "string") lastTags = { value, tags: [...tags] };
+  return tags;
 }
 
 /** A superstruct schema and the normalization applied to what it accepted. */
