@@ -1,7 +1,7 @@
 // The embedded event log: SQLite in WAL mode with synchronous=FULL, group-committed by a writer thread.
 import fs from "node:fs";
 import path from "node:path";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { assert } from "../assert.ts";
 import { HttpError } from "../errors.ts";
@@ -23,7 +23,27 @@ CREATE TABLE IF NOT EXISTS events (
   payload TEXT NOT NULL
 );`;
 
+/**
+ * Replay reads the log in chunks of REPLAY_CHUNK_EVENTS rows that SQLite itself joins into one JSON
+ * array of events, so each chunk crosses into JavaScript as one string and one JSON.parse builds
+ * the events themselves. The second column is the chunk's last seq, where the next chunk starts.
+ */
+const REPLAY_CHUNK_SQL = `
+SELECT '[' || group_concat('{"seq":' || seq || ',"type":' || json_quote(type) || ',"v":' || v || ',"ts":' || ts || ',"node":' || node || ',"payload":' || payload || '}', ',') || ']', max(seq)
+FROM (SELECT seq, type, v, ts, node, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)`;
 const REPLAY_CHUNK_EVENTS = 4096;
+/** Chunks the reader thread may hold ready ahead of the replaying thread (about 1.4 MB each at 350 B per event). */
+const REPLAY_CHUNKS_AHEAD_MAX = 4;
+/** Below this many events, replay reads on the calling thread: starting a reader thread would cost more than it saves. */
+const REPLAY_THREAD_EVENTS_MIN = 2 * REPLAY_CHUNK_EVENTS;
+/** Replay gives up when the reader thread sends nothing for this long. */
+const REPLAY_READ_STALL_MS_MAX = 60_000;
+/** Indexes into the Int32Array shared with replay-reader.mjs. */
+const REPLAY_PRODUCED = 0;
+const REPLAY_CONSUMED = 1;
+const REPLAY_FINISHED = 2;
+/** What replay-reader.mjs posts: a chunk's text, null after the last chunk, or why it stopped. */
+type ReplayChunkMessage = string | null | { error: string };
 
 interface Waiter {
   bodies: readonly EventBody[];
@@ -38,6 +58,8 @@ export interface SqliteLogOptions {
   onCommitted: (events: LoggedEvent[]) => void;
   queueEventsMax: number;
   busyTimeoutMs?: number;
+  /** Logs with fewer events replay without a reader thread (default REPLAY_THREAD_EVENTS_MIN; tests force either way). */
+  replayThreadEventsMin?: number;
 }
 
 /**
@@ -166,27 +188,37 @@ export class SqliteLog implements EventLog {
   }
 
   /**
-   * Reads the log in chunks of REPLAY_CHUNK_EVENTS rows that SQLite itself joins into one JSON
-   * array, so each chunk crosses into JavaScript as one string and one JSON.parse: about a fifth
-   * faster than a row at a time, and replay speed is start-up time.
+   * Visits every event in seq order, synchronously. A reader thread reads and joins the chunks
+   * (REPLAY_CHUNK_SQL) up to REPLAY_CHUNKS_AHEAD_MAX ahead, so this thread only parses and visits:
+   * reading is a third of the start-up rebuild, and start-up time is replay speed. Small logs are
+   * read here instead, with the same query. Either way the events are exactly the rows, in order.
    */
   replay(visit: (event: LoggedEvent) => void): number {
-    const chunk = this.reader
-      .prepare(
-        `SELECT '[' || group_concat('[' || seq || ',' || json_quote(type) || ',' || v || ',' || ts || ',' || node || ',' || payload || ']', ',') || ']'
-         FROM (SELECT seq, type, v, ts, node, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)`,
-      )
-      .pluck();
+    const threadEventsMin = this.options.replayThreadEventsMin ?? REPLAY_THREAD_EVENTS_MIN;
+    const chunks = this.committedEvents >= threadEventsMin ? readChunksOnThread(this.options.file) : this.readChunksHere();
     let count = 0;
+    let lastSeq = 0;
+    for (const text of chunks) {
+      const events = JSON.parse(text) as LoggedEvent[];
+      for (let index = 0; index < events.length; index += 1) {
+        const event = events[index]!;
+        if (event.seq <= lastSeq) assert(false, `replay read seq ${event.seq} after ${lastSeq}`);
+        lastSeq = event.seq;
+        visit(event);
+      }
+      count += events.length;
+    }
+    return count;
+  }
+
+  private *readChunksHere(): Generator<string> {
+    const chunk = this.reader.prepare(REPLAY_CHUNK_SQL).raw();
     let afterSeq = 0;
     for (;;) {
-      const text = chunk.get(afterSeq, REPLAY_CHUNK_EVENTS) as string | null;
-      if (text === null) return count;
-      for (const [seq, type, v, ts, node, payload] of JSON.parse(text) as [number, string, number, number, number, unknown][]) {
-        visit({ seq, type, v, ts, node, payload } as LoggedEvent);
-        afterSeq = seq;
-        count += 1;
-      }
+      const [text, lastSeq] = chunk.get(afterSeq, REPLAY_CHUNK_EVENTS) as [string | null, number | null];
+      if (text === null || lastSeq === null) return;
+      yield text;
+      afterSeq = lastSeq;
     }
   }
 
@@ -217,5 +249,49 @@ export class SqliteLog implements EventLog {
       this.reader.close();
     })();
     return this.closing;
+  }
+}
+
+/**
+ * The chunks of the log as replay-reader.mjs reads them on its own connection, received here
+ * synchronously: the thread posts each chunk and counts it in shared memory; this side takes
+ * what is posted (receiveMessageOnPort) or sleeps on the count (Atomics.wait), and counts what
+ * it took so the reader stays at most REPLAY_CHUNKS_AHEAD_MAX ahead. Stopping early (the
+ * visitor threw) ends the thread.
+ */
+function* readChunksOnThread(file: string): Generator<string> {
+  const counters = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(new URL("./replay-reader.mjs", import.meta.url), {
+    workerData: { file, chunkSql: REPLAY_CHUNK_SQL, chunkEvents: REPLAY_CHUNK_EVENTS, chunksAheadMax: REPLAY_CHUNKS_AHEAD_MAX, signal: counters.buffer, port: port2 },
+    transferList: [port2],
+  });
+  try {
+    for (let received = 0; ; received += 1) {
+      const message = receiveChunk(port1, counters, received);
+      if (message === null) return;
+      if (typeof message !== "string") throw new Error(`the replay reader failed: ${message.error}`);
+      Atomics.add(counters, REPLAY_CONSUMED, 1);
+      Atomics.notify(counters, REPLAY_CONSUMED);
+      yield message;
+    }
+  } finally {
+    port1.close();
+    void worker.terminate();
+  }
+}
+
+/** The next message from the reader thread, waiting for it; `received` is how many came before. */
+function receiveChunk(port: MessagePort, counters: Int32Array, received: number): ReplayChunkMessage {
+  const started = performance.now();
+  for (;;) {
+    const got = receiveMessageOnPort(port);
+    if (got !== undefined) return got.message as ReplayChunkMessage;
+    if (Atomics.load(counters, REPLAY_PRODUCED) === received) {
+      if (Atomics.load(counters, REPLAY_FINISHED) === 1) throw new Error("the replay reader thread ended before the last chunk");
+      const waitedMs = performance.now() - started;
+      if (waitedMs > REPLAY_READ_STALL_MS_MAX) throw new Error(`the replay reader thread sent nothing for ${REPLAY_READ_STALL_MS_MAX} ms`);
+      Atomics.wait(counters, REPLAY_PRODUCED, received, REPLAY_READ_STALL_MS_MAX - waitedMs);
+    }
   }
 }
