@@ -88,24 +88,23 @@ function mixedBody(index: number): EventBody {
   }
 }
 
-test("replay visits exactly the events appended, in order, with or without the reader thread, however many chunks", async () => {
+test("replay visits exactly the events appended, in order, read inline, by the reader thread or both, however many chunks", async () => {
   const file = path.join(tempDir(), "events.sqlite3");
-  const replayAll = (replayThreadEventsMin: number) => {
-    const log = new SqliteLog({ file, nodeId: 7, onCommitted: () => {}, queueEventsMax: 10_000, replayThreadEventsMin });
+  const replayAll = (replayInlineEventsMax: number) => {
+    const log = new SqliteLog({ file, nodeId: 7, onCommitted: () => {}, queueEventsMax: 10_000, replayInlineEventsMax });
     const replayed: LoggedEvent[] = [];
     const count = log.replay((event) => replayed.push(event));
     assert.equal(count, replayed.length);
     return { log, replayed };
   };
-  const threaded = 0;
-  const inline = Number.POSITIVE_INFINITY;
-  for (const mode of [threaded, inline]) {
+  // All on the thread, the thread taking over mid-chunk or on a chunk boundary (chunks are 256 rows), none on the thread.
+  const modes = [0, 1000, 4096, Number.POSITIVE_INFINITY];
+  for (const mode of modes) {
     const empty = replayAll(mode);
     assert.deepEqual(empty.replayed, [], "an empty log replays nothing");
     await empty.log.close();
   }
   const appended: LoggedEvent[] = [];
-  // A tiny log first, then three and a half chunks' worth (REPLAY_CHUNK_EVENTS is 4,096).
   for (const size of [3, 14_000]) {
     const log = new SqliteLog({ file, nodeId: 7, onCommitted: () => {}, queueEventsMax: 10_000 });
     for (let start = appended.length; start < size; start += 2000) {
@@ -114,15 +113,15 @@ test("replay visits exactly the events appended, in order, with or without the r
     }
     await log.close();
     const expected = JSON.parse(JSON.stringify(appended)) as LoggedEvent[];
-    for (const mode of [threaded, inline]) {
+    for (const mode of modes) {
       const { log: again, replayed } = replayAll(mode);
       assert.equal(replayed.length, size);
-      assert.deepEqual(replayed, expected, `replay ${mode === threaded ? "with" : "without"} the reader thread, ${size} events`);
+      assert.deepEqual(replayed, expected, `replay of ${size} events, the first ${mode} read inline`);
       await again.close();
     }
   }
   // A visitor that throws stops the replay (and the reader thread); the log still closes.
-  const log = new SqliteLog({ file, nodeId: 7, onCommitted: () => {}, queueEventsMax: 10_000, replayThreadEventsMin: threaded });
+  const log = new SqliteLog({ file, nodeId: 7, onCommitted: () => {}, queueEventsMax: 10_000, replayInlineEventsMax: 1000 });
   let visited = 0;
   assert.throws(() => log.replay(() => {
     visited += 1;

@@ -3,7 +3,7 @@
 import { workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 
-const { file, chunkSql, chunkEvents, chunksAheadMax, signal, port } = workerData;
+const { file, afterSeq: startAfterSeq, chunkSql, chunkEvents, chunksAheadMax, signal, port } = workerData;
 /** Indexes into `signal` (an Int32Array over shared memory), as in sqlite.ts. */
 const PRODUCED = 0;
 const CONSUMED = 1;
@@ -25,7 +25,7 @@ process.on("exit", () => {
 try {
   const db = new Database(file, { readonly: true });
   const chunk = db.prepare(chunkSql).raw();
-  let afterSeq = 0;
+  let afterSeq = startAfterSeq;
   for (let produced = 0; ; produced += 1) {
     // Stay at most chunksAheadMax chunks ahead: memory stays bounded however long the log is.
     for (;;) {
@@ -33,7 +33,7 @@ try {
       if (produced - consumed < chunksAheadMax) break;
       Atomics.wait(counters, CONSUMED, consumed);
     }
-    const [text, lastSeq] = chunk.get(afterSeq, chunkEvents);
+    const [text, lastSeq] = chunk.get(afterSeq, Number.MAX_SAFE_INTEGER, chunkEvents);
     if (text === null) break;
     post(text);
     afterSeq = lastSeq;

@@ -24,18 +24,26 @@ CREATE TABLE IF NOT EXISTS events (
 );`;
 
 /**
- * Replay reads the log in chunks of REPLAY_CHUNK_EVENTS rows that SQLite itself joins into one JSON
- * array of events, so each chunk crosses into JavaScript as one string and one JSON.parse builds
- * the events themselves. The second column is the chunk's last seq, where the next chunk starts.
+ * Replay reads the log in chunks of up to REPLAY_CHUNK_EVENTS rows (seq > ?, seq <= ?) that SQLite
+ * itself joins into one JSON array of events, so each chunk crosses into JavaScript as one string
+ * and one JSON.parse builds the events themselves. The second column is the chunk's last seq,
+ * where the next chunk starts.
  */
 const REPLAY_CHUNK_SQL = `
 SELECT '[' || group_concat('{"seq":' || seq || ',"type":' || json_quote(type) || ',"v":' || v || ',"ts":' || ts || ',"node":' || node || ',"payload":' || payload || '}', ',') || ']', max(seq)
-FROM (SELECT seq, type, v, ts, node, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)`;
-const REPLAY_CHUNK_EVENTS = 4096;
-/** Chunks the reader thread may hold ready ahead of the replaying thread (about 1.4 MB each at 350 B per event). */
-const REPLAY_CHUNKS_AHEAD_MAX = 4;
-/** Below this many events, replay reads on the calling thread: starting a reader thread would cost more than it saves. */
-const REPLAY_THREAD_EVENTS_MIN = 2 * REPLAY_CHUNK_EVENTS;
+FROM (SELECT seq, type, v, ts, node, payload FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`;
+/**
+ * About 90 KB at 350 B per event: a chunk stays below V8's large-object size, whose every
+ * allocation maps fresh pages; with 4,096-row chunks replay was about 5 % slower.
+ */
+const REPLAY_CHUNK_EVENTS = 256;
+/** Chunks the reader thread may hold ready ahead of the replaying thread. */
+const REPLAY_CHUNKS_AHEAD_MAX = 16;
+/**
+ * The first events are read on the replaying thread itself while the reader thread starts (about
+ * 150 ms, the time to replay some 35,000 events); a log no longer than this needs no thread at all.
+ */
+const REPLAY_INLINE_EVENTS_MAX = 32_768;
 /** Replay gives up when the reader thread sends nothing for this long. */
 const REPLAY_READ_STALL_MS_MAX = 60_000;
 /** Indexes into the Int32Array shared with replay-reader.mjs. */
@@ -58,8 +66,8 @@ export interface SqliteLogOptions {
   onCommitted: (events: LoggedEvent[]) => void;
   queueEventsMax: number;
   busyTimeoutMs?: number;
-  /** Logs with fewer events replay without a reader thread (default REPLAY_THREAD_EVENTS_MIN; tests force either way). */
-  replayThreadEventsMin?: number;
+  /** Events replay reads on the calling thread before a reader thread takes over (default REPLAY_INLINE_EVENTS_MAX; tests vary it). */
+  replayInlineEventsMax?: number;
 }
 
 /**
@@ -188,34 +196,51 @@ export class SqliteLog implements EventLog {
   }
 
   /**
-   * Visits every event in seq order, synchronously. A reader thread reads and joins the chunks
-   * (REPLAY_CHUNK_SQL) up to REPLAY_CHUNKS_AHEAD_MAX ahead, so this thread only parses and visits:
-   * reading is a third of the start-up rebuild, and start-up time is replay speed. Small logs are
-   * read here instead, with the same query. Either way the events are exactly the rows, in order.
+   * Visits every event in seq order, synchronously. The first REPLAY_INLINE_EVENTS_MAX events are
+   * read here; a reader thread, started first, reads the rest (REPLAY_CHUNK_SQL) up to
+   * REPLAY_CHUNKS_AHEAD_MAX chunks ahead, so this thread only parses and visits them: reading is a
+   * fifth of the start-up rebuild, and start-up time is replay speed. Either way the events are
+   * exactly the rows, in order.
    */
   replay(visit: (event: LoggedEvent) => void): number {
-    const threadEventsMin = this.options.replayThreadEventsMin ?? REPLAY_THREAD_EVENTS_MIN;
-    const chunks = this.committedEvents >= threadEventsMin ? readChunksOnThread(this.options.file) : this.readChunksHere();
+    const headLastSeq = this.replayHeadLastSeq(this.options.replayInlineEventsMax ?? REPLAY_INLINE_EVENTS_MAX);
+    const thread = headLastSeq === null ? null : new ReplayReaderThread(this.options.file, headLastSeq);
     let count = 0;
     let lastSeq = 0;
-    for (const text of chunks) {
-      const events = JSON.parse(text) as LoggedEvent[];
-      for (let index = 0; index < events.length; index += 1) {
-        const event = events[index]!;
-        if (event.seq <= lastSeq) assert(false, `replay read seq ${event.seq} after ${lastSeq}`);
-        lastSeq = event.seq;
-        visit(event);
+    const visitChunks = (chunks: Iterable<string>) => {
+      for (const text of chunks) {
+        const events = JSON.parse(text) as LoggedEvent[];
+        for (let index = 0; index < events.length; index += 1) {
+          const event = events[index]!;
+          if (event.seq <= lastSeq) assert(false, `replay read seq ${event.seq} after ${lastSeq}`);
+          lastSeq = event.seq;
+          visit(event);
+        }
+        count += events.length;
       }
-      count += events.length;
+    };
+    try {
+      visitChunks(this.readChunksHere(headLastSeq ?? Number.MAX_SAFE_INTEGER));
+      if (thread) visitChunks(thread.chunks());
+    } finally {
+      thread?.stop();
     }
     return count;
   }
 
-  private *readChunksHere(): Generator<string> {
+  /** The seq where the reader thread takes over, or null when the log is read here to its end. */
+  private replayHeadLastSeq(inlineEventsMax: number): number | null {
+    if (inlineEventsMax <= 0) return 0;
+    if (!Number.isSafeInteger(inlineEventsMax) || this.committedEvents <= inlineEventsMax) return null;
+    const seq = this.reader.prepare("SELECT seq FROM events ORDER BY seq LIMIT 1 OFFSET ?").pluck().get(inlineEventsMax - 1) as number | undefined;
+    return seq ?? null;
+  }
+
+  private *readChunksHere(lastSeqMax: number): Generator<string> {
     const chunk = this.reader.prepare(REPLAY_CHUNK_SQL).raw();
     let afterSeq = 0;
     for (;;) {
-      const [text, lastSeq] = chunk.get(afterSeq, REPLAY_CHUNK_EVENTS) as [string | null, number | null];
+      const [text, lastSeq] = chunk.get(afterSeq, lastSeqMax, REPLAY_CHUNK_EVENTS) as [string | null, number | null];
       if (text === null || lastSeq === null) return;
       yield text;
       afterSeq = lastSeq;
@@ -253,45 +278,54 @@ export class SqliteLog implements EventLog {
 }
 
 /**
- * The chunks of the log as replay-reader.mjs reads them on its own connection, received here
- * synchronously: the thread posts each chunk and counts it in shared memory; this side takes
- * what is posted (receiveMessageOnPort) or sleeps on the count (Atomics.wait), and counts what
- * it took so the reader stays at most REPLAY_CHUNKS_AHEAD_MAX ahead. Stopping early (the
- * visitor threw) ends the thread.
+ * replay-reader.mjs reading the chunks after `afterSeq` on its own connection, started at once.
+ * `chunks()` receives them synchronously: the thread posts each chunk and counts it in shared
+ * memory; this side takes what is posted (receiveMessageOnPort) or sleeps on the count
+ * (Atomics.wait), and counts what it took so the reader stays at most REPLAY_CHUNKS_AHEAD_MAX
+ * ahead. `stop()` ends the thread, also when replay stops early (the visitor threw).
  */
-function* readChunksOnThread(file: string): Generator<string> {
-  const counters = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
-  const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(new URL("./replay-reader.mjs", import.meta.url), {
-    workerData: { file, chunkSql: REPLAY_CHUNK_SQL, chunkEvents: REPLAY_CHUNK_EVENTS, chunksAheadMax: REPLAY_CHUNKS_AHEAD_MAX, signal: counters.buffer, port: port2 },
-    transferList: [port2],
-  });
-  try {
+class ReplayReaderThread {
+  private readonly counters = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  private readonly port: MessagePort;
+  private readonly worker: Worker;
+
+  constructor(file: string, afterSeq: number) {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(new URL("./replay-reader.mjs", import.meta.url), {
+      workerData: { file, afterSeq, chunkSql: REPLAY_CHUNK_SQL, chunkEvents: REPLAY_CHUNK_EVENTS, chunksAheadMax: REPLAY_CHUNKS_AHEAD_MAX, signal: this.counters.buffer, port: port2 },
+      transferList: [port2],
+    });
+  }
+
+  *chunks(): Generator<string> {
     for (let received = 0; ; received += 1) {
-      const message = receiveChunk(port1, counters, received);
+      const message = this.receive(received);
       if (message === null) return;
       if (typeof message !== "string") throw new Error(`the replay reader failed: ${message.error}`);
-      Atomics.add(counters, REPLAY_CONSUMED, 1);
-      Atomics.notify(counters, REPLAY_CONSUMED);
+      Atomics.add(this.counters, REPLAY_CONSUMED, 1);
+      Atomics.notify(this.counters, REPLAY_CONSUMED);
       yield message;
     }
-  } finally {
-    port1.close();
-    void worker.terminate();
   }
-}
 
-/** The next message from the reader thread, waiting for it; `received` is how many came before. */
-function receiveChunk(port: MessagePort, counters: Int32Array, received: number): ReplayChunkMessage {
-  const started = performance.now();
-  for (;;) {
-    const got = receiveMessageOnPort(port);
-    if (got !== undefined) return got.message as ReplayChunkMessage;
-    if (Atomics.load(counters, REPLAY_PRODUCED) === received) {
-      if (Atomics.load(counters, REPLAY_FINISHED) === 1) throw new Error("the replay reader thread ended before the last chunk");
-      const waitedMs = performance.now() - started;
-      if (waitedMs > REPLAY_READ_STALL_MS_MAX) throw new Error(`the replay reader thread sent nothing for ${REPLAY_READ_STALL_MS_MAX} ms`);
-      Atomics.wait(counters, REPLAY_PRODUCED, received, REPLAY_READ_STALL_MS_MAX - waitedMs);
+  stop(): void {
+    this.port.close();
+    void this.worker.terminate();
+  }
+
+  /** The next message from the thread, waiting for it; `received` is how many came before. */
+  private receive(received: number): ReplayChunkMessage {
+    const started = performance.now();
+    for (;;) {
+      const got = receiveMessageOnPort(this.port);
+      if (got !== undefined) return got.message as ReplayChunkMessage;
+      if (Atomics.load(this.counters, REPLAY_PRODUCED) === received) {
+        if (Atomics.load(this.counters, REPLAY_FINISHED) === 1) throw new Error("the replay reader thread ended before the last chunk");
+        const waitedMs = performance.now() - started;
+        if (waitedMs > REPLAY_READ_STALL_MS_MAX) throw new Error(`the replay reader thread sent nothing for ${REPLAY_READ_STALL_MS_MAX} ms`);
+        Atomics.wait(this.counters, REPLAY_PRODUCED, received, REPLAY_READ_STALL_MS_MAX - waitedMs);
+      }
     }
   }
 }
