@@ -296,6 +296,8 @@ class ReplayReaderThread {
       workerData: { file, afterSeq, chunkSql: REPLAY_CHUNK_SQL, chunkEvents: REPLAY_CHUNK_EVENTS, chunksAheadMax: REPLAY_CHUNKS_AHEAD_MAX, signal: this.counters.buffer, port: port2 },
       transferList: [port2],
     });
+    // A thread that fails to start also never posts: replay then stops with receive()'s stall error.
+    this.worker.on("error", (error) => console.error("[log] the replay reader thread failed:", error));
   }
 
   *chunks(): Generator<string> {
@@ -320,12 +322,12 @@ class ReplayReaderThread {
     for (;;) {
       const got = receiveMessageOnPort(this.port);
       if (got !== undefined) return got.message as ReplayChunkMessage;
-      if (Atomics.load(this.counters, REPLAY_PRODUCED) === received) {
-        if (Atomics.load(this.counters, REPLAY_FINISHED) === 1) throw new Error("the replay reader thread ended before the last chunk");
-        const waitedMs = performance.now() - started;
-        if (waitedMs > REPLAY_READ_STALL_MS_MAX) throw new Error(`the replay reader thread sent nothing for ${REPLAY_READ_STALL_MS_MAX} ms`);
-        Atomics.wait(this.counters, REPLAY_PRODUCED, received, REPLAY_READ_STALL_MS_MAX - waitedMs);
-      }
+      const waitedMs = performance.now() - started;
+      if (waitedMs > REPLAY_READ_STALL_MS_MAX) throw new Error(`the replay reader thread sent nothing for ${REPLAY_READ_STALL_MS_MAX} ms`);
+      // Counted means posted: the message is taken on the next turn. Otherwise sleep until it is counted.
+      if (Atomics.load(this.counters, REPLAY_PRODUCED) !== received) continue;
+      if (Atomics.load(this.counters, REPLAY_FINISHED) === 1) throw new Error("the replay reader thread ended before the last chunk");
+      Atomics.wait(this.counters, REPLAY_PRODUCED, received, REPLAY_READ_STALL_MS_MAX - waitedMs);
     }
   }
 }
