@@ -25,12 +25,12 @@ CREATE TABLE IF NOT EXISTS events (
 
 /**
  * Replay reads the log in chunks of up to REPLAY_CHUNK_EVENTS rows (seq > ?, seq <= ?) that SQLite
- * itself joins into one JSON array of events, so each chunk crosses into JavaScript as one string
- * and one JSON.parse builds the events themselves. The second column is the chunk's last seq,
- * where the next chunk starts.
+ * itself joins into one JSON array of rows, each row an array (fewer bytes to parse than objects
+ * with keys), so a chunk crosses into JavaScript as one string and one JSON.parse. The second
+ * column is the chunk's last seq, where the next chunk starts.
  */
 const REPLAY_CHUNK_SQL = `
-SELECT '[' || group_concat('{"seq":' || seq || ',"type":' || json_quote(type) || ',"v":' || v || ',"ts":' || ts || ',"node":' || node || ',"payload":' || payload || '}', ',') || ']', max(seq)
+SELECT '[' || group_concat('[' || seq || ',' || json_quote(type) || ',' || v || ',' || ts || ',' || node || ',' || payload || ']', ',') || ']', max(seq)
 FROM (SELECT seq, type, v, ts, node, payload FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`;
 /**
  * About 90 KB at 350 B per event: a chunk stays below V8's large-object size, whose every
@@ -50,6 +50,8 @@ const REPLAY_READ_STALL_MS_MAX = 60_000;
 const REPLAY_PRODUCED = 0;
 const REPLAY_CONSUMED = 1;
 const REPLAY_FINISHED = 2;
+/** A row of REPLAY_CHUNK_SQL's JSON. */
+type ReplayRow = [seq: number, type: string, v: number, ts: number, node: number, payload: unknown];
 /** What replay-reader.mjs posts: a chunk's text, null after the last chunk, or why it stopped. */
 type ReplayChunkMessage = string | null | { error: string };
 
@@ -209,14 +211,15 @@ export class SqliteLog implements EventLog {
     let lastSeq = 0;
     const visitChunks = (chunks: Iterable<string>) => {
       for (const text of chunks) {
-        const events = JSON.parse(text) as LoggedEvent[];
-        for (let index = 0; index < events.length; index += 1) {
-          const event = events[index]!;
-          if (event.seq <= lastSeq) assert(false, `replay read seq ${event.seq} after ${lastSeq}`);
-          lastSeq = event.seq;
-          visit(event);
+        const rows = JSON.parse(text) as ReplayRow[];
+        for (let index = 0; index < rows.length; index += 1) {
+          const row = rows[index]!;
+          const seq = row[0];
+          if (seq <= lastSeq) assert(false, `replay read seq ${seq} after ${lastSeq}`);
+          lastSeq = seq;
+          visit({ seq, type: row[1], v: row[2], ts: row[3], node: row[4], payload: row[5] } as LoggedEvent);
         }
-        count += events.length;
+        count += rows.length;
       }
     };
     try {
