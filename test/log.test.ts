@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { SqliteLog } from "../src/log/sqlite.ts";
-import type { EventBody, LoggedEvent, TokenId } from "../src/events.ts";
+import type { BookmarkId, CommentId, EventBody, LoggedEvent, TokenId, UserId } from "../src/events.ts";
 import { HttpError } from "../src/errors.ts";
 import { tempDir } from "./support/server.ts";
 
@@ -72,5 +72,60 @@ test("a full queue answers 503 instead of growing without bound", async () => {
   const accepted = [log.append([body(1), body(2)]), log.append([body(3)])];
   await assert.rejects(log.append([body(4)]), (error: unknown) => error instanceof HttpError && error.status === 503 && /overloaded/.test(error.message));
   await Promise.all(accepted);
+  await log.close();
+});
+
+/** Every kind of event, with text that JSON and SQLite must carry exactly (quotes, escapes, non-ASCII). */
+function mixedBody(index: number): EventBody {
+  const text = `#${index} "quoted" back\\slash\nnew line \u2028 café 漢字 🦀 ${"x".repeat(index % 50)}`;
+  switch (index % 6) {
+    case 0: return { type: "user.registered", payload: { id: index as UserId, username: `user${index}`, password_hash: text } };
+    case 1: return { type: "bookmark.created", payload: { id: index as BookmarkId, user_id: 1 as UserId, url: `https://example.com/${index}?q="${index}"`, title: text, description: index % 4 ? "" : text, public: index % 3 !== 0, tags: ["a", `t${index % 7}`, "ünï"].slice(0, index % 4), ...(index % 5 ? {} : { unread: true, inserted_at: index * 1000 }) } };
+    case 2: return { type: "bookmark.updated", payload: { id: index as BookmarkId, title: text, tags: [] } };
+    case 3: return { type: "comment.posted", payload: { id: index as CommentId, bookmark_id: (index - 2) as BookmarkId, user_id: 1 as UserId, body: text } };
+    case 4: return { type: "bookmark.deleted", payload: { id: (index - 3) as BookmarkId } };
+    default: return { type: "token.created", payload: { id: index as TokenId, user_id: 1 as UserId, hash: text, kind: "api", name: "" } };
+  }
+}
+
+test("replay visits exactly the events appended, in order, read inline, by the reader thread or both, however many chunks", async () => {
+  const file = path.join(tempDir(), "events.sqlite3");
+  const replayAll = (replayInlineEventsMax: number) => {
+    const log = new SqliteLog({ file, nodeId: 7, onCommitted: () => {}, queueEventsMax: 10_000, replayInlineEventsMax });
+    const replayed: LoggedEvent[] = [];
+    const count = log.replay((event) => replayed.push(event));
+    assert.equal(count, replayed.length);
+    return { log, replayed };
+  };
+  // All on the thread, the thread taking over mid-chunk or on a chunk boundary (chunks are 256 rows), none on the thread.
+  const modes = [0, 1000, 4096, Number.POSITIVE_INFINITY];
+  for (const mode of modes) {
+    const empty = replayAll(mode);
+    assert.deepEqual(empty.replayed, [], "an empty log replays nothing");
+    await empty.log.close();
+  }
+  const appended: LoggedEvent[] = [];
+  for (const size of [3, 14_000]) {
+    const log = new SqliteLog({ file, nodeId: 7, onCommitted: () => {}, queueEventsMax: 10_000 });
+    for (let start = appended.length; start < size; start += 2000) {
+      const bodies = Array.from({ length: Math.min(2000, size - start) }, (_, offset) => mixedBody(start + offset));
+      appended.push(...(await log.append(bodies)));
+    }
+    await log.close();
+    const expected = JSON.parse(JSON.stringify(appended)) as LoggedEvent[];
+    for (const mode of modes) {
+      const { log: again, replayed } = replayAll(mode);
+      assert.equal(replayed.length, size);
+      assert.deepEqual(replayed, expected, `replay of ${size} events, the first ${mode} read inline`);
+      await again.close();
+    }
+  }
+  // A visitor that throws stops the replay (and the reader thread); the log still closes.
+  const log = new SqliteLog({ file, nodeId: 7, onCommitted: () => {}, queueEventsMax: 10_000, replayInlineEventsMax: 1000 });
+  let visited = 0;
+  assert.throws(() => log.replay(() => {
+    visited += 1;
+    if (visited === 5000) throw new Error("visitor failed");
+  }), /visitor failed/);
   await log.close();
 });

@@ -40,7 +40,7 @@ export function checkIndexes(store: Store): void {
     urlEntries += list.length;
     assert(list.every((b) => b.url === url && store.bookmarksById.get(b.id) === b), `url index of ${url}`);
   }
-  assert(urlEntries === all.length, "url index size");
+  assert(urlEntries === all.length && store.byUrl.size === all.length, "url index size");
   assert(store.commentCount === all.reduce((sum, b) => sum + (b.comments?.length ?? 0), 0), "comment count");
   for (const token of store.tokensById.values()) assert(store.tokensByHash.get(token.hash) === token, `token ${token.id} by hash`);
   assert(store.tokensByHash.size === store.tokensById.size, "token maps agree");

@@ -2,11 +2,17 @@
 import { assert } from "../assert.ts";
 
 export interface Ordered {
+  /** Positive and unique within a list. */
   readonly ord: number;
 }
 
 export class OrderedList<T extends Ordered> {
   readonly items: T[] = [];
+  /**
+   * The last item's ord (0 when empty), kept here so the common insert, newer than everything,
+   * compares with a number in this list instead of reading the last item from elsewhere in the heap.
+   */
+  private lastOrd = 0;
 
   get length(): number {
     return this.items.length;
@@ -25,9 +31,9 @@ export class OrderedList<T extends Ordered> {
   }
 
   insert(item: T): void {
-    const last = this.items[this.items.length - 1];
-    if (last === undefined || last.ord < item.ord) {
+    if (this.lastOrd < item.ord) {
       this.items.push(item);
+      this.lastOrd = item.ord;
       return;
     }
     const index = this.lowerBound(item.ord);
@@ -39,6 +45,7 @@ export class OrderedList<T extends Ordered> {
     const index = this.lowerBound(item.ord);
     assert(this.items[index] === item, () => `ord ${item.ord} removed but not present`);
     this.items.splice(index, 1);
+    this.lastOrd = this.items[this.items.length - 1]?.ord ?? 0;
   }
 
   /**

@@ -2,6 +2,7 @@
 import { assert } from "../assert.ts";
 import { IdAllocator, type BookmarkId, type CommentId, type LoggedEvent, type TokenId, type TokenKind, type UserId } from "../events.ts";
 import { OrderedList } from "./ordered-list.ts";
+import { UrlIndex } from "./url-index.ts";
 
 export interface User {
   readonly id: UserId;
@@ -104,7 +105,7 @@ export class Store {
   readonly bookmarksById = new Map<BookmarkId, Bookmark>();
   readonly publicBookmarks = new OrderedList<Bookmark>();
   readonly tags = new Map<string, TagEntry>();
-  readonly byUrl = new Map<string, Bookmark[]>();
+  readonly byUrl = new UrlIndex<Bookmark>();
   commentCount = 0;
   eventsApplied = 0;
   lastSeq = 0;
@@ -121,9 +122,14 @@ export class Store {
    * (a delete committed first in the same batch) changes nothing, live and on replay alike.
    */
   apply(event: LoggedEvent): void {
-    assert(event.seq > this.lastSeq, () => `event seq ${event.seq} applied after ${this.lastSeq}`);
+    if (event.seq <= this.lastSeq) assert(false, `event seq ${event.seq} applied after ${this.lastSeq}`);
     this.lastSeq = event.seq;
     this.eventsApplied += 1;
+    // The common case first: a switch over strings compares them in order.
+    if (event.type === "bookmark.created") {
+      this.createBookmark(event.payload, event.ts);
+      return;
+    }
     switch (event.type) {
       case "user.registered": {
         const { id, username, password_hash } = event.payload;
@@ -156,9 +162,6 @@ export class Store {
         this.tokensByHash.delete(token.hash);
         return;
       }
-      case "bookmark.created":
-        this.createBookmark(event.payload, event.ts);
-        return;
       case "bookmark.updated":
         this.updateBookmark(event.payload, event.ts);
         return;
@@ -184,9 +187,7 @@ export class Store {
 
   private createBookmark(payload: Extract<LoggedEvent, { type: "bookmark.created" }>["payload"], ts: number): void {
     const user = this.usersById.get(payload.user_id);
-    assert(user !== undefined, () => `bookmark ${payload.id} for unknown user ${payload.user_id}`);
-    assert(!this.bookmarksById.has(payload.id), () => `bookmark ${payload.id} created twice`);
-    this.ids.observe(payload.id);
+    if (user === undefined) assert(false, `bookmark ${payload.id} for unknown user ${payload.user_id}`);
     const bookmark: Bookmark = {
       id: payload.id,
       ord: this.nextOrd++,
@@ -201,10 +202,14 @@ export class Store {
       updatedAt: ts,
       comments: null,
     };
+    // One hash lookup instead of has() then set(): a second bookmark with the same id would not grow the map.
+    const bookmarksBefore = this.bookmarksById.size;
     this.bookmarksById.set(bookmark.id, bookmark);
+    if (this.bookmarksById.size === bookmarksBefore) assert(false, `bookmark ${payload.id} created twice`);
+    this.ids.observe(payload.id);
     user.bookmarks.insert(bookmark);
     user.bookmarksChangedAt = ts;
-    this.indexUrl(bookmark);
+    this.byUrl.add(bookmark);
     this.indexTagsAndVisibility(bookmark, payload.tags, payload.public);
   }
 
@@ -213,9 +218,9 @@ export class Store {
     if (!bookmark) return;
     this.unindexTagsAndVisibility(bookmark);
     if (payload.url !== undefined && payload.url !== bookmark.url) {
-      this.unindexUrl(bookmark);
+      this.byUrl.remove(bookmark);
       bookmark.url = payload.url;
-      this.indexUrl(bookmark);
+      this.byUrl.add(bookmark);
     }
     if (payload.title !== undefined) bookmark.title = payload.title;
     if (payload.description !== undefined) bookmark.description = payload.description;
@@ -230,7 +235,7 @@ export class Store {
     if (!bookmark) return;
     bookmark.user.bookmarksChangedAt = ts;
     this.unindexTagsAndVisibility(bookmark);
-    this.unindexUrl(bookmark);
+    this.byUrl.remove(bookmark);
     bookmark.user.bookmarks.remove(bookmark);
     this.bookmarksById.delete(id);
     this.commentCount -= bookmark.comments?.length ?? 0;
@@ -238,16 +243,21 @@ export class Store {
 
   private indexTagsAndVisibility(bookmark: Bookmark, tags: readonly string[], isPublic: boolean): void {
     bookmark.public = isPublic;
-    bookmark.tags = tags.map((name) => {
+    // An exact-size copy whose names are then swapped for the tag entry's own string, so every
+    // bookmark with a tag shares one copy of its name.
+    const names = tags.slice();
+    for (let index = 0; index < names.length; index += 1) {
+      const name = names[index]!;
       let entry = this.tags.get(name);
-      if (!entry) {
+      if (entry === undefined) {
         entry = { name, all: new OrderedList(), publicCount: 0 };
         this.tags.set(name, entry);
       }
       entry.all.insert(bookmark);
       if (isPublic) entry.publicCount += 1;
-      return entry.name;
-    });
+      names[index] = entry.name;
+    }
+    bookmark.tags = names;
     if (isPublic) this.publicBookmarks.insert(bookmark);
     this.sortedTagCounts = null;
   }
@@ -262,21 +272,6 @@ export class Store {
     }
     if (bookmark.public) this.publicBookmarks.remove(bookmark);
     this.sortedTagCounts = null;
-  }
-
-  private indexUrl(bookmark: Bookmark): void {
-    const list = this.byUrl.get(bookmark.url);
-    if (list) list.push(bookmark);
-    else this.byUrl.set(bookmark.url, [bookmark]);
-  }
-
-  private unindexUrl(bookmark: Bookmark): void {
-    const list = this.byUrl.get(bookmark.url);
-    assert(list !== undefined, () => `url of bookmark ${bookmark.id} not indexed`);
-    const index = list.indexOf(bookmark);
-    assert(index >= 0, () => `bookmark ${bookmark.id} missing from its url list`);
-    list.splice(index, 1);
-    if (list.length === 0) this.byUrl.delete(bookmark.url);
   }
 
   // ---- reads -------------------------------------------------------------------------------
