@@ -4,18 +4,7 @@ import { test } from "node:test";
 import { validate } from "superstruct";
 import { CreateBookmark, UpdateBookmark, parseInput, type Schema } from "../src/commands/schemas.ts";
 import { HttpError } from "../src/errors.ts";
-
-/** A small seeded generator (mulberry32), so a failure can be replayed from the printed seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../src/simulator/random.ts";
 
 /** Values of every kind a client might send, valid and not, for any field. */
 const CANDIDATES: unknown[] = [
@@ -102,7 +91,7 @@ const SCHEMAS: [string, Schema<unknown, unknown>][] = [
 for (const [name, schema] of SCHEMAS) {
   test(`${name}: the quick accept path agrees with superstruct on random inputs`, () => {
     const seed = Number(process.env.SCHEMA_SEED ?? Date.now() % 1_000_000);
-    const next = random(seed);
+    const next = mulberry32(seed); // printed on failure, replayed with SCHEMA_SEED
     const accepts = schema.accepts;
     assert.ok(accepts, `${name} has a quick accept path`);
     let accepted = 0;
