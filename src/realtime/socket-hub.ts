@@ -212,12 +212,16 @@ function chosenProtocol(protocols: string[]): string {
 export class SocketHub {
   private readonly sockets = new Set<WebSocket<SocketData>>();
   private readonly byToken = new Map<TokenId, Set<WebSocket<SocketData>>>();
-  /** Joins per topic name across wire formats and channels: the publisher's first check (JoinedTopics). */
-  readonly joins = new Map<string, number>();
+  private readonly joinCounts = new Map<string, number>();
   /** Phoenix v2 subscribers by topic and join_ref, for the publisher. */
   readonly joinRefClasses = new JoinRefClasses();
 
   constructor(private readonly deps: HubDeps) {}
+
+  /** Joins per topic name across wire formats and channels: the publisher's first check (JoinedTopics). */
+  get joins(): ReadonlyMap<string, number> {
+    return this.joinCounts;
+  }
 
   get connections(): number {
     return this.sockets.size;
@@ -343,7 +347,7 @@ export class SocketHub {
   /** Open connections, topics, Phoenix v2 join_ref classes with subscribers, and the busiest topics by joins (across formats). */
   status(busiest = 10): { connections: number; topics: number; joinRefClasses: number; busiest: { topic: string; subscribers: number }[] } {
     const top = [...this.joins].sort((a, b) => b[1] - a[1]).slice(0, busiest);
-    return { connections: this.sockets.size, topics: this.joins.size, joinRefClasses: this.joinRefClasses.size, busiest: top.map(([topic, subscribers]) => ({ topic, subscribers })) };
+    return { connections: this.sockets.size, topics: this.joinCounts.size, joinRefClasses: this.joinRefClasses.size, busiest: top.map(([topic, subscribers]) => ({ topic, subscribers })) };
   }
 
   /** Counts a v2 join in its join_ref class and points it at that class's uWS topic. */
@@ -368,8 +372,8 @@ export class SocketHub {
   }
 
   private countJoin(name: string, delta: 1 | -1): void {
-    const next = (this.joins.get(name) ?? 0) + delta;
-    if (next <= 0) this.joins.delete(name);
-    else this.joins.set(name, next);
+    const next = (this.joinCounts.get(name) ?? 0) + delta;
+    if (next <= 0) this.joinCounts.delete(name);
+    else this.joinCounts.set(name, next);
   }
 }
