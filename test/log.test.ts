@@ -66,6 +66,36 @@ test("a failed commit rejects with 503, applies nothing, and the log keeps worki
   await log.close();
 });
 
+test("when a batch fails, the batch sent behind it is refused too, and seq stays without gaps", async () => {
+  const file = path.join(tempDir(), "events.sqlite3");
+  const batches: LoggedEvent[][] = [];
+  const log = new SqliteLog({ file, nodeId: 1, onCommitted: (events) => batches.push(events), queueEventsMax: 100, busyTimeoutMs: 200 });
+  const locker = new Database(file);
+  locker.exec("BEGIN IMMEDIATE");
+  const first = log.append([body(1)]);
+  await new Promise((resolve) => setImmediate(resolve)); // the first batch is with the writer, waiting for the lock
+  const second = log.append([body(2), body(3)]);
+  await new Promise((resolve) => setImmediate(resolve)); // the second is queued behind it
+  const settled = Promise.allSettled([first, second]);
+  await first.catch(() => {});
+  // Unlocked now, the second batch could commit if the writer tried it: it must not (its seqs would follow a gap).
+  locker.exec("ROLLBACK");
+  locker.close();
+  const outcomes = await settled;
+  assert.deepEqual(outcomes.map((outcome) => outcome.status), ["rejected", "rejected"]);
+  for (const outcome of outcomes) {
+    const error = (outcome as PromiseRejectedResult).reason;
+    assert.ok(error instanceof HttpError && error.status === 503, String(error));
+  }
+  assert.equal(batches.length, 0, "nothing of a refused batch is applied");
+  const [event] = await log.append([body(4)]);
+  assert.equal(event!.seq, 1, "the refused batches' seqs are reused");
+  await log.close();
+  const reader = new Database(file, { readonly: true });
+  assert.deepEqual(reader.prepare("SELECT seq, payload FROM events").all(), [{ seq: 1, payload: '{"id":4}' }]);
+  reader.close();
+});
+
 test("a full queue answers 503 instead of growing without bound", async () => {
   const file = path.join(tempDir(), "events.sqlite3");
   const log = openLog(file, [], 3);

@@ -20,16 +20,28 @@ const writeBatch = db.transaction((batch) => {
   for (let index = 0; index < batch.count; index += 1) insert.run(batch.firstSeq + index, types[index], batch.v, batch.ts, batch.node, payloads[index]);
 });
 
+/** Set when a batch fails: the batches already sent after it are refused (no gap in seq) until "resume". */
+let refusing = false;
+
 port.on("message", (message) => {
   if (message === "close") {
     db.close();
     port.close();
     return;
   }
+  if (message === "resume") {
+    refusing = false;
+    return;
+  }
+  if (refusing) {
+    port.postMessage({ id: message.id, ok: false, message: "an earlier batch failed to commit" });
+    return;
+  }
   try {
     writeBatch.immediate(message);
     port.postMessage({ id: message.id, ok: true });
   } catch (error) {
+    refusing = true;
     port.postMessage({ id: message.id, ok: false, message: error instanceof Error ? error.message : String(error) });
   }
 });
