@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { Socket, type Channel, type Push } from "phoenix";
-import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
+import { createBookmark, othersView, request, signUp, startTestServer } from "./support/server.ts";
 import { Client, WAIT_MS_MAX, until, wsUrl } from "./support/realtime.ts";
 import type { Nasty } from "../src/main.ts";
 import { FRAME_BYTES_MAX, JOIN_REF_CLASSES_PER_TOPIC_MAX } from "../src/realtime/socket-hub.ts";
@@ -89,8 +89,8 @@ describe("Phoenix Channels", () => {
     const firehose = socket.channel("bookmarks:firehose", {});
     assert.deepEqual(await answer(firehose.join()), { status: "ok", response: {} });
     const pushed = nextPush(firehose, "bookmark_created");
-    const made = await createBookmark(base, alice, { title: "Hello Phoenix", url: "https://phoenix.example/", tags: ["elixir"] });
-    assert.deepEqual(await pushed, made, "the payload is the API's bookmark");
+    const made = othersView(await createBookmark(base, alice, { title: "Hello Phoenix", url: "https://phoenix.example/", tags: ["elixir"] }));
+    assert.deepEqual(await pushed, made, "the payload is the API's bookmark as others see it");
 
     const heartbeat = await new Promise<number>((resolve) => socket.ping(resolve));
     assert.ok(heartbeat >= 0, "the heartbeat on topic phoenix is answered");
@@ -165,7 +165,7 @@ describe("Phoenix Channels", () => {
     assert.equal((await answer(again.join())).status, "ok");
     const heard = nextPush(again, "bookmark_created");
 
-    const made = await createBookmark(base, alice, { title: "Refs", url: "https://refs.example/" });
+    const made = othersView(await createBookmark(base, alice, { title: "Refs", url: "https://refs.example/" }));
     const expected: [Client, string | number][] = [[seven, "7"], [twelve, "12"], [alsoSeven, "7"], [mover, "20"], [numeric, 5], [quoted, 'a"b\\c|d']];
     for (const [client, joinRef] of expected) {
       await barrierV2(client);
@@ -183,7 +183,7 @@ describe("Phoenix Channels", () => {
     await until(() => classSubscribers(topic, "7") === 0, "class 7 to empty");
     assert.equal(await joinRefClasses(), classesBefore + 3, "12 and 7 are gone; 20, 5 and the quoted one remain");
 
-    const next = await createBookmark(base, alice, { title: "Refs again", url: "https://refs-again.example/" });
+    const next = othersView(await createBookmark(base, alice, { title: "Refs again", url: "https://refs-again.example/" }));
     await barrierV2(twelve);
     await barrierV2(mover);
     assert.equal(pushesV2(twelve).length, 1, "nothing after the leave");
@@ -199,7 +199,7 @@ describe("Phoenix Channels", () => {
       joined.push(client);
     }
     assert.equal(classSubscribers(topic, null), 1, "the one over the bound shares the null class");
-    const made = await createBookmark(base, alice, { title: "Many", url: "https://many.example/", tags: ["many-refs"] });
+    const made = othersView(await createBookmark(base, alice, { title: "Many", url: "https://many.example/", tags: ["many-refs"] }));
     for (const [index, client] of joined.entries()) {
       await barrierV2(client);
       const joinRef = index < JOIN_REF_CLASSES_PER_TOPIC_MAX ? `r${index + 1}` : null;

@@ -17,11 +17,11 @@ test("unread and inserted_at: set, changed, filtered, kept across a restart", as
 
   const listed = await request(first.url, "GET", "/api/bookmarks?user=alice");
   assert.deepEqual(listed.json.data.map((item: any) => item.title), ["Later", "Plain"], "an old date does not move a bookmark down the newest-first list");
-  const unread = await request(first.url, "GET", "/api/bookmarks?user=alice&unread=true");
+  const unread = await request(first.url, "GET", "/api/bookmarks?user=alice&unread=true", { token: alice });
   assert.deepEqual(unread.json.data.map((item: any) => item.title), ["Later"]);
-  const read = await request(first.url, "GET", "/api/bookmarks?user=alice&unread=no");
-  assert.deepEqual(read.json.data.map((item: any) => item.title), ["Plain"]);
-  const searched = await request(first.url, "GET", "/api/bookmarks?q=later&unread=true");
+  const read = await request(first.url, "GET", "/api/bookmarks?unread=no", { token: alice });
+  assert.deepEqual(read.json.data.map((item: any) => item.title), ["Plain"], "without user=, unread= filters the viewer's own");
+  const searched = await request(first.url, "GET", "/api/bookmarks?q=later&unread=true", { token: alice });
   assert.deepEqual(searched.json.data.map((item: any) => item.title), ["Later"]);
 
   const patched = await request(first.url, "PATCH", `/api/bookmarks/${later.id}`, { token: alice, body: { bookmark: { unread: false } } });
@@ -39,12 +39,12 @@ test("unread and inserted_at: set, changed, filtered, kept across a restart", as
   assert.equal(badFilter.status, 400);
 
   const before = snapshot(first.store);
-  const answers = (await request(first.url, "GET", "/api/bookmarks?user=alice")).json;
+  const answers = (await request(first.url, "GET", "/api/bookmarks?user=alice", { token: alice })).json;
   await first.close();
   const second = await startTestServer(overrides);
   try {
     assert.deepEqual(snapshot(second.store), before);
-    assert.deepEqual((await request(second.url, "GET", "/api/bookmarks?user=alice")).json, answers);
+    assert.deepEqual((await request(second.url, "GET", "/api/bookmarks?user=alice", { token: alice })).json, answers);
     assert.deepEqual(answers.data.map((item: any) => [item.title, item.unread, item.inserted_at === "2011-03-04T05:06:07.000Z"]), [["Later", false, true], ["Plain", true, false]]);
   } finally {
     await second.close();

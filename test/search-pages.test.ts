@@ -66,7 +66,8 @@ describe("search, reading list and import pages", () => {
     assert.match(list.text, /<span class="badge to-read">to read<\/span>/);
     assert.match(list.text, /<button class="link toggle-unread" type="submit">mark read<\/button>/);
     const htmx = await alice.post(`/b/${id}/unread`, { unread: "false" }, { csrf: null, headers: { origin: base, "hx-request": "true" } });
-    assert.equal(htmx.status, 204);
+    assert.equal(htmx.status, 200);
+    assert.match(htmx.text, new RegExp(`^<span class="read-mark" id="rm-${id}"><form [^>]*hx-target="#rm-${id}" hx-swap="outerHTML"><input type="hidden" name="unread" value="true"><button class="link toggle-unread" type="submit">read later</button></form></span>`), "htmx swaps in the new read mark");
     assert.doesNotMatch((await alice.get("/u/alice/unread")).text, /Long read/);
 
     const bob = new PageClient(base);

@@ -66,6 +66,18 @@ function object(value: unknown): Record<string, unknown> | null {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
 }
 
+/**
+ * Whose bookmarks `unread=` filters: the viewer's own, always, since the read-later flag is its
+ * owner's alone. Without a log-in it is a 401; with `user=` naming someone else, a 400 that says
+ * so (an empty list would read as "nothing to read", ignoring the filter as "all of these are");
+ * without `user=`, the viewer's own bookmarks.
+ */
+export function readingListOwner(viewer: User | null, named: User | undefined): User {
+  if (!viewer) throw new HttpError(401, "unread= filters your own bookmarks: send 'Authorization: Bearer <token>' (another person's reading list is theirs alone)");
+  if (named && named !== viewer) throw new HttpError(400, `unread= filters only your own bookmarks; ${named.username}'s reading list is theirs alone (leave out user= or send user=${viewer.username})`);
+  return viewer;
+}
+
 function listBookmarks(deps: ApiDeps, context: Context): Answer {
   const userName = context.query.get("user");
   const rawUrl = context.query.get("url");
@@ -75,11 +87,13 @@ function listBookmarks(deps: ApiDeps, context: Context): Answer {
     if (normal === null) throw new HttpError(400, "url must be a valid URL");
     url = normal;
   }
+  const unread = booleanParam(context, "unread");
+  const named = userName ? userParam(deps.store, userName) : undefined;
   const filters = {
     viewer: context.viewer,
     tags: tagsParam(context),
-    user: userName ? userParam(deps.store, userName) : undefined,
-    unread: booleanParam(context, "unread"),
+    user: unread === undefined ? named : readingListOwner(context.viewer, named),
+    unread,
     beforeOrd: cursorParam(context),
     limit: intParam(context, "limit", PAGE_LIMIT_DEFAULT, 1, PAGE_LIMIT_MAX),
   };
@@ -87,7 +101,7 @@ function listBookmarks(deps: ApiDeps, context: Context): Answer {
   if (query.length > QUERY_CHARS_MAX) throw new HttpError(400, `q is too long (at most ${QUERY_CHARS_MAX} characters)`);
   if (query.trim() !== "" && url !== undefined) throw new HttpError(400, "q and url cannot be combined; search for site:host instead");
   const page = query.trim() !== "" ? deps.search.search({ ...filters, query }) : deps.store.bookmarks({ ...filters, url });
-  return { status: 200, json: { data: page.items.map(bookmarkJson), next_cursor: page.nextCursor } };
+  return { status: 200, json: { data: page.items.map((bookmark) => bookmarkJson(bookmark, context.viewer)), next_cursor: page.nextCursor } };
 }
 
 async function createBookmark(deps: ApiDeps, context: Context): Promise<Answer> {
@@ -95,7 +109,7 @@ async function createBookmark(deps: ApiDeps, context: Context): Promise<Answer> 
   const fields = body ? object(body.bookmark) : null;
   if (!fields) throw new HttpError(400, "Invalid parameters. Expected 'bookmark' object in request body");
   const bookmark = await deps.commands.createBookmark(context.viewer!, fields);
-  return { status: 201, json: { bookmark: { data: bookmarkJson(bookmark), message: "Bookmark created successfully" } }, headers: { Location: `/api/bookmarks/${bookmark.id}` } };
+  return { status: 201, json: { bookmark: { data: bookmarkJson(bookmark, context.viewer), message: "Bookmark created successfully" } }, headers: { Location: `/api/bookmarks/${bookmark.id}` } };
 }
 
 async function updateBookmark(deps: ApiDeps, context: Context): Promise<Answer> {
@@ -103,7 +117,7 @@ async function updateBookmark(deps: ApiDeps, context: Context): Promise<Answer> 
   const fields = body && object(body.bookmark) ? object(body.bookmark) : body;
   if (!fields) throw new HttpError(400, "Invalid parameters. Expected 'bookmark' object in request body");
   const bookmark = await deps.commands.updateBookmark(context.viewer!, idParam(context.params[0]), fields);
-  return { status: 200, json: { bookmark: { data: bookmarkJson(bookmark), message: "Bookmark updated successfully" } } };
+  return { status: 200, json: { bookmark: { data: bookmarkJson(bookmark, context.viewer), message: "Bookmark updated successfully" } } };
 }
 
 function visible(deps: ApiDeps, context: Context): Bookmark {
@@ -136,8 +150,8 @@ function listTags(deps: ApiDeps, context: Context): Answer {
   return { status: 200, json: { data } };
 }
 
-function randomBookmarks(deps: ApiDeps, count: number): Answer {
-  return { status: 200, json: { data: deps.store.randomPublic(count).map(bookmarkJson) } };
+function randomBookmarks(deps: ApiDeps, context: Context, count: number): Answer {
+  return { status: 200, json: { data: deps.store.randomPublic(count).map((bookmark) => bookmarkJson(bookmark, context.viewer)) } };
 }
 
 export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
@@ -166,9 +180,9 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
 
   route(app, deps, "get", "/api/bookmarks", (context) => listBookmarks(deps, context), cachedRead);
   route(app, deps, "post", "/api/bookmarks", (context) => createBookmark(deps, context), write);
-  route(app, deps, "get", "/api/bookmarks/random", (context) => randomBookmarks(deps, intParam(context, "n", 20, 1, 100)), read);
-  route(app, deps, "get", "/api/scramble", () => randomBookmarks(deps, 20), read);
-  route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context)) } }), cachedRead);
+  route(app, deps, "get", "/api/bookmarks/random", (context) => randomBookmarks(deps, context, intParam(context, "n", 20, 1, 100)), read);
+  route(app, deps, "get", "/api/scramble", (context) => randomBookmarks(deps, context, 20), read);
+  route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context), context.viewer) } }), cachedRead);
   route(app, deps, "patch", "/api/bookmarks/:id", (context) => updateBookmark(deps, context), write);
   route(app, deps, "del", "/api/bookmarks/:id", async (context) => {
     await deps.commands.deleteBookmark(context.viewer!, idParam(context.params[0]));

@@ -35,7 +35,7 @@ function feedData(pages: PageContext, context: Context, spec: FeedSpec): object 
   return {
     heading: spec.heading,
     intro: spec.intro,
-    cards: result.items.map((bookmark) => pages.cards.html(bookmark)),
+    cards: result.items.map((bookmark) => pages.cards.html(bookmark, context.viewer)),
     // Only the newest page takes live insertions; older pages still follow edits and deletions.
     feedId: beforeOrd === undefined ? "feed" : "feed-older",
     older: result.nextCursor ? `${context.path}?cursor=${result.nextCursor}` : null,
@@ -165,7 +165,7 @@ function bookmarkPage(pages: PageContext, context: Context, bookmark: Bookmark, 
     .map((other) => ({ id: other.id, user: other.user.username }));
   const data = {
     id: bookmark.id,
-    cardHtml: pages.cards.html(bookmark),
+    cardHtml: pages.cards.html(bookmark, context.viewer),
     comments: shown.map(commentView),
     olderComments: all.length - shown.length,
     savedAlsoBy,
@@ -252,9 +252,9 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
     return redirect("/bookmarks");
   }, withBody);
 
-  const scrambled = () => ({ cards: randomPicks(pages).map((bookmark) => pages.cards.html(bookmark)) });
-  route(app, pages, "get", "/scramble", (context) => page(pages, context, "@pages/scramble", "Scramble", "scramble", scrambled()), options);
-  route(app, pages, "get", "/scramble/cards", () => htmlAnswer(200, render("@partials/scramble-cards", scrambled())), options);
+  const scrambled = (context: Context) => ({ cards: randomPicks(pages).map((bookmark) => pages.cards.html(bookmark, context.viewer)) });
+  route(app, pages, "get", "/scramble", (context) => page(pages, context, "@pages/scramble", "Scramble", "scramble", scrambled(context)), options);
+  route(app, pages, "get", "/scramble/cards", (context) => htmlAnswer(200, render("@partials/scramble-cards", scrambled(context))), options);
   route(app, pages, "get", "/discover", (context) => page(pages, context, "@pages/discover", "Discover", "discover", { cards: randomPicks(pages).map((bookmark) => cardView(pages.store, bookmark)) }), options);
 
   route(app, pages, "get", "/tags", visitorCached(pages, (context) => {

@@ -9,7 +9,7 @@ import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
 import { topic } from "../realtime/topics.ts";
 import { checkCsrf, checkOrigin, csrfToken } from "../auth/csrf.ts";
-import { render } from "../render/html.ts";
+import { render, renderReadMark } from "../render/html.ts";
 import { SESSION_COOKIE, cookieValue, formBody, route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import { cursorParam, idParam, userParam } from "./api.ts";
@@ -65,7 +65,7 @@ function searchResults(pages: PageContext, deps: DiscoveryDeps, context: Context
   if (q.length > QUERY_CHARS_MAX) throw new HttpError(400, `the search is too long (at most ${QUERY_CHARS_MAX} characters)`);
   try {
     const result = deps.search.search({ query: q, viewer: context.viewer, beforeOrd: cursorParam(context), limit: SEARCH_PAGE_SIZE });
-    view.cards = result.items.map((bookmark) => pages.cards.html(bookmark));
+    view.cards = result.items.map((bookmark) => pages.cards.html(bookmark, context.viewer));
     view.older = result.nextCursor ? `/search?${new URLSearchParams({ q, cursor: result.nextCursor })}` : null;
   } catch (error) {
     if (!(error instanceof HttpError) || error.status !== 503) throw error;
@@ -89,7 +89,7 @@ function readingList(pages: PageContext, context: Context, owner: User): Answer 
   const data = {
     heading: "To read",
     intro: "Bookmarks you marked “read later”. Mark them read from the list when you are done.",
-    cards: result.items.map((bookmark) => pages.cards.html(bookmark)),
+    cards: result.items.map((bookmark) => pages.cards.html(bookmark, viewer)),
     feedId: beforeOrd === undefined ? "feed" : "feed-older",
     older: result.nextCursor ? `${context.path}?cursor=${result.nextCursor}` : null,
     newest: beforeOrd === undefined ? null : context.path,
@@ -99,14 +99,17 @@ function readingList(pages: PageContext, context: Context, owner: User): Answer 
   return page(pages, context, "@pages/feed", "To read", "mine", data, { live: topic.privateOf(owner.username) });
 }
 
-/** POST /b/:id/unread (`unread=true|false`): from a card's owner-only button. */
+/**
+ * POST /b/:id/unread (`unread=true|false`): from the read mark on a card, which only its owner
+ * is shown. htmx swaps the answer, the new read mark, in place, on any page (live or not).
+ */
 async function toggleUnread(pages: PageContext, context: Context): Promise<Answer> {
   const viewer = requireViewer(context);
   const fields = formBody(context);
   checkSharedFormWrite(context, fields._csrf);
   const unread = fields.unread === "true";
   const bookmark: Bookmark = await pages.commands.updateBookmark(viewer, idParam(context.params[0]), { unread });
-  if (fromHtmx(context)) return { status: 204 };
+  if (fromHtmx(context)) return htmlAnswer(200, renderReadMark(bookmark.id, bookmark.unread));
   return redirect(localPath(fields.next, `/b/${bookmark.id}`));
 }
 

@@ -193,7 +193,7 @@ export function registerWebApp(app: TemplatedApp, deps: WebAppDeps): WebApp {
   registerPages(app, { ...deps, cards, stats });
   const stopTicker = startStatsTicker(deps.store, stats, out);
   return {
-    observers: [new HtmlFeed(deps.store, out, tagSets, cards, live.subscribers), rate, live],
+    observers: [new HtmlFeed(deps.store, out, tagSets, cards, live.subscribers, live.marksFollowers), rate, live],
     status: () => ({ live_sockets: live.connections, live_topics: live.subscribers.size, tag_sets: tagSets.size }),
     close: stopTicker,
   };

@@ -128,14 +128,25 @@ function paginated<T>(deps: LinkdingDeps, context: Context, all: Listing<T>, toJ
   };
 }
 
+/** linkding's `unread=yes|no|off` (absent: off): true, false or undefined; anything else is a 400. */
+function unreadFilter(context: Context): boolean | undefined {
+  const raw = (context.query.get("unread") ?? "").toLowerCase();
+  if (raw === "" || raw === "off") return undefined;
+  if (raw === "yes" || raw === "no") return raw === "yes";
+  throw new HttpError(400, `unread must be yes, no or off, got '${raw.slice(0, 20)}'`, { unread: ["Select a valid choice."] });
+}
+
+/** The caller's own bookmarks only (linkding has no one else's): so is `unread=`, their reading list. */
 function listBookmarks(deps: LinkdingDeps, context: Context, archived: boolean): Answer {
   const viewer = context.viewer!;
   const query = (context.query.get("q") ?? "").trim();
   if (query.length > QUERY_CHARS_MAX) throw new HttpError(400, `q is too long (at most ${QUERY_CHARS_MAX} characters)`);
+  const unread = unreadFilter(context);
   let all: Listing<Bookmark>;
   if (archived) all = listing([]);
-  else if (query === "") all = newestFirst(viewer.bookmarks.items);
-  else all = listing(deps.search.search({ query, viewer, user: viewer, limit: viewer.bookmarks.length + 1 }).items);
+  else if (query === "" && unread === undefined) all = newestFirst(viewer.bookmarks.items);
+  else if (query === "") all = listing(deps.store.bookmarks({ viewer, user: viewer, unread, limit: viewer.bookmarks.length + 1 }).items);
+  else all = listing(deps.search.search({ query, viewer, user: viewer, unread, limit: viewer.bookmarks.length + 1 }).items);
   return paginated(deps, context, all, linkdingBookmark);
 }
 

@@ -45,13 +45,18 @@ function exportFileName(owner: User): string {
   return `nasty-${owner.username}-${new Date().toISOString().slice(0, 10)}.html`;
 }
 
-/** A user's bookmarks as the viewer may see them (all of them for their owner), newest first. */
+/**
+ * A user's bookmarks as the viewer may see them (all of them for their owner), newest first.
+ * The read-later flag is the owner's alone: anyone else's export says TOREAD="0" throughout
+ * (whoever imports it starts with nothing to read).
+ */
 export function exportNetscape(store: Store, owner: User, viewer: User | null): string {
   const parts = [NETSCAPE_HEADER];
   const items = owner.bookmarks.items;
+  const own = viewer === owner;
   for (let index = items.length - 1; index >= 0; index -= 1) {
     const bookmark = items[index]!;
-    if (canSee(viewer, bookmark)) parts.push(netscapeItem(bookmark));
+    if (canSee(viewer, bookmark)) parts.push(netscapeItem(own ? bookmark : { ...bookmark, unread: false }));
   }
   parts.push(NETSCAPE_FOOTER);
   return parts.join("");

@@ -1,8 +1,9 @@
 // The htmx pages' live feed: per committed event, renders each fragment once and publishes it on the `html|` topics as hx-ws messages.
 import type { LoggedEvent } from "../events.ts";
 import type { Bookmark, Store } from "../store/store.ts";
-import { commentView, renderComment, renderCommentCount, renderGone, type CardCache } from "../render/html.ts";
-import { tagSetTopic, topic, wireTopic } from "./topics.ts";
+import { commentView, renderComment, renderCommentCount, renderGone, renderReadMark, type CardCache } from "../render/html.ts";
+import { changesShared } from "./routing.ts";
+import { readMarksTopic, tagSetTopic, topic, wireTopic } from "./topics.ts";
 
 /** Where fragments go: uWS topics (numSubscribers lets us skip rendering for nobody). */
 export interface HtmlPublisher {
@@ -83,8 +84,13 @@ export const FEED_TARGET = "#feed";
  * - `bookmark:<id>`: the discussion of a public bookmark (comments appended) and its card; when it
  *   is deleted or made private, one last "gone" fragment and nothing after.
  * - `bookmarks:user:<name>:private`: every bookmark of its owner, private or not, with the
- *   discussions of the private ones. Only the owner's session may join it.
- * Nothing here depends on who watches; owner-only controls are hidden by CSS for everyone else.
+ *   discussions of the private ones, its cards with their read marks. Only the owner's session
+ *   may join it.
+ * - `bookmarks:user:<name>:marks` (readMarksTopic): the read mark of each of its owner's public
+ *   bookmarks as it is shown or changes, sent after the card; every other live page of theirs
+ *   follows it. A change of the read-later flag alone reaches only the owner's two topics.
+ * Nothing here depends on who watches, and nothing personal goes where others listen; owner-only
+ * controls are hidden by CSS for everyone else.
  */
 export class HtmlFeed {
   constructor(
@@ -94,6 +100,8 @@ export class HtmlFeed {
     private readonly cards: CardCache,
     /** Topic names some live page follows (LiveSockets' count): others are skipped before asking uWS. */
     private readonly watched: { has(name: string): boolean; readonly size: number },
+    /** People some live page follows the read marks of (LiveSockets' count). */
+    private readonly marksFollowed: { has(username: string): boolean },
   ) {}
 
   beforeApply(event: LoggedEvent): Visibility | null {
@@ -109,7 +117,7 @@ export class HtmlFeed {
         this.created(this.store.bookmarksById.get(event.payload.id));
         return;
       case "bookmark.updated":
-        this.updated(this.store.bookmarksById.get(event.payload.id), before as Visibility | null);
+        this.updated(this.store.bookmarksById.get(event.payload.id), before as Visibility | null, changesShared(event.payload));
         return;
       case "bookmark.deleted":
         this.deleted(event.payload.id, before as Visibility | null);
@@ -153,34 +161,53 @@ export class HtmlFeed {
     }
   }
 
-  private cardOf(bookmark: Bookmark): () => string {
-    return () => this.cards.html(bookmark);
+  /** The card everyone shares (`owner` false), or its owner's, with their read mark. */
+  private cardOf(bookmark: Bookmark, owner: boolean): () => string {
+    return () => this.cards.html(bookmark, owner ? bookmark.user : null);
+  }
+
+  /**
+   * The owner's read mark of a public bookmark, on their marks topic, for their live pages of
+   * public topics: the shared card that just went out there has an empty one. Sent after the
+   * cards, so a page gets it after the card it fills.
+   */
+  private sendMark(bookmark: Bookmark): void {
+    const name = readMarksTopic(bookmark.user.username);
+    if (!bookmark.public || !this.marksFollowed.has(bookmark.user.username) || this.out.subscribers(name) === 0) return;
+    this.out.publish(name, message(renderReadMark(bookmark.id, bookmark.unread), `#rm-${bookmark.id}`, "outerHTML"));
   }
 
   private created(bookmark: Bookmark | undefined): void {
     if (!bookmark) return;
-    const card = this.cardOf(bookmark);
-    const insert = () => message(card(), FEED_TARGET, "afterbegin");
+    const shared = this.cardOf(bookmark, false);
+    const own = this.cardOf(bookmark, true);
+    const insert = () => message(shared(), FEED_TARGET, "afterbegin");
     const state = this.visibility(bookmark);
-    this.send([[topic.privateOf(state.username), insert], ...this.publicTopics(state).map((name) => [name, insert] as const)]);
+    this.send([[topic.privateOf(state.username), () => message(own(), FEED_TARGET, "afterbegin")], ...this.publicTopics(state).map((name) => [name, insert] as const)]);
+    this.sendMark(bookmark);
   }
 
-  private updated(bookmark: Bookmark | undefined, before: Visibility | null): void {
+  /** `shared`: the change shows others something (changesShared); a read-later toggle alone does not. */
+  private updated(bookmark: Bookmark | undefined, before: Visibility | null, shared: boolean): void {
     if (!bookmark || !before) return;
-    const card = this.cardOf(bookmark);
+    const card = this.cardOf(bookmark, false);
+    const own = this.cardOf(bookmark, true);
     const replace = () => message(card(), `#b-${bookmark.id}`, "outerHTML");
     const insert = () => message(card(), FEED_TARGET, "afterbegin");
     const remove = () => message("", `#b-${bookmark.id}`, "delete");
     const gone = () => message(renderGone(bookmark.id), `#b-${bookmark.id}`, "outerHTML");
     const after = this.visibility(bookmark);
-    const was = new Set(this.publicTopics(before));
-    const now = this.publicTopics(after);
-    const sends: (readonly [string, () => string])[] = [[topic.privateOf(after.username), replace]];
-    for (const name of was) if (!now.includes(name)) sends.push([name, remove]);
-    for (const name of now) sends.push([name, was.has(name) ? replace : insert]);
-    if (after.public) sends.push([topic.bookmark(bookmark.id), replace]);
-    else if (before.public) sends.push([topic.bookmark(bookmark.id), gone]);
+    const sends: (readonly [string, () => string])[] = [[topic.privateOf(after.username), () => message(own(), `#b-${bookmark.id}`, "outerHTML")]];
+    if (shared) {
+      const was = new Set(this.publicTopics(before));
+      const now = this.publicTopics(after);
+      for (const name of was) if (!now.includes(name)) sends.push([name, remove]);
+      for (const name of now) sends.push([name, was.has(name) ? replace : insert]);
+      if (after.public) sends.push([topic.bookmark(bookmark.id), replace]);
+      else if (before.public) sends.push([topic.bookmark(bookmark.id), gone]);
+    }
     this.send(sends);
+    this.sendMark(bookmark);
   }
 
   private deleted(id: number, before: Visibility | null): void {

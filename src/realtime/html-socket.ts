@@ -4,7 +4,7 @@ import type { LoggedEvent } from "../events.ts";
 import type { Store, User } from "../store/store.ts";
 import { hashToken } from "../auth/tokens.ts";
 import { SESSION_COOKIE, cookieValue } from "../http/router.ts";
-import { STATS_TOPIC, parseTagSetTopic, parseTopic, wireTopic } from "./topics.ts";
+import { STATS_TOPIC, parseTagSetTopic, parseTopic, readMarksTopic, wireTopic } from "./topics.ts";
 import { TAG_SETS_ACTIVE_MAX, type TagSets } from "./html-feed.ts";
 
 /** Close codes the page sees; none of them is in hx-ws's reconnect list, so a refused page stays quiet. */
@@ -16,8 +16,10 @@ const INCOMING_BYTES_MAX = 1024;
 interface LiveData {
   topic: string | null;
   tagSet: string[] | null;
-  /** The session that admitted a socket to a private topic: revoking it (log-out) closes the socket. */
+  /** The session of a logged-in viewer: revoking it (log-out) closes a private topic, or stops the read marks. */
   sessionId: number | null;
+  /** Whose read marks (readMarksTopic) the socket follows: the viewer's, on any topic showing cards but their private one. */
+  marksOf: string | null;
   refusal: { code: number; reason: string } | null;
 }
 
@@ -35,15 +37,21 @@ export interface LiveSocketDeps {
   wsIdleTimeoutS: number;
 }
 
-/** Open live page sockets, their subscribers per topic (for /stats), and the private ones by session. */
+/** Open live page sockets, their subscribers per topic (for /stats), the read marks followed, and the logged-in ones by session. */
 export class LiveSockets {
   connections = 0;
   readonly subscribers = new Map<string, number>();
+  /** Sockets following each person's read marks (not shown on /stats: who is watching is nobody's business). */
+  readonly marksFollowers = new Map<string, number>();
   private readonly bySession = new Map<number, Set<WebSocket<LiveData>>>();
 
   opened(ws: WebSocket<LiveData>, data: LiveData): void {
     this.connections += 1;
-    this.count(data.topic!, 1);
+    this.count(this.subscribers, data.topic!, 1);
+    if (data.marksOf !== null) {
+      ws.subscribe(wireTopic("html", readMarksTopic(data.marksOf)));
+      this.count(this.marksFollowers, data.marksOf, 1);
+    }
     if (data.sessionId === null) return;
     let sockets = this.bySession.get(data.sessionId);
     if (!sockets) this.bySession.set(data.sessionId, (sockets = new Set()));
@@ -52,23 +60,39 @@ export class LiveSockets {
 
   closed(ws: WebSocket<LiveData>, data: LiveData): void {
     this.connections -= 1;
-    this.count(data.topic!, -1);
+    this.count(this.subscribers, data.topic!, -1);
+    if (data.marksOf !== null) this.count(this.marksFollowers, data.marksOf, -1);
     if (data.sessionId === null) return;
     const sockets = this.bySession.get(data.sessionId);
     sockets?.delete(ws);
     if (sockets?.size === 0) this.bySession.delete(data.sessionId);
   }
 
-  /** Follows the log: a revoked session (log-out) stops receiving its private topic at once. */
+  /**
+   * Follows the log: a revoked session (log-out) stops receiving what was its own at once. A
+   * socket on a private topic is closed; one on a public topic keeps it and loses the read marks.
+   */
   afterApply(event: LoggedEvent): void {
     if (event.type !== "token.revoked") return;
-    for (const ws of [...(this.bySession.get(event.payload.id) ?? [])]) ws.end(LIVE_CLOSE.forbidden, "your session ended; log in again");
+    for (const ws of [...(this.bySession.get(event.payload.id) ?? [])]) {
+      const data = ws.getUserData();
+      if (data.marksOf === null) {
+        ws.end(LIVE_CLOSE.forbidden, "your session ended; log in again");
+        continue;
+      }
+      ws.unsubscribe(wireTopic("html", readMarksTopic(data.marksOf)));
+      this.count(this.marksFollowers, data.marksOf, -1);
+      data.marksOf = null;
+      data.sessionId = null;
+      this.bySession.get(event.payload.id)?.delete(ws);
+    }
+    if (this.bySession.get(event.payload.id)?.size === 0) this.bySession.delete(event.payload.id);
   }
 
-  private count(name: string, delta: 1 | -1): void {
-    const next = (this.subscribers.get(name) ?? 0) + delta;
-    if (next <= 0) this.subscribers.delete(name);
-    else this.subscribers.set(name, next);
+  private count(counts: Map<string, number>, name: string, delta: 1 | -1): void {
+    const next = (counts.get(name) ?? 0) + delta;
+    if (next <= 0) counts.delete(name);
+    else counts.set(name, next);
   }
 }
 
@@ -88,21 +112,25 @@ function cookieViewer(store: Store, cookie: string, origin: string, host: string
 }
 
 function refuse(code: number, reason: string): LiveData {
-  return { topic: null, tagSet: null, sessionId: null, refusal: { code, reason: reason.slice(0, 120) } };
+  return { topic: null, tagSet: null, sessionId: null, marksOf: null, refusal: { code, reason: reason.slice(0, 120) } };
 }
 
-function accept(name: string, tagSet: string[] | null = null, sessionId: number | null = null): LiveData {
-  return { topic: name, tagSet, sessionId, refusal: null };
+/** A public topic of cards: a logged-in viewer also follows their own read marks on it. */
+function acceptCards(name: string, viewer: LiveViewer | null, tagSet: string[] | null = null): LiveData {
+  return { topic: name, tagSet, sessionId: viewer?.sessionId ?? null, marksOf: viewer?.user.username ?? null, refusal: null };
 }
 
-/** Decides whether this viewer may follow `name`: public topics for anyone, a private topic for its owner only. */
+/**
+ * Decides whether this viewer may follow `name`: public topics for anyone, a private topic for
+ * its owner only (its cards carry their read marks already, so it needs no marks topic).
+ */
 export function admit(deps: LiveSocketDeps, name: string | null, viewer: LiveViewer | null): LiveData {
   if (!name) return refuse(LIVE_CLOSE.badRequest, "missing ?topic=");
-  if (name === STATS_TOPIC) return accept(name);
+  if (name === STATS_TOPIC) return { topic: name, tagSet: null, sessionId: null, marksOf: null, refusal: null };
   const tagSet = parseTagSetTopic(name);
   if (tagSet) {
     if (!deps.tagSets.has(name) && deps.tagSets.size >= TAG_SETS_ACTIVE_MAX) return refuse(LIVE_CLOSE.busy, "too many different tag combinations are followed right now");
-    return accept(name, tagSet);
+    return acceptCards(name, viewer, tagSet);
   }
   const parsed = parseTopic(name);
   if (!parsed) return refuse(LIVE_CLOSE.badRequest, `unknown topic ${name.slice(0, 60)}`);
@@ -110,14 +138,14 @@ export function admit(deps: LiveSocketDeps, name: string | null, viewer: LiveVie
     case "firehose":
     case "tag":
     case "user":
-      return accept(name);
+      return acceptCards(name, viewer);
     case "private":
       if (!viewer || viewer.user.username !== parsed.username) return refuse(LIVE_CLOSE.forbidden, `only ${parsed.username}, logged in on this site, may follow their private bookmarks`);
-      return accept(name, null, viewer.sessionId);
+      return { topic: name, tagSet: null, sessionId: viewer.sessionId, marksOf: null, refusal: null };
     case "bookmark": {
       const bookmark = deps.store.bookmarksById.get(parsed.id as never);
       if (!bookmark || !bookmark.public) return refuse(LIVE_CLOSE.notFound, `no public bookmark ${parsed.id}`);
-      return accept(name);
+      return acceptCards(name, viewer);
     }
   }
 }

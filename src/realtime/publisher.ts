@@ -1,8 +1,8 @@
 // Publishes each committed event to the JSON websocket topics: routed once, serialised once per payload and format, fanned out by uWS.
 import type { LoggedEvent, TokenId } from "../events.ts";
-import type { Bookmark, Store } from "../store/store.ts";
+import type { Bookmark, Store, User } from "../store/store.ts";
 import { bookmarkJson, commentJson, isoTime } from "../render/json.ts";
-import { bookmarkRoutes, commentRoutes, type Change, type Dialect, type Visibility } from "./routing.ts";
+import { bookmarkRoutes, changesShared, commentRoutes, type Change, type Dialect, type Route, type Visibility } from "./routing.ts";
 import { ownerWireTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
 import { SOCKET_WIRES, pushFrame, type JoinRefJson } from "./wire.ts";
 
@@ -64,11 +64,11 @@ export class Publisher {
       case "bookmark.updated": {
         const bookmark = this.store.bookmarksById.get(event.payload.id);
         if (!bookmark || (event.type === "bookmark.updated" && before === null)) return;
-        this.bookmarkChanged(event.ts, event.type === "bookmark.created" ? null : (before as Visibility), bookmark);
+        this.bookmarkChanged(event.ts, event.type === "bookmark.created" ? null : (before as Visibility), bookmark, changesShared(event.payload));
         return;
       }
       case "bookmark.deleted":
-        if (before !== null) this.bookmarkChanged(event.ts, before as Visibility, null);
+        if (before !== null) this.bookmarkChanged(event.ts, before as Visibility, null, true);
         return;
       case "comment.posted":
         this.commented(event.payload.bookmark_id, event.payload.id);
@@ -87,23 +87,25 @@ export class Publisher {
     }
   }
 
-  private bookmarkChanged(ts: number, before: Visibility | null, bookmark: Bookmark | null): void {
+  /** `shared`: the change shows others something (changesShared); if not, only the owner hears of it. */
+  private bookmarkChanged(ts: number, before: Visibility | null, bookmark: Bookmark | null, shared: boolean): void {
     if (this.joined.size === 0) return;
     const after = bookmark ? visibility(bookmark) : null;
     const id = after?.id ?? before?.id;
     if (id === undefined) return;
     const payloads = new Map<string, string>();
-    const payloadOf = (dialect: Dialect, change: Change): string => {
-      const key = `${dialect} ${change === "deleted" ? "deleted" : "shown"}`;
+    const payloadOf = (route: Route): string => {
+      const key = `${route.dialect} ${route.change === "deleted" ? "deleted" : "shown"} ${route.personal}`;
       let text = payloads.get(key);
       if (text === undefined) {
-        text = JSON.stringify(bookmarkPayload(dialect, change === "deleted" ? null : bookmark, id, ts));
+        const shown = route.change === "deleted" ? null : bookmark;
+        text = JSON.stringify(bookmarkPayload(route.dialect, shown, id, ts, route.personal ? shown?.user ?? null : null));
         payloads.set(key, text);
       }
       return text;
     };
-    for (const route of bookmarkRoutes(before, after)) {
-      this.publish(route.name, route.owner, EVENT_NAMES[route.dialect][route.change], () => payloadOf(route.dialect, route.change));
+    for (const route of bookmarkRoutes(before, after, shared)) {
+      this.publish(route.name, route.owner, EVENT_NAMES[route.dialect][route.change], () => payloadOf(route));
     }
   }
 
@@ -147,9 +149,13 @@ export class Publisher {
   }
 }
 
-/** A bookmark event's payload: the original app's fields plus `user` (modern), or the finished app's (legacy); a deletion carries only the id. */
-function bookmarkPayload(dialect: Dialect, bookmark: Bookmark | null, id: number, ts: number): object {
-  if (dialect === "modern") return bookmark ? bookmarkJson(bookmark) : { id };
+/**
+ * A bookmark event's payload: the original app's fields plus `user` (modern), or the finished
+ * app's (legacy); a deletion carries only the id. `viewer` is who receives it: the owner on their
+ * own routes (with `unread`), nobody in particular (null) everywhere else.
+ */
+function bookmarkPayload(dialect: Dialect, bookmark: Bookmark | null, id: number, ts: number, viewer: User | null): object {
+  if (dialect === "modern") return bookmark ? bookmarkJson(bookmark, viewer) : { id };
   if (!bookmark) return { id, timestamp: isoTime(ts) };
   return { id, title: bookmark.title, description: bookmark.description, url: bookmark.url, tags: bookmark.tags, timestamp: isoTime(ts) };
 }

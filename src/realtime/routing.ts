@@ -16,13 +16,29 @@ export type Dialect = "modern" | "legacy";
 
 /**
  * One delivery: `change` published on `name`. `owner` routes go on the topic's owner channel
- * (ownerWireTopic), which only the bookmark's owner subscribes to.
+ * (ownerWireTopic), which only the bookmark's owner subscribes to. `personal` routes reach the
+ * owner alone (their private topic, their owner channel), so their payload may carry the owner's
+ * personal state (the read-later flag); every other payload must not.
  */
 export interface Route {
   name: string;
   owner: boolean;
+  personal: boolean;
   dialect: Dialect;
   change: Change;
+}
+
+/** Fields of a bookmark that are its owner's alone: nobody else sees them, or that they changed. */
+const PERSONAL_FIELDS: ReadonlySet<string> = new Set(["unread"]);
+
+/**
+ * Whether an update changes anything other people can see. One that only touches personal
+ * fields (marking it read later) is routed to its owner alone: a public `bookmark_updated` with
+ * nothing new in it would tell everyone that the owner's reading list changed.
+ */
+export function changesShared(payload: object): boolean {
+  for (const field of Object.keys(payload)) if (field !== "id" && !PERSONAL_FIELDS.has(field)) return true;
+  return false;
 }
 
 /** The public topics a bookmark in this state is listed on (none while private or gone). */
@@ -47,22 +63,26 @@ function listedOn(state: Visibility | null): Map<string, Dialect> {
  * - The owner's private topic sees every change of every one of their bookmarks.
  * - `bookmark:<id>` (the discussion) hears of updates and deletion: its owner channel always, its
  *   public channel while the bookmark is public, plus one `deleted` when it stops being public.
+ * - A change that is not `shared` (changesShared: only personal fields) goes to the owner's
+ *   routes alone.
  */
-export function bookmarkRoutes(before: Visibility | null, after: Visibility | null): Route[] {
+export function bookmarkRoutes(before: Visibility | null, after: Visibility | null, shared = true): Route[] {
   const state = after ?? before;
   if (!state) return [];
-  const was = listedOn(before);
-  const now = listedOn(after);
+  const reachesOthers = shared || before === null || after === null;
+  const was = reachesOthers ? listedOn(before) : new Map<string, Dialect>();
+  const now = reachesOthers ? listedOn(after) : new Map<string, Dialect>();
   const routes: Route[] = [];
-  for (const [name, dialect] of was) if (!now.has(name)) routes.push({ name, owner: false, dialect, change: "deleted" });
-  for (const [name, dialect] of now) routes.push({ name, owner: false, dialect, change: was.has(name) ? "updated" : "created" });
+  for (const [name, dialect] of was) if (!now.has(name)) routes.push({ name, owner: false, personal: false, dialect, change: "deleted" });
+  for (const [name, dialect] of now) routes.push({ name, owner: false, personal: false, dialect, change: was.has(name) ? "updated" : "created" });
   const ownerChange: Change = before === null ? "created" : after === null ? "deleted" : "updated";
-  routes.push({ name: topic.privateOf(state.username), owner: false, dialect: "modern", change: ownerChange });
+  routes.push({ name: topic.privateOf(state.username), owner: false, personal: true, dialect: "modern", change: ownerChange });
   if (before !== null) {
     const discussion = topic.bookmark(state.id);
-    routes.push({ name: discussion, owner: true, dialect: "modern", change: ownerChange });
-    if (before.public) routes.push({ name: discussion, owner: false, dialect: "modern", change: after?.public ? "updated" : "deleted" });
-    else if (after?.public) routes.push({ name: discussion, owner: false, dialect: "modern", change: "updated" });
+    routes.push({ name: discussion, owner: true, personal: true, dialect: "modern", change: ownerChange });
+    if (!reachesOthers) return routes;
+    if (before.public) routes.push({ name: discussion, owner: false, personal: false, dialect: "modern", change: after?.public ? "updated" : "deleted" });
+    else if (after?.public) routes.push({ name: discussion, owner: false, personal: false, dialect: "modern", change: "updated" });
   }
   return routes;
 }

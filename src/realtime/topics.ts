@@ -82,6 +82,15 @@ export function parseAliasTopic(name: string): AliasTopic | null {
   return tag !== undefined && tag === match[1] ? { kind: "tagAlias", tag } : null;
 }
 
+/**
+ * Pages only: one person's read marks (the "to read" badge and its toggle on their own cards).
+ * Every live page of a logged-in viewer follows their own, next to the topic it shows, so cards
+ * shared with everyone can stay free of personal state. Nobody can ask for it by name.
+ */
+export function readMarksTopic(username: string): string {
+  return `bookmarks:user:${username}:marks`;
+}
+
 /** Pages' live statistics (`/stats`): one panel re-rendered each second while someone watches. */
 export const STATS_TOPIC = "stats";
 

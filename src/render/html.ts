@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Eta } from "eta";
-import type { Bookmark, Comment, Store, TagCount } from "../store/store.ts";
+import type { Bookmark, Comment, Store, TagCount, User } from "../store/store.ts";
 import { isoTime } from "./json.ts";
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../views");
@@ -64,8 +64,6 @@ export interface CardView {
   tags: { name: string; path: string }[];
   user: string;
   isPublic: boolean;
-  /** Marked "read later" by its owner (the button to toggle it is owner-only). */
-  unread: boolean;
   insertedAt: string;
   insertedAtText: string;
   /** Other people who saved the same URL publicly: the same number for every viewer. */
@@ -76,6 +74,8 @@ export interface CardView {
 /**
  * What a bookmark card shows. It carries nothing viewer-specific, so one rendering serves every
  * subscriber of a topic; owner-only controls are hidden by CSS unless `body[data-viewer]` matches.
+ * Nor anything personal: the read-later flag is not in it at all (hidden is not private), only
+ * an empty read mark that the owner's own rendering fills (see CardCache.html and readMark).
  */
 export function cardView(store: Store, bookmark: Bookmark): CardView {
   return {
@@ -87,7 +87,6 @@ export function cardView(store: Store, bookmark: Bookmark): CardView {
     tags: bookmark.tags.map((name) => ({ name, path: tagPath([name]) })),
     user: bookmark.user.username,
     isPublic: bookmark.public,
-    unread: bookmark.unread,
     insertedAt: isoTime(bookmark.insertedAt),
     insertedAtText: utcText(bookmark.insertedAt),
     others: store.othersSaved(bookmark, null),
@@ -130,6 +129,16 @@ export function renderCard(view: CardView): string {
   return eta.render("@partials/card", view);
 }
 
+/**
+ * A card's read mark (`#rm-<id>`, inside its owner-only controls): for the owner, the "to read"
+ * badge and the button that toggles it; `null` renders the empty mark every shared card has.
+ * Only answers to the owner carry a filled one: their pages, their private topic, their marks
+ * topic (readMarksTopic) and the toggle's own answer.
+ */
+export function renderReadMark(id: number, unread: boolean | null): string {
+  return eta.render("@partials/read-mark", { id, unread });
+}
+
 function sameTags(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((tag, index) => tag === b[index]);
 }
@@ -143,7 +152,6 @@ interface CachedCard {
   description: string;
   tags: readonly string[];
   public: boolean;
-  unread: boolean;
   comments: number;
   others: number;
   html: string;
@@ -159,19 +167,30 @@ export class CardCache {
 
   constructor(private readonly store: Store) {}
 
-  html(bookmark: Bookmark): string {
+  /**
+   * The card as `viewer` sees it: the shared card, or for the bookmark's owner the same card with
+   * their read mark filled in (a string replace of the one empty mark, no second template).
+   */
+  html(bookmark: Bookmark, viewer: User | null): string {
+    const shared = this.shared(bookmark);
+    if (viewer !== bookmark.user) return shared;
+    const mark = renderReadMark(bookmark.id, bookmark.unread);
+    return shared.replace(renderReadMark(bookmark.id, null), () => mark);
+  }
+
+  private shared(bookmark: Bookmark): string {
     const comments = bookmark.comments?.length ?? 0;
     const others = this.store.othersSaved(bookmark, null);
     const cached = this.cards.get(bookmark);
     if (
       cached && cached.title === bookmark.title && cached.url === bookmark.url && cached.description === bookmark.description &&
-      sameTags(cached.tags, bookmark.tags) && cached.public === bookmark.public && cached.unread === bookmark.unread && cached.comments === comments && cached.others === others
+      sameTags(cached.tags, bookmark.tags) && cached.public === bookmark.public && cached.comments === comments && cached.others === others
     ) {
       return cached.html;
     }
     const html = renderCard(cardView(this.store, bookmark));
     if (!cached && this.cards.size >= CARDS_CACHED_MAX) this.cards.delete(this.cards.keys().next().value!);
-    this.cards.set(bookmark, { title: bookmark.title, url: bookmark.url, description: bookmark.description, tags: [...bookmark.tags], public: bookmark.public, unread: bookmark.unread, comments, others, html });
+    this.cards.set(bookmark, { title: bookmark.title, url: bookmark.url, description: bookmark.description, tags: [...bookmark.tags], public: bookmark.public, comments, others, html });
     return html;
   }
 }

@@ -8,7 +8,8 @@ export interface BookmarkJson {
   url: string;
   public: boolean;
   tags: string[];
-  unread: boolean;
+  /** The read-later flag: present only in answers to the bookmark's owner. */
+  unread?: boolean;
   user: string;
   inserted_at: string;
   updated_at: string;
@@ -31,20 +32,25 @@ export function isoTime(ms: number): string {
   return `${prefix}.${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`;
 }
 
-export function bookmarkJson(bookmark: Bookmark): BookmarkJson {
-  return {
+/**
+ * A bookmark as `viewer` may see it (null: someone not logged in, or a topic shared by many).
+ * The read-later flag is its owner's alone: `unread` is there only when the viewer is the owner.
+ */
+export function bookmarkJson(bookmark: Bookmark, viewer: User | null): BookmarkJson {
+  const json: BookmarkJson = {
     id: bookmark.id,
     title: bookmark.title,
     description: bookmark.description,
     url: bookmark.url,
     public: bookmark.public,
     tags: bookmark.tags,
-    unread: bookmark.unread,
     user: bookmark.user.username,
     inserted_at: isoTime(bookmark.insertedAt),
     updated_at: isoTime(bookmark.updatedAt),
     comment_count: bookmark.comments?.length ?? 0,
   };
+  if (viewer === bookmark.user) json.unread = bookmark.unread;
+  return json;
 }
 
 export interface CommentJson {

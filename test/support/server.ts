@@ -64,3 +64,9 @@ export async function createBookmark(base: string, token: string, bookmark: Reco
   if (reply.status !== 201) throw new Error(`create failed: ${reply.status} ${reply.text}`);
   return reply.json.bookmark.data;
 }
+
+/** A bookmark as the API and public topics show it to anyone but its owner: without the owner's read-later flag. */
+export function othersView(bookmark: Record<string, unknown>): Record<string, unknown> {
+  const { unread: _ownersAlone, ...shown } = bookmark;
+  return shown;
+}
