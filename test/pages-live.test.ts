@@ -5,41 +5,7 @@ import WebSocket from "ws";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
 import { PageClient } from "./support/pages.ts";
-
-interface Fragment {
-  content: string;
-  target: string;
-  swap: string;
-}
-
-interface Live {
-  socket: WebSocket;
-  next(): Promise<Fragment>;
-  closed: Promise<{ code: number; reason: string }>;
-}
-
-/** Opens /live on `topic`; resolves once open (the server has subscribed it by then). */
-async function openLive(base: string, topicName: string, headers: Record<string, string> = {}): Promise<Live> {
-  const socket = new WebSocket(`${base.replace(/^http/, "ws")}/live?topic=${encodeURIComponent(topicName)}`, { headers });
-  const queue: Fragment[] = [];
-  const waiting: ((fragment: Fragment) => void)[] = [];
-  socket.on("message", (data) => {
-    const fragment = JSON.parse(String(data)) as Fragment;
-    const waiter = waiting.shift();
-    if (waiter) waiter(fragment);
-    else queue.push(fragment);
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
-  await new Promise<void>((resolve, reject) => {
-    socket.once("open", () => resolve());
-    socket.once("error", reject);
-  });
-  return {
-    socket,
-    closed,
-    next: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve))),
-  };
-}
+import { openLive } from "./support/realtime.ts";
 
 describe("the live socket for pages", { timeout: 30_000 }, () => {
   let nasty: Nasty;

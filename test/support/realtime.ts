@@ -138,3 +138,51 @@ export async function floodUpdates(nasty: Nasty, username: string, bookmarkId: n
   }
   return updates;
 }
+
+/** One hx-ws message of /live: `content` swapped into `target` with `swap`. */
+export interface Fragment {
+  content: string;
+  target: string;
+  swap: string;
+}
+
+/** A /live socket of a page: its fragments in order, and how it closed. */
+export interface Live {
+  socket: WebSocket;
+  next(): Promise<Fragment>;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Opens /live on `topic`; resolves once open (the server has subscribed it by then). */
+export async function openLive(base: string, topicName: string, headers: Record<string, string> = {}): Promise<Live> {
+  const socket = new WebSocket(`${base.replace(/^http/, "ws")}/live?topic=${encodeURIComponent(topicName)}`, { headers });
+  const queue: Fragment[] = [];
+  const waiting: ((fragment: Fragment) => void)[] = [];
+  socket.on("message", (data) => {
+    const fragment = JSON.parse(String(data)) as Fragment;
+    const waiter = waiting.shift();
+    if (waiter) waiter(fragment);
+    else queue.push(fragment);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("open", () => resolve());
+    socket.once("error", reject);
+  });
+  /** The next fragment; fails after WAIT_MS_MAX rather than waiting forever. */
+  const next = (): Promise<Fragment> => {
+    if (queue.length > 0) return Promise.resolve(queue.shift()!);
+    return new Promise((resolve, reject) => {
+      const waiter = (fragment: Fragment) => {
+        clearTimeout(timer);
+        resolve(fragment);
+      };
+      const timer = setTimeout(() => {
+        waiting.splice(waiting.indexOf(waiter), 1);
+        reject(new Error(`no fragment on /live?topic=${topicName} within ${WAIT_MS_MAX} ms`));
+      }, WAIT_MS_MAX);
+      waiting.push(waiter);
+    });
+  };
+  return { socket, closed, next };
+}
