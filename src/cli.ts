@@ -44,7 +44,7 @@ export function openOffline(config: Config): Offline {
     throw error;
   }
   log.replay((event) => store.apply(event));
-  const commands = new Commands(store, log, { signup: config.signup });
+  const commands = new Commands(store, log, config);
   return {
     config, store, log, commands,
     async close() {
@@ -68,7 +68,7 @@ async function userAdd(offline: Offline, args: string[]): Promise<void> {
   if (!name || name.startsWith("--")) throw new UsageError("user add needs a NAME");
   const given = option(args, "password");
   const password = given ?? randomBytes(12).toString("base64url");
-  const { user, secret } = await offline.commands.register({ username: name, password }, { ignoreClosedSignup: true });
+  const { user, secret } = await offline.commands.register({ username: name, password }, "local", { ignoreClosedSignup: true });
   console.log(`created user ${user.username}`);
   if (!given) console.log(`password: ${password}`);
   console.log(`token: ${secret}`);

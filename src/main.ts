@@ -71,7 +71,8 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const replayMs = performance.now() - replayStart;
   say(`replayed ${replayedEvents} events in ${replayMs.toFixed(0)} ms (${store.bookmarksById.size} bookmarks, ${store.usersById.size} users)`);
 
-  const commands = new Commands(store, log, { signup: config.signup });
+  const commands = new Commands(store, log, config);
+  if (config.passwordCostLog2 < Number(SETTINGS.passwordCostLog2.default)) say(`warning: NASTY_PASSWORD_COST_LOG2=${config.passwordCostLog2} hashes new passwords below OWASP's minimum (N=2^17); use it only for tests`);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
   const uws = loadUws();
   say(uws.describe);
@@ -95,10 +96,10 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   );
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
-  registerApi(app, { store, commands, limiter, status, search });
+  registerApi(app, { store, commands, limiter, status, search, config });
   registerTransfer(app, { store, commands, limiter, checkCookieWrite: checkUploadWrite });
   registerFeeds(app, { store, limiter, config });
-  registerPinboard(app, { store, commands, limiter });
+  registerPinboard(app, { store, commands, limiter, config });
   registerLinkding(app, { store, commands, limiter, search, config });
   // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
   const webApp = registerWebApp(app, { store, commands, limiter, config, status, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import path from "node:path";
 import net from "node:net";
-import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
+import { createBookmark, othersView, request, signUp, startTestServer } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
 
 describe("JSON API", () => {
@@ -36,7 +36,8 @@ describe("JSON API", () => {
     assert.ok(!Number.isNaN(Date.parse(data.inserted_at)));
     const fetched = await request(base, "GET", `/api/bookmarks/${data.id}`);
     assert.equal(fetched.status, 200);
-    assert.deepEqual(fetched.json.data, data);
+    assert.deepEqual(fetched.json.data, othersView(data), "anyone else gets it without the owner's read-later flag");
+    assert.deepEqual((await request(base, "GET", `/api/bookmarks/${data.id}`, { token: alice })).json.data, data);
   });
 
   test("tags as a comma-separated string are trimmed, lower-cased and de-duplicated; unknown fields ignored", async () => {

@@ -12,6 +12,9 @@ test("defaults match the README", () => {
   assert.equal(config.signup, "open");
   assert.equal(config.wsMaxBackpressureBytes, 1024 * 1024);
   assert.equal(config.databaseUrl, "");
+  assert.equal(config.trustProxy, false);
+  assert.equal(config.passwordCostLog2, 17, "OWASP's scrypt minimum, N=2^17");
+  assert.equal(config.passwordAttemptsPerAddressPerMinute, 30);
   assert.equal(loadConfig({ SIMULATE_TRAFFIC: "true" }).simulateRate, 1, "the original's switch gives a gentle rate");
 });
 
@@ -23,6 +26,9 @@ test("bad values are refused with a message naming the variable", () => {
     [{ NASTY_RATE_LIMIT: "-1" }, /NASTY_RATE_LIMIT=-1 is out of range/],
     [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL="mysql:\/\/x" is not a postgres:\/\/ URL/],
     [{ NASTY_DATADIR: "/tmp" }, /unknown setting NASTY_DATADIR/],
+    [{ NASTY_PASSWORD_COST_LOG2: "9" }, /NASTY_PASSWORD_COST_LOG2=9 is out of range 10\.\.20/],
+    [{ NASTY_PASSWORD_COST_LOG2: "21" }, /NASTY_PASSWORD_COST_LOG2=21 is out of range 10\.\.20/],
+    [{ NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS: "-1" }, /NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS=-1 is out of range/],
   ];
   for (const [env, message] of cases) assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && message.test(error.message));
 });

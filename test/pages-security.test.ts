@@ -179,22 +179,28 @@ describe("page security", { timeout: 60_000 }, () => {
   });
 
   test("log-in attempts are rate-limited per username and per address, answered as HTML", async () => {
-    const client = new PageClient(base);
-    await client.get("/login");
-    let last = await client.post("/login", { username: "other", password: "wrong password" });
-    assert.equal(last.status, 401);
-    assert.match(last.text, /wrong username or password/);
-    for (let attempt = 2; attempt <= 11; attempt += 1) last = await client.post("/login", { username: "other", password: "wrong password" });
-    assert.equal(last.status, 429);
-    assert.match(last.text, /too many failed log-ins for other/);
-    assert.match(last.headers.get("retry-after") ?? "", /^\d+$/);
-    const right = await client.post("/login", { username: "other", password: "correct horse" });
-    assert.equal(right.status, 429, "even the right password waits");
+    const limited = await startTestServer({ NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS: "30" });
+    try {
+      await limited.commands.register({ username: "other", password: "correct horse" }, "local");
+      const client = new PageClient(limited.url);
+      await client.get("/login");
+      let last = await client.post("/login", { username: "other", password: "wrong password" });
+      assert.equal(last.status, 401);
+      assert.match(last.text, /wrong username or password/);
+      for (let attempt = 2; attempt <= 11; attempt += 1) last = await client.post("/login", { username: "other", password: "wrong password" });
+      assert.equal(last.status, 429);
+      assert.match(last.text, /too many failed log-ins for other/);
+      assert.match(last.headers.get("retry-after") ?? "", /^\d+$/);
+      const right = await client.post("/login", { username: "other", password: "correct horse" });
+      assert.equal(right.status, 429, "even the right password waits");
 
-    for (let attempt = 13; attempt <= 30; attempt += 1) await client.post("/login", { username: `nobody${attempt}`, password: "x" });
-    const fromAddress = await client.post("/login", { username: "someone-else", password: "x" });
-    assert.equal(fromAddress.status, 429);
-    assert.match(fromAddress.text, /too many log-in attempts from your address/);
+      for (let attempt = 13; attempt <= 30; attempt += 1) await client.post("/login", { username: `nobody${attempt}`, password: "x" });
+      const fromAddress = await client.post("/login", { username: "someone-else", password: "x" });
+      assert.equal(fromAddress.status, 429);
+      assert.match(fromAddress.text, /too many log-in attempts from your address/);
+    } finally {
+      await limited.close();
+    }
   });
 
   test("htmx is served from its package, and our assets by content hash, with year-long cache headers", async () => {

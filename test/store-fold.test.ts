@@ -10,7 +10,7 @@ import { HttpError } from "../src/errors.ts";
 import { checkIndexes, snapshot } from "../src/store/check.ts";
 import type { LoggedEvent } from "../src/events.ts";
 import type { User } from "../src/store/store.ts";
-import { tempDir } from "./support/server.ts";
+import { tempDir, testConfig } from "./support/server.ts";
 import { mulberry32 } from "../src/simulator/random.ts";
 
 async function runSeed(seed: number, steps: number): Promise<void> {
@@ -19,9 +19,9 @@ async function runSeed(seed: number, steps: number): Promise<void> {
   const file = path.join(tempDir(), "events.sqlite3");
   const store = new Store(1);
   const log = new SqliteLog({ file, nodeId: 1, onCommitted: (events: LoggedEvent[]) => events.forEach((event) => store.apply(event)), queueEventsMax: 10_000 });
-  const commands = new Commands(store, log, { signup: "open" });
+  const commands = new Commands(store, log, testConfig());
   const users: User[] = [];
-  for (const name of ["ann", "ben", "cat"]) users.push((await commands.register({ username: name, password: "password1" })).user);
+  for (const name of ["ann", "ben", "cat"]) users.push((await commands.register({ username: name, password: "password1" }, "local")).user);
   const tags = ["a", "b", "c", "d", "e"];
   const outcomes = new Map<string, number>();
   // Commands are issued in small concurrent groups so several share a transaction and race.

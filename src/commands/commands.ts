@@ -3,17 +3,17 @@ import { HttpError } from "../errors.ts";
 import type { BookmarkId, CommentId, EventBody, TokenId, TokenKind, UserId } from "../events.ts";
 import type { EventLog } from "../log/log.ts";
 import type { Bookmark, Comment, Store, Token, User } from "../store/store.ts";
-import { decoyHash, hashPassword, verifyPassword } from "../auth/passwords.ts";
+import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../auth/passwords.ts";
+import { PasswordAttempts, type AttemptSource } from "../auth/password-attempts.ts";
 import { hashToken, newTokenSecret } from "../auth/tokens.ts";
-import { RateLimiter } from "../auth/rate-limit.ts";
 import { CommentInput, CreateBookmark, Credentials, Registration, TokenInput, UpdateBookmark, parseInput } from "./schemas.ts";
 
 export interface CommandOptions {
   signup: "open" | "closed";
+  /** New password hashes cost N = 2^this; weaker ones are replaced at the next log-in. */
+  passwordCostLog2: number;
+  passwordAttemptsPerAddressPerMinute: number;
 }
-
-/** Failed log-ins allowed per username per minute, on every path that checks a password. */
-export const LOGIN_FAILURES_PER_MINUTE = 10;
 
 /** Bookmarks per createBookmarks call: one append, one transaction. */
 export const BATCH_BOOKMARKS_MAX = 1000;
@@ -38,13 +38,17 @@ export interface IssuedToken {
  */
 export class Commands {
   private readonly reserved = new Set<string>();
-  private readonly loginFailures = new RateLimiter(LOGIN_FAILURES_PER_MINUTE);
+  private readonly attempts: PasswordAttempts;
 
   constructor(
     private readonly store: Store,
     private readonly log: EventLog,
     private readonly options: CommandOptions,
-  ) {}
+  ) {
+    this.attempts = new PasswordAttempts(options.passwordAttemptsPerAddressPerMinute);
+    // Ready before the first log-in of an unknown username, so that one costs no more than any other.
+    decoyHash(options.passwordCostLog2).catch(() => {});
+  }
 
   private reserve(keys: readonly string[], conflict: () => HttpError): void {
     if (keys.some((key) => this.reserved.has(key))) throw conflict();
@@ -59,7 +63,9 @@ export class Commands {
     }
   }
 
-  async register(input: unknown, options: { ignoreClosedSignup?: boolean } = {}): Promise<{ user: User } & IssuedToken> {
+  /** Signs up a user; `from` counts against its address's password attempts (PasswordAttempts). */
+  async register(input: unknown, from: AttemptSource, options: { ignoreClosedSignup?: boolean } = {}): Promise<{ user: User } & IssuedToken> {
+    this.attempts.attempt(from, "sign-up");
     if (this.options.signup === "closed" && !options.ignoreClosedSignup) throw new HttpError(403, "sign-up is closed on this server; ask its admin for an account");
     const { username, password } = parseInput(Registration, input);
     const taken = () => new HttpError(409, `username ${username} is already taken`, { errors: { username: ["has already been taken"] } });
@@ -71,7 +77,7 @@ export class Commands {
     const secret = newTokenSecret();
     let passwordHash: string;
     try {
-      passwordHash = await hashPassword(password);
+      passwordHash = await hashPassword(password, this.options.passwordCostLog2);
     } catch (error) {
       for (const key of keys) this.reserved.delete(key);
       throw error;
@@ -90,20 +96,49 @@ export class Commands {
   }
 
   /**
-   * Checks a username and password; the same work is done for unknown users (no timing oracle).
-   * After LOGIN_FAILURES_PER_MINUTE failures for one username, attempts get 429 until the minute ends.
+   * Checks a username and password, the one log-in of every path: the attempt counts against
+   * `from`'s address first, then the username's failures are checked. The same work is done for
+   * unknown users (no timing oracle). A right password under a hash weaker than new ones gets a
+   * new hash before this resolves (upgradePassword).
    */
-  async authenticate(input: unknown): Promise<User> {
+  async authenticate(input: unknown, from: AttemptSource): Promise<User> {
+    this.attempts.attempt(from, "log-in");
     const { username, password } = parseInput(Credentials, input);
-    const waitSeconds = this.loginFailures.retryAfter(username);
-    if (waitSeconds > 0) throw new HttpError(429, `too many failed log-ins for ${username}; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
+    this.attempts.checkUsername(username);
     const user = this.store.userByName(username);
-    const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
+    const stored = user?.passwordHash ?? (await decoyHash(this.options.passwordCostLog2));
+    const valid = await verifyPassword(password, stored);
     if (!user || !valid) {
-      this.loginFailures.take(username);
+      this.attempts.failed(username);
       throw new HttpError(401, "wrong username or password");
     }
+    if (needsRehash(stored, this.options.passwordCostLog2)) await this.upgradePassword(user, password, stored);
     return user;
+  }
+
+  /**
+   * Replaces a hash weaker than new ones (an older, cheaper N) through the log: a
+   * `user.password_changed` event, durable before the log-in that caused it is answered. One
+   * upgrade per user at a time; if the password changed meanwhile, or hashing is too busy right
+   * now (503), it is left for the next log-in.
+   */
+  private async upgradePassword(user: User, password: string, stored: string): Promise<void> {
+    const key = `rehash:${user.id}`;
+    if (this.reserved.has(key)) return;
+    this.reserved.add(key);
+    try {
+      let passwordHash: string;
+      try {
+        passwordHash = await hashPassword(password, this.options.passwordCostLog2);
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 503) return;
+        throw error;
+      }
+      if (user.passwordHash !== stored) return;
+      await this.log.append([{ type: "user.password_changed", payload: { id: user.id, password_hash: passwordHash } }]);
+    } finally {
+      this.reserved.delete(key);
+    }
   }
 
   async issueToken(user: User, kind: TokenKind, nameInput: unknown = {}): Promise<IssuedToken> {

@@ -2,6 +2,8 @@
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
+import type { Config } from "../config.ts";
+import { clientAddress } from "../auth/password-attempts.ts";
 import { normalizeTags, normalizeUrl } from "../commands/schemas.ts";
 import { decodeCursor, type Bookmark, type Store, type User } from "../store/store.ts";
 import { bookmarkJson, commentJson, userJson } from "../render/json.ts";
@@ -12,6 +14,7 @@ import { QUERY_CHARS_MAX } from "../search/query.ts";
 
 export interface ApiDeps extends RouterDeps {
   commands: Commands;
+  config: Pick<Config, "trustProxy">;
   /** Extra members of GET /api/status (log, flush, websockets), gathered by main. */
   status: () => Record<string, unknown>;
   search: SearchIndex;
@@ -164,17 +167,17 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
     const body = object(jsonBody(context));
     const fields = body && object(body.user) ? object(body.user) : null;
     if (!fields) throw new HttpError(400, "Invalid parameters. Expected 'user' object with 'username' and 'password'");
-    const { user, secret } = await deps.commands.register(fields);
+    const { user, secret } = await deps.commands.register(fields, clientAddress(context, deps.config.trustProxy));
     return { status: 201, json: { user: { username: user.username }, token: secret } };
-  }, { auth: "none", body: true });
+  }, { auth: "none", body: true, remoteAddress: true });
 
   route(app, deps, "post", "/api/tokens", async (context) => {
     const body = object(jsonBody(context));
     if (!body) throw new HttpError(400, "Invalid parameters. Expected an object with 'username' and 'password'");
-    const user = await deps.commands.authenticate(body);
+    const user = await deps.commands.authenticate(body, clientAddress(context, deps.config.trustProxy));
     const { secret } = await deps.commands.issueToken(user, "api", { name: typeof body.name === "string" ? body.name : "api" });
     return { status: 201, json: { token: secret } };
-  }, { auth: "none", body: true });
+  }, { auth: "none", body: true, remoteAddress: true });
 
   route(app, deps, "get", "/api/me", (context) => ({ status: 200, json: { user: userJson(context.viewer!), token: { name: context.token!.name, kind: context.token!.kind } } }), { auth: "required" });
 

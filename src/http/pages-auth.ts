@@ -2,7 +2,7 @@
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError, type FieldErrors } from "../errors.ts";
 import type { Token, User } from "../store/store.ts";
-import { RateLimiter } from "../auth/rate-limit.ts";
+import { clientAddress } from "../auth/password-attempts.ts";
 import { clearedSessionCookie, endSession, sessionCookie, startSession } from "../auth/sessions.ts";
 import { isoTime } from "../render/json.ts";
 import { utcText } from "../render/html.ts";
@@ -11,18 +11,9 @@ import { route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import { localPath, page, pageOptions, readForm, redirect, requireViewer, secureCookies, type PageContext } from "./pages.ts";
 
-/** Log-in and sign-up posts per client address per minute (Commands also limits failures per username). */
-export const LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE = 30;
-
 export function fieldErrors(error: HttpError): FieldErrors {
   const errors = error.extra.errors;
   return typeof errors === "object" && errors !== null ? (errors as FieldErrors) : {};
-}
-
-/** The client's address: the first X-Forwarded-For hop only when the proxy is trusted. */
-function clientAddress(pages: PageContext, context: Context): string {
-  const forwarded = context.headers["x-forwarded-for"].split(",")[0]!.trim();
-  return pages.config.trustProxy && forwarded !== "" ? forwarded : context.remoteAddress;
 }
 
 interface CredentialsForm {
@@ -50,24 +41,24 @@ function credentialsPage(pages: PageContext, context: Context, form: Credentials
 }
 
 /**
- * Handles a sign-up or log-in post: rate limit by address, the command, then a new session and
- * its cookie. Operating errors re-show the form with the message (and field messages).
+ * Handles a sign-up or log-in post: the command (which limits attempts by address and failures
+ * by username), then a new session and its cookie. Operating errors re-show the form with the
+ * message (and field messages).
  */
-async function credentialsPost(pages: PageContext, context: Context, attempts: RateLimiter, signup: boolean): Promise<Answer> {
+async function credentialsPost(pages: PageContext, context: Context, signup: boolean): Promise<Answer> {
   const fields = readForm(context);
   const next = localPath(fields.next);
   const input = { username: fields.username ?? "", password: fields.password ?? "" };
+  const from = clientAddress(context, pages.config.trustProxy);
   try {
-    const waitSeconds = attempts.take(clientAddress(pages, context));
-    if (waitSeconds > 0) throw new HttpError(429, `too many log-in attempts from your address; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
     let user: User;
     if (signup) {
-      const registered = await pages.commands.register(input);
+      const registered = await pages.commands.register(input, from);
       // A page sign-up needs no API token: the one Commands.register issues is revoked unseen.
       await pages.commands.revokeToken(registered.user, registered.token.id);
       user = registered.user;
     } else {
-      user = await pages.commands.authenticate(input);
+      user = await pages.commands.authenticate(input, from);
     }
     const secret = await startSession(pages.commands, user);
     return redirect(next, { "Set-Cookie": sessionCookie(secret, secureCookies(pages, context)) });
@@ -105,7 +96,6 @@ function settingsPage(pages: PageContext, context: Context, extras: SettingsExtr
 export function registerAuthPages(app: TemplatedApp, pages: PageContext): void {
   const options = pageOptions(pages);
   const withBody = pageOptions(pages, { body: true });
-  const attempts = new RateLimiter(LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE);
 
   for (const signup of [false, true]) {
     const path = signup ? "/signup" : "/login";
@@ -114,7 +104,7 @@ export function registerAuthPages(app: TemplatedApp, pages: PageContext): void {
       if (context.viewer) return redirect(next);
       return credentialsPage(pages, context, { signup, next });
     }, options);
-    route(app, pages, "post", path, (context) => credentialsPost(pages, context, attempts, signup), withBody);
+    route(app, pages, "post", path, (context) => credentialsPost(pages, context, signup), withBody);
   }
 
   route(app, pages, "post", "/logout", async (context) => {

@@ -6,6 +6,7 @@ import type { Commands } from "../commands/commands.ts";
 import { normalizeTags, normalizeUrl, parseDate } from "../commands/schemas.ts";
 import type { Bookmark, Token, User } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
+import { clientAddress } from "../auth/password-attempts.ts";
 import { route, type Context, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
 import { words } from "../search/tokens.ts";
@@ -13,6 +14,7 @@ import { escapeXml } from "./entities.ts";
 
 export interface PinboardDeps extends RouterDeps {
   commands: Commands;
+  config: { trustProxy: boolean };
 }
 
 const RECENT_DEFAULT = 15;
@@ -172,7 +174,7 @@ async function caller(deps: PinboardDeps, context: Context, params: URLSearchPar
     const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) throw new HttpError(401, "malformed Basic credentials; send username:password");
-    const user = await deps.commands.authenticate({ username: decoded.slice(0, colon), password: decoded.slice(colon + 1) });
+    const user = await deps.commands.authenticate({ username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }, clientAddress(context, deps.config.trustProxy));
     return { user, token: null, secret: null };
   }
   if (authorization !== "") {
@@ -351,6 +353,7 @@ async function call(deps: PinboardDeps, context: Context): Promise<Answer> {
 
 /** Every Pinboard v1 method, by GET (as documented) or POST with a form body. */
 export function registerPinboard(app: TemplatedApp, deps: PinboardDeps): void {
-  route(app, deps, "get", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true });
-  route(app, deps, "post", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, body: true });
+  // HTTP Basic checks a password: the peer's address is read for the per-address limit.
+  route(app, deps, "get", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, remoteAddress: true });
+  route(app, deps, "post", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, body: true, remoteAddress: true });
 }

@@ -46,7 +46,7 @@ async function ensureUser(commands: Commands, store: Store, username: string): P
   const existing = store.userByName(username);
   if (existing) return existing;
   try {
-    const { user } = await commands.register({ username, password: randomBytes(18).toString("base64url") }, { ignoreClosedSignup: true });
+    const { user } = await commands.register({ username, password: randomBytes(18).toString("base64url") }, "local", { ignoreClosedSignup: true });
     return user;
   } catch (error) {
     const user = store.userByName(username);

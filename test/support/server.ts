@@ -9,8 +9,15 @@ export function tempDir(prefix = "nasty-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/**
+ * The suite signs up hundreds of users from 127.0.0.1: hashes at N=2^10 (not the default 2^17,
+ * about 128 MiB and a few hundred ms each) and no per-address limit, unless a test sets its own.
+ * test/passwords.test.ts checks the defaults themselves.
+ */
+export const TEST_PASSWORD_SETTINGS = { NASTY_PASSWORD_COST_LOG2: "10", NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS: "0" };
+
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: tempDir(), NASTY_RATE_LIMIT: "0", ...overrides });
+  return loadConfig({ PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: tempDir(), NASTY_RATE_LIMIT: "0", ...TEST_PASSWORD_SETTINGS, ...overrides });
 }
 
 export async function startTestServer(overrides: Record<string, string> = {}): Promise<Nasty> {
