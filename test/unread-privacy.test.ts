@@ -295,6 +295,27 @@ describe("pushed payloads and fragments: the flag goes to the owner's channels o
       assert.equal(next.target, `#comments-${target.id}`, "the discussion heard nothing of the toggle: its next fragment is the comment");
       assert.doesNotMatch(next.content, READ_MARK_FILLED);
     }
+
+    assert.match((await ownFirehose.next()).content, new RegExp(`id="b-${marker.id}"`));
+    assertMark(await ownFirehose.next(), marker.id, false);
+    assert.equal((await ownFirehose.next()).target, `#cc-${target.id}`, "the comment count");
+
+    // Logging out of one session stops its sockets' read marks; the page stays live, another session keeps its marks.
+    const ending = new PageClient(base);
+    await ending.logIn("alice");
+    const endingFirehose = await live("bookmarks:firehose", { cookie: ending.cookieHeader(), origin: base });
+    await ending.get("/bookmarks");
+    assert.equal((await ending.post("/logout", {})).status, 303);
+    assert.equal((await request(base, "PATCH", `/api/bookmarks/${target.id}`, { token: alice, body: { bookmark: { unread: false } } })).status, 200);
+    assertMark(await ownFirehose.next(), target.id, false);
+    const after = await createBookmark(base, alice, { title: "After the log-out", url: "https://after.example/", unread: true });
+    const card = await endingFirehose.next();
+    assert.match(card.content, new RegExp(`id="b-${after.id}"`), "the logged-out page got no mark for the toggle, and is still live");
+    assert.doesNotMatch(card.content, READ_MARK_FILLED);
+    assert.match((await ownFirehose.next()).content, new RegExp(`id="b-${after.id}"`));
+    assertMark(await ownFirehose.next(), after.id, true);
+    const marker2 = await createBookmark(base, alice, { title: "Marker two", url: "https://marker-two.example/" });
+    assert.match((await endingFirehose.next()).content, new RegExp(`id="b-${marker2.id}"`), "and no mark for the new card either");
   });
 });
 
