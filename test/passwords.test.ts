@@ -7,7 +7,8 @@ import { scryptSync } from "node:crypto";
 import Database from "better-sqlite3";
 import { loadConfig, SETTINGS } from "../src/config.ts";
 import { startNasty, type Nasty } from "../src/main.ts";
-import { hashPassword, parseHash, scryptMemoryBytes, verifyPassword } from "../src/auth/passwords.ts";
+import { HASHES_RUNNING_MAX, HASHES_WAITING_MAX, hashPassword, parseHash, scryptMemoryBytes, verifyPassword } from "../src/auth/passwords.ts";
+import { HttpError } from "../src/errors.ts";
 import { addressKey, clientAddress } from "../src/auth/password-attempts.ts";
 import { request, startTestServer, tempDir } from "./support/server.ts";
 import { csrfOf } from "./support/pages.ts";
@@ -64,6 +65,19 @@ describe("password hashes", { timeout: 120_000 }, () => {
     assert.equal(await verifyPassword("wrong horse", stored), false);
     const blocking = await turnsDuring(Promise.resolve().then(() => scryptSync("x", "salt", 32, { N: 2 ** 17, r: 8, p: 1, maxmem: 256 * 1024 * 1024 })));
     assert.ok(blocking <= 2, `a blocking hash lets the loop turn ${blocking} times (the measure's positive control)`);
+  });
+
+  test(`at most ${HASHES_RUNNING_MAX} hashes run and ${HASHES_WAITING_MAX} wait; past that, 503 with Retry-After at once`, async () => {
+    const extra = 3;
+    const results = await Promise.allSettled(Array.from({ length: HASHES_RUNNING_MAX + HASHES_WAITING_MAX + extra }, () => hashPassword("pw", 12)));
+    const refused = results.filter((result) => result.status === "rejected");
+    assert.ok(refused.length >= extra, `${refused.length} refused`);
+    for (const result of refused) {
+      const error = (result as PromiseRejectedResult).reason;
+      assert.ok(error instanceof HttpError && error.status === 503 && error.headers["Retry-After"] === "1", String(error));
+    }
+    assert.ok(results.length - refused.length >= HASHES_WAITING_MAX, "those in line were all hashed");
+    assert.equal(await verifyPassword("pw", await hashPassword("pw", 12)), true, "the line drained");
   });
 
   test("a stored hash outside the accepted parameters fails to verify instead of allocating", async () => {
