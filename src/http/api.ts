@@ -2,7 +2,7 @@
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
-import { normalizeTags, normalizeUrl } from "../commands/schemas.ts";
+import { normalizeTags, validUrl } from "../commands/schemas.ts";
 import { decodeCursor, type Bookmark, type Store, type User } from "../store/store.ts";
 import { bookmarkJson, commentJson, userJson } from "../render/json.ts";
 import { jsonBody, route, type Context, type RouterDeps } from "./router.ts";
@@ -71,7 +71,7 @@ function listBookmarks(deps: ApiDeps, context: Context): Answer {
   const rawUrl = context.query.get("url");
   let url: string | undefined;
   if (rawUrl !== null) {
-    const normal = normalizeUrl(rawUrl);
+    const normal = validUrl(rawUrl);
     if (normal === null) throw new HttpError(400, "url must be a valid URL");
     url = normal;
   }
