@@ -96,6 +96,18 @@ describe("the Netscape reader", () => {
     assert.deepEqual(byTitle.get("")!.folders, ["Dev Tools"], "the folder after a nested one closes is the outer one again");
   });
 
+  test("entities are decoded as a browser decodes them: the full HTML5 table, 0x80–0x9F by Windows-1252, attributes left alone before = ", () => {
+    const file = `<DL><p>
+<DT><A HREF="https://entities.example/?a=1&copy=2&amp;b=&lt;3&gt;" TAGS="caf&eacute;,&Omega;">&rarr; &hearts; &Omega; &#150; &#x97; &#128; &amp; &notin; &notit; &zzz; &#0; &#xD800;</A>
+<DD>&lsquo;quoted&rsquo; &hellip; &nbsp;&zopf; &#x1F600;
+</DL><p>`;
+    const [entry] = readAll(file, 7).entries;
+    assert.equal(entry?.title, "→ ♥ Ω – — € & ∉ ¬it; &zzz; \uFFFD \uFFFD", "as in a browser: &notit; is the legacy &not, an unknown name stays");
+    assert.equal(entry?.href, "https://entities.example/?a=1&copy=2&b=<3>", "in an attribute, &copy followed by = stays as written");
+    assert.deepEqual(entry?.tags, ["café", "Ω"]);
+    assert.equal(entry?.description, "‘quoted’ … \u00a0𝕫 😀");
+  });
+
   test("ADD_DATE in seconds, milliseconds or microseconds", () => {
     assert.equal(parseAddDate("1600000000"), 1_600_000_000_000);
     assert.equal(parseAddDate("1600000000123"), 1_600_000_000_123);

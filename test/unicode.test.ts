@@ -1,13 +1,12 @@
 // Text is valid Unicode everywhere: 422 naming the field at every entry point, and pages and feeds stay valid UTF-8 and well-formed XML when the log already holds bad text.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
-import Database from "better-sqlite3";
 import { XMLValidator } from "fast-xml-parser";
 import { parseFeed } from "@rowanmanning/feed-parser";
 import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
 import { Client, subscribe, until, wsUrl } from "./support/realtime.ts";
 import { PageClient } from "./support/pages.ts";
+import { appendRawEvents } from "./support/raw-log.ts";
 import type { Nasty } from "../src/main.ts";
 
 /** A lone high surrogate: JSON's "\ud800" escape makes one; no UTF-8 can carry it. */
@@ -213,20 +212,11 @@ describe("a log that already holds text that is not valid Unicode still replays 
     alice = await signUp(first.url, "alice");
     const userId = first.store.userByName("alice")!.id;
     await first.close();
-    // Events as an older Nasty (or a bug) might have written them: straight into the log file.
-    const db = new Database(path.join(dataDir, "events.sqlite3"));
-    try {
-      const { seq, ts } = db.prepare("SELECT max(seq) AS seq, max(ts) AS ts FROM events").get() as { seq: number; ts: number };
-      const insert = db.prepare("INSERT INTO events (seq, type, v, ts, node, payload) VALUES (?, ?, 1, ?, 1, ?)");
-      const events: [string, object][] = [
-        ["bookmark.created", { id: bookmarkId, user_id: userId, url: "https://legacy.example/\ud800/page", title: "Legacy \ud800 lone \udfff, a \u0001 bell, \uffff and \ufdd0", description: "desc \udc00 with \u0000 NUL and \u000b", public: true, tags: ["x\ud800", "ok", "\ufffe"] }],
-        ["bookmark.created", { id: otherId, user_id: userId, url: "https://legacy.example/other", title: "\u0008", description: "", public: true, tags: ["ok"] }],
-        ["comment.posted", { id: 900_003 * 1024 + 1, bookmark_id: bookmarkId, user_id: userId, body: "comment \ud800 with \u001f" }],
-      ];
-      events.forEach(([type, payload], index) => insert.run(seq + 1 + index, type, ts + 1 + index, JSON.stringify(payload)));
-    } finally {
-      db.close();
-    }
+    appendRawEvents(dataDir, [
+      ["bookmark.created", { id: bookmarkId, user_id: userId, url: "https://legacy.example/\ud800/page", title: "Legacy \ud800 lone \udfff, a \u0001 bell, \uffff and \ufdd0", description: "desc \udc00 with \u0000 NUL and \u000b", public: true, tags: ["x\ud800", "ok", "\ufffe"] }],
+      ["bookmark.created", { id: otherId, user_id: userId, url: "https://legacy.example/other", title: "\u0008", description: "", public: true, tags: ["ok"] }],
+      ["comment.posted", { id: 900_003 * 1024 + 1, bookmark_id: bookmarkId, user_id: userId, body: "comment \ud800 with \u001f" }],
+    ]);
     nasty = await startTestServer({ NASTY_DATA_DIR: dataDir });
   });
   after(() => nasty.close());

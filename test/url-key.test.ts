@@ -3,26 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { urlKey, urlKeyByParser } from "../src/store/url-key.ts";
 import { below, mulberry32, pick as pickWith, type Random } from "../src/simulator/random.ts";
-
-/** Every variant the key must treat as one URL, each beside the plain form. */
-export const SAME_URL_VARIANTS: readonly (readonly [string, string])[] = [
-  ["https://example.com", "https://example.com/"],
-  ["HTTPS://EXAMPLE.COM/", "https://example.com/"],
-  ["https://Example.Com/Path", "https://example.com/Path"],
-  ["https://example.com:443/", "https://example.com/"],
-  ["http://example.com:80/a", "http://example.com/a"],
-  ["https://www.example.com/", "https://example.com/"],
-  ["https://WWW.example.com", "https://example.com/"],
-  ["https://example.com/#top", "https://example.com/"],
-  ["https://example.com/a?x=1#frag", "https://example.com/a?x=1"],
-  ["https://example.com/?utm_source=x&utm_medium=mail", "https://example.com/"],
-  ["https://example.com/?UTM_Campaign=y", "https://example.com/"],
-  ["https://example.com/a?fbclid=1&gclid=2&mc_cid=3&mc_eid=4", "https://example.com/a"],
-  ["https://example.com/a?b=2&a=1", "https://example.com/a?a=1&b=2"],
-  ["https://www.example.com/?utm_source=x#top", "https://example.com/"],
-  ["  https://example.com/a  ", "https://example.com/a"],
-  ["https://example.com?", "https://example.com/"],
-];
+import { SAME_URL_VARIANTS } from "./support/url-variants.ts";
 
 /** Pairs that stay two URLs: each part of a URL that means something. */
 const DIFFERENT_URLS: readonly (readonly [string, string])[] = [
