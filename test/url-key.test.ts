@@ -36,7 +36,7 @@ test("old logs' canonical form (URL.href) and the form a person types have one k
 function generatedUrl(random: Random): string {
   const pick = <T>(items: readonly T[]): T => pickWith(random, items);
   const scheme = pick(["https", "http", "HTTP", "Https"]);
-  const host = pick(["example.com", "www.example.com", "WWW.Example.COM", "a-b.example.org", "xn--bcher-kva.example", "bücher.example", "127.0.0.1", "127.1", "sub.www.example.com", "localhost", "[::1]", "0x7f.1", "a.b.c.d.e"]);
+  const host = pick(["example.com", "www.example.com", "WWW.Example.COM", "a-b.example.org", "xn--bcher-kva.example", "bücher.example", "127.0.0.1", "127.1", "sub.www.example.com", "localhost", "[::1]", "0x7f.1", "a.b.c.d.e", "a-.b-.com", "-a.com", "a..b.com", "1a.2b", "a.1b", "example.com."]);
   const port = pick(["", "", "", ":443", ":80", ":8080", ":0443"]);
   const user = pick(["", "", "", "user@", "user:pw@"]);
   const segments = Array.from({ length: below(random, 4) }, () => pick(["a", "B", "%41", "%2e", ".", "..", "x y", "é", "a'b", "[x]", "~u", "a:b", "@", "%zz", "", "index.html", "a|b", "a`b"]));

@@ -75,13 +75,29 @@ export function urlKeyByParser(url: string): string {
 }
 
 /**
- * URLs the parser would leave exactly as written: lower-case http(s), a lower-case DNS name whose
- * last label starts with a letter (so no IPv4 forms, which the parser rewrites), no port, no user,
- * a path and query of characters the parser never encodes. Anything else takes the parser's path.
+ * A lower-case DNS name whose last label starts with a letter (so no IPv4 form, which the parser
+ * rewrites): the parser leaves it as written, unless a label is punycode (`xn--`, checked apart).
  */
-const PLAIN_URL = /^(https?):\/\/((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?)(\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*)?(\?[A-Za-z0-9\-._~!$%&()*+,/:;=?@[\\\]^`{|}]*)?(?:#.*)?$/;
+const HOST = String.raw`(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*`;
+/** Path characters the parser never encodes (no space, quote, angle bracket, backslash, `^`, `|`…). */
+const PATH = String.raw`\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*`;
+/** Query characters the parser never encodes in an http(s) URL. */
+const QUERY = String.raw`\?[A-Za-z0-9\-._~!$%&()*+,/:;=?@[\\\]^\`{|}]*`;
+
+/**
+ * URLs the parser would leave exactly as written: lower-case http(s), HOST, no port, no user, a
+ * path and query of characters the parser never encodes. Anything else takes the parser's path.
+ */
+const PLAIN_URL = new RegExp(String.raw`^(https?):\/\/(${HOST})(${PATH})?(${QUERY})?(#.*)?$`);
+/** The commonest URL, already its own key: a plain URL with a path, no query, no fragment, no leading `www.`. */
+const OWN_KEY = new RegExp(String.raw`^https?:\/\/(?!www\.)${HOST}${PATH}$`);
 /** Path pieces the parser changes: dot segments, written plainly or percent-encoded. */
 const DOT_SEGMENT = /\/\.|%2e/i;
+
+/** OWN_KEY without a dot segment or a punycode label: urlKey gives it back as it is, one test, nothing allocated. */
+function ownKey(url: string): boolean {
+  return OWN_KEY.test(url) && !url.includes("/.") && !url.includes("xn--") && (!url.includes("%") || !DOT_SEGMENT.test(url));
+}
 
 /**
  * The one duplicate key of a URL: scheme and host lower-cased, the default port dropped, a
@@ -96,9 +112,13 @@ const DOT_SEGMENT = /\/\.|%2e/i;
  * same key as urlKeyByParser (test/url-key.test.ts holds them equal on generated URLs).
  */
 export function urlKey(url: string): string {
+  if (ownKey(url)) return url;
   const plain = PLAIN_URL.exec(url);
   if (plain === null) return urlKeyByParser(url);
-  const path = plain[3] ?? "/";
-  if (DOT_SEGMENT.test(path) || plain[2]!.includes("xn--")) return urlKeyByParser(url);
-  return `${plain[1]}://${withoutWww(plain[2]!)}${path}${queryKey(plain[4] ?? "")}`;
+  const [, scheme, host, path = "/", search = "", fragment] = plain;
+  if (DOT_SEGMENT.test(path) || host!.includes("xn--")) return urlKeyByParser(url);
+  const query = queryKey(search);
+  // Already its own key (with a sorted query): the same string back.
+  if (fragment === undefined && query === search && plain[3] !== undefined && !host!.startsWith("www.")) return url;
+  return `${scheme}://${withoutWww(host!)}${path}${query}`;
 }
