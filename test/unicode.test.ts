@@ -108,10 +108,13 @@ describe("text that is not valid Unicode is refused at every entry point", () =>
 
     const viaQuery = await request(base, "GET", `/v1/posts/add?auth_token=alice:${alice}&url=https://pinboard.example/&description=x%EF%B7%90&format=json`);
     assert.equal(viaQuery.status, 422, viaQuery.text);
-    assert.match(errorsOf(viaQuery)?.description?.join(" ") ?? "", NONCHARACTER_MESSAGE);
+    assert.match(viaQuery.json.result_code, /^invalid fields: description contains the Unicode non-character U\+FDD0$/);
+    const viaXml = await request(base, "GET", `/v1/posts/add?auth_token=alice:${alice}&url=https://pinboard.example/&description=x%EF%B7%90`);
+    assert.equal(viaXml.status, 422);
+    assert.match(viaXml.text, /<result code="invalid fields: description contains the Unicode non-character U\+FDD0" \/>/);
     const viaForm = await request(base, "POST", "/v1/posts/add", { raw: `auth_token=alice:${alice}&url=https://pinboard.example/&description=Fine&extended=x%EF%B7%90&format=json`, headers: { "content-type": "application/x-www-form-urlencoded" } });
     assert.equal(viaForm.status, 422, viaForm.text);
-    assert.match(errorsOf(viaForm)?.extended?.join(" ") ?? "", NONCHARACTER_MESSAGE);
+    assert.match(viaForm.json.result_code, /extended contains the Unicode non-character U\+FDD0/);
     const bell = await request(base, "GET", `/v1/posts/add?auth_token=alice:${alice}&url=https://pinboard.example/&description=a%07b&format=json`);
     assert.equal(bell.status, 422);
     assert.match(bell.json.result_code, /title may not contain control characters/);

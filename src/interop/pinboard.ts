@@ -330,8 +330,22 @@ const METHODS: Record<string, Method> = {
   "user/api_token": (deps, { user, secret }) => apiToken(deps, user, secret),
 };
 
+/** An operating error as Pinboard answers one: its message as the result code, with its status. */
+function failure(format: Format, error: HttpError): Answer {
+  const failed = answer(format, { kind: "code", code: error.message }, error.status);
+  return { ...failed, headers: { ...failed.headers, ...error.headers } };
+}
+
 async function call(deps: PinboardDeps, context: Context): Promise<Answer> {
-  const params = parameters(context);
+  let params: URLSearchParams;
+  try {
+    params = parameters(context);
+  } catch (error) {
+    // A parameter that is not valid Unicode (422): answered in the format asked for, read from the raw parameters.
+    if (!(error instanceof HttpError)) throw error;
+    const raw = `${context.rawQuery}&${context.body?.toString("utf8") ?? ""}`;
+    return failure(/(?:^|&)format=json(?:&|$)/.test(raw) ? "json" : "xml", error);
+  }
   const format: Format = params.get("format") === "json" ? "json" : "xml";
   try {
     const name = context.path.replace(/^\/v1\//, "").replace(/\/+$/, "");
@@ -345,8 +359,7 @@ async function call(deps: PinboardDeps, context: Context): Promise<Answer> {
     return answer(format, await method(deps, who, params));
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
-    const failed = answer(format, { kind: "code", code: error.message }, error.status);
-    return { ...failed, headers: { ...failed.headers, ...error.headers } };
+    return failure(format, error);
   }
 }
 
