@@ -12,7 +12,9 @@ import { importCommand } from "./interop/import-cli.ts";
 const USAGE = `usage: npm run nasty -- <command>
   user add NAME [--password PASSWORD]   create a user (sign-up may be closed) and print an API token
   token add NAME                        print a new API token for an existing user
-  import FILE --user NAME [--no-folders] import a Netscape bookmark file (browsers, Pinboard, linkding)
+  import FILE --user NAME [--no-folders] [--public]
+                                        import a Netscape bookmark file (browsers, Pinboard, linkding);
+                                        its entries are private unless --public (or their own PRIVATE="0")
 The server must not be running on the same data directory (NASTY_DATA_DIR, default ./data).`;
 
 export class UsageError extends Error {

@@ -5,6 +5,7 @@
   if (!form) return;
   const file = document.getElementById("import-file");
   const folders = document.getElementById("import-folders");
+  const publicChoice = document.getElementById("import-public");
   const submit = document.getElementById("import-submit");
   const progress = document.getElementById("import-progress");
   const status = document.getElementById("import-status");
@@ -32,7 +33,7 @@
     event.preventDefault();
     const chosen = file.files && file.files[0];
     if (!chosen) return;
-    const query = new URLSearchParams({ _csrf: form.dataset.token || "", folders: folders.checked ? "true" : "false" });
+    const query = new URLSearchParams({ _csrf: form.dataset.token || "", folders: folders.checked ? "true" : "false", public: publicChoice.checked ? "true" : "false" });
     const request = new XMLHttpRequest();
     request.open("POST", `/api/import?${query}`);
     request.setRequestHeader("Content-Type", "text/html");

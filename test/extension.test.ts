@@ -315,6 +315,21 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
     assert.equal(anonymous.status, 404, "now private: nobody else sees it");
   });
 
+  test("the same page under another form of its URL (tracking parameters, a fragment) is recognized as saved", async () => {
+    const saved = await aliceBookmarkOf(`${pages.url}/article`);
+    await tab.goto(`${pages.url}/article?utm_source=newsletter&fbclid=abc#comments`);
+    const { popup, release } = await openPopup(tab);
+    try {
+      await popup.waitForSelector("#notice:not([hidden])");
+      assert.match((await popup.textContent("#notice")) ?? "", /^You already saved this page on /);
+      assert.equal(await popup.textContent("#save"), "Update");
+      assert.equal(await popup.inputValue("#url"), saved.url, "the popup shows the bookmark as it was saved");
+    } finally {
+      await release();
+    }
+    assert.equal((await aliceBookmarkOf(`${pages.url}/article#elsewhere`)).id, saved.id);
+  });
+
   test("a field the server refuses shows the server's own message", async () => {
     await tab.goto(`${pages.url}/plain`);
     const { popup, release } = await openPopup(tab);
@@ -342,7 +357,7 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
       await popup.fill("#description", "typed in the popup");
       await popup.fill("#tags", "race");
       await popup.click("#save");
-      assert.equal(await statusText(popup), `you already saved this URL as bookmark ${other.id}`);
+      assert.equal(await statusText(popup), `you already saved this URL as bookmark ${other.id} (${pageUrl})`);
       await popup.waitForSelector("#notice:not([hidden])");
       assert.equal(await popup.textContent("#save"), "Update");
       assert.equal(await popup.inputValue("#description"), "typed in the popup");
@@ -396,7 +411,7 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
 
     // Saving it again: the badge carries the server's 409 message.
     await click(`${pages.url}/linked`);
-    assert.deepEqual(await reportAfter(["✓", "Nasty Bookmarker: saved “the borrow checker guide”"]), ["!", `Nasty Bookmarker: you already saved this URL as bookmark ${linked.id}`]);
+    assert.deepEqual(await reportAfter(["✓", "Nasty Bookmarker: saved “the borrow checker guide”"]), ["!", `Nasty Bookmarker: you already saved this URL as bookmark ${linked.id} (${pages.url}/linked)`]);
     await page.close();
   });
 

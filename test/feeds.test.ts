@@ -18,7 +18,7 @@ describe("feeds", () => {
     await createBookmark(base, alice, { title: "Rust and the web", url: "https://rust-web.example/", tags: ["rust", "web"], description: "Wasm & <friends>", inserted_at: "2020-02-03T04:05:06Z" });
     await createBookmark(base, alice, { title: "Only rust", url: "https://rust.example/", tags: ["rust"] });
     await createBookmark(base, bob, { title: "Bob's secret rust", url: "https://secret.example/", tags: ["rust", "web"], public: false });
-    await createBookmark(base, bob, { title: "<script>alert(1)</script> & \u0001 odd", url: "https://odd.example/?a=1&b=<2>", tags: ["odd"] });
+    await createBookmark(base, bob, { title: "<script>alert(1)</script> & odd", url: "https://odd.example/?a=1&b=<2>", tags: ["odd"] });
   });
   after(() => nasty.close());
 
@@ -38,7 +38,7 @@ describe("feeds", () => {
       assert.equal(feed.title, "nasty: the firehose");
       assert.equal(feed.url, `${base}/`);
       assert.equal(feed.self, `${base}/feeds/firehose.${type}`);
-      assert.deepEqual(feed.items.map((item) => item.title), ["<script>alert(1)</script> &  odd", "Only rust", "Rust and the web"]);
+      assert.deepEqual(feed.items.map((item) => item.title), ["<script>alert(1)</script> & odd", "Only rust", "Rust and the web"]);
       const item = feed.items[2]!;
       assert.equal(item.url, "https://rust-web.example/");
       assert.equal(item.description, "Wasm & <friends>");
@@ -58,7 +58,7 @@ describe("feeds", () => {
     assert.deepEqual(both.feed.items.map((item) => item.title), ["Rust and the web"]);
     assert.equal(both.feed.title, "nasty: #rust + #web");
     const bob = await fetchFeed("/feeds/u/bob.rss", "rss");
-    assert.deepEqual(bob.feed.items.map((item) => item.title), ["<script>alert(1)</script> &  odd"], "bob's private bookmark stays out of his feed");
+    assert.deepEqual(bob.feed.items.map((item) => item.title), ["<script>alert(1)</script> & odd"], "bob's private bookmark stays out of his feed");
     const empty = await fetchFeed("/feeds/t/nothing-here.atom", "atom");
     assert.deepEqual(empty.feed.items, []);
     const limited = await fetchFeed("/feeds/firehose.rss?limit=1", "rss");

@@ -10,9 +10,12 @@ function cli(dataDir: string, ...args: string[]) {
   return spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: { ...process.env, NASTY_DATA_DIR: dataDir }, encoding: "utf8", timeout: 60_000 });
 }
 
-test("import FILE --user NAME saves the file's bookmarks, prints progress and each skipped line, and skips duplicates next time", async () => {
+test("import FILE --user NAME saves the file's bookmarks (private unless --public), prints progress and each skipped line, and skips duplicates next time", async () => {
   const dataDir = tempDir();
-  assert.equal(cli(dataDir, "user", "add", "alice").status, 0);
+  const added = cli(dataDir, "user", "add", "alice");
+  assert.equal(added.status, 0);
+  const token = /^token: (\S+)$/m.exec(added.stdout)?.[1];
+  assert.equal(typeof token, "string", added.stdout);
   const count = 12_000;
   const lines = Array.from({ length: count }, (_, index) => `<DT><A HREF="https://cli.example/${index}" ADD_DATE="${1_600_000_000 - index}" TAGS="cli">Entry ${index}</A>\n`);
   lines.splice(3, 0, `<DT><A HREF="ftp://old.example/file">An FTP link</A>\n`);
@@ -34,10 +37,18 @@ test("import FILE --user NAME saves the file's bookmarks, prints progress and ea
   assert.match(cli(dataDir, "import", file, "--user", "nobody").stderr, /no user named nobody/);
   assert.match(cli(dataDir, "import", path.join(dataDir, "missing.html"), "--user", "alice").stderr, /cannot read .*ENOENT/);
 
+  const chosen = path.join(tempDir(), "public.html");
+  fs.writeFileSync(chosen, `<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n<DT><A HREF="https://public.example/">Chosen public</A>\n<DT><A HREF="https://marked.example/" PRIVATE="1">Marked private</A>\n</DL><p>\n`);
+  const chosenRun = cli(dataDir, "import", chosen, "--user", "alice", "--public");
+  assert.equal(chosenRun.status, 0, chosenRun.stderr);
+  assert.match(chosenRun.stdout, /imported 2 of 2 bookmarks for alice/);
+
   const server = await startTestServer({ NASTY_DATA_DIR: dataDir });
   try {
-    const listed = await request(server.url, "GET", "/api/bookmarks?user=alice&limit=2");
-    assert.deepEqual(listed.json.data.map((item: any) => [item.title, item.tags]), [["Entry 0", ["cli", "work"]], ["Entry 1", ["cli", "work"]]], "a newest-first file is saved from its end");
+    const own = await request(server.url, "GET", "/api/bookmarks?user=alice&limit=4", { token });
+    assert.deepEqual(own.json.data.map((item: any) => [item.title, item.tags, item.public]), [["Marked private", [], false], ["Chosen public", [], true], ["Entry 0", ["cli", "work"], false], ["Entry 1", ["cli", "work"], false]], "a newest-first file is saved from its end; without --public a file with no PRIVATE marks is private");
+    const anonymous = await request(server.url, "GET", "/api/bookmarks?user=alice&limit=100");
+    assert.deepEqual(anonymous.json.data.map((item: any) => item.title), ["Chosen public"], "only what --public made public is seen by others");
     const busy = cli(dataDir, "import", file, "--user", "alice");
     assert.equal(busy.status, 2);
     assert.match(busy.stderr, /in use by a running Nasty server/);

@@ -26,7 +26,7 @@ describe("linkding API", () => {
     assert.equal(created.status, 201, created.text);
     const bookmark = created.json;
     assert.deepEqual(Object.keys(bookmark).sort(), ["date_added", "date_modified", "description", "favicon_url", "id", "is_archived", "notes", "preview_image_url", "shared", "tag_names", "title", "unread", "url", "web_archive_snapshot_url", "website_description", "website_title"]);
-    assert.deepEqual([bookmark.url, bookmark.title, bookmark.description, bookmark.unread, bookmark.shared, bookmark.tag_names], ["https://example.com/", "Example title", "Example description", true, false, ["tag1", "tag2"]]);
+    assert.deepEqual([bookmark.url, bookmark.title, bookmark.description, bookmark.unread, bookmark.shared, bookmark.tag_names], ["https://example.com", "Example title", "Example description", true, false, ["tag1", "tag2"]]);
     const fetched = await call("GET", `/api/bookmarks/${bookmark.id}/`);
     assert.deepEqual(fetched.json, bookmark);
 
@@ -87,7 +87,7 @@ describe("linkding API", () => {
     const known = await call("GET", `/api/bookmarks/check/?url=${encodeURIComponent("https://example.com")}`);
     assert.equal(known.status, 200);
     assert.equal(known.json.bookmark.title, "Better title");
-    assert.deepEqual(known.json.metadata, { url: "https://example.com/", title: null, description: null, preview_image: null });
+    assert.deepEqual(known.json.metadata, { url: "https://example.com", title: null, description: null, preview_image: null });
     assert.deepEqual(known.json.auto_tags, []);
     const unknown = await call("GET", "/api/bookmarks/check/?url=https://never.example/");
     assert.equal(unknown.json.bookmark, null);

@@ -349,6 +349,26 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
     assert.equal(Number(position?.seq), history.length);
   });
 
+  test("events holding text Postgres cannot store (a lone surrogate, NUL), as logs from before the input checks may, flush with U+FFFD", async () => {
+    const { sql } = await freshDatabase();
+    await migrate(sql);
+    const userId = 1025 as UserId;
+    const bookmarkId = 2049 as BookmarkId;
+    const events: LoggedEvent[] = [
+      { seq: 1, v: 1, ts: 1_700_000_000_000, node: 1, type: "user.registered", payload: { id: userId, username: "legacy", password_hash: "x" } },
+      { seq: 2, v: 1, ts: 1_700_000_000_001, node: 1, type: "bookmark.created", payload: { id: bookmarkId, user_id: userId, url: "https://legacy.example/\ud800", title: "lone \ud800 and \u0000 NUL", description: "\udc00", public: true, tags: ["x\ud800", "fine"] } },
+      { seq: 3, v: 1, ts: 1_700_000_000_002, node: 1, type: "comment.posted", payload: { id: 3073 as CommentId, bookmark_id: bookmarkId, user_id: userId, body: "nul \u0000 here" } },
+      { seq: 4, v: 1, ts: 1_700_000_000_003, node: 1, type: "bookmark.updated", payload: { id: bookmarkId, description: "still \ud83d" } },
+    ];
+    assert.equal(await sql.begin((tx) => flushBatch(tx, 1, events)), events.length);
+    const [bookmark] = await sql`SELECT url, title, description FROM bookmarks WHERE id = ${bookmarkId}`;
+    assert.deepEqual({ ...bookmark }, { url: "https://legacy.example/\ufffd", title: "lone \ufffd and \ufffd NUL", description: "still \ufffd" });
+    assert.deepEqual((await sql`SELECT name FROM tags ORDER BY name`).map((row) => row.name), ["fine", "x\ufffd"]);
+    assert.deepEqual((await sql`SELECT body FROM comments`).map((row) => row.body), ["nul \ufffd here"]);
+    const [logged] = await sql`SELECT payload FROM events WHERE seq = 2`;
+    assert.equal(logged?.payload.title, "lone \ufffd and \ufffd NUL");
+  });
+
   test("a server flushes its log: rows match the store, updates, comments and cascading deletes included", async () => {
     const { url, sql } = await freshDatabase();
     const nasty = await startTestServer(flushSettings(url));

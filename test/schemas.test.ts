@@ -32,6 +32,11 @@ const CANDIDATES: unknown[] = [
   "rust, web",
   "rust,, Web ,rust",
   "a\u0001b",
+  "lone \ud800 surrogate",
+  "non-character \ufdd0",
+  "line\nbreak",
+  "https://example.com/\ud83d",
+  ["ok", "x\uffff"],
   `${"t".repeat(65)}, ok`,
   Array.from({ length: 33 }, (_, index) => `tag${index}`).join(","),
   "2024-05-01T12:00:00Z",
@@ -116,5 +121,5 @@ for (const [name, schema] of SCHEMAS) {
 
 test("CreateBookmark: a valid bookmark is normalized the same way on the quick path", () => {
   const parsed = parseInput(CreateBookmark, { title: "  Hi  ", url: " HTTPS://Example.com/a ", tags: " Rust, web,rust ", public: false, extra: 1 });
-  assert.deepEqual(parsed, { title: "Hi", url: "https://example.com/a", description: "", public: false, tags: ["rust", "web"] });
+  assert.deepEqual(parsed, { title: "Hi", url: "HTTPS://Example.com/a", description: "", public: false, tags: ["rust", "web"] }, "the URL is kept as given, trimmed");
 });

@@ -94,7 +94,18 @@ describe("search, read later and import in Chromium", { skip: chromiumSkip("sear
     await page.locator("#import-status", { hasText: "Imported 300 of 301 bookmarks: 0 already saved, 1 skipped." }).waitFor({ timeout: 10_000 });
     assert.equal(await page.locator("#import-progress").getAttribute("value"), "100");
     assert.deepEqual(await page.locator("#import-problems li").allTextContents(), ["line 6: 'javascript:void(0)' is not an http(s) URL; skipped"]);
-    const tagged = await request(base, "GET", "/api/bookmarks?user=alice&tag=uploads&limit=1");
-    assert.equal(tagged.json.data[0].title, "Uploaded 299");
+    const tagged = await request(base, "GET", "/api/bookmarks?user=alice&tag=uploads&limit=1", { token: alice });
+    assert.deepEqual([tagged.json.data[0].title, tagged.json.data[0].public], ["Uploaded 299", false], "the public box is unticked by default: a browser export comes in private");
+    assert.equal((await request(base, "GET", "/api/bookmarks?user=alice&tag=uploads&limit=1")).json.data.length, 0, "nobody else sees it");
+
+    const chosen = path.join(tempDir(), "public.html");
+    fs.writeFileSync(chosen, `<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n<DT><H3>Shared</H3>\n<DL><p>\n<DT><A HREF="https://shared-upload.example/">Shared upload</A>\n</DL><p>\n</DL><p>\n`);
+    assert.equal(await page.locator("#import-public").isChecked(), false);
+    await page.check("#import-public");
+    await page.setInputFiles("#import-file", chosen);
+    await page.click("#import-submit");
+    await page.locator("#import-status", { hasText: "Imported 1 of 1 bookmarks" }).waitFor({ timeout: 10_000 });
+    const shared = await request(base, "GET", "/api/bookmarks?user=alice&tag=shared&limit=1");
+    assert.deepEqual(shared.json.data.map((item: { title: string; public: boolean }) => [item.title, item.public]), [["Shared upload", true]], "ticked, the import is public");
   });
 });

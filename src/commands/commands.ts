@@ -6,6 +6,7 @@ import type { Bookmark, Comment, Store, Token, User } from "../store/store.ts";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../auth/passwords.ts";
 import { PasswordAttempts, type AttemptSource } from "../auth/password-attempts.ts";
 import { hashToken, newTokenSecret } from "../auth/tokens.ts";
+import { urlKey } from "../store/url-key.ts";
 import { CommentInput, CreateBookmark, Credentials, Registration, TokenInput, UpdateBookmark, parseInput } from "./schemas.ts";
 
 export interface CommandOptions {
@@ -160,8 +161,8 @@ export class Commands {
   async createBookmark(user: User, input: unknown): Promise<Bookmark> {
     const fields = parseInput(CreateBookmark, input);
     const existing = this.store.savedBy(user, fields.url);
-    if (existing) throw duplicate(existing.id);
-    const keys = [urlKey(user, fields.url)];
+    if (existing) throw duplicate(existing);
+    const keys = [urlReservation(user, fields.url)];
     this.reserve(keys, () => new HttpError(409, "you are already saving this URL"));
     const id = this.store.ids.next<BookmarkId>();
     await this.appendReserved([{ type: "bookmark.created", payload: { id, user_id: user.id, ...fields } }], keys);
@@ -190,7 +191,7 @@ export class Commands {
         outcomes.push({ kind: "invalid", error });
         continue;
       }
-      const key = urlKey(user, fields.url);
+      const key = urlReservation(user, fields.url);
       const existing = this.store.savedBy(user, fields.url);
       if (existing || this.reserved.has(key)) {
         outcomes.push({ kind: "duplicate", id: existing?.id ?? null });
@@ -218,10 +219,10 @@ export class Commands {
     const bookmark = this.ownBookmark(user, id);
     const changes = parseInput(UpdateBookmark, input);
     const keys: string[] = [];
-    if (changes.url !== undefined && changes.url !== bookmark.url) {
-      const existing = this.store.savedBy(user, changes.url);
-      if (existing) throw duplicate(existing.id);
-      keys.push(urlKey(user, changes.url));
+    if (changes.url !== undefined && urlKey(changes.url) !== urlKey(bookmark.url)) {
+      const existing = this.store.savedBy(user, changes.url, bookmark);
+      if (existing) throw duplicate(existing);
+      keys.push(urlReservation(user, changes.url));
       this.reserve(keys, () => new HttpError(409, "you are already saving this URL"));
     }
     await this.appendReserved([{ type: "bookmark.updated", payload: { id: bookmark.id, ...changes } }], keys);
@@ -264,10 +265,12 @@ export class Commands {
   }
 }
 
-function urlKey(user: User, url: string): string {
-  return `url:${user.id}:${url}`;
+/** What a command saving `url` for `user` reserves while its commit is in flight: the URL's duplicate key. */
+function urlReservation(user: User, url: string): string {
+  return `url:${user.id}:${urlKey(url)}`;
 }
 
-function duplicate(id: BookmarkId): HttpError {
-  return new HttpError(409, `you already saved this URL as bookmark ${id}`, { id });
+/** 409 naming the bookmark already saved: its id and its URL as it was given. */
+function duplicate(existing: Bookmark): HttpError {
+  return new HttpError(409, `you already saved this URL as bookmark ${existing.id} (${existing.url})`, { id: existing.id, url: existing.url });
 }

@@ -2,6 +2,7 @@
 import { define, optional, type, validate, type Infer, type Struct } from "superstruct";
 import type { BookmarkDate, BookmarkFields } from "../events.ts";
 import { invalid, type FieldErrors } from "../errors.ts";
+import { textProblem, type TextShape } from "../text.ts";
 
 export const LIMITS = {
   titleCharsMax: 500,
@@ -18,18 +19,21 @@ export const LIMITS = {
 } as const;
 
 /**
- * The last input and answer of normalizeUrl and tagList: a field's check and its normalization
+ * The last input and answer of validUrl and tagList: a field's check and its normalization
  * ask the same question of the same value one after the other, and parsing a URL is the dearer half.
  */
-let lastUrl: { raw: string; normal: string | null } = { raw: "", normal: null };
+let lastUrl: { raw: string; valid: string | null } = { raw: "", valid: null };
 let lastTags: { value: string | readonly string[] | null; tags: readonly string[] } = { value: null, tags: [] };
 
-/** An absolute http(s) URL with a host, in canonical form, or null. */
-export function normalizeUrl(raw: string): string | null {
-  if (raw === lastUrl.raw) return lastUrl.normal;
-  const normal = parseUrl(raw);
-  lastUrl = { raw, normal };
-  return normal;
+/**
+ * The URL as the person gave it (trimmed) when it is an absolute http(s) URL with a host, else
+ * null. It is stored and answered as given; duplicates are found by its key (store/url-key.ts).
+ */
+export function validUrl(raw: string): string | null {
+  if (raw === lastUrl.raw) return lastUrl.valid;
+  const valid = parseUrl(raw);
+  lastUrl = { raw, valid };
+  return valid;
 }
 
 function parseUrl(raw: string): string | null {
@@ -42,7 +46,7 @@ function parseUrl(raw: string): string | null {
     return null;
   }
   if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") return null;
-  return url.href;
+  return trimmed;
 }
 
 export function normalizeTags(tags: readonly string[]): string[] {
@@ -104,19 +108,23 @@ function lengthCheck(min: number, max: number, text: string): true | string {
   return true;
 }
 
-/** A required string, judged after trimming. */
-const trimmedText = (name: string, min: number, max: number) =>
+/** A required string of this shape (src/text.ts), judged after trimming. */
+const trimmedText = (name: string, min: number, max: number, shape: TextShape) =>
   field<string>(name, (value) => {
     if (value === undefined || value === null) return "can't be blank";
     if (typeof value !== "string") return "must be a string";
-    return lengthCheck(min, max, value.trim());
+    const trimmed = value.trim();
+    return textProblem(trimmed, shape) ?? lengthCheck(min, max, trimmed);
   });
 
-export const Title = trimmedText("title", 1, LIMITS.titleCharsMax);
+export const Title = trimmedText("title", 1, LIMITS.titleCharsMax, "line");
 
 export const Url = field<string>("url", (value) => {
   if (value === undefined || value === null) return "can't be blank";
-  if (typeof value !== "string" || normalizeUrl(value) === null) return "must be a valid URL";
+  if (typeof value !== "string") return "must be a valid URL";
+  const problem = textProblem(value.trim(), "line");
+  if (problem !== null) return problem;
+  if (validUrl(value) === null) return "must be a valid URL";
   if (value.trim().length > LIMITS.urlCharsMax) return `must be a valid URL of at most ${LIMITS.urlCharsMax.toLocaleString("en")} characters`;
   return true;
 });
@@ -124,7 +132,8 @@ export const Url = field<string>("url", (value) => {
 export const Description = field<string | null>("description", (value) => {
   if (value === null) return true;
   if (typeof value !== "string") return "must be a string";
-  return value.trim().length <= LIMITS.descriptionCharsMax || `is too long (at most ${LIMITS.descriptionCharsMax.toLocaleString("en")} characters)`;
+  const trimmed = value.trim();
+  return textProblem(trimmed, "lines") ?? (trimmed.length <= LIMITS.descriptionCharsMax || `is too long (at most ${LIMITS.descriptionCharsMax.toLocaleString("en")} characters)`);
 });
 
 export const Public = field<boolean | null>("public", (value) => value === null || typeof value === "boolean" || "must be a boolean");
@@ -161,7 +170,8 @@ export const Tags = field<string | string[] | null>("tags", (value) => {
   if (tags.length > LIMITS.tagsPerBookmarkMax) return `must be at most ${LIMITS.tagsPerBookmarkMax} tags`;
   for (const tag of tags) {
     if (tag.length > LIMITS.tagCharsMax) return `must each be at most ${LIMITS.tagCharsMax} characters ("${tag.slice(0, 20)}…" is longer)`;
-    if (/[\u0000-\u001f\u007f]/.test(tag)) return "may not contain control characters";
+    const problem = textProblem(tag, "line");
+    if (problem !== null) return `must each be valid text: a tag ${problem}`;
   }
   return true;
 });
@@ -193,7 +203,7 @@ export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, Bookmark
   normalize: (raw) => {
     const fields: BookmarkFields & BookmarkDate = {
       title: raw.title.trim(),
-      url: normalizeUrl(raw.url)!,
+      url: raw.url.trim(),
       description: (raw.description ?? "").trim(),
       public: raw.public ?? true,
       tags: tagList(raw.tags),
@@ -212,7 +222,7 @@ export const UpdateBookmark: Schema<Infer<typeof updateBookmarkStruct>, Partial<
   normalize: (raw) => {
     const changes: Partial<BookmarkFields> = {};
     if (raw.title !== undefined) changes.title = raw.title.trim();
-    if (raw.url !== undefined) changes.url = normalizeUrl(raw.url)!;
+    if (raw.url !== undefined) changes.url = raw.url.trim();
     if (raw.description !== undefined) changes.description = (raw.description ?? "").trim();
     if (raw.public !== undefined) changes.public = raw.public ?? true;
     if (raw.tags !== undefined) changes.tags = tagList(raw.tags);
@@ -225,16 +235,19 @@ const usernamePattern = new RegExp(`^[a-z0-9_-]{${LIMITS.usernameCharsMin},${LIM
 export const Username = field<string>("username", (value) => {
   if (value === undefined || value === null) return "can't be blank";
   if (typeof value !== "string") return "must be a string";
-  return usernamePattern.test(value.trim().toLowerCase()) || `must be ${LIMITS.usernameCharsMin}–${LIMITS.usernameCharsMax} characters of a-z, 0-9, _ and -`;
+  return textProblem(value.trim(), "line") ?? (usernamePattern.test(value.trim().toLowerCase()) || `must be ${LIMITS.usernameCharsMin}–${LIMITS.usernameCharsMax} characters of a-z, 0-9, _ and -`);
 });
 
 export const Password = field<string>("password", (value) => {
   if (value === undefined || value === null) return "can't be blank";
   if (typeof value !== "string") return "must be a string";
-  return lengthCheck(LIMITS.passwordCharsMin, LIMITS.passwordCharsMax, value);
+  return textProblem(value, "any") ?? lengthCheck(LIMITS.passwordCharsMin, LIMITS.passwordCharsMax, value);
 });
 
-const AnyPassword = field<string>("password", (value) => (typeof value === "string" && value !== "") || "can't be blank");
+const AnyPassword = field<string>("password", (value) => {
+  if (typeof value !== "string" || value === "") return "can't be blank";
+  return textProblem(value, "any") ?? true;
+});
 
 const registrationStruct = type({ username: Username, password: Password });
 export const Registration: Schema<Infer<typeof registrationStruct>, { username: string; password: string }> = {
@@ -248,13 +261,13 @@ export const Credentials: Schema<Infer<typeof credentialsStruct>, { username: st
   normalize: (raw) => ({ username: raw.username.trim().toLowerCase(), password: raw.password }),
 };
 
-const commentStruct = type({ body: trimmedText("body", 1, LIMITS.commentCharsMax) });
+const commentStruct = type({ body: trimmedText("body", 1, LIMITS.commentCharsMax, "lines") });
 export const CommentInput: Schema<Infer<typeof commentStruct>, { body: string }> = {
   struct: commentStruct,
   normalize: (raw) => ({ body: raw.body.trim() }),
 };
 
-const tokenStruct = type({ name: optional(trimmedText("name", 1, LIMITS.tokenNameCharsMax)) });
+const tokenStruct = type({ name: optional(trimmedText("name", 1, LIMITS.tokenNameCharsMax, "line")) });
 export const TokenInput: Schema<Infer<typeof tokenStruct>, { name: string }> = {
   struct: tokenStruct,
   normalize: (raw) => ({ name: raw.name?.trim() ?? "api" }),

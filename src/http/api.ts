@@ -4,7 +4,7 @@ import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
 import type { Config } from "../config.ts";
 import { clientAddress } from "../auth/password-attempts.ts";
-import { normalizeTags, normalizeUrl } from "../commands/schemas.ts";
+import { normalizeTags, validUrl } from "../commands/schemas.ts";
 import { decodeCursor, type Bookmark, type Store, type User } from "../store/store.ts";
 import { bookmarkJson, commentJson, userJson } from "../render/json.ts";
 import { jsonBody, route, type Context, type RouterDeps } from "./router.ts";
@@ -86,7 +86,7 @@ function listBookmarks(deps: ApiDeps, context: Context): Answer {
   const rawUrl = context.query.get("url");
   let url: string | undefined;
   if (rawUrl !== null) {
-    const normal = normalizeUrl(rawUrl);
+    const normal = validUrl(rawUrl);
     if (normal === null) throw new HttpError(400, "url must be a valid URL");
     url = normal;
   }

@@ -17,6 +17,7 @@ import type { LoggedEvent } from "../events.ts";
 import { HtmlFeed, TagSets, uwsPublisher } from "../realtime/html-feed.ts";
 import { registerLiveSocket } from "../realtime/html-socket.ts";
 import { feedLinks } from "../interop/feeds.ts";
+import { uriComponent } from "../text.ts";
 
 export interface PagesDeps extends RouterDeps {
   commands: Commands;
@@ -114,6 +115,7 @@ export function page(pages: PageContext, context: Context | null, template: stri
     viewer: context?.viewer?.username ?? null,
     csrf: seed === null ? "" : csrfToken(seed),
     live: options.live ?? null,
+    liveUrl: options.live ? `/live?topic=${uriComponent(options.live)}` : null,
     feeds: feedLinks(options.live),
     assets: pages.assets,
   });
@@ -158,8 +160,8 @@ export function errorPage(pages: PageContext, error: unknown, context: Context |
     return page(pages, context, "@pages/error", "Error", "", { heading: "Something went wrong", message: "internal error; it has been logged" }, { status: 500 });
   }
   if (error.status === 401 && context?.method === "get" && !context.viewer) {
-    const next = context.path + (context.query.size > 0 ? `?${context.query}` : "");
-    return redirect(`/login?next=${encodeURIComponent(next)}`);
+    const next = context.path + (context.rawQuery !== "" ? `?${context.rawQuery}` : "");
+    return redirect(`/login?next=${uriComponent(next)}`);
   }
   const heading = ERROR_HEADINGS[error.status] ?? "Error";
   return page(pages, context, "@pages/error", heading, "", { heading, message: error.message }, { status: error.status, headers: error.headers });

@@ -48,7 +48,8 @@ export function writeAnswer(res: HttpResponse, state: ResponseState, answer: Ans
   }
   const body = answer.body ?? JSON.stringify(answer.json ?? null);
   res.writeHeader("Content-Type", answer.contentType ?? JSON_TYPE);
-  res.end(body);
+  // uWS writes a lone surrogate as bytes that are not UTF-8; escaping (render/escape.ts) already keeps them out, this is the backstop.
+  res.end(typeof body === "string" && !body.isWellFormed() ? body.toWellFormed() : body);
 }
 
 /** Every operating error becomes a JSON answer naming the problem; anything else is a bug, logged, 500. */

@@ -6,6 +6,7 @@ import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
+import { checkParams } from "../text.ts";
 
 export const BODY_BYTES_MAX = 64 * 1024;
 export const SESSION_COOKIE = "nasty_session";
@@ -18,6 +19,7 @@ const HEADER_NAME_SET: ReadonlySet<string> = new Set(HEADER_NAMES);
 export interface Context {
   method: string;
   path: string;
+  /** The parsed query string; reading it throws 422 when a parameter is not valid Unicode. */
   query: URLSearchParams;
   /** The query string as sent (without "?"), e.g. for cache keys. */
   rawQuery: string;
@@ -137,8 +139,9 @@ class RequestContext implements Context {
     readonly remoteAddress: string,
   ) {}
 
+  /** Throws 422 naming a parameter that is not valid Unicode (text.ts checkParams). */
   get query(): URLSearchParams {
-    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery));
+    return (this.parsedQuery ??= checkParams(new URLSearchParams(this.rawQuery)));
   }
 }
 
@@ -272,11 +275,11 @@ export function jsonBody(context: Context): unknown {
   }
 }
 
-/** Parses an HTML form body (urlencoded); a repeated field keeps its last value; 415 when it is not a form. */
+/** Parses an HTML form body (urlencoded); a repeated field keeps its last value; 415 when it is not a form, 422 for a field that is not valid Unicode. */
 export function formBody(context: Context): Record<string, string> {
   const type = context.headers["content-type"].toLowerCase();
   if (!type.startsWith("application/x-www-form-urlencoded")) {
     throw new HttpError(415, `expected a form body with 'Content-Type: application/x-www-form-urlencoded', got ${type === "" ? "no Content-Type" : `'${type}'`}`);
   }
-  return Object.fromEntries(new URLSearchParams(context.body?.toString("utf8") ?? ""));
+  return Object.fromEntries(checkParams(new URLSearchParams(context.body?.toString("utf8") ?? "")));
 }

@@ -6,10 +6,12 @@ import type { Bookmark, BookmarkQuery } from "../store/store.ts";
 import { parseTagSetTopic, parseTopic } from "../realtime/topics.ts";
 import { isSecureRequest } from "../auth/sessions.ts";
 import { isoTime } from "../render/json.ts";
+import { safeHref } from "../render/html.ts";
 import { route, type Context, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
 import { intParam, userParam } from "../http/api.ts";
-import { escapeXml } from "./entities.ts";
+import { escapeXml } from "../render/escape.ts";
+import { uriComponent } from "../text.ts";
 
 export const FEED_ITEMS_DEFAULT = 50;
 export const FEED_ITEMS_MAX = 100;
@@ -42,13 +44,13 @@ export function feedLinks(liveTopic: string | null | undefined): { href: string;
   const tags = parseTagSetTopic(liveTopic);
   const parsed = tags ? null : parseTopic(liveTopic);
   if (tags) {
-    path = `/feeds/t/${tags.map(encodeURIComponent).join("+")}`;
+    path = `/feeds/t/${tags.map(uriComponent).join("+")}`;
     title = tags.map((tag) => `#${tag}`).join(" + ");
   } else if (parsed?.kind === "firehose") {
     path = "/feeds/firehose";
     title = "the firehose";
   } else if (parsed?.kind === "tag") {
-    path = `/feeds/t/${encodeURIComponent(parsed.tag)}`;
+    path = `/feeds/t/${uriComponent(parsed.tag)}`;
     title = `#${parsed.tag}`;
   } else if (parsed?.kind === "user" || parsed?.kind === "private") {
     path = `/feeds/u/${parsed.username}`;
@@ -77,7 +79,7 @@ function tagSpec(raw: string): FeedSpec {
   }
   if (tags.length === 0) throw new HttpError(404, "no tag given");
   if (tags.length > FEED_TAGS_MAX) throw new HttpError(400, `at most ${FEED_TAGS_MAX} tags can be combined, got ${tags.length}`);
-  const path = tags.map(encodeURIComponent).join("+");
+  const path = tags.map(uriComponent).join("+");
   const label = tags.map((tag) => `#${tag}`).join(" + ");
   return { title: `nasty: ${label}`, description: `Public bookmarks tagged ${label}, newest first.`, pagePath: `/t/${path}`, feedPath: `/feeds/t/${path}`, query: { viewer: null, tags } };
 }
@@ -108,6 +110,11 @@ function etagOf(format: Format, base: string, items: readonly Bookmark[]): strin
   return `W/"${format}-${items.length}-${hash.toString(36)}"`;
 }
 
+/** An item's link: the saved URL as a URI (`https://example.com/a%20b`), though it is stored as the person typed it. */
+function linkOf(bookmark: Bookmark): string {
+  return safeHref(bookmark.url) ?? bookmark.url;
+}
+
 export function rssFeed(spec: FeedSpec, base: string, items: readonly Bookmark[]): string {
   const parts = [
     `<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/">\n<channel>\n`,
@@ -119,11 +126,11 @@ export function rssFeed(spec: FeedSpec, base: string, items: readonly Bookmark[]
     const permalink = `${base}/b/${bookmark.id}`;
     parts.push(
       "<item>\n",
-      `<title>${escapeXml(bookmark.title)}</title>\n<link>${escapeXml(bookmark.url)}</link>\n`,
+      `<title>${escapeXml(bookmark.title)}</title>\n<link>${escapeXml(linkOf(bookmark))}</link>\n`,
       bookmark.description === "" ? "" : `<description>${escapeXml(bookmark.description)}</description>\n`,
       `<guid isPermaLink="true">${escapeXml(permalink)}</guid>\n<comments>${escapeXml(permalink)}</comments>\n`,
       `<pubDate>${rfc822(bookmark.insertedAt)}</pubDate>\n<dc:creator>${escapeXml(bookmark.user.username)}</dc:creator>\n`,
-      ...bookmark.tags.map((tag) => `<category domain="${escapeXml(`${base}/t/${encodeURIComponent(tag)}`)}">${escapeXml(tag)}</category>\n`),
+      ...bookmark.tags.map((tag) => `<category domain="${escapeXml(`${base}/t/${uriComponent(tag)}`)}">${escapeXml(tag)}</category>\n`),
       "</item>\n",
     );
   }
@@ -145,7 +152,7 @@ export function atomFeed(spec: FeedSpec, base: string, items: readonly Bookmark[
     parts.push(
       "<entry>\n",
       `<title type="text">${escapeXml(bookmark.title)}</title>\n<id>${escapeXml(permalink)}</id>\n`,
-      `<link rel="alternate" href="${escapeXml(bookmark.url)}"/>\n<link rel="replies" type="text/html" href="${escapeXml(permalink)}"/>\n`,
+      `<link rel="alternate" href="${escapeXml(linkOf(bookmark))}"/>\n<link rel="replies" type="text/html" href="${escapeXml(permalink)}"/>\n`,
       `<published>${isoTime(bookmark.insertedAt)}</published>\n<updated>${isoTime(bookmark.updatedAt)}</updated>\n`,
       `<author><name>${escapeXml(bookmark.user.username)}</name><uri>${escapeXml(`${base}/u/${bookmark.user.username}`)}</uri></author>\n`,
       bookmark.description === "" ? "" : `<summary type="text">${escapeXml(bookmark.description)}</summary>\n`,

@@ -16,7 +16,8 @@ function describeProgress(progress: ImportProgress, fileBytes: number): string {
 
 /**
  * Reads FILE in chunks into a BookmarkImport for --user, printing progress to stderr, each
- * problem as FILE:LINE: message, and a summary. --no-folders keeps folder names out of the tags.
+ * problem as FILE:LINE: message, and a summary. --no-folders keeps folder names out of the tags;
+ * --public makes entries without their own PRIVATE attribute public (they are private otherwise).
  */
 export async function importCommand(offline: Offline, args: readonly string[], usage: UsageErrorFactory, option: (args: readonly string[], name: string) => string | undefined): Promise<void> {
   const file = args[0];
@@ -33,6 +34,7 @@ export async function importCommand(offline: Offline, args: readonly string[], u
   }
   const job = new BookmarkImport(offline.commands, user, {
     foldersAsTags: !args.includes("--no-folders"),
+    public: args.includes("--public"),
     onProgress: (progress) => console.error(describeProgress(progress, fileBytes)),
   });
   let report: Awaited<ReturnType<BookmarkImport["finish"]>>;

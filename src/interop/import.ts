@@ -1,8 +1,9 @@
 // Importing a Netscape bookmark file for one user: read as it arrives, check each entry, save in batches.
 import { HttpError } from "../errors.ts";
 import { BATCH_BOOKMARKS_MAX, type Commands } from "../commands/commands.ts";
-import { LIMITS, normalizeUrl, tagList } from "../commands/schemas.ts";
+import { LIMITS, validUrl, tagList } from "../commands/schemas.ts";
 import type { User } from "../store/store.ts";
+import { repairText, truncate, type TextShape } from "../text.ts";
 import { NetscapeReader, type NetscapeEntry } from "./netscape.ts";
 import { SpillFile } from "./spill.ts";
 
@@ -16,6 +17,11 @@ const DATE_MS_MIN = Date.UTC(1990, 0, 1);
 export interface ImportOptions {
   /** Folder names become tags (default true). */
   foldersAsTags?: boolean;
+  /**
+   * Entries without their own PRIVATE attribute are public (default false: an import is private
+   * unless the person chooses, and browsers' exports have no PRIVATE at all).
+   */
+  public?: boolean;
   onProgress?: (progress: ImportProgress) => void;
 }
 
@@ -46,37 +52,65 @@ export interface ImportReport {
 interface Candidate {
   line: number;
   input: { title: string; url: string; description: string; tags: string[]; public: boolean; unread?: boolean; inserted_at?: number };
+  /** Characters that could not be kept as they were (replaced with U+FFFD), reported but not fatal. */
+  repaired?: ImportProblem;
+}
+
+/** Text of an entry made fit for its field (text.ts repairText), counting what was replaced. */
+class Repairs {
+  private readonly fields: string[] = [];
+  private replaced = 0;
+
+  text(field: string, text: string, shape: TextShape): string {
+    const repaired = repairText(text, shape);
+    if (repaired.replaced > 0) {
+      this.replaced += repaired.replaced;
+      if (!this.fields.includes(field)) this.fields.push(field);
+    }
+    return repaired.text;
+  }
+
+  problem(line: number): ImportProblem | undefined {
+    if (this.replaced === 0) return undefined;
+    const what = this.replaced === 1 ? "1 character that is" : `${this.replaced} characters that are`;
+    return { line, message: `${what} not valid text (a lone surrogate, a non-character or a control character) in the ${this.fields.join(" and ")} replaced with U+FFFD; imported` };
+  }
 }
 
 /** Tags as a bookmark can carry them: no commas or control characters, at most 64 characters each. */
-function cleanTags(names: readonly string[]): string[] {
-  const cleaned = names.map((name) => name.replace(/[\u0000-\u001f\u007f,]+/g, " ").trim().slice(0, LIMITS.tagCharsMax));
-  return tagList(cleaned).map((tag) => tag.slice(0, LIMITS.tagCharsMax)).slice(0, LIMITS.tagsPerBookmarkMax);
+function cleanTags(names: readonly string[], repairs: Repairs): string[] {
+  const cleaned = names.map((name) => truncate(repairs.text("tags", name.replace(/[\u0000-\u001f\u007f,]+/g, " "), "line").trim(), LIMITS.tagCharsMax));
+  return tagList(cleaned).map((tag) => truncate(tag, LIMITS.tagCharsMax)).slice(0, LIMITS.tagsPerBookmarkMax);
 }
 
 /**
  * What an entry becomes, or why it cannot be used. Over-long titles and descriptions are cut to
- * the limits, surplus tags dropped, an impossible date ignored: only a missing or unusable URL or
- * a missing title loses an entry.
+ * the limits, surplus tags dropped, an impossible date ignored, characters that are not valid text
+ * replaced (and reported): only a missing or unusable URL or a missing title loses an entry. The
+ * entry's own PRIVATE attribute decides whether it is public; without one, `publicByDefault` does.
  */
-export function candidateOf(entry: NetscapeEntry, foldersAsTags: boolean): Candidate | ImportProblem {
+export function candidateOf(entry: NetscapeEntry, foldersAsTags: boolean, publicByDefault = false): Candidate | ImportProblem {
   const problem = (message: string): ImportProblem => ({ line: entry.line, message });
-  if (entry.href === "") return problem("no URL (the <A> has no HREF); skipped");
-  const url = normalizeUrl(entry.href);
-  if (url === null) return problem(`'${entry.href.slice(0, 80)}' is not an http(s) URL; skipped`);
+  const repairs = new Repairs();
+  const href = repairs.text("URL", entry.href, "any");
+  if (href === "") return problem("no URL (the <A> has no HREF); skipped");
+  const url = validUrl(href);
+  if (url === null) return problem(`'${href.slice(0, 80)}' is not an http(s) URL; skipped`);
   if (url.length > LIMITS.urlCharsMax) return problem(`the URL is longer than ${LIMITS.urlCharsMax} characters; skipped`);
-  if (entry.title === "") return problem(`no title for ${url.slice(0, 80)}; skipped`);
+  const title = truncate(repairs.text("title", entry.title, "line"), LIMITS.titleCharsMax);
+  if (title.trim() === "") return problem(`no title for ${url.slice(0, 80)}; skipped`);
   const input: Candidate["input"] = {
-    title: entry.title.slice(0, LIMITS.titleCharsMax),
+    title,
     url,
-    description: entry.description.slice(0, LIMITS.descriptionCharsMax),
-    tags: cleanTags(foldersAsTags ? [...entry.tags, ...entry.folders] : entry.tags),
-    public: entry.private !== true,
+    description: truncate(repairs.text("description", entry.description, "lines"), LIMITS.descriptionCharsMax),
+    tags: cleanTags(foldersAsTags ? [...entry.tags, ...entry.folders] : entry.tags, repairs),
+    public: entry.private === null ? publicByDefault : !entry.private,
   };
   if (entry.toRead) input.unread = true;
   const date = entry.addDateMs;
   if (date !== null && date >= DATE_MS_MIN && date <= Date.now() + 86_400_000) input.inserted_at = date;
-  return { line: entry.line, input };
+  const repaired = repairs.problem(entry.line);
+  return repaired ? { line: entry.line, input, repaired } : { line: entry.line, input };
 }
 
 /**
@@ -142,10 +176,11 @@ export class BookmarkImport {
   private take(entry: NetscapeEntry): void {
     this.entries += 1;
     if (this.entries > IMPORT_ENTRIES_MAX) throw new HttpError(413, `the file has over ${IMPORT_ENTRIES_MAX.toLocaleString("en")} bookmarks; split it`);
-    const candidate = candidateOf(entry, this.options.foldersAsTags ?? true);
+    const candidate = candidateOf(entry, this.options.foldersAsTags ?? true, this.options.public ?? false);
     if ("input" in candidate) {
+      if (candidate.repaired) this.problem(candidate.repaired);
       this.direction.see(candidate.input.inserted_at);
-      this.batch.push(candidate);
+      this.batch.push({ line: candidate.line, input: candidate.input });
       if (this.batch.length === BATCH_BOOKMARKS_MAX) {
         (this.spill ??= new SpillFile("nasty-import-")).push(this.batch);
         this.batch = [];

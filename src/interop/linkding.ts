@@ -2,7 +2,7 @@
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
-import { normalizeUrl } from "../commands/schemas.ts";
+import { validUrl } from "../commands/schemas.ts";
 import type { Bookmark, User } from "../store/store.ts";
 import { isoTime } from "../render/json.ts";
 import { siteOrigin } from "./feeds.ts";
@@ -11,6 +11,7 @@ import { errorAnswer, type Answer } from "../http/respond.ts";
 import { idParam } from "../http/api.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
+import { textProblem } from "../text.ts";
 
 export interface LinkdingDeps extends RouterDeps {
   commands: Commands;
@@ -70,9 +71,28 @@ function ourFields(body: Record<string, unknown>): Record<string, unknown> {
   return fields;
 }
 
+/** The text fields linkding clients send (tag names included), checked for valid Unicode before anything else. */
+const TEXT_FIELDS = [...Object.keys(FIELD_NAMES), "notes", "name"];
+
+/**
+ * Text that is not valid Unicode is refused with 422 under linkding's field name; every other field
+ * error is DRF's 400 (linkdingError), which linkding's clients read.
+ */
+function checkText(body: Record<string, unknown>): void {
+  for (const name of TEXT_FIELDS) {
+    const value = body[name];
+    const texts = typeof value === "string" ? [value] : Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
+    for (const text of texts) {
+      const problem = textProblem(text, "any");
+      if (problem !== null) throw new HttpError(422, `${name} ${problem}`, { [name]: [problem] });
+    }
+  }
+}
+
 function bodyObject(context: Context): Record<string, unknown> {
   const body = jsonBody(context);
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "expected a JSON object", { non_field_errors: ["Invalid data. Expected a dictionary."] });
+  checkText(body as Record<string, unknown>);
   return body as Record<string, unknown>;
 }
 
@@ -171,7 +191,7 @@ async function createBookmark(deps: LinkdingDeps, context: Context): Promise<Ans
   const viewer = context.viewer!;
   const body = bodyObject(context);
   const fields: Record<string, unknown> = { public: false, ...ourFields(body) };
-  const url = typeof fields.url === "string" ? normalizeUrl(fields.url) : null;
+  const url = typeof fields.url === "string" ? validUrl(fields.url) : null;
   const existing = url === null ? undefined : deps.store.savedBy(viewer, url);
   if (existing) {
     const { url: _same, ...changes } = fields;
@@ -195,7 +215,7 @@ async function updateBookmark(deps: LinkdingDeps, context: Context, full: boolea
 function checkUrl(deps: LinkdingDeps, context: Context): Answer {
   const raw = context.query.get("url") ?? "";
   if (raw === "") throw new HttpError(400, "url is required", { url: ["This field is required."] });
-  const url = normalizeUrl(raw);
+  const url = validUrl(raw);
   const bookmark = url === null ? undefined : deps.store.savedBy(context.viewer!, url);
   return {
     status: 200,
@@ -218,7 +238,7 @@ function findTag(context: Context): { id: number; name: string; date_added: stri
 function createTag(context: Context): Answer {
   const body = bodyObject(context);
   const name = typeof body.name === "string" ? body.name.trim().toLowerCase().replace(/\s+/g, "-") : "";
-  if (name === "" || name.length > 64 || name.includes(",")) throw new HttpError(400, "name must be a tag of 1–64 characters without commas", { name: ["Enter a valid tag name."] });
+  if (name === "" || name.length > 64 || name.includes(",") || textProblem(name, "line") !== null) throw new HttpError(400, "name must be a tag of 1–64 characters without commas", { name: ["Enter a valid tag name."] });
   const existing = tagsOf(context.viewer!).find((tag) => tag.name === name);
   return { status: 201, json: existing ?? { id: tagId(name), name, date_added: isoTime(Date.now()) } };
 }

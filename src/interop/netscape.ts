@@ -1,5 +1,6 @@
 // Netscape bookmark files (what browsers, Pinboard and linkding export): a streaming reader and the writer.
-import { decodeEntities, escapeHtml } from "./entities.ts";
+import { escapeHtml } from "../render/escape.ts";
+import { decodeAttribute, decodeText } from "./entities.ts";
 
 /** One <A> of the file, as written (nothing validated yet). */
 export interface NetscapeEntry {
@@ -40,7 +41,7 @@ function parseAttributes(text: string): Map<string, string> {
   const attributes = new Map<string, string>();
   const pattern = /([^\s=/>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?/g;
   for (const match of text.matchAll(pattern)) {
-    attributes.set(match[1]!.toUpperCase(), decodeEntities(match[2] ?? match[3] ?? match[4] ?? ""));
+    attributes.set(match[1]!.toUpperCase(), decodeAttribute(match[2] ?? match[3] ?? match[4] ?? ""));
   }
   return attributes;
 }
@@ -169,7 +170,7 @@ export class NetscapeReader {
         this.folderName = BROWSER_ROOT_FOLDER_ATTRIBUTES.test(tag) ? "" : null;
         return;
       case "/H3": {
-        const name = decodeEntities(this.text).trim();
+        const name = decodeText(this.text).trim();
         this.folderName = this.folderName === "" || BROWSER_ROOT_FOLDERS.has(name.toLowerCase()) ? "" : name;
         this.mode = "none";
         this.text = "";
@@ -209,7 +210,7 @@ export class NetscapeReader {
 
   private finishLink(): void {
     if (this.mode === "description" && this.entry) {
-      this.entry.description = decodeEntities(this.text).trim();
+      this.entry.description = decodeText(this.text).trim();
       this.mode = "none";
       this.text = "";
       return;
@@ -220,7 +221,7 @@ export class NetscapeReader {
     this.entry = {
       line,
       href: (attributes.get("HREF") ?? "").trim(),
-      title: decodeEntities(this.text).replace(/\s+/g, " ").trim(),
+      title: decodeText(this.text).replace(/\s+/g, " ").trim(),
       description: "",
       tags: (attributes.get("TAGS") ?? "").split(",").map((tag) => tag.trim()).filter((tag) => tag !== ""),
       folders: this.folders.filter((name): name is string => name !== null),

@@ -3,14 +3,15 @@ import { createHash } from "node:crypto";
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
-import { normalizeTags, normalizeUrl, parseDate } from "../commands/schemas.ts";
+import { normalizeTags, validUrl, parseDate } from "../commands/schemas.ts";
 import type { Bookmark, Token, User } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import { clientAddress } from "../auth/password-attempts.ts";
 import { route, type Context, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
 import { words } from "../search/tokens.ts";
-import { escapeXml } from "./entities.ts";
+import { escapeXml } from "../render/escape.ts";
+import { checkParams } from "../text.ts";
 
 export interface PinboardDeps extends RouterDeps {
   commands: Commands;
@@ -103,7 +104,7 @@ function answer(format: Format, reply: Reply, status = 200): Answer {
 function parameters(context: Context): URLSearchParams {
   const params = new URLSearchParams(context.query);
   if (context.body && context.body.byteLength > 0 && context.headers["content-type"].toLowerCase().startsWith("application/x-www-form-urlencoded")) {
-    for (const [name, value] of new URLSearchParams(context.body.toString("utf8"))) params.set(name, value);
+    for (const [name, value] of checkParams(new URLSearchParams(context.body.toString("utf8")))) params.set(name, value);
   }
   return params;
 }
@@ -189,7 +190,7 @@ async function caller(deps: PinboardDeps, context: Context, params: URLSearchPar
 async function addPost(deps: PinboardDeps, user: User, params: URLSearchParams): Promise<Reply> {
   const rawUrl = params.get("url") ?? "";
   if (rawUrl.trim() === "") return { kind: "code", code: "missing url" };
-  const url = normalizeUrl(rawUrl);
+  const url = validUrl(rawUrl);
   if (url === null) return { kind: "code", code: "invalid url" };
   const title = params.get("description") ?? "";
   if (title.trim() === "") return { kind: "code", code: "missing description" };
@@ -211,14 +212,14 @@ async function addPost(deps: PinboardDeps, user: User, params: URLSearchParams):
     }
   } catch (error) {
     if (error instanceof HttpError && error.status === 409) return { kind: "code", code: "item already exists" };
-    if (error instanceof HttpError && error.status === 422) return { kind: "code", code: error.message };
+    // Anything else, a 422 naming the field included, is answered by call() with its own status.
     throw error;
   }
   return { kind: "code", code: "done" };
 }
 
 async function deletePost(deps: PinboardDeps, user: User, params: URLSearchParams): Promise<Reply> {
-  const url = normalizeUrl(params.get("url") ?? "");
+  const url = validUrl(params.get("url") ?? "");
   if (url === null) return { kind: "code", code: params.get("url") ? "item not found" : "missing url" };
   const existing = deps.store.savedBy(user, url);
   if (!existing) return { kind: "code", code: "item not found" };
@@ -231,7 +232,7 @@ function getPosts(deps: PinboardDeps, user: User, params: URLSearchParams): Repl
   const tag = tags.join(" ");
   const rawUrl = params.get("url");
   if (rawUrl) {
-    const url = normalizeUrl(rawUrl);
+    const url = validUrl(rawUrl);
     const bookmark = url === null ? undefined : deps.store.savedBy(user, url);
     const posts = bookmark && tags.every((name) => bookmark.tags.includes(name)) ? [bookmark] : [];
     return { kind: "posts", user: user.username, date: posts[0]?.insertedAt ?? null, tag, posts, bare: false };
@@ -272,7 +273,7 @@ function postDates(user: User, params: URLSearchParams): Reply {
 
 /** Popular: tags others gave this URL publicly; recommended: the caller's own tags found in the URL's words. */
 function suggest(deps: PinboardDeps, user: User, params: URLSearchParams): Reply {
-  const url = normalizeUrl(params.get("url") ?? "");
+  const url = validUrl(params.get("url") ?? "");
   if (url === null) return { kind: "suggest", popular: [], recommended: [] };
   const popularity = new Map<string, number>();
   for (const bookmark of deps.store.byUrl.get(url) ?? []) {
@@ -331,8 +332,22 @@ const METHODS: Record<string, Method> = {
   "user/api_token": (deps, { user, secret }) => apiToken(deps, user, secret),
 };
 
+/** An operating error as Pinboard answers one: its message as the result code, with its status. */
+function failure(format: Format, error: HttpError): Answer {
+  const failed = answer(format, { kind: "code", code: error.message }, error.status);
+  return { ...failed, headers: { ...failed.headers, ...error.headers } };
+}
+
 async function call(deps: PinboardDeps, context: Context): Promise<Answer> {
-  const params = parameters(context);
+  let params: URLSearchParams;
+  try {
+    params = parameters(context);
+  } catch (error) {
+    // A parameter that is not valid Unicode (422): answered in the format asked for, read from the raw parameters.
+    if (!(error instanceof HttpError)) throw error;
+    const raw = `${context.rawQuery}&${context.body?.toString("utf8") ?? ""}`;
+    return failure(/(?:^|&)format=json(?:&|$)/.test(raw) ? "json" : "xml", error);
+  }
   const format: Format = params.get("format") === "json" ? "json" : "xml";
   try {
     const name = context.path.replace(/^\/v1\//, "").replace(/\/+$/, "");
@@ -346,8 +361,7 @@ async function call(deps: PinboardDeps, context: Context): Promise<Answer> {
     return answer(format, await method(deps, who, params));
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
-    const failed = answer(format, { kind: "code", code: error.message }, error.status);
-    return { ...failed, headers: { ...failed.headers, ...error.headers } };
+    return failure(format, error);
   }
 }
 

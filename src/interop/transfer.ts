@@ -31,7 +31,7 @@ async function importFile(deps: TransferDeps, context: Context): Promise<Answer>
     }
     const type = context.headers["content-type"];
     if (!IMPORT_TYPES.test(type)) throw new HttpError(415, `expected a Netscape bookmark file (text/html) as the request body, got '${type.slice(0, 60)}'`);
-    job = new BookmarkImport(deps.commands, context.viewer!, { foldersAsTags: booleanParam(context, "folders") ?? true });
+    job = new BookmarkImport(deps.commands, context.viewer!, { foldersAsTags: booleanParam(context, "folders") ?? true, public: booleanParam(context, "public") ?? false });
     for await (const chunk of stream) job.write(chunk);
     return { status: 200, json: await job.finish() };
   } finally {

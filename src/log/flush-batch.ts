@@ -136,7 +136,22 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
 
 type Tx = TransactionSql;
 
-const json = (tx: Tx, rows: readonly (object | string)[]) => tx.json(rows as unknown as JSONValue);
+const json = (tx: Tx, rows: readonly (object | string)[]) => tx.json(postgresText(rows) as unknown as JSONValue);
+
+/** In JSON.stringify's output, an escaped NUL or surrogate: it escapes only lone surrogates, never pairs. */
+const POSTGRES_UNFIT = /\\u(?:0000|d[89a-f])/i;
+
+/**
+ * Postgres text and jsonb hold neither NUL nor a lone surrogate, which a log written before the
+ * input checks (text.ts) may: rather than stall the flush for ever, such characters go to
+ * Postgres as U+FFFD (the local log keeps them as they were). A false alarm (a literal
+ * backslash-u in some text) only costs the slower path, which changes nothing then.
+ */
+function postgresText<T>(rows: T): T {
+  const text = JSON.stringify(rows);
+  if (!POSTGRES_UNFIT.test(text)) return rows;
+  return JSON.parse(text, (_key, value: unknown) => (typeof value === "string" ? value.toWellFormed().replaceAll("\u0000", "\uFFFD") : value)) as T;
+}
 
 /**
  * Writes the net change in dependency order: users and tokens, new bookmarks, updates, tag pairs,

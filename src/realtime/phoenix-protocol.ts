@@ -1,5 +1,6 @@
 // Phoenix Channels wire protocol: v2 arrays `[join_ref, ref, topic, event, payload]` and v1 objects `{topic,event,payload,ref}`, parsed and encoded.
 import type { Ref } from "./wire.ts";
+import { textProblem } from "../text.ts";
 
 export type PhoenixWire = "phx" | "phx1";
 
@@ -59,6 +60,10 @@ export function parsePhoenixFrame(text: string): PhoenixParsed {
   if (joinRef === undefined || ref === undefined) return fail(`join_ref and ref must be strings of at most ${REF_CHARS_MAX} characters, numbers or null`);
   if (topic === null) return fail(`topic must be a string of 1 to ${NAME_CHARS_MAX} characters`);
   if (event === null) return fail(`event must be a string of 1 to ${NAME_CHARS_MAX} characters`);
+  const topicProblem = textProblem(topic, "line");
+  if (topicProblem !== null) return { ok: false, reason: `topic ${topicProblem}`, ref, topic: null };
+  const eventProblem = textProblem(event, "line");
+  if (eventProblem !== null) return fail(`event ${eventProblem}`);
   const payload = rawPayload ?? {};
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return fail("payload must be a JSON object");
   return { ok: true, frame: { joinRef, ref, topic, event, payload: payload as Record<string, unknown> } };

@@ -1,6 +1,7 @@
 // The raw `/ws` protocol: incoming JSON frames parsed into a closed union, and the server's answer frames.
 import { define, validate, type, optional, type Struct } from "superstruct";
 import type { Ref } from "./wire.ts";
+import { textProblem } from "../text.ts";
 
 export const RAW_OPS = ["subscribe", "unsubscribe", "ping", "comment"] as const;
 
@@ -20,7 +21,7 @@ function field<T>(name: string, check: (value: unknown) => true | string): Struc
 }
 
 const TopicField = field<string>("topic", (value) =>
-  typeof value === "string" && value.length >= 1 && value.length <= TOPIC_CHARS_MAX ? true : `must be a topic name (a string of 1 to ${TOPIC_CHARS_MAX} characters)`,
+  typeof value === "string" && value.length >= 1 && value.length <= TOPIC_CHARS_MAX ? (textProblem(value, "line") ?? true) : `must be a topic name (a string of 1 to ${TOPIC_CHARS_MAX} characters)`,
 );
 const RefField = field<string | number | null>("ref", (value) =>
   value === undefined || value === null || typeof value === "number" || (typeof value === "string" && value.length <= REF_CHARS_MAX) ? true : `must be a string of at most ${REF_CHARS_MAX} characters or a number`,

@@ -1,5 +1,6 @@
 // Topic names: every topic is built and parsed here, never by string concatenation elsewhere.
 import { normalizeTags } from "../commands/schemas.ts";
+import { textProblem, uriComponent } from "../text.ts";
 import type { JoinRefJson } from "./wire.ts";
 
 export type Topic =
@@ -63,7 +64,7 @@ export function parseTopic(name: string): Topic | null {
   let match = /^bookmarks:tag:(.{1,64})$/.exec(name);
   if (match) {
     const [tag] = normalizeTags([match[1]!]);
-    return tag !== undefined && tag === match[1] ? { kind: "tag", tag } : null;
+    return tag !== undefined && tag === match[1] && textProblem(tag, "line") === null ? { kind: "tag", tag } : null;
   }
   match = /^bookmarks:user:([a-z0-9_-]{3,32})(:private)?$/.exec(name);
   if (match) return match[2] ? { kind: "private", username: match[1]! } : { kind: "user", username: match[1]! };
@@ -79,7 +80,7 @@ export function parseAliasTopic(name: string): AliasTopic | null {
   const match = /^tag:(.{1,64})$/.exec(name);
   if (!match) return null;
   const [tag] = normalizeTags([match[1]!]);
-  return tag !== undefined && tag === match[1] ? { kind: "tagAlias", tag } : null;
+  return tag !== undefined && tag === match[1] && textProblem(tag, "line") === null ? { kind: "tagAlias", tag } : null;
 }
 
 /**
@@ -100,7 +101,7 @@ export const STATS_TOPIC = "stats";
  */
 export function tagSetTopic(tags: readonly string[]): string {
   if (tags.length === 1) return topic.tag(tags[0]!);
-  return `bookmarks:tags:${[...tags].sort().map(encodeURIComponent).join("+")}`;
+  return `bookmarks:tags:${[...tags].sort().map(uriComponent).join("+")}`;
 }
 
 /** The tags of a tag-set topic (two or more, sorted, normalized); null when it is not one. */
@@ -114,6 +115,6 @@ export function parseTagSetTopic(name: string): string[] | null {
     return null;
   }
   const normal = normalizeTags(tags);
-  if (normal.length < 2 || normal.length !== tags.length || tagSetTopic(normal) !== name) return null;
+  if (normal.length < 2 || normal.length !== tags.length || normal.some((tag) => textProblem(tag, "line") !== null) || tagSetTopic(normal) !== name) return null;
   return normal;
 }

@@ -4,17 +4,20 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Eta } from "eta";
 import type { Bookmark, Comment, Store, TagCount, User } from "../store/store.ts";
+import { uriComponent } from "../text.ts";
 import { isoTime } from "./json.ts";
+import { escapeValue } from "./escape.ts";
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../views");
 
 /**
- * The one template engine. `autoEscape` makes `<%= %>` escape & < > " ' everywhere; the few raw
- * `<%~ %>` outputs only ever carry HTML these functions rendered themselves. Every view is
+ * The one template engine. `autoEscape` makes `<%= %>` escape & < > " ' everywhere (escape.ts, which
+ * also keeps characters no UTF-8 or XML can carry out of the page); the few raw `<%~ %>` outputs only
+ * ever carry HTML these functions rendered themselves. Every view is
  * compiled once at start-up under its name (`@pages/feed`, `@partials/card`): rendering by name
  * skips eta's per-call path resolution, which cost more than the rendering itself.
  */
-const eta = new Eta({ autoEscape: true, cache: true, autoTrim: [false, "nl"] });
+const eta = new Eta({ autoEscape: true, escapeFunction: escapeValue, cache: true, autoTrim: [false, "nl"] });
 
 function loadViews(dir: string, prefix: string): void {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -50,9 +53,9 @@ export function utcText(ms: number): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
 
-/** Path of a tag feed: `/t/rust+web`; each tag URI-encoded so `+` inside a tag stays a tag. */
+/** Path of a tag feed: `/t/rust+web`; each tag URI-encoded so `+` inside a tag stays a tag (never throwing on stored text). */
 export function tagPath(tags: readonly string[]): string {
-  return `/t/${tags.map(encodeURIComponent).join("+")}`;
+  return `/t/${tags.map(uriComponent).join("+")}`;
 }
 
 export interface CardView {

@@ -1,6 +1,7 @@
 // Store self-checks: a canonical snapshot (to compare live and replayed stores) and an index audit.
 import { assert } from "../assert.ts";
 import type { Bookmark, Store } from "./store.ts";
+import { urlKey } from "./url-key.ts";
 
 const ids = (bookmarks: readonly Bookmark[]) => bookmarks.map((bookmark) => bookmark.id);
 
@@ -13,7 +14,7 @@ export function snapshot(store: Store): unknown {
     bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public, b.unread, b.tags, b.insertedAt, b.updatedAt, (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
     publicBookmarks: ids(store.publicBookmarks.items),
     tags: [...store.tags.values()].map((entry) => [entry.name, entry.publicCount, ids(entry.all.items)]).sort(),
-    byUrl: [...store.byUrl].map(([url, list]) => [url, ids(list).sort()]).sort(),
+    byUrl: [...store.byUrl].map(([key, list]) => [key, ids(list).sort()]).sort(),
     commentCount: store.commentCount,
     lastSeq: store.lastSeq,
   };
@@ -36,9 +37,9 @@ export function checkIndexes(store: Store): void {
     assert(entry.publicCount === tagged.filter((b) => b.public).length, `public count of tag ${name}`);
   }
   let urlEntries = 0;
-  for (const [url, list] of store.byUrl) {
+  for (const [key, list] of store.byUrl) {
     urlEntries += list.length;
-    assert(list.every((b) => b.url === url && store.bookmarksById.get(b.id) === b), `url index of ${url}`);
+    assert(list.every((b) => urlKey(b.url) === key && store.bookmarksById.get(b.id) === b), `url index of ${key}`);
   }
   assert(urlEntries === all.length && store.byUrl.size === all.length, "url index size");
   assert(store.commentCount === all.reduce((sum, b) => sum + (b.comments?.length ?? 0), 0), "comment count");

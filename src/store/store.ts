@@ -68,6 +68,7 @@ export interface BookmarkQuery {
   viewer: User | null;
   tags?: readonly string[];
   user?: User;
+  /** Bookmarks of this URL by its duplicate key (urlKey), as savedBy finds them. */
   url?: string;
   /** Only bookmarks marked (true) or not marked (false) "to read". */
   unread?: boolean;
@@ -286,9 +287,13 @@ export class Store {
     return bookmark && canSee(viewer, bookmark) ? bookmark : undefined;
   }
 
-  /** The user's bookmark of this exact URL, if they saved it. */
-  savedBy(user: User, url: string): Bookmark | undefined {
-    return this.byUrl.get(url)?.find((bookmark) => bookmark.user === user);
+  /**
+   * The user's bookmark of this URL (by its duplicate key, urlKey: `https://www.example.com/#top`
+   * finds `https://example.com`), if they saved it; `except` is passed over (a bookmark whose URL
+   * is being changed is no duplicate of itself). The oldest when a log from before keys holds several.
+   */
+  savedBy(user: User, url: string, except?: Bookmark): Bookmark | undefined {
+    return this.byUrl.get(url)?.find((bookmark) => bookmark.user === user && bookmark !== except);
   }
 
   /**
@@ -296,13 +301,13 @@ export class Store {
    * shortest candidate list (URL, user, rarest tag, or all public) and filters the rest.
    */
   bookmarks(query: BookmarkQuery): Page<Bookmark> {
-    const { viewer, tags = [], user, url, unread } = query;
+    const { viewer, tags = [], user, unread } = query;
+    // With a URL, the candidates are exactly the bookmarks of that URL's key.
     const candidates = this.candidateList(query);
     if (!candidates) return { items: [], nextCursor: null };
     const keep = (bookmark: Bookmark): boolean =>
       canSee(viewer, bookmark) &&
       (user === undefined || bookmark.user === user) &&
-      (url === undefined || bookmark.url === url) &&
       (unread === undefined || bookmark.unread === unread) &&
       tags.every((tag) => bookmark.tags.includes(tag));
     const { items, more } = candidates.page(query.beforeOrd ?? Number.MAX_SAFE_INTEGER, query.limit, keep);

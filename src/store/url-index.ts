@@ -1,5 +1,6 @@
-// UrlIndex: everyone's bookmarks of each URL, oldest first, keyed by a hash of the URL computed here.
+// UrlIndex: everyone's bookmarks of each URL (by its duplicate key, urlKey), oldest first, keyed by a hash of that key computed here.
 import { assert } from "../assert.ts";
+import { urlKey } from "./url-key.ts";
 
 export interface HasUrl {
   readonly url: string;
@@ -11,14 +12,18 @@ export interface HasUrl {
  * each colliding key by fetching that key's string from the heap, a cache miss apiece. Keyed by a
  * number the same map is about twice as fast. A slot holds one item (the common case, with no array
  * around it) or an array of every item whose URL hashes there, oldest first; reads filter by the URL
- * itself, so a hash collision costs a comparison and never a wrong answer. The hash is seeded per
+ * key itself, so a hash collision costs a comparison and never a wrong answer. The hash is seeded per
  * process so that nobody can choose URLs that all land in one slot.
+ *
+ * URLs are indexed by urlKey, so `https://example.com` finds `https://www.example.com/#top` too.
+ * Keys are not kept (they would cost as much memory as the URLs): each is computed when an item is
+ * added or removed, and on reads for the items of the slot whose URL is not the very string asked for.
  */
 export class UrlIndex<T extends HasUrl> {
   private readonly slots = new Map<number, T | T[]>();
   private items = 0;
 
-  /** `hash` must return integers in 0..2^30 - 1 (V8 keeps those unboxed); tests pass one that collides. */
+  /** `hash` (of a URL's key) must return integers in 0..2^30 - 1 (V8 keeps those unboxed); tests pass one that collides. */
   constructor(private readonly hash: (url: string) => number = seededUrlHash((Math.random() * 0x1_0000_0000) | 0)) {}
 
   /** How many items (not URLs) are indexed. */
@@ -27,7 +32,7 @@ export class UrlIndex<T extends HasUrl> {
   }
 
   add(item: T): void {
-    const hash = this.hash(item.url);
+    const hash = this.hash(urlKey(item.url));
     const slot = this.slots.get(hash);
     if (slot === undefined) this.slots.set(hash, item);
     else if (Array.isArray(slot)) slot.push(item);
@@ -35,8 +40,9 @@ export class UrlIndex<T extends HasUrl> {
     this.items += 1;
   }
 
+  /** `item.url` must still be the URL it was added with. */
   remove(item: T): void {
-    const hash = this.hash(item.url);
+    const hash = this.hash(urlKey(item.url));
     const slot = this.slots.get(hash);
     if (slot === item) {
       this.slots.delete(hash);
@@ -50,29 +56,32 @@ export class UrlIndex<T extends HasUrl> {
     this.items -= 1;
   }
 
-  /** The items of exactly this URL, oldest first, in a new array; undefined when there are none. */
+  /** The items whose URL has this URL's key, oldest first, in a new array; undefined when there are none. */
   get(url: string): T[] | undefined {
-    const slot = this.slots.get(this.hash(url));
+    const key = urlKey(url);
+    const slot = this.slots.get(this.hash(key));
     if (slot === undefined) return undefined;
-    if (!Array.isArray(slot)) return slot.url === url ? [slot] : undefined;
-    const found = slot.filter((item) => item.url === url);
+    const same = (item: T) => item.url === url || urlKey(item.url) === key;
+    if (!Array.isArray(slot)) return same(slot) ? [slot] : undefined;
+    const found = slot.filter(same);
     return found.length > 0 ? found : undefined;
   }
 
-  /** Each URL with its items, oldest first (for audits and snapshots; URLs in no particular order). */
+  /** Each key with its items, oldest first (for audits and snapshots; keys in no particular order). */
   *[Symbol.iterator](): IterableIterator<[string, T[]]> {
     for (const slot of this.slots.values()) {
       if (!Array.isArray(slot)) {
-        yield [slot.url, [slot]];
+        yield [urlKey(slot.url), [slot]];
         continue;
       }
-      const byUrl = new Map<string, T[]>();
+      const byKey = new Map<string, T[]>();
       for (const item of slot) {
-        const list = byUrl.get(item.url);
+        const key = urlKey(item.url);
+        const list = byKey.get(key);
         if (list) list.push(item);
-        else byUrl.set(item.url, [item]);
+        else byKey.set(key, [item]);
       }
-      yield* byUrl;
+      yield* byKey;
     }
   }
 }
