@@ -10,7 +10,7 @@ import { PostgresFlusher } from "./log/postgres.ts";
 import { Store } from "./store/store.ts";
 import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
-import { loadUws, type LoadedUws } from "./http/uws.ts";
+import { loadNativeUws, UwsUnavailableError, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
 import { registerWebApp } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
@@ -49,6 +49,7 @@ export interface StartOptions {
 
 export async function startNasty(config: Config, options: StartOptions = {}): Promise<Nasty> {
   const say = options.quiet ? () => {} : (line: string) => console.log(`[nasty] ${line}`);
+  const uws = loadNativeUws();
   const releaseLock = lockDataDir(config.dataDir);
   const store = new Store(config.nodeId);
   const observers: Observer[] = [];
@@ -74,7 +75,6 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const commands = new Commands(store, log, config);
   if (config.passwordCostLog2 < Number(SETTINGS.passwordCostLog2.default)) say(`warning: NASTY_PASSWORD_COST_LOG2=${config.passwordCostLog2} hashes new passwords below OWASP's minimum (N=2^17); use it only for tests`);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
-  const uws = loadUws();
   say(uws.describe);
   const app = uws.uws.App();
   /** Members of GET /api/status, one per part; parts add theirs below. */
@@ -166,6 +166,9 @@ const START_FLAGS = {
   simulate: { kind: "integer", min: SETTINGS.simulateRate.type.min, max: SETTINGS.simulateRate.type.max, describe: "simulated bookmarks per second, like NASTY_SIMULATE" },
 } as const;
 
+/** Longest clean stop after SIGTERM or SIGINT. */
+const STOP_MS_MAX = 8000;
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -183,7 +186,7 @@ async function main(): Promise<void> {
   try {
     nasty = await startNasty(config);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UwsUnavailableError) {
       console.error(`[nasty] cannot start: ${error.message}`);
       process.exit(2);
     }
@@ -191,6 +194,11 @@ async function main(): Promise<void> {
   }
   const stop = (signal: string) => {
     console.log(`[nasty] ${signal}: finishing pending writes and stopping`);
+    // A supervisor waits about 10 s before SIGKILL: leave on our own first, saying so.
+    setTimeout(() => {
+      console.error(`[nasty] ${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
+      process.exit(1);
+    }, STOP_MS_MAX).unref();
     nasty.close().then(() => process.exit(0), (error) => {
       console.error(error);
       process.exit(1);
