@@ -7,6 +7,7 @@ import { tagSetTopic, topic } from "../realtime/topics.ts";
 import { cardView, commentView, render, tagCloud } from "../render/html.ts";
 import { cursorParam, idParam, userParam } from "./api.ts";
 import { route, type Context } from "./router.ts";
+import { percentDecodeAll } from "../text.ts";
 import type { Answer } from "./respond.ts";
 import { fieldErrors } from "./pages-auth.ts";
 import { formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, visitorCached, type PageContext } from "./pages.ts";
@@ -53,12 +54,9 @@ function feedPage(pages: PageContext, context: Context, spec: FeedSpec): Answer 
  * plus is written `%2B`. 404 when there is no tag, 400 past TAGS_PER_FEED_MAX.
  */
 function tagsFromPath(path: string): string[] {
-  let tags: string[];
-  try {
-    tags = normalizeTags(path.slice("/t/".length).split("+").map(decodeURIComponent));
-  } catch {
-    throw new HttpError(400, "the tags in this address are not valid URL encoding");
-  }
+  const decoded = percentDecodeAll(path.slice("/t/".length).split("+"));
+  if (decoded === null) throw new HttpError(400, "the tags in this address have percent-escapes that are not UTF-8");
+  const tags = normalizeTags(decoded);
   if (tags.length === 0) throw new HttpError(404, "no tag given; try /tags");
   if (tags.length > TAGS_PER_FEED_MAX) throw new HttpError(400, `at most ${TAGS_PER_FEED_MAX} tags can be combined, got ${tags.length}`);
   return tags;

@@ -70,7 +70,7 @@ export function visitorCached(pages: PageContext, handler: (context: Context) =>
 
 /** Every page route: the session cookie counts as a log-in, and errors answer as HTML pages. */
 export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body"> = {}): RouteOptions {
-  return { auth: "optional", cookie: true, remoteAddress: true, onError: (error, context) => errorPage(pages, error, context), ...extra };
+  return { auth: "optional", cookie: true, remoteAddress: true, speaks: "html", onError: (error, context) => errorPage(pages, error, context), ...extra };
 }
 
 export function htmlAnswer(status: number, body: string, headers: Record<string, string> = {}): Answer {

@@ -6,7 +6,7 @@ import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
-import { checkParams } from "../text.ts";
+import { parseParams, percentDecode, truncate } from "../text.ts";
 
 export const BODY_BYTES_MAX = 64 * 1024;
 export const SESSION_COOKIE = "nasty_session";
@@ -58,6 +58,8 @@ export interface RouteOptions {
   cache?: boolean;
   /** Read the peer's address into context.remoteAddress (per-address limits); uWS only gives it before the first await. */
   remoteAddress?: boolean;
+  /** What the route's answers are written in: JSON (the default) or HTML pages; an unexpected error answers 500 in it. */
+  speaks?: "json" | "html";
   /** Turns an error into the answer (pages answer HTML). */
   onError?: (error: unknown, context: Context | null) => Answer;
 }
@@ -94,10 +96,11 @@ function answerCacheOf(store: Store): AnswerCache {
   return cache;
 }
 
+/** The value of cookie `name`, percent-decoded; a value that does not decode is ignored like an absent one. */
 export function cookieValue(cookieHeader: string, name: string): string | null {
   for (const part of cookieHeader.split(";")) {
     const index = part.indexOf("=");
-    if (index > 0 && part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
+    if (index > 0 && part.slice(0, index).trim() === name) return percentDecode(part.slice(index + 1).trim());
   }
   return null;
 }
@@ -139,9 +142,9 @@ class RequestContext implements Context {
     readonly remoteAddress: string,
   ) {}
 
-  /** Throws 422 naming a parameter that is not valid Unicode (text.ts checkParams). */
+  /** Throws 400 naming a parameter whose escapes are not UTF-8, 422 for one that is not valid Unicode (text.ts parseParams). */
   get query(): URLSearchParams {
-    return (this.parsedQuery ??= checkParams(new URLSearchParams(this.rawQuery)));
+    return (this.parsedQuery ??= parseParams(this.rawQuery, "query parameter"));
   }
 }
 
@@ -150,7 +153,7 @@ class RequestContext implements Context {
  * sent (one native call, where asking for each name by itself is twelve), the URL, the query
  * string, parameters, and the peer address when the route asks for it.
  */
-function readContext(res: HttpResponse, req: HttpRequest, paramCount: number, withAddress: boolean): RequestContext {
+function readContext(res: HttpResponse, req: HttpRequest, paramNames: readonly string[], withAddress: boolean): RequestContext {
   const headers: Record<HeaderName, string> = {
     authorization: "", "content-type": "", "content-length": "", cookie: "", origin: "", host: "", accept: "",
     "x-forwarded-for": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
@@ -159,9 +162,18 @@ function readContext(res: HttpResponse, req: HttpRequest, paramCount: number, wi
     if (HEADER_NAME_SET.has(name) && headers[name as HeaderName] === "") headers[name as HeaderName] = value;
   });
   const params: string[] = [];
-  for (let index = 0; index < paramCount; index += 1) params.push(decodeURIComponent(req.getParameter(index) ?? ""));
+  for (let index = 0; index < paramNames.length; index += 1) params.push(req.getParameter(index) ?? "");
   const address = withAddress ? Buffer.from(res.getRemoteAddressAsText()).toString() : "";
   return new RequestContext(req.getMethod(), req.getUrl(), req.getQuery() ?? "", params, headers, address);
+}
+
+/** Percent-decodes the path parameters in place; 400 naming the first whose escapes are not UTF-8. */
+function decodeParams(params: string[], names: readonly string[]): void {
+  for (let index = 0; index < params.length; index += 1) {
+    const decoded = percentDecode(params[index]!);
+    if (decoded === null) throw new HttpError(400, `the address part :${names[index]} ('${truncate(params[index]!, 60)}') has percent-escapes that are not UTF-8`);
+    params[index] = decoded;
+  }
 }
 
 /**
@@ -194,12 +206,32 @@ function readBody(res: HttpResponse, declaredLength: string): Promise<Buffer> {
   });
 }
 
+export type Method = "get" | "post" | "patch" | "put" | "del" | "any";
+
+/** One registered route: what the method tests walk (HEAD, OPTIONS, 405, bad escapes on every route). */
+export interface RouteEntry {
+  method: Method;
+  pattern: string;
+  /** What its answers (and errors) are written in. */
+  speaks: "json" | "html";
+}
+
+const routeTables = new WeakMap<TemplatedApp, RouteEntry[]>();
+
+/** Every route registered on `app` through `route`, in registration order. */
+export function routeTable(app: TemplatedApp): readonly RouteEntry[] {
+  return routeTables.get(app) ?? [];
+}
+
 /**
  * Registers `handler`. Header, URL and auth are read synchronously (uWS invalidates `req` after
  * the handler returns); `onAborted` is set before anything async; late writes are corked.
  */
-export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post" | "patch" | "put" | "del" | "any", pattern: string, handler: Handler, options: RouteOptions = {}): void {
-  const paramCount = (pattern.match(/\/:/g) ?? []).length;
+export function route(app: TemplatedApp, deps: RouterDeps, method: Method, pattern: string, handler: Handler, options: RouteOptions = {}): void {
+  let table = routeTables.get(app);
+  if (!table) routeTables.set(app, (table = []));
+  table.push({ method, pattern, speaks: options.speaks ?? "json" });
+  const paramNames = pattern.match(/(?<=\/:)[^/]+/g) ?? [];
   const toAnswer = options.onError ?? ((error: unknown, context: Context | null) => errorAnswer(error, `${context?.method ?? method} ${context?.path ?? pattern}`));
   app[method](pattern, (res, req) => {
     const state: ResponseState = { aborted: false, answered: false };
@@ -208,9 +240,10 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
       state.aborted = true;
       stream?.abort();
     });
-    const base = readContext(res, req, paramCount, options.remoteAddress === true);
+    const base = readContext(res, req, paramNames, options.remoteAddress === true);
     let context: Context | null = null;
     try {
+      decodeParams(base.params, paramNames);
       const who = authenticate(deps, base.headers, options);
       base.viewer = who.viewer;
       base.token = who.token;
@@ -281,5 +314,5 @@ export function formBody(context: Context): Record<string, string> {
   if (!type.startsWith("application/x-www-form-urlencoded")) {
     throw new HttpError(415, `expected a form body with 'Content-Type: application/x-www-form-urlencoded', got ${type === "" ? "no Content-Type" : `'${type}'`}`);
   }
-  return Object.fromEntries(checkParams(new URLSearchParams(context.body?.toString("utf8") ?? "")));
+  return Object.fromEntries(parseParams(context.body?.toString("utf8") ?? "", "form field"));
 }

@@ -11,7 +11,7 @@ import { route, type Context, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
 import { intParam, userParam } from "../http/api.ts";
 import { escapeXml } from "../render/escape.ts";
-import { uriComponent } from "../text.ts";
+import { percentDecodeAll, uriComponent } from "../text.ts";
 
 export const FEED_ITEMS_DEFAULT = 50;
 export const FEED_ITEMS_MAX = 100;
@@ -71,12 +71,9 @@ function splitFile(file: string): [string, Format] {
 }
 
 function tagSpec(raw: string): FeedSpec {
-  let tags: string[];
-  try {
-    tags = normalizeTags(raw.split("+").map(decodeURIComponent));
-  } catch {
-    throw new HttpError(400, "the tags in this address are not valid URL encoding");
-  }
+  const decoded = percentDecodeAll(raw.split("+"));
+  if (decoded === null) throw new HttpError(400, "the tags in this address have percent-escapes that are not UTF-8");
+  const tags = normalizeTags(decoded);
   if (tags.length === 0) throw new HttpError(404, "no tag given");
   if (tags.length > FEED_TAGS_MAX) throw new HttpError(400, `at most ${FEED_TAGS_MAX} tags can be combined, got ${tags.length}`);
   const path = tags.map(uriComponent).join("+");
