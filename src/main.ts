@@ -97,7 +97,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
   registerApi(app, { store, commands, limiter, status, search, config });
-  registerTransfer(app, { store, commands, limiter, checkCookieWrite: checkUploadWrite });
+  registerTransfer(app, { store, commands, limiter, config, checkCookieWrite: checkUploadWrite });
   registerFeeds(app, { store, limiter, config });
   registerPinboard(app, { store, commands, limiter, config });
   registerLinkding(app, { store, commands, limiter, search, config });

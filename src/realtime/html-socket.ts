@@ -4,6 +4,7 @@ import type { LoggedEvent } from "../events.ts";
 import type { Store, User } from "../store/store.ts";
 import { hashToken } from "../auth/tokens.ts";
 import { SESSION_COOKIE, cookieValue } from "../http/router.ts";
+import { handshakeSite, isSiteOrigin, type SiteConfig, type SiteOrigin } from "../http/site-origin.ts";
 import { STATS_TOPIC, parseTagSetTopic, parseTopic, readMarksTopic, wireTopic } from "./topics.ts";
 import { TAG_SETS_ACTIVE_MAX, type TagSets } from "./html-feed.ts";
 
@@ -35,6 +36,8 @@ export interface LiveSocketDeps {
   wsMaxBackpressureBytes: number;
   /** Silence allowed before a ping goes out; a socket that does not answer it is dropped. */
   wsIdleTimeoutS: number;
+  /** What "this site" is, for the cookie's Origin check. */
+  site: SiteConfig;
 }
 
 /** Open live page sockets, their subscribers per topic (for /stats), the read marks followed, and the logged-in ones by session. */
@@ -97,16 +100,10 @@ export class LiveSockets {
 }
 
 /** The viewer of a session cookie, believed only when the socket's Origin is our own host (no cross-site hijacking). */
-function cookieViewer(store: Store, cookie: string, origin: string, host: string): LiveViewer | null {
+function cookieViewer(store: Store, cookie: string, origin: string, site: SiteOrigin): LiveViewer | null {
   const secret = cookie === "" ? null : cookieValue(cookie, SESSION_COOKIE);
   if (!secret) return null;
-  let originHost = "";
-  try {
-    originHost = origin === "" ? "" : new URL(origin).host;
-  } catch {
-    originHost = "";
-  }
-  if (originHost !== host) return null;
+  if (!isSiteOrigin(origin, site)) return null;
   const token = store.tokensByHash.get(hashToken(secret));
   return token && token.kind === "session" ? { user: token.user, sessionId: token.id } : null;
 }
@@ -168,7 +165,7 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
       const key = req.getHeader("sec-websocket-key");
       const protocol = req.getHeader("sec-websocket-protocol");
       const extensions = req.getHeader("sec-websocket-extensions");
-      const viewer = cookieViewer(deps.store, req.getHeader("cookie"), req.getHeader("origin"), req.getHeader("host"));
+      const viewer = cookieViewer(deps.store, req.getHeader("cookie"), req.getHeader("origin"), handshakeSite(req, deps.site));
       const name = new URLSearchParams(req.getQuery() ?? "").get("topic");
       res.upgrade(admit(deps, name, viewer), key, protocol, extensions, context);
     },
