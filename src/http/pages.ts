@@ -178,6 +178,8 @@ export interface WebApp {
   /** Follow committed events (main pushes them onto its observers). */
   observers: { beforeApply?(event: LoggedEvent): unknown; afterApply(event: LoggedEvent, before: unknown): void }[];
   status: () => unknown;
+  /** Open /live sockets (each follows one topic). */
+  liveConnections: () => number;
   close: () => void;
 }
 
@@ -197,6 +199,7 @@ export function registerWebApp(app: TemplatedApp, deps: WebAppDeps): WebApp {
   return {
     observers: [new HtmlFeed(deps.store, out, tagSets, cards, live.subscribers, live.marksFollowers), rate, live],
     status: () => ({ live_sockets: live.connections, live_topics: live.subscribers.size, tag_sets: tagSets.size }),
+    liveConnections: () => live.connections,
     close: stopTicker,
   };
 }

@@ -7,6 +7,7 @@ import type { RateLimiter } from "../auth/rate-limit.ts";
 import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
 import { checkParams } from "../text.ts";
+import { requestStarted } from "../metrics.ts";
 import { siteOrigin, type SiteConfig, type SiteOrigin } from "./site-origin.ts";
 
 export const BODY_BYTES_MAX = 64 * 1024;
@@ -212,7 +213,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
   const paramCount = (pattern.match(/\/:/g) ?? []).length;
   const toAnswer = options.onError ?? ((error: unknown, context: Context | null) => errorAnswer(error, `${context?.method ?? method} ${context?.path ?? pattern}`));
   app[method](pattern, (res, req) => {
-    const state: ResponseState = { aborted: false, answered: false };
+    const state: ResponseState = { aborted: false, answered: false, timing: requestStarted(pattern, () => req.getMethod()) };
     let stream: BodyStream | undefined;
     res.onAborted(() => {
       state.aborted = true;

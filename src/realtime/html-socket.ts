@@ -7,6 +7,7 @@ import { SESSION_COOKIE, cookieValue } from "../http/router.ts";
 import { handshakeSite, isSiteOrigin, type SiteConfig, type SiteOrigin } from "../http/site-origin.ts";
 import { STATS_TOPIC, parseTagSetTopic, parseTopic, readMarksTopic, wireTopic } from "./topics.ts";
 import { TAG_SETS_ACTIVE_MAX, type TagSets } from "./html-feed.ts";
+import { socketClosed } from "../metrics.ts";
 
 /** Close codes the page sees; none of them is in hx-ws's reconnect list, so a refused page stays quiet. */
 export const LIVE_CLOSE = { badRequest: 4400, forbidden: 4403, notFound: 4404, busy: 4429 } as const;
@@ -182,7 +183,8 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
     message(ws: WebSocket<LiveData>) {
       ws.end(LIVE_CLOSE.badRequest, "this socket only sends; post forms over HTTP");
     },
-    close(ws: WebSocket<LiveData>) {
+    close(ws: WebSocket<LiveData>, code: number) {
+      socketClosed("live", code);
       const data = ws.getUserData();
       if (data.refusal || !data.topic) return;
       if (data.tagSet) deps.tagSets.leave(data.tagSet);
