@@ -5,7 +5,7 @@ import type { Commands } from "../commands/commands.ts";
 import type { Config } from "../config.ts";
 import type { User } from "../store/store.ts";
 import { CSRF_COOKIE, CSRF_FIELD, checkCsrf, checkOrigin, csrfToken, newCsrfSeed } from "../auth/csrf.ts";
-import { csrfSeedCookie, isSecureRequest } from "../auth/sessions.ts";
+import { csrfSeedCookie } from "../auth/sessions.ts";
 import { CardCache, render } from "../render/html.ts";
 import { AnswerCache, SESSION_COOKIE, cookieValue, formBody, route, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
 import type { Answer } from "./respond.ts";
@@ -23,7 +23,7 @@ export interface PagesDeps extends RouterDeps {
   commands: Commands;
   /** Rendered cards, shared with the live feed. */
   cards: CardCache;
-  config: Pick<Config, "trustProxy" | "signup">;
+  config: Pick<Config, "trustProxy" | "publicUrl" | "signup">;
   stats: StatsSources;
   /** Page routes of other parts (search, reading list, import), registered before the catch-all. */
   extraPages?: (app: TemplatedApp, pages: PageContext) => void;
@@ -87,8 +87,8 @@ function csrfSeed(context: Context): string | null {
   return context.headers.cookie === "" ? null : cookieValue(context.headers.cookie, CSRF_COOKIE);
 }
 
-export function secureCookies(pages: PageContext, context: Context): boolean {
-  return isSecureRequest(context.headers["x-forwarded-proto"], pages.config.trustProxy);
+export function secureCookies(context: Context): boolean {
+  return context.site.secure;
 }
 
 export interface PageOptions {
@@ -106,7 +106,7 @@ export function page(pages: PageContext, context: Context | null, template: stri
   let seed = context ? csrfSeed(context) : null;
   if (seed === null && context && options.anonymousForms) {
     seed = newCsrfSeed();
-    headers["Set-Cookie"] = csrfSeedCookie(seed, secureCookies(pages, context));
+    headers["Set-Cookie"] = csrfSeedCookie(seed, secureCookies(context));
   }
   const body = render(template, {
     ...data,
@@ -130,7 +130,7 @@ export function formToken(context: Context): string {
 
 /** Reads a page form: same-origin, with a valid CSRF token; returns its fields. */
 export function readForm(context: Context): Record<string, string> {
-  checkOrigin(context.headers.origin, context.headers.host);
+  checkOrigin(context.headers.origin, context.site);
   const fields = formBody(context);
   checkCsrf(csrfSeed(context), fields[CSRF_FIELD]);
   return fields;
@@ -169,7 +169,7 @@ export function errorPage(pages: PageContext, error: unknown, context: Context |
 
 export interface WebAppDeps extends RouterDeps {
   commands: Commands;
-  config: Pick<Config, "trustProxy" | "signup" | "wsMaxBackpressureBytes" | "wsIdleTimeoutS">;
+  config: Pick<Config, "trustProxy" | "publicUrl" | "signup" | "wsMaxBackpressureBytes" | "wsIdleTimeoutS">;
   status: () => Record<string, unknown>;
   extraPages?: (app: TemplatedApp, pages: PageContext) => void;
 }
@@ -178,6 +178,8 @@ export interface WebApp {
   /** Follow committed events (main pushes them onto its observers). */
   observers: { beforeApply?(event: LoggedEvent): unknown; afterApply(event: LoggedEvent, before: unknown): void }[];
   status: () => unknown;
+  /** Open /live sockets (each follows one topic). */
+  liveConnections: () => number;
   close: () => void;
 }
 
@@ -190,13 +192,14 @@ export function registerWebApp(app: TemplatedApp, deps: WebAppDeps): WebApp {
   const cards = new CardCache(deps.store);
   const tagSets = new TagSets();
   const rate = new EventRate();
-  const live = registerLiveSocket(app, { store: deps.store, tagSets, wsMaxBackpressureBytes: deps.config.wsMaxBackpressureBytes, wsIdleTimeoutS: deps.config.wsIdleTimeoutS });
+  const live = registerLiveSocket(app, { store: deps.store, tagSets, wsMaxBackpressureBytes: deps.config.wsMaxBackpressureBytes, wsIdleTimeoutS: deps.config.wsIdleTimeoutS, site: deps.config });
   const stats: StatsSources = { rate, live, status: deps.status };
   registerPages(app, { ...deps, cards, stats });
   const stopTicker = startStatsTicker(deps.store, stats, out);
   return {
     observers: [new HtmlFeed(deps.store, out, tagSets, cards, live.subscribers, live.marksFollowers), rate, live],
     status: () => ({ live_sockets: live.connections, live_topics: live.subscribers.size, tag_sets: tagSets.size }),
+    liveConnections: () => live.connections,
     close: stopTicker,
   };
 }

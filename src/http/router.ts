@@ -7,12 +7,14 @@ import type { RateLimiter } from "../auth/rate-limit.ts";
 import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
 import { parseParams, percentDecode, truncate } from "../text.ts";
+import { requestStarted } from "../metrics.ts";
+import { siteOrigin, type SiteConfig, type SiteOrigin } from "./site-origin.ts";
 
 export const BODY_BYTES_MAX = 64 * 1024;
 export const SESSION_COOKIE = "nasty_session";
 
 /** The headers any handler may read; uWS only lets us read them before the handler returns. */
-const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
+const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
 export type HeaderName = (typeof HEADER_NAMES)[number];
 const HEADER_NAME_SET: ReadonlySet<string> = new Set(HEADER_NAMES);
 
@@ -36,6 +38,8 @@ export interface Context {
   stream?: BodyStream;
   /** The peer's address, read only for routes with `remoteAddress` ("" elsewhere). */
   remoteAddress: string;
+  /** Where the visitor reached this site (NASTY_PUBLIC_URL, or the request's headers): for Origin checks, cookies and links. */
+  site: SiteOrigin;
 }
 
 export type Handler = (context: Context) => Answer | Promise<Answer>;
@@ -67,6 +71,7 @@ export interface RouteOptions {
 export interface RouterDeps {
   store: Store;
   limiter: RateLimiter;
+  config: SiteConfig;
 }
 
 /** Cached answers by a key (method, URL, viewer), valid while `store.eventsApplied` is unchanged. */
@@ -132,6 +137,7 @@ class RequestContext implements Context {
   body: Buffer | null = null;
   stream?: BodyStream;
   private parsedQuery: URLSearchParams | null = null;
+  private readSite: SiteOrigin | null = null;
 
   constructor(
     readonly method: string,
@@ -140,7 +146,12 @@ class RequestContext implements Context {
     readonly params: string[],
     readonly headers: Record<HeaderName, string>,
     readonly remoteAddress: string,
+    private readonly siteConfig: SiteConfig,
   ) {}
+
+  get site(): SiteOrigin {
+    return (this.readSite ??= siteOrigin(this.headers, this.siteConfig));
+  }
 
   /** Throws 400 naming a parameter whose escapes are not UTF-8, 422 for one that is not valid Unicode (text.ts parseParams). */
   get query(): URLSearchParams {
@@ -153,10 +164,10 @@ class RequestContext implements Context {
  * sent (one native call, where asking for each name by itself is twelve), the URL, the query
  * string, parameters, and the peer address when the route asks for it.
  */
-function readContext(res: HttpResponse, req: HttpRequest, paramNames: readonly string[], withAddress: boolean): RequestContext {
+function readContext(res: HttpResponse, req: HttpRequest, paramNames: readonly string[], withAddress: boolean, siteConfig: SiteConfig): RequestContext {
   const headers: Record<HeaderName, string> = {
     authorization: "", "content-type": "", "content-length": "", cookie: "", origin: "", host: "", accept: "",
-    "x-forwarded-for": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
+    "x-forwarded-for": "", "x-forwarded-host": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
   };
   req.forEach((name, value) => {
     if (HEADER_NAME_SET.has(name) && headers[name as HeaderName] === "") headers[name as HeaderName] = value;
@@ -164,7 +175,7 @@ function readContext(res: HttpResponse, req: HttpRequest, paramNames: readonly s
   const params: string[] = [];
   for (let index = 0; index < paramNames.length; index += 1) params.push(req.getParameter(index) ?? "");
   const address = withAddress ? Buffer.from(res.getRemoteAddressAsText()).toString() : "";
-  return new RequestContext(req.getMethod(), req.getUrl(), req.getQuery() ?? "", params, headers, address);
+  return new RequestContext(req.getMethod(), req.getUrl(), req.getQuery() ?? "", params, headers, address, siteConfig);
 }
 
 /** Percent-decodes the path parameters in place; 400 naming the first whose escapes are not UTF-8. */
@@ -234,13 +245,13 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: Method, patte
   const paramNames = pattern.match(/(?<=\/:)[^/]+/g) ?? [];
   const toAnswer = options.onError ?? ((error: unknown, context: Context | null) => errorAnswer(error, `${context?.method ?? method} ${context?.path ?? pattern}`));
   app[method](pattern, (res, req) => {
-    const state: ResponseState = { aborted: false, answered: false };
+    const state: ResponseState = { aborted: false, answered: false, timing: requestStarted(pattern, () => req.getMethod()) };
     let stream: BodyStream | undefined;
     res.onAborted(() => {
       state.aborted = true;
       stream?.abort();
     });
-    const base = readContext(res, req, paramNames, options.remoteAddress === true);
+    const base = readContext(res, req, paramNames, options.remoteAddress === true, deps.config);
     let context: Context | null = null;
     try {
       decodeParams(base.params, paramNames);
