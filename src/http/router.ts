@@ -194,11 +194,23 @@ function readBody(res: HttpResponse, declaredLength: string): Promise<Buffer> {
   });
 }
 
+export type RouteMethod = "get" | "post" | "patch" | "put" | "del" | "any";
+
+/** The route table of each app, in registration order: what the OpenAPI description is checked against. */
+const routeTables = new WeakMap<TemplatedApp, { method: RouteMethod; pattern: string }[]>();
+
+export function routesOf(app: TemplatedApp): readonly { method: RouteMethod; pattern: string }[] {
+  return routeTables.get(app) ?? [];
+}
+
 /**
  * Registers `handler`. Header, URL and auth are read synchronously (uWS invalidates `req` after
  * the handler returns); `onAborted` is set before anything async; late writes are corked.
  */
-export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post" | "patch" | "put" | "del" | "any", pattern: string, handler: Handler, options: RouteOptions = {}): void {
+export function route(app: TemplatedApp, deps: RouterDeps, method: RouteMethod, pattern: string, handler: Handler, options: RouteOptions = {}): void {
+  let table = routeTables.get(app);
+  if (!table) routeTables.set(app, (table = []));
+  table.push({ method, pattern });
   const paramCount = (pattern.match(/\/:/g) ?? []).length;
   const toAnswer = options.onError ?? ((error: unknown, context: Context | null) => errorAnswer(error, `${context?.method ?? method} ${context?.path ?? pattern}`));
   app[method](pattern, (res, req) => {
