@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { SETTINGS } from "../src/config.ts";
 import { request, startTestServer } from "./support/server.ts";
+import { OpenApiChecker } from "./support/openapi.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const README_BYTES_MAX = 8192;
@@ -95,6 +96,13 @@ test("every relative link in the README and docs/ points at a file, and at a hea
   }
   assert.ok(checked >= 30, `links were found (${checked})`);
   assert.deepEqual(broken, []);
+});
+
+test("docs/api.md's table names every operation of docs/openapi.yaml", () => {
+  const api = read("docs/api.md");
+  const operations = new OpenApiChecker().operations().map(({ method, template }) => `${method} ${template.replace(/\{([a-z_]+)\}/gi, ":$1")}`);
+  assert.ok(operations.length >= 10, operations.join(", "));
+  assert.deepEqual(operations.filter((operation) => !new RegExp(`\`${operation.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[\`?]`).test(api)), [], "described in openapi.yaml but not in docs/api.md");
 });
 
 test("the link check sees a broken link and a broken anchor (positive control)", () => {
