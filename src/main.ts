@@ -12,7 +12,6 @@ import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { loadUws, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
-import { registerOpenApi } from "./http/openapi.ts";
 import { registerWebApp } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
 import { registerTransfer } from "./interop/transfer.ts";
@@ -98,7 +97,6 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
   registerApi(app, { store, commands, limiter, status, search, config });
-  registerOpenApi(app, { store, limiter });
   registerTransfer(app, { store, commands, limiter, checkCookieWrite: checkUploadWrite });
   registerFeeds(app, { store, limiter, config });
   registerPinboard(app, { store, commands, limiter, config });
