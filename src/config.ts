@@ -29,6 +29,7 @@ export const SETTINGS = {
   flushBackoffMaxMs: { env: "NASTY_FLUSH_BACKOFF_MAX_MS", default: "10000", describe: "longest wait between Postgres retries", type: { kind: "integer", min: 10, max: 600_000 } },
   flushTimeoutMs: { env: "NASTY_FLUSH_TIMEOUT_MS", default: "30000", describe: "longest wait for Postgres to answer one flush step before reconnecting", type: { kind: "integer", min: 100, max: 600_000 } },
   logQueueEventsMax: { env: "NASTY_LOG_QUEUE_MAX", default: "100000", describe: "events waiting for commit before writes get 503", type: { kind: "integer", min: 1, max: 10_000_000 } },
+  answerCacheBytes: { env: "NASTY_ANSWER_CACHE_BYTES", default: String(64 * 1024 * 1024), describe: "bytes of encoded answers to visitors who are not logged in (pages, feeds, JSON lists) kept until the next event (0: off)", type: { kind: "integer", min: 0, max: 16 * 1024 * 1024 * 1024 } },
   trustProxy: { env: "NASTY_TRUST_PROXY", default: "false", describe: "behind one reverse proxy: the client's address is the last X-Forwarded-For entry, https is X-Forwarded-Proto", type: { kind: "choice", choices: ["true", "false"] } },
   passwordCostLog2: { env: "NASTY_PASSWORD_COST_LOG2", default: "17", describe: "scrypt cost of new password hashes, N = 2^this with r=8, p=1 (17 is OWASP's minimum; lower only for tests)", type: { kind: "integer", min: 10, max: 20 } },
   passwordAttemptsPerAddressPerMinute: { env: "NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS", default: "30", describe: "log-ins and sign-ups per client address per minute, on every path that takes a password (0: off)", type: { kind: "integer", min: 0, max: 1_000_000 } },
@@ -52,6 +53,7 @@ export interface Config {
   flushBackoffMaxMs: number;
   flushTimeoutMs: number;
   logQueueEventsMax: number;
+  answerCacheBytes: number;
   trustProxy: boolean;
   passwordCostLog2: number;
   passwordAttemptsPerAddressPerMinute: number;
@@ -113,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     flushBackoffMaxMs: values.flushBackoffMaxMs as number,
     flushTimeoutMs: values.flushTimeoutMs as number,
     logQueueEventsMax: values.logQueueEventsMax as number,
+    answerCacheBytes: values.answerCacheBytes as number,
     trustProxy: values.trustProxy === "true",
     passwordCostLog2: values.passwordCostLog2 as number,
     passwordAttemptsPerAddressPerMinute: values.passwordAttemptsPerAddressPerMinute as number,
