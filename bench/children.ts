@@ -38,6 +38,22 @@ export function cpuTimes(pid: number, thread?: number): { user: number; system: 
   }
 }
 
+/** CPU seconds in user and system mode of each thread of a process, by thread id; empty off Linux. */
+export function threadCpuTimes(pid: number): Map<number, { user: number; system: number }> {
+  const threads = new Map<number, { user: number; system: number }>();
+  let ids: string[] = [];
+  try {
+    ids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads;
+  }
+  for (const id of ids) {
+    const times = cpuTimes(pid, Number(id));
+    if (times) threads.set(Number(id), times);
+  }
+  return threads;
+}
+
 /** CPU seconds (user + system, every thread) a process has used so far; null off Linux. */
 export function cpuSeconds(pid: number): number | null {
   const times = cpuTimes(pid);

@@ -202,7 +202,7 @@ async function loadFigures(options: Options, mode: Mode, servers: Servers, error
   }
   if (options.only.has("cpu")) {
     const cpuPlan = { client: options.client, seconds: mode.load.seconds, warmupSeconds: mode.load.warmupSeconds, connections: mode.postConnections, seedBookmarks: mode.seedBookmarks };
-    await step("create-cpu", "server CPU per durable create", async () => [await createCpuFigure(cpuPlan, sides.ceiling, say)]);
+    await step("create-cpu", "server CPU per durable create", async () => [await createCpuFigure(cpuPlan, sides, say)]);
   }
   if (options.only.has("feed")) {
     const name = "feed GET /api/bookmarks?limit=50 (JSON)";
