@@ -12,6 +12,7 @@ import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { loadNativeUws, UwsUnavailableError, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
+import { AnswerCache } from "./http/answer-cache.ts";
 import { registerWebApp } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
 import { registerTransfer } from "./interop/transfer.ts";
@@ -122,13 +123,16 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   );
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
-  registerApi(app, { store, commands, limiter, status, search, config });
+  // Anonymous pages, feeds and JSON lists, kept encoded until the next event (every event clears it).
+  const answers = new AnswerCache(config.answerCacheBytes, () => store.eventsApplied);
+  statusParts.answer_cache = () => answers.stats();
+  registerApi(app, { store, commands, limiter, status, search, config, answers });
   registerTransfer(app, { store, commands, limiter, config, checkCookieWrite: checkUploadWrite });
-  registerFeeds(app, { store, limiter, config });
+  registerFeeds(app, { store, limiter, config, answers });
   registerPinboard(app, { store, commands, limiter, config });
   registerLinkding(app, { store, commands, limiter, search, config });
   // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
-  const webApp = registerWebApp(app, { store, commands, limiter, config, status, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
+  const webApp = registerWebApp(app, { store, commands, limiter, answers, config, status, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
   observers.push(...webApp.observers);
   statusParts.pages = webApp.status;
   closers.push(webApp.close);

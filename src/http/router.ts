@@ -6,6 +6,7 @@ import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
+import type { AnswerCache } from "./answer-cache.ts";
 import { parseParams, percentDecode, truncate } from "../text.ts";
 import { requestStarted } from "../metrics.ts";
 import { siteOrigin, type SiteConfig, type SiteOrigin } from "./site-origin.ts";
@@ -56,10 +57,13 @@ export interface RouteOptions {
   /** The handler reads the Authorization header itself (Pinboard's HTTP Basic); the router leaves it alone. */
   ownAuthorization?: boolean;
   /**
-   * The answer is a pure function of the URL, the viewer and the store: a 200 is kept and served
-   * again until the next event is applied (render once, serve many). Never for random picks.
+   * For visitors who are not logged in, the answer is a pure function of the URL (and of the
+   * request headers named in `vary`) and the store: a 200 is kept as bytes and served again until
+   * the next event is applied (answer-cache.ts). It is rendered without the request's cookies and
+   * If-None-Match, so nothing of one visitor's can be in it. Never for random picks, never for a
+   * logged-in viewer (their answers are always rendered for them).
    */
-  cache?: boolean;
+  cache?: true | { vary: readonly HeaderName[] };
   /** Read the peer's address into context.remoteAddress (per-address limits); uWS only gives it before the first await. */
   remoteAddress?: boolean;
   /** What the route's answers are written in: JSON (the default) or HTML pages; an unexpected error answers 500 in it. */
@@ -72,33 +76,8 @@ export interface RouterDeps {
   store: Store;
   limiter: RateLimiter;
   config: SiteConfig;
-}
-
-/** Cached answers by a key (method, URL, viewer), valid while `store.eventsApplied` is unchanged. */
-export class AnswerCache {
-  private readonly entries = new Map<string, Answer & { version: number }>();
-  private static readonly ENTRIES_MAX = 2048;
-
-  get(key: string, version: number): Answer | undefined {
-    const entry = this.entries.get(key);
-    return entry && entry.version === version ? entry : undefined;
-  }
-
-  set(key: string, version: number, answer: Answer): Answer {
-    if (answer.status !== 200) return answer;
-    if (this.entries.size >= AnswerCache.ENTRIES_MAX) this.entries.clear();
-    const serialized = { ...answer, body: answer.body ?? JSON.stringify(answer.json ?? null), version };
-    this.entries.set(key, serialized);
-    return serialized;
-  }
-}
-
-/** One answer cache per store, so two servers in one process never serve each other's answers. */
-const answerCaches = new WeakMap<Store, AnswerCache>();
-function answerCacheOf(store: Store): AnswerCache {
-  let cache = answerCaches.get(store);
-  if (!cache) answerCaches.set(store, (cache = new AnswerCache()));
-  return cache;
+  /** Where routes with `cache` keep their answers to visitors; without it they render every time. */
+  answers?: AnswerCache;
 }
 
 /** The value of cookie `name`, percent-decoded; a value that does not decode is ignored like an absent one. */
@@ -282,19 +261,9 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: Method, patte
         .then(late, (error) => late(toAnswer(error, ready)));
       return;
     }
-    const cacheKey = options.cache ? `${ready.method} ${ready.path}?${ready.rawQuery} ${ready.viewer?.id ?? 0}` : null;
-    const version = deps.store.eventsApplied;
-    if (cacheKey !== null) {
-      const cached = answerCacheOf(deps.store).get(cacheKey, version);
-      if (cached) {
-        writeAnswer(res, state, cached);
-        return;
-      }
-    }
     let result: Answer | Promise<Answer>;
     try {
-      result = handler(ready);
-      if (cacheKey !== null && !(result instanceof Promise)) result = answerCacheOf(deps.store).set(cacheKey, version, result);
+      result = options.cache && ready.viewer === null && deps.answers ? visitorAnswer(deps.answers, ready, options.cache, handler) : handler(ready);
     } catch (error) {
       writeAnswer(res, state, toAnswer(error, ready));
       return;
@@ -302,6 +271,27 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: Method, patte
     if (result instanceof Promise) result.then(late, (error) => late(toAnswer(error, ready)));
     else writeAnswer(res, state, result);
   });
+}
+
+/**
+ * A cacheable route's answer to a visitor who is not logged in: the kept bytes, or the handler's
+ * answer rendered with the cookies and If-None-Match left out, then kept. A kept answer with an
+ * ETag that matches the request's If-None-Match becomes the 304 the handler would have given.
+ */
+function visitorAnswer(cache: AnswerCache, context: Context, option: true | { vary: readonly HeaderName[] }, handler: Handler): Answer | Promise<Answer> {
+  let key = `${context.method} ${context.path}?${context.rawQuery}`;
+  if (option !== true) for (const name of option.vary) key += `\n${context.headers[name]}`;
+  const ifNoneMatch = context.headers["if-none-match"];
+  let answer: Answer | undefined = cache.get(key);
+  if (answer === undefined) {
+    context.headers.cookie = "";
+    context.headers["if-none-match"] = "";
+    const result = handler(context);
+    if (result instanceof Promise) return result;
+    answer = cache.set(key, result) ?? result;
+  }
+  const etag = answer.status === 200 ? answer.headers?.ETag : undefined;
+  return etag !== undefined && etag === ifNoneMatch ? { status: 304, headers: answer.headers } : answer;
 }
 
 /** Parses a JSON request body; 415 when it is not JSON, 400 when it does not parse. */

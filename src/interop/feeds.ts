@@ -165,7 +165,8 @@ function serveFeed(deps: FeedsDeps, context: Context, spec: FeedSpec, format: Fo
 
 /** /feeds/firehose.{rss,atom}, /feeds/t/rust+web.{rss,atom}, /feeds/u/NAME.{rss,atom}; `?limit=` up to 100. */
 export function registerFeeds(app: TemplatedApp, deps: FeedsDeps): void {
-  const options = { auth: "none" } as const;
+  // Kept as bytes per address the client used: links in a feed are absolute (siteOrigin).
+  const options = { auth: "none", cache: { vary: ["host", "x-forwarded-host", "x-forwarded-proto"] } } as const;
   route(app, deps, "get", "/feeds/:file", (context) => {
     const [name, format] = splitFile(context.params[0] ?? "");
     if (name !== "firehose") throw new HttpError(404, `no feed '${name.slice(0, 60)}'; try /feeds/firehose.rss`);
