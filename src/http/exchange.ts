@@ -202,6 +202,7 @@ export class Exchange implements Context, Guarded {
 
   fail(error: unknown): void {
     if (!(error instanceof HttpError)) this.log.error({ err: error, route: `${this.method.toUpperCase()} ${this.route.pattern}`, path: this.path }, "unexpected error; answered 500");
+    else if (logger.isLevelEnabled("debug")) this.log.debug({ status: error.status, error: error.message, path: this.path }, "answered an operating error");
     if (this.aborted || this.written === "done") return;
     if (this.written === "started") {
       this.abandon();
