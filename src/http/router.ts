@@ -3,13 +3,13 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Store, Token, User } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
+import { SESSION_COOKIE, cookieValue } from "../auth/cookies.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
 import { checkParams } from "../text.ts";
 
 export const BODY_BYTES_MAX = 64 * 1024;
-export const SESSION_COOKIE = "nasty_session";
 
 /** The headers any handler may read; uWS only lets us read them before the handler returns. */
 const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
@@ -94,13 +94,6 @@ function answerCacheOf(store: Store): AnswerCache {
   return cache;
 }
 
-export function cookieValue(cookieHeader: string, name: string): string | null {
-  for (const part of cookieHeader.split(";")) {
-    const index = part.indexOf("=");
-    if (index > 0 && part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
-  }
-  return null;
-}
 
 /** Resolves the viewer from headers, synchronously; a token that is sent but unknown is a 401, never ignored. */
 function authenticate(deps: RouterDeps, headers: Record<HeaderName, string>, options: RouteOptions): Pick<Context, "viewer" | "token" | "via"> {

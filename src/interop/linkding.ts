@@ -8,7 +8,7 @@ import { isoTime } from "../render/json.ts";
 import { siteOrigin } from "./feeds.ts";
 import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import { errorAnswer, type Answer } from "../http/respond.ts";
-import { idParam } from "../http/api.ts";
+import { idParam } from "../http/params.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
 import { textProblem } from "../text.ts";
