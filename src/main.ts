@@ -134,7 +134,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const stats: StatsSources = { rate, live: liveSockets, status };
   closers.push(startStatsTicker(store, stats, { subscribers: (name) => app.numSubscribers(wireTopic("html", name)), publish: (name, text) => app.publish(wireTopic("html", name), text, false) }));
   // The htmx pages (routes only).
-  registerPages(app, { store, commands, limiter, config, cards, stats, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
+  registerPages(app, { store, commands, limiter, config, cards, stats, liveHead: () => live.history.head, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
   statusParts.pages = () => ({ live_sockets: liveSockets.connections, live_topics: liveSockets.subscribers.size, tag_sets: live.tagSets.size });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {

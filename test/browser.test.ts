@@ -150,6 +150,39 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     assert.equal(await firehose.locator(`#b-${missed.id}`).count(), 1, "shown once");
   });
 
+  test("a page that loses its socket for a few seconds shows what was created meanwhile, in order, without a reload", async () => {
+    const firehose = await openLive("/");
+    // Marks on the page and on its live part: a reload of either (a resync) would drop them.
+    await firehose.evaluate(() => {
+      (window as unknown as { __kept: boolean }).__kept = true;
+      (document.getElementById("live-body") as unknown as { __kept: boolean }).__kept = true;
+    });
+    let away = true;
+    await firehose.routeWebSocket(/\/live\?/, (route) => {
+      if (away) route.close({ code: 1013, reason: "away for a while" });
+      else route.connectToServer();
+    });
+    await firehose.evaluate(() => (document.getElementById("main") as unknown as { _htmx: { ws: { connection: { socket: WebSocket } } } })._htmx.ws.connection.socket.close());
+    await firehose.locator('#live-status[data-state="reconnecting"]').waitFor({ timeout: LIVE_WAIT_MS });
+    const missed = [];
+    for (const [index, isPublic] of [true, false, true, true].entries()) {
+      missed.push({ ...(await createBookmark(base, alice, { title: `Away ${index}`, url: `https://away.example/${index}`, public: isPublic })), isPublic });
+      await new Promise((resolve) => setTimeout(resolve, 700));
+    }
+    const gone = missed[2]!;
+    assert.equal((await request(base, "DELETE", `/api/bookmarks/${gone.id}`, { token: alice })).status, 204);
+    away = false;
+    const shown = missed.filter((bookmark) => bookmark.isPublic && bookmark !== gone);
+    for (const bookmark of shown) await firehose.locator(`#feed #b-${bookmark.id}`).waitFor({ timeout: 20_000 });
+    await firehose.locator('#live-status[data-state="live"]').waitFor({ timeout: LIVE_WAIT_MS });
+    const order = await firehose.locator("#feed > .card").evaluateAll((cards) => cards.slice(0, 2).map((card) => card.id));
+    assert.deepEqual(order, shown.map((bookmark) => `b-${bookmark.id}`).reverse(), "newest first, as live pushes put them");
+    assert.equal(await firehose.locator(`#b-${gone.id}`).count(), 0, "the deletion was replayed too");
+    assert.equal(await firehose.locator(`#b-${missed[1]!.id}`).count(), 0, "the private one never reaches the firehose");
+    assert.deepEqual(await firehose.evaluate(() => [(window as unknown as { __kept?: boolean }).__kept ?? false, (document.getElementById("live-body") as unknown as { __kept?: boolean }).__kept ?? false]), [true, true], "no reload, not even of the live part");
+    assert.equal(await firehose.locator("#live-status .live-text").textContent(), "live", "the page says nothing: it missed nothing");
+  });
+
   test("a hostile title renders as text, live and on reload", async () => {
     const firehose = await openLive("/");
     const title = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`;

@@ -21,6 +21,8 @@ export interface PagesDeps extends RouterDeps {
   cards: CardCache;
   config: Pick<Config, "trustProxy" | "signup">;
   stats: StatsSources;
+  /** The seq of the last event applied: a page follows its live topic from there (`/live?since=`), so nothing falls between render and connect. */
+  liveHead: () => number;
   /** Page routes of other parts (search, reading list, import), registered before the catch-all. */
   extraPages?: (app: TemplatedApp, pages: PageContext) => void;
 }
@@ -111,7 +113,7 @@ export function page(pages: PageContext, context: Context | null, template: stri
     viewer: context?.viewer?.username ?? null,
     csrf: seed === null ? "" : csrfToken(seed),
     live: options.live ?? null,
-    liveUrl: options.live ? `/live?topic=${uriComponent(options.live)}` : null,
+    liveUrl: options.live ? `/live?topic=${uriComponent(options.live)}&since=${pages.liveHead()}` : null,
     feeds: feedLinks(options.live),
     assets: pages.assets,
   });
