@@ -160,7 +160,7 @@ export interface Live {
  * A fragment as the page swaps it (a resync comes as swap "resync"): its `seq` checked (a whole number, also on the swapped element
  * as `data-seq` when there is one) and set apart. Stats panels carry none: they are no event.
  */
-function fragmentOf(message: Fragment & { seq?: unknown }, seqs: number[]): Fragment {
+export function fragmentOf(message: Fragment & { seq?: unknown }, seqs: number[]): Fragment {
   const { seq, ...fragment } = message;
   if ((message as { resync?: unknown }).resync === true) return { content: "", target: "", swap: "resync" };
   if (fragment.target === "#stats-panel") return fragment;
