@@ -170,9 +170,13 @@ export function socketLimits(config: Pick<Config, "wsMaxBackpressureBytes" | "ws
 }
 export type SocketLimits = ReturnType<typeof socketLimits>;
 
-/** The part of its backpressure budget a resuming socket may fill with history before it is told to resync instead. */
+/**
+ * The part of its backpressure budget a resuming socket may fill with history before it is told
+ * to resync instead: three quarters, leaving room for the live pushes that follow the replay
+ * while the client reads it (1,000 firehose pushes fit the default 1 MiB).
+ */
 export function replayBytesMax(config: Pick<Config, "wsMaxBackpressureBytes">): number {
-  return Math.floor(config.wsMaxBackpressureBytes / 2);
+  return Math.floor((config.wsMaxBackpressureBytes * 3) / 4);
 }
 
 /** What `since` may be: the seq of an event (a whole number), as a client sends it in a URL or frame. */

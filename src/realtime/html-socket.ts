@@ -162,7 +162,7 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
       if (data.since === null || data.topic === STATS_TOPIC) return;
       const follows: Follow[] = [{ name: data.topic, owner: data.owner, wire: "html", joinRef: NULL_JOIN_REF, tagSet: data.tagSet }];
       if (data.marksOf !== null) follows.push({ name: readMarksTopic(data.marksOf), owner: false, wire: "html", joinRef: NULL_JOIN_REF, tagSet: null });
-      deps.live.catchUp(follows, data.since, replayBytesMax(deps.config), (text) => ws.send(text, false));
+      ws.cork(() => deps.live.catchUp(follows, data.since!, replayBytesMax(deps.config), (text) => ws.send(text, false)));
     },
     message(ws: WebSocket<LiveData>) {
       ws.end(LIVE_CLOSE.badRequest, "this socket only sends; post forms over HTTP");

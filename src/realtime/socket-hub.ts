@@ -222,7 +222,9 @@ export class SocketHub {
       const joined = data.joined.get(name);
       if (joined) follows.push({ name, owner: joined.owner, wire: data.wire, joinRef: joinRefJson(joined.joinRef), tagSet: null });
     }
-    this.deps.live.catchUp(follows, since, replayBytesMax(this.deps.config), (text) => this.send(ws, text));
+    if (!data.open) return;
+    // One cork for the whole replay: one write for the lot, not one per frame.
+    ws.cork(() => this.deps.live.catchUp(follows, since, replayBytesMax(this.deps.config), (text) => ws.send(text, false)));
   }
 
   leave(ws: WebSocket<SocketData>, name: string): Outcome {
