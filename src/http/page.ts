@@ -1,17 +1,17 @@
-// What every page shares: chrome, security headers, CSRF, HTML errors, visitor caching.
+// What every page shares: chrome, security headers, CSRF, HTML errors.
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
 import type { Config } from "../config.ts";
 import type { User } from "../store/store.ts";
 import { CSRF_COOKIE, CSRF_FIELD, checkCsrf, checkOrigin, csrfToken, newCsrfSeed } from "../auth/csrf.ts";
-import { csrfSeedCookie, isSecureRequest } from "../auth/sessions.ts";
+import { csrfSeedCookie } from "../auth/sessions.ts";
 import { render, type CardCache } from "../render/html.ts";
-import type { Assets } from "./pages-static.ts";
 import type { StatsSources } from "../render/stats.ts";
-import { AnswerCache, formBody, route, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
-import type { Answer } from "./respond.ts";
+import { formBody, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
 import { SESSION_COOKIE, cookieValue } from "../auth/cookies.ts";
+import type { Answer } from "./respond.ts";
+import type { Assets } from "./pages-static.ts";
 import { feedLinks } from "./feed-links.ts";
 import { uriComponent } from "../text.ts";
 
@@ -19,7 +19,7 @@ export interface PagesDeps extends RouterDeps {
   commands: Commands;
   /** Rendered cards, shared with the live feed. */
   cards: CardCache;
-  config: Pick<Config, "trustProxy" | "signup">;
+  config: Pick<Config, "trustProxy" | "publicUrl" | "signup">;
   stats: StatsSources;
   /** The seq of the last event applied: a page follows its live topic from there (`/live?since=`), so nothing falls between render and connect. */
   liveHead: () => number;
@@ -29,8 +29,6 @@ export interface PagesDeps extends RouterDeps {
 
 export interface PageContext extends PagesDeps {
   assets: Assets;
-  /** Pages as visitors who are not logged in see them, until the next event. */
-  visitorPages: AnswerCache;
 }
 
 export const HTML_TYPE = "text/html; charset=utf-8";
@@ -54,21 +52,12 @@ export const CONTENT_SECURITY_POLICY = [
 const PAGE_HEADERS = { "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store", "X-Frame-Options": "DENY" };
 
 /**
- * For visitors who are not logged in, a page that depends only on its URL and the store (no
- * forms, no random picks) is rendered once per event and served from memory until the next.
+ * Every page route: the session cookie counts as a log-in, and errors answer as HTML pages.
+ * `cache`: for visitors who are not logged in the page depends only on its URL and the store (no
+ * forms, no random picks), so it is rendered once per event and its bytes served until the next.
  */
-export function visitorCached(pages: PageContext, handler: (context: Context) => Answer): (context: Context) => Answer {
-  return (context) => {
-    if (context.viewer !== null) return handler(context);
-    const key = `${context.path}?${context.query}`;
-    const version = pages.store.eventsApplied;
-    return pages.visitorPages.get(key, version) ?? pages.visitorPages.set(key, version, handler(context));
-  };
-}
-
-/** Every page route: the session cookie counts as a log-in, and errors answer as HTML pages. */
-export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body"> = {}): RouteOptions {
-  return { auth: "optional", cookie: true, remoteAddress: true, onError: (error, context) => errorPage(pages, error, context), ...extra };
+export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body" | "cache"> = {}): RouteOptions {
+  return { auth: "optional", cookie: true, remoteAddress: true, speaks: "html", onError: (error, context) => errorPage(pages, error, context), ...extra };
 }
 
 export function htmlAnswer(status: number, body: string, headers: Record<string, string> = {}): Answer {
@@ -85,8 +74,8 @@ function csrfSeed(context: Context): string | null {
   return context.headers.cookie === "" ? null : cookieValue(context.headers.cookie, CSRF_COOKIE);
 }
 
-export function secureCookies(pages: PageContext, context: Context): boolean {
-  return isSecureRequest(context.headers["x-forwarded-proto"], pages.config.trustProxy);
+export function secureCookies(context: Context): boolean {
+  return context.site.secure;
 }
 
 export interface PageOptions {
@@ -104,7 +93,7 @@ export function page(pages: PageContext, context: Context | null, template: stri
   let seed = context ? csrfSeed(context) : null;
   if (seed === null && context && options.anonymousForms) {
     seed = newCsrfSeed();
-    headers["Set-Cookie"] = csrfSeedCookie(seed, secureCookies(pages, context));
+    headers["Set-Cookie"] = csrfSeedCookie(seed, secureCookies(context));
   }
   const body = render(template, {
     ...data,
@@ -128,7 +117,7 @@ export function formToken(context: Context): string {
 
 /** Reads a page form: same-origin, with a valid CSRF token; returns its fields. */
 export function readForm(context: Context): Record<string, string> {
-  checkOrigin(context.headers.origin, context.headers.host);
+  checkOrigin(context.headers.origin, context.site);
   const fields = formBody(context);
   checkCsrf(csrfSeed(context), fields[CSRF_FIELD]);
   return fields;
@@ -164,4 +153,3 @@ export function errorPage(pages: PageContext, error: unknown, context: Context |
   const heading = ERROR_HEADINGS[error.status] ?? "Error";
   return page(pages, context, "@pages/error", heading, "", { heading, message: error.message }, { status: error.status, headers: error.headers });
 }
-

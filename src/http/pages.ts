@@ -1,16 +1,16 @@
 // The htmx web app's routes: every page and the static assets they link to (the live half is wired in main.ts).
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
-import { AnswerCache, route } from "./router.ts";
+import { route } from "./router.ts";
 import { registerStatic } from "./pages-static.ts";
 import { registerAuthPages } from "./pages-auth.ts";
 import { registerBookmarkPages } from "./pages-bookmarks.ts";
 import { registerStatsPage } from "./pages-stats.ts";
 import { pageOptions, type PageContext, type PagesDeps } from "./page.ts";
 
-/** Registers every page route and the static assets they link to; other parts' pages come before the catch-all. */
+/** Registers every page route and the static assets they link to. */
 export function registerPages(app: TemplatedApp, deps: PagesDeps): void {
-  const pages: PageContext = { ...deps, assets: registerStatic(app, deps), visitorPages: new AnswerCache() };
+  const pages: PageContext = { ...deps, assets: registerStatic(app, deps) };
   registerAuthPages(app, pages);
   registerBookmarkPages(app, pages);
   registerStatsPage(app, pages);

@@ -5,6 +5,7 @@ import type { Store, User } from "../store/store.ts";
 import type { Config } from "../config.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import { SESSION_COOKIE, cookieValue } from "../auth/cookies.ts";
+import { handshakeSite, isSiteOrigin, type SiteConfig, type SiteOrigin } from "../auth/site-origin.ts";
 import { STATS_TOPIC, parseAliasTopic, parseTagSetTopic, parseTopic } from "./topics.ts";
 import { TAG_SETS_ACTIVE_MAX } from "./tag-sets.ts";
 
@@ -15,16 +16,11 @@ export type Endpoint = "ws" | "phoenix" | "live";
 export const PHOENIX_TOKEN_PROTOCOL = "base64url.bearer.phx.";
 
 /**
- * The origin of this site as a browser names it in `Origin`, from the handshake's Host. One
- * function, so a configured public URL (behind a proxy) can be added in one place.
+ * Whether a handshake's Origin is this site (site-origin.ts: NASTY_PUBLIC_URL's origin when set,
+ * else the Host, or a trusted proxy's forwarded host); no Origin is no browser's, so it is not.
  */
-export function isThisSite(origin: string, host: string): boolean {
-  if (origin === "" || host === "") return false;
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
+export function isThisSite(origin: string, site: SiteOrigin): boolean {
+  return origin !== "" && isSiteOrigin(origin, site);
 }
 
 /** The viewer of a handshake: who they are, the token or session that says so, and why a cookie sent was not believed. */
@@ -44,18 +40,18 @@ export interface HandshakeHeaders {
   protocols: readonly string[];
   cookie: string;
   origin: string;
-  host: string;
+  site: SiteOrigin;
 }
 
 /** Reads what the viewer reader needs from `req`, synchronously (uWS forbids reading it later). */
-export function handshakeHeaders(req: HttpRequest): HandshakeHeaders {
+export function handshakeHeaders(req: HttpRequest, config: SiteConfig): HandshakeHeaders {
   return {
     query: new URLSearchParams(req.getQuery() ?? ""),
     authorization: req.getHeader("authorization"),
     protocols: req.getHeader("sec-websocket-protocol").split(",").map((protocol) => protocol.trim()).filter((protocol) => protocol !== ""),
     cookie: req.getHeader("cookie"),
     origin: req.getHeader("origin"),
-    host: req.getHeader("host"),
+    site: handshakeSite(req, config),
   };
 }
 
@@ -79,7 +75,7 @@ export function readHandshakeViewer(store: Store, headers: HandshakeHeaders): Ha
   }
   const cookieSecret = headers.cookie === "" ? null : cookieValue(headers.cookie, SESSION_COOKIE);
   if (!cookieSecret) return NOBODY;
-  if (!isThisSite(headers.origin, headers.host)) {
+  if (!isThisSite(headers.origin, headers.site)) {
     const origin = headers.origin === "" ? "no Origin header" : `Origin '${headers.origin.slice(0, 80)}' is not this site`;
     return { ...NOBODY, cookieNote: ` (the session cookie was ignored: ${origin})` };
   }

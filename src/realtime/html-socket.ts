@@ -7,6 +7,8 @@ import { admit, handshakeHeaders, parseSince, readHandshakeViewer, replayBytesMa
 import type { Follow, LiveDelivery } from "./live.ts";
 import { STATS_TOPIC, ownerWireTopic, readMarksTopic, wireTopic } from "./topics.ts";
 import { NULL_JOIN_REF } from "./wire.ts";
+import type { SiteConfig } from "../auth/site-origin.ts";
+import { socketClosed } from "../metrics.ts";
 
 /** Close codes the page sees; none of them is in hx-ws's reconnect list, so a refused page stays quiet. */
 export const LIVE_CLOSE = { badRequest: 4400, forbidden: 4403, notFound: 4404, busy: 4429 } as const;
@@ -33,7 +35,7 @@ interface LiveData {
 export interface LiveSocketDeps {
   store: Store;
   live: LiveDelivery;
-  config: Pick<Config, "wsMaxBackpressureBytes" | "wsIdleTimeoutS">;
+  config: Pick<Config, "wsMaxBackpressureBytes" | "wsIdleTimeoutS"> & SiteConfig;
 }
 
 /** Open live page sockets, their subscribers per topic (for /stats), and the logged-in ones by token. */
@@ -116,7 +118,7 @@ function refuse(code: number, reason: string): LiveData {
  * carry an empty one); their private topic and owner channel carry their own cards already.
  */
 function admitted(deps: LiveSocketDeps, req: HttpRequest): LiveData {
-  const headers = handshakeHeaders(req);
+  const headers = handshakeHeaders(req, deps.config);
   const name = headers.query.get("topic");
   if (!name) return refuse(LIVE_CLOSE.badRequest, "missing ?topic=");
   const since = parseSince(headers.query.get("since"));
@@ -167,7 +169,8 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
     message(ws: WebSocket<LiveData>) {
       ws.end(LIVE_CLOSE.badRequest, "this socket only sends; post forms over HTTP");
     },
-    close(ws: WebSocket<LiveData>) {
+    close(ws: WebSocket<LiveData>, code: number) {
+      socketClosed("live", code);
       const data = ws.getUserData();
       if (data.refusal || !data.topic) return;
       if (data.tagSet) deps.live.tagSets.leave(data.tagSet);

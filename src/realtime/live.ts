@@ -7,6 +7,7 @@ import { htmlFragment, htmlKey, jsonEventName, jsonKey, jsonPayload, subjectOf, 
 import { bookmarkIdOf, routesOf, type BookmarkState, type LiveEvent, type Route } from "./routing.ts";
 import { liveEventOf, stateBefore } from "./snapshot.ts";
 import { TagSets } from "./tag-sets.ts";
+import { pushed } from "../metrics.ts";
 import { ownerWireTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
 import { NULL_JOIN_REF, pushFrame, resyncFrame, type JoinRefJson, type Wire } from "./wire.ts";
 
@@ -140,7 +141,9 @@ export class LiveDelivery {
           subject ??= subjectOf(this.deps.store, route, event);
           if (subject === null) break;
           const frame = this.frame(event, route, subject, wire, joinRef, rendered);
-          if (frame !== null) this.deps.out.publish(uwsTopic, frame, false);
+          if (frame === null) continue;
+          this.deps.out.publish(uwsTopic, frame, false);
+          pushed(wire === "html" ? "live" : "json");
         }
         if (subject === null) break;
       }

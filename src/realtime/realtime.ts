@@ -7,7 +7,7 @@ import { FRAME_BYTES_CLOSE, SocketHub, type HubDeps } from "./socket-hub.ts";
 import { socketLimits } from "./admission.ts";
 
 export interface RealtimeDeps extends HubDeps {
-  config: Pick<Config, "wsMaxBackpressureBytes" | "wsIdleTimeoutS">;
+  config: Pick<Config, "wsMaxBackpressureBytes" | "wsIdleTimeoutS" | "publicUrl" | "trustProxy">;
 }
 
 export interface Realtime {

@@ -9,6 +9,7 @@ import type { Store, User } from "../store/store.ts";
 import type { Config } from "../config.ts";
 import { admit, chosenProtocol, replayBytesMax, handshakeHeaders, readHandshakeViewer } from "./admission.ts";
 import type { Follow, LiveDelivery } from "./live.ts";
+import type { SiteConfig } from "../auth/site-origin.ts";
 import { commentJson, type CommentJson } from "../render/json.ts";
 import { ownerWireTopic, parseTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
 import { NULL_JOIN_REF, joinRefJson, type JoinRefJson, type Ref, type SocketWire } from "./wire.ts";
@@ -118,7 +119,7 @@ export interface HubDeps {
   commands: Commands;
   limiter: RateLimiter;
   live: LiveDelivery;
-  config: Pick<Config, "wsMaxBackpressureBytes">;
+  config: Pick<Config, "wsMaxBackpressureBytes"> & SiteConfig;
 }
 
 export type Refusal = { refused: true; status: string; message: string };
@@ -151,7 +152,7 @@ export class SocketHub {
   upgrade(res: HttpResponse, req: HttpRequest, context: unknown, wire: SocketWire, initialTopics: string[], initialSince: number | null): void {
     const key = req.getHeader("sec-websocket-key");
     const extensions = req.getHeader("sec-websocket-extensions");
-    const headers = handshakeHeaders(req);
+    const headers = handshakeHeaders(req, this.deps.config);
     const who = readHandshakeViewer(this.deps.store, headers);
     if ("refused" in who) {
       res.writeStatus(who.status).writeHeader("content-type", "application/json").end(JSON.stringify({ error: who.message }));
