@@ -8,7 +8,7 @@ import { clientAddress } from "../auth/password-attempts.ts";
 import { parseParams, percentDecode, truncate } from "../text.ts";
 import { COMMON_HEADERS, JSON_TYPE, statusLine, type Answer } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
-import { siteOrigin, type SiteConfig, type SiteOrigin } from "./site-origin.ts";
+import { siteOrigin, type SiteConfig, type SiteOrigin } from "../auth/site-origin.ts";
 import { requestAnswered, requestStarted, type RequestTiming } from "../metrics.ts";
 
 /** The headers any handler may read; uWS only lets us read them before the handler returns. */

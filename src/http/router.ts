@@ -3,18 +3,18 @@ import type { HttpRequest, HttpResponse, TemplatedApp, WebSocketBehavior } from 
 import { HttpError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
+import { SESSION_COOKIE, cookieValue } from "../auth/cookies.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import { guard, guardSocketCallbacks } from "../guard.ts";
 import { errorAnswer, type Answer } from "./respond.ts";
 import { parseParams, percentDecode } from "../text.ts";
 import { Exchange, type Context, type HeaderName, type RouteSpec } from "./exchange.ts";
 import type { AnswerCache } from "./answer-cache.ts";
-import type { SiteConfig } from "./site-origin.ts";
+import type { SiteConfig } from "../auth/site-origin.ts";
 
 export type { Context, HeaderName };
 
 export const BODY_BYTES_MAX = 64 * 1024;
-export const SESSION_COOKIE = "nasty_session";
 
 export type Handler = (context: Context) => Answer | Promise<Answer>;
 
@@ -53,14 +53,6 @@ export interface RouterDeps {
   answers?: AnswerCache;
 }
 
-/** The value of cookie `name`, percent-decoded; a value that does not decode is ignored like an absent one. */
-export function cookieValue(cookieHeader: string, name: string): string | null {
-  for (const part of cookieHeader.split(";")) {
-    const index = part.indexOf("=");
-    if (index > 0 && part.slice(0, index).trim() === name) return percentDecode(part.slice(index + 1).trim());
-  }
-  return null;
-}
 
 /** Resolves the viewer from headers, synchronously; a token that is sent but unknown is a 401, never ignored. */
 function authenticate(deps: RouterDeps, headers: Record<HeaderName, string>, options: RouteOptions): Pick<Context, "viewer" | "token" | "via"> {
