@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import type net from "node:net";
 import Database from "better-sqlite3";
+import postgres from "postgres";
 import parsePrometheusTextFormat, { type Family } from "parse-prometheus-text-format";
 import { startNasty, type Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer, testConfig, type Reply } from "./support/server.ts";
@@ -13,6 +14,14 @@ import WebSocket from "ws";
 import { Client, sleep, stalledWebsocket, subscribe, until, wsUrl } from "./support/realtime.ts";
 
 const TOKEN = "metrics-token-for-tests-0123456789";
+const POSTGRES_URL = process.env.DATABASE_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** The Postgres part runs under CI always; elsewhere only when DATABASE_TEST_URL is set (the reason printed). */
+function postgresSkip(): string | false {
+  if (process.env.CI === "true" || process.env.DATABASE_TEST_URL) return false;
+  console.log("# /metrics with the Postgres flush skipped: set DATABASE_TEST_URL");
+  return "DATABASE_TEST_URL is not set";
+}
 /** Bookmarks in the slow log: enough that replaying them takes many of the server's 50 ms slices. */
 const BIG_LOG_BOOKMARKS = 200_000;
 /** Bound on waiting for a server to become ready (not a speed assertion). */
@@ -219,5 +228,35 @@ describe("/metrics", () => {
     assert.equal(value(afterTraffic, "nasty_flush_lag_seconds"), 0);
     await raw.close();
     live.close();
+  });
+});
+
+describe("/metrics with the Postgres flush", { skip: postgresSkip() }, () => {
+  const name = `nasty_test_metrics_${process.pid}`;
+  const admin = postgres(POSTGRES_URL, { onnotice: () => {}, max: 1 });
+  before(() => admin.unsafe(`CREATE DATABASE ${name}`));
+  after(async () => {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end({ timeout: 1 });
+  });
+
+  test("the flush lag is what the flusher reports: events committed and not yet in Postgres", async () => {
+    const url = new URL(POSTGRES_URL);
+    url.pathname = `/${name}`;
+    // A long pause once caught up: what is written after the first flush stays behind until the scrape.
+    const nasty = await startTestServer({ NASTY_METRICS_TOKEN: TOKEN, DATABASE_URL: url.href, NASTY_FLUSH_INTERVAL_MS: "60000" });
+    try {
+      const flushed = async () => (await request(nasty.url, "GET", "/api/status")).json.flush.flushed_seq as number | null;
+      for (let attempt = 0; attempt < 500 && (await flushed()) === null; attempt += 1) await sleep(20);
+      const token = await signUp(nasty.url, "lagging");
+      await createBookmark(nasty.url, token, { url: "https://example.com/lag", title: "lag" });
+      const families = await scrape(nasty.url);
+      const behind = nasty.log.stats().lastSeq - ((await flushed()) ?? 0);
+      assert.ok(behind >= 3, `the user, their token and the bookmark are not flushed yet (${behind})`);
+      assert.equal(value(families, "nasty_flush_lag_events"), behind);
+      assert.ok(value(families, "nasty_flush_lag_seconds") >= 0);
+    } finally {
+      await nasty.close();
+    }
   });
 });
