@@ -141,10 +141,30 @@ describe("/readyz through a slow start", () => {
 
 /** The families of a scrape, by name. */
 async function scrape(base: string): Promise<Map<string, Family>> {
+  return new Map(parsePrometheusTextFormat(await scrapeText(base)).map((family) => [family.name, family]));
+}
+
+async function scrapeText(base: string): Promise<string> {
   const reply = await request(base, "GET", "/metrics", { headers: { authorization: `Bearer ${TOKEN}` } });
   assert.equal(reply.status, 200, reply.text);
   assert.match(reply.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
-  return new Map(parsePrometheusTextFormat(reply.text).map((family) => [family.name, family]));
+  return reply.text;
+}
+
+/**
+ * One label set of a labelled histogram, read from the exposition's lines (the parser above
+ * folds labelled histograms into one sample): its buckets in order, sum and count.
+ */
+function histogramOf(text: string, name: string, labels: string): { buckets: [string, number][]; sum: number; count: number } {
+  const buckets: [string, number][] = [];
+  let sum = Number.NaN;
+  let count = Number.NaN;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name}_bucket{${labels},le="`)) buckets.push([/le="([^"]+)"/.exec(line)![1]!, Number(line.slice(line.lastIndexOf(" ") + 1))]);
+    if (line.startsWith(`${name}_sum{${labels}} `)) sum = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (line.startsWith(`${name}_count{${labels}} `)) count = Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return { buckets, sum, count };
 }
 
 /** The value of the sample of `name` whose labels include `labels` (0 when there is none yet). */
@@ -212,6 +232,12 @@ describe("/metrics", () => {
     assert.ok(!routes.some((route) => /\d{4,}/.test(route)), `route patterns, never raw paths: ${routes.join(" ")}`);
     assert.equal(moved("nasty_events_appended_total"), 3);
     assert.equal(afterTraffic.get("nasty_http_request_duration_seconds")?.type, "HISTOGRAM");
+    const latency = histogramOf(await scrapeText(nasty.url), "nasty_http_request_duration_seconds", 'method="post",route="/api/bookmarks",status="201"');
+    assert.equal(latency.count, value(afterTraffic, "nasty_http_requests_total", { method: "post", route: "/api/bookmarks", status: "201" }), "one latency per request");
+    assert.ok(latency.sum > 0, "the requests took some time");
+    assert.equal(latency.buckets.at(-1)?.[0], "+Inf");
+    assert.equal(latency.buckets.at(-1)?.[1], latency.count);
+    latency.buckets.forEach(([, count], index) => assert.ok(index === 0 || count >= latency.buckets[index - 1]![1], "cumulative buckets"));
     const batches = afterTraffic.get("nasty_log_commit_batch_events")!.metrics[0]!;
     const commits = afterTraffic.get("nasty_log_commit_seconds")!.metrics[0]!;
     assert.ok(Number(batches.count) >= 3 && Number(commits.count) === Number(batches.count), `commit batches ${batches.count}, timed ${commits.count}`);

@@ -3,9 +3,8 @@ import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
 import { ConfigError, type Config } from "../config.ts";
 import { HttpError } from "../errors.ts";
 import { METRICS_CONTENT_TYPE, metricsAuthorized, metricsText } from "../metrics.ts";
-import { statusLine } from "./respond.ts";
+import { statusLine, type Answer } from "./respond.ts";
 import { route, type Context, type RouterDeps } from "./router.ts";
-import type { Answer } from "./respond.ts";
 import type { LoadedUws } from "./uws.ts";
 
 /** Why the server is not ready (replaying, indexing, the log not committing), or null when it is. */

@@ -213,7 +213,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
   const paramCount = (pattern.match(/\/:/g) ?? []).length;
   const toAnswer = options.onError ?? ((error: unknown, context: Context | null) => errorAnswer(error, `${context?.method ?? method} ${context?.path ?? pattern}`));
   app[method](pattern, (res, req) => {
-    const state: ResponseState = { aborted: false, answered: false, timing: requestStarted(pattern, () => req.getMethod()) };
+    const state: ResponseState = { aborted: false, answered: false, timing: requestStarted(pattern, req) };
     let stream: BodyStream | undefined;
     res.onAborted(() => {
       state.aborted = true;
