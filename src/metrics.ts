@@ -110,29 +110,21 @@ const commitSeconds = new client.Histogram({ name: "nasty_log_commit_seconds", h
 const commitFailures = new client.Counter({ name: "nasty_log_commit_failures_total", help: "batches the event log could not commit (their writes answered 503)", registers: [registry] });
 const replaySeconds = new client.Gauge({ name: "nasty_replay_seconds", help: "how long the last start-up replay of the event log took", registers: [registry] });
 const replayEvents = new client.Gauge({ name: "nasty_replay_events", help: "events the last start-up replay applied", registers: [registry] });
-/** Per-publish and per-close counts stay plain numbers; the counters read them at scrape time. */
+/** Per-publish and per-close counts stay plain numbers; their counters read them at scrape time. */
 const pushCounts = { json: 0, live: 0 };
 const dropCounts = { json: 0, live: 0 };
-new client.Counter({
-  name: "nasty_websocket_pushes_total",
-  help: "messages published to a websocket topic with subscribers (each reaches all of them), by endpoint",
-  labelNames: ["endpoint"] as const,
-  registers: [registry],
-  collect() {
-    this.reset();
-    for (const [endpoint, count] of Object.entries(pushCounts)) this.inc({ endpoint }, count);
-  },
-});
-new client.Counter({
-  name: "nasty_websocket_dropped_total",
-  help: "websockets closed without a close handshake (1006): cut off at NASTY_WS_MAX_BACKPRESSURE, or the client's connection died",
-  labelNames: ["endpoint"] as const,
-  registers: [registry],
-  collect() {
-    this.reset();
-    for (const [endpoint, count] of Object.entries(dropCounts)) this.inc({ endpoint }, count);
-  },
-});
+
+function endpointCounter(name: string, help: string, counts: Record<string, number>): void {
+  new client.Counter({
+    name, help, labelNames: ["endpoint"] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [endpoint, count] of Object.entries(counts)) this.inc({ endpoint }, count);
+    },
+  });
+}
+endpointCounter("nasty_websocket_pushes_total", "messages published to a websocket topic with subscribers (each reaches all of them), by endpoint", pushCounts);
+endpointCounter("nasty_websocket_dropped_total", "websockets closed without a close handshake (1006): cut off at NASTY_WS_MAX_BACKPRESSURE, or the client's connection died", dropCounts);
 
 /** Websocket endpoints: `json` is /ws and Phoenix's /socket/websocket (JSON topics), `live` the pages' /live. */
 export type Endpoint = "json" | "live";
