@@ -31,6 +31,7 @@ export const SETTINGS = {
   flushTimeoutMs: { env: "NASTY_FLUSH_TIMEOUT_MS", default: "30000", describe: "longest wait for Postgres to answer one flush step before reconnecting", type: { kind: "integer", min: 100, max: 600_000 } },
   logQueueEventsMax: { env: "NASTY_LOG_QUEUE_MAX", default: "100000", describe: "events waiting for commit before writes get 503", type: { kind: "integer", min: 1, max: 10_000_000 } },
   publicUrl: { env: "NASTY_PUBLIC_URL", default: "", describe: "the site's public address behind a reverse proxy (https://links.example.org): Origin checks, Secure cookies and every absolute link use it; empty: the address each request came to", type: { kind: "origin" } },
+  answerCacheBytes: { env: "NASTY_ANSWER_CACHE_BYTES", default: String(64 * 1024 * 1024), describe: "bytes of encoded answers to visitors who are not logged in (pages, feeds, JSON lists) kept until the next event (0: off)", type: { kind: "integer", min: 0, max: 16 * 1024 * 1024 * 1024 } },
   trustProxy: { env: "NASTY_TRUST_PROXY", default: "false", describe: "behind one reverse proxy: the client's address is the last X-Forwarded-For entry, https is X-Forwarded-Proto", type: { kind: "choice", choices: ["true", "false"] } },
   metricsToken: { env: "NASTY_METRICS_TOKEN", default: "", describe: "turns GET /metrics on, for requests with 'Authorization: Bearer <this>' (16 to 256 visible characters); empty: off", type: { kind: "string", pattern: /^$|^[\x21-\x7e]{16,256}$/, hint: "16 to 256 visible ASCII characters" } },
   passwordCostLog2: { env: "NASTY_PASSWORD_COST_LOG2", default: "17", describe: "scrypt cost of new password hashes, N = 2^this with r=8, p=1 (17 is OWASP's minimum; lower only for tests)", type: { kind: "integer", min: 10, max: 20 } },
@@ -57,6 +58,7 @@ export interface Config {
   logQueueEventsMax: number;
   /** The public origin (`https://links.example.org`, no trailing slash), or "" when unset. */
   publicUrl: string;
+  answerCacheBytes: number;
   trustProxy: boolean;
   metricsToken: string;
   passwordCostLog2: number;
@@ -138,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     flushTimeoutMs: values.flushTimeoutMs as number,
     logQueueEventsMax: values.logQueueEventsMax as number,
     publicUrl: values.publicUrl as string,
+    answerCacheBytes: values.answerCacheBytes as number,
     trustProxy: values.trustProxy === "true",
     metricsToken: values.metricsToken as string,
     passwordCostLog2: values.passwordCostLog2 as number,

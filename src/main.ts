@@ -10,8 +10,9 @@ import { PostgresFlusher } from "./log/postgres.ts";
 import { Store } from "./store/store.ts";
 import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
-import { loadUws, type LoadedUws } from "./http/uws.ts";
+import { loadNativeUws, UwsUnavailableError, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
+import { AnswerCache } from "./http/answer-cache.ts";
 import { registerWebApp } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
 import { registerTransfer } from "./interop/transfer.ts";
@@ -60,6 +61,7 @@ export interface StartOptions {
 
 export async function startNasty(config: Config, options: StartOptions = {}): Promise<Nasty> {
   const say = options.quiet ? () => {} : (line: string) => console.log(`[nasty] ${line}`);
+  const uws = loadNativeUws();
   const releaseLock = lockDataDir(config.dataDir);
   const store = new Store(config.nodeId);
   const observers: Observer[] = [];
@@ -78,7 +80,6 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     throw error;
   }
   if (config.metricsToken !== "") enableMetrics();
-  const uws = loadUws();
   say(uws.describe);
   // While the log replays, a gate on the port answers /healthz, and 503 with the progress to everything else.
   const logEvents = log.stats().events;
@@ -122,13 +123,16 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   );
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
-  registerApi(app, { store, commands, limiter, status, search, config });
+  // Anonymous pages, feeds and JSON lists, kept encoded until the next event (every event clears it).
+  const answers = new AnswerCache(config.answerCacheBytes, () => store.eventsApplied);
+  statusParts.answer_cache = () => answers.stats();
+  registerApi(app, { store, commands, limiter, status, search, config, answers });
   registerTransfer(app, { store, commands, limiter, config, checkCookieWrite: checkUploadWrite });
-  registerFeeds(app, { store, limiter, config });
+  registerFeeds(app, { store, limiter, config, answers });
   registerPinboard(app, { store, commands, limiter, config });
   registerLinkding(app, { store, commands, limiter, search, config });
   // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
-  const webApp = registerWebApp(app, { store, commands, limiter, config, status, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
+  const webApp = registerWebApp(app, { store, commands, limiter, answers, config, status, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
   observers.push(...webApp.observers);
   statusParts.pages = webApp.status;
   closers.push(webApp.close);
@@ -204,6 +208,9 @@ const START_FLAGS = {
   simulate: { kind: "integer", min: SETTINGS.simulateRate.type.min, max: SETTINGS.simulateRate.type.max, describe: "simulated bookmarks per second, like NASTY_SIMULATE" },
 } as const;
 
+/** Longest clean stop after SIGTERM or SIGINT. */
+const STOP_MS_MAX = 8000;
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -221,7 +228,7 @@ async function main(): Promise<void> {
   try {
     nasty = await startNasty(config);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UwsUnavailableError) {
       console.error(`[nasty] cannot start: ${error.message}`);
       process.exit(2);
     }
@@ -229,6 +236,11 @@ async function main(): Promise<void> {
   }
   const stop = (signal: string) => {
     console.log(`[nasty] ${signal}: finishing pending writes and stopping`);
+    // A supervisor waits about 10 s before SIGKILL: leave on our own first, saying so.
+    setTimeout(() => {
+      console.error(`[nasty] ${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
+      process.exit(1);
+    }, STOP_MS_MAX).unref();
     nasty.close().then(() => process.exit(0), (error) => {
       console.error(error);
       process.exit(1);

@@ -11,6 +11,7 @@ import { jsonBody, route, type Context, type RouterDeps } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
+import { registerOpenApi } from "./openapi.ts";
 
 export interface ApiDeps extends RouterDeps {
   commands: Commands;
@@ -207,6 +208,8 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
       ...deps.status(),
     },
   }), { auth: "none" });
+
+  registerOpenApi(app, deps);
 
   route(app, deps, "any", "/api/*", (context) => {
     throw new HttpError(404, `no API route ${context.method.toUpperCase()} ${context.path}`);

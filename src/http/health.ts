@@ -3,7 +3,7 @@ import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
 import { ConfigError, type Config } from "../config.ts";
 import { HttpError } from "../errors.ts";
 import { METRICS_CONTENT_TYPE, metricsAuthorized, metricsText } from "../metrics.ts";
-import { statusLine, type Answer } from "./respond.ts";
+import { JSON_TYPE, statusLine, type Answer } from "./respond.ts";
 import { route, type Context, type RouterDeps } from "./router.ts";
 import type { LoadedUws } from "./uws.ts";
 
@@ -59,9 +59,13 @@ export function startupGate(uws: LoadedUws["uws"], host: string, port: number, p
   app.any("/*", (res, req) => {
     const path = req.getUrl();
     const method = req.getMethod();
-    const answer = path === "/healthz" ? { status: 200, body: "ok\n" } : { status: 503, body: path === "/readyz" ? `not ready: ${progress()}\n` : `starting: ${progress()}; try again shortly\n` };
+    // The probes answer as they do later; everything else gets the API's error shape.
+    const answer =
+      path === "/healthz" ? { status: 200, body: "ok\n", type: TEXT_TYPE }
+      : path === "/readyz" ? { status: 503, body: `not ready: ${progress()}\n`, type: TEXT_TYPE }
+      : { status: 503, body: JSON.stringify({ error: `starting: ${progress()}; try again shortly` }), type: JSON_TYPE };
     res.cork(() => {
-      res.writeStatus(statusLine(answer.status)).writeHeader("Content-Type", TEXT_TYPE);
+      res.writeStatus(statusLine(answer.status)).writeHeader("Content-Type", answer.type);
       if (answer.status === 503) res.writeHeader("Retry-After", "5");
       res.end(method === "head" ? "" : answer.body, true);
     });

@@ -7,7 +7,7 @@ import type { User } from "../store/store.ts";
 import { CSRF_COOKIE, CSRF_FIELD, checkCsrf, checkOrigin, csrfToken, newCsrfSeed } from "../auth/csrf.ts";
 import { csrfSeedCookie } from "../auth/sessions.ts";
 import { CardCache, render } from "../render/html.ts";
-import { AnswerCache, SESSION_COOKIE, cookieValue, formBody, route, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
+import { SESSION_COOKIE, cookieValue, formBody, route, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import { registerStatic, type Assets } from "./pages-static.ts";
 import { registerAuthPages } from "./pages-auth.ts";
@@ -31,8 +31,6 @@ export interface PagesDeps extends RouterDeps {
 
 export interface PageContext extends PagesDeps {
   assets: Assets;
-  /** Pages as visitors who are not logged in see them, until the next event. */
-  visitorPages: AnswerCache;
 }
 
 export const HTML_TYPE = "text/html; charset=utf-8";
@@ -56,21 +54,12 @@ export const CONTENT_SECURITY_POLICY = [
 const PAGE_HEADERS = { "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store", "X-Frame-Options": "DENY" };
 
 /**
- * For visitors who are not logged in, a page that depends only on its URL and the store (no
- * forms, no random picks) is rendered once per event and served from memory until the next.
+ * Every page route: the session cookie counts as a log-in, and errors answer as HTML pages.
+ * `cache`: for visitors who are not logged in the page depends only on its URL and the store (no
+ * forms, no random picks), so it is rendered once per event and its bytes served until the next.
  */
-export function visitorCached(pages: PageContext, handler: (context: Context) => Answer): (context: Context) => Answer {
-  return (context) => {
-    if (context.viewer !== null) return handler(context);
-    const key = `${context.path}?${context.query}`;
-    const version = pages.store.eventsApplied;
-    return pages.visitorPages.get(key, version) ?? pages.visitorPages.set(key, version, handler(context));
-  };
-}
-
-/** Every page route: the session cookie counts as a log-in, and errors answer as HTML pages. */
-export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body"> = {}): RouteOptions {
-  return { auth: "optional", cookie: true, remoteAddress: true, onError: (error, context) => errorPage(pages, error, context), ...extra };
+export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body" | "cache"> = {}): RouteOptions {
+  return { auth: "optional", cookie: true, remoteAddress: true, speaks: "html", onError: (error, context) => errorPage(pages, error, context), ...extra };
 }
 
 export function htmlAnswer(status: number, body: string, headers: Record<string, string> = {}): Answer {
@@ -206,7 +195,7 @@ export function registerWebApp(app: TemplatedApp, deps: WebAppDeps): WebApp {
 
 /** Registers every page route and the static assets they link to. */
 export function registerPages(app: TemplatedApp, deps: PagesDeps): void {
-  const pages: PageContext = { ...deps, assets: registerStatic(app, deps), visitorPages: new AnswerCache() };
+  const pages: PageContext = { ...deps, assets: registerStatic(app, deps) };
   registerAuthPages(app, pages);
   registerBookmarkPages(app, pages);
   registerStatsPage(app, pages);

@@ -10,7 +10,7 @@ import { route, type Context, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
 import { intParam, userParam } from "../http/api.ts";
 import { escapeXml } from "../render/escape.ts";
-import { uriComponent } from "../text.ts";
+import { percentDecodeAll, uriComponent } from "../text.ts";
 
 export const FEED_ITEMS_DEFAULT = 50;
 export const FEED_ITEMS_MAX = 100;
@@ -69,12 +69,9 @@ function splitFile(file: string): [string, Format] {
 }
 
 function tagSpec(raw: string): FeedSpec {
-  let tags: string[];
-  try {
-    tags = normalizeTags(raw.split("+").map(decodeURIComponent));
-  } catch {
-    throw new HttpError(400, "the tags in this address are not valid URL encoding");
-  }
+  const decoded = percentDecodeAll(raw.split("+"));
+  if (decoded === null) throw new HttpError(400, "the tags in this address have percent-escapes that are not UTF-8");
+  const tags = normalizeTags(decoded);
   if (tags.length === 0) throw new HttpError(404, "no tag given");
   if (tags.length > FEED_TAGS_MAX) throw new HttpError(400, `at most ${FEED_TAGS_MAX} tags can be combined, got ${tags.length}`);
   const path = tags.map(uriComponent).join("+");
@@ -168,7 +165,8 @@ function serveFeed(deps: FeedsDeps, context: Context, spec: FeedSpec, format: Fo
 
 /** /feeds/firehose.{rss,atom}, /feeds/t/rust+web.{rss,atom}, /feeds/u/NAME.{rss,atom}; `?limit=` up to 100. */
 export function registerFeeds(app: TemplatedApp, deps: FeedsDeps): void {
-  const options = { auth: "none" } as const;
+  // Kept as bytes per address the client used: links in a feed are absolute (siteOrigin).
+  const options = { auth: "none", cache: { vary: ["host", "x-forwarded-host", "x-forwarded-proto"] } } as const;
   route(app, deps, "get", "/feeds/:file", (context) => {
     const [name, format] = splitFile(context.params[0] ?? "");
     if (name !== "firehose") throw new HttpError(404, `no feed '${name.slice(0, 60)}'; try /feeds/firehose.rss`);
