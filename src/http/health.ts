@@ -3,8 +3,9 @@ import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
 import { ConfigError, type Config } from "../config.ts";
 import { HttpError } from "../errors.ts";
 import { METRICS_CONTENT_TYPE, metricsAuthorized, metricsText } from "../metrics.ts";
-import { JSON_TYPE, statusLine, type Answer } from "./respond.ts";
+import { statusLine } from "./respond.ts";
 import { route, type Context, type RouterDeps } from "./router.ts";
+import type { Answer } from "./respond.ts";
 import type { LoadedUws } from "./uws.ts";
 
 /** Why the server is not ready (replaying, indexing, the log not committing), or null when it is. */
@@ -59,11 +60,13 @@ export function startupGate(uws: LoadedUws["uws"], host: string, port: number, p
   app.any("/*", (res, req) => {
     const path = req.getUrl();
     const method = req.getMethod();
-    // The probes answer as they do later; everything else gets the API's error shape.
+    const starting = `starting: ${progress()}; try again shortly`;
+    // The JSON API answers in JSON even now, as its clients (and its OpenAPI description) expect.
     const answer =
       path === "/healthz" ? { status: 200, body: "ok\n", type: TEXT_TYPE }
       : path === "/readyz" ? { status: 503, body: `not ready: ${progress()}\n`, type: TEXT_TYPE }
-      : { status: 503, body: JSON.stringify({ error: `starting: ${progress()}; try again shortly` }), type: JSON_TYPE };
+      : path.startsWith("/api/") ? { status: 503, body: JSON.stringify({ error: starting }), type: "application/json" }
+      : { status: 503, body: `${starting}\n`, type: TEXT_TYPE };
     res.cork(() => {
       res.writeStatus(statusLine(answer.status)).writeHeader("Content-Type", answer.type);
       if (answer.status === 503) res.writeHeader("Retry-After", "5");
