@@ -17,19 +17,25 @@ export class DataDirLockedError extends Error {
   override name = "DataDirLockedError";
 }
 
+export const LOCK_FILE = "nasty.lock";
+
+/** The pid of another live process holding `dataDir`'s lock, or null. */
+export function lockHolder(dataDir: string): number | null {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dataDir, LOCK_FILE), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Takes the lock on `dataDir` or throws naming the process that holds it. Returns the release. */
 export function lockDataDir(dataDir: string): () => void {
   fs.mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, "nasty.lock");
+  const file = path.join(dataDir, LOCK_FILE);
   if (heldHere.has(file)) throw new DataDirLockedError(`${dataDir} is already in use by this process`);
-  try {
-    const pid = Number(fs.readFileSync(file, "utf8").trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw new DataDirLockedError(`${dataDir} is in use by a running Nasty server (pid ${pid}); stop it first, or use its HTTP API`);
-    }
-  } catch (error) {
-    if (error instanceof DataDirLockedError) throw error;
-  }
+  const pid = lockHolder(dataDir);
+  if (pid !== null) throw new DataDirLockedError(`${dataDir} is in use by a running Nasty server (pid ${pid}); stop it first, or use its HTTP API`);
   fs.writeFileSync(file, String(process.pid));
   heldHere.add(file);
   return () => {
