@@ -27,6 +27,8 @@ const FILES_MAX = 10_000;
 const FOLDER_DEPTH_MAX = 4;
 /** Read and write size when streaming files in and out of a backup. */
 const CHUNK_BYTES = 1024 * 1024;
+/** Bytes of a backup written between two syncs. */
+const SYNC_BYTES = 8 * 1024 * 1024;
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
 
 /** An operating error of backup or restore (a bad file, an occupied directory): the CLI prints it. */
@@ -173,7 +175,7 @@ async function copyStateFiles(source: BackupSource, dataDir: string, staging: st
         if (name === "events.sqlite3") lastSeq = seq;
       } else {
         try {
-          fs.copyFileSync(from, to);
+          await fs.promises.copyFile(from, to);
         } catch (error) {
           // A snapshot replaced by a newer one between listing and copying: the newer one is listed next time.
           if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
@@ -188,46 +190,53 @@ async function copyStateFiles(source: BackupSource, dataDir: string, staging: st
   }
 }
 
+/**
+ * Writes the backup file with asynchronous writes and syncs (the thread pool's, not the event
+ * loop's), syncing every SYNC_BYTES so the disk never holds a long burst that stalls the log's
+ * own fsyncs behind it.
+ */
 async function packBackup(manifest: BackupManifest, files: readonly { path: string }[], file: string, force: boolean): Promise<number> {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
   const total = createHash("sha256");
-  const fd = fs.openSync(temporary, "wx", 0o600);
+  const handle = await fs.promises.open(temporary, "wx", 0o600);
   let bytes = 0;
+  let unsynced = 0;
+  let closed = false;
   try {
-    const write = (chunk: Buffer) => {
-      total.update(chunk);
-      fs.writeSync(fd, chunk);
+    const write = async (chunk: Buffer, hashed = true) => {
+      if (hashed) total.update(chunk);
+      await handle.write(chunk);
       bytes += chunk.length;
+      unsynced += chunk.length;
+      if (unsynced >= SYNC_BYTES) {
+        await handle.datasync();
+        unsynced = 0;
+      }
     };
-    write(Buffer.from(BACKUP_MAGIC));
-    write(Buffer.from(`${JSON.stringify(manifest)}\n`));
+    await write(Buffer.from(BACKUP_MAGIC));
+    await write(Buffer.from(`${JSON.stringify(manifest)}\n`));
     for (const { path: staged } of files) {
-      for await (const chunk of fs.createReadStream(staged, { highWaterMark: CHUNK_BYTES })) write(chunk as Buffer);
+      for await (const chunk of fs.createReadStream(staged, { highWaterMark: CHUNK_BYTES })) await write(chunk as Buffer);
     }
-    const trailer = Buffer.from(`${TRAILER_PREFIX}${total.digest("hex")}\n`);
-    fs.writeSync(fd, trailer);
-    bytes += trailer.length;
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    if (force) fs.renameSync(temporary, file);
+    await write(Buffer.from(`${TRAILER_PREFIX}${total.digest("hex")}\n`), false);
+    await handle.sync();
+    await handle.close();
+    closed = true;
+    if (force) await fs.promises.rename(temporary, file);
     else {
       try {
-        fs.linkSync(temporary, file);
+        await fs.promises.link(temporary, file);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "EEXIST") throw new BackupError(`${file} already exists; choose another name or add --force to replace it`);
         throw error;
       }
-      fs.unlinkSync(temporary);
+      await fs.promises.unlink(temporary);
     }
     fsyncFolder(path.dirname(file));
     return bytes;
   } catch (error) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // closed already
-    }
-    fs.rmSync(temporary, { force: true });
+    if (!closed) await handle.close().catch(() => {});
+    await fs.promises.rm(temporary, { force: true });
     throw error;
   }
 }
