@@ -4,7 +4,7 @@ import path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { LOCK_FILE, lockDataDir, lockHolder } from "./lock.ts";
+import { LOCK_FILE, dataDirHeld, lockDataDir } from "./lock.ts";
 
 /**
  * The backup file format, version 1 (docs: README "Backup and restore"):
@@ -52,7 +52,7 @@ export interface BackupManifest {
 /** Files that are not state: the lock, the CLI socket, SQLite's side files, temporaries (dot names, `.tmp`). */
 export function isStateFile(name: string): boolean {
   const base = path.posix.basename(name);
-  if (base === LOCK_FILE || base === "nasty.sock") return false;
+  if (base === LOCK_FILE || base === "nasty.lock" || base === "nasty.sock") return false;
   if (base.startsWith(".") || base.endsWith(".tmp") || /\.tmp[-.]/.test(base)) return false;
   return !/-(wal|shm|journal)$/.test(base);
 }
@@ -357,8 +357,7 @@ function checkRestoredLog(file: string, staging: string, manifest: BackupManifes
 
 /** Why `dataDir` cannot be restored into, or null when it is absent or empty. */
 function occupied(dataDir: string): string | null {
-  const pid = lockHolder(dataDir);
-  if (pid !== null) return `${dataDir} is in use by a running Nasty server (pid ${pid}); stop it, and restore into an empty data directory`;
+  if (dataDirHeld(dataDir)) return `${dataDir} is in use by a running Nasty server; stop it, and restore into an empty data directory`;
   let entries: string[];
   try {
     entries = fs.readdirSync(dataDir);
