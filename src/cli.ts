@@ -1,11 +1,12 @@
 // The `nasty` command line: each command runs inside the server that uses the data directory, or here on the directory itself.
+import fs from "node:fs";
 import path from "node:path";
 import { loadConfig, type Config } from "./config.ts";
 import { lockDataDir } from "./log/lock.ts";
 import { SqliteLog } from "./log/sqlite.ts";
 import { Store } from "./store/store.ts";
 import { Commands } from "./commands/commands.ts";
-import { answer, findCommand, USAGE, type BaseContext, type CliCommand, type Output, type StateContext } from "./cli/commands.ts";
+import { answer, findCommand, UsageError, USAGE, type BaseContext, type CliCommand, type Output, type StateContext } from "./cli/commands.ts";
 import { sendToServer } from "./cli/socket.ts";
 
 const terminal: Output = {
@@ -44,6 +45,7 @@ async function runHere(command: CliCommand, args: string[], base: BaseContext): 
     case "nothing":
       return command.run(base, args);
     case "files": {
+      if (!fs.existsSync(base.config.dataDir)) throw new UsageError(`there is no data directory ${base.config.dataDir}`);
       const release = lockDataDir(base.config.dataDir);
       try {
         return await command.run({ ...base, holdCompaction: () => () => {} }, args);

@@ -142,8 +142,24 @@ export interface BackupResult {
  * appears meanwhile is not replaced either).
  */
 export async function writeBackup(source: BackupSource, target: string, options: { force?: boolean } = {}): Promise<BackupResult> {
+  return asBackupError(() => backupTo(source, target, options));
+}
+
+/** A file system error (no permission, a full disk) as a BackupError carrying Node's message, which names the path. */
+async function asBackupError<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!(error instanceof BackupError) && typeof code === "string" && code.startsWith("E")) throw new BackupError((error as Error).message);
+    throw error;
+  }
+}
+
+async function backupTo(source: BackupSource, target: string, options: { force?: boolean }): Promise<BackupResult> {
   const dataDir = path.resolve(source.dataDir);
   const file = path.resolve(target);
+  if (!fs.existsSync(dataDir)) throw new BackupError(`there is no data directory ${dataDir} to back up`);
   if (file === dataDir || file.startsWith(dataDir + path.sep)) throw new BackupError(`${file} is inside the data directory ${dataDir}; write the backup somewhere else`);
   if (!options.force && fs.existsSync(file)) throw new BackupError(`${file} already exists; choose another name or add --force to replace it`);
   const folder = path.dirname(file);
@@ -375,7 +391,11 @@ function occupied(dataDir: string): string | null {
  * checked in a staging folder inside it, then moved into place; on any problem the staging
  * folder (and the directory, if restore made it) is removed and nothing else was written.
  */
-export async function restoreBackup(file: string, dataDir: string): Promise<{ lastSeq: number; files: BackupFile[] }> {
+export function restoreBackup(file: string, dataDir: string): Promise<{ lastSeq: number; files: BackupFile[] }> {
+  return asBackupError(() => restoreInto(file, dataDir));
+}
+
+async function restoreInto(file: string, dataDir: string): Promise<{ lastSeq: number; files: BackupFile[] }> {
   const source = path.resolve(file);
   const target = path.resolve(dataDir);
   try {
