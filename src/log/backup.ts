@@ -28,7 +28,7 @@ const FOLDER_DEPTH_MAX = 4;
 /** Read and write size when streaming files in and out of a backup. */
 const CHUNK_BYTES = 1024 * 1024;
 /** Bytes of a backup written between two syncs. */
-const SYNC_BYTES = 8 * 1024 * 1024;
+const SYNC_BYTES = 4 * 1024 * 1024;
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
 
 /** An operating error of backup or restore (a bad file, an occupied directory): the CLI prints it. */
@@ -57,7 +57,7 @@ export function isStateFile(name: string): boolean {
   return !/-(wal|shm|journal)$/.test(base);
 }
 
-/** SQLite files are copied with the online backup API; everything else byte for byte. */
+/** SQLite files are copied with VACUUM INTO (copySqlite); everything else byte for byte. */
 function isSqlite(name: string): boolean {
   return name.endsWith(".sqlite3");
 }
@@ -81,10 +81,13 @@ function listStateFiles(dataDir: string): string[] {
 }
 
 /**
- * Copies a live SQLite file on a thread of its own with better-sqlite3's online backup API, all
- * pages in one step, so the copy is one read transaction: in WAL mode a reader never blocks the
- * writer (commits go on into the WAL while it copies), and the event loop is never blocked.
- * Resolves with the copy's last seq (0 without an events table).
+ * Copies a live SQLite file on a thread of its own with VACUUM INTO: one statement, so one read
+ * transaction and a consistent copy, and in WAL mode a reader never blocks the writer (commits go
+ * on into the WAL meanwhile); the event loop is never blocked either. The online backup API
+ * (better-sqlite3's `db.backup()`) takes no writer lock either, but stepped a few pages at a time
+ * it restarts whenever another connection commits (under steady writes it never finishes), and in
+ * one step it also syncs its full-size copy; VACUUM INTO's copy is written without a sync (it is a
+ * staging file, synced once packed). Resolves with the copy's last seq (0 without an events table).
  */
 function copySqlite(source: string, target: string): Promise<number> {
   const worker = new Worker(new URL("./backup-worker.mjs", import.meta.url), { workerData: { source, target } });
@@ -136,7 +139,7 @@ export interface BackupResult {
 
 /**
  * Writes a backup of `source` to `target`: the state files are copied into a staging folder
- * beside the target (snapshot files first, then the log through the online API, compaction held
+ * beside the target (snapshot files first, then the log with VACUUM INTO, compaction held
  * off meanwhile), then packed into a temporary file, fsynced and moved into place. Without
  * `force` an existing target is refused, and never replaced (link, not rename, so a file that
  * appears meanwhile is not replaced either).
