@@ -112,6 +112,9 @@ test("a backup under concurrent writes holds every acknowledged write, and its r
     await original.close();
   }
 
+  const manifest = JSON.parse(fs.readFileSync(path.join(workDir, "during.nasty"), "latin1").split("\n", 2)[1]!);
+  assert.deepEqual(manifest.files.map((file: { name: string }) => file.name), ["snapshots/state-1.bin", "events.sqlite3"], "snapshot files are copied first, the log last");
+  assert.equal(manifest.last_seq, lastSeq);
   const restoredDir = path.join(tempDir(), "restored");
   const restored = await runCli(restoredDir, ["restore", path.join(workDir, "during.nasty")]);
   assert.equal(restored.status, 0, restored.stderr);

@@ -29,6 +29,7 @@ const FOLDER_DEPTH_MAX = 4;
 const CHUNK_BYTES = 1024 * 1024;
 /** Bytes of a backup written between two syncs. */
 const SYNC_BYTES = 4 * 1024 * 1024;
+const LOG_FILE = "events.sqlite3";
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
 
 /** An operating error of backup or restore (a bad file, an occupied directory): the CLI prints it. */
@@ -62,7 +63,7 @@ function isSqlite(name: string): boolean {
   return name.endsWith(".sqlite3");
 }
 
-/** The state files under `dataDir`, relative and sorted: other files (snapshots) first, SQLite files last. */
+/** The state files under `dataDir`, relative and sorted: other files (snapshots) first, then SQLite files, the log last. */
 function listStateFiles(dataDir: string): string[] {
   const found: string[] = [];
   const walk = (folder: string, prefix: string, depth: number) => {
@@ -76,7 +77,8 @@ function listStateFiles(dataDir: string): string[] {
     }
   };
   walk(dataDir, "", 0);
-  const rank = (name: string) => (isSqlite(name) ? 1 : 0);
+  // The log last: whatever else is copied (a snapshot at some seq) is then at or behind the log's copy.
+  const rank = (name: string) => (name === LOG_FILE ? 2 : isSqlite(name) ? 1 : 0);
   return found.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -191,7 +193,7 @@ async function copyStateFiles(source: BackupSource, dataDir: string, staging: st
       fs.mkdirSync(path.dirname(to), { recursive: true });
       if (isSqlite(name)) {
         const seq = await copySqlite(from, to);
-        if (name === "events.sqlite3") lastSeq = seq;
+        if (name === LOG_FILE) lastSeq = seq;
       } else {
         try {
           await fs.promises.copyFile(from, to);
@@ -354,7 +356,7 @@ async function unpackBackup(file: string, staging: string): Promise<BackupManife
 
 /** The restored log opens, passes SQLite's quick check and ends at the manifest's last seq. */
 function checkRestoredLog(file: string, staging: string, manifest: BackupManifest): void {
-  const log = path.join(staging, "events.sqlite3");
+  const log = path.join(staging, LOG_FILE);
   if (!fs.existsSync(log)) {
     if (manifest.last_seq !== 0) throw new BackupError(`${file} is damaged: it has no events.sqlite3 but a last_seq of ${manifest.last_seq}`);
     return;
