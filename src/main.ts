@@ -21,6 +21,8 @@ import { registerPinboard } from "./interop/pinboard.ts";
 import { registerLinkding } from "./interop/linkding.ts";
 import { checkUploadWrite, registerDiscoveryPages } from "./http/pages-discovery.ts";
 import { registerRealtime } from "./realtime/realtime.ts";
+import type { RegisterSocket } from "./realtime/admission.ts";
+import { socketRoute } from "./http/router.ts";
 import { LiveDelivery } from "./realtime/live.ts";
 import { registerLiveSocket } from "./realtime/html-socket.ts";
 import { EventRate, startStatsTicker } from "./realtime/stats-ticker.ts";
@@ -170,8 +172,9 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const live = new LiveDelivery({ store, out: app, cards, historyEventsMax: config.liveHistoryEvents, headSeq: log.lastSeq });
   follow(live);
   statusParts.live = () => live.status();
-  const liveSockets = registerLiveSocket(app, { store, live, config });
-  const realtime = registerRealtime(app, { store, commands, limiter, config, live });
+  const registerSocket: RegisterSocket = (pattern, endpoint) => socketRoute(app, pattern, endpoint);
+  const liveSockets = registerLiveSocket(registerSocket, { store, live, config });
+  const realtime = registerRealtime(registerSocket, { store, commands, limiter, config, live });
   statusParts.realtime = realtime.status;
   closers.push(realtime.close);
   // The /stats panel: events per second, re-rendered once a second while someone watches.

@@ -9,7 +9,8 @@ import type { Commands } from "../commands/commands.ts";
 import { HttpError } from "../errors.ts";
 import { importCommand } from "../interop/import-cli.ts";
 import { BackupError, restoreBackup, writeBackup } from "../log/backup.ts";
-import { readSecret } from "./terminal.ts";
+import { readSecret, UsageError } from "./terminal.ts";
+export { UsageError };
 
 export const USAGE = `usage: npm run nasty -- <command>
   user add NAME [--password PASSWORD]   create a user (sign-up may be closed) and print an API token
@@ -23,9 +24,6 @@ export const USAGE = `usage: npm run nasty -- <command>
 Commands run inside the server when one uses the data directory (NASTY_DATA_DIR, default ./data),
 and on the directory itself when none does.`;
 
-export class UsageError extends Error {
-  override name = "UsageError";
-}
 
 /** Where a command's output goes: the terminal, or the socket back to the CLI. */
 export interface Output {

@@ -1,5 +1,9 @@
 // Reading a secret for the CLI: typed at a prompt without echo on a terminal, or the first line of piped stdin.
-import { UsageError } from "./commands.ts";
+
+/** A mistake in how a command was called: the CLI prints its message and exits with 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
 
 /** A secret longer than this is refused before it is read further (passwords stop at 1,024 characters). */
 const SECRET_BYTES_MAX = 64 * 1024;

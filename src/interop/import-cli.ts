@@ -1,7 +1,17 @@
 // `npm run nasty -- import FILE --user NAME`: a bookmark file imported through the command path into the data directory's log.
 import fs from "node:fs";
 import path from "node:path";
-import type { StateContext } from "../cli/commands.ts";
+import type { Store } from "../store/store.ts";
+import type { Commands } from "../commands/commands.ts";
+
+/** What the import needs of the CLI's context (cli/commands.ts StateContext has it, in the server or offline). */
+export interface ImportContext {
+  store: Store;
+  commands: Commands;
+  /** The caller's working directory: FILE is read relative to it. */
+  cwd: string;
+  io: { out(line: string): void; err(line: string): void };
+}
 import { BookmarkImport, type ImportProgress } from "./import.ts";
 
 /** Thrown for a usage mistake; the CLI prints its message and exits with 2. */
@@ -20,7 +30,7 @@ function describeProgress(progress: ImportProgress, fileBytes: number): string {
  * problem as FILE:LINE: message, and a summary. --no-folders keeps folder names out of the tags;
  * --public makes entries without their own PRIVATE attribute public (they are private otherwise).
  */
-export async function importCommand(context: StateContext, args: readonly string[], usage: UsageErrorFactory, option: (args: readonly string[], name: string) => string | undefined): Promise<void> {
+export async function importCommand(context: ImportContext, args: readonly string[], usage: UsageErrorFactory, option: (args: readonly string[], name: string) => string | undefined): Promise<void> {
   const given = args[0];
   if (!given || given.startsWith("--")) throw usage("import needs a FILE (a Netscape bookmark file)");
   const file = path.resolve(context.cwd, given);
