@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
 import { loadConfig, ConfigError, SETTINGS, type Config } from "./config.ts";
 import type { LoggedEvent } from "./events.ts";
+import { EventVersionError } from "./event-upgrade.ts";
 import { SqliteLog } from "./log/sqlite.ts";
 import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
 import { PostgresFlusher } from "./log/postgres.ts";
@@ -67,7 +68,14 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     throw error;
   }
   const replayStart = performance.now();
-  const replayedEvents = log.replay((event) => store.apply(event));
+  let replayedEvents: number;
+  try {
+    replayedEvents = log.replay((event) => store.apply(event));
+  } catch (error) {
+    await log.close();
+    releaseLock();
+    throw error;
+  }
   const replayMs = performance.now() - replayStart;
   say(`replayed ${replayedEvents} events in ${replayMs.toFixed(0)} ms (${store.bookmarksById.size} bookmarks, ${store.usersById.size} users)`);
 
@@ -183,7 +191,7 @@ async function main(): Promise<void> {
   try {
     nasty = await startNasty(config);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EventVersionError) {
       console.error(`[nasty] cannot start: ${error.message}`);
       process.exit(2);
     }

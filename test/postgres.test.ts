@@ -146,7 +146,7 @@ function randomHistory(seed: number, count: number): LoggedEvent[] {
     } else if (roll < 0.1) {
       const id = nextId();
       tokens.push(id);
-      events.push({ ...meta, type: "token.created", payload: { id: id as TokenId, user_id: pick(users) as UserId, hash: `token-${id}`, kind: random() < 0.5 ? "api" : "session", name: "t" } });
+      events.push({ ...meta, type: "token.created", payload: { id: id as TokenId, user_id: pick(users) as UserId, hash: `token-${id}`, kind: random() < 0.5 ? "api" : "session", name: "t", expires_at: null } });
     } else if (roll < 0.12 && tokens.length > 0) {
       events.push({ ...meta, type: "token.revoked", payload: { id: pick(tokens) as TokenId } });
     } else if (roll < 0.5 || bookmarks.length === 0) {

@@ -5,19 +5,19 @@ import Database from "better-sqlite3";
 
 if (parentPort === null) throw new Error("sqlite-worker must run as a worker thread");
 const port = parentPort;
-const { file, busyTimeoutMs } = workerData;
+const { file, busyTimeoutMs, versions } = workerData;
 
 const db = new Database(file);
 db.pragma("journal_mode = WAL");
 db.pragma("synchronous = FULL");
 db.pragma(`busy_timeout = ${Number(busyTimeoutMs)}`);
 const insert = db.prepare("INSERT INTO events (seq, type, v, ts, node, payload) VALUES (?, ?, ?, ?, ?, ?)");
-/** A BatchMessage of sqlite.ts: event i is line i of `types` and of `payloads`, with seq firstSeq + i. */
+/** A BatchMessage of sqlite.ts: event i is line i of `types` and of `payloads`, with seq firstSeq + i and its type's version. */
 const writeBatch = db.transaction((batch) => {
   const types = batch.types.split("\n");
   const payloads = batch.payloads.split("\n");
   if (types.length !== batch.count || payloads.length !== batch.count) throw new Error(`batch of ${batch.count} events arrived with ${types.length} types and ${payloads.length} payloads`);
-  for (let index = 0; index < batch.count; index += 1) insert.run(batch.firstSeq + index, types[index], batch.v, batch.ts, batch.node, payloads[index]);
+  for (let index = 0; index < batch.count; index += 1) insert.run(batch.firstSeq + index, types[index], versions[types[index]], batch.ts, batch.node, payloads[index]);
 });
 
 /** Set when a batch fails: the batches already sent after it are refused (no gap in seq) until "resume". */

@@ -5,7 +5,8 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import Database from "better-sqlite3";
 import { assert } from "../assert.ts";
 import { HttpError } from "../errors.ts";
-import { EVENT_VERSION, type EventBody, type LoggedEvent } from "../events.ts";
+import { EVENT_VERSIONS, type EventBody, type EventType, type LoggedEvent } from "../events.ts";
+import { upgradeEvent } from "../event-upgrade.ts";
 import type { EventLog, LogStats } from "./log.ts";
 
 /** Messages to and from sqlite-worker.mjs. */
@@ -13,10 +14,10 @@ type Row = [seq: number, type: string, v: number, ts: number, node: number, payl
 /**
  * One batch as a few strings: event i has seq `firstSeq + i`, the batch's ts, v and node, the i-th
  * line of `types` and of `payloads`. JSON.stringify never writes a raw newline, so lines are
- * exact; strings cross to the worker as a copy, where arrays of rows cost a structured clone per
+ * exact; each event's version is EVENT_VERSIONS of its type (the worker has the table); strings cross to the worker as a copy, where arrays of rows cost a structured clone per
  * event (about 7 µs each on the busiest write path).
  */
-interface BatchMessage { id: number; firstSeq: number; ts: number; v: number; node: number; count: number; types: string; payloads: string }
+interface BatchMessage { id: number; firstSeq: number; ts: number; node: number; count: number; types: string; payloads: string }
 type BatchReply = { id: number; ok: true } | { id: number; ok: false; message: string };
 
 const SCHEMA = `
@@ -132,7 +133,7 @@ export class SqliteLog implements EventLog {
     this.sentSeq = row.last;
     this.committedEvents = row.n;
     this.worker = new Worker(new URL("./sqlite-worker.mjs", import.meta.url), {
-      workerData: { file: options.file, busyTimeoutMs: options.busyTimeoutMs ?? 2000 },
+      workerData: { file: options.file, busyTimeoutMs: options.busyTimeoutMs ?? 2000, versions: EVENT_VERSIONS },
     });
     this.worker.on("message", (reply: BatchReply) => this.finish(reply));
     this.worker.on("error", (error) => this.failAll(error));
@@ -183,7 +184,7 @@ export class SqliteLog implements EventLog {
     for (const waiter of waiters) {
       for (const body of waiter.bodies) {
         seq += 1;
-        const event = { type: body.type, payload: body.payload, seq, v: EVENT_VERSION, ts, node } as LoggedEvent;
+        const event = { type: body.type, payload: body.payload, seq, v: EVENT_VERSIONS[body.type], ts, node } as LoggedEvent;
         events.push(event);
         const separator = seq === firstSeq ? "" : "\n";
         types += separator + body.type;
@@ -193,7 +194,7 @@ export class SqliteLog implements EventLog {
     this.sentSeq = seq;
     this.batchCounter += 1;
     this.inFlight.push({ id: this.batchCounter, waiters, events });
-    const message: BatchMessage = { id: this.batchCounter, firstSeq, ts, v: EVENT_VERSION, node, count: events.length, types, payloads };
+    const message: BatchMessage = { id: this.batchCounter, firstSeq, ts, node, count: events.length, types, payloads };
     this.worker.postMessage(message);
   }
 
@@ -256,7 +257,10 @@ export class SqliteLog implements EventLog {
           const seq = row[0];
           if (seq <= lastSeq) assert(false, `replay read seq ${seq} after ${lastSeq}`);
           lastSeq = seq;
-          visit({ seq, type: row[1], v: row[2], ts: row[3], node: row[4], payload: row[5] } as LoggedEvent);
+          const type = row[1];
+          const event = { seq, type, v: row[2], ts: row[3], node: row[4], payload: row[5] };
+          // Nearly every event is of its type's current version; any other is checked and upgraded (or refused).
+          visit(event.v === EVENT_VERSIONS[type as EventType] ? (event as LoggedEvent) : upgradeEvent(event));
         }
         count += rows.length;
       }
@@ -291,7 +295,7 @@ export class SqliteLog implements EventLog {
 
   readAfter(afterSeq: number, limit: number): LoggedEvent[] {
     const rows = this.reader.prepare("SELECT seq, type, v, ts, node, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?").raw().all(afterSeq, limit) as Row[];
-    return rows.map(([seq, type, v, ts, node, payload]) => ({ seq, type, v, ts, node, payload: JSON.parse(payload) }) as LoggedEvent);
+    return rows.map(([seq, type, v, ts, node, payload]) => upgradeEvent({ seq, type, v, ts, node, payload: JSON.parse(payload) }));
   }
 
   stats(): LogStats {

@@ -129,6 +129,7 @@ export class HtmlFeed {
       case "user.password_changed":
       case "token.created":
       case "token.revoked":
+      case "user.deleted":
         return;
       default: {
         const unexpected: never = event;

@@ -107,7 +107,7 @@ function cookieViewer(store: Store, cookie: string, origin: string, host: string
     originHost = "";
   }
   if (originHost !== host) return null;
-  const token = store.tokensByHash.get(hashToken(secret));
+  const token = store.activeToken(hashToken(secret));
   return token && token.kind === "session" ? { user: token.user, sessionId: token.id } : null;
 }
 

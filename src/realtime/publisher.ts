@@ -79,6 +79,7 @@ export class Publisher {
       case "user.registered":
       case "user.password_changed":
       case "token.created":
+      case "user.deleted":
         return;
       default: {
         const unexpected: never = event;

@@ -177,7 +177,7 @@ function handshakeViewer(store: Store, req: HttpRequest, protocols: string[]): P
   let secret = query.get("token") ?? tokenFromAuthorization(req.getHeader("authorization"));
   if (!secret && bearer) secret = Buffer.from(bearer.slice(PHOENIX_TOKEN_PROTOCOL.length), "base64url").toString("utf8");
   if (secret) {
-    const token = store.tokensByHash.get(hashToken(secret));
+    const token = store.activeToken(hashToken(secret));
     if (!token) return { refused: true, status: "401 Unauthorized", message: "invalid or revoked token" };
     return { viewer: token.user, tokenId: token.id, cookieNote: "" };
   }
@@ -193,7 +193,7 @@ function handshakeViewer(store: Store, req: HttpRequest, protocols: string[]): P
   if (originHost !== null && originHost !== req.getHeader("host")) {
     return { viewer: null, tokenId: null, cookieNote: ` (the session cookie was ignored: Origin '${origin.slice(0, 80)}' is not this site)` };
   }
-  const token = store.tokensByHash.get(hashToken(cookieSecret));
+  const token = store.activeToken(hashToken(cookieSecret));
   if (!token || token.kind !== "session") return { viewer: null, tokenId: null, cookieNote: " (the session cookie is expired or unknown; log in again)" };
   return { viewer: token.user, tokenId: token.id, cookieNote: "" };
 }

@@ -51,6 +51,8 @@ export interface Token {
   readonly kind: TokenKind;
   readonly name: string;
   readonly createdAt: number;
+  /** When it stops being accepted (ms since 1970), or null: until revoked. */
+  readonly expiresAt: number | null;
 }
 
 interface TagEntry {
@@ -110,6 +112,9 @@ export class Store {
   commentCount = 0;
   eventsApplied = 0;
   lastSeq = 0;
+  /** Tokens that expire, in creation order (so nearly in expiry order); revoked ones stay until reached. */
+  private expiring: Token[] = [];
+  private expiringHead = 0;
   private nextOrd = 1;
   private sortedTagCounts: TagCount[] | null = null;
 
@@ -126,6 +131,7 @@ export class Store {
     if (event.seq <= this.lastSeq) assert(false, `event seq ${event.seq} applied after ${this.lastSeq}`);
     this.lastSeq = event.seq;
     this.eventsApplied += 1;
+    if (this.expiringHead < this.expiring.length) this.expireTokens(event.ts);
     // The common case first: a switch over strings compares them in order.
     if (event.type === "bookmark.created") {
       this.createBookmark(event.payload, event.ts);
@@ -147,22 +153,21 @@ export class Store {
         return;
       }
       case "token.created": {
-        const { id, user_id, hash, kind, name } = event.payload;
+        const { id, user_id, hash, kind, name, expires_at } = event.payload;
         const user = this.usersById.get(user_id);
         assert(user !== undefined, () => `token for unknown user ${user_id}`);
-        const token: Token = { id, user, hash, kind, name, createdAt: event.ts };
-        this.tokensByHash.set(hash, token);
-        this.tokensById.set(id, token);
+        this.addToken({ id, user, hash, kind, name, createdAt: event.ts, expiresAt: expires_at });
         this.ids.observe(id);
         return;
       }
       case "token.revoked": {
         const token = this.tokensById.get(event.payload.id);
-        if (!token) return;
-        this.tokensById.delete(token.id);
-        this.tokensByHash.delete(token.hash);
+        if (token) this.removeToken(token);
         return;
       }
+      case "user.deleted":
+        this.deleteUser(event.payload.id, event.ts);
+        return;
       case "bookmark.updated":
         this.updateBookmark(event.payload, event.ts);
         return;
@@ -184,6 +189,56 @@ export class Store {
         assert(false, `unknown event ${JSON.stringify(unexpected)}`);
       }
     }
+  }
+
+  /** Adds a token (also from a snapshot, in creation order). */
+  addToken(token: Token): void {
+    this.tokensByHash.set(token.hash, token);
+    this.tokensById.set(token.id, token);
+    if (token.expiresAt !== null) this.expiring.push(token);
+  }
+
+  private removeToken(token: Token): void {
+    this.tokensById.delete(token.id);
+    this.tokensByHash.delete(token.hash);
+  }
+
+  /**
+   * Drops the tokens expired at `now` (an event's time, so replay drops them at the same event).
+   * Reads check the expiry themselves (activeToken): this only frees them and erases them from
+   * the next snapshot.
+   */
+  private expireTokens(now: number): void {
+    while (this.expiringHead < this.expiring.length) {
+      const token = this.expiring[this.expiringHead]!;
+      if (token.expiresAt! > now) break;
+      this.expiringHead += 1;
+      if (this.tokensById.get(token.id) === token) this.removeToken(token);
+    }
+    if (this.expiringHead > 1024 && this.expiringHead * 2 > this.expiring.length) {
+      this.expiring = this.expiring.slice(this.expiringHead);
+      this.expiringHead = 0;
+    }
+  }
+
+  /**
+   * Account erasure: the user's remaining tokens and bookmarks (the command deleted and revoked
+   * them in events before this one; anything committed in between goes here), every comment they
+   * wrote, and the user.
+   */
+  private deleteUser(id: UserId, ts: number): void {
+    const user = this.usersById.get(id);
+    if (!user) return;
+    for (const token of [...this.tokensById.values()]) if (token.user === user) this.removeToken(token);
+    for (const bookmark of [...user.bookmarks.items]) this.deleteBookmark(bookmark.id, ts);
+    for (const bookmark of this.bookmarksById.values()) {
+      if (bookmark.comments === null || !bookmark.comments.some((comment) => comment.user === user)) continue;
+      const kept = bookmark.comments.filter((comment) => comment.user !== user);
+      this.commentCount -= bookmark.comments.length - kept.length;
+      bookmark.comments = kept.length > 0 ? kept : null;
+    }
+    this.usersById.delete(id);
+    this.usersByName.delete(user.username);
   }
 
   private createBookmark(payload: Extract<LoggedEvent, { type: "bookmark.created" }>["payload"], ts: number): void {
@@ -276,6 +331,12 @@ export class Store {
   }
 
   // ---- reads -------------------------------------------------------------------------------
+
+  /** The token with this hash if it is still valid at `now` (not revoked, not expired). */
+  activeToken(hash: string, now: number = Date.now()): Token | undefined {
+    const token = this.tokensByHash.get(hash);
+    return token !== undefined && (token.expiresAt === null || token.expiresAt > now) ? token : undefined;
+  }
 
   userByName(name: string): User | undefined {
     return this.usersByName.get(name.toLowerCase());
