@@ -29,6 +29,8 @@ export const SETTINGS = {
   flushBackoffMaxMs: { env: "NASTY_FLUSH_BACKOFF_MAX_MS", default: "10000", describe: "longest wait between Postgres retries", type: { kind: "integer", min: 10, max: 600_000 } },
   flushTimeoutMs: { env: "NASTY_FLUSH_TIMEOUT_MS", default: "30000", describe: "longest wait for Postgres to answer one flush step before reconnecting", type: { kind: "integer", min: 100, max: 600_000 } },
   logQueueEventsMax: { env: "NASTY_LOG_QUEUE_MAX", default: "100000", describe: "events waiting for commit before writes get 503", type: { kind: "integer", min: 1, max: 10_000_000 } },
+  snapshotEveryEvents: { env: "NASTY_SNAPSHOT_EVERY", default: "50000", describe: "a snapshot of the state (then the log behind it is compacted) after this many events", type: { kind: "integer", min: 1, max: 1_000_000_000 } },
+  snapshotIntervalS: { env: "NASTY_SNAPSHOT_INTERVAL_S", default: "600", describe: "and at least this often (seconds) while anything changed; also at clean shutdown", type: { kind: "integer", min: 1, max: 7 * 24 * 3600 } },
   trustProxy: { env: "NASTY_TRUST_PROXY", default: "false", describe: "behind one reverse proxy: the client's address is the last X-Forwarded-For entry, https is X-Forwarded-Proto", type: { kind: "choice", choices: ["true", "false"] } },
   passwordCostLog2: { env: "NASTY_PASSWORD_COST_LOG2", default: "17", describe: "scrypt cost of new password hashes, N = 2^this with r=8, p=1 (17 is OWASP's minimum; lower only for tests)", type: { kind: "integer", min: 10, max: 20 } },
   passwordAttemptsPerAddressPerMinute: { env: "NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS", default: "30", describe: "log-ins and sign-ups per client address per minute, on every path that takes a password (0: off)", type: { kind: "integer", min: 0, max: 1_000_000 } },
@@ -52,6 +54,8 @@ export interface Config {
   flushBackoffMaxMs: number;
   flushTimeoutMs: number;
   logQueueEventsMax: number;
+  snapshotEveryEvents: number;
+  snapshotIntervalS: number;
   trustProxy: boolean;
   passwordCostLog2: number;
   passwordAttemptsPerAddressPerMinute: number;
@@ -113,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     flushBackoffMaxMs: values.flushBackoffMaxMs as number,
     flushTimeoutMs: values.flushTimeoutMs as number,
     logQueueEventsMax: values.logQueueEventsMax as number,
+    snapshotEveryEvents: values.snapshotEveryEvents as number,
+    snapshotIntervalS: values.snapshotIntervalS as number,
     trustProxy: values.trustProxy === "true",
     passwordCostLog2: values.passwordCostLog2 as number,
     passwordAttemptsPerAddressPerMinute: values.passwordAttemptsPerAddressPerMinute as number,

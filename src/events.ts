@@ -85,6 +85,15 @@ export class IdAllocator {
     if (id % NODE_ID_SPAN === this.nodeId) this.counter = Math.max(this.counter, Math.floor(id / NODE_ID_SPAN));
   }
 
+  /** The per-node counter, kept in snapshots: ids of erased things are never handed out again. */
+  get last(): number {
+    return this.counter;
+  }
+
+  restore(counter: number): void {
+    this.counter = Math.max(this.counter, counter);
+  }
+
   next<T extends number>(): T {
     this.counter += 1;
     return (this.counter * NODE_ID_SPAN + this.nodeId) as T;

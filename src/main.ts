@@ -8,6 +8,7 @@ import { EventVersionError } from "./event-upgrade.ts";
 import { SqliteLog } from "./log/sqlite.ts";
 import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
 import { PostgresFlusher } from "./log/postgres.ts";
+import { DataDirError, restoreState, Snapshotter, type Restored } from "./log/snapshots.ts";
 import { Store } from "./store/store.ts";
 import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
@@ -36,10 +37,13 @@ export interface Nasty {
   url: string;
   store: Store;
   log: SqliteLog;
+  /** Snapshots and compaction; `holdCompaction()` keeps the files a backup copies in place. */
+  snapshots: Snapshotter;
   commands: Commands;
   app: TemplatedApp;
   uws: LoadedUws;
-  replayed: { events: number; ms: number };
+  /** Start-up: the snapshot used (null: none), its seq, the log events replayed after it, total ms. */
+  replayed: { snapshot: string | null; snapshotSeq: number; events: number; ms: number };
   close(): Promise<void>;
 }
 
@@ -51,7 +55,10 @@ export interface StartOptions {
 export async function startNasty(config: Config, options: StartOptions = {}): Promise<Nasty> {
   const say = options.quiet ? () => {} : (line: string) => console.log(`[nasty] ${line}`);
   const releaseLock = lockDataDir(config.dataDir);
-  const store = new Store(config.nodeId);
+  const warn = options.quiet ? () => {} : (line: string) => console.error(`[nasty] ${line}`);
+  // Assigned once the state is restored, before any append can commit.
+  let store: Store;
+  let snapshots: Snapshotter | null = null;
   const observers: Observer[] = [];
   const onCommitted = (events: LoggedEvent[]) => {
     for (const event of events) {
@@ -59,6 +66,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
       store.apply(event);
       observers.forEach((observer, index) => observer.afterApply(event, before[index]));
     }
+    snapshots?.afterCommit(store.lastSeq);
   };
   let log: SqliteLog;
   try {
@@ -68,16 +76,33 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     throw error;
   }
   const replayStart = performance.now();
-  let replayedEvents: number;
+  let restored: Restored;
   try {
-    replayedEvents = log.replay((event) => store.apply(event));
+    restored = restoreState({ dataDir: config.dataDir, log, nodeId: config.nodeId, warn: (line) => console.error(`[nasty] ${line}`) });
   } catch (error) {
     await log.close();
     releaseLock();
     throw error;
   }
+  store = restored.store;
   const replayMs = performance.now() - replayStart;
-  say(`replayed ${replayedEvents} events in ${replayMs.toFixed(0)} ms (${store.bookmarksById.size} bookmarks, ${store.usersById.size} users)`);
+  const replayedEvents = restored.events;
+  say(
+    (restored.snapshot ? `loaded ${path.basename(restored.snapshot)} in ${restored.snapshotMs.toFixed(0)} ms, then ` : "") +
+      `replayed ${replayedEvents} events in ${restored.replayMs.toFixed(0)} ms (${store.bookmarksById.size} bookmarks, ${store.usersById.size} users)`,
+  );
+  let flusher: PostgresFlusher | null = null;
+  const snapshotter = new Snapshotter(
+    {
+      dataDir: config.dataDir, log, nodeId: config.nodeId, everyEvents: config.snapshotEveryEvents, intervalS: config.snapshotIntervalS,
+      // With a Postgres flush, the log keeps what Postgres does not have yet.
+      keepAfter: () => (config.databaseUrl ? (flusher?.status().flushed_seq ?? 0) : null),
+      say, warn,
+    },
+    restored,
+  );
+  snapshots = snapshotter;
+  snapshotter.start();
 
   const commands = new Commands(store, log, config);
   if (config.passwordCostLog2 < Number(SETTINGS.passwordCostLog2.default)) say(`warning: NASTY_PASSWORD_COST_LOG2=${config.passwordCostLog2} hashes new passwords below OWASP's minimum (N=2^17); use it only for tests`);
@@ -88,6 +113,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   /** Members of GET /api/status, one per part; parts add theirs below. */
   const statusParts: Record<string, () => unknown> = {
     log: () => ({ ...log.stats(), file: "events.sqlite3" }),
+    snapshots: () => snapshotter.status(),
     server: () => ({ uws_native: uws.native, node_id: config.nodeId }),
   };
   /** Run in reverse order on close, before the log closes. */
@@ -123,6 +149,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));
   }).catch(async (error) => {
+    await snapshotter.close();
     await log.close();
     releaseLock();
     throw error;
@@ -133,14 +160,14 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   if (config.databaseUrl) {
-    const warn = options.quiet ? () => {} : (line: string) => console.error(`[nasty] ${line}`);
-    const flusher = new PostgresFlusher({
+    flusher = new PostgresFlusher({
       url: config.databaseUrl, log, nodeId: config.nodeId, batchEvents: config.flushBatchEvents, intervalMs: config.flushIntervalMs,
       backoffMaxMs: config.flushBackoffMaxMs, timeoutMs: config.flushTimeoutMs, say, warn,
     });
-    flusher.start();
-    statusParts.flush = () => flusher.status();
-    closers.push(() => flusher.stop());
+    const started = flusher;
+    started.start();
+    statusParts.flush = () => started.status();
+    closers.push(() => started.stop());
   } else {
     statusParts.flush = () => ({ enabled: false });
   }
@@ -155,12 +182,20 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
 
   let closing: Promise<void> | null = null;
   return {
-    config, port, url, store, log, commands, app, uws,
-    replayed: { events: replayedEvents, ms: replayMs },
+    config, port, url, store, log, snapshots: snapshotter, commands, app, uws,
+    replayed: { snapshot: restored.snapshot, snapshotSeq: restored.snapshotSeq, events: replayedEvents, ms: replayMs },
     close() {
       closing ??= (async () => {
         uws.uws.us_listen_socket_close(listenSocket);
         for (const close of closers.reverse()) await close();
+        // A clean shutdown leaves a snapshot of everything committed, so the next start reads no log.
+        await snapshotter.close();
+        await log.drain();
+        try {
+          await snapshotter.takeNow(store);
+        } catch (error) {
+          console.error(`[nasty] the shutdown snapshot failed (the next start replays the log instead): ${error instanceof Error ? error.message : String(error)}`);
+        }
         await log.close();
         releaseLock();
       })();
@@ -191,7 +226,7 @@ async function main(): Promise<void> {
   try {
     nasty = await startNasty(config);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EventVersionError) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof EventVersionError || error instanceof DataDirError) {
       console.error(`[nasty] cannot start: ${error.message}`);
       process.exit(2);
     }

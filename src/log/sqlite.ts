@@ -1,4 +1,5 @@
 // The embedded event log: SQLite in WAL mode with synchronous=FULL, group-committed by a writer thread.
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
@@ -19,7 +20,16 @@ type Row = [seq: number, type: string, v: number, ts: number, node: number, payl
  */
 interface BatchMessage { id: number; firstSeq: number; ts: number; node: number; count: number; types: string; payloads: string }
 type BatchReply = { id: number; ok: true } | { id: number; ok: false; message: string };
+/** compact(): the writer deletes rows up to `throughSeq` a step at a time, then answers. */
+interface CompactMessage { compact: number; rowsPerStep: number }
+type CompactReply = { compacted: number; error: string | null; rows: number; walTruncated: boolean };
 
+/**
+ * `meta` holds the data directory's identity (`data_dir_id`, random, made once: a snapshot names
+ * it, so one from another data directory is refused) and `compacted_through`: the log's rows up to
+ * that seq were dropped behind a snapshot (compact()), so the seq counter and the replay start
+ * survive a log with no rows left.
+ */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY,
@@ -28,7 +38,11 @@ CREATE TABLE IF NOT EXISTS events (
   ts INTEGER NOT NULL,
   node INTEGER NOT NULL,
   payload TEXT NOT NULL
-);`;
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`;
+
+/** Rows deleted per step of compact(): each is one short transaction between the writer's batches. */
+export const COMPACT_ROWS_PER_STEP = 2000;
 
 /**
  * Replay reads the log in chunks of up to REPLAY_CHUNK_EVENTS rows (seq > ?, seq <= ?) that SQLite
@@ -121,6 +135,13 @@ export class SqliteLog implements EventLog {
   /** Set when the writer thread died: every later append is refused with 503. */
   private broken: Error | null = null;
   private drainWaiters: (() => void)[] = [];
+  /** Random, made with the log: snapshots carry it. */
+  readonly dataDirId: string;
+  /** Rows up to this seq were dropped behind a snapshot (0: none). */
+  compactedThrough: number;
+  private compactWaiters: { throughSeq: number; done: (error: Error | null) => void }[] = [];
+  /** The last compaction asked for, settled or not (close waits for it). */
+  private compaction: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: SqliteLogOptions) {
     fs.mkdirSync(path.dirname(options.file), { recursive: true });
@@ -128,14 +149,17 @@ export class SqliteLog implements EventLog {
     this.reader.pragma("journal_mode = WAL");
     this.reader.pragma("synchronous = FULL");
     this.reader.exec(SCHEMA);
+    this.reader.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('data_dir_id', ?)").run(randomUUID());
+    this.dataDirId = this.meta("data_dir_id") ?? "";
+    this.compactedThrough = Number(this.meta("compacted_through") ?? 0);
     const row = this.reader.prepare("SELECT coalesce(max(seq), 0) AS last, count(*) AS n FROM events").get() as { last: number; n: number };
-    this.committedSeq = row.last;
-    this.sentSeq = row.last;
+    this.committedSeq = Math.max(row.last, this.compactedThrough);
+    this.sentSeq = this.committedSeq;
     this.committedEvents = row.n;
     this.worker = new Worker(new URL("./sqlite-worker.mjs", import.meta.url), {
       workerData: { file: options.file, busyTimeoutMs: options.busyTimeoutMs ?? 2000, versions: EVENT_VERSIONS },
     });
-    this.worker.on("message", (reply: BatchReply) => this.finish(reply));
+    this.worker.on("message", (reply: BatchReply | CompactReply) => ("compacted" in reply ? this.compacted(reply) : this.finish(reply)));
     this.worker.on("error", (error) => this.failAll(error));
     this.worker.on("exit", (code) => {
       if (!this.closing) this.failAll(new Error(`writer thread exited with code ${code}`));
@@ -144,6 +168,10 @@ export class SqliteLog implements EventLog {
 
   get lastSeq(): number {
     return this.committedSeq;
+  }
+
+  get file(): string {
+    return this.options.file;
   }
 
   append(bodies: readonly EventBody[]): Promise<LoggedEvent[]> {
@@ -244,11 +272,11 @@ export class SqliteLog implements EventLog {
    * fifth of the start-up rebuild, and start-up time is replay speed. Either way the events are
    * exactly the rows, in order.
    */
-  replay(visit: (event: LoggedEvent) => void): number {
-    const headLastSeq = this.replayHeadLastSeq(this.options.replayInlineEventsMax ?? REPLAY_INLINE_EVENTS_MAX);
+  replay(visit: (event: LoggedEvent) => void, afterSeq = 0): number {
+    const headLastSeq = this.replayHeadLastSeq(this.options.replayInlineEventsMax ?? REPLAY_INLINE_EVENTS_MAX, afterSeq);
     const thread = headLastSeq === null ? null : new ReplayReaderThread(this.options.file, headLastSeq);
     let count = 0;
-    let lastSeq = 0;
+    let lastSeq = afterSeq;
     const visitChunks = (chunks: Iterable<string>) => {
       for (const text of chunks) {
         const rows = JSON.parse(text) as ReplayRow[];
@@ -266,7 +294,7 @@ export class SqliteLog implements EventLog {
       }
     };
     try {
-      visitChunks(this.readChunksHere(headLastSeq ?? Number.MAX_SAFE_INTEGER));
+      visitChunks(this.readChunksHere(afterSeq, headLastSeq ?? Number.MAX_SAFE_INTEGER));
       if (thread) visitChunks(thread.chunks());
     } finally {
       thread?.stop();
@@ -275,22 +303,64 @@ export class SqliteLog implements EventLog {
   }
 
   /** The seq where the reader thread takes over, or null when the log is read here to its end. */
-  private replayHeadLastSeq(inlineEventsMax: number): number | null {
-    if (inlineEventsMax <= 0) return 0;
+  private replayHeadLastSeq(inlineEventsMax: number, afterSeq: number): number | null {
+    if (inlineEventsMax <= 0) return afterSeq;
     if (!Number.isSafeInteger(inlineEventsMax) || this.committedEvents <= inlineEventsMax) return null;
-    const seq = this.reader.prepare("SELECT seq FROM events ORDER BY seq LIMIT 1 OFFSET ?").pluck().get(inlineEventsMax - 1) as number | undefined;
+    const seq = this.reader.prepare("SELECT seq FROM events WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?").pluck().get(afterSeq, inlineEventsMax - 1) as number | undefined;
     return seq ?? null;
   }
 
-  private *readChunksHere(lastSeqMax: number): Generator<string> {
+  private *readChunksHere(startAfterSeq: number, lastSeqMax: number): Generator<string> {
     const chunk = this.reader.prepare(REPLAY_CHUNK_SQL).raw();
-    let afterSeq = 0;
+    let afterSeq = startAfterSeq;
     for (;;) {
       const [text, lastSeq] = chunk.get(afterSeq, lastSeqMax, REPLAY_CHUNK_EVENTS) as [string | null, number | null];
       if (text === null || lastSeq === null) return;
       yield text;
       afterSeq = lastSeq;
     }
+  }
+
+  private meta(key: string): string | undefined {
+    return this.reader.prepare("SELECT value FROM meta WHERE key = ?").pluck().get(key) as string | undefined;
+  }
+
+  /** The first seq the log still holds, or null when it holds none. */
+  firstSeq(): number | null {
+    return (this.reader.prepare("SELECT min(seq) FROM events").pluck().get() as number | null) ?? null;
+  }
+
+  /**
+   * Drops the rows up to `throughSeq` (never beyond the last committed one), on the writer thread,
+   * COMPACT_ROWS_PER_STEP rows per transaction with the group-commit batches in between, so no
+   * write waits for more than one step. The writer's connection has secure_delete on: the freed
+   * space is overwritten with zeros, and the WAL is checkpointed and truncated at the end, so the
+   * dropped rows are in no file afterwards. Resolves when done; `compactedThrough` then says so.
+   */
+  compact(throughSeq: number): Promise<void> {
+    const target = Math.min(throughSeq, this.committedSeq);
+    if (target <= this.compactedThrough) return Promise.resolve();
+    if (this.closing || this.broken) return Promise.reject(new Error("the event log is closing or broken; compaction skipped"));
+    const done = new Promise<void>((resolve, reject) => {
+      this.compactWaiters.push({ throughSeq: target, done: (error) => (error ? reject(error) : resolve()) });
+      const message: CompactMessage = { compact: target, rowsPerStep: COMPACT_ROWS_PER_STEP };
+      this.worker.postMessage(message);
+    });
+    this.compaction = done.catch(() => {});
+    return done;
+  }
+
+  private compacted(reply: CompactReply): void {
+    const waiter = this.compactWaiters.shift();
+    assert(waiter !== undefined && waiter.throughSeq === reply.compacted, "sqlite writer answered a compaction that was not asked for");
+    if (reply.error !== null) {
+      waiter.done(new Error(`log compaction failed: ${reply.error}`));
+      return;
+    }
+    this.compactedThrough = Math.max(this.compactedThrough, reply.compacted);
+    this.committedEvents -= reply.rows;
+    if (!reply.walTruncated) console.error("[log] compaction could not truncate the WAL (a reader held it); it is truncated at the next compaction");
+    waiter.done(null);
   }
 
   readAfter(afterSeq: number, limit: number): LoggedEvent[] {
@@ -307,13 +377,20 @@ export class SqliteLog implements EventLog {
         // the WAL file may not exist between checkpoints
       }
     }
-    return { events: this.committedEvents, lastSeq: this.committedSeq, bytes };
+    return { events: this.committedEvents, lastSeq: this.committedSeq, bytes, compactedThrough: this.compactedThrough };
+  }
+
+  /** Resolves once every append queued so far has committed or failed. */
+  drain(): Promise<void> {
+    if (this.inFlight.length === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise<void>((done) => this.drainWaiters.push(done));
   }
 
   /** Waits for queued appends to commit, then stops the writer thread and closes the file. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.inFlight.length > 0 || this.waiting.length > 0) await new Promise<void>((done) => this.drainWaiters.push(done));
+      await this.drain();
+      await this.compaction;
       const exited = new Promise<void>((done) => this.worker.once("exit", () => done()));
       this.worker.postMessage("close");
       await exited;

@@ -61,6 +61,14 @@ interface TagEntry {
   publicCount: number;
 }
 
+export interface StoreCounters {
+  nextOrd: number;
+  lastId: number;
+  eventsApplied: number;
+  lastSeq: number;
+  commentCount: number;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -189,6 +197,44 @@ export class Store {
         assert(false, `unknown event ${JSON.stringify(unexpected)}`);
       }
     }
+  }
+
+  // ---- snapshots (snapshot-format.ts): the state written out and read back without the log ----
+
+  /** The counters a fold keeps beside its maps. */
+  counters(): StoreCounters {
+    return { nextOrd: this.nextOrd, lastId: this.ids.last, eventsApplied: this.eventsApplied, lastSeq: this.lastSeq, commentCount: this.commentCount };
+  }
+
+  restoreCounters(counters: StoreCounters): void {
+    this.nextOrd = counters.nextOrd;
+    this.ids.restore(counters.lastId);
+    this.eventsApplied = counters.eventsApplied;
+    this.lastSeq = counters.lastSeq;
+    this.commentCount = counters.commentCount;
+  }
+
+  restoreUser(user: Omit<User, "bookmarks">): User {
+    // The same shape (field order) as a registered user's, so reads stay monomorphic.
+    const restored: User = { id: user.id, username: user.username, passwordHash: user.passwordHash, insertedAt: user.insertedAt, bookmarks: new OrderedList(), bookmarksChangedAt: user.bookmarksChangedAt };
+    assert(!this.usersById.has(user.id) && !this.usersByName.has(user.username), () => `snapshot holds user ${user.username} twice`);
+    this.usersById.set(user.id, restored);
+    this.usersByName.set(user.username, restored);
+    return restored;
+  }
+
+  /** A bookmark as a snapshot holds it, restored in ord order (so every list only appends). */
+  restoreBookmark(bookmark: Omit<Bookmark, "tags" | "comments">, tags: readonly string[]): Bookmark {
+    const restored: Bookmark = {
+      id: bookmark.id, ord: bookmark.ord, user: bookmark.user, url: bookmark.url, title: bookmark.title, description: bookmark.description,
+      public: bookmark.public, tags: [], unread: bookmark.unread, insertedAt: bookmark.insertedAt, updatedAt: bookmark.updatedAt, comments: null,
+    };
+    assert(!this.bookmarksById.has(bookmark.id), () => `snapshot holds bookmark ${bookmark.id} twice`);
+    this.bookmarksById.set(restored.id, restored);
+    restored.user.bookmarks.insert(restored);
+    this.byUrl.add(restored);
+    this.indexTagsAndVisibility(restored, tags, restored.public);
+    return restored;
   }
 
   /** Adds a token (also from a snapshot, in creation order). */
