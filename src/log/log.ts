@@ -21,6 +21,8 @@ export interface EventLog {
   /** Up to `limit` events with seq > `afterSeq`, in order (for the Postgres flush). */
   readAfter(afterSeq: number, limit: number): LoggedEvent[];
   readonly lastSeq: number;
+  /** Rows up to this seq were dropped behind a snapshot (0: none). */
+  readonly compactedThrough: number;
   stats(): LogStats;
   close(): Promise<void>;
 }

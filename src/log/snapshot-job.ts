@@ -1,5 +1,5 @@
 // The snapshot thread's work: the last snapshot plus the log up to a seq, folded into a store of its own and written out.
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { upgradeEvent } from "../event-upgrade.ts";
 import { Store } from "../store/store.ts";
@@ -38,8 +38,11 @@ function run(job: Job): ReturnType<typeof writeSnapshotFile> {
   return writeSnapshotFile(job.dataDir, store, job.dataDirId);
 }
 
-try {
-  parentPort!.postMessage({ ok: true, written: run(workerData as Job) });
-} catch (error) {
-  parentPort!.postMessage({ ok: false, error: error instanceof Error ? error.message : String(error) });
-}
+// One job per message, one at a time (the Snapshotter sends the next only after this one answered).
+parentPort!.on("message", (job: Job) => {
+  try {
+    parentPort!.postMessage({ ok: true, written: run(job) });
+  } catch (error) {
+    parentPort!.postMessage({ ok: false, error: error instanceof Error ? error.message : String(error) });
+  }
+});

@@ -135,6 +135,8 @@ export class Snapshotter {
   private closed = false;
   /** A compaction deferred by a hold. */
   private compactionDue = false;
+  private worker: Worker | null = null;
+  private pendingJob: { resolve: (written: WrittenSnapshot) => void; reject: (error: Error) => void } | null = null;
 
   constructor(private readonly options: SnapshotterOptions, restored: { snapshot: string | null; snapshotSeq: number }) {
     this.lastSeq = restored.snapshotSeq;
@@ -211,6 +213,9 @@ export class Snapshotter {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    const worker = this.worker;
+    this.worker = null;
+    await worker?.terminate();
   }
 
   private recordWritten(written: WrittenSnapshot): void {
@@ -239,26 +244,37 @@ export class Snapshotter {
     await this.options.log.compact(keepAfter === null ? this.lastSeq : Math.min(this.lastSeq, keepAfter));
   }
 
+  /**
+   * One job on the snapshot thread, started at the first snapshot and kept (loading the job's
+   * modules costs more than most snapshots); a thread that fails is replaced at the next one.
+   */
   private runWorker(toSeq: number): Promise<WrittenSnapshot> {
     const { dataDir, log, nodeId } = this.options;
+    const worker = (this.worker ??= this.startWorker());
     return new Promise((resolve, reject) => {
-      const worker = new Worker(new URL("./snapshot-worker.mjs", import.meta.url), {
-        workerData: { dataDir, logFile: log.file, fromFile: this.lastFile, toSeq, dataDirId: log.dataDirId, nodeId },
-      });
-      let answered = false;
-      worker.once("message", (reply: { ok: true; written: WrittenSnapshot } | { ok: false; error: string }) => {
-        answered = true;
-        if (reply.ok) resolve(reply.written);
-        else reject(new Error(reply.error));
-      });
-      worker.once("error", (error) => {
-        answered = true;
-        reject(error);
-      });
-      worker.once("exit", (code) => {
-        if (!answered) reject(new Error(`the snapshot thread exited with code ${code}`));
-      });
+      this.pendingJob = { resolve, reject };
+      worker.postMessage({ dataDir, logFile: log.file, fromFile: this.lastFile, toSeq, dataDirId: log.dataDirId, nodeId });
     });
+  }
+
+  private startWorker(): Worker {
+    const worker = new Worker(new URL("./snapshot-worker.mjs", import.meta.url));
+    worker.unref();
+    const fail = (error: Error) => {
+      if (this.worker === worker) this.worker = null;
+      const job = this.pendingJob;
+      this.pendingJob = null;
+      job?.reject(error);
+    };
+    worker.on("message", (reply: { ok: true; written: WrittenSnapshot } | { ok: false; error: string }) => {
+      const job = this.pendingJob;
+      this.pendingJob = null;
+      if (reply.ok) job?.resolve(reply.written);
+      else job?.reject(new Error(reply.error));
+    });
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`the snapshot thread exited with code ${code}`)));
+    return worker;
   }
 }
 
