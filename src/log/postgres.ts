@@ -213,7 +213,11 @@ export class PostgresFlusher {
     this.flushedSeq = await this.withTimeout(this.readPosition(sql));
     const { compactedThrough } = this.options.log;
     if (this.flushedSeq < compactedThrough) {
-      this.options.warn(`Postgres has this node's events only up to seq ${this.flushedSeq}, and the local log was compacted through seq ${compactedThrough} before it had the rest: its tables miss what those events held (flush from the start of a data directory to keep them complete)`);
+      // Those events are only in the snapshot now: the flush goes on after them rather than wait for ever.
+      this.options.warn(`Postgres has this node's events only up to seq ${this.flushedSeq}, and the local log was compacted through seq ${compactedThrough} before it had the rest: its tables miss what those events held (flush from the start of a data directory to keep them complete); flushing on from seq ${compactedThrough + 1}`);
+      await this.withTimeout(sql`INSERT INTO flush_positions (node, seq) VALUES (${this.options.nodeId}, ${compactedThrough})
+        ON CONFLICT (node) DO UPDATE SET seq = greatest(flush_positions.seq, excluded.seq), flushed_at = now()`);
+      this.flushedSeq = compactedThrough;
     }
     this.ready = true;
   }
