@@ -258,7 +258,7 @@ export class Commands {
    * Erases an account: their bookmarks are deleted and their tokens revoked in events of their
    * own (BATCH_BOOKMARKS_MAX per append, so every part following the log hears of each), then
    * `user.deleted` takes the user, their comments and anything saved meanwhile. The data leaves
-   * the disk at the next snapshot (see docs/erasure.md).
+   * the disk at the next snapshot (README: Snapshots and erasure).
    */
   async deleteAccount(user: User): Promise<void> {
     const keys = [`delete-user:${user.id}`];
