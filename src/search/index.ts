@@ -123,8 +123,8 @@ export class SearchIndex {
     switch (event.type) {
       case "bookmark.created": {
         const bookmark = this.store.bookmarksById.get(event.payload.id);
-        assert(bookmark !== undefined, `created bookmark ${event.payload.id} missing from the store`);
-        this.add(bookmark);
+        // Absent when its account was erased while it was in flight (Store.apply).
+        if (bookmark !== undefined) this.add(bookmark);
         return;
       }
       case "bookmark.updated":

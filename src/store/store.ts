@@ -133,7 +133,8 @@ export class Store {
   /**
    * Folds one committed event into the store. Deterministic and total: the same events in the
    * same order always give the same store. An update, delete or comment whose bookmark is gone
-   * (a delete committed first in the same batch) changes nothing, live and on replay alike.
+   * (a delete committed first in the same batch), or anything new of an erased account, changes
+   * nothing, live and on replay alike.
    */
   apply(event: LoggedEvent): void {
     if (event.seq <= this.lastSeq) assert(false, `event seq ${event.seq} applied after ${this.lastSeq}`);
@@ -162,10 +163,11 @@ export class Store {
       }
       case "token.created": {
         const { id, user_id, hash, kind, name, expires_at } = event.payload;
-        const user = this.usersById.get(user_id);
-        assert(user !== undefined, () => `token for unknown user ${user_id}`);
-        this.addToken({ id, user, hash, kind, name, createdAt: event.ts, expiresAt: expires_at });
         this.ids.observe(id);
+        const user = this.usersById.get(user_id);
+        // The account was erased while this was in flight: nothing to add.
+        if (user === undefined) return;
+        this.addToken({ id, user, hash, kind, name, createdAt: event.ts, expiresAt: expires_at });
         return;
       }
       case "token.revoked": {
@@ -289,7 +291,11 @@ export class Store {
 
   private createBookmark(payload: Extract<LoggedEvent, { type: "bookmark.created" }>["payload"], ts: number): void {
     const user = this.usersById.get(payload.user_id);
-    if (user === undefined) assert(false, `bookmark ${payload.id} for unknown user ${payload.user_id}`);
+    if (user === undefined) {
+      // The account was erased (user.deleted) while this was in flight: the bookmark never exists.
+      this.ids.observe(payload.id);
+      return;
+    }
     const bookmark: Bookmark = {
       id: payload.id,
       ord: this.nextOrd++,
