@@ -37,7 +37,7 @@ export interface Offline {
 }
 
 /** Opens the data directory's log without a server: lock, replay, commands. */
-export function openOffline(config: Config): Offline {
+export async function openOffline(config: Config): Promise<Offline> {
   const release = lockDataDir(config.dataDir);
   let store: Store;
   let log: SqliteLog;
@@ -54,7 +54,7 @@ export function openOffline(config: Config): Offline {
     throw error;
   }
   try {
-    restored = restoreState({ dataDir: config.dataDir, log, nodeId: config.nodeId, warn: (line) => console.error(`warning: ${line}`) });
+    restored = await restoreState({ dataDir: config.dataDir, log, nodeId: config.nodeId, warn: (line) => console.error(`warning: ${line}`) });
   } catch (error) {
     void log.close().finally(release);
     throw error;
@@ -139,7 +139,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   let offline: Offline | null = null;
   try {
-    offline = openOffline(loadConfig());
+    offline = await openOffline(loadConfig());
     await command.run(offline, argv.slice(command.words.length));
     return 0;
   } catch (error) {

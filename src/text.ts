@@ -1,5 +1,6 @@
 // What text Nasty takes in and writes out: valid Unicode in (one check for every field), well-formed UTF-8 and XML-safe characters out.
-import { invalid } from "./errors.ts";
+import { isUtf8 } from "node:buffer";
+import { HttpError, invalid } from "./errors.ts";
 
 /**
  * How much a field may hold besides printable text:
@@ -117,4 +118,55 @@ export function truncate(text: string, max: number): string {
   if (text.length <= max) return text;
   const last = text.charCodeAt(max - 1);
   return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
+/** Runs of percent-escapes: the bytes of one or more characters. */
+const ESCAPE_RUNS = /(?:%[0-9A-Fa-f]{2})+/g;
+
+/**
+ * Percent-decoding that never throws (decodeURIComponent's URIError inside a uWS handler used to
+ * end the process). A `%` not followed by two hex digits stays as it is, as URLSearchParams and
+ * browsers leave it; escapes whose bytes are not UTF-8 (`%E0`, an encoded surrogate) give null,
+ * so the caller can name the problem. `plus` reads "+" as a space (query strings and forms).
+ */
+export function percentDecode(text: string, plus = false): string | null {
+  const spaced = plus && text.includes("+") ? text.replaceAll("+", " ") : text;
+  if (!spaced.includes("%")) return spaced;
+  let valid = true;
+  const decoded = spaced.replace(ESCAPE_RUNS, (run) => {
+    const bytes = Buffer.from(run.replaceAll("%", ""), "hex");
+    if (isUtf8(bytes)) return bytes.toString("utf8");
+    valid = false;
+    return "";
+  });
+  return valid ? decoded : null;
+}
+
+/** percentDecode of each part; null when any of them does not decode. */
+export function percentDecodeAll(parts: readonly string[]): string[] | null {
+  const decoded: string[] = [];
+  for (const part of parts) {
+    const one = percentDecode(part);
+    if (one === null) return null;
+    decoded.push(one);
+  }
+  return decoded;
+}
+
+/**
+ * Parses a query string or form body, refusing with 400 a parameter whose escapes are not UTF-8
+ * (URLSearchParams would quietly turn them into U+FFFD), then with 422 one that is not valid
+ * Unicode (checkParams). `what` names the parameters in the message ("query parameter").
+ */
+export function parseParams(raw: string, what: string): URLSearchParams {
+  if (raw.includes("%")) {
+    for (const pair of raw.split("&")) {
+      const equals = pair.indexOf("=");
+      const name = equals < 0 ? pair : pair.slice(0, equals);
+      if (percentDecode(pair, true) === null) {
+        throw new HttpError(400, `${what} '${truncate(percentDecode(name, true) ?? name, 60)}' has percent-escapes that are not UTF-8 (${truncate(pair, 80)})`);
+      }
+    }
+  }
+  return checkParams(new URLSearchParams(raw));
 }

@@ -1,6 +1,7 @@
 // Writing answers to uWS responses: status lines, headers, cork after await, and HttpError → answer in one place.
 import type { HttpResponse } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
+import { requestAnswered, type RequestTiming } from "../metrics.ts";
 
 export interface Answer {
   status: number;
@@ -33,12 +34,15 @@ export const COMMON_HEADERS: Record<string, string> = {
 export interface ResponseState {
   aborted: boolean;
   answered: boolean;
+  /** Set when metrics are on (metrics.ts). */
+  timing: RequestTiming | null;
 }
 
 /** Writes `answer` unless the client went away or it was already answered. Callers after an await must cork. */
 export function writeAnswer(res: HttpResponse, state: ResponseState, answer: Answer): void {
   if (state.aborted || state.answered) return;
   state.answered = true;
+  if (state.timing) requestAnswered(state.timing, answer.status);
   res.writeStatus(statusLine(answer.status));
   for (const name in COMMON_HEADERS) res.writeHeader(name, COMMON_HEADERS[name]!);
   if (answer.headers) for (const name in answer.headers) res.writeHeader(name, answer.headers[name]!);

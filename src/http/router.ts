@@ -6,13 +6,16 @@ import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
-import { checkParams } from "../text.ts";
+import type { AnswerCache } from "./answer-cache.ts";
+import { parseParams, percentDecode, truncate } from "../text.ts";
+import { requestStarted } from "../metrics.ts";
+import { siteOrigin, type SiteConfig, type SiteOrigin } from "./site-origin.ts";
 
 export const BODY_BYTES_MAX = 64 * 1024;
 export const SESSION_COOKIE = "nasty_session";
 
 /** The headers any handler may read; uWS only lets us read them before the handler returns. */
-const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
+const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
 export type HeaderName = (typeof HEADER_NAMES)[number];
 const HEADER_NAME_SET: ReadonlySet<string> = new Set(HEADER_NAMES);
 
@@ -36,6 +39,8 @@ export interface Context {
   stream?: BodyStream;
   /** The peer's address, read only for routes with `remoteAddress` ("" elsewhere). */
   remoteAddress: string;
+  /** Where the visitor reached this site (NASTY_PUBLIC_URL, or the request's headers): for Origin checks, cookies and links. */
+  site: SiteOrigin;
 }
 
 export type Handler = (context: Context) => Answer | Promise<Answer>;
@@ -52,12 +57,17 @@ export interface RouteOptions {
   /** The handler reads the Authorization header itself (Pinboard's HTTP Basic); the router leaves it alone. */
   ownAuthorization?: boolean;
   /**
-   * The answer is a pure function of the URL, the viewer and the store: a 200 is kept and served
-   * again until the next event is applied (render once, serve many). Never for random picks.
+   * For visitors who are not logged in, the answer is a pure function of the URL (and of the
+   * request headers named in `vary`) and the store: a 200 is kept as bytes and served again until
+   * the next event is applied (answer-cache.ts). It is rendered without the request's cookies and
+   * If-None-Match, so nothing of one visitor's can be in it. Never for random picks, never for a
+   * logged-in viewer (their answers are always rendered for them).
    */
-  cache?: boolean;
+  cache?: true | { vary: readonly HeaderName[] };
   /** Read the peer's address into context.remoteAddress (per-address limits); uWS only gives it before the first await. */
   remoteAddress?: boolean;
+  /** What the route's answers are written in: JSON (the default) or HTML pages; an unexpected error answers 500 in it. */
+  speaks?: "json" | "html";
   /** Turns an error into the answer (pages answer HTML). */
   onError?: (error: unknown, context: Context | null) => Answer;
 }
@@ -65,39 +75,16 @@ export interface RouteOptions {
 export interface RouterDeps {
   store: Store;
   limiter: RateLimiter;
+  config: SiteConfig;
+  /** Where routes with `cache` keep their answers to visitors; without it they render every time. */
+  answers?: AnswerCache;
 }
 
-/** Cached answers by a key (method, URL, viewer), valid while `store.eventsApplied` is unchanged. */
-export class AnswerCache {
-  private readonly entries = new Map<string, Answer & { version: number }>();
-  private static readonly ENTRIES_MAX = 2048;
-
-  get(key: string, version: number): Answer | undefined {
-    const entry = this.entries.get(key);
-    return entry && entry.version === version ? entry : undefined;
-  }
-
-  set(key: string, version: number, answer: Answer): Answer {
-    if (answer.status !== 200) return answer;
-    if (this.entries.size >= AnswerCache.ENTRIES_MAX) this.entries.clear();
-    const serialized = { ...answer, body: answer.body ?? JSON.stringify(answer.json ?? null), version };
-    this.entries.set(key, serialized);
-    return serialized;
-  }
-}
-
-/** One answer cache per store, so two servers in one process never serve each other's answers. */
-const answerCaches = new WeakMap<Store, AnswerCache>();
-function answerCacheOf(store: Store): AnswerCache {
-  let cache = answerCaches.get(store);
-  if (!cache) answerCaches.set(store, (cache = new AnswerCache()));
-  return cache;
-}
-
+/** The value of cookie `name`, percent-decoded; a value that does not decode is ignored like an absent one. */
 export function cookieValue(cookieHeader: string, name: string): string | null {
   for (const part of cookieHeader.split(";")) {
     const index = part.indexOf("=");
-    if (index > 0 && part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
+    if (index > 0 && part.slice(0, index).trim() === name) return percentDecode(part.slice(index + 1).trim());
   }
   return null;
 }
@@ -129,6 +116,7 @@ class RequestContext implements Context {
   body: Buffer | null = null;
   stream?: BodyStream;
   private parsedQuery: URLSearchParams | null = null;
+  private readSite: SiteOrigin | null = null;
 
   constructor(
     readonly method: string,
@@ -137,11 +125,16 @@ class RequestContext implements Context {
     readonly params: string[],
     readonly headers: Record<HeaderName, string>,
     readonly remoteAddress: string,
+    private readonly siteConfig: SiteConfig,
   ) {}
 
-  /** Throws 422 naming a parameter that is not valid Unicode (text.ts checkParams). */
+  get site(): SiteOrigin {
+    return (this.readSite ??= siteOrigin(this.headers, this.siteConfig));
+  }
+
+  /** Throws 400 naming a parameter whose escapes are not UTF-8, 422 for one that is not valid Unicode (text.ts parseParams). */
   get query(): URLSearchParams {
-    return (this.parsedQuery ??= checkParams(new URLSearchParams(this.rawQuery)));
+    return (this.parsedQuery ??= parseParams(this.rawQuery, "query parameter"));
   }
 }
 
@@ -150,18 +143,27 @@ class RequestContext implements Context {
  * sent (one native call, where asking for each name by itself is twelve), the URL, the query
  * string, parameters, and the peer address when the route asks for it.
  */
-function readContext(res: HttpResponse, req: HttpRequest, paramCount: number, withAddress: boolean): RequestContext {
+function readContext(res: HttpResponse, req: HttpRequest, paramNames: readonly string[], withAddress: boolean, siteConfig: SiteConfig): RequestContext {
   const headers: Record<HeaderName, string> = {
     authorization: "", "content-type": "", "content-length": "", cookie: "", origin: "", host: "", accept: "",
-    "x-forwarded-for": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
+    "x-forwarded-for": "", "x-forwarded-host": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
   };
   req.forEach((name, value) => {
     if (HEADER_NAME_SET.has(name) && headers[name as HeaderName] === "") headers[name as HeaderName] = value;
   });
   const params: string[] = [];
-  for (let index = 0; index < paramCount; index += 1) params.push(decodeURIComponent(req.getParameter(index) ?? ""));
+  for (let index = 0; index < paramNames.length; index += 1) params.push(req.getParameter(index) ?? "");
   const address = withAddress ? Buffer.from(res.getRemoteAddressAsText()).toString() : "";
-  return new RequestContext(req.getMethod(), req.getUrl(), req.getQuery() ?? "", params, headers, address);
+  return new RequestContext(req.getMethod(), req.getUrl(), req.getQuery() ?? "", params, headers, address, siteConfig);
+}
+
+/** Percent-decodes the path parameters in place; 400 naming the first whose escapes are not UTF-8. */
+function decodeParams(params: string[], names: readonly string[]): void {
+  for (let index = 0; index < params.length; index += 1) {
+    const decoded = percentDecode(params[index]!);
+    if (decoded === null) throw new HttpError(400, `the address part :${names[index]} ('${truncate(params[index]!, 60)}') has percent-escapes that are not UTF-8`);
+    params[index] = decoded;
+  }
 }
 
 /**
@@ -194,23 +196,44 @@ function readBody(res: HttpResponse, declaredLength: string): Promise<Buffer> {
   });
 }
 
+export type Method = "get" | "post" | "patch" | "put" | "del" | "any";
+
+/** One registered route: what the method tests walk (HEAD, OPTIONS, 405, bad escapes on every route). */
+export interface RouteEntry {
+  method: Method;
+  pattern: string;
+  /** What its answers (and errors) are written in. */
+  speaks: "json" | "html";
+}
+
+const routeTables = new WeakMap<TemplatedApp, RouteEntry[]>();
+
+/** Every route registered on `app` through `route`, in registration order. */
+export function routeTable(app: TemplatedApp): readonly RouteEntry[] {
+  return routeTables.get(app) ?? [];
+}
+
 /**
  * Registers `handler`. Header, URL and auth are read synchronously (uWS invalidates `req` after
  * the handler returns); `onAborted` is set before anything async; late writes are corked.
  */
-export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post" | "patch" | "put" | "del" | "any", pattern: string, handler: Handler, options: RouteOptions = {}): void {
-  const paramCount = (pattern.match(/\/:/g) ?? []).length;
+export function route(app: TemplatedApp, deps: RouterDeps, method: Method, pattern: string, handler: Handler, options: RouteOptions = {}): void {
+  let table = routeTables.get(app);
+  if (!table) routeTables.set(app, (table = []));
+  table.push({ method, pattern, speaks: options.speaks ?? "json" });
+  const paramNames = pattern.match(/(?<=\/:)[^/]+/g) ?? [];
   const toAnswer = options.onError ?? ((error: unknown, context: Context | null) => errorAnswer(error, `${context?.method ?? method} ${context?.path ?? pattern}`));
   app[method](pattern, (res, req) => {
-    const state: ResponseState = { aborted: false, answered: false };
+    const state: ResponseState = { aborted: false, answered: false, timing: requestStarted(pattern, () => req.getMethod()) };
     let stream: BodyStream | undefined;
     res.onAborted(() => {
       state.aborted = true;
       stream?.abort();
     });
-    const base = readContext(res, req, paramCount, options.remoteAddress === true);
+    const base = readContext(res, req, paramNames, options.remoteAddress === true, deps.config);
     let context: Context | null = null;
     try {
+      decodeParams(base.params, paramNames);
       const who = authenticate(deps, base.headers, options);
       base.viewer = who.viewer;
       base.token = who.token;
@@ -238,19 +261,9 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
         .then(late, (error) => late(toAnswer(error, ready)));
       return;
     }
-    const cacheKey = options.cache ? `${ready.method} ${ready.path}?${ready.rawQuery} ${ready.viewer?.id ?? 0}` : null;
-    const version = deps.store.eventsApplied;
-    if (cacheKey !== null) {
-      const cached = answerCacheOf(deps.store).get(cacheKey, version);
-      if (cached) {
-        writeAnswer(res, state, cached);
-        return;
-      }
-    }
     let result: Answer | Promise<Answer>;
     try {
-      result = handler(ready);
-      if (cacheKey !== null && !(result instanceof Promise)) result = answerCacheOf(deps.store).set(cacheKey, version, result);
+      result = options.cache && ready.viewer === null && deps.answers ? visitorAnswer(deps.answers, ready, options.cache, handler) : handler(ready);
     } catch (error) {
       writeAnswer(res, state, toAnswer(error, ready));
       return;
@@ -258,6 +271,27 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: "get" | "post
     if (result instanceof Promise) result.then(late, (error) => late(toAnswer(error, ready)));
     else writeAnswer(res, state, result);
   });
+}
+
+/**
+ * A cacheable route's answer to a visitor who is not logged in: the kept bytes, or the handler's
+ * answer rendered with the cookies and If-None-Match left out, then kept. A kept answer with an
+ * ETag that matches the request's If-None-Match becomes the 304 the handler would have given.
+ */
+function visitorAnswer(cache: AnswerCache, context: Context, option: true | { vary: readonly HeaderName[] }, handler: Handler): Answer | Promise<Answer> {
+  let key = `${context.method} ${context.path}?${context.rawQuery}`;
+  if (option !== true) for (const name of option.vary) key += `\n${context.headers[name]}`;
+  const ifNoneMatch = context.headers["if-none-match"];
+  let answer: Answer | undefined = cache.get(key);
+  if (answer === undefined) {
+    context.headers.cookie = "";
+    context.headers["if-none-match"] = "";
+    const result = handler(context);
+    if (result instanceof Promise) return result;
+    answer = cache.set(key, result) ?? result;
+  }
+  const etag = answer.status === 200 ? answer.headers?.ETag : undefined;
+  return etag !== undefined && etag === ifNoneMatch ? { status: 304, headers: answer.headers } : answer;
 }
 
 /** Parses a JSON request body; 415 when it is not JSON, 400 when it does not parse. */
@@ -281,5 +315,5 @@ export function formBody(context: Context): Record<string, string> {
   if (!type.startsWith("application/x-www-form-urlencoded")) {
     throw new HttpError(415, `expected a form body with 'Content-Type: application/x-www-form-urlencoded', got ${type === "" ? "no Content-Type" : `'${type}'`}`);
   }
-  return Object.fromEntries(checkParams(new URLSearchParams(context.body?.toString("utf8") ?? "")));
+  return Object.fromEntries(parseParams(context.body?.toString("utf8") ?? "", "form field"));
 }

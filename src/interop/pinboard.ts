@@ -11,11 +11,10 @@ import { route, type Context, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
 import { words } from "../search/tokens.ts";
 import { escapeXml } from "../render/escape.ts";
-import { checkParams } from "../text.ts";
+import { parseParams } from "../text.ts";
 
 export interface PinboardDeps extends RouterDeps {
   commands: Commands;
-  config: { trustProxy: boolean };
 }
 
 const RECENT_DEFAULT = 15;
@@ -104,7 +103,7 @@ function answer(format: Format, reply: Reply, status = 200): Answer {
 function parameters(context: Context): URLSearchParams {
   const params = new URLSearchParams(context.query);
   if (context.body && context.body.byteLength > 0 && context.headers["content-type"].toLowerCase().startsWith("application/x-www-form-urlencoded")) {
-    for (const [name, value] of checkParams(new URLSearchParams(context.body.toString("utf8")))) params.set(name, value);
+    for (const [name, value] of parseParams(context.body.toString("utf8"), "form field")) params.set(name, value);
   }
   return params;
 }

@@ -27,8 +27,8 @@ export interface RestoreOptions {
   log: SqliteLog;
   nodeId: number;
   warn: (line: string) => void;
-  /** Applied to each log event after the snapshot (default: the store's own apply). */
-  apply?: (store: Store, event: LoggedEvent) => void;
+  /** Reads the log after a seq (default: log.replay at once; the server hands the event loop back meanwhile). */
+  replay?: (visit: (event: LoggedEvent) => void, afterSeq: number) => number | Promise<number>;
 }
 
 /**
@@ -38,7 +38,7 @@ export interface RestoreOptions {
  * older one is tried; with none, the log alone — unless the log was compacted behind a snapshot,
  * in which case starting would lose what was acknowledged: DataDirError says what to do.
  */
-export function restoreState(options: RestoreOptions): Restored {
+export async function restoreState(options: RestoreOptions): Promise<Restored> {
   const { dataDir, log, warn } = options;
   removeUnfinishedSnapshots(dataDir);
   const started = performance.now();
@@ -75,14 +75,14 @@ export function restoreState(options: RestoreOptions): Restored {
     store = new Store(options.nodeId);
   }
   const after = store.lastSeq;
-  const apply = options.apply ?? ((target: Store, event: LoggedEvent) => target.apply(event));
   const target = store;
   let expected = after + 1;
   const replayStarted = performance.now();
-  const events = log.replay((event) => {
+  const replay = options.replay ?? ((visit, afterSeq) => log.replay(visit, afterSeq));
+  const events = await replay((event) => {
     if (event.seq !== expected) throw new DataDirError(`the log does not follow the snapshot: after seq ${expected - 1} it holds seq ${event.seq}. Restore the data directory from a backup.`);
     expected += 1;
-    apply(target, event);
+    target.apply(event);
   }, after);
   return { store, snapshot, snapshotSeq: after, events, snapshotMs, replayMs: performance.now() - replayStarted };
 }

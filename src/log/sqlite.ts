@@ -9,6 +9,7 @@ import { HttpError } from "../errors.ts";
 import { EVENT_VERSIONS, type EventBody, type EventType, type LoggedEvent } from "../events.ts";
 import { upgradeEvent } from "../event-upgrade.ts";
 import type { EventLog, LogStats } from "./log.ts";
+import { logCommitted } from "../metrics.ts";
 
 /** Messages to and from sqlite-worker.mjs. */
 type Row = [seq: number, type: string, v: number, ts: number, node: number, payload: string];
@@ -80,6 +81,7 @@ interface Batch {
   id: number;
   waiters: Waiter[];
   events: LoggedEvent[];
+  sentMs: number;
 }
 
 /**
@@ -142,6 +144,8 @@ export class SqliteLog implements EventLog {
   private compactWaiters: { throughSeq: number; done: (error: Error | null) => void }[] = [];
   /** The last compaction asked for, settled or not (close waits for it). */
   private compaction: Promise<void> = Promise.resolve();
+  /** The last batch's failure, until a batch commits again (for /readyz). */
+  private lastCommitError: string | null = null;
 
   constructor(private readonly options: SqliteLogOptions) {
     fs.mkdirSync(path.dirname(options.file), { recursive: true });
@@ -221,7 +225,7 @@ export class SqliteLog implements EventLog {
     }
     this.sentSeq = seq;
     this.batchCounter += 1;
-    this.inFlight.push({ id: this.batchCounter, waiters, events });
+    this.inFlight.push({ id: this.batchCounter, waiters, events, sentMs: performance.now() });
     const message: BatchMessage = { id: this.batchCounter, firstSeq, ts, node, count: events.length, types, payloads };
     this.worker.postMessage(message);
   }
@@ -229,6 +233,8 @@ export class SqliteLog implements EventLog {
   private finish(reply: BatchReply): void {
     const batch = this.inFlight.shift();
     assert(batch !== undefined && batch.id === reply.id, "sqlite writer answered a batch that was not sent");
+    logCommitted(batch.events.length, performance.now() - batch.sentMs, reply.ok);
+    this.lastCommitError = reply.ok ? null : reply.message;
     if (reply.ok) {
       const last = batch.events[batch.events.length - 1];
       assert(last !== undefined, "a committed batch has events");
@@ -273,33 +279,53 @@ export class SqliteLog implements EventLog {
    * exactly the rows, in order.
    */
   replay(visit: (event: LoggedEvent) => void, afterSeq = 0): number {
+    let count = 0;
+    for (const events of this.replayChunks(visit, afterSeq)) count += events;
+    return count;
+  }
+
+  /**
+   * Replay as above, handing the event loop back every `sliceMs` (between chunks), so a server
+   * can answer /healthz and /readyz while a long log replays. Nothing else may run meanwhile.
+   */
+  async replayYielding(visit: (event: LoggedEvent) => void, sliceMs: number, progress: (events: number) => void, afterSeq = 0): Promise<number> {
+    let count = 0;
+    let sliceStart = performance.now();
+    for (const events of this.replayChunks(visit, afterSeq)) {
+      count += events;
+      if (performance.now() - sliceStart < sliceMs) continue;
+      progress(count);
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+    return count;
+  }
+
+  /** Visits every event after `afterSeq`, yielding after each chunk how many it held. */
+  private *replayChunks(visit: (event: LoggedEvent) => void, afterSeq: number): Generator<number> {
     const headLastSeq = this.replayHeadLastSeq(this.options.replayInlineEventsMax ?? REPLAY_INLINE_EVENTS_MAX, afterSeq);
     const thread = headLastSeq === null ? null : new ReplayReaderThread(this.options.file, headLastSeq);
-    let count = 0;
     let lastSeq = afterSeq;
-    const visitChunks = (chunks: Iterable<string>) => {
-      for (const text of chunks) {
-        const rows = JSON.parse(text) as ReplayRow[];
-        for (let index = 0; index < rows.length; index += 1) {
-          const row = rows[index]!;
-          const seq = row[0];
-          if (seq <= lastSeq) assert(false, `replay read seq ${seq} after ${lastSeq}`);
-          lastSeq = seq;
-          const type = row[1];
-          const event = { seq, type, v: row[2], ts: row[3], node: row[4], payload: row[5] };
-          // Nearly every event is of its type's current version; any other is checked and upgraded (or refused).
-          visit(event.v === EVENT_VERSIONS[type as EventType] ? (event as LoggedEvent) : upgradeEvent(event));
-        }
-        count += rows.length;
+    const visitChunk = (text: string): number => {
+      const rows = JSON.parse(text) as ReplayRow[];
+      for (let index = 0; index < rows.length; index += 1) {
+        const row = rows[index]!;
+        const seq = row[0];
+        if (seq <= lastSeq) assert(false, `replay read seq ${seq} after ${lastSeq}`);
+        lastSeq = seq;
+        const type = row[1];
+        const event = { seq, type, v: row[2], ts: row[3], node: row[4], payload: row[5] };
+        // Nearly every event is of its type's current version; any other is checked and upgraded (or refused).
+        visit(event.v === EVENT_VERSIONS[type as EventType] ? (event as LoggedEvent) : upgradeEvent(event));
       }
+      return rows.length;
     };
     try {
-      visitChunks(this.readChunksHere(afterSeq, headLastSeq ?? Number.MAX_SAFE_INTEGER));
-      if (thread) visitChunks(thread.chunks());
+      for (const text of this.readChunksHere(afterSeq, headLastSeq ?? Number.MAX_SAFE_INTEGER)) yield visitChunk(text);
+      if (thread) for (const text of thread.chunks()) yield visitChunk(text);
     } finally {
       thread?.stop();
     }
-    return count;
   }
 
   /** The seq where the reader thread takes over, or null when the log is read here to its end. */
@@ -384,6 +410,13 @@ export class SqliteLog implements EventLog {
   drain(): Promise<void> {
     if (this.inFlight.length === 0 && this.waiting.length === 0) return Promise.resolve();
     return new Promise<void>((done) => this.drainWaiters.push(done));
+  }
+
+  /** Why the log cannot commit now (its writer thread died, or its last batch failed), or null when it can. */
+  commitProblem(): string | null {
+    if (this.broken) return `the event log writer thread failed (${this.broken.message})`;
+    if (this.lastCommitError !== null) return `the event log's last commit failed (${this.lastCommitError})`;
+    return null;
   }
 
   /** Waits for queued appends to commit, then stops the writer thread and closes the file. */

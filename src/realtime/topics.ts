@@ -1,6 +1,6 @@
 // Topic names: every topic is built and parsed here, never by string concatenation elsewhere.
 import { normalizeTags } from "../commands/schemas.ts";
-import { textProblem, uriComponent } from "../text.ts";
+import { percentDecodeAll, textProblem, uriComponent } from "../text.ts";
 import type { JoinRefJson } from "./wire.ts";
 
 export type Topic =
@@ -108,12 +108,8 @@ export function tagSetTopic(tags: readonly string[]): string {
 export function parseTagSetTopic(name: string): string[] | null {
   const match = /^bookmarks:tags:(.{3,600})$/.exec(name);
   if (!match) return null;
-  let tags: string[];
-  try {
-    tags = match[1]!.split("+").map(decodeURIComponent);
-  } catch {
-    return null;
-  }
+  const tags = percentDecodeAll(match[1]!.split("+"));
+  if (tags === null) return null;
   const normal = normalizeTags(tags);
   if (normal.length < 2 || normal.length !== tags.length || normal.some((tag) => textProblem(tag, "line") !== null) || tagSetTopic(normal) !== name) return null;
   return normal;
