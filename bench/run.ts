@@ -9,6 +9,7 @@ import { loadFigure, type LoadPlan } from "./load.ts";
 import { runMicro } from "./micro.ts";
 import { createCpuFigure } from "./create-cpu.ts";
 import { runSearchBench } from "./search.ts";
+import { capacityFigures, type CapacityPlan } from "./capacity.ts";
 import type { ReplayAnswer } from "./replay.ts";
 import { judge, markdownTable, Progress, skipped, writeResults, type BenchResults, type Figure } from "./report.ts";
 import { STRING_PREFIX } from "./ceiling.ts";
@@ -23,6 +24,7 @@ interface Mode {
   fanout: FanoutPlan;
   replayEvents: number;
   searchQuick: boolean;
+  capacity: Omit<CapacityPlan, "client">;
 }
 
 const MODES: Record<"smoke" | "quick" | "full", Mode> = {
@@ -36,6 +38,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     fanout: { sizes: [20, 100], warmupMs: 200, durationMs: 600, windowPushes: 3200, connections: 32, rounds: 1, latency: { subscribers: 20, rate: 100, warmupMs: 200, durationMs: 600, probes: 10, connections: 16 } },
     replayEvents: 5000,
     searchQuick: true,
+    capacity: { sizes: [200, 2000], tailEvents: 2000, loadSeconds: 1, connections: 8 },
   },
   quick: {
     microTimeMs: 150,
@@ -46,6 +49,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     fanout: { sizes: [1000, 10_000], warmupMs: 300, durationMs: 1500, windowPushes: 256_000, connections: 64, rounds: 1, latency: { subscribers: 1000, rate: 1000, warmupMs: 200, durationMs: 1000, probes: 50, connections: 64 } },
     replayEvents: 50_000,
     searchQuick: true,
+    capacity: { sizes: [10_000, 100_000], tailEvents: 50_000, loadSeconds: 3, connections: 32 },
   },
   full: {
     microTimeMs: 1000,
@@ -56,10 +60,11 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     fanout: { sizes: [1000, 10_000], warmupMs: 1000, durationMs: 5000, windowPushes: 256_000, connections: 64, rounds: 3, latency: { subscribers: 1000, rate: 1000, warmupMs: 2000, durationMs: 8000, probes: 100, connections: 64 } },
     replayEvents: 1_000_000,
     searchQuick: false,
+    capacity: { sizes: [10_000, 1_000_000, 10_000_000], tailEvents: 50_000, loadSeconds: 8, connections: 32 },
   },
 };
 
-const STEPS = ["micro", "replay", "search", "create", "cpu", "feed", "html", "fanout"] as const;
+const STEPS = ["micro", "replay", "search", "create", "cpu", "feed", "html", "fanout", "capacity"] as const;
 type Step = (typeof STEPS)[number];
 
 interface Options {
@@ -272,6 +277,9 @@ async function main(): Promise<void> {
   if (options.only.has("search")) {
     say("search queries (bench/search.ts)");
     figures.push(...(await attempt(errors, "search", "search queries", () => searchFigures(mode.searchQuick))));
+  }
+  if (options.only.has("capacity")) {
+    figures.push(...(await attempt(errors, "capacity", "capacity", () => capacityFigures({ ...mode.capacity, client: options.client }, say))));
   }
   if (serverSteps.length > 0) {
     say("starting Nasty (seeded), the fan-out client and the bare-uWS ceiling");
