@@ -5,6 +5,7 @@ import { once } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import Database from "better-sqlite3";
 import { createBookmark, request, signUp, startServerProcess, startTestServer, tempDir } from "./support/server.ts";
 import { snapshot } from "../src/store/check.ts";
 import { listSnapshots } from "../src/log/snapshot-file.ts";
@@ -243,4 +244,28 @@ test("writes go on during a background snapshot: the event loop is never held up
   } finally {
     await server.close();
   }
+});
+
+test("a log whose rows do not follow the snapshot's seq stops start-up with a message", async () => {
+  const dataDir = tempDir();
+  const server = await startTestServer({ NASTY_DATA_DIR: dataDir });
+  const token = await signUp(server.url, "erin");
+  await server.snapshots.takeInBackground();
+  const snapshotSeq = server.snapshots.status().last_seq;
+  await createBookmark(server.url, token, { title: "after", url: "https://after.example/1" });
+  await createBookmark(server.url, token, { title: "after", url: "https://after.example/2" });
+  // Compaction held and the shutdown snapshot removed below: the older snapshot and the whole log stay.
+  const release = server.snapshots.holdCompaction();
+  await server.close();
+  release();
+  for (const listing of listSnapshots(dataDir)) if (listing.seq !== snapshotSeq) fs.rmSync(listing.file);
+  const db = new Database(path.join(dataDir, "events.sqlite3"));
+  db.prepare("DELETE FROM events WHERE seq = ?").run(snapshotSeq + 1);
+  db.close();
+  await assert.rejects(startTestServer({ NASTY_DATA_DIR: dataDir }), (error: unknown) => {
+    assert.ok(error instanceof Error);
+    assert.equal(error.name, "DataDirError");
+    assert.match(error.message, new RegExp(`the log does not follow the snapshot: after seq ${snapshotSeq} it holds seq ${snapshotSeq + 2}\\. Restore the data directory from a backup\\.`));
+    return true;
+  });
 });
