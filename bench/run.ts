@@ -10,6 +10,7 @@ import { runMicro } from "./micro.ts";
 import { createCpuFigure } from "./create-cpu.ts";
 import { runSearchBench } from "./search.ts";
 import { resumeFigures, type ResumePlan } from "./resume.ts";
+import { capacityFigures, type CapacityPlan } from "./capacity.ts";
 import type { ReplayAnswer } from "./replay.ts";
 import { judge, markdownTable, Progress, skipped, writeResults, type BenchResults, type Figure } from "./report.ts";
 import { STRING_PREFIX } from "./ceiling.ts";
@@ -25,6 +26,7 @@ interface Mode {
   resume: ResumePlan;
   replayEvents: number;
   searchQuick: boolean;
+  capacity: Omit<CapacityPlan, "client">;
 }
 
 const MODES: Record<"smoke" | "quick" | "full", Mode> = {
@@ -39,6 +41,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     resume: { subscribers: 20, events: 200 },
     replayEvents: 5000,
     searchQuick: true,
+    capacity: { sizes: [200, 2000], tailEvents: 2000, loadSeconds: 1, connections: 8 },
   },
   quick: {
     microTimeMs: 150,
@@ -50,6 +53,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     resume: { subscribers: 1000, events: 1000 },
     replayEvents: 50_000,
     searchQuick: true,
+    capacity: { sizes: [10_000, 100_000], tailEvents: 50_000, loadSeconds: 3, connections: 32 },
   },
   full: {
     microTimeMs: 1000,
@@ -61,10 +65,11 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     resume: { subscribers: 10_000, events: 1000 },
     replayEvents: 1_000_000,
     searchQuick: false,
+    capacity: { sizes: [10_000, 1_000_000, 10_000_000], tailEvents: 50_000, loadSeconds: 8, connections: 32 },
   },
 };
 
-const STEPS = ["micro", "replay", "search", "create", "cpu", "feed", "html", "fanout", "resume"] as const;
+const STEPS = ["micro", "replay", "search", "create", "cpu", "feed", "html", "fanout", "resume", "capacity"] as const;
 type Step = (typeof STEPS)[number];
 
 interface Options {
@@ -281,6 +286,9 @@ async function main(): Promise<void> {
   if (options.only.has("search")) {
     say("search queries (bench/search.ts)");
     figures.push(...(await attempt(errors, "search", "search queries", () => searchFigures(mode.searchQuick))));
+  }
+  if (options.only.has("capacity")) {
+    figures.push(...(await attempt(errors, "capacity", "capacity", () => capacityFigures({ ...mode.capacity, client: options.client }, say))));
   }
   if (serverSteps.length > 0) {
     say("starting Nasty (seeded), the fan-out client and the bare-uWS ceiling");

@@ -4,7 +4,8 @@ import path from "node:path";
 import { loadConfig, type Config } from "./config.ts";
 import { lockDataDir } from "./log/lock.ts";
 import { SqliteLog } from "./log/sqlite.ts";
-import { Store } from "./store/store.ts";
+import type { Store } from "./store/store.ts";
+import { restoreState, Snapshotter } from "./log/snapshots.ts";
 import { Commands } from "./commands/commands.ts";
 import { answer, findCommand, UsageError, USAGE, type BaseContext, type CliCommand, type Output, type StateContext } from "./cli/commands.ts";
 import { sendToServer } from "./cli/socket.ts";
@@ -23,16 +24,24 @@ async function withOpenDataDir(base: BaseContext, body: (context: StateContext) 
   const release = lockDataDir(config.dataDir);
   let log: SqliteLog | null = null;
   try {
-    const store = new Store(config.nodeId);
+    // Assigned when the state is restored (newest valid snapshot, then the log after it), before anything commits.
+    let store: Store | null = null;
     log = new SqliteLog({
       file: path.join(config.dataDir, "events.sqlite3"),
       nodeId: config.nodeId,
-      onCommitted: (events) => events.forEach((event) => store.apply(event)),
+      onCommitted: (events) => events.forEach((event) => store!.apply(event)),
       queueEventsMax: config.logQueueEventsMax,
     });
-    log.replay((event) => store.apply(event));
+    const restored = await restoreState({ dataDir: config.dataDir, log, nodeId: config.nodeId, warn: (line) => base.io.err(`warning: ${line}`) });
+    store = restored.store;
     const commands = new Commands(store, log, config);
-    await body({ ...base, store, log, commands, holdCompaction: () => () => {} });
+    const quiet = () => {};
+    // Without a server, Postgres is not followed here: the log keeps what it may not have yet (the server's flush sends it).
+    const snapshots = new Snapshotter(
+      { dataDir: config.dataDir, log, nodeId: config.nodeId, everyEvents: config.snapshotEveryEvents, intervalS: config.snapshotIntervalS, keepAfter: () => (config.databaseUrl ? 0 : null), say: quiet, warn: quiet },
+      restored,
+    );
+    await body({ ...base, store, log, commands, snapshots, holdCompaction: () => () => {} });
   } finally {
     await log?.close();
     release();

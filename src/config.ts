@@ -32,6 +32,8 @@ export const SETTINGS = {
   flushBackoffMaxMs: { env: "NASTY_FLUSH_BACKOFF_MAX_MS", default: "10000", describe: "longest wait between Postgres retries", type: { kind: "integer", min: 10, max: 600_000 } },
   flushTimeoutMs: { env: "NASTY_FLUSH_TIMEOUT_MS", default: "30000", describe: "longest wait for Postgres to answer one flush step before reconnecting", type: { kind: "integer", min: 100, max: 600_000 } },
   logQueueEventsMax: { env: "NASTY_LOG_QUEUE_MAX", default: "100000", describe: "events waiting for commit before writes get 503", type: { kind: "integer", min: 1, max: 10_000_000 } },
+  snapshotEveryEvents: { env: "NASTY_SNAPSHOT_EVERY", default: "50000", describe: "a snapshot of the state (then the log behind it is compacted) after this many events", type: { kind: "integer", min: 1, max: 1_000_000_000 } },
+  snapshotIntervalS: { env: "NASTY_SNAPSHOT_INTERVAL_S", default: "600", describe: "and at least this often (seconds) while anything changed; also at clean shutdown", type: { kind: "integer", min: 1, max: 7 * 24 * 3600 } },
   publicUrl: { env: "NASTY_PUBLIC_URL", default: "", describe: "the site's public address behind a reverse proxy (https://links.example.org): Origin checks, Secure cookies and every absolute link use it; empty: the address each request came to", type: { kind: "origin" } },
   answerCacheBytes: { env: "NASTY_ANSWER_CACHE_BYTES", default: String(64 * 1024 * 1024), describe: "bytes of encoded answers to visitors who are not logged in (pages, feeds, JSON lists) kept until the next event (0: off)", type: { kind: "integer", min: 0, max: 16 * 1024 * 1024 * 1024 } },
   trustProxy: { env: "NASTY_TRUST_PROXY", default: "false", describe: "behind one reverse proxy: the client's address is the last X-Forwarded-For entry, https is X-Forwarded-Proto", type: { kind: "choice", choices: ["true", "false"] } },
@@ -62,6 +64,8 @@ export interface Config {
   flushBackoffMaxMs: number;
   flushTimeoutMs: number;
   logQueueEventsMax: number;
+  snapshotEveryEvents: number;
+  snapshotIntervalS: number;
   /** The public origin (`https://links.example.org`, no trailing slash), or "" when unset. */
   publicUrl: string;
   answerCacheBytes: number;
@@ -149,6 +153,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     flushBackoffMaxMs: values.flushBackoffMaxMs as number,
     flushTimeoutMs: values.flushTimeoutMs as number,
     logQueueEventsMax: values.logQueueEventsMax as number,
+    snapshotEveryEvents: values.snapshotEveryEvents as number,
+    snapshotIntervalS: values.snapshotIntervalS as number,
     publicUrl: values.publicUrl as string,
     answerCacheBytes: values.answerCacheBytes as number,
     trustProxy: values.trustProxy === "true",

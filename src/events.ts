@@ -7,9 +7,6 @@ export type BookmarkId = Branded<number, "BookmarkId">;
 export type CommentId = Branded<number, "CommentId">;
 export type TokenId = Branded<number, "TokenId">;
 
-/** Current schema version written with each event; replay accepts every version it knows. */
-export const EVENT_VERSION = 1;
-
 export type TokenKind = "api" | "session";
 
 export interface BookmarkFields {
@@ -34,12 +31,41 @@ export interface BookmarkDate {
 export type EventBody =
   | { type: "user.registered"; payload: { id: UserId; username: string; password_hash: string } }
   | { type: "user.password_changed"; payload: { id: UserId; password_hash: string } }
-  | { type: "token.created"; payload: { id: TokenId; user_id: UserId; hash: string; kind: TokenKind; name: string } }
+  /** v2: `expires_at` (ms since 1970; null: until revoked). Sessions expire SESSION_TTL_MS after creation. */
+  | { type: "token.created"; payload: { id: TokenId; user_id: UserId; hash: string; kind: TokenKind; name: string; expires_at: number | null } }
   | { type: "token.revoked"; payload: { id: TokenId } }
   | { type: "bookmark.created"; payload: { id: BookmarkId; user_id: UserId } & BookmarkFields & BookmarkDate }
   | { type: "bookmark.updated"; payload: { id: BookmarkId } & Partial<BookmarkFields> }
   | { type: "bookmark.deleted"; payload: { id: BookmarkId } }
-  | { type: "comment.posted"; payload: { id: CommentId; bookmark_id: BookmarkId; user_id: UserId; body: string } };
+  | { type: "comment.posted"; payload: { id: CommentId; bookmark_id: BookmarkId; user_id: UserId; body: string } }
+  /**
+   * Account erasure: the user, their tokens, their bookmarks and every comment they wrote go. The
+   * command deletes their bookmarks and revokes their tokens in events of their own first, so
+   * every part following the log sees those; this event takes whatever is left.
+   */
+  | { type: "user.deleted"; payload: { id: UserId } };
+
+export type EventType = EventBody["type"];
+
+/**
+ * The schema version of each event type that this build writes. Replay accepts every older
+ * version (upgraded in event-upgrade.ts) and refuses a newer one. Raise a type's number only with
+ * an upgrade from the one before.
+ */
+export const EVENT_VERSIONS: { readonly [T in EventType]: number } = {
+  "user.registered": 1,
+  "user.password_changed": 1,
+  "user.deleted": 1,
+  "token.created": 2,
+  "token.revoked": 1,
+  "bookmark.created": 1,
+  "bookmark.updated": 1,
+  "bookmark.deleted": 1,
+  "comment.posted": 1,
+};
+
+/** A session token (kind "session") lasts this long after it was created; API tokens until revoked. */
+export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
 
 /** An event as the log holds it: sequence number (per node), version, time (ms), node id. */
 export type LoggedEvent = EventBody & { seq: number; v: number; ts: number; node: number };
@@ -57,6 +83,15 @@ export class IdAllocator {
   /** Called for every id seen on replay so new ids never collide with old ones. */
   observe(id: number): void {
     if (id % NODE_ID_SPAN === this.nodeId) this.counter = Math.max(this.counter, Math.floor(id / NODE_ID_SPAN));
+  }
+
+  /** The per-node counter, kept in snapshots: ids of erased things are never handed out again. */
+  get last(): number {
+    return this.counter;
+  }
+
+  restore(counter: number): void {
+    this.counter = Math.max(this.counter, counter);
   }
 
   next<T extends number>(): T {

@@ -4,9 +4,11 @@ import { pathToFileURL } from "node:url";
 import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
 import { loadConfig, ConfigError, SETTINGS, type Config } from "./config.ts";
 import type { LoggedEvent } from "./events.ts";
+import { EventVersionError } from "./event-upgrade.ts";
 import { SqliteLog } from "./log/sqlite.ts";
 import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
 import { PostgresFlusher } from "./log/postgres.ts";
+import { DataDirError, restoreState, Snapshotter, type Restored } from "./log/snapshots.ts";
 import { Store } from "./store/store.ts";
 import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
@@ -69,10 +71,13 @@ export interface Nasty {
   url: string;
   store: Store;
   log: SqliteLog;
+  /** Snapshots and compaction; `holdCompaction()` keeps the files a backup copies in place. */
+  snapshots: Snapshotter;
   commands: Commands;
   app: TemplatedApp;
   uws: LoadedUws;
-  replayed: { events: number; ms: number };
+  /** Start-up: the snapshot used (null: none), its seq, the log events replayed after it, total ms. */
+  replayed: { snapshot: string | null; snapshotSeq: number; events: number; ms: number };
   close(): Promise<void>;
 }
 
@@ -97,7 +102,10 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     void cliSocket.close();
     lockRelease();
   };
-  const store = new Store(config.nodeId);
+  const warn = options.quiet ? () => {} : (line: string) => logger.warn(line);
+  // Assigned once the state is restored, before any append can commit.
+  let store: Store;
+  let snapshots: Snapshotter | null = null;
   const observers: ObserverStep[] = [];
   const follow = <Before>(observer: Observer<Before>) => observers.push(stepOf(observer));
   const onCommitted = (events: LoggedEvent[]) => {
@@ -106,6 +114,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
       store.apply(event);
       for (const step of after) step();
     }
+    snapshots?.afterCommit(store.lastSeq);
   };
   let log: SqliteLog;
   try {
@@ -125,15 +134,38 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     throw error;
   });
   const replayStart = performance.now();
-  const replayedEvents = await log.replayYielding((event) => store.apply(event), REPLAY_SLICE_MS, (events) => (replayProgress = events)).catch(async (error) => {
+  let restored: Restored;
+  try {
+    restored = await restoreState({
+      dataDir: config.dataDir, log, nodeId: config.nodeId, warn: (line) => logger.warn(line),
+      replay: (visit, afterSeq) => log.replayYielding(visit, REPLAY_SLICE_MS, (events) => (replayProgress = events), afterSeq),
+    });
+  } catch (error) {
     gate.close();
     await log.close();
     releaseLock();
     throw error;
-  });
+  }
+  store = restored.store;
   const replayMs = performance.now() - replayStart;
+  const replayedEvents = restored.events;
   replayed(replayedEvents, replayMs);
-  say(`replayed ${replayedEvents} events in ${replayMs.toFixed(0)} ms (${store.bookmarksById.size} bookmarks, ${store.usersById.size} users)`);
+  say(
+    (restored.snapshot ? `loaded ${path.basename(restored.snapshot)} in ${restored.snapshotMs.toFixed(0)} ms, then ` : "") +
+      `replayed ${replayedEvents} events in ${restored.replayMs.toFixed(0)} ms (${store.bookmarksById.size} bookmarks, ${store.usersById.size} users)`,
+  );
+  let flusher: PostgresFlusher | null = null;
+  const snapshotter = new Snapshotter(
+    {
+      dataDir: config.dataDir, log, nodeId: config.nodeId, everyEvents: config.snapshotEveryEvents, intervalS: config.snapshotIntervalS,
+      // With a Postgres flush, the log keeps what Postgres does not have yet.
+      keepAfter: () => (config.databaseUrl ? (flusher?.status().flushed_seq ?? 0) : null),
+      say, warn,
+    },
+    restored,
+  );
+  snapshots = snapshotter;
+  snapshotter.start();
 
   const commands = new Commands(store, log, config);
   if (config.passwordCostLog2 < Number(SETTINGS.passwordCostLog2.default)) say(`warning: NASTY_PASSWORD_COST_LOG2=${config.passwordCostLog2} hashes new passwords below OWASP's minimum (N=2^17); use it only for tests`);
@@ -142,6 +174,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   /** Members of GET /api/status, one per part; parts add theirs below. */
   const statusParts: Record<string, () => unknown> = {
     log: () => ({ ...log.stats(), file: "events.sqlite3" }),
+    snapshots: () => snapshotter.status(),
     server: () => ({ uws_native: uws.native, node_id: config.nodeId }),
   };
   /** Run in reverse order on close, before the log closes. */
@@ -187,7 +220,6 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   statusParts.pages = () => ({ live_sockets: liveSockets.connections, live_topics: liveSockets.subscribers.size, tag_sets: live.tagSets.size });
 
   registerHealth(app, { store, limiter, config, readiness: () => log.commitProblem() ?? searchProblem(search) });
-  let flusher: PostgresFlusher | null = null;
   closers.push(watchServer({
     connections: () => ({ json: realtime.hub.connections, live: liveSockets.connections }),
     subscriptions: () => liveSockets.connections + [...realtime.hub.joins.values()].reduce((total, count) => total + count, 0),
@@ -201,6 +233,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, gate.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));
   }).catch(async (error) => {
+    await snapshotter.close();
     await log.close();
     releaseLock();
     throw error;
@@ -208,11 +241,19 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const port = uws.uws.us_socket_local_port(listenSocket);
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
-  cliReady({ config, store, log, commands, holdCompaction: () => log.holdCompaction() });
+  // A backup through the CLI keeps the snapshot files and the log in place while it copies them.
+  const holdCompaction = () => {
+    const releaseSnapshots = snapshotter.holdCompaction();
+    const releaseLog = log.holdCompaction();
+    return () => {
+      releaseLog();
+      releaseSnapshots();
+    };
+  };
+  cliReady({ config, store, log, commands, snapshots: snapshotter, holdCompaction });
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   if (config.databaseUrl) {
-    const warn = options.quiet ? () => {} : (line: string) => logger.warn(line);
     const postgres = (flusher = new PostgresFlusher({
       url: config.databaseUrl, log, nodeId: config.nodeId, batchEvents: config.flushBatchEvents, intervalMs: config.flushIntervalMs,
       backoffMaxMs: config.flushBackoffMaxMs, timeoutMs: config.flushTimeoutMs, say, warn,
@@ -234,13 +275,21 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
 
   let closing: Promise<void> | null = null;
   return {
-    config, port, url, store, log, commands, app, uws,
-    replayed: { events: replayedEvents, ms: replayMs },
+    config, port, url, store, log, snapshots: snapshotter, commands, app, uws,
+    replayed: { snapshot: restored.snapshot, snapshotSeq: restored.snapshotSeq, events: replayedEvents, ms: replayMs },
     close() {
       closing ??= (async () => {
         uws.uws.us_listen_socket_close(listenSocket);
         await cliSocket.close();
         for (const close of closers.reverse()) await close();
+        // A clean shutdown leaves a snapshot of everything committed, so the next start reads no log.
+        await snapshotter.close();
+        await log.drain();
+        try {
+          await snapshotter.takeNow(store);
+        } catch (error) {
+          logger.error({ err: error }, "the shutdown snapshot failed (the next start replays the log instead)");
+        }
         await log.close();
         releaseLock();
       })();
@@ -274,7 +323,7 @@ async function main(): Promise<void> {
   try {
     nasty = await startNasty(config);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UwsUnavailableError) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UwsUnavailableError || error instanceof EventVersionError || error instanceof DataDirError) {
       console.error(`[nasty] cannot start: ${error.message}`);
       process.exit(2);
     }

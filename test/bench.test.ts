@@ -12,7 +12,7 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 
 function runBench(out: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke", "--out", out, ...args], { cwd: ROOT, timeout: 180_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ["--import", "tsx", "bench/run.ts", "--smoke", "--out", out, ...args], { cwd: ROOT, timeout: 360_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
   });
@@ -24,7 +24,7 @@ function measured(figure: Figure | undefined, id: string): Figure {
   return figure;
 }
 
-test("npm run bench -- --smoke runs every step and writes its results", { timeout: 200_000 }, async (t) => {
+test("npm run bench -- --smoke runs every step and writes its results", { timeout: 380_000 }, async (t) => {
   const out = tempDir("nasty-bench-test-");
   t.after(() => fs.rmSync(out, { recursive: true, force: true }));
   const { code, stdout, stderr } = await runBench(out);
@@ -55,6 +55,8 @@ test("npm run bench -- --smoke runs every step and writes its results", { timeou
     assert.deepEqual(figure.target, { kind: "ratio-min", value: 0.5 });
     assert.equal(typeof figure.pass, "boolean");
   }
+  for (const id of ["capacity-restart-2000", "capacity-kill-2000", "capacity-rss-2000", "capacity-heap-2000", "capacity-feed-p99-2000"]) measured(byId.get(id), id);
+  assert.ok(byId.has("capacity-tail-replay"), "the log tail replay figure is reported");
   const replay = measured(byId.get("replay"), "replay");
   assert.equal(replay.details.events, 5000);
   assert.ok(replay.ceiling! > 0);

@@ -83,8 +83,9 @@ describe("/readyz through a slow start", () => {
     await createBookmark(first.url, token, { url: "https://example.com/0", title: "seed" });
     const userId = first.store.userByName("bulk")!.id;
     const dataDir = first.config.dataDir;
-    const logEvents = first.log.stats().events + BIG_LOG_BOOKMARKS;
     await first.close();
+    // The events replayed at the next start: those after its shutdown snapshot (none), then the appended ones.
+    const logEvents = first.log.stats().events + BIG_LOG_BOOKMARKS;
     const events: [string, object][] = [];
     for (let index = 1; index <= BIG_LOG_BOOKMARKS; index += 1) {
       events.push(["bookmark.created", { id: (1000 + index) * 1024 + 1, user_id: userId, url: `https://example.com/${index}`, title: `bookmark ${index}`, description: "", public: true, tags: ["bulk"] }]);

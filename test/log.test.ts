@@ -114,7 +114,7 @@ function mixedBody(index: number): EventBody {
     case 2: return { type: "bookmark.updated", payload: { id: index as BookmarkId, title: text, tags: [] } };
     case 3: return { type: "comment.posted", payload: { id: index as CommentId, bookmark_id: (index - 2) as BookmarkId, user_id: 1 as UserId, body: text } };
     case 4: return { type: "bookmark.deleted", payload: { id: (index - 3) as BookmarkId } };
-    default: return { type: "token.created", payload: { id: index as TokenId, user_id: 1 as UserId, hash: text, kind: "api", name: "" } };
+    default: return { type: "token.created", payload: { id: index as TokenId, user_id: 1 as UserId, hash: text, kind: "api", name: "", expires_at: null } };
   }
 }
 

@@ -12,6 +12,7 @@ import { migrate, readMigrations, MigrationError } from "../src/log/migrate.ts";
 import { flushBatch } from "../src/log/flush-batch.ts";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
+import { eraseSome, KEPT, MARKERS } from "./support/erasure.ts";
 
 const BASE_URL = process.env.DATABASE_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const IN_CI = process.env.CI === "true";
@@ -146,7 +147,7 @@ function randomHistory(seed: number, count: number): LoggedEvent[] {
     } else if (roll < 0.1) {
       const id = nextId();
       tokens.push(id);
-      events.push({ ...meta, type: "token.created", payload: { id: id as TokenId, user_id: pick(users) as UserId, hash: `token-${id}`, kind: random() < 0.5 ? "api" : "session", name: "t" } });
+      events.push({ ...meta, type: "token.created", payload: { id: id as TokenId, user_id: pick(users) as UserId, hash: `token-${id}`, kind: random() < 0.5 ? "api" : "session", name: "t", expires_at: null } });
     } else if (roll < 0.12 && tokens.length > 0) {
       events.push({ ...meta, type: "token.revoked", payload: { id: pick(tokens) as TokenId } });
     } else if (roll < 0.5 || bookmarks.length === 0) {
@@ -377,7 +378,7 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
       const status = await caughtUp(nasty.url);
       assert.deepEqual(
         { ...status.flush, batches: typeof status.flush.batches },
-        { enabled: true, state: status.flush.state, flushed_seq: status.events.last_seq, lag_events: 0, lag_ms: 0, last_error: null, retries: 0, events_flushed: status.events.last_seq, batches: "number" },
+        { enabled: true, state: status.flush.state, flushed_seq: status.events.last_seq, lag_events: 0, lag_ms: 0, last_error: null, retries: 0, events_flushed: status.events.last_seq, batches: "number", erased_through: 0 },
       );
       await expectMirror(nasty, sql);
       const [row] = await sql`SELECT title, public FROM bookmarks WHERE id = ${kept.id}`;
@@ -400,7 +401,10 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
     let nasty = await startTestServer(flushSettings(url, dataDir));
     await someTraffic(nasty.url, "b");
     await caughtUp(nasty.url);
+    // The log is kept whole (no compaction behind the shutdown snapshot), so it can be flushed again from seq 0.
+    const release = nasty.snapshots.holdCompaction();
     await nasty.close();
+    release();
     const before = await postgresSnapshot(sql);
     const tagIds = await sql`SELECT id, name FROM tags ORDER BY id`;
     await sql`DELETE FROM flush_positions`;
@@ -536,6 +540,33 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
       await caughtUp(nasty.url);
       seen.add((await flusherBackends())[0]!.pid);
       assert.equal(seen.size, 5, "a new backend after every kill");
+      await expectMirror(nasty, sql);
+    } finally {
+      await nasty.close();
+    }
+  });
+
+  test("deleted means erased in Postgres too: after delete and a snapshot, no row of the events or relational tables holds a marker", async () => {
+    const { url, sql } = await freshDatabase();
+    const nasty = await startTestServer(flushSettings(url));
+    const rowsWith = async (marker: string) => {
+      const pattern = `%${marker}%`;
+      const [row] = await sql<{ n: string }[]>`SELECT
+        (SELECT count(*) FROM events WHERE payload::text LIKE ${pattern}) + (SELECT count(*) FROM users WHERE username LIKE ${pattern}) +
+        (SELECT count(*) FROM bookmarks WHERE title LIKE ${pattern} OR description LIKE ${pattern} OR url LIKE ${pattern}) +
+        (SELECT count(*) FROM comments WHERE body LIKE ${pattern}) + (SELECT count(*) FROM tags WHERE name LIKE ${pattern}) AS n`;
+      return Number(row!.n);
+    };
+    try {
+      await eraseSome(nasty);
+      await caughtUp(nasty.url);
+      assert.ok((await rowsWith(MARKERS[0]!)) > 0, "before the snapshot, Postgres's events table still holds the deleted bookmark");
+      await nasty.snapshots.takeInBackground();
+      const compacted = nasty.log.compactedThrough;
+      assert.equal(compacted, nasty.snapshots.status().last_seq, "the log was compacted through the snapshot (Postgres had it all)");
+      await waitForStatus(nasty.url, "the erasure to reach Postgres", (status) => status.flush.erased_through >= compacted);
+      for (const marker of MARKERS) assert.equal(await rowsWith(marker), 0, `no Postgres row holds ${marker}`);
+      assert.ok((await rowsWith(KEPT)) > 0, "what stays is still there");
       await expectMirror(nasty, sql);
     } finally {
       await nasty.close();

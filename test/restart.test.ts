@@ -1,9 +1,8 @@
 // Restart and crash: the store after replay answers exactly as before; SIGKILL loses no acknowledged write.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
+import { createBookmark, request, signUp, startServerProcess, startTestServer, tempDir } from "./support/server.ts";
 import { snapshot } from "../src/store/check.ts";
 
 const QUERIES = [
@@ -44,7 +43,7 @@ test("store after replay answers every query exactly as before", async () => {
 
   const second = await startTestServer(overrides);
   try {
-    assert.equal(second.replayed.events, first.log.lastSeq);
+    assert.equal(second.replayed.snapshotSeq + second.replayed.events, first.log.lastSeq);
     assert.deepEqual(snapshot(second.store), storeBefore);
     assert.deepEqual(await answers(second.url, tokens, ids), before);
     const next = await createBookmark(second.url, alice, { title: "After restart", url: "https://after.example" });
@@ -54,26 +53,9 @@ test("store after replay answers every query exactly as before", async () => {
   }
 });
 
-function startChild(dataDir: string): Promise<{ child: ReturnType<typeof spawn>; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let output = "";
-    child.stdout!.on("data", (chunk) => {
-      output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve({ child, url: match[1]! });
-    });
-    child.stderr!.on("data", (chunk) => (output += chunk));
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${output}`)));
-  });
-}
-
 test("SIGKILL under concurrent writes loses no acknowledged bookmark", async () => {
   const dataDir = tempDir();
-  const { child, url } = await startChild(dataDir);
+  const { child, url } = await startServerProcess(dataDir);
   const token = await signUp(url, "writer");
   const acknowledged = new Map<number, string>();
   let sent = 0;

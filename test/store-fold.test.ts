@@ -11,6 +11,7 @@ import { checkIndexes, snapshot } from "../src/store/check.ts";
 import type { LoggedEvent } from "../src/events.ts";
 import type { User } from "../src/store/store.ts";
 import { tempDir, testConfig } from "./support/server.ts";
+import { loadSnapshotFile, writeSnapshotFile, type WrittenSnapshot } from "../src/log/snapshot-file.ts";
 import { mulberry32 } from "../src/simulator/random.ts";
 
 async function runSeed(seed: number, steps: number): Promise<void> {
@@ -24,6 +25,7 @@ async function runSeed(seed: number, steps: number): Promise<void> {
   for (const name of ["ann", "ben", "cat"]) users.push((await commands.register({ username: name, password: "password1" }, "local")).user);
   const tags = ["a", "b", "c", "d", "e"];
   const outcomes = new Map<string, number>();
+  let halfway: WrittenSnapshot | null = null;
   // Commands are issued in small concurrent groups so several share a transaction and race.
   for (let step = 0; step < steps; step += 4) {
     const group: Promise<unknown>[] = [];
@@ -41,9 +43,16 @@ async function runSeed(seed: number, steps: number): Promise<void> {
       } else if (roll < 0.8) {
         const target = pick(existing);
         run = () => commands.deleteBookmark(target.user, target.id);
-      } else {
+      } else if (roll < 0.97 || users.length < 3) {
         const target = pick(existing);
         run = () => commands.postComment(user, target.id, { body: `c${step}` });
+      } else {
+        // An account erased (its bookmarks, tokens and comments) and a new one in its place.
+        const gone = users.splice(users.indexOf(user), 1)[0]!;
+        run = async () => {
+          await commands.deleteAccount(gone);
+          users.push((await commands.register({ username: `u${step}-${index}`, password: "password1" }, "local")).user);
+        };
       }
       group.push(
         run().then(
@@ -57,6 +66,8 @@ async function runSeed(seed: number, steps: number): Promise<void> {
     }
     await Promise.all(group);
     checkIndexes(store);
+    // Halfway, a snapshot of the live store: later it is read back and the rest of the log folded on top.
+    if (step === Math.floor(steps / 8) * 4) halfway = writeSnapshotFile(path.dirname(file), store, log.dataDirId);
   }
   await log.close();
   const replayed = new Store(1);
@@ -65,6 +76,18 @@ async function runSeed(seed: number, steps: number): Promise<void> {
   await reopened.close();
   checkIndexes(replayed);
   assert.deepEqual(snapshot(replayed), snapshot(store), "replayed store equals the live one");
+  // The same from the halfway snapshot plus the log after it, and from a snapshot of the end.
+  assert.ok(halfway !== null);
+  const fromHalfway = loadSnapshotFile(halfway.file, reopened.dataDirId, 1).store;
+  const tail = new SqliteLog({ file, nodeId: 1, onCommitted: () => {}, queueEventsMax: 1 });
+  tail.replay((event) => fromHalfway.apply(event), halfway.seq);
+  await tail.close();
+  checkIndexes(fromHalfway);
+  assert.deepEqual(snapshot(fromHalfway), snapshot(store), "snapshot + log tail equals the live store");
+  const atEnd = loadSnapshotFile(writeSnapshotFile(path.dirname(file), store, reopened.dataDirId).file, reopened.dataDirId, 1).store;
+  checkIndexes(atEnd);
+  assert.deepEqual(snapshot(atEnd), snapshot(store), "a snapshot read back equals the store that wrote it");
+  assert.deepEqual(atEnd.counters(), store.counters());
   assert.ok((outcomes.get("ok") ?? 0) > steps / 3, `most commands succeed: ${JSON.stringify([...outcomes])}`);
 }
 

@@ -6,6 +6,7 @@ import { DataDirLockedError } from "../log/lock.ts";
 import type { SqliteLog } from "../log/sqlite.ts";
 import type { Store } from "../store/store.ts";
 import type { Commands } from "../commands/commands.ts";
+import type { Snapshotter } from "../log/snapshots.ts";
 import { HttpError } from "../errors.ts";
 import { importCommand } from "../interop/import-cli.ts";
 import { BackupError, restoreBackup, writeBackup } from "../log/backup.ts";
@@ -16,6 +17,10 @@ export const USAGE = `usage: npm run nasty -- <command>
   user add NAME [--password PASSWORD]   create a user (sign-up may be closed) and print an API token
   user password NAME                    set a new password, typed at a prompt (not shown) or read from stdin
   token add NAME                        print a new API token for an existing user
+  user delete NAME                      erase an account: its bookmarks, comments, tokens and the user
+                                        (gone from every file at the next snapshot; run compact for now)
+  compact                               snapshot now, then drop the log and older snapshots behind it:
+                                        what was deleted leaves every file of the data directory
   import FILE --user NAME [--no-folders] [--public]
                                         import a Netscape bookmark file (browsers, Pinboard, linkding);
                                         its entries are private unless --public (or their own PRIVATE="0")
@@ -51,6 +56,8 @@ export interface StateContext extends FilesContext {
   store: Store;
   log: SqliteLog;
   commands: Commands;
+  /** Snapshots and compaction (the server's own while it runs). */
+  snapshots: Snapshotter;
 }
 
 /**
@@ -102,6 +109,28 @@ async function userPassword(context: StateContext, args: string[]): Promise<void
   context.io.out(`password changed for ${user.username}`);
 }
 
+/** Erases an account: its bookmarks, comments, tokens and the user (from every file at the next snapshot, or at `compact`). */
+async function userDelete(context: StateContext, args: string[]): Promise<void> {
+  const user = existingUser(context, args, "user delete");
+  await context.commands.deleteAccount(user);
+  context.io.out(`deleted user ${user.username}; run compact to erase it from the data directory now`);
+}
+
+/**
+ * A snapshot now, then the log and older snapshots behind it dropped: what was deleted leaves
+ * every file of the data directory. Inside a running server the snapshot is written on the main
+ * thread, so writes wait for it (an administrator's command, not a routine).
+ */
+async function compact(context: StateContext): Promise<void> {
+  const before = context.log.stats();
+  await context.log.drain();
+  await context.snapshots.takeNow(context.store);
+  const status = context.snapshots.status();
+  const after = context.log.stats();
+  context.io.out(`snapshot ${status.last_file ?? "(none: the log is empty)"} at seq ${status.last_seq}; log rows ${before.events} -> ${after.events}, compacted through seq ${after.compactedThrough}`);
+  if (context.config.databaseUrl) context.io.out("Postgres: the flush removes the compacted events there once it has them");
+}
+
 async function tokenAdd(context: StateContext, args: string[]): Promise<void> {
   const user = existingUser(context, args, "token add");
   const { secret } = await context.commands.issueToken(user, "api", { name: "cli" });
@@ -130,6 +159,8 @@ export const COMMANDS: CliCommand[] = [
     },
   },
   { words: ["token", "add"], opens: "state", run: tokenAdd },
+  { words: ["user", "delete"], opens: "state", run: userDelete },
+  { words: ["compact"], opens: "state", run: compact },
   { words: ["import"], opens: "state", run: (context, args) => importCommand(context, args, (message) => new UsageError(message), option) },
   { words: ["backup"], opens: "files", run: backup },
   { words: ["restore"], opens: "nothing", run: restore, serverRefusal: "restore fills an empty data directory, and a running server is using this one; stop it, or point NASTY_DATA_DIR at an empty folder" },

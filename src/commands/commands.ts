@@ -1,6 +1,6 @@
 // The one write path: parse, authorize, reserve, append durably; the log's commit hook applies and publishes.
 import { HttpError } from "../errors.ts";
-import type { BookmarkId, CommentId, EventBody, TokenId, TokenKind, UserId } from "../events.ts";
+import { SESSION_TTL_MS, type BookmarkId, type CommentId, type EventBody, type TokenId, type TokenKind, type UserId } from "../events.ts";
 import type { EventLog } from "../log/log.ts";
 import type { Bookmark, Comment, Store, Token, User } from "../store/store.ts";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../auth/passwords.ts";
@@ -86,7 +86,7 @@ export class Commands {
     await this.appendReserved(
       [
         { type: "user.registered", payload: { id: userId, username, password_hash: passwordHash } },
-        { type: "token.created", payload: { id: tokenId, user_id: userId, hash: hashToken(secret), kind: "api", name: "sign-up" } },
+        { type: "token.created", payload: { id: tokenId, user_id: userId, hash: hashToken(secret), kind: "api", name: "sign-up", expires_at: null } },
       ],
       keys,
     );
@@ -153,7 +153,8 @@ export class Commands {
     const { name } = parseInput(TokenInput, nameInput);
     const id = this.store.ids.next<TokenId>();
     const secret = newTokenSecret(kind === "api" ? "nasty" : "session");
-    await this.log.append([{ type: "token.created", payload: { id, user_id: user.id, hash: hashToken(secret), kind, name } }]);
+    const expiresAt = kind === "session" ? Date.now() + SESSION_TTL_MS : null;
+    await this.log.append([{ type: "token.created", payload: { id, user_id: user.id, hash: hashToken(secret), kind, name, expires_at: expiresAt } }]);
     const token = this.store.tokensById.get(id);
     if (!token) throw new HttpError(503, "the token was saved but could not be read back; try again");
     return { token, secret };
@@ -258,6 +259,27 @@ export class Commands {
     const keys = [`delete:${bookmark.id}`];
     this.reserve(keys, () => new HttpError(404, `no bookmark ${id} (it is being deleted)`));
     await this.appendReserved([{ type: "bookmark.deleted", payload: { id: bookmark.id } }], keys);
+  }
+
+  /**
+   * Erases an account: their bookmarks are deleted and their tokens revoked in events of their
+   * own (BATCH_BOOKMARKS_MAX per append, so every part following the log hears of each), then
+   * `user.deleted` takes the user, their comments and anything saved meanwhile. The data leaves
+   * the disk at the next snapshot (README: Snapshots and erasure).
+   */
+  async deleteAccount(user: User): Promise<void> {
+    const keys = [`delete-user:${user.id}`];
+    this.reserve(keys, () => new HttpError(409, `the account ${user.username} is already being deleted`));
+    try {
+      const bodies: EventBody[] = [
+        ...user.bookmarks.items.map((bookmark): EventBody => ({ type: "bookmark.deleted", payload: { id: bookmark.id } })),
+        ...[...this.store.tokensById.values()].filter((token) => token.user === user).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } })),
+      ];
+      for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.log.append(bodies.slice(start, start + BATCH_BOOKMARKS_MAX));
+      await this.log.append([{ type: "user.deleted", payload: { id: user.id } }]);
+    } finally {
+      for (const key of keys) this.reserved.delete(key);
+    }
   }
 
   async postComment(user: User, bookmarkId: number, input: unknown): Promise<Comment> {

@@ -60,13 +60,13 @@ function authenticate(deps: RouterDeps, headers: Record<HeaderName, string>, opt
   if (authorization !== "") {
     const secret = tokenFromAuthorization(authorization);
     if (!secret) throw new HttpError(401, "malformed Authorization header; send 'Authorization: Bearer <token>'");
-    const token = deps.store.tokensByHash.get(hashToken(secret));
+    const token = deps.store.activeToken(hashToken(secret));
     if (!token) throw new HttpError(401, "invalid or revoked token");
     return { viewer: token.user, token, via: "header" };
   }
   if (options.cookie && headers.cookie !== "") {
     const secret = cookieValue(headers.cookie, SESSION_COOKIE);
-    const token = secret ? deps.store.tokensByHash.get(hashToken(secret)) : undefined;
+    const token = secret ? deps.store.activeToken(hashToken(secret)) : undefined;
     if (token && token.kind === "session") return { viewer: token.user, token, via: "cookie" };
   }
   if (options.auth === "required") throw new HttpError(401, "authentication required: send 'Authorization: Bearer <token>' (get one with POST /api/tokens)");

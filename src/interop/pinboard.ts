@@ -164,7 +164,7 @@ async function caller(deps: PinboardDeps, context: Context, params: URLSearchPar
   if (authToken !== null) {
     const colon = authToken.indexOf(":");
     const secret = colon < 0 ? authToken : authToken.slice(colon + 1);
-    const token = deps.store.tokensByHash.get(hashToken(secret));
+    const token = deps.store.activeToken(hashToken(secret));
     if (!token || (colon >= 0 && authToken.slice(0, colon).toLowerCase() !== token.user.username)) throw new HttpError(401, "invalid auth_token; send auth_token=username:TOKEN");
     return { user: token.user, token, secret };
   }
@@ -179,7 +179,7 @@ async function caller(deps: PinboardDeps, context: Context, params: URLSearchPar
   }
   if (authorization !== "") {
     const secret = tokenFromAuthorization(authorization);
-    const token = secret ? deps.store.tokensByHash.get(hashToken(secret)) : undefined;
+    const token = secret ? deps.store.activeToken(hashToken(secret)) : undefined;
     if (!token || !secret) throw new HttpError(401, "invalid or revoked token");
     return { user: token.user, token, secret };
   }

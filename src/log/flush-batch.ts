@@ -8,7 +8,7 @@ type Iso = string;
 
 interface UserRow { id: number; username: string; password_hash: string; inserted_at: Iso }
 interface PasswordRow { id: number; password_hash: string }
-interface TokenRow { id: number; user_id: number; hash: string; kind: string; name: string; inserted_at: Iso }
+interface TokenRow { id: number; user_id: number; hash: string; kind: string; name: string; inserted_at: Iso; expires_at: Iso | null }
 interface BookmarkRow { id: number; user_id: number; url: string; title: string; description: string; public: boolean; unread: boolean; inserted_at: Iso; updated_at: Iso }
 /** Fields an update changed; absent ones stay as they are. */
 type BookmarkPatch = { id: number; updated_at: Iso } & Partial<Omit<BookmarkFields, "tags">>;
@@ -30,6 +30,8 @@ export interface RelationalChanges {
   tagPairs: TagPairRow[];
   comments: CommentRow[];
   deletedBookmarks: number[];
+  /** Accounts erased: their rows go, and with them (ON DELETE CASCADE) their tokens, bookmarks and comments. */
+  deletedUsers: number[];
 }
 
 const iso = (ms: number): Iso => new Date(ms).toISOString();
@@ -61,6 +63,7 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
   const tagLists = new Map<number, readonly string[]>();
   const deleted = new Set<number>();
   const comments: CommentRow[] = [];
+  const deletedUsers = new Set<number>();
   for (const event of events) {
     const at = iso(event.ts);
     switch (event.type) {
@@ -76,8 +79,8 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
         break;
       }
       case "token.created": {
-        const { id, user_id, hash, kind, name } = event.payload;
-        tokens.set(id, { id, user_id, hash, kind, name, inserted_at: at });
+        const { id, user_id, hash, kind, name, expires_at } = event.payload;
+        tokens.set(id, { id, user_id, hash, kind, name, inserted_at: at, expires_at: expires_at === null ? null : iso(expires_at) });
         break;
       }
       case "token.revoked":
@@ -114,6 +117,19 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
         comments.push({ id, bookmark_id, user_id, body, inserted_at: at });
         break;
       }
+      case "user.deleted": {
+        const { id } = event.payload;
+        users.delete(id);
+        passwords.delete(id);
+        deletedUsers.add(id);
+        for (const [tokenId, token] of tokens) if (token.user_id === id) tokens.delete(tokenId);
+        for (const [bookmarkId, row] of created) {
+          if (row.user_id !== id) continue;
+          created.delete(bookmarkId);
+          tagLists.delete(bookmarkId);
+        }
+        break;
+      }
       default: {
         const unexpected: never = event;
         assert(false, `flush met an unknown event ${JSON.stringify(unexpected)}`);
@@ -129,8 +145,9 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
     bookmarkPatches: [...patches.values()],
     tagListIds: [...tagLists.keys()],
     tagPairs: [...tagLists].flatMap(([bookmark_id, names]) => names.map((name, position) => ({ bookmark_id, name, position }))),
-    comments: comments.filter((comment) => !deleted.has(comment.bookmark_id)),
+    comments: comments.filter((comment) => !deleted.has(comment.bookmark_id) && !deletedUsers.has(comment.user_id)),
     deletedBookmarks: [...deleted],
+    deletedUsers: [...deletedUsers],
   };
 }
 
@@ -171,9 +188,9 @@ export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<
       WHERE users.id = x.id`;
   }
   if (changes.tokens.length > 0) {
-    await tx`INSERT INTO tokens (id, user_id, hash, kind, name, inserted_at)
-      SELECT id, user_id, hash, kind, name, inserted_at
-      FROM jsonb_to_recordset(${json(tx, changes.tokens)}) AS x(id bigint, user_id bigint, hash text, kind text, name text, inserted_at timestamptz)
+    await tx`INSERT INTO tokens (id, user_id, hash, kind, name, inserted_at, expires_at)
+      SELECT id, user_id, hash, kind, name, inserted_at, expires_at
+      FROM jsonb_to_recordset(${json(tx, changes.tokens)}) AS x(id bigint, user_id bigint, hash text, kind text, name text, inserted_at timestamptz, expires_at timestamptz)
       ON CONFLICT (id) DO NOTHING`;
   }
   if (changes.revokedTokens.length > 0) {
@@ -204,6 +221,11 @@ export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<
     const removed = await tx<{ tag_id: string }[]>`DELETE FROM bookmark_tags WHERE bookmark_id = ANY(${retagged}::bigint[]) RETURNING tag_id`;
     untaggedTagIds = [...new Set(removed.map((row) => row.tag_id))];
   }
+  if (changes.deletedUsers.length > 0) {
+    const removed = await tx<{ tag_id: string }[]>`DELETE FROM bookmark_tags
+      WHERE bookmark_id IN (SELECT id FROM bookmarks WHERE user_id = ANY(${changes.deletedUsers}::bigint[])) RETURNING tag_id`;
+    untaggedTagIds = [...new Set([...untaggedTagIds, ...removed.map((row) => row.tag_id)])];
+  }
   if (changes.tagPairs.length > 0) {
     const pairs = json(tx, changes.tagPairs);
     // Only for bookmarks that exist: an update that lost the race with a delete adds no tag.
@@ -228,6 +250,9 @@ export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<
   }
   if (changes.deletedBookmarks.length > 0) {
     await tx`DELETE FROM bookmarks WHERE id = ANY(${changes.deletedBookmarks}::bigint[])`;
+  }
+  if (changes.deletedUsers.length > 0) {
+    await tx`DELETE FROM users WHERE id = ANY(${changes.deletedUsers}::bigint[])`;
   }
   if (untaggedTagIds.length > 0) {
     await tx`DELETE FROM tags WHERE id = ANY(${untaggedTagIds}::bigint[])

@@ -5,6 +5,8 @@ export interface LogStats {
   events: number;
   lastSeq: number;
   bytes: number;
+  /** Rows up to this seq were dropped behind a snapshot. */
+  compactedThrough: number;
 }
 
 export interface EventLog {
@@ -14,11 +16,13 @@ export interface EventLog {
    * commit failed, in which case nothing of them is stored or applied.
    */
   append(bodies: readonly EventBody[]): Promise<LoggedEvent[]>;
-  /** Visits every stored event in sequence order, synchronously. Returns how many. */
-  replay(visit: (event: LoggedEvent) => void): number;
+  /** Visits every stored event after `afterSeq` (default 0) in sequence order, synchronously. Returns how many. */
+  replay(visit: (event: LoggedEvent) => void, afterSeq?: number): number;
   /** Up to `limit` events with seq > `afterSeq`, in order (for the Postgres flush). */
   readAfter(afterSeq: number, limit: number): LoggedEvent[];
   readonly lastSeq: number;
+  /** Rows up to this seq were dropped behind a snapshot (0: none). */
+  readonly compactedThrough: number;
   stats(): LogStats;
   close(): Promise<void>;
 }

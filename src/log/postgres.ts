@@ -40,6 +40,8 @@ export interface FlushStatus {
   /** Events this process wrote to Postgres (re-flushed ones that were already there do not count). */
   events_flushed: number;
   batches: number;
+  /** Postgres's events table holds none of this node's events up to this seq (the local log was compacted behind a snapshot). */
+  erased_through: number;
 }
 
 /** The URL without its password, for logs (also for multi-host URLs, which URL cannot parse). */
@@ -71,6 +73,8 @@ export class PostgresFlusher {
   private lastError: string | null = null;
   private retries = 0;
   private eventsFlushed = 0;
+  /** This node's events up to here were deleted from Postgres behind the local log's compaction. */
+  private erasedThrough = 0;
   private batches = 0;
   private stopping = false;
   private wake: (() => void) | null = null;
@@ -106,6 +110,7 @@ export class PostgresFlusher {
       retries: this.retries,
       events_flushed: this.eventsFlushed,
       batches: this.batches,
+      erased_through: this.erasedThrough,
     };
   }
 
@@ -150,6 +155,7 @@ export class PostgresFlusher {
   private async step(): Promise<number> {
     const sql = this.client();
     if (!this.ready) await this.prepare(sql);
+    if (this.flushedSeq !== null && this.options.log.compactedThrough > this.erasedThrough) await this.withTimeout(this.erase(sql, this.options.log.compactedThrough));
     if (this.flushedSeq !== null && this.options.log.lastSeq <= this.flushedSeq) {
       this.state = "caught_up";
       return this.options.intervalMs;
@@ -172,6 +178,20 @@ export class PostgresFlusher {
     return events.length === batchEvents;
   }
 
+  /**
+   * Erasure in Postgres follows the local log: what was compacted away there (it is in the
+   * snapshot, net of deletions) leaves the events table too, and expired sessions leave the tokens
+   * table. The relational tables already hold only what exists: a deletion deleted its rows.
+   */
+  private async erase(sql: Sql, throughSeq: number): Promise<void> {
+    const { nodeId } = this.options;
+    await sql.begin(async (tx) => {
+      await tx`DELETE FROM events WHERE node = ${nodeId} AND seq <= ${throughSeq}`;
+      await tx`DELETE FROM tokens WHERE expires_at <= now()`;
+    });
+    this.erasedThrough = throughSeq;
+  }
+
   private client(): Sql {
     try {
       this.sql ??= postgres(this.options.url, {
@@ -192,6 +212,14 @@ export class PostgresFlusher {
     const applied = await this.withTimeout(migrate(sql, this.migrations));
     if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
     this.flushedSeq = await this.withTimeout(this.readPosition(sql));
+    const { compactedThrough } = this.options.log;
+    if (this.flushedSeq < compactedThrough) {
+      // Those events are only in the snapshot now: the flush goes on after them rather than wait for ever.
+      this.options.warn(`Postgres has this node's events only up to seq ${this.flushedSeq}, and the local log was compacted through seq ${compactedThrough} before it had the rest: its tables miss what those events held (flush from the start of a data directory to keep them complete); flushing on from seq ${compactedThrough + 1}`);
+      await this.withTimeout(sql`INSERT INTO flush_positions (node, seq) VALUES (${this.options.nodeId}, ${compactedThrough})
+        ON CONFLICT (node) DO UPDATE SET seq = greatest(flush_positions.seq, excluded.seq), flushed_at = now()`);
+      this.flushedSeq = compactedThrough;
+    }
     this.ready = true;
   }
 

@@ -1,11 +1,13 @@
 // The embedded event log: SQLite in WAL mode with synchronous=FULL, group-committed by a writer thread.
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { assert } from "../assert.ts";
 import { HttpError } from "../errors.ts";
-import { EVENT_VERSION, type EventBody, type LoggedEvent } from "../events.ts";
+import { EVENT_VERSIONS, type EventBody, type EventType, type LoggedEvent } from "../events.ts";
+import { upgradeEvent } from "../event-upgrade.ts";
 import type { EventLog, LogStats } from "./log.ts";
 import { logCommitted } from "../metrics.ts";
 import { guarded } from "../guard.ts";
@@ -16,12 +18,21 @@ type Row = [seq: number, type: string, v: number, ts: number, node: number, payl
 /**
  * One batch as a few strings: event i has seq `firstSeq + i`, the batch's ts, v and node, the i-th
  * line of `types` and of `payloads`. JSON.stringify never writes a raw newline, so lines are
- * exact; strings cross to the worker as a copy, where arrays of rows cost a structured clone per
+ * exact; each event's version is EVENT_VERSIONS of its type (the worker has the table); strings cross to the worker as a copy, where arrays of rows cost a structured clone per
  * event (about 7 µs each on the busiest write path).
  */
-interface BatchMessage { id: number; firstSeq: number; ts: number; v: number; node: number; count: number; types: string; payloads: string }
+interface BatchMessage { id: number; firstSeq: number; ts: number; node: number; count: number; types: string; payloads: string }
 type BatchReply = { id: number; ok: true } | { id: number; ok: false; message: string };
+/** compact(): the writer deletes rows up to `throughSeq` a step at a time, then answers. */
+interface CompactMessage { compact: number; rowsPerStep: number }
+type CompactReply = { compacted: number; error: string | null; rows: number; walTruncated: boolean };
 
+/**
+ * `meta` holds the data directory's identity (`data_dir_id`, random, made once: a snapshot names
+ * it, so one from another data directory is refused) and `compacted_through`: the log's rows up to
+ * that seq were dropped behind a snapshot (compact()), so the seq counter and the replay start
+ * survive a log with no rows left.
+ */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY,
@@ -30,7 +41,11 @@ CREATE TABLE IF NOT EXISTS events (
   ts INTEGER NOT NULL,
   node INTEGER NOT NULL,
   payload TEXT NOT NULL
-);`;
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`;
+
+/** Rows deleted per step of compact(): each is one short transaction between the writer's batches. */
+export const COMPACT_ROWS_PER_STEP = 2000;
 
 /**
  * Replay reads the log in chunks of up to REPLAY_CHUNK_EVENTS rows (seq > ?, seq <= ?) that SQLite
@@ -126,6 +141,13 @@ export class SqliteLog implements EventLog {
   private drainWaiters: (() => void)[] = [];
   /** Backups copying the data directory right now (holdCompaction). */
   private compactionHolds = 0;
+  /** Random, made with the log: snapshots carry it. */
+  readonly dataDirId: string;
+  /** Rows up to this seq were dropped behind a snapshot (0: none). */
+  compactedThrough: number;
+  private compactWaiters: { throughSeq: number; done: (error: Error | null) => void }[] = [];
+  /** The last compaction asked for, settled or not (close waits for it). */
+  private compaction: Promise<void> = Promise.resolve();
   /** The last batch's failure, until a batch commits again (for /readyz). */
   private lastCommitError: string | null = null;
 
@@ -135,14 +157,17 @@ export class SqliteLog implements EventLog {
     this.reader.pragma("journal_mode = WAL");
     this.reader.pragma("synchronous = FULL");
     this.reader.exec(SCHEMA);
+    this.reader.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('data_dir_id', ?)").run(randomUUID());
+    this.dataDirId = this.meta("data_dir_id") ?? "";
+    this.compactedThrough = Number(this.meta("compacted_through") ?? 0);
     const row = this.reader.prepare("SELECT coalesce(max(seq), 0) AS last, count(*) AS n FROM events").get() as { last: number; n: number };
-    this.committedSeq = row.last;
-    this.sentSeq = row.last;
+    this.committedSeq = Math.max(row.last, this.compactedThrough);
+    this.sentSeq = this.committedSeq;
     this.committedEvents = row.n;
     this.worker = new Worker(new URL("./sqlite-worker.mjs", import.meta.url), {
-      workerData: { file: options.file, busyTimeoutMs: options.busyTimeoutMs ?? 2000 },
+      workerData: { file: options.file, busyTimeoutMs: options.busyTimeoutMs ?? 2000, versions: EVENT_VERSIONS },
     });
-    this.worker.on("message", (reply: BatchReply) => this.finish(reply));
+    this.worker.on("message", (reply: BatchReply | CompactReply) => ("compacted" in reply ? this.compacted(reply) : this.finish(reply)));
     this.worker.on("error", (error) => this.failAll(error));
     this.worker.on("exit", (code) => {
       if (!this.closing) this.failAll(new Error(`writer thread exited with code ${code}`));
@@ -170,6 +195,10 @@ export class SqliteLog implements EventLog {
 
   get compactionHeld(): boolean {
     return this.compactionHolds > 0;
+  }
+
+  get file(): string {
+    return this.options.file;
   }
 
   append(bodies: readonly EventBody[]): Promise<LoggedEvent[]> {
@@ -210,7 +239,7 @@ export class SqliteLog implements EventLog {
     for (const waiter of waiters) {
       for (const body of waiter.bodies) {
         seq += 1;
-        const event = { type: body.type, payload: body.payload, seq, v: EVENT_VERSION, ts, node } as LoggedEvent;
+        const event = { type: body.type, payload: body.payload, seq, v: EVENT_VERSIONS[body.type], ts, node } as LoggedEvent;
         events.push(event);
         const separator = seq === firstSeq ? "" : "\n";
         types += separator + body.type;
@@ -220,7 +249,7 @@ export class SqliteLog implements EventLog {
     this.sentSeq = seq;
     this.batchCounter += 1;
     this.inFlight.push({ id: this.batchCounter, waiters, events, sentMs: performance.now() });
-    const message: BatchMessage = { id: this.batchCounter, firstSeq, ts, v: EVENT_VERSION, node, count: events.length, types, payloads };
+    const message: BatchMessage = { id: this.batchCounter, firstSeq, ts, node, count: events.length, types, payloads };
     this.worker.postMessage(message);
   }
 
@@ -272,9 +301,9 @@ export class SqliteLog implements EventLog {
    * fifth of the start-up rebuild, and start-up time is replay speed. Either way the events are
    * exactly the rows, in order.
    */
-  replay(visit: (event: LoggedEvent) => void): number {
+  replay(visit: (event: LoggedEvent) => void, afterSeq = 0): number {
     let count = 0;
-    for (const events of this.replayChunks(visit)) count += events;
+    for (const events of this.replayChunks(visit, afterSeq)) count += events;
     return count;
   }
 
@@ -282,10 +311,10 @@ export class SqliteLog implements EventLog {
    * Replay as above, handing the event loop back every `sliceMs` (between chunks), so a server
    * can answer /healthz and /readyz while a long log replays. Nothing else may run meanwhile.
    */
-  async replayYielding(visit: (event: LoggedEvent) => void, sliceMs: number, progress: (events: number) => void): Promise<number> {
+  async replayYielding(visit: (event: LoggedEvent) => void, sliceMs: number, progress: (events: number) => void, afterSeq = 0): Promise<number> {
     let count = 0;
     let sliceStart = performance.now();
-    for (const events of this.replayChunks(visit)) {
+    for (const events of this.replayChunks(visit, afterSeq)) {
       count += events;
       if (performance.now() - sliceStart < sliceMs) continue;
       progress(count);
@@ -295,11 +324,11 @@ export class SqliteLog implements EventLog {
     return count;
   }
 
-  /** Visits every event, yielding after each chunk how many it held. */
-  private *replayChunks(visit: (event: LoggedEvent) => void): Generator<number> {
-    const headLastSeq = this.replayHeadLastSeq(this.options.replayInlineEventsMax ?? REPLAY_INLINE_EVENTS_MAX);
+  /** Visits every event after `afterSeq`, yielding after each chunk how many it held. */
+  private *replayChunks(visit: (event: LoggedEvent) => void, afterSeq: number): Generator<number> {
+    const headLastSeq = this.replayHeadLastSeq(this.options.replayInlineEventsMax ?? REPLAY_INLINE_EVENTS_MAX, afterSeq);
     const thread = headLastSeq === null ? null : new ReplayReaderThread(this.options.file, headLastSeq);
-    let lastSeq = 0;
+    let lastSeq = afterSeq;
     const visitChunk = (text: string): number => {
       const rows = JSON.parse(text) as ReplayRow[];
       for (let index = 0; index < rows.length; index += 1) {
@@ -307,12 +336,15 @@ export class SqliteLog implements EventLog {
         const seq = row[0];
         if (seq <= lastSeq) assert(false, `replay read seq ${seq} after ${lastSeq}`);
         lastSeq = seq;
-        visit({ seq, type: row[1], v: row[2], ts: row[3], node: row[4], payload: row[5] } as LoggedEvent);
+        const type = row[1];
+        const event = { seq, type, v: row[2], ts: row[3], node: row[4], payload: row[5] };
+        // Nearly every event is of its type's current version; any other is checked and upgraded (or refused).
+        visit(event.v === EVENT_VERSIONS[type as EventType] ? (event as LoggedEvent) : upgradeEvent(event));
       }
       return rows.length;
     };
     try {
-      for (const text of this.readChunksHere(headLastSeq ?? Number.MAX_SAFE_INTEGER)) yield visitChunk(text);
+      for (const text of this.readChunksHere(afterSeq, headLastSeq ?? Number.MAX_SAFE_INTEGER)) yield visitChunk(text);
       if (thread) for (const text of thread.chunks()) yield visitChunk(text);
     } finally {
       thread?.stop();
@@ -320,16 +352,16 @@ export class SqliteLog implements EventLog {
   }
 
   /** The seq where the reader thread takes over, or null when the log is read here to its end. */
-  private replayHeadLastSeq(inlineEventsMax: number): number | null {
-    if (inlineEventsMax <= 0) return 0;
+  private replayHeadLastSeq(inlineEventsMax: number, afterSeq: number): number | null {
+    if (inlineEventsMax <= 0) return afterSeq;
     if (!Number.isSafeInteger(inlineEventsMax) || this.committedEvents <= inlineEventsMax) return null;
-    const seq = this.reader.prepare("SELECT seq FROM events ORDER BY seq LIMIT 1 OFFSET ?").pluck().get(inlineEventsMax - 1) as number | undefined;
+    const seq = this.reader.prepare("SELECT seq FROM events WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?").pluck().get(afterSeq, inlineEventsMax - 1) as number | undefined;
     return seq ?? null;
   }
 
-  private *readChunksHere(lastSeqMax: number): Generator<string> {
+  private *readChunksHere(startAfterSeq: number, lastSeqMax: number): Generator<string> {
     const chunk = this.reader.prepare(REPLAY_CHUNK_SQL).raw();
-    let afterSeq = 0;
+    let afterSeq = startAfterSeq;
     for (;;) {
       const [text, lastSeq] = chunk.get(afterSeq, lastSeqMax, REPLAY_CHUNK_EVENTS) as [string | null, number | null];
       if (text === null || lastSeq === null) return;
@@ -338,9 +370,51 @@ export class SqliteLog implements EventLog {
     }
   }
 
+  private meta(key: string): string | undefined {
+    return this.reader.prepare("SELECT value FROM meta WHERE key = ?").pluck().get(key) as string | undefined;
+  }
+
+  /** The first seq the log still holds, or null when it holds none. */
+  firstSeq(): number | null {
+    return (this.reader.prepare("SELECT min(seq) FROM events").pluck().get() as number | null) ?? null;
+  }
+
+  /**
+   * Drops the rows up to `throughSeq` (never beyond the last committed one), on the writer thread,
+   * COMPACT_ROWS_PER_STEP rows per transaction with the group-commit batches in between, so no
+   * write waits for more than one step. The writer's connection has secure_delete on: the freed
+   * space is overwritten with zeros, and the WAL is checkpointed and truncated at the end, so the
+   * dropped rows are in no file afterwards. Resolves when done; `compactedThrough` then says so.
+   */
+  compact(throughSeq: number): Promise<void> {
+    const target = Math.min(throughSeq, this.committedSeq);
+    if (target <= this.compactedThrough) return Promise.resolve();
+    if (this.closing || this.broken) return Promise.reject(new Error("the event log is closing or broken; compaction skipped"));
+    const done = new Promise<void>((resolve, reject) => {
+      this.compactWaiters.push({ throughSeq: target, done: (error) => (error ? reject(error) : resolve()) });
+      const message: CompactMessage = { compact: target, rowsPerStep: COMPACT_ROWS_PER_STEP };
+      this.worker.postMessage(message);
+    });
+    this.compaction = done.catch(() => {});
+    return done;
+  }
+
+  private compacted(reply: CompactReply): void {
+    const waiter = this.compactWaiters.shift();
+    assert(waiter !== undefined && waiter.throughSeq === reply.compacted, "sqlite writer answered a compaction that was not asked for");
+    if (reply.error !== null) {
+      waiter.done(new Error(`log compaction failed: ${reply.error}`));
+      return;
+    }
+    this.compactedThrough = Math.max(this.compactedThrough, reply.compacted);
+    this.committedEvents -= reply.rows;
+    if (!reply.walTruncated) console.error("[log] compaction could not truncate the WAL (a reader held it); it is truncated at the next compaction");
+    waiter.done(null);
+  }
+
   readAfter(afterSeq: number, limit: number): LoggedEvent[] {
     const rows = this.reader.prepare("SELECT seq, type, v, ts, node, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?").raw().all(afterSeq, limit) as Row[];
-    return rows.map(([seq, type, v, ts, node, payload]) => ({ seq, type, v, ts, node, payload: JSON.parse(payload) }) as LoggedEvent);
+    return rows.map(([seq, type, v, ts, node, payload]) => upgradeEvent({ seq, type, v, ts, node, payload: JSON.parse(payload) }));
   }
 
   stats(): LogStats {
@@ -352,7 +426,13 @@ export class SqliteLog implements EventLog {
         // the WAL file may not exist between checkpoints
       }
     }
-    return { events: this.committedEvents, lastSeq: this.committedSeq, bytes };
+    return { events: this.committedEvents, lastSeq: this.committedSeq, bytes, compactedThrough: this.compactedThrough };
+  }
+
+  /** Resolves once every append queued so far has committed or failed. */
+  drain(): Promise<void> {
+    if (this.inFlight.length === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise<void>((done) => this.drainWaiters.push(done));
   }
 
   /** Why the log cannot commit now (its writer thread died, or its last batch failed), or null when it can. */
@@ -365,7 +445,8 @@ export class SqliteLog implements EventLog {
   /** Waits for queued appends to commit, then stops the writer thread and closes the file. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.inFlight.length > 0 || this.waiting.length > 0) await new Promise<void>((done) => this.drainWaiters.push(done));
+      await this.drain();
+      await this.compaction;
       const exited = new Promise<void>((done) => this.worker.once("exit", () => done()));
       this.worker.postMessage("close");
       await exited;

@@ -69,7 +69,7 @@ export function readHandshakeViewer(store: Store, headers: HandshakeHeaders): Ha
   let secret = headers.query.get("token") ?? tokenFromAuthorization(headers.authorization);
   if (!secret && bearer) secret = Buffer.from(bearer.slice(PHOENIX_TOKEN_PROTOCOL.length), "base64url").toString("utf8");
   if (secret) {
-    const token = store.tokensByHash.get(hashToken(secret));
+    const token = store.activeToken(hashToken(secret));
     if (!token) return { refused: true, status: "401 Unauthorized", message: "invalid or revoked token" };
     return { viewer: token.user, tokenId: token.id, viaSession: token.kind === "session", cookieNote: "" };
   }
@@ -79,7 +79,7 @@ export function readHandshakeViewer(store: Store, headers: HandshakeHeaders): Ha
     const origin = headers.origin === "" ? "no Origin header" : `Origin '${headers.origin.slice(0, 80)}' is not this site`;
     return { ...NOBODY, cookieNote: ` (the session cookie was ignored: ${origin})` };
   }
-  const token = store.tokensByHash.get(hashToken(cookieSecret));
+  const token = store.activeToken(hashToken(cookieSecret));
   if (!token || token.kind !== "session") return { ...NOBODY, cookieNote: " (the session cookie is expired or unknown; log in again)" };
   return { viewer: token.user, tokenId: token.id, viaSession: true, cookieNote: "" };
 }

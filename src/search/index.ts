@@ -105,18 +105,27 @@ export class SearchIndex {
 
   // ---- following the log (an Observer in main.ts) ----------------------------------------------
 
-  beforeApply(event: LoggedEvent): Indexed | null {
+  beforeApply(event: LoggedEvent): Indexed | Indexed[] | null {
+    if (event.type === "user.deleted") {
+      const user = this.store.usersById.get(event.payload.id);
+      return user ? user.bookmarks.items.map((bookmark) => ({ bookmark, words: distinctWords(bookmark) })) : null;
+    }
     if (event.type !== "bookmark.updated" && event.type !== "bookmark.deleted") return null;
     const bookmark = this.store.bookmarksById.get(event.payload.id);
     return bookmark ? { bookmark, words: distinctWords(bookmark) } : null;
   }
 
-  afterApply(event: LoggedEvent, indexed: Indexed | null): void {
+  afterApply(event: LoggedEvent, before: Indexed | Indexed[] | null): void {
+    if (event.type === "user.deleted") {
+      for (const gone of (before as Indexed[] | null) ?? []) this.remove(gone);
+      return;
+    }
+    const indexed = before as Indexed | null;
     switch (event.type) {
       case "bookmark.created": {
         const bookmark = this.store.bookmarksById.get(event.payload.id);
-        assert(bookmark !== undefined, `created bookmark ${event.payload.id} missing from the store`);
-        this.add(bookmark);
+        // Absent when its account was erased while it was in flight (Store.apply).
+        if (bookmark !== undefined) this.add(bookmark);
         return;
       }
       case "bookmark.updated":

@@ -10,7 +10,7 @@ export function snapshot(store: Store): unknown {
   const bookmarks = [...store.bookmarksById.values()].sort((a, b) => a.ord - b.ord);
   return {
     users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, ids(user.bookmarks.items)]),
-    tokens: [...store.tokensById.values()].map((token) => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt]),
+    tokens: [...store.tokensById.values()].map((token) => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt, token.expiresAt]),
     bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public, b.unread, b.tags, b.insertedAt, b.updatedAt, (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
     publicBookmarks: ids(store.publicBookmarks.items),
     tags: [...store.tags.values()].map((entry) => [entry.name, entry.publicCount, ids(entry.all.items)]).sort(),

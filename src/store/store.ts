@@ -51,12 +51,22 @@ export interface Token {
   readonly kind: TokenKind;
   readonly name: string;
   readonly createdAt: number;
+  /** When it stops being accepted (ms since 1970), or null: until revoked. */
+  readonly expiresAt: number | null;
 }
 
 interface TagEntry {
   readonly name: string;
   readonly all: OrderedList<Bookmark>;
   publicCount: number;
+}
+
+export interface StoreCounters {
+  nextOrd: number;
+  lastId: number;
+  eventsApplied: number;
+  lastSeq: number;
+  commentCount: number;
 }
 
 export interface Page<T> {
@@ -110,6 +120,9 @@ export class Store {
   commentCount = 0;
   eventsApplied = 0;
   lastSeq = 0;
+  /** Tokens that expire, in creation order (so nearly in expiry order); revoked ones stay until reached. */
+  private expiring: Token[] = [];
+  private expiringHead = 0;
   private nextOrd = 1;
   private sortedTagCounts: TagCount[] | null = null;
 
@@ -120,12 +133,14 @@ export class Store {
   /**
    * Folds one committed event into the store. Deterministic and total: the same events in the
    * same order always give the same store. An update, delete or comment whose bookmark is gone
-   * (a delete committed first in the same batch) changes nothing, live and on replay alike.
+   * (a delete committed first in the same batch), or anything new of an erased account, changes
+   * nothing, live and on replay alike.
    */
   apply(event: LoggedEvent): void {
     if (event.seq <= this.lastSeq) assert(false, `event seq ${event.seq} applied after ${this.lastSeq}`);
     this.lastSeq = event.seq;
     this.eventsApplied += 1;
+    if (this.expiringHead < this.expiring.length) this.expireTokens(event.ts);
     // The common case first: a switch over strings compares them in order.
     if (event.type === "bookmark.created") {
       this.createBookmark(event.payload, event.ts);
@@ -147,22 +162,22 @@ export class Store {
         return;
       }
       case "token.created": {
-        const { id, user_id, hash, kind, name } = event.payload;
-        const user = this.usersById.get(user_id);
-        assert(user !== undefined, () => `token for unknown user ${user_id}`);
-        const token: Token = { id, user, hash, kind, name, createdAt: event.ts };
-        this.tokensByHash.set(hash, token);
-        this.tokensById.set(id, token);
+        const { id, user_id, hash, kind, name, expires_at } = event.payload;
         this.ids.observe(id);
+        const user = this.usersById.get(user_id);
+        // The account was erased while this was in flight: nothing to add.
+        if (user === undefined) return;
+        this.addToken({ id, user, hash, kind, name, createdAt: event.ts, expiresAt: expires_at });
         return;
       }
       case "token.revoked": {
         const token = this.tokensById.get(event.payload.id);
-        if (!token) return;
-        this.tokensById.delete(token.id);
-        this.tokensByHash.delete(token.hash);
+        if (token) this.removeToken(token);
         return;
       }
+      case "user.deleted":
+        this.deleteUser(event.payload.id, event.ts);
+        return;
       case "bookmark.updated":
         this.updateBookmark(event.payload, event.ts);
         return;
@@ -186,9 +201,101 @@ export class Store {
     }
   }
 
+  // ---- snapshots (snapshot-format.ts): the state written out and read back without the log ----
+
+  /** The counters a fold keeps beside its maps. */
+  counters(): StoreCounters {
+    return { nextOrd: this.nextOrd, lastId: this.ids.last, eventsApplied: this.eventsApplied, lastSeq: this.lastSeq, commentCount: this.commentCount };
+  }
+
+  restoreCounters(counters: StoreCounters): void {
+    this.nextOrd = counters.nextOrd;
+    this.ids.restore(counters.lastId);
+    this.eventsApplied = counters.eventsApplied;
+    this.lastSeq = counters.lastSeq;
+    this.commentCount = counters.commentCount;
+  }
+
+  restoreUser(user: Omit<User, "bookmarks">): User {
+    // The same shape (field order) as a registered user's, so reads stay monomorphic.
+    const restored: User = { id: user.id, username: user.username, passwordHash: user.passwordHash, insertedAt: user.insertedAt, bookmarks: new OrderedList(), bookmarksChangedAt: user.bookmarksChangedAt };
+    assert(!this.usersById.has(user.id) && !this.usersByName.has(user.username), () => `snapshot holds user ${user.username} twice`);
+    this.usersById.set(user.id, restored);
+    this.usersByName.set(user.username, restored);
+    return restored;
+  }
+
+  /** A bookmark as a snapshot holds it, restored in ord order (so every list only appends). */
+  restoreBookmark(bookmark: Omit<Bookmark, "tags" | "comments">, tags: readonly string[]): Bookmark {
+    const restored: Bookmark = {
+      id: bookmark.id, ord: bookmark.ord, user: bookmark.user, url: bookmark.url, title: bookmark.title, description: bookmark.description,
+      public: bookmark.public, tags: [], unread: bookmark.unread, insertedAt: bookmark.insertedAt, updatedAt: bookmark.updatedAt, comments: null,
+    };
+    assert(!this.bookmarksById.has(bookmark.id), () => `snapshot holds bookmark ${bookmark.id} twice`);
+    this.bookmarksById.set(restored.id, restored);
+    restored.user.bookmarks.insert(restored);
+    this.byUrl.add(restored);
+    this.indexTagsAndVisibility(restored, tags, restored.public);
+    return restored;
+  }
+
+  /** Adds a token (also from a snapshot, in creation order). */
+  addToken(token: Token): void {
+    this.tokensByHash.set(token.hash, token);
+    this.tokensById.set(token.id, token);
+    if (token.expiresAt !== null) this.expiring.push(token);
+  }
+
+  private removeToken(token: Token): void {
+    this.tokensById.delete(token.id);
+    this.tokensByHash.delete(token.hash);
+  }
+
+  /**
+   * Drops the tokens expired at `now` (an event's time, so replay drops them at the same event).
+   * Reads check the expiry themselves (activeToken): this only frees them and erases them from
+   * the next snapshot.
+   */
+  private expireTokens(now: number): void {
+    while (this.expiringHead < this.expiring.length) {
+      const token = this.expiring[this.expiringHead]!;
+      if (token.expiresAt! > now) break;
+      this.expiringHead += 1;
+      if (this.tokensById.get(token.id) === token) this.removeToken(token);
+    }
+    if (this.expiringHead > 1024 && this.expiringHead * 2 > this.expiring.length) {
+      this.expiring = this.expiring.slice(this.expiringHead);
+      this.expiringHead = 0;
+    }
+  }
+
+  /**
+   * Account erasure: the user's remaining tokens and bookmarks (the command deleted and revoked
+   * them in events before this one; anything committed in between goes here), every comment they
+   * wrote, and the user.
+   */
+  private deleteUser(id: UserId, ts: number): void {
+    const user = this.usersById.get(id);
+    if (!user) return;
+    for (const token of [...this.tokensById.values()]) if (token.user === user) this.removeToken(token);
+    for (const bookmark of [...user.bookmarks.items]) this.deleteBookmark(bookmark.id, ts);
+    for (const bookmark of this.bookmarksById.values()) {
+      if (bookmark.comments === null || !bookmark.comments.some((comment) => comment.user === user)) continue;
+      const kept = bookmark.comments.filter((comment) => comment.user !== user);
+      this.commentCount -= bookmark.comments.length - kept.length;
+      bookmark.comments = kept.length > 0 ? kept : null;
+    }
+    this.usersById.delete(id);
+    this.usersByName.delete(user.username);
+  }
+
   private createBookmark(payload: Extract<LoggedEvent, { type: "bookmark.created" }>["payload"], ts: number): void {
     const user = this.usersById.get(payload.user_id);
-    if (user === undefined) assert(false, `bookmark ${payload.id} for unknown user ${payload.user_id}`);
+    if (user === undefined) {
+      // The account was erased (user.deleted) while this was in flight: the bookmark never exists.
+      this.ids.observe(payload.id);
+      return;
+    }
     const bookmark: Bookmark = {
       id: payload.id,
       ord: this.nextOrd++,
@@ -276,6 +383,12 @@ export class Store {
   }
 
   // ---- reads -------------------------------------------------------------------------------
+
+  /** The token with this hash if it is still valid at `now` (not revoked, not expired). */
+  activeToken(hash: string, now: number = Date.now()): Token | undefined {
+    const token = this.tokensByHash.get(hash);
+    return token !== undefined && (token.expiresAt === null || token.expiresAt > now) ? token : undefined;
+  }
 
   userByName(name: string): User | undefined {
     return this.usersByName.get(name.toLowerCase());

@@ -6,7 +6,9 @@ import Database from "better-sqlite3";
 export function appendRawEvents(dataDir: string, events: readonly (readonly [type: string, payload: object])[]): void {
   const db = new Database(path.join(dataDir, "events.sqlite3"));
   try {
-    const { seq, ts } = db.prepare("SELECT max(seq) AS seq, max(ts) AS ts FROM events").get() as { seq: number; ts: number };
+    // After the last row, or after the compacted part when the log was compacted behind a snapshot.
+    const { seq, ts } = db.prepare(`SELECT max(coalesce((SELECT max(seq) FROM events), 0), coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'compacted_through'), 0)) AS seq,
+      coalesce((SELECT max(ts) FROM events), ?) AS ts`).get(Date.now()) as { seq: number; ts: number };
     const insert = db.prepare("INSERT INTO events (seq, type, v, ts, node, payload) VALUES (?, ?, 1, ?, 1, ?)");
     db.transaction(() => events.forEach(([type, payload], index) => insert.run(seq + 1 + index, type, ts + 1 + index, JSON.stringify(payload))))();
   } finally {

@@ -1,10 +1,32 @@
 // Test support: a real Nasty server on a loopback port with its own SQLite file, and a small HTTP client.
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { startNasty, type Nasty, type StartOptions } from "../../src/main.ts";
 import { isNativeApiPath, openApiChecker } from "./openapi.ts";
+
+/**
+ * A real server in its own process on `dataDir` (for kill -9), resolved once it listens; `output`
+ * holds what it printed so far.
+ */
+export function startServerProcess(dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    env: { ...process.env, ...TEST_PASSWORD_SETTINGS, PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (chunk) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) resolve({ child, url: match[1]!, output: () => output });
+    });
+    child.stderr!.on("data", (chunk) => (output += chunk));
+    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${output}`)));
+  });
+}
 
 export function tempDir(prefix = "nasty-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
