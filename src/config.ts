@@ -1,5 +1,6 @@
 // The one table of settings: every environment variable Nasty reads, its default and its bounds.
 import path from "node:path";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
 
 type Kind =
   | { kind: "integer"; min: number; max: number }
@@ -25,6 +26,7 @@ export const SETTINGS = {
   nodeId: { env: "NASTY_NODE_ID", default: "1", describe: "this node's id, unique among nodes sharing a Postgres", type: { kind: "integer", min: 0, max: 1023 } },
   wsMaxBackpressureBytes: { env: "NASTY_WS_MAX_BACKPRESSURE", default: String(1024 * 1024), describe: "bytes buffered for one websocket before it is cut off", type: { kind: "integer", min: 1024, max: 1024 * 1024 * 1024 } },
   wsIdleTimeoutS: { env: "NASTY_WS_IDLE_TIMEOUT_S", default: "60", describe: "seconds a websocket may stay silent: it is pinged before, and dropped if it does not answer", type: { kind: "integer", min: 8, max: 960 } },
+  liveHistoryEvents: { env: "NASTY_LIVE_HISTORY", default: "10000", describe: "committed events kept for live clients that reconnect with ?since= (older ones get a resync)", type: { kind: "integer", min: 0, max: 1_000_000 } },
   flushBatchEvents: { env: "NASTY_FLUSH_BATCH", default: "2000", describe: "events per Postgres flush transaction", type: { kind: "integer", min: 1, max: 100_000 } },
   flushIntervalMs: { env: "NASTY_FLUSH_INTERVAL_MS", default: "200", describe: "pause between Postgres flushes when caught up", type: { kind: "integer", min: 1, max: 60_000 } },
   flushBackoffMaxMs: { env: "NASTY_FLUSH_BACKOFF_MAX_MS", default: "10000", describe: "longest wait between Postgres retries", type: { kind: "integer", min: 10, max: 600_000 } },
@@ -36,6 +38,9 @@ export const SETTINGS = {
   metricsToken: { env: "NASTY_METRICS_TOKEN", default: "", describe: "turns GET /metrics on, for requests with 'Authorization: Bearer <this>' (16 to 256 visible characters); empty: off", type: { kind: "string", pattern: /^$|^[\x21-\x7e]{16,256}$/, hint: "16 to 256 visible ASCII characters" } },
   passwordCostLog2: { env: "NASTY_PASSWORD_COST_LOG2", default: "17", describe: "scrypt cost of new password hashes, N = 2^this with r=8, p=1 (17 is OWASP's minimum; lower only for tests)", type: { kind: "integer", min: 10, max: 20 } },
   passwordAttemptsPerAddressPerMinute: { env: "NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS", default: "30", describe: "log-ins and sign-ups per client address per minute, on every path that takes a password (0: off)", type: { kind: "integer", min: 0, max: 1_000_000 } },
+  logLevel: { env: "NASTY_LOG_LEVEL", default: "info", describe: "least severe log records written", type: { kind: "choice", choices: LOG_LEVELS } },
+  logFormat: { env: "NASTY_LOG_FORMAT", default: "text", describe: "log records as one readable line each (text) or one JSON object each (json)", type: { kind: "choice", choices: LOG_FORMATS } },
+  accessLog: { env: "NASTY_ACCESS_LOG", default: "off", describe: "one log record per request: method, path, status, bytes, duration, request id, client address", type: { kind: "choice", choices: ["on", "off"] } },
   simulateRate: { env: "NASTY_SIMULATE", default: "0", describe: "simulated bookmarks per second (0: off)", type: { kind: "integer", min: 0, max: 100_000 } },
   simulateSeed: { env: "NASTY_SIMULATE_SEED", default: "1", describe: "seed of the traffic simulator", type: { kind: "integer", min: 0, max: 2 ** 31 - 1 } },
   simulateTraffic: { env: "SIMULATE_TRAFFIC", default: "false", describe: "the original app's switch: a gentle simulator", type: { kind: "choice", choices: ["true", "false"] } },
@@ -51,6 +56,7 @@ export interface Config {
   nodeId: number;
   wsMaxBackpressureBytes: number;
   wsIdleTimeoutS: number;
+  liveHistoryEvents: number;
   flushBatchEvents: number;
   flushIntervalMs: number;
   flushBackoffMaxMs: number;
@@ -63,6 +69,9 @@ export interface Config {
   metricsToken: string;
   passwordCostLog2: number;
   passwordAttemptsPerAddressPerMinute: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  accessLog: boolean;
   simulateRate: number;
   simulateSeed: number;
 }
@@ -134,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeId: values.nodeId as number,
     wsMaxBackpressureBytes: values.wsMaxBackpressureBytes as number,
     wsIdleTimeoutS: values.wsIdleTimeoutS as number,
+    liveHistoryEvents: values.liveHistoryEvents as number,
     flushBatchEvents: values.flushBatchEvents as number,
     flushIntervalMs: values.flushIntervalMs as number,
     flushBackoffMaxMs: values.flushBackoffMaxMs as number,
@@ -145,6 +155,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: values.metricsToken as string,
     passwordCostLog2: values.passwordCostLog2 as number,
     passwordAttemptsPerAddressPerMinute: values.passwordAttemptsPerAddressPerMinute as number,
+    logLevel: values.logLevel as LogLevel,
+    logFormat: values.logFormat as LogFormat,
+    accessLog: values.accessLog === "on",
     simulateRate: simulateRate === 0 && values.simulateTraffic === "true" ? 1 : simulateRate,
     simulateSeed: values.simulateSeed as number,
   };

@@ -7,7 +7,7 @@ import type { Bookmark, User } from "../store/store.ts";
 import { isoTime } from "../render/json.ts";
 import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import { errorAnswer, type Answer } from "../http/respond.ts";
-import { idParam } from "../http/api.ts";
+import { idParam } from "../http/params.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
 import { textProblem } from "../text.ts";
@@ -95,8 +95,8 @@ function bodyObject(context: Context): Record<string, unknown> {
 }
 
 /** DRF's answers: field errors at the top level under linkding's names, `detail` for the rest. */
-function linkdingError(error: unknown, context: Context | null): Answer {
-  if (!(error instanceof HttpError)) return errorAnswer(error, `${context?.method ?? "?"} ${context?.path ?? "?"}`);
+function linkdingError(error: unknown, context: Context): Answer {
+  if (!(error instanceof HttpError)) return errorAnswer(error, context.requestId);
   const fieldErrors = error.extra.errors as Record<string, string[]> | undefined;
   if (error.status === 422 && fieldErrors) {
     const named = Object.fromEntries(Object.entries(fieldErrors).map(([field, messages]) => [OUR_FIELD_NAMES[field] ?? field, messages]));

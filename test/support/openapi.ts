@@ -41,7 +41,7 @@ export class OpenApiChecker {
     this.spec = spec;
     // OpenAPI 3.1 schemas are JSON Schema 2020-12; the document itself is not a schema, so it is
     // registered without being compiled and only the schemas it holds are compiled, strictly.
-    this.ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, validateSchema: false, keywords: ["openapi", "info", "servers", "paths", "components", "security", "tags", "x-nasty-unknown-route", "summary", "example"] });
+    this.ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, validateSchema: false, keywords: ["openapi", "info", "servers", "paths", "components", "security", "tags", "x-nasty-unknown-route", "x-nasty-every-route", "summary", "example"] });
     addFormats(this.ajv);
     this.ajv.addSchema(spec, SPEC_ID);
     this.templates = Object.keys(spec.paths ?? {}).map((template) => {
@@ -96,6 +96,14 @@ export class OpenApiChecker {
     const method = answer.method.toLowerCase();
     const template = this.templateOf(answer.path);
     const operation = template === null ? undefined : (this.spec.paths[template] as Json)[method];
+    if (template !== null && operation === undefined && answer.method.toLowerCase() !== "options" && answer.status === 405) {
+      const fallback = this.spec["x-nasty-every-route"]["405"] as Json;
+      return { response: this.resolve(fallback), pointer: (fallback.$ref as string).slice(1), route: `${answer.method.toUpperCase()} ${template}` };
+    }
+    if (template !== null && answer.method.toLowerCase() === "options") {
+      const route = `OPTIONS ${template}`;
+      return answer.status === 204 ? { response: {}, pointer: "", route } : { problem: `OPTIONS answered ${answer.status}, not 204`, route };
+    }
     if (template === null || operation === undefined) {
       const route = `${answer.method.toUpperCase()} ${answer.path}`;
       const fallback = this.spec["x-nasty-unknown-route"];
@@ -104,7 +112,8 @@ export class OpenApiChecker {
     }
     const route = `${answer.method.toUpperCase()} ${template}`;
     const key = String(answer.status);
-    const response = operation.responses?.[key] as Json | undefined;
+    // Answers every route gives alike (an unexpected error, a method the route does not take) are described once, in x-nasty-every-route.
+    const response = (operation.responses?.[key] ?? this.spec["x-nasty-every-route"]?.[key]) as Json | undefined;
     if (!response) return { problem: `undocumented status ${answer.status} (documented: ${Object.keys(operation.responses ?? {}).join(", ")})`, route };
     const escaped = template.replace(/~/g, "~0").replace(/\//g, "~1");
     const pointer = typeof response.$ref === "string" ? response.$ref.slice(1) : `/paths/${escaped}/${method}/responses/${key}`;
