@@ -93,9 +93,11 @@ export class OpenApiChecker {
    * there is none. An undocumented route or method must get the catch-all (x-nasty-unknown-route).
    */
   private responseFor(answer: ApiAnswer): { response: Json; pointer: string; route: string } | { problem: string; route: string } {
-    const method = answer.method.toLowerCase();
     const template = this.templateOf(answer.path);
-    const operation = template === null ? undefined : (this.spec.paths[template] as Json)[method];
+    const item = template === null ? undefined : (this.spec.paths[template] as Json);
+    // Every GET route also answers HEAD, without the body: the GET operation describes it.
+    const method = answer.method.toLowerCase() === "head" && item?.get !== undefined ? "get" : answer.method.toLowerCase();
+    const operation = item?.[method] as Json | undefined;
     if (template !== null && operation === undefined && answer.method.toLowerCase() !== "options" && answer.status === 405) {
       const fallback = this.spec["x-nasty-every-route"]["405"] as Json;
       return { response: this.resolve(fallback), pointer: (fallback.$ref as string).slice(1), route: `${answer.method.toUpperCase()} ${template}` };
