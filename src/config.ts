@@ -1,5 +1,6 @@
 // The one table of settings: every environment variable Nasty reads, its default and its bounds.
 import path from "node:path";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
 
 type Kind =
   | { kind: "integer"; min: number; max: number }
@@ -32,6 +33,9 @@ export const SETTINGS = {
   trustProxy: { env: "NASTY_TRUST_PROXY", default: "false", describe: "behind one reverse proxy: the client's address is the last X-Forwarded-For entry, https is X-Forwarded-Proto", type: { kind: "choice", choices: ["true", "false"] } },
   passwordCostLog2: { env: "NASTY_PASSWORD_COST_LOG2", default: "17", describe: "scrypt cost of new password hashes, N = 2^this with r=8, p=1 (17 is OWASP's minimum; lower only for tests)", type: { kind: "integer", min: 10, max: 20 } },
   passwordAttemptsPerAddressPerMinute: { env: "NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS", default: "30", describe: "log-ins and sign-ups per client address per minute, on every path that takes a password (0: off)", type: { kind: "integer", min: 0, max: 1_000_000 } },
+  logLevel: { env: "NASTY_LOG_LEVEL", default: "info", describe: "least severe log records written", type: { kind: "choice", choices: LOG_LEVELS } },
+  logFormat: { env: "NASTY_LOG_FORMAT", default: "text", describe: "log records as one readable line each (text) or one JSON object each (json)", type: { kind: "choice", choices: LOG_FORMATS } },
+  accessLog: { env: "NASTY_ACCESS_LOG", default: "off", describe: "one log record per request: method, path, status, bytes, duration, request id, client address", type: { kind: "choice", choices: ["on", "off"] } },
   simulateRate: { env: "NASTY_SIMULATE", default: "0", describe: "simulated bookmarks per second (0: off)", type: { kind: "integer", min: 0, max: 100_000 } },
   simulateSeed: { env: "NASTY_SIMULATE_SEED", default: "1", describe: "seed of the traffic simulator", type: { kind: "integer", min: 0, max: 2 ** 31 - 1 } },
   simulateTraffic: { env: "SIMULATE_TRAFFIC", default: "false", describe: "the original app's switch: a gentle simulator", type: { kind: "choice", choices: ["true", "false"] } },
@@ -55,6 +59,9 @@ export interface Config {
   trustProxy: boolean;
   passwordCostLog2: number;
   passwordAttemptsPerAddressPerMinute: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  accessLog: boolean;
   simulateRate: number;
   simulateSeed: number;
 }
@@ -116,6 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: values.trustProxy === "true",
     passwordCostLog2: values.passwordCostLog2 as number,
     passwordAttemptsPerAddressPerMinute: values.passwordAttemptsPerAddressPerMinute as number,
+    logLevel: values.logLevel as LogLevel,
+    logFormat: values.logFormat as LogFormat,
+    accessLog: values.accessLog === "on",
     simulateRate: simulateRate === 0 && values.simulateTraffic === "true" ? 1 : simulateRate,
     simulateSeed: values.simulateSeed as number,
   };

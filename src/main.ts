@@ -22,6 +22,7 @@ import { checkUploadWrite, registerDiscoveryPages } from "./http/pages-discovery
 import { registerRealtime } from "./realtime/realtime.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
+import { configureLogging, logger, type DestinationStream } from "./logger.ts";
 
 /** Something that follows every committed event: `before` sees the store before it changes. */
 export interface Observer {
@@ -45,10 +46,13 @@ export interface Nasty {
 export interface StartOptions {
   /** Quiet start-up logging (tests). */
   quiet?: boolean;
+  /** Where log records go instead of standard output (tests read them). */
+  logDestination?: DestinationStream;
 }
 
 export async function startNasty(config: Config, options: StartOptions = {}): Promise<Nasty> {
-  const say = options.quiet ? () => {} : (line: string) => console.log(`[nasty] ${line}`);
+  configureLogging({ level: config.logLevel, format: config.logFormat, accessLog: config.accessLog, trustProxy: config.trustProxy }, options.logDestination);
+  const say = options.quiet ? () => {} : (line: string) => logger.info(line);
   const uws = loadNativeUws();
   const releaseLock = lockDataDir(config.dataDir);
   const store = new Store(config.nodeId);
@@ -92,7 +96,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   observers.push(search);
   search.build().then(
     () => say(`search index ready: ${search.wordCount} words`),
-    (error) => console.error("[nasty] the search index build failed:", error),
+    (error: unknown) => logger.error({ err: error }, "the search index build failed"),
   );
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
@@ -125,7 +129,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   if (config.databaseUrl) {
-    const warn = options.quiet ? () => {} : (line: string) => console.error(`[nasty] ${line}`);
+    const warn = options.quiet ? () => {} : (line: string) => logger.warn(line);
     const flusher = new PostgresFlusher({
       url: config.databaseUrl, log, nodeId: config.nodeId, batchEvents: config.flushBatchEvents, intervalMs: config.flushIntervalMs,
       backoffMaxMs: config.flushBackoffMaxMs, timeoutMs: config.flushTimeoutMs, say, warn,
@@ -140,7 +144,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // Simulated users (NASTY_SIMULATE, --simulate) write through the command path; pushed last, so stopped first.
   if (config.simulateRate > 0) {
     const simulator = new Simulator({ commands, store, rate: config.simulateRate, seed: config.simulateSeed, say: (line) => say(`simulator: ${line}`) });
-    simulator.start().catch((error: unknown) => console.error(`[nasty] simulator could not start: ${error instanceof Error ? error.message : String(error)}`));
+    simulator.start().catch((error: unknown) => logger.error({ err: error }, "the simulator could not start"));
     statusParts.simulator = () => simulator.stats();
     closers.push(() => simulator.stop());
   }
@@ -193,14 +197,14 @@ async function main(): Promise<void> {
     throw error;
   }
   const stop = (signal: string) => {
-    console.log(`[nasty] ${signal}: finishing pending writes and stopping`);
+    logger.info(`${signal}: finishing pending writes and stopping`);
     // A supervisor waits about 10 s before SIGKILL: leave on our own first, saying so.
     setTimeout(() => {
-      console.error(`[nasty] ${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
+      logger.error(`${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
       process.exit(1);
     }, STOP_MS_MAX).unref();
-    nasty.close().then(() => process.exit(0), (error) => {
-      console.error(error);
+    nasty.close().then(() => process.exit(0), (error: unknown) => {
+      logger.fatal({ err: error }, "stopping failed");
       process.exit(1);
     });
   };

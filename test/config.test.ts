@@ -15,6 +15,9 @@ test("defaults match the README", () => {
   assert.equal(config.trustProxy, false);
   assert.equal(config.passwordCostLog2, 17, "OWASP's scrypt minimum, N=2^17");
   assert.equal(config.passwordAttemptsPerAddressPerMinute, 30);
+  assert.equal(config.logLevel, "info");
+  assert.equal(config.logFormat, "text");
+  assert.equal(config.accessLog, false);
   assert.equal(loadConfig({ SIMULATE_TRAFFIC: "true" }).simulateRate, 1, "the original's switch gives a gentle rate");
 });
 

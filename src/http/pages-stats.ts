@@ -8,6 +8,7 @@ import type { LiveSockets } from "../realtime/html-socket.ts";
 import { render } from "../render/html.ts";
 import { route } from "./router.ts";
 import { page, pageOptions, type PageContext } from "./pages.ts";
+import { guarded } from "../guard.ts";
 
 /** Seconds of history in the chart. */
 export const RATE_WINDOW_S = 300;
@@ -171,10 +172,10 @@ export const STATS_INTERVAL_MS = 1000;
 
 /** Every second, while anyone watches /stats, renders the panel once and publishes it. Returns the stop function. */
 export function startStatsTicker(store: Store, sources: StatsSources, out: HtmlPublisher): () => void {
-  const timer = setInterval(() => {
+  const timer = setInterval(guarded("stats ticker", () => {
     if (out.subscribers(STATS_TOPIC) === 0) return;
     out.publish(STATS_TOPIC, JSON.stringify({ content: renderStatsPanel(store, sources, Date.now()), target: "#stats-panel", swap: "outerHTML" }));
-  }, STATS_INTERVAL_MS);
+  }), STATS_INTERVAL_MS);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -151,13 +151,13 @@ export function localPath(raw: string | null | undefined, fallback = "/bookmarks
   return raw && /^\/(?![/\\])[\x21-\x7e]*$/.test(raw) ? raw : fallback;
 }
 
-const ERROR_HEADINGS: Record<number, string> = { 400: "Bad request", 401: "Log in first", 403: "Not allowed", 404: "Not found", 409: "Already there", 413: "Too large", 415: "Not a form", 422: "Please check the form", 429: "Slow down", 503: "Try again shortly" };
+const ERROR_HEADINGS: Record<number, string> = { 400: "Bad request", 401: "Log in first", 403: "Not allowed", 404: "Not found", 405: "Not this way", 409: "Already there", 413: "Too large", 415: "Not a form", 422: "Please check the form", 429: "Slow down", 503: "Try again shortly" };
 
-/** Any error on a page becomes an HTML page naming the problem; a GET that needs a log-in goes to the log-in page. */
+/** Any error on a page becomes an HTML page naming the problem; a GET that needs a log-in goes to the log-in page; anything unexpected (the guard logged it) is a 500 page with the request id. */
 export function errorPage(pages: PageContext, error: unknown, context: Context | null): Answer {
   if (!(error instanceof HttpError)) {
-    console.error(`[pages] internal error in ${context?.method ?? "?"} ${context?.path ?? "?"}:`, error);
-    return page(pages, context, "@pages/error", "Error", "", { heading: "Something went wrong", message: "internal error; it has been logged" }, { status: 500 });
+    const message = `internal error; it has been logged as ${context?.requestId ?? "?"}`;
+    return page(pages, context, "@pages/error", "Error", "", { heading: "Something went wrong", message }, { status: 500 });
   }
   if (error.status === 401 && context?.method === "get" && !context.viewer) {
     const next = context.path + (context.rawQuery !== "" ? `?${context.rawQuery}` : "");

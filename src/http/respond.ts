@@ -1,5 +1,4 @@
-// Writing answers to uWS responses: status lines, headers, cork after await, and HttpError → answer in one place.
-import type { HttpResponse } from "uWebSockets.js";
+// What an answer is: status lines, headers every answer carries, and HttpError → answer in one place (http/exchange.ts writes them).
 import { HttpError } from "../errors.ts";
 
 export interface Answer {
@@ -9,13 +8,15 @@ export interface Answer {
   body?: string | Uint8Array;
   contentType?: string;
   headers?: Record<string, string>;
+  /** Close the connection after this answer (uWS then sends `Connection: close`). */
+  close?: boolean;
 }
 
 const STATUS_TEXT: Record<number, string> = {
   200: "200 OK", 201: "201 Created", 204: "204 No Content", 301: "301 Moved Permanently", 302: "302 Found", 303: "303 See Other",
   304: "304 Not Modified", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found",
   405: "405 Method Not Allowed", 409: "409 Conflict", 413: "413 Payload Too Large", 415: "415 Unsupported Media Type",
-  422: "422 Unprocessable Entity", 429: "429 Too Many Requests", 500: "500 Internal Server Error", 503: "503 Service Unavailable",
+  422: "422 Unprocessable Entity", 426: "426 Upgrade Required", 429: "429 Too Many Requests", 500: "500 Internal Server Error", 503: "503 Service Unavailable",
 };
 
 export function statusLine(status: number): string {
@@ -30,33 +31,10 @@ export const COMMON_HEADERS: Record<string, string> = {
   "Referrer-Policy": "same-origin",
 };
 
-export interface ResponseState {
-  aborted: boolean;
-  answered: boolean;
-}
-
-/** Writes `answer` unless the client went away or it was already answered. Callers after an await must cork. */
-export function writeAnswer(res: HttpResponse, state: ResponseState, answer: Answer): void {
-  if (state.aborted || state.answered) return;
-  state.answered = true;
-  res.writeStatus(statusLine(answer.status));
-  for (const name in COMMON_HEADERS) res.writeHeader(name, COMMON_HEADERS[name]!);
-  if (answer.headers) for (const name in answer.headers) res.writeHeader(name, answer.headers[name]!);
-  if (answer.status === 204 || answer.status === 304) {
-    res.endWithoutBody();
-    return;
-  }
-  const body = answer.body ?? JSON.stringify(answer.json ?? null);
-  res.writeHeader("Content-Type", answer.contentType ?? JSON_TYPE);
-  // uWS writes a lone surrogate as bytes that are not UTF-8; escaping (render/escape.ts) already keeps them out, this is the backstop.
-  res.end(typeof body === "string" && !body.isWellFormed() ? body.toWellFormed() : body);
-}
-
-/** Every operating error becomes a JSON answer naming the problem; anything else is a bug, logged, 500. */
-export function errorAnswer(error: unknown, where: string): Answer {
+/** Every operating error becomes a JSON answer naming the problem; anything else (already logged by the guard) is a 500 carrying the request id. */
+export function errorAnswer(error: unknown, requestId: string): Answer {
   if (error instanceof HttpError) {
     return { status: error.status, json: { error: error.message, ...error.extra }, headers: error.headers };
   }
-  console.error(`[http] internal error in ${where}:`, error);
-  return { status: 500, json: { error: "internal error; it has been logged" } };
+  return { status: 500, json: { error: `internal error; it has been logged as ${requestId}`, request_id: requestId } };
 }

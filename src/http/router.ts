@@ -1,42 +1,18 @@
-// Routes on uWS: reads each request synchronously, authenticates, reads bounded bodies, answers once.
-import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
+// Routes on uWS: one table of every route, each request read synchronously into an Exchange and run behind the guard; HEAD, OPTIONS and 405 from the same table.
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocketBehavior } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
-import type { Store, Token, User } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
-import { errorAnswer, writeAnswer, type Answer, type ResponseState } from "./respond.ts";
-import { BodyStream } from "./body-stream.ts";
-import { parseParams, percentDecode, truncate } from "../text.ts";
+import { guard, guardSocketCallbacks } from "../guard.ts";
+import { errorAnswer, type Answer } from "./respond.ts";
+import { parseParams, percentDecode } from "../text.ts";
+import { Exchange, type Context, type HeaderName, type RouteSpec } from "./exchange.ts";
+
+export type { Context, HeaderName };
 
 export const BODY_BYTES_MAX = 64 * 1024;
 export const SESSION_COOKIE = "nasty_session";
-
-/** The headers any handler may read; uWS only lets us read them before the handler returns. */
-const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
-export type HeaderName = (typeof HEADER_NAMES)[number];
-const HEADER_NAME_SET: ReadonlySet<string> = new Set(HEADER_NAMES);
-
-export interface Context {
-  method: string;
-  path: string;
-  /** The parsed query string; reading it throws 422 when a parameter is not valid Unicode. */
-  query: URLSearchParams;
-  /** The query string as sent (without "?"), e.g. for cache keys. */
-  rawQuery: string;
-  params: string[];
-  /** Each of HEADER_NAMES, "" when absent; a repeated header keeps its first non-empty value. */
-  headers: Record<HeaderName, string>;
-  viewer: User | null;
-  token: Token | null;
-  /** How the viewer proved who they are: a token header, a session cookie, or nothing. */
-  via: "header" | "cookie" | null;
-  /** The raw body (routes with `body`), copied out of uWS's buffers. */
-  body: Buffer | null;
-  /** The body as it arrives (routes with `streamBytesMax`), for uploads too big to buffer. */
-  stream?: BodyStream;
-  /** The peer's address, read only for routes with `remoteAddress` ("" elsewhere). */
-  remoteAddress: string;
-}
 
 export type Handler = (context: Context) => Answer | Promise<Answer>;
 
@@ -60,8 +36,8 @@ export interface RouteOptions {
   remoteAddress?: boolean;
   /** What the route's answers are written in: JSON (the default) or HTML pages; an unexpected error answers 500 in it. */
   speaks?: "json" | "html";
-  /** Turns an error into the answer (pages answer HTML). */
-  onError?: (error: unknown, context: Context | null) => Answer;
+  /** Turns an error into the answer (pages answer HTML); an unexpected error reaches it after the guard logged it. */
+  onError?: (error: unknown, context: Context) => Answer;
 }
 
 export interface RouterDeps {
@@ -124,172 +100,163 @@ function authenticate(deps: RouterDeps, headers: Record<HeaderName, string>, opt
   return { viewer: null, token: null, via: null };
 }
 
-/** A request's context; the query string is parsed only when a handler asks for it. */
-class RequestContext implements Context {
-  viewer: User | null = null;
-  token: Token | null = null;
-  via: Context["via"] = null;
-  body: Buffer | null = null;
-  stream?: BodyStream;
-  private parsedQuery: URLSearchParams | null = null;
-
-  constructor(
-    readonly method: string,
-    readonly path: string,
-    readonly rawQuery: string,
-    readonly params: string[],
-    readonly headers: Record<HeaderName, string>,
-    readonly remoteAddress: string,
-  ) {}
-
-  /** Throws 400 naming a parameter whose escapes are not UTF-8, 422 for one that is not valid Unicode (text.ts parseParams). */
-  get query(): URLSearchParams {
-    return (this.parsedQuery ??= parseParams(this.rawQuery, "query parameter"));
-  }
-}
-
-/**
- * Reads what a handler may need from `req` while it is valid: the headers in one pass over those
- * sent (one native call, where asking for each name by itself is twelve), the URL, the query
- * string, parameters, and the peer address when the route asks for it.
- */
-function readContext(res: HttpResponse, req: HttpRequest, paramNames: readonly string[], withAddress: boolean): RequestContext {
-  const headers: Record<HeaderName, string> = {
-    authorization: "", "content-type": "", "content-length": "", cookie: "", origin: "", host: "", accept: "",
-    "x-forwarded-for": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
-  };
-  req.forEach((name, value) => {
-    if (HEADER_NAME_SET.has(name) && headers[name as HeaderName] === "") headers[name as HeaderName] = value;
-  });
-  const params: string[] = [];
-  for (let index = 0; index < paramNames.length; index += 1) params.push(req.getParameter(index) ?? "");
-  const address = withAddress ? Buffer.from(res.getRemoteAddressAsText()).toString() : "";
-  return new RequestContext(req.getMethod(), req.getUrl(), req.getQuery() ?? "", params, headers, address);
-}
-
-/** Percent-decodes the path parameters in place; 400 naming the first whose escapes are not UTF-8. */
-function decodeParams(params: string[], names: readonly string[]): void {
-  for (let index = 0; index < params.length; index += 1) {
-    const decoded = percentDecode(params[index]!);
-    if (decoded === null) throw new HttpError(400, `the address part :${names[index]} ('${truncate(params[index]!, 60)}') has percent-escapes that are not UTF-8`);
-    params[index] = decoded;
-  }
-}
-
-/**
- * Collects the body, copying each chunk (uWS reuses its buffers), refusing past BODY_BYTES_MAX
- * with 413 as soon as the declared or received size says so.
- */
-function readBody(res: HttpResponse, declaredLength: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    if (declaredLength !== "" && Number(declaredLength) > BODY_BYTES_MAX) {
-      reject(new HttpError(413, `request body of ${declaredLength} bytes is over the limit of ${BODY_BYTES_MAX} bytes`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    res.onData((chunk, isLast) => {
-      if (done) return;
-      size += chunk.byteLength;
-      if (size > BODY_BYTES_MAX) {
-        done = true;
-        reject(new HttpError(413, `request body is over the limit of ${BODY_BYTES_MAX} bytes`));
-        return;
-      }
-      chunks.push(Buffer.from(new Uint8Array(chunk)));
-      if (isLast) {
-        done = true;
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      }
-    });
-  });
-}
-
 export type Method = "get" | "post" | "patch" | "put" | "del" | "any";
 
 /** One registered route: what the method tests walk (HEAD, OPTIONS, 405, bad escapes on every route). */
 export interface RouteEntry {
   method: Method;
   pattern: string;
-  /** What its answers (and errors) are written in. */
-  speaks: "json" | "html";
+  /** What its answers (and errors) are written in; "websocket" for a socket endpoint's handshake. */
+  speaks: "json" | "html" | "websocket";
 }
 
-const routeTables = new WeakMap<TemplatedApp, RouteEntry[]>();
+interface PatternRoutes {
+  entries: RouteEntry[];
+  /** How the pattern's first route answers errors: a 405 speaks the route's language. */
+  spec: RouteSpec;
+}
 
-/** Every route registered on `app` through `route`, in registration order. */
+interface RouteTable {
+  entries: RouteEntry[];
+  byPattern: Map<string, PatternRoutes>;
+}
+
+const routeTables = new WeakMap<TemplatedApp, RouteTable>();
+
+/** Every route registered on `app` through `route` and `socketRoute`, in registration order. */
 export function routeTable(app: TemplatedApp): readonly RouteEntry[] {
-  return routeTables.get(app) ?? [];
+  return routeTables.get(app)?.entries ?? [];
+}
+
+const METHOD_NAMES: Record<Exclude<Method, "any">, string[]> = { get: ["GET", "HEAD"], post: ["POST"], patch: ["PATCH"], put: ["PUT"], del: ["DELETE"] };
+
+/** The Allow header of a pattern: the methods its routes take, and OPTIONS. */
+function allowed(routes: PatternRoutes): string {
+  const names = new Set<string>();
+  for (const entry of routes.entries) if (entry.method !== "any") for (const name of METHOD_NAMES[entry.method]) names.add(name);
+  names.add("OPTIONS");
+  return [...names].join(", ");
 }
 
 /**
- * Registers `handler`. Header, URL and auth are read synchronously (uWS invalidates `req` after
- * the handler returns); `onAborted` is set before anything async; late writes are corked.
+ * Adds `entry` to the table. The first route of a pattern also registers, for that pattern,
+ * OPTIONS (204 with Allow) and every other method (405 with Allow, or 426 for a GET of a socket
+ * endpoint without Upgrade); uWS tries routes of the request's own method before `any` ones, so
+ * these never shadow a route. A pattern of an `any` route takes every method itself.
+ */
+function record(app: TemplatedApp, entry: RouteEntry, spec: RouteSpec): void {
+  let table = routeTables.get(app);
+  if (!table) routeTables.set(app, (table = { entries: [], byPattern: new Map() }));
+  table.entries.push(entry);
+  if (entry.method === "any") return;
+  const known = table.byPattern.get(entry.pattern);
+  if (known) {
+    known.entries.push(entry);
+    return;
+  }
+  const routes: PatternRoutes = { entries: [entry], spec };
+  table.byPattern.set(entry.pattern, routes);
+  app.options(entry.pattern, (res, req) => serveMethod(res, req, routes, () => ({ status: 204, headers: { Allow: allowed(routes) } })));
+  app.any(entry.pattern, (res, req) => serveMethod(res, req, routes, (exchange) => {
+    const allow = allowed(routes);
+    if (exchange.method === "get" && routes.entries.some((known) => known.speaks === "websocket")) {
+      throw new HttpError(426, `${exchange.path.slice(0, 100)} is a websocket endpoint: connect with a websocket client (Upgrade: websocket)`, {}, { Upgrade: "websocket", Allow: allow });
+    }
+    throw new HttpError(405, `${exchange.head ? "HEAD" : exchange.method.toUpperCase()} is not allowed on ${exchange.path.slice(0, 100)}; allowed: ${allow}`, {}, { Allow: allow });
+  }));
+}
+
+/** OPTIONS and 405 answers: behind the guard like any route, without authentication. */
+function serveMethod(res: HttpResponse, req: HttpRequest, routes: PatternRoutes, answer: (exchange: Exchange) => Answer): void {
+  const exchange = new Exchange(res, req, routes.spec);
+  res.onAborted(() => exchange.abort());
+  guard(exchange, () => {
+    exchange.checkRequest();
+    exchange.answer(answer(exchange));
+  });
+}
+
+/**
+ * Registers `handler` for `method` (a GET also answers HEAD, without the body). Headers, URL and
+ * parameters are read synchronously into an Exchange (uWS invalidates `req` when this returns),
+ * `onAborted` is set before anything async, and everything after runs behind the guard: an
+ * operating error (HttpError) answers as the route answers errors, anything else is logged with
+ * the request id and answers 500.
  */
 export function route(app: TemplatedApp, deps: RouterDeps, method: Method, pattern: string, handler: Handler, options: RouteOptions = {}): void {
-  let table = routeTables.get(app);
-  if (!table) routeTables.set(app, (table = []));
-  table.push({ method, pattern, speaks: options.speaks ?? "json" });
-  const paramNames = pattern.match(/(?<=\/:)[^/]+/g) ?? [];
-  const toAnswer = options.onError ?? ((error: unknown, context: Context | null) => errorAnswer(error, `${context?.method ?? method} ${context?.path ?? pattern}`));
-  app[method](pattern, (res, req) => {
-    const state: ResponseState = { aborted: false, answered: false };
-    let stream: BodyStream | undefined;
-    res.onAborted(() => {
-      state.aborted = true;
-      stream?.abort();
+  const spec: RouteSpec = {
+    pattern,
+    paramNames: pattern.match(/(?<=\/:)[^/]+/g) ?? [],
+    speaks: options.speaks ?? "json",
+    toAnswer: options.onError ?? ((error, context) => errorAnswer(error, context.requestId)),
+    remoteAddress: options.remoteAddress === true,
+  };
+  record(app, { method, pattern, speaks: spec.speaks }, spec);
+  const serve = (res: HttpResponse, req: HttpRequest) => {
+    const exchange = new Exchange(res, req, spec);
+    res.onAborted(() => exchange.abort());
+    guard(exchange, () => run(deps, exchange, handler, options));
+  };
+  app[method](pattern, serve);
+  if (method === "get") app.head(pattern, serve);
+}
+
+/** One request, after it was read: checks, authentication, the body, the (cached) handler, the answer. */
+function run(deps: RouterDeps, exchange: Exchange, handler: Handler, options: RouteOptions): void | Promise<void> {
+  exchange.checkRequest();
+  const who = authenticate(deps, exchange.headers, options);
+  exchange.viewer = who.viewer;
+  exchange.token = who.token;
+  exchange.via = who.via;
+  if (exchange.token) {
+    const waitSeconds = deps.limiter.take(`token:${exchange.token.id}`);
+    if (waitSeconds > 0) throw new HttpError(429, `rate limit exceeded for this token; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
+  }
+  if (options.streamBytesMax !== undefined) exchange.openStream(options.streamBytesMax);
+  if (options.body) {
+    return exchange.receiveBody(BODY_BYTES_MAX).then(async (body) => {
+      exchange.body = body;
+      exchange.answer(await handler(exchange));
     });
-    const base = readContext(res, req, paramNames, options.remoteAddress === true);
-    let context: Context | null = null;
-    try {
-      decodeParams(base.params, paramNames);
-      const who = authenticate(deps, base.headers, options);
-      base.viewer = who.viewer;
-      base.token = who.token;
-      base.via = who.via;
-      context = base;
-      if (context.token) {
-        const waitSeconds = deps.limiter.take(`token:${context.token.id}`);
-        if (waitSeconds > 0) throw new HttpError(429, `rate limit exceeded for this token; retry in ${waitSeconds} s`, {}, { "Retry-After": String(waitSeconds) });
-      }
-    } catch (error) {
-      writeAnswer(res, state, toAnswer(error, context));
-      return;
-    }
-    const ready = context;
-    if (options.streamBytesMax !== undefined) ready.stream = stream = new BodyStream(res, options.streamBytesMax, ready.headers["content-length"]);
-    const late = (answer: Answer) => {
-      if (!state.aborted && !state.answered) res.cork(() => writeAnswer(res, state, answer));
-    };
-    if (options.body) {
-      readBody(res, ready.headers["content-length"])
-        .then((body) => {
-          ready.body = body;
-          return handler(ready);
-        })
-        .then(late, (error) => late(toAnswer(error, ready)));
-      return;
-    }
-    const cacheKey = options.cache ? `${ready.method} ${ready.path}?${ready.rawQuery} ${ready.viewer?.id ?? 0}` : null;
-    const version = deps.store.eventsApplied;
-    if (cacheKey !== null) {
-      const cached = answerCacheOf(deps.store).get(cacheKey, version);
-      if (cached) {
-        writeAnswer(res, state, cached);
-        return;
-      }
-    }
-    let result: Answer | Promise<Answer>;
-    try {
-      result = handler(ready);
-      if (cacheKey !== null && !(result instanceof Promise)) result = answerCacheOf(deps.store).set(cacheKey, version, result);
-    } catch (error) {
-      writeAnswer(res, state, toAnswer(error, ready));
-      return;
-    }
-    if (result instanceof Promise) result.then(late, (error) => late(toAnswer(error, ready)));
-    else writeAnswer(res, state, result);
+  }
+  const cacheKey = options.cache ? `${exchange.method} ${exchange.path}?${exchange.rawQuery} ${exchange.viewer?.id ?? 0}` : null;
+  const version = deps.store.eventsApplied;
+  if (cacheKey !== null) {
+    const cached = answerCacheOf(deps.store).get(cacheKey, version);
+    if (cached) return exchange.answer(cached);
+  }
+  const result = handler(exchange);
+  if (result instanceof Promise) return result.then((answer) => exchange.answer(answer));
+  exchange.answer(cacheKey !== null ? answerCacheOf(deps.store).set(cacheKey, version, result) : result);
+}
+
+/** A websocket endpoint: `upgrade` reads the handshake synchronously and says what to open, or throws HttpError to refuse it. */
+export interface SocketRoute<UserData> extends Omit<WebSocketBehavior<UserData>, "upgrade"> {
+  upgrade(req: HttpRequest, context: Context): { data: UserData; protocol: string };
+}
+
+/**
+ * Registers a websocket endpoint: its handshake runs behind the guard like a request (request id,
+ * header checks, a refusal answered as JSON), its callbacks each behind the socket guard (a
+ * failure closes that socket with 1011), and its pattern joins the route table.
+ */
+export function socketRoute<UserData>(app: TemplatedApp, pattern: string, behavior: SocketRoute<UserData>): void {
+  const spec: RouteSpec = { pattern, paramNames: [], speaks: "json", toAnswer: (error, context) => errorAnswer(error, context.requestId), remoteAddress: false };
+  record(app, { method: "get", pattern, speaks: "websocket" }, spec);
+  const { upgrade, ...callbacks } = behavior;
+  app.ws<UserData>(pattern, {
+    ...guardSocketCallbacks<UserData>(pattern, callbacks),
+    upgrade: (res, req, socketContext) => {
+      const exchange = new Exchange(res, req, spec);
+      res.onAborted(() => exchange.abort());
+      guard(exchange, () => {
+        exchange.checkRequest();
+        const key = req.getHeader("sec-websocket-key");
+        const extensions = req.getHeader("sec-websocket-extensions");
+        const { data, protocol } = upgrade(req, exchange);
+        exchange.upgrade(data, key, protocol, extensions, socketContext);
+      });
+    },
   });
 }
 

@@ -97,8 +97,8 @@ function bodyObject(context: Context): Record<string, unknown> {
 }
 
 /** DRF's answers: field errors at the top level under linkding's names, `detail` for the rest. */
-function linkdingError(error: unknown, context: Context | null): Answer {
-  if (!(error instanceof HttpError)) return errorAnswer(error, `${context?.method ?? "?"} ${context?.path ?? "?"}`);
+function linkdingError(error: unknown, context: Context): Answer {
+  if (!(error instanceof HttpError)) return errorAnswer(error, context.requestId);
   const fieldErrors = error.extra.errors as Record<string, string[]> | undefined;
   if (error.status === 422 && fieldErrors) {
     const named = Object.fromEntries(Object.entries(fieldErrors).map(([field, messages]) => [OUR_FIELD_NAMES[field] ?? field, messages]));

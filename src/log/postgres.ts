@@ -4,6 +4,7 @@ import { AssertionError } from "../assert.ts";
 import type { EventLog } from "./log.ts";
 import { flushBatch } from "./flush-batch.ts";
 import { migrate, readMigrations, type Migration } from "./migrate.ts";
+import { guarded } from "../guard.ts";
 
 /** How long stop() lets a step in flight finish before cutting its connection. */
 const STOP_GRACE_MS = 2000;
@@ -112,7 +113,7 @@ export class PostgresFlusher {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
-    const finished = await Promise.race([this.running?.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, STOP_GRACE_MS, false).unref())]);
+    const finished = await Promise.race([this.running?.then(() => true), new Promise<false>((resolve) => setTimeout(guarded("postgres stop grace", () => resolve(false)), STOP_GRACE_MS).unref())]);
     if (!finished) this.dropConnection();
     await this.running;
     if (this.ready && this.lastError === null && this.flushedSeq !== null) {
@@ -240,10 +241,10 @@ export class PostgresFlusher {
 
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = setTimeout(guarded("postgres pause", () => {
         this.wake = null;
         resolve();
-      }, ms);
+      }), ms);
       this.wake = () => {
         clearTimeout(timer);
         this.wake = null;
@@ -256,7 +257,7 @@ export class PostgresFlusher {
   private withTimeout<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Postgres did not answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      timer = setTimeout(guarded("postgres step timeout", () => reject(new Error(`Postgres did not answer within ${this.options.timeoutMs} ms`))), this.options.timeoutMs);
     });
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }

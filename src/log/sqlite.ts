@@ -7,6 +7,8 @@ import { assert } from "../assert.ts";
 import { HttpError } from "../errors.ts";
 import { EVENT_VERSION, type EventBody, type LoggedEvent } from "../events.ts";
 import type { EventLog, LogStats } from "./log.ts";
+import { guarded } from "../guard.ts";
+import { logger } from "../logger.ts";
 
 /** Messages to and from sqlite-worker.mjs. */
 type Row = [seq: number, type: string, v: number, ts: number, node: number, payload: string];
@@ -162,10 +164,10 @@ export class SqliteLog implements EventLog {
   private schedule(): void {
     if (this.scheduled || this.recovering || this.inFlight.length >= BATCHES_IN_FLIGHT_MAX) return;
     this.scheduled = true;
-    setImmediate(() => {
+    setImmediate(guarded("log batch", () => {
       this.scheduled = false;
       this.send();
-    });
+    }));
   }
 
   private send(): void {
@@ -226,7 +228,7 @@ export class SqliteLog implements EventLog {
   }
 
   private failAll(error: Error): void {
-    console.error("[log] the SQLite writer thread failed:", error);
+    logger.fatal({ err: error }, "the SQLite writer thread failed; writes are refused until restart");
     this.broken = error;
     const failure = new HttpError(503, `the event log writer failed (${error.message})`);
     for (const waiter of [...this.inFlight.flatMap((batch) => batch.waiters), ...this.waiting]) waiter.reject(failure);
@@ -339,7 +341,7 @@ class ReplayReaderThread {
       transferList: [port2],
     });
     // A thread that fails to start also never posts: replay then stops with receive()'s stall error.
-    this.worker.on("error", (error) => console.error("[log] the replay reader thread failed:", error));
+    this.worker.on("error", (error) => logger.error({ err: error }, "the replay reader thread failed"));
   }
 
   *chunks(): Generator<string> {

@@ -1,9 +1,9 @@
 // The pages' live websocket `/live?topic=…`: admits a viewer to one topic they may see and subscribes it to that topic's HTML fragments.
-import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from "uWebSockets.js";
+import type { HttpRequest, TemplatedApp, WebSocket } from "uWebSockets.js";
 import type { LoggedEvent } from "../events.ts";
 import type { Store, User } from "../store/store.ts";
 import { hashToken } from "../auth/tokens.ts";
-import { SESSION_COOKIE, cookieValue } from "../http/router.ts";
+import { SESSION_COOKIE, cookieValue, socketRoute } from "../http/router.ts";
 import { STATS_TOPIC, parseTagSetTopic, parseTopic, readMarksTopic, wireTopic } from "./topics.ts";
 import { TAG_SETS_ACTIVE_MAX, type TagSets } from "./html-feed.ts";
 
@@ -158,19 +158,16 @@ export function admit(deps: LiveSocketDeps, name: string | null, viewer: LiveVie
  */
 export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): LiveSockets {
   const live = new LiveSockets();
-  app.ws<LiveData>("/live", {
+  socketRoute<LiveData>(app, "/live", {
     maxPayloadLength: INCOMING_BYTES_MAX,
     maxBackpressure: deps.wsMaxBackpressureBytes,
     closeOnBackpressureLimit: 1,
     idleTimeout: deps.wsIdleTimeoutS,
     sendPingsAutomatically: true,
-    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
-      const key = req.getHeader("sec-websocket-key");
-      const protocol = req.getHeader("sec-websocket-protocol");
-      const extensions = req.getHeader("sec-websocket-extensions");
+    upgrade(req: HttpRequest) {
       const viewer = cookieViewer(deps.store, req.getHeader("cookie"), req.getHeader("origin"), req.getHeader("host"));
       const name = new URLSearchParams(req.getQuery() ?? "").get("topic");
-      res.upgrade(admit(deps, name, viewer), key, protocol, extensions, context);
+      return { data: admit(deps, name, viewer), protocol: req.getHeader("sec-websocket-protocol") };
     },
     open(ws: WebSocket<LiveData>) {
       const data = ws.getUserData();

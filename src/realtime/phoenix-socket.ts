@@ -1,5 +1,6 @@
 // Phoenix Channels at `/socket/websocket`: phx_join, phx_leave, heartbeat and new_comment, for Phoenix's own client and the original app's clients.
 import type { TemplatedApp, WebSocket } from "uWebSockets.js";
+import { socketRoute } from "../http/router.ts";
 import { FRAME_BYTES_MAX, reasonOf, type SocketBehavior, type SocketData, type SocketHub } from "./socket-hub.ts";
 import { PHOENIX_TOPIC, parsePhoenixFrame, phoenixFrame, phoenixReply, type PhoenixFrame, type PhoenixWire } from "./phoenix-protocol.ts";
 
@@ -60,11 +61,9 @@ function handle(hub: SocketHub, ws: WebSocket<SocketData>, frame: PhoenixFrame):
 }
 
 export function registerPhoenixSocket(app: TemplatedApp, hub: SocketHub, behavior: SocketBehavior): void {
-  app.ws<SocketData>("/socket/websocket", {
+  socketRoute<SocketData>(app, "/socket/websocket", {
     ...behavior,
-    upgrade(res, req, context) {
-      hub.upgrade(res, req, context, wireOf(req.getQuery() ?? ""), []);
-    },
+    upgrade: (req) => hub.upgrade(req, wireOf(req.getQuery() ?? ""), []),
     open(ws) {
       hub.opened(ws);
     },

@@ -1,5 +1,6 @@
 // The raw JSON websocket `/ws`: subscribe, unsubscribe, ping and comment frames; `?topics=a,b` joins on connect.
 import type { TemplatedApp, WebSocket } from "uWebSockets.js";
+import { socketRoute } from "../http/router.ts";
 import { errorFrame, okFrame, parseRawFrame, type RawFrame } from "./raw-protocol.ts";
 import { FRAME_BYTES_MAX, SUBSCRIPTIONS_PER_SOCKET_MAX, reasonOf, type SocketBehavior, type SocketData, type SocketHub } from "./socket-hub.ts";
 
@@ -33,11 +34,9 @@ function handle(hub: SocketHub, ws: WebSocket<SocketData>, frame: RawFrame): voi
 }
 
 export function registerRawSocket(app: TemplatedApp, hub: SocketHub, behavior: SocketBehavior): void {
-  app.ws<SocketData>("/ws", {
+  socketRoute<SocketData>(app, "/ws", {
     ...behavior,
-    upgrade(res, req, context) {
-      hub.upgrade(res, req, context, "json", initialTopics(req.getQuery() ?? ""));
-    },
+    upgrade: (req) => hub.upgrade(req, "json", initialTopics(req.getQuery() ?? "")),
     open(ws) {
       hub.opened(ws);
       for (const name of ws.getUserData().initialTopics) handle(hub, ws, { op: "subscribe", topic: name, ref: null });

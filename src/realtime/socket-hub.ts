@@ -1,6 +1,8 @@
 // What the raw and Phoenix sockets share: who a socket is, which topics it may join, its subscriptions, comments, limits and counts.
-import type { HttpRequest, HttpResponse, WebSocket } from "uWebSockets.js";
+import type { HttpRequest, WebSocket } from "uWebSockets.js";
 import { assert } from "../assert.ts";
+import { newRequestId } from "../guard.ts";
+import { logger } from "../logger.ts";
 import { HttpError } from "../errors.ts";
 import type { TokenId } from "../events.ts";
 import type { Commands } from "../commands/commands.ts";
@@ -129,8 +131,9 @@ export const TOPIC_LIST =
 /** An operating error's message; anything else is a bug, logged, and the client told only that it failed. */
 export function reasonOf(error: unknown): string {
   if (error instanceof HttpError) return error.message;
-  console.error("[realtime] unexpected error:", error);
-  return "internal error; try again";
+  const requestId = newRequestId();
+  logger.error({ request_id: requestId, err: error }, "unexpected error answering a websocket frame");
+  return `internal error; it has been logged as ${requestId}`;
 }
 
 /** Whether `viewer` may follow `name`, and on which channel: the owner follows a bookmark's discussion on its owner channel. */
@@ -163,7 +166,7 @@ export interface HubDeps {
   limiter: RateLimiter;
 }
 
-export type Refusal = { refused: true; status: string; message: string };
+export type Refusal = { refused: true; status: number; message: string };
 
 /**
  * The viewer of a websocket handshake, read synchronously in `upgrade`: a token in `?token=`,
@@ -178,7 +181,7 @@ function handshakeViewer(store: Store, req: HttpRequest, protocols: string[]): P
   if (!secret && bearer) secret = Buffer.from(bearer.slice(PHOENIX_TOKEN_PROTOCOL.length), "base64url").toString("utf8");
   if (secret) {
     const token = store.tokensByHash.get(hashToken(secret));
-    if (!token) return { refused: true, status: "401 Unauthorized", message: "invalid or revoked token" };
+    if (!token) return { refused: true, status: 401, message: "invalid or revoked token" };
     return { viewer: token.user, tokenId: token.id, cookieNote: "" };
   }
   const cookieSecret = cookieValue(req.getHeader("cookie"), SESSION_COOKIE);
@@ -227,18 +230,13 @@ export class SocketHub {
     return this.sockets.size;
   }
 
-  /** Upgrades a handshake to a socket of `wire`, or answers it with an HTTP error naming the problem. */
-  upgrade(res: HttpResponse, req: HttpRequest, context: unknown, wire: SocketWire, initialTopics: string[]): void {
-    const key = req.getHeader("sec-websocket-key");
-    const extensions = req.getHeader("sec-websocket-extensions");
+  /** What a handshake opens: a socket of `wire` for its viewer; throws HttpError naming the problem to refuse it. */
+  upgrade(req: HttpRequest, wire: SocketWire, initialTopics: string[]): { data: SocketData; protocol: string } {
     const protocols = req.getHeader("sec-websocket-protocol").split(",").map((protocol) => protocol.trim()).filter((protocol) => protocol !== "");
     const who = handshakeViewer(this.deps.store, req, protocols);
-    if ("refused" in who) {
-      res.writeStatus(who.status).writeHeader("content-type", "application/json").end(JSON.stringify({ error: who.message }));
-      return;
-    }
+    if ("refused" in who) throw new HttpError(who.status, who.message);
     const data: SocketData = { wire, ...who, initialTopics, joined: new Map(), open: false, errorWindowStartMs: 0, errorCount: 0 };
-    res.upgrade(data, key, chosenProtocol(protocols), extensions, context as never);
+    return { data, protocol: chosenProtocol(protocols) };
   }
 
   opened(ws: WebSocket<SocketData>): void {

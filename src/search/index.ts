@@ -7,6 +7,7 @@ import { postingAt, postingsAdd, postingsCount, postingsHas, postingsLowerBound,
 import { parseQuery, type Term } from "./query.ts";
 import { Vocabulary } from "./vocabulary.ts";
 import { distinctWords, eachBookmarkWord, fieldWords, urlHost, words } from "./tokens.ts";
+import { guarded } from "../guard.ts";
 
 export interface SearchRequest {
   query: string | Term[];
@@ -82,7 +83,7 @@ export class SearchIndex {
       slice += 1;
       if (slice === BUILD_SLICE_BOOKMARKS) {
         slice = 0;
-        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise<void>((resolve) => setImmediate(guarded("search index build", resolve)));
       }
     }
     this.ready = true;

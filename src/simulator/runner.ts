@@ -1,6 +1,7 @@
 // Runs a traffic plan at a steady rate with a bounded number of actions in flight, counting what came back.
 import { HttpError } from "../errors.ts";
 import { choose, commentFor, editFor, type Action, type ActionKind, type BookmarkChanges, type BookmarkDraft, type Target, type TrafficPlan } from "./traffic.ts";
+import { guarded } from "../guard.ts";
 
 /**
  * Where actions go: the command path inside the server, or another server's HTTP API. Each call
@@ -157,7 +158,7 @@ export class Runner {
     }
     const untilNextMs = ((this.stepsIssued + this.counts.skipped) * 1000) / this.options.rate - elapsedMs;
     const delayMs = due > 0 ? TICK_MS_BLOCKED : Math.min(TICK_MS_MAX, Math.max(1, untilNextMs));
-    this.timer = setTimeout(() => this.tick(), delayMs);
+    this.timer = setTimeout(guarded("simulator tick", () => this.tick()), delayMs);
   }
 
   /** Starts every action of a step in order, so creates reach the command path in plan order. */

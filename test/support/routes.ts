@@ -1,6 +1,6 @@
 // Test support for walking the route table: a server with one of everything, and a real path for every registered pattern.
 import type { RouteEntry } from "../../src/http/router.ts";
-import type { Nasty } from "../../src/main.ts";
+import type { Nasty, StartOptions } from "../../src/main.ts";
 import { createBookmark, request, signUp, startTestServer } from "./server.ts";
 
 /** Real ids and names to fill a pattern's parameters with. */
@@ -19,8 +19,8 @@ export interface Fixtures {
  * A server holding one user with one public bookmark (one tag, one comment) and a second token:
  * with a single bookmark, random picks are the same on every request, so two answers compare.
  */
-export async function startWithFixtures(overrides: Record<string, string> = {}): Promise<Fixtures> {
-  const nasty = await startTestServer(overrides);
+export async function startWithFixtures(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<Fixtures> {
+  const nasty = await startTestServer(overrides, options);
   const base = nasty.url;
   const username = "walker";
   const token = await signUp(base, username);

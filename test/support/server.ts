@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig, type Config } from "../../src/config.ts";
-import { startNasty, type Nasty } from "../../src/main.ts";
+import { startNasty, type Nasty, type StartOptions } from "../../src/main.ts";
 
 export function tempDir(prefix = "nasty-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -20,8 +20,19 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({ PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: tempDir(), NASTY_RATE_LIMIT: "0", ...TEST_PASSWORD_SETTINGS, ...overrides });
 }
 
-export async function startTestServer(overrides: Record<string, string> = {}): Promise<Nasty> {
-  return startNasty(testConfig(overrides), { quiet: true });
+export async function startTestServer(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<Nasty> {
+  return startNasty(testConfig(overrides), { quiet: true, ...options });
+}
+
+/** Log records written in-process, parsed (start the server with NASTY_LOG_FORMAT=json and `destination`). */
+export class LogCapture {
+  readonly records: Record<string, any>[] = [];
+  readonly destination = { write: (line: string) => void this.records.push(JSON.parse(line)) };
+
+  /** Records carrying this request id. */
+  of(requestId: string): Record<string, any>[] {
+    return this.records.filter((record) => record.request_id === requestId);
+  }
 }
 
 export interface Reply {
