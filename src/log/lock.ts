@@ -1,44 +1,48 @@
-// One server per data directory: a pid lock file, taken over when its process is gone.
+// One server per data directory: an exclusive SQLite lock that the operating system drops when the process dies.
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
+
+export const LOCK_FILE = "nasty.lock.sqlite3";
 
 const heldHere = new Set<string>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export class DataDirLockedError extends Error {
   override name = "DataDirLockedError";
 }
 
-/** Takes the lock on `dataDir` or throws naming the process that holds it. Returns the release. */
+/**
+ * Takes the lock on `dataDir` or throws DataDirLockedError at once; returns the release.
+ *
+ * The lock is SQLite's exclusive lock on `nasty.lock.sqlite3` (a POSIX record lock underneath),
+ * held from the first write for as long as the connection stays open (`locking_mode=EXCLUSIVE`).
+ * Taking it is one atomic step in the kernel, and the kernel drops it when the process ends,
+ * however it ends (`kill -9` included): no pid file whose pid may be reused, no stale lock to
+ * clean up. A second server on the same directory gets SQLITE_BUSY (busy timeout 0) and refuses.
+ * The write that takes the lock records the holder's pid and start (for a person reading the file).
+ */
 export function lockDataDir(dataDir: string): () => void {
   fs.mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, "nasty.lock");
+  const file = path.join(dataDir, LOCK_FILE);
   if (heldHere.has(file)) throw new DataDirLockedError(`${dataDir} is already in use by this process`);
+  const db = new Database(file, { timeout: 0 });
   try {
-    const pid = Number(fs.readFileSync(file, "utf8").trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw new DataDirLockedError(`${dataDir} is in use by a running Nasty server (pid ${pid}); stop it first, or use its HTTP API`);
-    }
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.pragma("journal_mode = DELETE");
+    db.exec("BEGIN EXCLUSIVE");
+    db.exec("CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, since TEXT NOT NULL)");
+    db.prepare("INSERT OR REPLACE INTO holder (id, pid, since) VALUES (1, ?, ?)").run(process.pid, new Date().toISOString());
+    db.exec("COMMIT");
   } catch (error) {
-    if (error instanceof DataDirLockedError) throw error;
+    db.close();
+    if ((error as { code?: string }).code?.startsWith("SQLITE_BUSY")) {
+      throw new DataDirLockedError(`${dataDir} is in use by a running Nasty server (it holds the lock on ${LOCK_FILE}); stop it first, or use its HTTP API`);
+    }
+    throw error;
   }
-  fs.writeFileSync(file, String(process.pid));
   heldHere.add(file);
   return () => {
     heldHere.delete(file);
-    try {
-      fs.unlinkSync(file);
-    } catch {
-      // already gone
-    }
+    if (db.open) db.close();
   };
 }
-

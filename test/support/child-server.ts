@@ -1,0 +1,79 @@
+// Test support: a Nasty server in its own process (crashes show as its death), started as `npm start` or node would.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { TEST_PASSWORD_SETTINGS } from "./server.ts";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface ChildServer {
+  child: ChildProcess;
+  url: string;
+  /** Everything the process wrote so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Resolves with the exit code (or signal) once the process has ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface ChildOptions {
+  /** `npm start` (the README's command) or node on src/main.ts (the default). */
+  via?: "npm" | "node";
+  env?: Record<string, string>;
+  /** Extra node flags before the script (node only), e.g. ["--require", preload]. */
+  nodeFlags?: string[];
+  startMsMax?: number;
+}
+
+/** The environment of a test server: loopback, ephemeral port, test password cost, no rate limit. */
+export function childEnv(dataDir: string, env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0", ...TEST_PASSWORD_SETTINGS, ...env };
+}
+
+/** Spawns a server and waits for its "listening on" line; rejects with its output if it exits first. */
+export function spawnServer(dataDir: string, options: ChildOptions = {}): { child: ChildProcess; exited: ChildServer["exited"]; output(): string; listening: Promise<ChildServer> } {
+  const env = childEnv(dataDir, options.env);
+  const child = options.via === "npm"
+    ? spawn("npm", ["start", "--silent"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+    : spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const listening = new Promise<ChildServer>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not listen within ${options.startMsMax ?? 30_000} ms: ${output}`)), options.startMsMax ?? 30_000);
+    child.stdout!.on("data", () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve({ child, url: match[1]!, output: () => output, exited });
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code ?? signal}) before listening: ${output}`));
+    });
+  });
+  listening.catch(() => {});
+  return { child, exited, output: () => output, listening };
+}
+
+export async function startChildServer(dataDir: string, options: ChildOptions = {}): Promise<ChildServer> {
+  return spawnServer(dataDir, options).listening;
+}
+
+/** Pids of live processes whose environment names `dataDir` as theirs: the server and anything it left behind. */
+export function processesOnDataDir(dataDir: string): number[] {
+  const marker = `NASTY_DATA_DIR=${dataDir}`;
+  const found: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environ = fs.readFileSync(`/proc/${entry}/environ`, "latin1");
+      const state = fs.readFileSync(`/proc/${entry}/stat`, "latin1");
+      if (environ.split("\0").includes(marker) && !/\) Z /.test(state)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
