@@ -8,7 +8,13 @@ import type * as Uws from "uWebSockets.js";
 export interface CeilingConfig {
   /** The 201 body answered to every POST /api/bookmarks (a real Nasty answer, for its size). */
   postAnswer: string;
-  /** Bodies answered to GET by path (query ignored), each a real Nasty answer of the same size. */
+  /**
+   * Bodies answered to GET by path (query ignored), each a real Nasty answer of the same size,
+   * sent as bytes (a Buffer encoded once): what a server that keeps its answers encoded pays.
+   * The same body as a JS string, which uWS transcodes to UTF-8 on every request (V8 keeps a page
+   * with any non-Latin-1 character two bytes per character), is answered under STRING_PREFIX, for
+   * the bench's reference row.
+   */
   gets: Record<string, { body: string; contentType: string }>;
   /** Websocket path subscribers connect to, and the topic they join. */
   wsPath: string;
@@ -17,6 +23,9 @@ export interface CeilingConfig {
   frameBytes: number;
   maxBackpressureBytes: number;
 }
+
+/** Where the ceiling answers each GET body as a JS string instead of bytes. */
+export const STRING_PREFIX = "/as-string";
 
 export type CeilingMessage = { listening: number } | { error: string };
 
@@ -56,7 +65,11 @@ function serve(config: CeilingConfig): void {
     });
   });
   for (const [path, answer] of Object.entries(config.gets)) {
+    const bytes = Buffer.from(answer.body, "utf8");
     app.get(path, (res) => {
+      res.writeHeader("Content-Type", answer.contentType).end(bytes);
+    });
+    app.get(STRING_PREFIX + path, (res) => {
       res.writeHeader("Content-Type", answer.contentType).end(answer.body);
     });
   }

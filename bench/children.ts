@@ -27,15 +27,37 @@ function inherited(drop: RegExp | undefined): NodeJS.ProcessEnv {
 /** Linux's USER_HZ: the unit of utime and stime in /proc/<pid>/stat. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU seconds (user + system, every thread) a process has used so far; null off Linux. */
-export function cpuSeconds(pid: number): number | null {
+/** CPU seconds in user and in system (kernel) mode a process has used so far, every thread or only thread `thread`; null off Linux. */
+export function cpuTimes(pid: number, thread?: number): { user: number; system: number } | null {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = fs.readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    return { user: Number(fields[11]) / CLOCK_TICKS_PER_SECOND, system: Number(fields[12]) / CLOCK_TICKS_PER_SECOND };
   } catch {
     return null;
   }
+}
+
+/** CPU seconds in user and system mode of each thread of a process, by thread id; empty off Linux. */
+export function threadCpuTimes(pid: number): Map<number, { user: number; system: number }> {
+  const threads = new Map<number, { user: number; system: number }>();
+  let ids: string[] = [];
+  try {
+    ids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads;
+  }
+  for (const id of ids) {
+    const times = cpuTimes(pid, Number(id));
+    if (times) threads.set(Number(id), times);
+  }
+  return threads;
+}
+
+/** CPU seconds (user + system, every thread) a process has used so far; null off Linux. */
+export function cpuSeconds(pid: number): number | null {
+  const times = cpuTimes(pid);
+  return times === null ? null : times.user + times.system;
 }
 
 const running = new Set<Child>();

@@ -16,7 +16,7 @@ export interface LoadFigureSpec {
   method: "GET" | "POST";
   pathAndQuery: string;
   connections: number;
-  target: Target;
+  target: Target | null;
   /** What the answer held (bytes, items), for the record. */
   answer?: Record<string, unknown>;
   nasty: { base: string; token: string; pid: number };
@@ -88,7 +88,7 @@ export async function loadFigure(plan: LoadPlan, spec: LoadFigureSpec, say: (lab
     unit: "req/s",
     value,
     ceiling,
-    ceilingName: "bare uWS",
+    ceilingName: spec.method === "GET" ? "bare uWS, same bytes as a Buffer" : "bare uWS",
     ratio: ceiling > 0 ? value / ceiling : null,
     target: spec.target,
     note: notes.length > 0 ? notes.join("; ") : null,

@@ -7,9 +7,11 @@ import { FanoutClient, fanoutFigures, FANOUT_TARGET, type FanoutPlan, type Side 
 import { findWrk, type LoadClient } from "./http-load.ts";
 import { loadFigure, type LoadPlan } from "./load.ts";
 import { runMicro } from "./micro.ts";
+import { createCpuFigure } from "./create-cpu.ts";
 import { runSearchBench } from "./search.ts";
 import type { ReplayAnswer } from "./replay.ts";
 import { judge, markdownTable, Progress, skipped, writeResults, type BenchResults, type Figure } from "./report.ts";
+import { STRING_PREFIX } from "./ceiling.ts";
 import { capture, startCeiling, startNasty, type CeilingServer, type NastyServer } from "./servers.ts";
 
 interface Mode {
@@ -57,7 +59,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
   },
 };
 
-const STEPS = ["micro", "replay", "search", "create", "feed", "html", "fanout"] as const;
+const STEPS = ["micro", "replay", "search", "create", "cpu", "feed", "html", "fanout"] as const;
 type Step = (typeof STEPS)[number];
 
 interface Options {
@@ -198,14 +200,23 @@ async function loadFigures(options: Options, mode: Mode, servers: Servers, error
     const name = "durable bookmark creation, POST /api/bookmarks";
     await step("create", name, async () => [await loadFigure(plan, { id: "create", name, method: "POST", pathAndQuery: "/api/bookmarks", connections: mode.postConnections, target: half, ...sides }, say)]);
   }
+  if (options.only.has("cpu")) {
+    const cpuPlan = { client: options.client, seconds: mode.load.seconds, warmupSeconds: mode.load.warmupSeconds, connections: mode.postConnections, seedBookmarks: mode.seedBookmarks };
+    await step("create-cpu", "server CPU per durable create", async () => [await createCpuFigure(cpuPlan, sides, say)]);
+  }
   if (options.only.has("feed")) {
     const name = "feed GET /api/bookmarks?limit=50 (JSON)";
     await step("feed-json", name, async () => [await loadFigure(plan, { id: "feed-json", name, method: "GET", pathAndQuery: "/api/bookmarks?limit=50", connections: mode.getConnections, target: half, answer: servers.answers["/api/bookmarks"], ...sides }, say)]);
   }
   if (options.only.has("html")) {
     const name = "feed page GET / (HTML, 50 items)";
-    if (servers.html) await step("feed-html", name, async () => [await loadFigure(plan, { id: "feed-html", name, method: "GET", pathAndQuery: "/", connections: mode.getConnections, target: half, answer: servers.answers["/"], ...sides }, say)]);
-    else figures.push(skipped("feed-html", name, "req/s", half, `no HTML feed page yet (${servers.htmlMissing})`));
+    if (servers.html) {
+      await step("feed-html", name, async () => [await loadFigure(plan, { id: "feed-html", name, method: "GET", pathAndQuery: "/", connections: mode.getConnections, target: half, answer: servers.answers["/"], ...sides }, say)]);
+      // Reference only: what answering the page as a JS string (transcoded on every request) costs the bare server itself.
+      const asString = { base: servers.ceiling.base + STRING_PREFIX, token: "", pid: sides.ceiling.pid };
+      const reference = "reference: bare uWS answering the same page as a JS string";
+      await step("feed-html-string", reference, async () => [await loadFigure(plan, { id: "feed-html-string", name: reference, method: "GET", pathAndQuery: "/", connections: mode.getConnections, target: null, answer: servers.answers["/"], nasty: asString, ceiling: sides.ceiling }, say)]);
+    } else figures.push(skipped("feed-html", name, "req/s", half, `no HTML feed page yet (${servers.htmlMissing})`));
   }
   if (options.only.has("fanout") && servers.fanout) {
     const fanout = servers.fanout;
@@ -239,7 +250,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const mode = MODES[options.mode];
   const started = new Date();
-  const serverSteps = (["create", "feed", "html", "fanout"] as const).filter((step) => options.only.has(step));
+  const serverSteps = (["create", "cpu", "feed", "html", "fanout"] as const).filter((step) => options.only.has(step));
   const progress = new Progress();
   const say = (label: string) => progress.start(label);
   const errors: string[] = [];

@@ -5,7 +5,8 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logger
 type Kind =
   | { kind: "integer"; min: number; max: number }
   | { kind: "string"; pattern?: RegExp; hint?: string }
-  | { kind: "choice"; choices: readonly string[] };
+  | { kind: "choice"; choices: readonly string[] }
+  | { kind: "origin" };
 
 interface Setting {
   env: string;
@@ -30,7 +31,10 @@ export const SETTINGS = {
   flushBackoffMaxMs: { env: "NASTY_FLUSH_BACKOFF_MAX_MS", default: "10000", describe: "longest wait between Postgres retries", type: { kind: "integer", min: 10, max: 600_000 } },
   flushTimeoutMs: { env: "NASTY_FLUSH_TIMEOUT_MS", default: "30000", describe: "longest wait for Postgres to answer one flush step before reconnecting", type: { kind: "integer", min: 100, max: 600_000 } },
   logQueueEventsMax: { env: "NASTY_LOG_QUEUE_MAX", default: "100000", describe: "events waiting for commit before writes get 503", type: { kind: "integer", min: 1, max: 10_000_000 } },
+  publicUrl: { env: "NASTY_PUBLIC_URL", default: "", describe: "the site's public address behind a reverse proxy (https://links.example.org): Origin checks, Secure cookies and every absolute link use it; empty: the address each request came to", type: { kind: "origin" } },
+  answerCacheBytes: { env: "NASTY_ANSWER_CACHE_BYTES", default: String(64 * 1024 * 1024), describe: "bytes of encoded answers to visitors who are not logged in (pages, feeds, JSON lists) kept until the next event (0: off)", type: { kind: "integer", min: 0, max: 16 * 1024 * 1024 * 1024 } },
   trustProxy: { env: "NASTY_TRUST_PROXY", default: "false", describe: "behind one reverse proxy: the client's address is the last X-Forwarded-For entry, https is X-Forwarded-Proto", type: { kind: "choice", choices: ["true", "false"] } },
+  metricsToken: { env: "NASTY_METRICS_TOKEN", default: "", describe: "turns GET /metrics on, for requests with 'Authorization: Bearer <this>' (16 to 256 visible characters); empty: off", type: { kind: "string", pattern: /^$|^[\x21-\x7e]{16,256}$/, hint: "16 to 256 visible ASCII characters" } },
   passwordCostLog2: { env: "NASTY_PASSWORD_COST_LOG2", default: "17", describe: "scrypt cost of new password hashes, N = 2^this with r=8, p=1 (17 is OWASP's minimum; lower only for tests)", type: { kind: "integer", min: 10, max: 20 } },
   passwordAttemptsPerAddressPerMinute: { env: "NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS", default: "30", describe: "log-ins and sign-ups per client address per minute, on every path that takes a password (0: off)", type: { kind: "integer", min: 0, max: 1_000_000 } },
   logLevel: { env: "NASTY_LOG_LEVEL", default: "info", describe: "least severe log records written", type: { kind: "choice", choices: LOG_LEVELS } },
@@ -56,7 +60,11 @@ export interface Config {
   flushBackoffMaxMs: number;
   flushTimeoutMs: number;
   logQueueEventsMax: number;
+  /** The public origin (`https://links.example.org`, no trailing slash), or "" when unset. */
+  publicUrl: string;
+  answerCacheBytes: number;
   trustProxy: boolean;
+  metricsToken: string;
   passwordCostLog2: number;
   passwordAttemptsPerAddressPerMinute: number;
   logLevel: LogLevel;
@@ -82,10 +90,28 @@ function parseOne(setting: Setting, raw: string): string | number {
     case "choice":
       if (!type.choices.includes(raw)) throw new ConfigError(`${setting.env}=${JSON.stringify(raw)} must be one of ${type.choices.join(", ")} (${setting.describe})`);
       return raw;
+    case "origin":
+      return parseOrigin(setting, raw);
     case "string":
       if (type.pattern && !type.pattern.test(raw)) throw new ConfigError(`${setting.env}=${JSON.stringify(raw)} is not ${type.hint ?? "valid"} (${setting.describe})`);
       return raw;
   }
+}
+
+/** An absolute http(s) origin, with nothing after the host but an optional "/"; returned without the slash. */
+function parseOrigin(setting: Setting, raw: string): string {
+  if (raw === "") return "";
+  const problem = (why: string) => new ConfigError(`${setting.env}=${JSON.stringify(raw)} ${why}; give the site's public origin, e.g. https://links.example.org (${setting.describe})`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw problem("is not an absolute URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw problem("must start with https:// or http://");
+  if (url.username !== "" || url.password !== "") throw problem("must not hold a user name or password");
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || /[?#]/.test(raw)) throw problem("must not have a path, query or fragment (Nasty serves from the root of its origin)");
+  return url.origin;
 }
 
 /** Environment variables that look like ours but are not in the table: a typo should not pass silently. */
@@ -120,7 +146,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     flushBackoffMaxMs: values.flushBackoffMaxMs as number,
     flushTimeoutMs: values.flushTimeoutMs as number,
     logQueueEventsMax: values.logQueueEventsMax as number,
+    publicUrl: values.publicUrl as string,
+    answerCacheBytes: values.answerCacheBytes as number,
     trustProxy: values.trustProxy === "true",
+    metricsToken: values.metricsToken as string,
     passwordCostLog2: values.passwordCostLog2 as number,
     passwordAttemptsPerAddressPerMinute: values.passwordAttemptsPerAddressPerMinute as number,
     logLevel: values.logLevel as LogLevel,

@@ -12,6 +12,7 @@ import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { loadNativeUws, UwsUnavailableError, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
+import { AnswerCache } from "./http/answer-cache.ts";
 import { registerWebApp } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
 import { registerTransfer } from "./interop/transfer.ts";
@@ -23,6 +24,18 @@ import { registerRealtime } from "./realtime/realtime.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
 import { configureLogging, logger, type DestinationStream } from "./logger.ts";
+import { guarded } from "./guard.ts";
+import { registerHealth, startupGate } from "./http/health.ts";
+import { enableMetrics, replayed, watchServer } from "./metrics.ts";
+
+/** While replaying, the event loop is handed back this often, so /healthz and /readyz answer. */
+const REPLAY_SLICE_MS = 50;
+
+/** Why search cannot answer yet, or null. */
+function searchProblem(search: SearchIndex): string | null {
+  const { ready, indexed, total } = search.buildProgress;
+  return ready ? null : `the search index is building (${indexed} of ${total} bookmarks)`;
+}
 
 /** Something that follows every committed event: `before` sees the store before it changes. */
 export interface Observer {
@@ -71,15 +84,30 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     releaseLock();
     throw error;
   }
+  if (config.metricsToken !== "") enableMetrics();
+  say(uws.describe);
+  // While the log replays, a gate on the port answers /healthz, and 503 with the progress to everything else.
+  const logEvents = log.stats().events;
+  let replayProgress = 0;
+  const gate = await startupGate(uws.uws, config.host, config.port, () => `replaying the event log (${replayProgress} of ${logEvents} events)`).catch(async (error) => {
+    await log.close();
+    releaseLock();
+    throw error;
+  });
   const replayStart = performance.now();
-  const replayedEvents = log.replay((event) => store.apply(event));
+  const replayedEvents = await log.replayYielding((event) => store.apply(event), REPLAY_SLICE_MS, (events) => (replayProgress = events)).catch(async (error) => {
+    gate.close();
+    await log.close();
+    releaseLock();
+    throw error;
+  });
   const replayMs = performance.now() - replayStart;
+  replayed(replayedEvents, replayMs);
   say(`replayed ${replayedEvents} events in ${replayMs.toFixed(0)} ms (${store.bookmarksById.size} bookmarks, ${store.usersById.size} users)`);
 
   const commands = new Commands(store, log, config);
   if (config.passwordCostLog2 < Number(SETTINGS.passwordCostLog2.default)) say(`warning: NASTY_PASSWORD_COST_LOG2=${config.passwordCostLog2} hashes new passwords below OWASP's minimum (N=2^17); use it only for tests`);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
-  say(uws.describe);
   const app = uws.uws.App();
   /** Members of GET /api/status, one per part; parts add theirs below. */
   const statusParts: Record<string, () => unknown> = {
@@ -100,13 +128,16 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   );
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
-  registerApi(app, { store, commands, limiter, status, search, config });
-  registerTransfer(app, { store, commands, limiter, checkCookieWrite: checkUploadWrite });
-  registerFeeds(app, { store, limiter, config });
+  // Anonymous pages, feeds and JSON lists, kept encoded until the next event (every event clears it).
+  const answers = new AnswerCache(config.answerCacheBytes, () => store.eventsApplied);
+  statusParts.answer_cache = () => answers.stats();
+  registerApi(app, { store, commands, limiter, status, search, config, answers });
+  registerTransfer(app, { store, commands, limiter, config, checkCookieWrite: checkUploadWrite });
+  registerFeeds(app, { store, limiter, config, answers });
   registerPinboard(app, { store, commands, limiter, config });
   registerLinkding(app, { store, commands, limiter, search, config });
   // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
-  const webApp = registerWebApp(app, { store, commands, limiter, config, status, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
+  const webApp = registerWebApp(app, { store, commands, limiter, answers, config, status, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
   observers.push(...webApp.observers);
   statusParts.pages = webApp.status;
   closers.push(webApp.close);
@@ -116,8 +147,20 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   statusParts.realtime = realtime.status;
   closers.push(realtime.close);
 
+  registerHealth(app, { store, limiter, config, readiness: () => log.commitProblem() ?? searchProblem(search) });
+  let flusher: PostgresFlusher | null = null;
+  closers.push(watchServer({
+    connections: () => ({ json: realtime.hub.connections, live: webApp.liveConnections() }),
+    subscriptions: () => webApp.liveConnections() + [...realtime.hub.joins.values()].reduce((total, count) => total + count, 0),
+    flushLag: () => {
+      const status = flusher?.status();
+      return status?.lag_events == null || status.lag_ms == null ? null : { events: status.lag_events, seconds: status.lag_ms / 1000 };
+    },
+  }));
+
+  gate.close();
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));
+    app.listen(config.host, gate.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));
   }).catch(async (error) => {
     await log.close();
     releaseLock();
@@ -130,13 +173,13 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   if (config.databaseUrl) {
     const warn = options.quiet ? () => {} : (line: string) => logger.warn(line);
-    const flusher = new PostgresFlusher({
+    const postgres = (flusher = new PostgresFlusher({
       url: config.databaseUrl, log, nodeId: config.nodeId, batchEvents: config.flushBatchEvents, intervalMs: config.flushIntervalMs,
       backoffMaxMs: config.flushBackoffMaxMs, timeoutMs: config.flushTimeoutMs, say, warn,
-    });
-    flusher.start();
-    statusParts.flush = () => flusher.status();
-    closers.push(() => flusher.stop());
+    }));
+    postgres.start();
+    statusParts.flush = () => postgres.status();
+    closers.push(() => postgres.stop());
   } else {
     statusParts.flush = () => ({ enabled: false });
   }
@@ -199,10 +242,10 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     logger.info(`${signal}: finishing pending writes and stopping`);
     // A supervisor waits about 10 s before SIGKILL: leave on our own first, saying so.
-    setTimeout(() => {
-      logger.error(`${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
+    setTimeout(guarded("stop deadline", () => {
+      logger.fatal(`${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
       process.exit(1);
-    }, STOP_MS_MAX).unref();
+    }), STOP_MS_MAX).unref();
     nasty.close().then(() => process.exit(0), (error: unknown) => {
       logger.fatal({ err: error }, "stopping failed");
       process.exit(1);

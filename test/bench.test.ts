@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import type { BenchResults, Figure } from "../bench/report.ts";
+import { frameCpuPart, splitCpuProfile, type CpuProfile } from "../bench/cpu-profile.ts";
 import { tempDir } from "./support/server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -62,6 +63,17 @@ test("npm run bench -- --smoke runs every step and writes its results", { timeou
   assert.ok(memory.value! > 0, "a bookmark weighs something");
   measured(byId.get("search-p99"), "search-p99");
 
+  const cpu = measured(byId.get("create-cpu"), "create-cpu");
+  assert.ok(cpu.ceiling! > 0, "the bare POST's CPU per request was measured");
+  const parts = cpu.details.parts as Record<string, number>;
+  for (const part of ["HTTP", "JSON", "validation", "auth", "log hand-off", "apply", "search", "fragments", "publish", "GC"]) assert.equal(typeof parts[part], "number", `the split has ${part}`);
+  const summed = Object.values(parts).reduce((sum, micros) => sum + micros, 0);
+  assert.ok(Math.abs(summed - cpu.value!) < 0.01 * cpu.value!, `the parts (${summed}) add up to the CPU per create (${cpu.value})`);
+  assert.ok(parts.HTTP! > 0 && parts.apply! > 0, `the profile saw the HTTP layer and the store: ${JSON.stringify(parts)}`);
+  const reference = measured(byId.get("feed-html-string"), "feed-html-string");
+  assert.equal(reference.target, null, "the string-answering ceiling is a reference row, not a target");
+  assert.match(byId.get("feed-html")!.ceilingName!, /bytes/);
+
   for (const id of ["feed-html", "fanout-20", "fanout-100"]) {
     const figure = measured(byId.get(id), id);
     assert.ok(figure.ceiling! > 0 && figure.ratio! > 0, `${id} has a ceiling and a ratio`);
@@ -99,4 +111,39 @@ test("without wrk the bench loads the servers from its own Node client", { timeo
     assert.ok(figure.ceiling! > 0 && figure.note?.includes("server CPU per request"), `${figure.id}: ${figure.note}`);
   }
   assert.ok(!results.figures[0]!.note!.includes("failed"), "every create was acknowledged with a 201");
+});
+
+test("a CPU profile is summed by part: the nearest frame with a part, leaf first, inside the window", () => {
+  const root = "/repo";
+  const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({ id, callFrame: { functionName, url }, children });
+  const profile: CpuProfile = {
+    nodes: [
+      frame(1, "(root)", "", [2, 6, 7]),
+      frame(2, "handler", "file:///repo/src/http/router.ts", [3, 5]),
+      frame(3, "createBookmark", "file:///repo/src/store/store.ts", [4]),
+      frame(4, "set", ""),
+      frame(5, "jsonBody", "file:///repo/src/http/router.ts"),
+      frame(6, "(garbage collector)", ""),
+      frame(7, "(idle)", ""),
+    ],
+    startTime: 1000,
+    endTime: 1100,
+    // One sample every 10 µs; the first (at 1000) and the last (at 1090) fall outside the window.
+    samples: [4, 4, 3, 2, 5, 6, 7, 7, 4, 4],
+    timeDeltas: [0, 10, 10, 10, 10, 10, 10, 10, 10, 10],
+  };
+  const split = splitCpuProfile(profile, root, 1005, 1085);
+  assert.equal(split.samples, 8);
+  assert.equal(split.idleMicros, 20);
+  assert.equal(split.busyMicros, 60);
+  assert.equal(split.shares.apply, 3 / 6, "a builtin called from the store counts to the store, like the store's own time");
+  assert.equal(split.shares.HTTP, 1 / 6);
+  assert.equal(split.shares.JSON, 1 / 6);
+  assert.equal(split.shares.GC, 1 / 6);
+  assert.equal(split.top[0]!.frame, "set ");
+  assert.equal(split.top[0]!.part, "apply");
+  assert.equal(frameCpuPart("validate", "file:///repo/node_modules/superstruct/dist/index.mjs", root), "validation");
+  assert.equal(frameCpuPart("publish", "file:///repo/src/realtime/publisher.ts", root), "publish");
+  assert.equal(frameCpuPart("renderCard", "file:///repo/src/render/html.ts", root), "fragments");
+  assert.equal(frameCpuPart("emit", "node:events", root), null, "node internals count to their caller");
 });

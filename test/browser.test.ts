@@ -3,10 +3,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { createHash } from "node:crypto";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
 import { chromiumSkip, launchChromium, logInThroughForm, watchForProblems } from "./support/chromium.ts";
+import { pngText, pngWithText } from "./support/png.ts";
 
 const ARTIFACTS = path.resolve(import.meta.dirname, "../test-artifacts");
 /** How long a live change may take to show: the waits below end as soon as it shows. */
@@ -208,5 +210,103 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     await discover.click("#reshuffle");
     await discover.locator("#discover-list li").first().waitFor();
     assert.deepEqual(problems, []);
+  });
+});
+
+/**
+ * The README's picture (docs/firehose.png): a fixed scene — these bookmarks, these dates, the page's
+ * clock stopped at SCENE_NOW_MS, one bookmark arriving live — photographed on every run into
+ * test-artifacts/. What the picture shows is fingerprinted (the visible elements, their classes and
+ * text, nothing that changes between runs) and the fingerprint is kept inside docs/firehose.png;
+ * pixels are never compared (fonts and Chromium versions move them). When the page shows something
+ * else, this test fails until `NASTY_UPDATE_SCREENSHOT=1 node --import tsx --test test/browser.test.ts`
+ * writes a new picture.
+ */
+const SCENE_NOW_MS = Date.UTC(2025, 5, 2, 14, 0, 0);
+const SCENE_KEYWORD = "nasty-scene";
+const README_PICTURE = path.resolve(import.meta.dirname, "../docs/firehose.png");
+const SCENE: { user: string; minutesAgo: number; bookmark: Record<string, unknown>; comments?: [string, string][] }[] = [
+  { user: "ada", minutesAgo: 185, bookmark: { title: "The Rust Programming Language", url: "https://doc.rust-lang.org/book/", tags: ["rust", "programming", "books"], description: "The book, free to read online." } },
+  { user: "grace", minutesAgo: 52, bookmark: { title: "Hypermedia Systems", url: "https://hypermedia.systems/", tags: ["htmx", "web", "books"], description: "Building web applications with hypermedia: htmx, REST as it was meant." }, comments: [["ada", "Chapter 5 changed how I write forms."], ["linus", "The part on websockets is short but good."]] },
+  { user: "linus", minutesAgo: 35, bookmark: { title: "Write-Ahead Logging", url: "https://www.sqlite.org/wal.html", tags: ["sqlite", "databases"], description: "How SQLite's WAL mode lets readers and a writer work at once." } },
+  { user: "margaret", minutesAgo: 21, bookmark: { title: "Apollo 11 guidance computer source code", url: "https://github.com/chrislgarry/Apollo-11", tags: ["space", "history", "code"] }, comments: [["grace", "Read the comments in the landing code!"]] },
+  { user: "ada", minutesAgo: 12, bookmark: { title: "Hypermedia Systems (the book)", url: "https://hypermedia.systems", tags: ["htmx", "to-read"] } },
+  { user: "grace", minutesAgo: 6, bookmark: { title: "Phoenix Channels", url: "https://hexdocs.pm/phoenix/channels.html", tags: ["elixir", "websockets"], description: "Topics, joins and pushes over one websocket." } },
+];
+const SCENE_LIVE = { user: "linus", bookmark: { title: "uWebSockets.js", url: "https://github.com/uNetworking/uWebSockets.js", tags: ["websockets", "node"], description: "Fast HTTP and websockets for Node." } };
+
+/**
+ * What a picture can show: visible elements with their classes, and their text. A string, since
+ * tsx would wrap a named function in a helper the page does not have.
+ */
+const VISIBLE_FINGERPRINT = `(() => {
+  const walk = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) {
+      const text = (node.textContent || "").replace(/\\s+/g, " ").trim();
+      return text === "" ? "" : JSON.stringify(text);
+    }
+    if (!(node instanceof HTMLElement) || node.tagName === "SCRIPT") return "";
+    const style = getComputedStyle(node);
+    if (style.display === "none" || style.visibility === "hidden") return "";
+    const classes = [...node.classList].sort().map((name) => "." + name).join("");
+    return "<" + node.tagName.toLowerCase() + classes + ">" + [...node.childNodes].map(walk).join("") + "</>";
+  };
+  return walk(document.body);
+})()`;
+
+function sceneDate(minutesAgo: number): string {
+  return new Date(SCENE_NOW_MS - minutesAgo * 60_000).toISOString();
+}
+
+describe("the README's screenshot of the live firehose", { skip: chromiumSkip("README screenshot"), timeout: 120_000 }, () => {
+  let nasty: Nasty;
+  let browser: Browser;
+
+  before(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    nasty = await startTestServer();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await nasty?.close();
+  });
+
+  test("a fixed scene with one bookmark arriving live; docs/firehose.png shows what the page shows", async () => {
+    const base = nasty.url;
+    const tokens = new Map<string, string>();
+    for (const name of ["ada", "grace", "linus", "margaret"]) tokens.set(name, await signUp(base, name));
+    for (const entry of SCENE) {
+      const saved = await createBookmark(base, tokens.get(entry.user)!, { ...entry.bookmark, inserted_at: sceneDate(entry.minutesAgo) });
+      for (const [who, body] of entry.comments ?? []) assert.equal((await request(base, "POST", `/api/bookmarks/${saved.id}/comments`, { token: tokens.get(who)!, body: { body } })).status, 201);
+    }
+    const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, locale: "en-US", timezoneId: "UTC", reducedMotion: "reduce", colorScheme: "light" });
+    try {
+      const page = await context.newPage();
+      const problems: string[] = [];
+      watchForProblems(page, "/", problems);
+      await page.clock.setFixedTime(SCENE_NOW_MS);
+      await page.goto(`${base}/`);
+      await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+      const live = await createBookmark(base, tokens.get(SCENE_LIVE.user)!, { ...SCENE_LIVE.bookmark, inserted_at: sceneDate(0.3) });
+      await page.locator(`#feed .card:first-child#b-${live.id}`).waitFor({ timeout: LIVE_WAIT_MS * 5 });
+      await page.locator(`#b-${live.id} time`).filter({ hasText: "just now" }).waitFor();
+
+      const titles = await page.locator("#feed .card .card-title a").allTextContents();
+      assert.deepEqual(titles, [SCENE_LIVE, ...[...SCENE].reverse()].map((entry) => entry.bookmark.title), "the scene, newest first, the live one on top");
+      assert.equal(await page.locator("#live-status .live-text").textContent(), "live");
+      const fingerprint = await page.evaluate<string>(VISIBLE_FINGERPRINT);
+      const digest = createHash("sha256").update(fingerprint).digest("hex");
+      const picture = pngWithText(await page.screenshot(), SCENE_KEYWORD, digest);
+      fs.writeFileSync(path.join(ARTIFACTS, "readme-firehose.png"), picture);
+      fs.writeFileSync(path.join(ARTIFACTS, "readme-firehose.txt"), `${fingerprint}\n`);
+      if (process.env.NASTY_UPDATE_SCREENSHOT === "1") fs.writeFileSync(README_PICTURE, picture);
+      const kept = pngText(fs.readFileSync(README_PICTURE), SCENE_KEYWORD);
+      assert.deepEqual({ width: kept.width, height: kept.height }, { width: 1100, height: 760 });
+      assert.equal(kept.text, digest, "docs/firehose.png no longer shows what the firehose shows (see test-artifacts/readme-firehose.png and .txt); update it with NASTY_UPDATE_SCREENSHOT=1 node --import tsx --test test/browser.test.ts and commit it");
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { ConfigError, loadConfig } from "../src/config.ts";
 
-test("defaults match the README", () => {
+test("defaults are the documented ones (docs/deploy.md; test/docs.test.ts compares the whole table)", () => {
   const config = loadConfig({});
   assert.equal(config.port, 4000);
   assert.equal(config.host, "127.0.0.1");

@@ -208,7 +208,7 @@ describe("the guard", { timeout: 120_000 }, () => {
 
   test("an answer that fails after its status line went out closes that connection instead of writing twice", async () => {
     const routes = routeTable(fixtures.nasty.app).length;
-    route(fixtures.nasty.app, { store: fixtures.nasty.store, limiter: new RateLimiter(0) }, "get", "/guard-test/half-written", () => ({ status: 200, body: "x", headers: { "X-Broken": 5 as unknown as string } }));
+    route(fixtures.nasty.app, { store: fixtures.nasty.store, limiter: new RateLimiter(0), config: fixtures.nasty.config }, "get", "/guard-test/half-written", () => ({ status: 200, body: "x", headers: { "X-Broken": 5 as unknown as string } }));
     assert.equal(routeTable(fixtures.nasty.app).length, routes + 1);
     const outcome = await fetch(`${base}/guard-test/half-written`).then((response) => `answered ${response.status}`, (error: Error) => `failed: ${error.message}`);
     assert.match(outcome, /^failed/, "the connection was closed, not answered twice");

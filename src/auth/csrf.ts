@@ -1,6 +1,7 @@
 // CSRF tokens for forms: derived from the session secret (or, before log-in, a random cookie), checked on every page POST.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { HttpError } from "../errors.ts";
+import { isSiteOrigin, type SiteOrigin } from "../http/site-origin.ts";
 
 /** The cookie that seeds form tokens for visitors who are not logged in (log-in and sign-up forms). */
 export const CSRF_COOKIE = "nasty_csrf";
@@ -30,16 +31,11 @@ export function checkCsrf(seed: string | null, submitted: string | undefined): v
 }
 
 /**
- * A cross-site POST from a browser carries an Origin that is not ours: refuse it even before
- * looking at the token. A missing Origin (old browsers, curl) falls back to the token alone.
+ * A cross-site POST from a browser carries an Origin that is not ours (site-origin.ts says what
+ * ours is): refuse it even before looking at the token. A missing Origin (old browsers, curl)
+ * falls back to the token alone.
  */
-export function checkOrigin(origin: string, host: string): void {
-  if (origin === "" || host === "") return;
-  let originHost: string;
-  try {
-    originHost = new URL(origin).host;
-  } catch {
-    originHost = "";
-  }
-  if (originHost !== host) throw new HttpError(403, `cross-site form post from ${origin.slice(0, 80)} refused`);
+export function checkOrigin(origin: string, site: SiteOrigin): void {
+  if (origin === "") return;
+  if (!isSiteOrigin(origin, site)) throw new HttpError(403, `cross-site form post from ${origin.slice(0, 80)} refused (this site is ${site.origin})`);
 }

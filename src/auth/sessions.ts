@@ -7,11 +7,6 @@ import { CSRF_COOKIE } from "./csrf.ts";
 /** A session cookie lives 30 days in the browser; the token itself lasts until log-out. */
 export const SESSION_COOKIE_MAX_AGE_S = 30 * 24 * 3600;
 
-/** Whether the browser talks https to us: only believed from a proxy we trust. */
-export function isSecureRequest(forwardedProto: string, trustProxy: boolean): boolean {
-  return trustProxy && forwardedProto.split(",")[0]!.trim().toLowerCase() === "https";
-}
-
 function cookie(name: string, value: string, maxAgeSeconds: number, secure: boolean): string {
   return `${name}=${encodeURIComponent(value)}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
 }

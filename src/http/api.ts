@@ -11,10 +11,11 @@ import { jsonBody, route, type Context, type RouterDeps } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
+import { registerOpenApi } from "./openapi.ts";
 
 export interface ApiDeps extends RouterDeps {
   commands: Commands;
-  config: Pick<Config, "trustProxy">;
+  config: Pick<Config, "trustProxy" | "publicUrl">;
   /** Extra members of GET /api/status (log, flush, websockets), gathered by main. */
   status: () => Record<string, unknown>;
   search: SearchIndex;
@@ -112,7 +113,7 @@ async function createBookmark(deps: ApiDeps, context: Context): Promise<Answer> 
   const fields = body ? object(body.bookmark) : null;
   if (!fields) throw new HttpError(400, "Invalid parameters. Expected 'bookmark' object in request body");
   const bookmark = await deps.commands.createBookmark(context.viewer!, fields);
-  return { status: 201, json: { bookmark: { data: bookmarkJson(bookmark, context.viewer), message: "Bookmark created successfully" } }, headers: { Location: `/api/bookmarks/${bookmark.id}` } };
+  return { status: 201, json: { bookmark: { data: bookmarkJson(bookmark, context.viewer), message: "Bookmark created successfully" } }, headers: { Location: `${context.site.origin}/api/bookmarks/${bookmark.id}` } };
 }
 
 async function updateBookmark(deps: ApiDeps, context: Context): Promise<Answer> {
@@ -207,6 +208,8 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
       ...deps.status(),
     },
   }), { auth: "none" });
+
+  registerOpenApi(app, deps);
 
   route(app, deps, "any", "/api/*", (context) => {
     throw new HttpError(404, `no API route ${context.method.toUpperCase()} ${context.path}`);

@@ -8,9 +8,12 @@ import { clientAddress } from "../auth/password-attempts.ts";
 import { parseParams, percentDecode, truncate } from "../text.ts";
 import { COMMON_HEADERS, JSON_TYPE, statusLine, type Answer } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
+import { siteOrigin, type SiteConfig, type SiteOrigin } from "./site-origin.ts";
+import { requestAnswered, requestStarted, type RequestTiming } from "../metrics.ts";
+import { assert } from "../assert.ts";
 
 /** The headers any handler may read; uWS only lets us read them before the handler returns. */
-const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
+const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
 export type HeaderName = (typeof HEADER_NAMES)[number];
 const HEADER_NAME_SET: ReadonlySet<string> = new Set(HEADER_NAMES);
 
@@ -42,6 +45,8 @@ export interface Context {
   requestId: string;
   /** A logger whose every line carries the request id (made on first use). */
   log: Logger;
+  /** Where the visitor reached this site (NASTY_PUBLIC_URL, or the request's headers): for Origin checks, cookies and links. */
+  site: SiteOrigin;
 }
 
 /** What an exchange needs of its route. */
@@ -53,6 +58,8 @@ export interface RouteSpec {
   toAnswer: (error: unknown, context: Context) => Answer;
   /** Read the peer's address (also read whenever the access log is on). */
   remoteAddress: boolean;
+  /** How the site's origin is found (null for socket handshakes, which find it themselves). */
+  site: SiteConfig | null;
 }
 
 /** The last answer when even the route's error answer failed: 500 in the route's language. */
@@ -77,7 +84,7 @@ export class Exchange implements Context, Guarded {
   readonly params: string[] = [];
   readonly headers: Record<HeaderName, string> = {
     authorization: "", "content-type": "", "content-length": "", cookie: "", origin: "", host: "", accept: "",
-    "x-forwarded-for": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
+    "x-forwarded-for": "", "x-forwarded-host": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
   };
   readonly remoteAddress: string;
   viewer: User | null = null;
@@ -93,6 +100,8 @@ export class Exchange implements Context, Guarded {
   private parsedQuery: URLSearchParams | null = null;
   private child: Logger | null = null;
   private readonly startedMs: number;
+  private readonly timing: RequestTiming | null;
+  private readSite: SiteOrigin | null = null;
 
   constructor(
     private readonly res: HttpResponse,
@@ -100,6 +109,7 @@ export class Exchange implements Context, Guarded {
     private readonly route: RouteSpec,
   ) {
     this.startedMs = accessLog === null ? 0 : performance.now();
+    this.timing = requestStarted(route.pattern, () => req.getMethod());
     const method = req.getMethod();
     this.head = method === "head";
     this.method = this.head ? "get" : method;
@@ -113,6 +123,11 @@ export class Exchange implements Context, Guarded {
     this.badHeader = badHeader;
     for (let index = 0; index < route.paramNames.length; index += 1) this.params.push(req.getParameter(index) ?? "");
     this.remoteAddress = route.remoteAddress || accessLog !== null ? Buffer.from(res.getRemoteAddressAsText()).toString() : "";
+  }
+
+  get site(): SiteOrigin {
+    assert(this.route.site !== null, `the site of ${this.route.pattern} is read by the handshake itself`);
+    return (this.readSite ??= siteOrigin(this.headers, this.route.site));
   }
 
   get log(): Logger {
@@ -226,6 +241,7 @@ export class Exchange implements Context, Guarded {
 
   private write(answer: Answer): void {
     this.written = "started";
+    if (this.timing) requestAnswered(this.timing, answer.status);
     const res = this.res;
     res.writeStatus(statusLine(answer.status));
     res.writeHeader("X-Request-Id", this.requestId);

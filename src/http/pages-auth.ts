@@ -61,7 +61,7 @@ async function credentialsPost(pages: PageContext, context: Context, signup: boo
       user = await pages.commands.authenticate(input, from);
     }
     const secret = await startSession(pages.commands, user);
-    return redirect(next, { "Set-Cookie": sessionCookie(secret, secureCookies(pages, context)) });
+    return redirect(next, { "Set-Cookie": sessionCookie(secret, secureCookies(context)) });
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
     return credentialsPage(pages, context, { signup, next, username: input.username, message: error.message, errors: fieldErrors(error), status: error.status, headers: error.headers });
@@ -108,7 +108,7 @@ export function registerAuthPages(app: TemplatedApp, pages: PageContext): void {
   }
 
   route(app, pages, "post", "/logout", async (context) => {
-    const secure = secureCookies(pages, context);
+    const secure = secureCookies(context);
     if (context.viewer && context.via === "cookie") {
       readForm(context);
       await endSession(pages.commands, context.viewer, context.token);

@@ -10,7 +10,7 @@ import { route, type Context } from "./router.ts";
 import { percentDecodeAll } from "../text.ts";
 import type { Answer } from "./respond.ts";
 import { fieldErrors } from "./pages-auth.ts";
-import { formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, visitorCached, type PageContext } from "./pages.ts";
+import { formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, type PageContext } from "./pages.ts";
 
 export const FEED_PAGE_SIZE = 50;
 export const RANDOM_PICKS = 50;
@@ -212,23 +212,24 @@ function userFeed(pages: PageContext, context: Context, user: User): Answer {
 
 export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): void {
   const options = pageOptions(pages);
+  const cached = pageOptions(pages, { cache: true });
   const withBody = pageOptions(pages, { body: true });
 
-  route(app, pages, "get", "/", visitorCached(pages, (context) => feedPage(pages, context, {
+  route(app, pages, "get", "/", (context) => feedPage(pages, context, {
     title: "Firehose", heading: "Firehose", intro: "Every public bookmark, live, the moment it is saved.", section: "firehose",
     live: topic.firehose, query: { viewer: null }, emptyText: "Nothing saved yet. Be the first!",
-  })), options);
+  }), cached);
 
-  route(app, pages, "get", "/t/*", visitorCached(pages, (context) => {
+  route(app, pages, "get", "/t/*", (context) => {
     const tags = tagsFromPath(context.path);
     const label = tags.map((tag) => `#${tag}`).join(" + ");
     return feedPage(pages, context, {
       title: label, heading: label, intro: tags.length > 1 ? "Public bookmarks carrying all of these tags, live." : "Public bookmarks with this tag, live.",
       section: "tags", live: tagSetTopic(tags), query: { viewer: null, tags }, emptyText: "No public bookmarks with this tag yet.",
     });
-  }), options);
+  }, cached);
 
-  route(app, pages, "get", "/u/:name", visitorCached(pages, (context) => userFeed(pages, context, userParam(pages.store, context.params[0] ?? ""))), options);
+  route(app, pages, "get", "/u/:name", (context) => userFeed(pages, context, userParam(pages.store, context.params[0] ?? "")), cached);
 
   route(app, pages, "get", "/bookmarks", (context) => {
     const prefill = { url: context.query.get("url") ?? "", title: context.query.get("title") ?? "", description: context.query.get("description") ?? "", tags: context.query.get("tags") ?? "", public: true };
@@ -236,7 +237,7 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
   }, options);
   route(app, pages, "post", "/bookmarks", (context) => createFromForm(pages, context), withBody);
 
-  route(app, pages, "get", "/b/:id", visitorCached(pages, (context) => bookmarkPage(pages, context, visibleBookmark(pages, context))), options);
+  route(app, pages, "get", "/b/:id", (context) => bookmarkPage(pages, context, visibleBookmark(pages, context)), cached);
   route(app, pages, "post", "/b/:id/comments", (context) => commentFromForm(pages, context), withBody);
   route(app, pages, "get", "/b/:id/edit", (context) => {
     const bookmark = pages.commands.ownBookmark(requireViewer(context), idParam(context.params[0]));
@@ -255,8 +256,8 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
   route(app, pages, "get", "/scramble/cards", (context) => htmlAnswer(200, render("@partials/scramble-cards", scrambled(context))), options);
   route(app, pages, "get", "/discover", (context) => page(pages, context, "@pages/discover", "Discover", "discover", { cards: randomPicks(pages).map((bookmark) => cardView(pages.store, bookmark)) }), options);
 
-  route(app, pages, "get", "/tags", visitorCached(pages, (context) => {
+  route(app, pages, "get", "/tags", (context) => {
     const counts = pages.store.publicTagCounts();
     return page(pages, context, "@pages/tags", "Tags", "tags", { tags: tagCloud(counts.slice(0, TAGS_IN_CLOUD_MAX)), total: counts.length });
-  }), options);
+  }, cached);
 }

@@ -36,17 +36,17 @@ function sessionSeed(context: Context): string | null {
  */
 export function checkSharedFormWrite(context: Context, submittedToken: string | undefined): void {
   if (submittedToken) {
-    checkOrigin(context.headers.origin, context.headers.host);
+    checkOrigin(context.headers.origin, context.site);
     checkCsrf(sessionSeed(context), submittedToken);
     return;
   }
   if (context.headers.origin === "") throw new HttpError(403, "this form must be sent by a browser from this site (no Origin header)");
-  checkOrigin(context.headers.origin, context.headers.host);
+  checkOrigin(context.headers.origin, context.site);
 }
 
 /** For the import upload (cookie login): same origin, and the page's form token in `?_csrf=`. */
 export function checkUploadWrite(context: Context): void {
-  checkOrigin(context.headers.origin, context.headers.host);
+  checkOrigin(context.headers.origin, context.site);
   checkCsrf(sessionSeed(context), context.query.get("_csrf") ?? undefined);
 }
 

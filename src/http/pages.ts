@@ -5,9 +5,9 @@ import type { Commands } from "../commands/commands.ts";
 import type { Config } from "../config.ts";
 import type { User } from "../store/store.ts";
 import { CSRF_COOKIE, CSRF_FIELD, checkCsrf, checkOrigin, csrfToken, newCsrfSeed } from "../auth/csrf.ts";
-import { csrfSeedCookie, isSecureRequest } from "../auth/sessions.ts";
+import { csrfSeedCookie } from "../auth/sessions.ts";
 import { CardCache, render } from "../render/html.ts";
-import { AnswerCache, SESSION_COOKIE, cookieValue, formBody, route, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
+import { SESSION_COOKIE, cookieValue, formBody, route, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import { registerStatic, type Assets } from "./pages-static.ts";
 import { registerAuthPages } from "./pages-auth.ts";
@@ -23,7 +23,7 @@ export interface PagesDeps extends RouterDeps {
   commands: Commands;
   /** Rendered cards, shared with the live feed. */
   cards: CardCache;
-  config: Pick<Config, "trustProxy" | "signup">;
+  config: Pick<Config, "trustProxy" | "publicUrl" | "signup">;
   stats: StatsSources;
   /** Page routes of other parts (search, reading list, import), registered before the catch-all. */
   extraPages?: (app: TemplatedApp, pages: PageContext) => void;
@@ -31,8 +31,6 @@ export interface PagesDeps extends RouterDeps {
 
 export interface PageContext extends PagesDeps {
   assets: Assets;
-  /** Pages as visitors who are not logged in see them, until the next event. */
-  visitorPages: AnswerCache;
 }
 
 export const HTML_TYPE = "text/html; charset=utf-8";
@@ -56,20 +54,11 @@ export const CONTENT_SECURITY_POLICY = [
 const PAGE_HEADERS = { "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store", "X-Frame-Options": "DENY" };
 
 /**
- * For visitors who are not logged in, a page that depends only on its URL and the store (no
- * forms, no random picks) is rendered once per event and served from memory until the next.
+ * Every page route: the session cookie counts as a log-in, and errors answer as HTML pages.
+ * `cache`: for visitors who are not logged in the page depends only on its URL and the store (no
+ * forms, no random picks), so it is rendered once per event and its bytes served until the next.
  */
-export function visitorCached(pages: PageContext, handler: (context: Context) => Answer): (context: Context) => Answer {
-  return (context) => {
-    if (context.viewer !== null) return handler(context);
-    const key = `${context.path}?${context.query}`;
-    const version = pages.store.eventsApplied;
-    return pages.visitorPages.get(key, version) ?? pages.visitorPages.set(key, version, handler(context));
-  };
-}
-
-/** Every page route: the session cookie counts as a log-in, and errors answer as HTML pages. */
-export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body"> = {}): RouteOptions {
+export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body" | "cache"> = {}): RouteOptions {
   return { auth: "optional", cookie: true, remoteAddress: true, speaks: "html", onError: (error, context) => errorPage(pages, error, context), ...extra };
 }
 
@@ -87,8 +76,8 @@ function csrfSeed(context: Context): string | null {
   return context.headers.cookie === "" ? null : cookieValue(context.headers.cookie, CSRF_COOKIE);
 }
 
-export function secureCookies(pages: PageContext, context: Context): boolean {
-  return isSecureRequest(context.headers["x-forwarded-proto"], pages.config.trustProxy);
+export function secureCookies(context: Context): boolean {
+  return context.site.secure;
 }
 
 export interface PageOptions {
@@ -106,7 +95,7 @@ export function page(pages: PageContext, context: Context | null, template: stri
   let seed = context ? csrfSeed(context) : null;
   if (seed === null && context && options.anonymousForms) {
     seed = newCsrfSeed();
-    headers["Set-Cookie"] = csrfSeedCookie(seed, secureCookies(pages, context));
+    headers["Set-Cookie"] = csrfSeedCookie(seed, secureCookies(context));
   }
   const body = render(template, {
     ...data,
@@ -130,7 +119,7 @@ export function formToken(context: Context): string {
 
 /** Reads a page form: same-origin, with a valid CSRF token; returns its fields. */
 export function readForm(context: Context): Record<string, string> {
-  checkOrigin(context.headers.origin, context.headers.host);
+  checkOrigin(context.headers.origin, context.site);
   const fields = formBody(context);
   checkCsrf(csrfSeed(context), fields[CSRF_FIELD]);
   return fields;
@@ -169,7 +158,7 @@ export function errorPage(pages: PageContext, error: unknown, context: Context |
 
 export interface WebAppDeps extends RouterDeps {
   commands: Commands;
-  config: Pick<Config, "trustProxy" | "signup" | "wsMaxBackpressureBytes" | "wsIdleTimeoutS">;
+  config: Pick<Config, "trustProxy" | "publicUrl" | "signup" | "wsMaxBackpressureBytes" | "wsIdleTimeoutS">;
   status: () => Record<string, unknown>;
   extraPages?: (app: TemplatedApp, pages: PageContext) => void;
 }
@@ -178,6 +167,8 @@ export interface WebApp {
   /** Follow committed events (main pushes them onto its observers). */
   observers: { beforeApply?(event: LoggedEvent): unknown; afterApply(event: LoggedEvent, before: unknown): void }[];
   status: () => unknown;
+  /** Open /live sockets (each follows one topic). */
+  liveConnections: () => number;
   close: () => void;
 }
 
@@ -190,20 +181,21 @@ export function registerWebApp(app: TemplatedApp, deps: WebAppDeps): WebApp {
   const cards = new CardCache(deps.store);
   const tagSets = new TagSets();
   const rate = new EventRate();
-  const live = registerLiveSocket(app, { store: deps.store, tagSets, wsMaxBackpressureBytes: deps.config.wsMaxBackpressureBytes, wsIdleTimeoutS: deps.config.wsIdleTimeoutS });
+  const live = registerLiveSocket(app, { store: deps.store, tagSets, wsMaxBackpressureBytes: deps.config.wsMaxBackpressureBytes, wsIdleTimeoutS: deps.config.wsIdleTimeoutS, site: deps.config });
   const stats: StatsSources = { rate, live, status: deps.status };
   registerPages(app, { ...deps, cards, stats });
   const stopTicker = startStatsTicker(deps.store, stats, out);
   return {
     observers: [new HtmlFeed(deps.store, out, tagSets, cards, live.subscribers, live.marksFollowers), rate, live],
     status: () => ({ live_sockets: live.connections, live_topics: live.subscribers.size, tag_sets: tagSets.size }),
+    liveConnections: () => live.connections,
     close: stopTicker,
   };
 }
 
 /** Registers every page route and the static assets they link to. */
 export function registerPages(app: TemplatedApp, deps: PagesDeps): void {
-  const pages: PageContext = { ...deps, assets: registerStatic(app, deps), visitorPages: new AnswerCache() };
+  const pages: PageContext = { ...deps, assets: registerStatic(app, deps) };
   registerAuthPages(app, pages);
   registerBookmarkPages(app, pages);
   registerStatsPage(app, pages);

@@ -6,6 +6,8 @@ import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import { guard, guardSocketCallbacks } from "../guard.ts";
 import { errorAnswer, type Answer } from "./respond.ts";
+import type { AnswerCache } from "./answer-cache.ts";
+import type { SiteConfig } from "./site-origin.ts";
 import { parseParams, percentDecode } from "../text.ts";
 import { Exchange, type Context, type HeaderName, type RouteSpec } from "./exchange.ts";
 
@@ -28,10 +30,13 @@ export interface RouteOptions {
   /** The handler reads the Authorization header itself (Pinboard's HTTP Basic); the router leaves it alone. */
   ownAuthorization?: boolean;
   /**
-   * The answer is a pure function of the URL, the viewer and the store: a 200 is kept and served
-   * again until the next event is applied (render once, serve many). Never for random picks.
+   * For visitors who are not logged in, the answer is a pure function of the URL (and of the
+   * request headers named in `vary`) and the store: a 200 is kept as bytes and served again until
+   * the next event is applied (answer-cache.ts). It is rendered without the request's cookies and
+   * If-None-Match, so nothing of one visitor's can be in it. Never for random picks, never for a
+   * logged-in viewer (their answers are always rendered for them).
    */
-  cache?: boolean;
+  cache?: true | { vary: readonly HeaderName[] };
   /** Read the peer's address into context.remoteAddress (per-address limits); uWS only gives it before the first await. */
   remoteAddress?: boolean;
   /** What the route's answers are written in: JSON (the default) or HTML pages; an unexpected error answers 500 in it. */
@@ -43,33 +48,9 @@ export interface RouteOptions {
 export interface RouterDeps {
   store: Store;
   limiter: RateLimiter;
-}
-
-/** Cached answers by a key (method, URL, viewer), valid while `store.eventsApplied` is unchanged. */
-export class AnswerCache {
-  private readonly entries = new Map<string, Answer & { version: number }>();
-  private static readonly ENTRIES_MAX = 2048;
-
-  get(key: string, version: number): Answer | undefined {
-    const entry = this.entries.get(key);
-    return entry && entry.version === version ? entry : undefined;
-  }
-
-  set(key: string, version: number, answer: Answer): Answer {
-    if (answer.status !== 200) return answer;
-    if (this.entries.size >= AnswerCache.ENTRIES_MAX) this.entries.clear();
-    const serialized = { ...answer, body: answer.body ?? JSON.stringify(answer.json ?? null), version };
-    this.entries.set(key, serialized);
-    return serialized;
-  }
-}
-
-/** One answer cache per store, so two servers in one process never serve each other's answers. */
-const answerCaches = new WeakMap<Store, AnswerCache>();
-function answerCacheOf(store: Store): AnswerCache {
-  let cache = answerCaches.get(store);
-  if (!cache) answerCaches.set(store, (cache = new AnswerCache()));
-  return cache;
+  config: SiteConfig;
+  /** Where routes with `cache` keep their answers to visitors; without it they render every time. */
+  answers?: AnswerCache;
 }
 
 /** The value of cookie `name`, percent-decoded; a value that does not decode is ignored like an absent one. */
@@ -190,6 +171,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: Method, patte
     speaks: options.speaks ?? "json",
     toAnswer: options.onError ?? ((error, context) => errorAnswer(error, context.requestId)),
     remoteAddress: options.remoteAddress === true,
+    site: deps.config,
   };
   record(app, { method, pattern, speaks: spec.speaks }, spec);
   const serve = (res: HttpResponse, req: HttpRequest) => {
@@ -219,15 +201,9 @@ function run(deps: RouterDeps, exchange: Exchange, handler: Handler, options: Ro
       exchange.answer(await handler(exchange));
     });
   }
-  const cacheKey = options.cache ? `${exchange.method} ${exchange.path}?${exchange.rawQuery} ${exchange.viewer?.id ?? 0}` : null;
-  const version = deps.store.eventsApplied;
-  if (cacheKey !== null) {
-    const cached = answerCacheOf(deps.store).get(cacheKey, version);
-    if (cached) return exchange.answer(cached);
-  }
-  const result = handler(exchange);
+  const result = options.cache && exchange.viewer === null && deps.answers ? visitorAnswer(deps.answers, exchange, options.cache, handler) : handler(exchange);
   if (result instanceof Promise) return result.then((answer) => exchange.answer(answer));
-  exchange.answer(cacheKey !== null ? answerCacheOf(deps.store).set(cacheKey, version, result) : result);
+  exchange.answer(result);
 }
 
 /** A websocket endpoint: `upgrade` reads the handshake synchronously and says what to open, or throws HttpError to refuse it. */
@@ -241,7 +217,7 @@ export interface SocketRoute<UserData> extends Omit<WebSocketBehavior<UserData>,
  * failure closes that socket with 1011), and its pattern joins the route table.
  */
 export function socketRoute<UserData>(app: TemplatedApp, pattern: string, behavior: SocketRoute<UserData>): void {
-  const spec: RouteSpec = { pattern, paramNames: [], speaks: "json", toAnswer: (error, context) => errorAnswer(error, context.requestId), remoteAddress: false };
+  const spec: RouteSpec = { pattern, paramNames: [], speaks: "json", toAnswer: (error, context) => errorAnswer(error, context.requestId), remoteAddress: false, site: null };
   record(app, { method: "get", pattern, speaks: "websocket" }, spec);
   const { upgrade, ...callbacks } = behavior;
   app.ws<UserData>(pattern, {
@@ -258,6 +234,27 @@ export function socketRoute<UserData>(app: TemplatedApp, pattern: string, behavi
       });
     },
   });
+}
+
+/**
+ * A cacheable route's answer to a visitor who is not logged in: the kept bytes, or the handler's
+ * answer rendered with the cookies and If-None-Match left out, then kept. A kept answer with an
+ * ETag that matches the request's If-None-Match becomes the 304 the handler would have given.
+ */
+function visitorAnswer(cache: AnswerCache, context: Context, option: true | { vary: readonly HeaderName[] }, handler: Handler): Answer | Promise<Answer> {
+  let key = `${context.method} ${context.path}?${context.rawQuery}`;
+  if (option !== true) for (const name of option.vary) key += `\n${context.headers[name]}`;
+  const ifNoneMatch = context.headers["if-none-match"];
+  let answer: Answer | undefined = cache.get(key);
+  if (answer === undefined) {
+    context.headers.cookie = "";
+    context.headers["if-none-match"] = "";
+    const result = handler(context);
+    if (result instanceof Promise) return result;
+    answer = cache.set(key, result) ?? result;
+  }
+  const etag = answer.status === 200 ? answer.headers?.ETag : undefined;
+  return etag !== undefined && etag === ifNoneMatch ? { status: 304, headers: answer.headers } : answer;
 }
 
 /** Parses a JSON request body; 415 when it is not JSON, 400 when it does not parse. */

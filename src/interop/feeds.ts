@@ -4,7 +4,6 @@ import { HttpError } from "../errors.ts";
 import { normalizeTags } from "../commands/schemas.ts";
 import type { Bookmark, BookmarkQuery } from "../store/store.ts";
 import { parseTagSetTopic, parseTopic } from "../realtime/topics.ts";
-import { isSecureRequest } from "../auth/sessions.ts";
 import { isoTime } from "../render/json.ts";
 import { safeHref } from "../render/html.ts";
 import { route, type Context, type RouterDeps } from "../http/router.ts";
@@ -22,7 +21,6 @@ export const RSS_TYPE = "application/rss+xml; charset=utf-8";
 export const ATOM_TYPE = "application/atom+xml; charset=utf-8";
 
 export interface FeedsDeps extends RouterDeps {
-  config: { trustProxy: boolean };
 }
 
 type Format = "rss" | "atom";
@@ -79,12 +77,6 @@ function tagSpec(raw: string): FeedSpec {
   const path = tags.map(uriComponent).join("+");
   const label = tags.map((tag) => `#${tag}`).join(" + ");
   return { title: `nasty: ${label}`, description: `Public bookmarks tagged ${label}, newest first.`, pagePath: `/t/${path}`, feedPath: `/feeds/t/${path}`, query: { viewer: null, tags } };
-}
-
-/** The site's own address as the client reached it (Host, and X-Forwarded-Proto behind a trusted proxy). */
-export function siteOrigin(deps: FeedsDeps, context: Context): string {
-  const host = context.headers.host.replace(/[^A-Za-z0-9.:[\]-]/g, "") || "localhost";
-  return `${isSecureRequest(context.headers["x-forwarded-proto"], deps.config.trustProxy) ? "https" : "http"}://${host}`;
 }
 
 /** RFC 822 dates, as RSS 2.0 wants them. */
@@ -163,7 +155,7 @@ export function atomFeed(spec: FeedSpec, base: string, items: readonly Bookmark[
 
 function serveFeed(deps: FeedsDeps, context: Context, spec: FeedSpec, format: Format): Answer {
   const items = deps.store.bookmarks({ ...spec.query, limit: intParam(context, "limit", FEED_ITEMS_DEFAULT, 1, FEED_ITEMS_MAX) }).items;
-  const base = siteOrigin(deps, context);
+  const base = context.site.origin;
   const etag = etagOf(format, base, items);
   const headers = { ETag: etag, "Cache-Control": "public, max-age=60" };
   if (context.headers["if-none-match"] === etag) return { status: 304, headers };
@@ -173,7 +165,8 @@ function serveFeed(deps: FeedsDeps, context: Context, spec: FeedSpec, format: Fo
 
 /** /feeds/firehose.{rss,atom}, /feeds/t/rust+web.{rss,atom}, /feeds/u/NAME.{rss,atom}; `?limit=` up to 100. */
 export function registerFeeds(app: TemplatedApp, deps: FeedsDeps): void {
-  const options = { auth: "none" } as const;
+  // Kept as bytes per address the client used: links in a feed are absolute (siteOrigin).
+  const options = { auth: "none", cache: { vary: ["host", "x-forwarded-host", "x-forwarded-proto"] } } as const;
   route(app, deps, "get", "/feeds/:file", (context) => {
     const [name, format] = splitFile(context.params[0] ?? "");
     if (name !== "firehose") throw new HttpError(404, `no feed '${name.slice(0, 60)}'; try /feeds/firehose.rss`);

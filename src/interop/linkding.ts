@@ -5,7 +5,6 @@ import type { Commands } from "../commands/commands.ts";
 import { validUrl } from "../commands/schemas.ts";
 import type { Bookmark, User } from "../store/store.ts";
 import { isoTime } from "../render/json.ts";
-import { siteOrigin } from "./feeds.ts";
 import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import { errorAnswer, type Answer } from "../http/respond.ts";
 import { idParam } from "../http/api.ts";
@@ -16,7 +15,6 @@ import { textProblem } from "../text.ts";
 export interface LinkdingDeps extends RouterDeps {
   commands: Commands;
   search: SearchIndex;
-  config: { trustProxy: boolean };
 }
 
 const LIMIT_DEFAULT = 100;
@@ -135,7 +133,7 @@ function paginated<T>(deps: LinkdingDeps, context: Context, all: Listing<T>, toJ
     const query = new URLSearchParams(context.query);
     query.set("limit", String(limit));
     query.set("offset", String(at));
-    return `${siteOrigin(deps, context)}${context.path}?${query}`;
+    return `${context.site.origin}${context.path}?${query}`;
   };
   return {
     status: 200,

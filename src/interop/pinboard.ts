@@ -15,7 +15,6 @@ import { parseParams } from "../text.ts";
 
 export interface PinboardDeps extends RouterDeps {
   commands: Commands;
-  config: { trustProxy: boolean };
 }
 
 const RECENT_DEFAULT = 15;

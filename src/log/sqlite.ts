@@ -9,6 +9,7 @@ import { EVENT_VERSION, type EventBody, type LoggedEvent } from "../events.ts";
 import type { EventLog, LogStats } from "./log.ts";
 import { guarded } from "../guard.ts";
 import { logger } from "../logger.ts";
+import { logCommitted } from "../metrics.ts";
 
 /** Messages to and from sqlite-worker.mjs. */
 type Row = [seq: number, type: string, v: number, ts: number, node: number, payload: string];
@@ -67,6 +68,7 @@ interface Batch {
   id: number;
   waiters: Waiter[];
   events: LoggedEvent[];
+  sentMs: number;
 }
 
 /**
@@ -122,6 +124,8 @@ export class SqliteLog implements EventLog {
   /** Set when the writer thread died: every later append is refused with 503. */
   private broken: Error | null = null;
   private drainWaiters: (() => void)[] = [];
+  /** The last batch's failure, until a batch commits again (for /readyz). */
+  private lastCommitError: string | null = null;
 
   constructor(private readonly options: SqliteLogOptions) {
     fs.mkdirSync(path.dirname(options.file), { recursive: true });
@@ -194,7 +198,7 @@ export class SqliteLog implements EventLog {
     }
     this.sentSeq = seq;
     this.batchCounter += 1;
-    this.inFlight.push({ id: this.batchCounter, waiters, events });
+    this.inFlight.push({ id: this.batchCounter, waiters, events, sentMs: performance.now() });
     const message: BatchMessage = { id: this.batchCounter, firstSeq, ts, v: EVENT_VERSION, node, count: events.length, types, payloads };
     this.worker.postMessage(message);
   }
@@ -202,6 +206,8 @@ export class SqliteLog implements EventLog {
   private finish(reply: BatchReply): void {
     const batch = this.inFlight.shift();
     assert(batch !== undefined && batch.id === reply.id, "sqlite writer answered a batch that was not sent");
+    logCommitted(batch.events.length, performance.now() - batch.sentMs, reply.ok);
+    this.lastCommitError = reply.ok ? null : reply.message;
     if (reply.ok) {
       const last = batch.events[batch.events.length - 1];
       assert(last !== undefined, "a committed batch has events");
@@ -246,30 +252,50 @@ export class SqliteLog implements EventLog {
    * exactly the rows, in order.
    */
   replay(visit: (event: LoggedEvent) => void): number {
+    let count = 0;
+    for (const events of this.replayChunks(visit)) count += events;
+    return count;
+  }
+
+  /**
+   * Replay as above, handing the event loop back every `sliceMs` (between chunks), so a server
+   * can answer /healthz and /readyz while a long log replays. Nothing else may run meanwhile.
+   */
+  async replayYielding(visit: (event: LoggedEvent) => void, sliceMs: number, progress: (events: number) => void): Promise<number> {
+    let count = 0;
+    let sliceStart = performance.now();
+    for (const events of this.replayChunks(visit)) {
+      count += events;
+      if (performance.now() - sliceStart < sliceMs) continue;
+      progress(count);
+      await new Promise<void>((resolve) => setImmediate(guarded("replay slice", resolve)));
+      sliceStart = performance.now();
+    }
+    return count;
+  }
+
+  /** Visits every event, yielding after each chunk how many it held. */
+  private *replayChunks(visit: (event: LoggedEvent) => void): Generator<number> {
     const headLastSeq = this.replayHeadLastSeq(this.options.replayInlineEventsMax ?? REPLAY_INLINE_EVENTS_MAX);
     const thread = headLastSeq === null ? null : new ReplayReaderThread(this.options.file, headLastSeq);
-    let count = 0;
     let lastSeq = 0;
-    const visitChunks = (chunks: Iterable<string>) => {
-      for (const text of chunks) {
-        const rows = JSON.parse(text) as ReplayRow[];
-        for (let index = 0; index < rows.length; index += 1) {
-          const row = rows[index]!;
-          const seq = row[0];
-          if (seq <= lastSeq) assert(false, `replay read seq ${seq} after ${lastSeq}`);
-          lastSeq = seq;
-          visit({ seq, type: row[1], v: row[2], ts: row[3], node: row[4], payload: row[5] } as LoggedEvent);
-        }
-        count += rows.length;
+    const visitChunk = (text: string): number => {
+      const rows = JSON.parse(text) as ReplayRow[];
+      for (let index = 0; index < rows.length; index += 1) {
+        const row = rows[index]!;
+        const seq = row[0];
+        if (seq <= lastSeq) assert(false, `replay read seq ${seq} after ${lastSeq}`);
+        lastSeq = seq;
+        visit({ seq, type: row[1], v: row[2], ts: row[3], node: row[4], payload: row[5] } as LoggedEvent);
       }
+      return rows.length;
     };
     try {
-      visitChunks(this.readChunksHere(headLastSeq ?? Number.MAX_SAFE_INTEGER));
-      if (thread) visitChunks(thread.chunks());
+      for (const text of this.readChunksHere(headLastSeq ?? Number.MAX_SAFE_INTEGER)) yield visitChunk(text);
+      if (thread) for (const text of thread.chunks()) yield visitChunk(text);
     } finally {
       thread?.stop();
     }
-    return count;
   }
 
   /** The seq where the reader thread takes over, or null when the log is read here to its end. */
@@ -306,6 +332,13 @@ export class SqliteLog implements EventLog {
       }
     }
     return { events: this.committedEvents, lastSeq: this.committedSeq, bytes };
+  }
+
+  /** Why the log cannot commit now (its writer thread died, or its last batch failed), or null when it can. */
+  commitProblem(): string | null {
+    if (this.broken) return `the event log writer thread failed (${this.broken.message})`;
+    if (this.lastCommitError !== null) return `the event log's last commit failed (${this.lastCommitError})`;
+    return null;
   }
 
   /** Waits for queued appends to commit, then stops the writer thread and closes the file. */

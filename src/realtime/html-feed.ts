@@ -4,6 +4,7 @@ import type { Bookmark, Store } from "../store/store.ts";
 import { commentView, renderComment, renderCommentCount, renderGone, renderReadMark, type CardCache } from "../render/html.ts";
 import { changesShared } from "./routing.ts";
 import { readMarksTopic, tagSetTopic, topic, wireTopic } from "./topics.ts";
+import { pushed } from "../metrics.ts";
 
 /** Where fragments go: uWS topics (numSubscribers lets us skip rendering for nobody). */
 export interface HtmlPublisher {
@@ -16,6 +17,7 @@ export function uwsPublisher(app: { numSubscribers(topic: string): number; publi
     subscribers: (name) => app.numSubscribers(wireTopic("html", name)),
     publish: (name, message) => {
       app.publish(wireTopic("html", name), message, false);
+      pushed("live");
     },
   };
 }

@@ -4,8 +4,10 @@ import type { LoggedEvent } from "../events.ts";
 import type { Store, User } from "../store/store.ts";
 import { hashToken } from "../auth/tokens.ts";
 import { SESSION_COOKIE, cookieValue, socketRoute } from "../http/router.ts";
+import { handshakeSite, isSiteOrigin, type SiteConfig, type SiteOrigin } from "../http/site-origin.ts";
 import { STATS_TOPIC, parseTagSetTopic, parseTopic, readMarksTopic, wireTopic } from "./topics.ts";
 import { TAG_SETS_ACTIVE_MAX, type TagSets } from "./html-feed.ts";
+import { socketClosed } from "../metrics.ts";
 
 /** Close codes the page sees; none of them is in hx-ws's reconnect list, so a refused page stays quiet. */
 export const LIVE_CLOSE = { badRequest: 4400, forbidden: 4403, notFound: 4404, busy: 4429 } as const;
@@ -35,6 +37,8 @@ export interface LiveSocketDeps {
   wsMaxBackpressureBytes: number;
   /** Silence allowed before a ping goes out; a socket that does not answer it is dropped. */
   wsIdleTimeoutS: number;
+  /** What "this site" is, for the cookie's Origin check. */
+  site: SiteConfig;
 }
 
 /** Open live page sockets, their subscribers per topic (for /stats), the read marks followed, and the logged-in ones by session. */
@@ -97,16 +101,10 @@ export class LiveSockets {
 }
 
 /** The viewer of a session cookie, believed only when the socket's Origin is our own host (no cross-site hijacking). */
-function cookieViewer(store: Store, cookie: string, origin: string, host: string): LiveViewer | null {
+function cookieViewer(store: Store, cookie: string, origin: string, site: SiteOrigin): LiveViewer | null {
   const secret = cookie === "" ? null : cookieValue(cookie, SESSION_COOKIE);
   if (!secret) return null;
-  let originHost = "";
-  try {
-    originHost = origin === "" ? "" : new URL(origin).host;
-  } catch {
-    originHost = "";
-  }
-  if (originHost !== host) return null;
+  if (!isSiteOrigin(origin, site)) return null;
   const token = store.tokensByHash.get(hashToken(secret));
   return token && token.kind === "session" ? { user: token.user, sessionId: token.id } : null;
 }
@@ -165,7 +163,7 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
     idleTimeout: deps.wsIdleTimeoutS,
     sendPingsAutomatically: true,
     upgrade(req: HttpRequest) {
-      const viewer = cookieViewer(deps.store, req.getHeader("cookie"), req.getHeader("origin"), req.getHeader("host"));
+      const viewer = cookieViewer(deps.store, req.getHeader("cookie"), req.getHeader("origin"), handshakeSite(req, deps.site));
       const name = new URLSearchParams(req.getQuery() ?? "").get("topic");
       return { data: admit(deps, name, viewer), protocol: req.getHeader("sec-websocket-protocol") };
     },
@@ -182,7 +180,8 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
     message(ws: WebSocket<LiveData>) {
       ws.end(LIVE_CLOSE.badRequest, "this socket only sends; post forms over HTTP");
     },
-    close(ws: WebSocket<LiveData>) {
+    close(ws: WebSocket<LiveData>, code: number) {
+      socketClosed("live", code);
       const data = ws.getUserData();
       if (data.refusal || !data.topic) return;
       if (data.tagSet) deps.tagSets.leave(data.tagSet);

@@ -3,6 +3,7 @@ import type { TemplatedApp, WebSocket } from "uWebSockets.js";
 import { socketRoute } from "../http/router.ts";
 import { FRAME_BYTES_MAX, reasonOf, type SocketBehavior, type SocketData, type SocketHub } from "./socket-hub.ts";
 import { PHOENIX_TOPIC, parsePhoenixFrame, phoenixFrame, phoenixReply, type PhoenixFrame, type PhoenixWire } from "./phoenix-protocol.ts";
+import { socketClosed } from "../metrics.ts";
 
 /** `vsn=2.x` speaks arrays; no vsn (the original app's Python clients) or `1.x` speaks objects, as Phoenix does. */
 function wireOf(query: string): PhoenixWire {
@@ -78,7 +79,8 @@ export function registerPhoenixSocket(app: TemplatedApp, hub: SocketHub, behavio
       if (parsed.ref === null || parsed.topic === null) return frameError(hub, ws, parsed.reason);
       if (!hub.abusive(ws)) hub.send(ws, phoenixReply(wire(ws), null, parsed.ref, parsed.topic, "error", { reason: parsed.reason }));
     },
-    close(ws) {
+    close(ws, code) {
+      socketClosed("json", code);
       hub.closed(ws);
     },
   });

@@ -5,6 +5,7 @@ import { bookmarkJson, commentJson, isoTime } from "../render/json.ts";
 import { bookmarkRoutes, changesShared, commentRoutes, type Change, type Dialect, type Route, type Visibility } from "./routing.ts";
 import { ownerWireTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
 import { SOCKET_WIRES, pushFrame, type JoinRefJson } from "./wire.ts";
+import { pushed } from "../metrics.ts";
 
 /** The part of uWS the publisher needs (the app itself in production). */
 export interface TopicOut {
@@ -140,11 +141,13 @@ export class Publisher {
           const classTopic = phoenixWireTopic(name, joinRef, owner);
           if (this.out.numSubscribers(classTopic) === 0) continue;
           this.out.publish(classTopic, pushFrame(wire, name, event, payload(), joinRef), false);
+          pushed("json");
         }
         continue;
       }
       if (this.out.numSubscribers(uwsTopic) === 0) continue;
       this.out.publish(uwsTopic, pushFrame(wire, name, event, payload()), false);
+      pushed("json");
     }
   }
 }

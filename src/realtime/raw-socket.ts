@@ -3,6 +3,7 @@ import type { TemplatedApp, WebSocket } from "uWebSockets.js";
 import { socketRoute } from "../http/router.ts";
 import { errorFrame, okFrame, parseRawFrame, type RawFrame } from "./raw-protocol.ts";
 import { FRAME_BYTES_MAX, SUBSCRIPTIONS_PER_SOCKET_MAX, reasonOf, type SocketBehavior, type SocketData, type SocketHub } from "./socket-hub.ts";
+import { socketClosed } from "../metrics.ts";
 
 /** `?topics=` names beyond the subscription bound are refused one by one like any other join. */
 const INITIAL_TOPICS_MAX = SUBSCRIPTIONS_PER_SOCKET_MAX + 1;
@@ -54,7 +55,8 @@ export function registerRawSocket(app: TemplatedApp, hub: SocketHub, behavior: S
       if (parsed.ok) handle(hub, ws, parsed.frame);
       else if (!hub.abusive(ws)) hub.send(ws, errorFrame(parsed.reason, parsed.ref));
     },
-    close(ws) {
+    close(ws, code) {
+      socketClosed("json", code);
       hub.closed(ws);
     },
   });

@@ -7,7 +7,7 @@ import { registerRawSocket } from "./raw-socket.ts";
 import { SocketHub, socketBehavior, type HubDeps } from "./socket-hub.ts";
 
 export interface RealtimeDeps extends HubDeps {
-  config: Pick<Config, "wsMaxBackpressureBytes" | "wsIdleTimeoutS">;
+  config: Pick<Config, "wsMaxBackpressureBytes" | "wsIdleTimeoutS" | "publicUrl" | "trustProxy">;
 }
 
 export interface Realtime {

@@ -10,6 +10,7 @@ import type { RateLimiter } from "../auth/rate-limit.ts";
 import type { Store, User } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import { SESSION_COOKIE, cookieValue } from "../http/router.ts";
+import { handshakeSite, isSiteOrigin, type SiteConfig } from "../http/site-origin.ts";
 import { commentJson, type CommentJson } from "../render/json.ts";
 import { ownerWireTopic, parseAliasTopic, parseTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
 import { NULL_JOIN_REF, joinRefJson, type JoinRefJson, type Ref, type SocketWire } from "./wire.ts";
@@ -164,6 +165,7 @@ export interface HubDeps {
   store: Store;
   commands: Commands;
   limiter: RateLimiter;
+  config: SiteConfig;
 }
 
 export type Refusal = { refused: true; status: number; message: string };
@@ -174,7 +176,7 @@ export type Refusal = { refused: true; status: number; message: string };
  * handshake's Origin is this host (a browser always sends Origin, so another site's page cannot
  * ride the cookie). A token that is sent but unknown refuses the handshake with 401.
  */
-function handshakeViewer(store: Store, req: HttpRequest, protocols: string[]): Pick<SocketData, "viewer" | "tokenId" | "cookieNote"> | Refusal {
+function handshakeViewer(store: Store, siteConfig: SiteConfig, req: HttpRequest, protocols: string[]): Pick<SocketData, "viewer" | "tokenId" | "cookieNote"> | Refusal {
   const query = new URLSearchParams(req.getQuery() ?? "");
   const bearer = protocols.find((protocol) => protocol.startsWith(PHOENIX_TOKEN_PROTOCOL));
   let secret = query.get("token") ?? tokenFromAuthorization(req.getHeader("authorization"));
@@ -187,13 +189,7 @@ function handshakeViewer(store: Store, req: HttpRequest, protocols: string[]): P
   const cookieSecret = cookieValue(req.getHeader("cookie"), SESSION_COOKIE);
   if (!cookieSecret) return { viewer: null, tokenId: null, cookieNote: "" };
   const origin = req.getHeader("origin");
-  let originHost: string | null = null;
-  try {
-    originHost = origin === "" ? null : new URL(origin).host;
-  } catch {
-    originHost = "";
-  }
-  if (originHost !== null && originHost !== req.getHeader("host")) {
+  if (origin !== "" && !isSiteOrigin(origin, handshakeSite(req, siteConfig))) {
     return { viewer: null, tokenId: null, cookieNote: ` (the session cookie was ignored: Origin '${origin.slice(0, 80)}' is not this site)` };
   }
   const token = store.tokensByHash.get(hashToken(cookieSecret));
@@ -233,7 +229,7 @@ export class SocketHub {
   /** What a handshake opens: a socket of `wire` for its viewer; throws HttpError naming the problem to refuse it. */
   upgrade(req: HttpRequest, wire: SocketWire, initialTopics: string[]): { data: SocketData; protocol: string } {
     const protocols = req.getHeader("sec-websocket-protocol").split(",").map((protocol) => protocol.trim()).filter((protocol) => protocol !== "");
-    const who = handshakeViewer(this.deps.store, req, protocols);
+    const who = handshakeViewer(this.deps.store, this.deps.config, req, protocols);
     if ("refused" in who) throw new HttpError(who.status, who.message);
     const data: SocketData = { wire, ...who, initialTopics, joined: new Map(), open: false, errorWindowStartMs: 0, errorCount: 0 };
     return { data, protocol: chosenProtocol(protocols) };

@@ -8,7 +8,7 @@ export function appendRawEvents(dataDir: string, events: readonly (readonly [typ
   try {
     const { seq, ts } = db.prepare("SELECT max(seq) AS seq, max(ts) AS ts FROM events").get() as { seq: number; ts: number };
     const insert = db.prepare("INSERT INTO events (seq, type, v, ts, node, payload) VALUES (?, ?, 1, ?, 1, ?)");
-    events.forEach(([type, payload], index) => insert.run(seq + 1 + index, type, ts + 1 + index, JSON.stringify(payload)));
+    db.transaction(() => events.forEach(([type, payload], index) => insert.run(seq + 1 + index, type, ts + 1 + index, JSON.stringify(payload))))();
   } finally {
     db.close();
   }

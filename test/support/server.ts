@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { startNasty, type Nasty, type StartOptions } from "../../src/main.ts";
+import { isNativeApiPath, openApiChecker } from "./openapi.ts";
 
 export function tempDir(prefix = "nasty-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -61,6 +62,12 @@ export async function request(base: string, method: string, pathname: string, op
   if (options.raw !== undefined) body = options.raw;
   const response = await fetch(base + pathname, { method, headers, body: body as BodyInit | undefined, redirect: "manual" });
   const text = await response.text();
+  const path = pathname.split("?")[0]!;
+  if (isNativeApiPath(path)) {
+    // Every answer of the native JSON API must be one docs/openapi.yaml describes, so the description cannot drift.
+    const problem = openApiChecker().check({ method, path, status: response.status, contentType: response.headers.get("content-type") ?? "", text });
+    if (problem !== null) throw new Error(`OpenAPI: ${problem}`);
+  }
   let json: unknown = null;
   try {
     json = text === "" ? null : JSON.parse(text);
