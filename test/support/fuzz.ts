@@ -24,6 +24,8 @@ export interface FuzzOptions {
   /** Growth of the server's resident memory over the run, from its level after the warm-up. */
   rssGrowthBytesMax?: number;
   say?: (line: string) => void;
+  /** Where cases are counted (by `target \t kind \t outcome`); pass one to read the counts of a run stopped early. */
+  counts?: Map<string, number>;
 }
 
 export interface FuzzReport {
@@ -170,7 +172,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const server = await startChildServer(dataDir, { env: { NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS: "0", NASTY_RATE_LIMIT: "0" } });
   const pid = server.child.pid!;
   const port = Number(new URL(server.url).port);
-  const counts = new Map<string, number>();
+  const counts = options.counts ?? new Map<string, number>();
   const rss = { warmBytes: 0, lastBytes: 0, peakBytes: 0 };
   const warmAfter = Math.min(options.cases, Math.max(probeEvery, Math.floor(options.cases / 10)));
   const fail = (index: number | null, fuzzCase: FuzzCase | null, problem: string): never => {
@@ -298,9 +300,17 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const seed = (flags.seed as number | undefined) ?? Date.now() % 2 ** 31;
+  const counts = new Map<string, number>();
+  const started = performance.now();
+  process.once("SIGINT", () => {
+    const ran = [...counts.values()].reduce((sum, count) => sum + count, 0);
+    console.log(summarize({ seed, cases: ran, counts, rss: { warmBytes: 0, lastBytes: 0, peakBytes: 0 }, ms: performance.now() - started }));
+    console.error(`fuzz: interrupted after ${ran} cases with seed ${seed}; no failure until then`);
+    process.exit(130);
+  });
   try {
     const report = await runFuzz({
-      seed, cases: (flags.cases as number | undefined) ?? 2000, timeoutMs: flags["timeout-ms"] as number | undefined, concurrency: flags.concurrency as number | undefined, probeEvery: flags["probe-every"] as number | undefined,
+      counts, seed, cases: (flags.cases as number | undefined) ?? 2000, timeoutMs: flags["timeout-ms"] as number | undefined, concurrency: flags.concurrency as number | undefined, probeEvery: flags["probe-every"] as number | undefined,
       rssGrowthBytesMax: flags["rss-growth-mb"] === undefined ? undefined : (flags["rss-growth-mb"] as number) * 1024 * 1024, say: (line) => console.log(line),
     });
     console.log(summarize(report));
