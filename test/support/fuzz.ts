@@ -169,7 +169,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const started = performance.now();
   const routes = await discoverRoutes();
   const dataDir = tempDir("nasty-fuzz-");
-  const server = await startChildServer(dataDir, { env: { NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS: "0", NASTY_RATE_LIMIT: "0" } });
+  const server = await startChildServer(dataDir, { env: { NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS: "0", NASTY_RATE_LIMIT: "0" }, startMsMax: 120_000 });
   const pid = server.child.pid!;
   const port = Number(new URL(server.url).port);
   const counts = options.counts ?? new Map<string, number>();
