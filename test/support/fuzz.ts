@@ -110,7 +110,7 @@ function rssBytes(pid: number): number {
 }
 
 /** Why this outcome is a failure, or null. */
-function httpProblem(fuzzCase: FuzzCase & { type: "http" }, outcome: HttpOutcome): string | null {
+export function httpProblem(fuzzCase: FuzzCase & { type: "http" }, outcome: HttpOutcome): string | null {
   if (outcome.kind === "timeout") return `no answer within the deadline (${outcome.received} bytes received)`;
   if (outcome.kind === "closed") return fuzzCase.strict ? `the server closed the connection without a response to a well-formed request (${outcome.received} bytes received)` : null;
   if (outcome.status >= 500) return `answered ${outcome.status}: ${outcome.body.subarray(0, 400).toString("utf8")}`;
@@ -119,7 +119,7 @@ function httpProblem(fuzzCase: FuzzCase & { type: "http" }, outcome: HttpOutcome
   return null;
 }
 
-function socketProblem(outcome: SocketOutcome): string | null {
+export function socketProblem(outcome: SocketOutcome): string | null {
   switch (outcome.kind) {
     case "timeout": return `the session was neither answered nor closed within the deadline (${outcome.frames} frames received)`;
     case "refused": return outcome.status >= 500 || outcome.status === 0 ? `the handshake was answered ${outcome.status}` : null;
