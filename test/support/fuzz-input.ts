@@ -56,15 +56,26 @@ export function escapeAll(value: string): string {
   return escapeSome(() => 1, value, /[^A-Za-z0-9._~-]/);
 }
 
+/** Each character's percent-escaped UTF-8, made once: long values repeat a few characters many times. */
+const escapedCharacters = new Map<string, string>();
+const ESCAPED_CHARACTERS_MAX = 100_000;
+
+function escapedCharacter(character: string): string {
+  let escaped = escapedCharacters.get(character);
+  if (escaped === undefined) {
+    escaped = [...Buffer.from(character, "utf8")].map(percentByte).join("");
+    if (escapedCharacters.size < ESCAPED_CHARACTERS_MAX) escapedCharacters.set(character, escaped);
+  }
+  return escaped;
+}
+
 /** Percent-encodes UTF-8 bytes, each character escaped or not at random (as clients disagree). */
 function escapeSome(random: Random, value: string, always: RegExp): string {
-  let out = "";
-  for (const character of value) {
-    const bytes = Buffer.from(character, "utf8");
-    if (always.test(character) || chance(random, 0.3)) out += [...bytes].map(percentByte).join("");
-    else out += character;
-  }
-  return out;
+  // A long value is escaped whole, byte by byte, in one pass: per-character choices there cost more than they find.
+  if (value.length > 512) return Buffer.from(value, "utf8").toString("hex").toUpperCase().replace(/../g, "%$&");
+  const parts: string[] = [];
+  for (const character of value) parts.push(always.test(character) || chance(random, 0.3) ? escapedCharacter(character) : character);
+  return parts.join("");
 }
 
 /** Escapes no valid UTF-8 decoder accepts: truncated, overlong, surrogates, stray continuation bytes, not hex. */

@@ -315,6 +315,8 @@ async function main(): Promise<void> {
     });
     console.log(summarize(report));
   } catch (error) {
+    const ran = [...counts.values()].reduce((sum, count) => sum + count, 0);
+    console.log(summarize({ seed, cases: ran, counts, rss: { warmBytes: 0, lastBytes: 0, peakBytes: 0 }, ms: performance.now() - started }));
     console.error(error instanceof FuzzFailure ? error.message : error);
     console.error(`fuzz: FAILED with seed ${seed}`);
     process.exit(1);
