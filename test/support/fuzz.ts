@@ -235,13 +235,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         }
         const failed = detachedFailure as { index: number; fuzzCase: FuzzCase; problem: string } | null;
         if (failed) await failAfterProbe(failed.index, failed.fuzzCase, failed.problem);
-        done += 1;
-        if (done % probeEvery === 0) {
+        const count = (done += 1); // other lanes count on while this one awaits its probe
+        if (count % probeEvery === 0) {
           await probe(index, fuzzCase);
-          if (done >= warmAfter && rss.warmBytes === 0) rss.warmBytes = rss.lastBytes;
-          if (done % (probeEvery * 5) === 0) await restoreWorld(server, world);
+          if (count >= warmAfter && rss.warmBytes === 0) rss.warmBytes = rss.lastBytes;
+          if (count % (probeEvery * 5) === 0) await restoreWorld(server, world);
         }
-        if (done % 5000 === 0) say(`fuzz: ${done} cases, server RSS ${mib(rss.lastBytes)} MiB, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+        if (count % 5000 === 0) say(`fuzz: ${count} cases, server RSS ${mib(rss.lastBytes)} MiB, ${((performance.now() - started) / 1000).toFixed(0)} s`);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, lane));
