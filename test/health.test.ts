@@ -115,7 +115,7 @@ describe("/readyz through a slow start", () => {
         assert.match(reply.text, new RegExp(`^not ready: replaying the event log \\(\\d+ of ${logEvents} events\\)\\n$`));
       }
       assert.ok(health.every((reply) => reply.status === 200 && reply.text === "ok\n"), "the process answers /healthz throughout");
-      assert.ok(other.every((reply) => reply.status === 503 && /^starting: replaying the event log/.test(reply.text)), "nothing sees a half-replayed store");
+      assert.ok(other.every((reply) => reply.status === 503 && /^starting: replaying the event log/.test((reply.json as { error: string }).error)), "nothing sees a half-replayed store; the API says so in JSON");
       const progress = during.map((reply) => Number(/\((\d+) of/.exec(reply.text)![1]));
       assert.ok(progress.at(-1)! > 0, `the progress moves: ${progress.join(", ")}`);
       await starting;

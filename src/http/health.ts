@@ -60,9 +60,15 @@ export function startupGate(uws: LoadedUws["uws"], host: string, port: number, p
   app.any("/*", (res, req) => {
     const path = req.getUrl();
     const method = req.getMethod();
-    const answer = path === "/healthz" ? { status: 200, body: "ok\n" } : { status: 503, body: path === "/readyz" ? `not ready: ${progress()}\n` : `starting: ${progress()}; try again shortly\n` };
+    const starting = `starting: ${progress()}; try again shortly`;
+    // The JSON API answers in JSON even now, as its clients (and its OpenAPI description) expect.
+    const answer =
+      path === "/healthz" ? { status: 200, body: "ok\n", type: TEXT_TYPE }
+      : path === "/readyz" ? { status: 503, body: `not ready: ${progress()}\n`, type: TEXT_TYPE }
+      : path.startsWith("/api/") ? { status: 503, body: JSON.stringify({ error: starting }), type: "application/json" }
+      : { status: 503, body: `${starting}\n`, type: TEXT_TYPE };
     res.cork(() => {
-      res.writeStatus(statusLine(answer.status)).writeHeader("Content-Type", TEXT_TYPE);
+      res.writeStatus(statusLine(answer.status)).writeHeader("Content-Type", answer.type);
       if (answer.status === 503) res.writeHeader("Retry-After", "5");
       res.end(method === "head" ? "" : answer.body, true);
     });
