@@ -1,6 +1,13 @@
 // `npm run nasty -- import FILE --user NAME`: a bookmark file imported straight into the data directory's log.
 import fs from "node:fs";
-import type { Offline } from "../cli.ts";
+import type { Store } from "../store/store.ts";
+import type { Commands } from "../commands/commands.ts";
+
+/** The data directory opened without a server (the CLI's Offline). */
+export interface ImportTarget {
+  store: Store;
+  commands: Commands;
+}
 import { BookmarkImport, type ImportProgress } from "./import.ts";
 
 /** Thrown for a usage mistake; the CLI prints its message and exits with 2. */
@@ -19,7 +26,7 @@ function describeProgress(progress: ImportProgress, fileBytes: number): string {
  * problem as FILE:LINE: message, and a summary. --no-folders keeps folder names out of the tags;
  * --public makes entries without their own PRIVATE attribute public (they are private otherwise).
  */
-export async function importCommand(offline: Offline, args: readonly string[], usage: UsageErrorFactory, option: (args: readonly string[], name: string) => string | undefined): Promise<void> {
+export async function importCommand(offline: ImportTarget, args: readonly string[], usage: UsageErrorFactory, option: (args: readonly string[], name: string) => string | undefined): Promise<void> {
   const file = args[0];
   if (!file || file.startsWith("--")) throw usage("import needs a FILE (a Netscape bookmark file)");
   const name = option(args, "user");

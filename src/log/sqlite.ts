@@ -7,9 +7,9 @@ import { assert } from "../assert.ts";
 import { HttpError } from "../errors.ts";
 import { EVENT_VERSION, type EventBody, type LoggedEvent } from "../events.ts";
 import type { EventLog, LogStats } from "./log.ts";
+import { logCommitted } from "../metrics.ts";
 import { guarded } from "../guard.ts";
 import { logger } from "../logger.ts";
-import { logCommitted } from "../metrics.ts";
 
 /** Messages to and from sqlite-worker.mjs. */
 type Row = [seq: number, type: string, v: number, ts: number, node: number, payload: string];
@@ -268,7 +268,7 @@ export class SqliteLog implements EventLog {
       count += events;
       if (performance.now() - sliceStart < sliceMs) continue;
       progress(count);
-      await new Promise<void>((resolve) => setImmediate(guarded("replay slice", resolve)));
+      await new Promise<void>((resolve) => setImmediate(guarded("log replay slice", resolve)));
       sliceStart = performance.now();
     }
     return count;
