@@ -21,6 +21,8 @@ import { registerPinboard } from "./interop/pinboard.ts";
 import { registerLinkding } from "./interop/linkding.ts";
 import { checkUploadWrite, registerDiscoveryPages } from "./http/pages-discovery.ts";
 import { registerRealtime } from "./realtime/realtime.ts";
+import type { RegisterSocket } from "./realtime/admission.ts";
+import { socketRoute } from "./http/router.ts";
 import { LiveDelivery } from "./realtime/live.ts";
 import { registerLiveSocket } from "./realtime/html-socket.ts";
 import { EventRate, startStatsTicker } from "./realtime/stats-ticker.ts";
@@ -29,6 +31,8 @@ import { CardCache } from "./render/html.ts";
 import type { StatsSources } from "./render/stats.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
+import { listenCliSocket } from "./cli/socket.ts";
+import { runInServer, type LiveParts } from "./cli/commands.ts";
 import { registerHealth, startupGate } from "./http/health.ts";
 import { enableMetrics, replayed, watchServer } from "./metrics.ts";
 
@@ -83,7 +87,16 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   configureLogging({ level: config.logLevel, format: config.logFormat, accessLog: config.accessLog, trustProxy: config.trustProxy }, options.logDestination);
   const say = options.quiet ? () => {} : (line: string) => logger.info(line);
   const uws = loadNativeUws();
-  const releaseLock = lockDataDir(config.dataDir);
+  const lockRelease = lockDataDir(config.dataDir);
+  // The CLI's socket listens from the start; its commands wait until replay is done and the server is up.
+  let cliReady: (parts: LiveParts) => void = () => {};
+  const cliParts = new Promise<LiveParts>((resolve) => (cliReady = resolve));
+  const warnAlways = (line: string) => console.error(`[nasty] ${line}`);
+  const cliSocket = listenCliSocket(config.dataDir, async (request, io) => runInServer(await cliParts, request, io), warnAlways);
+  const releaseLock = () => {
+    void cliSocket.close();
+    lockRelease();
+  };
   const store = new Store(config.nodeId);
   const observers: ObserverStep[] = [];
   const follow = <Before>(observer: Observer<Before>) => observers.push(stepOf(observer));
@@ -159,8 +172,9 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const live = new LiveDelivery({ store, out: app, cards, historyEventsMax: config.liveHistoryEvents, headSeq: log.lastSeq });
   follow(live);
   statusParts.live = () => live.status();
-  const liveSockets = registerLiveSocket(app, { store, live, config });
-  const realtime = registerRealtime(app, { store, commands, limiter, config, live });
+  const registerSocket: RegisterSocket = (pattern, endpoint) => socketRoute(app, pattern, endpoint);
+  const liveSockets = registerLiveSocket(registerSocket, { store, live, config });
+  const realtime = registerRealtime(registerSocket, { store, commands, limiter, config, live });
   statusParts.realtime = realtime.status;
   closers.push(realtime.close);
   // The /stats panel: events per second, re-rendered once a second while someone watches.
@@ -194,6 +208,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const port = uws.uws.us_socket_local_port(listenSocket);
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
+  cliReady({ config, store, log, commands, holdCompaction: () => log.holdCompaction() });
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   if (config.databaseUrl) {
@@ -224,6 +239,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         uws.uws.us_listen_socket_close(listenSocket);
+        await cliSocket.close();
         for (const close of closers.reverse()) await close();
         await log.close();
         releaseLock();

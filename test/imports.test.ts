@@ -14,13 +14,13 @@ const IMPORT = /^\s*(?:import|export)\s[^;]*?from\s+"(\.{1,2}\/[^"]+)"|^\s*impor
  * http/, which registers routes only; interop/ registers routes through http/'s router.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ["assert.ts", "errors.ts", "events.ts", "text.ts", "config.ts", "metrics.ts"],
+  ["assert.ts", "errors.ts", "events.ts", "text.ts", "config.ts", "metrics.ts", "logger.ts", "guard.ts"],
   ["store", "log"],
   ["commands", "search", "render", "auth"],
   ["realtime"],
   ["http"],
   ["interop"],
-  ["simulator", "main.ts", "cli.ts"],
+  ["simulator", "cli", "main.ts", "cli.ts"],
 ];
 
 function part(file: string): string {

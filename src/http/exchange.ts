@@ -113,7 +113,7 @@ export class Exchange implements Context, Guarded {
     this.head = method === "head";
     this.method = this.head ? "get" : method;
     this.path = req.getUrl();
-    this.timing = requestStarted(route.pattern, () => method);
+    this.timing = requestStarted(route.pattern, req);
     this.rawQuery = req.getQuery() ?? "";
     let badHeader = "";
     req.forEach((name, value) => {

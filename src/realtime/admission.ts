@@ -1,5 +1,5 @@
 // Who may follow what, for every live endpoint (/ws, /socket/websocket, /live): the handshake's viewer, the one admission rule, the one set of socket limits.
-import type { HttpRequest } from "uWebSockets.js";
+import type { HttpRequest, WebSocketBehavior } from "uWebSockets.js";
 import type { TokenId } from "../events.ts";
 import type { Store, User } from "../store/store.ts";
 import type { Config } from "../config.ts";
@@ -185,3 +185,11 @@ export function parseSince(value: unknown): number | null | "bad" {
   if (typeof value === "string" && /^\d{1,15}$/.test(value)) return Number(value);
   return "bad";
 }
+
+/** A websocket endpoint as the live part describes it: `upgrade` reads the handshake synchronously and says what to open, or throws HttpError to refuse it. */
+export interface SocketEndpoint<UserData> extends Omit<WebSocketBehavior<UserData>, "upgrade"> {
+  upgrade(req: HttpRequest): { data: UserData; protocol: string };
+}
+
+/** Registers an endpoint on the server (main.ts hands in http/router.ts's socketRoute: the guard, the route table). */
+export type RegisterSocket = <UserData>(pattern: string, endpoint: SocketEndpoint<UserData>) => void;

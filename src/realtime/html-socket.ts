@@ -1,10 +1,9 @@
 // The pages' live websocket `/live?topic=…&since=SEQ`: admits a viewer to one topic they may see, subscribes it to that topic's HTML fragments and catches it up.
-import type { HttpRequest, TemplatedApp, WebSocket } from "uWebSockets.js";
-import { socketRoute } from "../http/router.ts";
+import type { HttpRequest, WebSocket } from "uWebSockets.js";
 import type { TokenId } from "../events.ts";
 import type { Config } from "../config.ts";
 import type { Store } from "../store/store.ts";
-import { admit, handshakeHeaders, parseSince, readHandshakeViewer, replayBytesMax, socketLimits, SINCE_PROBLEM, type Refused } from "./admission.ts";
+import { admit, handshakeHeaders, parseSince, readHandshakeViewer, replayBytesMax, socketLimits, SINCE_PROBLEM, type Refused, type RegisterSocket } from "./admission.ts";
 import type { Follow, LiveDelivery } from "./live.ts";
 import { STATS_TOPIC, ownerWireTopic, readMarksTopic, wireTopic } from "./topics.ts";
 import { NULL_JOIN_REF } from "./wire.ts";
@@ -142,10 +141,10 @@ function admitted(deps: LiveSocketDeps, req: HttpRequest): LiveData {
  * tick (or told to resync). Slow readers are cut off at the backpressure bound; their page
  * reconnects and resumes (static/app.js).
  */
-export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): LiveSockets {
+export function registerLiveSocket(register: RegisterSocket, deps: LiveSocketDeps): LiveSockets {
   const live = new LiveSockets(deps);
   deps.live.tokenRevokedListeners.push((id) => live.tokenRevoked(id));
-  socketRoute<LiveData>(app, "/live", {
+  register<LiveData>("/live", {
     ...socketLimits(deps.config, INCOMING_BYTES_MAX),
     upgrade(req: HttpRequest) {
       return { data: admitted(deps, req), protocol: req.getHeader("sec-websocket-protocol") };

@@ -1,8 +1,7 @@
 // Phoenix Channels at `/socket/websocket`: phx_join, phx_leave, heartbeat and new_comment, for Phoenix's own client and the original app's clients.
-import type { TemplatedApp, WebSocket } from "uWebSockets.js";
-import { socketRoute } from "../http/router.ts";
+import type { WebSocket } from "uWebSockets.js";
 import { FRAME_BYTES_MAX, reasonOf, type SocketData, type SocketHub } from "./socket-hub.ts";
-import { SINCE_PROBLEM, parseSince, type SocketLimits } from "./admission.ts";
+import { SINCE_PROBLEM, parseSince, type SocketLimits, type RegisterSocket } from "./admission.ts";
 import { PHOENIX_TOPIC, parsePhoenixFrame, phoenixFrame, phoenixReply, type PhoenixFrame, type PhoenixWire } from "./phoenix-protocol.ts";
 import { socketClosed } from "../metrics.ts";
 
@@ -69,8 +68,8 @@ function handle(hub: SocketHub, ws: WebSocket<SocketData>, frame: PhoenixFrame):
 }
 
 /** A join's payload `{"since": SEQ}` catches the channel up from there, after the join's reply. */
-export function registerPhoenixSocket(app: TemplatedApp, hub: SocketHub, limits: SocketLimits): void {
-  socketRoute<SocketData>(app, "/socket/websocket", {
+export function registerPhoenixSocket(register: RegisterSocket, hub: SocketHub, limits: SocketLimits): void {
+  register<SocketData>("/socket/websocket", {
     ...limits,
     upgrade: (req) => hub.upgrade(req, wireOf(req.getQuery() ?? ""), [], null),
     open(ws) {

@@ -1,10 +1,9 @@
 // The raw JSON websocket `/ws`: subscribe, unsubscribe, ping and comment frames; `?topics=a,b` joins on connect.
-import type { TemplatedApp, WebSocket } from "uWebSockets.js";
-import { socketRoute } from "../http/router.ts";
+import type { WebSocket } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import { errorFrame, okFrame, parseRawFrame, type RawFrame } from "./raw-protocol.ts";
 import { FRAME_BYTES_MAX, SUBSCRIPTIONS_PER_SOCKET_MAX, reasonOf, type SocketData, type SocketHub } from "./socket-hub.ts";
-import { SINCE_PROBLEM, parseSince, type SocketLimits } from "./admission.ts";
+import { SINCE_PROBLEM, parseSince, type SocketLimits, type RegisterSocket } from "./admission.ts";
 import { socketClosed } from "../metrics.ts";
 
 /** `?topics=` names beyond the subscription bound are refused one by one like any other join. */
@@ -46,8 +45,8 @@ function handle(hub: SocketHub, ws: WebSocket<SocketData>, frame: RawFrame): voi
  * `/ws?topics=a,b&since=SEQ`: the topics are joined on open, each answered like a subscribe
  * frame, and then caught up together from `since`, in seq order.
  */
-export function registerRawSocket(app: TemplatedApp, hub: SocketHub, limits: SocketLimits): void {
-  socketRoute<SocketData>(app, "/ws", {
+export function registerRawSocket(register: RegisterSocket, hub: SocketHub, limits: SocketLimits): void {
+  register<SocketData>("/ws", {
     ...limits,
     upgrade: (req) => {
       const query = req.getQuery() ?? "";

@@ -1,5 +1,5 @@
 // The live JSON endpoints, wired: the raw `/ws` and Phoenix `/socket/websocket` sockets and their shared hub, fed by live delivery.
-import type { TemplatedApp } from "uWebSockets.js";
+import type { RegisterSocket } from "./admission.ts";
 import type { Config } from "../config.ts";
 import { registerPhoenixSocket } from "./phoenix-socket.ts";
 import { registerRawSocket } from "./raw-socket.ts";
@@ -18,12 +18,12 @@ export interface Realtime {
   close: () => void;
 }
 
-/** Registers both websocket endpoints on `app`; call before `app.listen`. */
-export function registerRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
+/** Registers both websocket endpoints through `register`; call before `app.listen`. */
+export function registerRealtime(register: RegisterSocket, deps: RealtimeDeps): Realtime {
   const hub = new SocketHub(deps);
   const limits = socketLimits(deps.config, FRAME_BYTES_CLOSE);
-  registerRawSocket(app, hub, limits);
-  registerPhoenixSocket(app, hub, limits);
+  registerRawSocket(register, hub, limits);
+  registerPhoenixSocket(register, hub, limits);
   deps.live.usePhoenixClasses(hub.joinRefClasses);
   deps.live.tokenRevokedListeners.push((id) => hub.tokenRevoked(id));
   return {
