@@ -81,6 +81,23 @@ function serve(config: CeilingConfig): void {
       ws.subscribe(config.topic);
     },
   });
+  // The resume storm's ceiling: each socket is sent `frames` frames of `bytes` bytes as it opens,
+  // the bytes a resuming Nasty subscriber is replayed, with no history, routing or rendering.
+  app.ws<{ frames: number; bytes: number }>("/resume", {
+    maxBackpressure: config.maxBackpressureBytes,
+    closeOnBackpressureLimit: 1,
+    idleTimeout: 120,
+    upgrade: (res, req, context) => {
+      const query = new URLSearchParams(req.getQuery() ?? "");
+      const data = { frames: Math.min(100_000, Number(query.get("frames")) || 0), bytes: Math.min(1 << 20, Number(query.get("bytes")) || 1) };
+      res.upgrade(data, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
+    },
+    open: (ws) => {
+      const { frames, bytes } = ws.getUserData();
+      const frame = ceilingFrame(config.topic, Buffer.from("{}"), bytes);
+      for (let index = 0; index < frames; index += 1) ws.send(frame, false);
+    },
+  });
   app.listen("127.0.0.1", 0, (socket) => {
     const message: CeilingMessage = socket ? { listening: uws.us_socket_local_port(socket) } : { error: "the ceiling server could not listen on 127.0.0.1" };
     process.send!(message);

@@ -78,7 +78,9 @@ function readProfile(dir: string): CpuProfile {
  * thread's share of each part comes from a second Nasty started here under `--cpu-prof` and
  * loaded the same way. The other threads are the busiest (the SQLite writer: its kernel time is
  * the commits' writes and fsyncs) and the rest together. The bare-uWS POST server (`ceiling`) is
- * loaded the same way for its CPU per request.
+ * loaded the same way for its CPU per request. V8 samples on a wall-clock timer, so on a busy
+ * machine a function that waits in the kernel (the corked send of each answer) takes more of the
+ * shares than its CPU: read the split from an otherwise idle machine.
  */
 export async function createCpuFigure(plan: CreateCpuPlan, sides: { nasty: { base: string; pid: number; token: string }; ceiling: { base: string; pid: number } }, say: (label: string) => void): Promise<Figure> {
   // At least a second even in the small modes: right after start, V8 compiles on its helper threads.

@@ -1,10 +1,16 @@
-// Micro-benchmarks (tinybench): validation, store apply, feed query, fragment render, event encode/decode.
+// Micro-benchmarks (tinybench): validation, store apply, feed query, fragment render, event encode/decode, metrics hooks.
 import { Bench } from "tinybench";
 import { CreateBookmark, parseInput } from "../src/commands/schemas.ts";
 import type { BookmarkFields, BookmarkId, LoggedEvent, UserId } from "../src/events.ts";
 import { cardView, renderCard } from "../src/render/html.ts";
 import { Store } from "../src/store/store.ts";
 import { corpus } from "./corpus.ts";
+import { enableMetrics, requestAnswered, requestStarted } from "../src/metrics.ts";
+
+/** A spread of route patterns and statuses, as a server's label sets would be. */
+const METRIC_ROUTES = ["/api/bookmarks", "/api/bookmarks/:id", "/feeds/:file", "/t/*", "/u/:name", "/*"];
+const METRIC_STATUSES = [200, 201, 304, 404];
+const METRIC_REQUEST = { getMethod: () => "get" };
 
 export interface MicroResult {
   name: string;
@@ -59,6 +65,7 @@ class EventSource {
 }
 
 export async function runMicro(timeMs: number): Promise<MicroResult[]> {
+  enableMetrics(); // this process serves no requests: only the hooks' own cost is measured
   const source = new EventSource();
   const feedStore = source.store(FEED_STORE_BOOKMARKS);
   const feedBookmarks = feedStore.bookmarks({ viewer: null, limit: 50 }).items;
@@ -93,6 +100,9 @@ export async function runMicro(timeMs: number): Promise<MicroResult[]> {
     .add("event decode: JSON.parse(payload)", () => {
       const payload = storedPayloads[turn++ % POOL]!;
       return { seq: turn, type: "bookmark.created", v: 1, ts: 0, node: NODE_ID, payload: JSON.parse(payload) };
+    })
+    .add("metrics hooks: one request timed and counted by route and status (NASTY_METRICS_TOKEN set)", () => {
+      requestAnswered(requestStarted(METRIC_ROUTES[turn % METRIC_ROUTES.length]!, METRIC_REQUEST)!, METRIC_STATUSES[turn++ % METRIC_STATUSES.length]!);
     });
   await bench.run();
   return bench.tasks.map((task) => {

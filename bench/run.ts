@@ -9,6 +9,7 @@ import { loadFigure, type LoadPlan } from "./load.ts";
 import { runMicro } from "./micro.ts";
 import { createCpuFigure } from "./create-cpu.ts";
 import { runSearchBench } from "./search.ts";
+import { resumeFigures, type ResumePlan } from "./resume.ts";
 import type { ReplayAnswer } from "./replay.ts";
 import { judge, markdownTable, Progress, skipped, writeResults, type BenchResults, type Figure } from "./report.ts";
 import { STRING_PREFIX } from "./ceiling.ts";
@@ -21,6 +22,7 @@ interface Mode {
   getConnections: number;
   seedBookmarks: number;
   fanout: FanoutPlan;
+  resume: ResumePlan;
   replayEvents: number;
   searchQuick: boolean;
 }
@@ -34,6 +36,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     getConnections: 16,
     seedBookmarks: 60,
     fanout: { sizes: [20, 100], warmupMs: 200, durationMs: 600, windowPushes: 3200, connections: 32, rounds: 1, latency: { subscribers: 20, rate: 100, warmupMs: 200, durationMs: 600, probes: 10, connections: 16 } },
+    resume: { subscribers: 20, events: 200 },
     replayEvents: 5000,
     searchQuick: true,
   },
@@ -44,6 +47,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     getConnections: 32,
     seedBookmarks: 100,
     fanout: { sizes: [1000, 10_000], warmupMs: 300, durationMs: 1500, windowPushes: 256_000, connections: 64, rounds: 1, latency: { subscribers: 1000, rate: 1000, warmupMs: 200, durationMs: 1000, probes: 50, connections: 64 } },
+    resume: { subscribers: 1000, events: 1000 },
     replayEvents: 50_000,
     searchQuick: true,
   },
@@ -54,12 +58,13 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     getConnections: 32,
     seedBookmarks: 200,
     fanout: { sizes: [1000, 10_000], warmupMs: 1000, durationMs: 5000, windowPushes: 256_000, connections: 64, rounds: 3, latency: { subscribers: 1000, rate: 1000, warmupMs: 2000, durationMs: 8000, probes: 100, connections: 64 } },
+    resume: { subscribers: 10_000, events: 1000 },
     replayEvents: 1_000_000,
     searchQuick: false,
   },
 };
 
-const STEPS = ["micro", "replay", "search", "create", "cpu", "feed", "html", "fanout"] as const;
+const STEPS = ["micro", "replay", "search", "create", "cpu", "feed", "html", "fanout", "resume"] as const;
 type Step = (typeof STEPS)[number];
 
 interface Options {
@@ -232,6 +237,10 @@ async function loadFigures(options: Options, mode: Mode, servers: Servers, error
       await step("fanout", "firehose fan-out", () => fanoutFigures(mode.fanout, sides, frameBytes, say));
     }
   }
+  if (options.only.has("resume")) {
+    const resumeSides = { nasty: { port: servers.nasty.port, pid: servers.nasty.child.process.pid!, token: servers.nasty.token }, ceiling: { port: servers.ceiling.port } };
+    await step("resume-storm", "resume storm", () => resumeFigures(mode.resume, resumeSides, say));
+  }
   return figures;
 }
 
@@ -250,7 +259,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const mode = MODES[options.mode];
   const started = new Date();
-  const serverSteps = (["create", "cpu", "feed", "html", "fanout"] as const).filter((step) => options.only.has(step));
+  const serverSteps = (["create", "cpu", "feed", "html", "fanout", "resume"] as const).filter((step) => options.only.has(step));
   const progress = new Progress();
   const say = (label: string) => progress.start(label);
   const errors: string[] = [];

@@ -26,6 +26,7 @@ export const SETTINGS = {
   nodeId: { env: "NASTY_NODE_ID", default: "1", describe: "this node's id, unique among nodes sharing a Postgres", type: { kind: "integer", min: 0, max: 1023 } },
   wsMaxBackpressureBytes: { env: "NASTY_WS_MAX_BACKPRESSURE", default: String(1024 * 1024), describe: "bytes buffered for one websocket before it is cut off", type: { kind: "integer", min: 1024, max: 1024 * 1024 * 1024 } },
   wsIdleTimeoutS: { env: "NASTY_WS_IDLE_TIMEOUT_S", default: "60", describe: "seconds a websocket may stay silent: it is pinged before, and dropped if it does not answer", type: { kind: "integer", min: 8, max: 960 } },
+  liveHistoryEvents: { env: "NASTY_LIVE_HISTORY", default: "10000", describe: "committed events kept for live clients that reconnect with ?since= (older ones get a resync)", type: { kind: "integer", min: 0, max: 1_000_000 } },
   flushBatchEvents: { env: "NASTY_FLUSH_BATCH", default: "2000", describe: "events per Postgres flush transaction", type: { kind: "integer", min: 1, max: 100_000 } },
   flushIntervalMs: { env: "NASTY_FLUSH_INTERVAL_MS", default: "200", describe: "pause between Postgres flushes when caught up", type: { kind: "integer", min: 1, max: 60_000 } },
   flushBackoffMaxMs: { env: "NASTY_FLUSH_BACKOFF_MAX_MS", default: "10000", describe: "longest wait between Postgres retries", type: { kind: "integer", min: 10, max: 600_000 } },
@@ -55,6 +56,7 @@ export interface Config {
   nodeId: number;
   wsMaxBackpressureBytes: number;
   wsIdleTimeoutS: number;
+  liveHistoryEvents: number;
   flushBatchEvents: number;
   flushIntervalMs: number;
   flushBackoffMaxMs: number;
@@ -141,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeId: values.nodeId as number,
     wsMaxBackpressureBytes: values.wsMaxBackpressureBytes as number,
     wsIdleTimeoutS: values.wsIdleTimeoutS as number,
+    liveHistoryEvents: values.liveHistoryEvents as number,
     flushBatchEvents: values.flushBatchEvents as number,
     flushIntervalMs: values.flushIntervalMs as number,
     flushBackoffMaxMs: values.flushBackoffMaxMs as number,

@@ -13,7 +13,7 @@ import { RateLimiter } from "./auth/rate-limit.ts";
 import { loadNativeUws, UwsUnavailableError, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
 import { AnswerCache } from "./http/answer-cache.ts";
-import { registerWebApp } from "./http/pages.ts";
+import { registerPages } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
 import { registerTransfer } from "./interop/transfer.ts";
 import { registerFeeds } from "./interop/feeds.ts";
@@ -21,10 +21,18 @@ import { registerPinboard } from "./interop/pinboard.ts";
 import { registerLinkding } from "./interop/linkding.ts";
 import { checkUploadWrite, registerDiscoveryPages } from "./http/pages-discovery.ts";
 import { registerRealtime } from "./realtime/realtime.ts";
+import type { RegisterSocket } from "./realtime/admission.ts";
+import { socketRoute } from "./http/router.ts";
+import { LiveDelivery } from "./realtime/live.ts";
+import { registerLiveSocket } from "./realtime/html-socket.ts";
+import { EventRate, startStatsTicker } from "./realtime/stats-ticker.ts";
+import { wireTopic } from "./realtime/topics.ts";
+import { CardCache } from "./render/html.ts";
+import type { StatsSources } from "./render/stats.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
-import { configureLogging, logger, type DestinationStream } from "./logger.ts";
-import { guarded } from "./guard.ts";
+import { listenCliSocket } from "./cli/socket.ts";
+import { runInServer, type LiveParts } from "./cli/commands.ts";
 import { registerHealth, startupGate } from "./http/health.ts";
 import { enableMetrics, replayed, watchServer } from "./metrics.ts";
 
@@ -36,11 +44,23 @@ function searchProblem(search: SearchIndex): string | null {
   const { ready, indexed, total } = search.buildProgress;
   return ready ? null : `the search index is building (${indexed} of ${total} bookmarks)`;
 }
+import { guarded } from "./guard.ts";
+import { configureLogging, logger, type DestinationStream } from "./logger.ts";
 
-/** Something that follows every committed event: `before` sees the store before it changes. */
-export interface Observer {
-  beforeApply?(event: LoggedEvent): unknown;
-  afterApply(event: LoggedEvent, before: unknown): void;
+/** Something that follows every committed event: `beforeApply` sees the store before it changes, and what it answers is handed to `afterApply`. */
+export interface Observer<Before> {
+  beforeApply(event: LoggedEvent): Before;
+  afterApply(event: LoggedEvent, before: Before): void;
+}
+
+/** One observer's part in applying one event: runs before the store applies it, returns what runs after. */
+type ObserverStep = (event: LoggedEvent) => () => void;
+
+function stepOf<Before>(observer: Observer<Before>): ObserverStep {
+  return (event) => {
+    const before = observer.beforeApply(event);
+    return () => observer.afterApply(event, before);
+  };
 }
 
 export interface Nasty {
@@ -67,14 +87,24 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   configureLogging({ level: config.logLevel, format: config.logFormat, accessLog: config.accessLog, trustProxy: config.trustProxy }, options.logDestination);
   const say = options.quiet ? () => {} : (line: string) => logger.info(line);
   const uws = loadNativeUws();
-  const releaseLock = lockDataDir(config.dataDir);
+  const lockRelease = lockDataDir(config.dataDir);
+  // The CLI's socket listens from the start; its commands wait until replay is done and the server is up.
+  let cliReady: (parts: LiveParts) => void = () => {};
+  const cliParts = new Promise<LiveParts>((resolve) => (cliReady = resolve));
+  const warnAlways = (line: string) => console.error(`[nasty] ${line}`);
+  const cliSocket = listenCliSocket(config.dataDir, async (request, io) => runInServer(await cliParts, request, io), warnAlways);
+  const releaseLock = () => {
+    void cliSocket.close();
+    lockRelease();
+  };
   const store = new Store(config.nodeId);
-  const observers: Observer[] = [];
+  const observers: ObserverStep[] = [];
+  const follow = <Before>(observer: Observer<Before>) => observers.push(stepOf(observer));
   const onCommitted = (events: LoggedEvent[]) => {
     for (const event of events) {
-      const before = observers.map((observer) => observer.beforeApply?.(event));
+      const after = observers.map((step) => step(event));
       store.apply(event);
-      observers.forEach((observer, index) => observer.afterApply(event, before[index]));
+      for (const step of after) step();
     }
   };
   let log: SqliteLog;
@@ -121,7 +151,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // ---- wiring: parts that follow committed events (push onto `observers`), websockets, routes, timers ----
 
   const search = new SearchIndex(store);
-  observers.push(search);
+  follow(search);
   search.build().then(
     () => say(`search index ready: ${search.wordCount} words`),
     (error: unknown) => logger.error({ err: error }, "the search index build failed"),
@@ -136,22 +166,31 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   registerFeeds(app, { store, limiter, config, answers });
   registerPinboard(app, { store, commands, limiter, config });
   registerLinkding(app, { store, commands, limiter, search, config });
-  // The htmx pages, their /live socket and /stats ticker; their observers render each event's fragments once per topic.
-  const webApp = registerWebApp(app, { store, commands, limiter, answers, config, status, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
-  observers.push(...webApp.observers);
-  statusParts.pages = webApp.status;
-  closers.push(webApp.close);
-  // Live JSON topics: the raw /ws and Phoenix /socket/websocket endpoints; their publisher follows committed events.
-  const realtime = registerRealtime(app, { store, commands, limiter, config });
-  observers.push(realtime.observer);
+  // Live delivery: each committed event routed once, rendered once per topic and format, published,
+  // and kept in the history that /ws, /socket/websocket and /live replay to clients that resume.
+  const cards = new CardCache(store);
+  const live = new LiveDelivery({ store, out: app, cards, historyEventsMax: config.liveHistoryEvents, headSeq: log.lastSeq });
+  follow(live);
+  statusParts.live = () => live.status();
+  const registerSocket: RegisterSocket = (pattern, endpoint) => socketRoute(app, pattern, endpoint);
+  const liveSockets = registerLiveSocket(registerSocket, { store, live, config });
+  const realtime = registerRealtime(registerSocket, { store, commands, limiter, config, live });
   statusParts.realtime = realtime.status;
   closers.push(realtime.close);
+  // The /stats panel: events per second, re-rendered once a second while someone watches.
+  const rate = new EventRate();
+  follow({ beforeApply: () => undefined, afterApply: (event) => rate.afterApply(event) });
+  const stats: StatsSources = { rate, live: liveSockets, status };
+  closers.push(startStatsTicker(store, stats, { subscribers: (name) => app.numSubscribers(wireTopic("html", name)), publish: (name, text) => app.publish(wireTopic("html", name), text, false) }));
+  // The htmx pages (routes only).
+  registerPages(app, { store, commands, limiter, answers, config, cards, stats, liveHead: () => live.history.head, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
+  statusParts.pages = () => ({ live_sockets: liveSockets.connections, live_topics: liveSockets.subscribers.size, tag_sets: live.tagSets.size });
 
   registerHealth(app, { store, limiter, config, readiness: () => log.commitProblem() ?? searchProblem(search) });
   let flusher: PostgresFlusher | null = null;
   closers.push(watchServer({
-    connections: () => ({ json: realtime.hub.connections, live: webApp.liveConnections() }),
-    subscriptions: () => webApp.liveConnections() + [...realtime.hub.joins.values()].reduce((total, count) => total + count, 0),
+    connections: () => ({ json: realtime.hub.connections, live: liveSockets.connections }),
+    subscriptions: () => liveSockets.connections + [...realtime.hub.joins.values()].reduce((total, count) => total + count, 0),
     flushLag: () => {
       const status = flusher?.status();
       return status?.lag_events == null || status.lag_ms == null ? null : { events: status.lag_events, seconds: status.lag_ms / 1000 };
@@ -169,6 +208,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const port = uws.uws.us_socket_local_port(listenSocket);
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
+  cliReady({ config, store, log, commands, holdCompaction: () => log.holdCompaction() });
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   if (config.databaseUrl) {
@@ -199,6 +239,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         uws.uws.us_listen_socket_close(listenSocket);
+        await cliSocket.close();
         for (const close of closers.reverse()) await close();
         await log.close();
         releaseLock();
@@ -243,7 +284,7 @@ async function main(): Promise<void> {
     logger.info(`${signal}: finishing pending writes and stopping`);
     // A supervisor waits about 10 s before SIGKILL: leave on our own first, saying so.
     setTimeout(guarded("stop deadline", () => {
-      logger.fatal(`${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
+      logger.error(`${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
       process.exit(1);
     }), STOP_MS_MAX).unref();
     nasty.close().then(() => process.exit(0), (error: unknown) => {

@@ -13,14 +13,92 @@ const registry = new client.Registry();
 
 const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-const requests = new client.Counter({ name: "nasty_http_requests_total", help: "HTTP requests answered, by method, route pattern and status", labelNames: ["method", "route", "status"] as const, registers: [registry] });
-const requestSeconds = new client.Histogram({
-  name: "nasty_http_request_duration_seconds",
-  help: "time from an HTTP request to its answer written, by method, route pattern and status",
-  labelNames: ["method", "route", "status"] as const,
-  buckets: SECONDS_BUCKETS,
-  registers: [registry],
-});
+/** Requests of one route pattern by method and status: plain numbers on the hot path, turned into samples only at scrape time. */
+interface RequestEntry {
+  method: string;
+  status: string;
+  /** Requests per latency bucket (not cumulative); the last one is +Inf. */
+  buckets: Float64Array;
+  seconds: number;
+  count: number;
+}
+
+class RouteMeter {
+  readonly entries = new Map<string, RequestEntry>();
+
+  constructor(readonly route: string) {}
+
+  record(method: string, status: number, seconds: number): void {
+    const key = `${method} ${status}`;
+    let entry = this.entries.get(key);
+    if (!entry) this.entries.set(key, (entry = { method, status: String(status), buckets: new Float64Array(SECONDS_BUCKETS.length + 1), seconds: 0, count: 0 }));
+    let bucket = 0;
+    while (bucket < SECONDS_BUCKETS.length && seconds > SECONDS_BUCKETS[bucket]!) bucket += 1;
+    entry.buckets[bucket]! += 1;
+    entry.seconds += seconds;
+    entry.count += 1;
+  }
+}
+
+/** One meter per route pattern for the process (servers in one process share a pattern's counts, like every counter here). */
+const routeMeters = new Map<string, RouteMeter>();
+
+function meterOf(route: string): RouteMeter {
+  let meter = routeMeters.get(route);
+  if (!meter) routeMeters.set(route, (meter = new RouteMeter(route)));
+  return meter;
+}
+
+type RequestLabel = "method" | "route" | "status";
+/** A sample as prom-client's text writer takes it; `le` rides along in the labels of buckets. */
+type Sample = { value: number; labels: Record<string, string>; metricName?: string };
+
+/** The requests' samples: counts, or cumulative latency buckets with sum and count, as the text format wants them. */
+function requestSamples(name: string, histogram: boolean): Sample[] {
+  const values: Sample[] = [];
+  for (const meter of routeMeters.values()) {
+    for (const entry of meter.entries.values()) {
+      const labels = { method: entry.method, route: meter.route, status: entry.status };
+      if (!histogram) {
+        values.push({ value: entry.count, labels });
+        continue;
+      }
+      let cumulative = 0;
+      SECONDS_BUCKETS.forEach((bound, index) => {
+        cumulative += entry.buckets[index]!;
+        values.push({ value: cumulative, labels: { ...labels, le: String(bound) }, metricName: `${name}_bucket` });
+      });
+      values.push({ value: entry.count, labels: { ...labels, le: "+Inf" }, metricName: `${name}_bucket` });
+      values.push({ value: entry.seconds, labels, metricName: `${name}_sum` });
+      values.push({ value: entry.count, labels, metricName: `${name}_count` });
+    }
+  }
+  return values;
+}
+
+/**
+ * The request metrics as prom-client writes them: prom-client's text writer asks each metric
+ * for `getForPromString()` when it has one, so these two answer from the meters instead of from
+ * prom-client's own per-label hash maps (which cost microseconds per request to keep).
+ */
+const REQUESTS = { name: "nasty_http_requests_total", help: "HTTP requests answered, by method, route pattern and status" };
+const LATENCY = { name: "nasty_http_request_duration_seconds", help: "time from an HTTP request to its answer written, by method, route pattern and status" };
+
+class RequestCounter extends client.Counter<RequestLabel> {
+  async getForPromString() {
+    return { ...REQUESTS, type: "counter", aggregator: "sum", values: requestSamples(REQUESTS.name, false) };
+  }
+}
+
+class RequestHistogram extends client.Histogram<RequestLabel> {
+  async getForPromString() {
+    return { ...LATENCY, type: "histogram", aggregator: "sum", values: requestSamples(LATENCY.name, true) };
+  }
+}
+
+new RequestCounter({ ...REQUESTS, labelNames: ["method", "route", "status"], registers: [registry] });
+new RequestHistogram({ ...LATENCY, labelNames: ["method", "route", "status"], buckets: SECONDS_BUCKETS, registers: [registry] });
+
 const eventsAppended = new client.Counter({ name: "nasty_events_appended_total", help: "events committed to the event log", registers: [registry] });
 const commitBatchEvents = new client.Histogram({
   name: "nasty_log_commit_batch_events",
@@ -32,13 +110,21 @@ const commitSeconds = new client.Histogram({ name: "nasty_log_commit_seconds", h
 const commitFailures = new client.Counter({ name: "nasty_log_commit_failures_total", help: "batches the event log could not commit (their writes answered 503)", registers: [registry] });
 const replaySeconds = new client.Gauge({ name: "nasty_replay_seconds", help: "how long the last start-up replay of the event log took", registers: [registry] });
 const replayEvents = new client.Gauge({ name: "nasty_replay_events", help: "events the last start-up replay applied", registers: [registry] });
-const pushes = new client.Counter({ name: "nasty_websocket_pushes_total", help: "messages published to a websocket topic with subscribers (each reaches all of them), by endpoint", labelNames: ["endpoint"] as const, registers: [registry] });
-const dropped = new client.Counter({
-  name: "nasty_websocket_dropped_total",
-  help: "websockets closed without a close handshake (1006): cut off at NASTY_WS_MAX_BACKPRESSURE, or the client's connection died",
-  labelNames: ["endpoint"] as const,
-  registers: [registry],
-});
+/** Per-publish and per-close counts stay plain numbers; their counters read them at scrape time. */
+const pushCounts = { json: 0, live: 0 };
+const dropCounts = { json: 0, live: 0 };
+
+function endpointCounter(name: string, help: string, counts: Record<string, number>): void {
+  new client.Counter({
+    name, help, labelNames: ["endpoint"] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [endpoint, count] of Object.entries(counts)) this.inc({ endpoint }, count);
+    },
+  });
+}
+endpointCounter("nasty_websocket_pushes_total", "messages published to a websocket topic with subscribers (each reaches all of them), by endpoint", pushCounts);
+endpointCounter("nasty_websocket_dropped_total", "websockets closed without a close handshake (1006): cut off at NASTY_WS_MAX_BACKPRESSURE, or the client's connection died", dropCounts);
 
 /** Websocket endpoints: `json` is /ws and Phoenix's /socket/websocket (JSON topics), `live` the pages' /live. */
 export type Endpoint = "json" | "live";
@@ -104,21 +190,19 @@ export function watchServer(gauges: ServerGauges): () => void {
 
 /** A request under way, or null when metrics are off. */
 export interface RequestTiming {
+  meter: RouteMeter;
   method: string;
-  route: string;
   startedMs: number;
 }
 
-/** Router hook, when a request arrives: `method()` is read only when metrics are on. */
-export function requestStarted(route: string, method: () => string): RequestTiming | null {
-  return enabled ? { method: method().toLowerCase(), route, startedMs: performance.now() } : null;
+/** Router hook, when a request arrives (uWS's request is read only when metrics are on; its method is lower case). */
+export function requestStarted(route: string, req: { getMethod(): string }): RequestTiming | null {
+  return enabled ? { meter: meterOf(route), method: req.getMethod(), startedMs: performance.now() } : null;
 }
 
 /** Router hook, when the answer is written. */
 export function requestAnswered(timing: RequestTiming, status: number): void {
-  const labels = { method: timing.method, route: timing.route, status: String(status) };
-  requests.inc(labels);
-  requestSeconds.observe(labels, (performance.now() - timing.startedMs) / 1000);
+  timing.meter.record(timing.method, status, (performance.now() - timing.startedMs) / 1000);
 }
 
 /** Log hook, once per batch the writer answered. */
@@ -141,12 +225,12 @@ export function replayed(events: number, ms: number): void {
 
 /** Socket hook, once per message published to a topic. */
 export function pushed(endpoint: Endpoint): void {
-  if (enabled) pushes.inc({ endpoint });
+  if (enabled) pushCounts[endpoint] += 1;
 }
 
 /** Socket hook, in each endpoint's close handler. */
 export function socketClosed(endpoint: Endpoint, code: number): void {
-  if (enabled && code === 1006) dropped.inc({ endpoint });
+  if (enabled && code === 1006) dropCounts[endpoint] += 1;
 }
 
 export const METRICS_CONTENT_TYPE = registry.contentType;

@@ -46,10 +46,15 @@
     }
   }
 
-  // ---- the live indicator, and a resync after a reconnect (events may have been missed) ----
+  // ---- the live indicator, and resuming after a reconnect ----
+  // Every fragment carries the seq of its event. The page's socket URL starts with the seq the page
+  // was rendered at (?since=); after a drop it reconnects with the last seq it saw, and the server
+  // replays what was missed in order. Only when it no longer holds that history does it send
+  // {"resync":true}: then the live part is reloaded, and the indicator says so.
 
   const liveStatus = document.getElementById("live-status");
-  let connectedBefore = false;
+  let lastSeq = null;
+  let resynced = false;
 
   function setLive(state, text) {
     if (!liveStatus) return;
@@ -58,16 +63,40 @@
   }
 
   function resync() {
+    resynced = true;
+    setLive("live", "live · reloaded what was missed");
     if (!document.getElementById("live-body")) return;
     htmx.ajax("GET", location.href, { target: "#live-body", select: "#live-body", swap: "outerHTML" }).catch(() => {});
   }
 
-  document.addEventListener("htmx:ws:after:connection", () => {
-    if (connectedBefore) resync();
-    connectedBefore = true;
-    setLive("live", "live");
+  /** The socket URL to reconnect to: the same topic, from the last seq seen. */
+  function resumeFrom(connection) {
+    if (!connection || lastSeq === null) return;
+    const url = new URL(connection.url);
+    url.searchParams.set("since", String(lastSeq));
+    connection.url = url.href;
+  }
+
+  document.addEventListener("htmx:ws:before:message:incoming", (event) => {
+    const data = event.detail && event.detail.message && event.detail.message.data;
+    if (typeof data !== "string" || data.charCodeAt(0) !== 123) return;
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (message.resync === true) resync();
+    else if (Number.isSafeInteger(message.seq) && (lastSeq === null || message.seq > lastSeq)) lastSeq = message.seq;
+  });
+  document.addEventListener("htmx:ws:after:connection", (event) => {
+    const connection = event.detail && event.detail.connection;
+    const since = connection ? new URL(connection.url).searchParams.get("since") : null;
+    if (lastSeq === null && since !== null && /^\d+$/.test(since)) lastSeq = Number(since);
+    setLive("live", resynced ? "live · reloaded what was missed" : "live");
   });
   document.addEventListener("htmx:ws:close", (event) => {
+    resumeFrom(event.detail && event.detail.connection);
     const code = event.detail && event.detail.code;
     // 44xx: the server refused this topic (gone, private); hx-ws does not retry those.
     if (typeof code === "number" && code >= 4000) setLive("off", "not live");

@@ -41,7 +41,7 @@ test("npm run bench -- --smoke runs every step and writes its results", { timeou
 
   assert.deepEqual(
     results.micro.map((task) => task.name.split(":")[0]),
-    ["validation", "store apply", "feed query", "fragment render", "event encode", "event decode"],
+    ["validation", "store apply", "feed query", "fragment render", "event encode", "event decode", "metrics hooks"],
   );
   assert.match(results.micro[3]!.name, /HTML card/);
 
@@ -84,6 +84,11 @@ test("npm run bench -- --smoke runs every step and writes its results", { timeou
     assert.ok(figure && typeof figure.value === "number" && typeof figure.ceiling === "number", `${id} measured: ${JSON.stringify(figure)}`);
     assert.ok((figure.details.nasty as { samples: number }).samples > 0, `${id} timed some pushes`);
   }
+  const storm = measured(byId.get("resume-storm"), "resume-storm");
+  assert.ok(storm.ceiling! > 0 && storm.ratio! > 0, "the resume storm has its bare-uWS ceiling");
+  assert.equal(storm.details.resyncs, 0, "every subscriber of the storm caught up from the history");
+  assert.ok((storm.details.bytesPerSubscriber as number) > 0, "the storm replayed bytes");
+  assert.ok(measured(byId.get("resume-storm-rss"), "resume-storm-rss").value! > 0);
   for (const figure of results.figures) assert.ok(!figure.note?.startsWith("failed"), `${figure.id} did not fail: ${figure.note}`);
 
   assert.match(stdout, /\| figure \| value \| ceiling \| ratio \| target \| result \|/);

@@ -129,9 +129,12 @@ describe("npm run firehose", () => {
     assert.equal(await first.child.stop(), 0);
     await client.next("stderr", /^\[firehose\] connection closed \(1001\b.*\); reconnecting in \d+\.\d s \(attempt 1\)$/);
     const second = await serverProcess(dataDir, first.port);
+    // Saved before or while the client reconnects: it resumes after the last seq it saw, so either way the line comes.
+    await createBookmark(second.url, alice, { title: "Rustlings", url: "https://github.com/rust-lang/rustlings", tags: ["rust"] });
     await client.next("stderr", /^\[firehose\] reconnected to ws:\/\/127\.0\.0\.1:\d+\/ws$/);
     await client.next("stderr", /^\[firehose\] listening on bookmarks:tag:rust$/);
     await createBookmark(second.url, alice, { title: "Rust by Example", url: "https://doc.rust-lang.org/rust-by-example/", tags: ["rust"] });
+    assert.match(await client.next("stdout", /Rustlings/), /saved {4}alice {2}\[rust\] {2}Rustlings {2}https:\/\/github\.com\/rust-lang\/rustlings$/);
     assert.match(await client.next("stdout", /Rust by Example/), /saved {4}alice {2}\[rust\] {2}Rust by Example {2}https:\/\/doc\.rust-lang\.org\/rust-by-example\/$/);
     assert.equal(await client.stop(), 0);
   });

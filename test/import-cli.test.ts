@@ -1,10 +1,11 @@
-// `npm run nasty -- import`: a file imported into the data directory's log, progress and problems printed, refused while a server runs.
+// `npm run nasty -- import`: a file imported into the data directory's log, progress and problems printed, also through a running server.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { request, startTestServer, tempDir } from "./support/server.ts";
+import { runCli } from "./support/cli.ts";
 
 function cli(dataDir: string, ...args: string[]) {
   return spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: { ...process.env, NASTY_DATA_DIR: dataDir }, encoding: "utf8", timeout: 60_000 });
@@ -49,9 +50,13 @@ test("import FILE --user NAME saves the file's bookmarks (private unless --publi
     assert.deepEqual(own.json.data.map((item: any) => [item.title, item.tags, item.public]), [["Marked private", [], false], ["Chosen public", [], true], ["Entry 0", ["cli", "work"], false], ["Entry 1", ["cli", "work"], false]], "a newest-first file is saved from its end; without --public a file with no PRIVATE marks is private");
     const anonymous = await request(server.url, "GET", "/api/bookmarks?user=alice&limit=100");
     assert.deepEqual(anonymous.json.data.map((item: any) => item.title), ["Chosen public"], "only what --public made public is seen by others");
-    const busy = cli(dataDir, "import", file, "--user", "alice");
-    assert.equal(busy.status, 2);
-    assert.match(busy.stderr, /in use by a running Nasty server/);
+    const later = path.join(tempDir(), "later.html");
+    fs.writeFileSync(later, `<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n<DT><A HREF="https://later.example/">Imported while running</A>\n</DL><p>\n`);
+    const live = await runCli(dataDir, ["import", later, "--user", "alice", "--public"]);
+    assert.equal(live.status, 0, live.stderr);
+    assert.match(live.stdout, /imported 1 of 1 bookmarks for alice/);
+    const seen = await request(server.url, "GET", "/api/bookmarks?user=alice&limit=1");
+    assert.deepEqual(seen.json.data.map((item: any) => item.title), ["Imported while running"], "the running server imported it and answers with it at once");
   } finally {
     await server.close();
   }

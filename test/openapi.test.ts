@@ -71,6 +71,7 @@ describe("OpenAPI description", () => {
     const extra = checker.check({ ...good, text: JSON.stringify({ data: { ...bookmark, secret: 1 } }) });
     assert.match(extra ?? "", /must NOT have additional properties.*secret/);
     assert.match(checker.check({ ...good, status: 418 }) ?? "", /GET \/api\/bookmarks\/\{id\} → 418: undocumented status 418/);
+    assert.match(checker.check({ ...good, method: "HEAD", text: "" }) ?? "", /HEAD \/api\/bookmarks\/\d+ → 200: undocumented route/, "no API route answers HEAD");
     assert.match(checker.check({ ...good, contentType: "text/html" }) ?? "", /content type 'text\/html' is not documented/);
     assert.match(checker.check({ ...good, method: "PUT", status: 200 }) ?? "", /PUT \/api\/bookmarks\/\d+ → 200: undocumented route/);
     assert.match(checker.check({ ...good, path: "/api/nothing-here", status: 200 }) ?? "", /undocumented route/);
@@ -86,5 +87,7 @@ describe("OpenAPI description", () => {
     assert.match(problem ?? "", /^GET \/api\/status → 200: undocumented route/);
     const answered = await request(base, "GET", "/api/status");
     assert.equal(checker.check({ method: "GET", path: "/api/status", status: answered.status, contentType: answered.headers.get("content-type") ?? "", text: answered.text }), null, "the full description covers it");
+    const head = await request(base, "HEAD", `/api/tags`);
+    assert.deepEqual({ status: head.status, text: head.text }, { status: 404, text: "" }, "HEAD reaches the /api/* catch-all, as described, and its empty body passes the request helper's check");
   });
 });

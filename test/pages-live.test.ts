@@ -114,16 +114,16 @@ describe("the live socket for pages", { timeout: 30_000 }, () => {
 
   test("who may join: private topics only for their owner's session from our own origin; clear close codes otherwise", async () => {
     const refusals: [string, Record<string, string>, number, RegExp][] = [
-      ["bookmarks:user:alice:private", {}, 4403, /only alice, logged in on this site/],
-      ["bookmarks:user:alice:private", { cookie: aliceCookie, origin: "https://evil.example" }, 4403, /only alice/],
-      ["bookmarks:user:alice:private", { cookie: aliceCookie }, 4403, /only alice/],
-      ["nonsense", {}, 4400, /unknown topic nonsense/],
+      ["bookmarks:user:alice:private", {}, 4403, /only for alice, logged in on this site/],
+      ["bookmarks:user:alice:private", { cookie: aliceCookie, origin: "https://evil.example" }, 4403, /only for alice/],
+      ["bookmarks:user:alice:private", { cookie: aliceCookie }, 4403, /only for alice/],
+      ["nonsense", {}, 4400, /unknown topic 'nonsense'/],
       ["", {}, 4400, /missing \?topic=/],
-      ["bookmark:999999", {}, 4404, /no public bookmark 999999/],
+      ["bookmark:999999", {}, 4404, /no bookmark 999999/],
       ["bookmarks:tags:web+rust", {}, 4400, /unknown topic/],
     ];
     const privateOne = await createBookmark(base, alice, { title: "p", url: "https://live.example/p", public: false });
-    refusals.push([`bookmark:${privateOne.id}`, { cookie: aliceCookie, origin: base }, 4404, /no public bookmark/]);
+    refusals.push([`bookmark:${privateOne.id}`, {}, 4404, /no bookmark/]);
     for (const [topicName, headers, code, reason] of refusals) {
       const socket = await live(topicName, headers);
       const closed = await socket.closed;

@@ -37,7 +37,7 @@ describe("pages", { timeout: 60_000 }, () => {
     assert.match(reply.text, /<a href="\/t\/c%2B%2B">#c\+\+<\/a>/);
     assert.match(reply.text, /<a class="who" href="\/u\/bob">bob<\/a> <time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z">/);
     assert.match(reply.text, /saved by 1 other/);
-    assert.match(reply.text, /hx-ws:connect="\/live\?topic=bookmarks%3Afirehose"/);
+    assert.match(reply.text, /hx-ws:connect="\/live\?topic=bookmarks%3Afirehose&amp;since=\d+"/);
   });
 
   test("tag pages: one tag, several tags (AND), and a tag containing a plus", async () => {
@@ -45,7 +45,7 @@ describe("pages", { timeout: 60_000 }, () => {
     assert.deepEqual(cardTitles((await client.get("/t/rust")).text), ["Rust and the web, again", "Only rust", "Rust and the web"]);
     const both = await client.get("/t/web+rust");
     assert.deepEqual(cardTitles(both.text), ["Rust and the web, again", "Rust and the web"]);
-    assert.match(both.text, /hx-ws:connect="\/live\?topic=bookmarks%3Atags%3Arust%2Bweb"/);
+    assert.match(both.text, /hx-ws:connect="\/live\?topic=bookmarks%3Atags%3Arust%2Bweb&amp;since=\d+"/);
     assert.deepEqual(cardTitles((await client.get("/t/c%2B%2B")).text), ["Rust and the web, again"]);
     assert.deepEqual(cardTitles((await client.get("/t/nothing-here")).text), []);
     const none = await client.get("/t/");
@@ -57,7 +57,7 @@ describe("pages", { timeout: 60_000 }, () => {
     const client = new PageClient(base);
     const bobs = await client.get("/u/bob");
     assert.deepEqual(cardTitles(bobs.text), ["Rust and the web, again", "Bob&#39;s web page"]);
-    assert.match(bobs.text, /topic=bookmarks%3Auser%3Abob"/);
+    assert.match(bobs.text, /topic=bookmarks%3Auser%3Abob&amp;since=\d+"/);
     assert.equal((await client.get("/u/nobody")).status, 404);
     const tags = await client.get("/tags");
     assert.match(tags.text, /<a class="w6" href="\/t\/web">web<\/a> <span class="count">3<\/span>/);
@@ -73,7 +73,7 @@ describe("pages", { timeout: 60_000 }, () => {
     const stats = await client.get("/stats");
     assert.match(stats.text, /<svg class="chart"/);
     assert.match(stats.text, /<span class="tile-value">4<\/span><span class="tile-label">bookmarks<\/span>/);
-    assert.match(stats.text, /topic=stats"/);
+    assert.match(stats.text, /topic=stats&amp;since=\d+"/);
   });
 
   test("every list paginates newest first with an 'older' link, and nothing repeats", async () => {
@@ -108,7 +108,7 @@ describe("pages", { timeout: 60_000 }, () => {
     const mine = await client.get("/bookmarks");
     assert.equal(mine.status, 200);
     assert.match(mine.text, /<form class="bookmark-form stack" id="new-bookmark" method="post" action="\/bookmarks"/);
-    assert.match(mine.text, /topic=bookmarks%3Auser%3Adora%3Aprivate"/);
+    assert.match(mine.text, /topic=bookmarks%3Auser%3Adora%3Aprivate&amp;since=\d+"/);
 
     const created = await client.post("/bookmarks", { url: "https://dora.example/one", title: "Dora's first", tags: "maps, travel", description: "a map", public: "on" });
     assert.equal(created.status, 303);
@@ -159,7 +159,7 @@ describe("pages", { timeout: 60_000 }, () => {
     const client = new PageClient(base);
     const page = await client.get(`/b/${first.id}`);
     assert.match(page.text, /Log in<\/a> to join the discussion/);
-    assert.match(page.text, new RegExp(`topic=bookmark%3A${first.id}"`));
+    assert.match(page.text, new RegExp(`topic=bookmark%3A${first.id}&amp;since=\\d+"`));
     assert.match(page.text, /Also saved by <a href="\/b\/\d+">alice<\/a>/);
 
     await client.logIn("alice");

@@ -126,7 +126,8 @@ describe("raw websocket topics", () => {
     assert.equal(ack.op, "ok");
     assert.deepEqual({ ...ack.comment, inserted_at: null }, { id: ack.comment.id, bookmark_id: target.id, user: "alice", body: "first!", inserted_at: null });
     const heard = await listener.next((frame) => frame.event === "comment_posted", "the comment push");
-    assert.deepEqual(heard, { topic, event: "comment_posted", payload: ack.comment });
+    assert.ok(Number.isSafeInteger(heard.seq) && heard.seq > 0, "every push carries its seq");
+    assert.deepEqual(heard, { topic, event: "comment_posted", payload: ack.comment, seq: heard.seq });
     const stored = await request(base, "GET", `/api/bookmarks/${target.id}/comments`);
     assert.equal(stored.json.data[0].body, "first!", "it is in the store (and so in the log)");
     await unrelated.barrier();

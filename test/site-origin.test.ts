@@ -2,7 +2,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../src/config.ts";
-import { isSiteOrigin, siteOrigin, type SiteHeaders } from "../src/http/site-origin.ts";
+import { isSiteOrigin, siteOrigin, type SiteHeaders } from "../src/auth/site-origin.ts";
 import type { Nasty } from "../src/main.ts";
 import { request, signUp, startTestServer } from "./support/server.ts";
 import { PageClient } from "./support/pages.ts";

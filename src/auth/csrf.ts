@@ -1,7 +1,7 @@
 // CSRF tokens for forms: derived from the session secret (or, before log-in, a random cookie), checked on every page POST.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { HttpError } from "../errors.ts";
-import { isSiteOrigin, type SiteOrigin } from "../http/site-origin.ts";
+import { isSiteOrigin, type SiteOrigin } from "./site-origin.ts";
 
 /** The cookie that seeds form tokens for visitors who are not logged in (log-in and sign-up forms). */
 export const CSRF_COOKIE = "nasty_csrf";

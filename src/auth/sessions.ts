@@ -1,7 +1,7 @@
 // Browser sessions: tokens of kind "session" in the event log (so they survive restarts), carried by an HttpOnly cookie.
 import type { Commands } from "../commands/commands.ts";
 import type { Token, User } from "../store/store.ts";
-import { SESSION_COOKIE } from "../http/router.ts";
+import { SESSION_COOKIE } from "./cookies.ts";
 import { CSRF_COOKIE } from "./csrf.ts";
 
 /** A session cookie lives 30 days in the browser; the token itself lasts until log-out. */

@@ -7,7 +7,7 @@ import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../auth/pa
 import { PasswordAttempts, type AttemptSource } from "../auth/password-attempts.ts";
 import { hashToken, newTokenSecret } from "../auth/tokens.ts";
 import { urlKey } from "../store/url-key.ts";
-import { CommentInput, CreateBookmark, Credentials, Registration, TokenInput, UpdateBookmark, parseInput } from "./schemas.ts";
+import { CommentInput, CreateBookmark, Credentials, NewPassword, Registration, TokenInput, UpdateBookmark, parseInput } from "./schemas.ts";
 
 export interface CommandOptions {
   signup: "open" | "closed";
@@ -140,6 +140,13 @@ export class Commands {
     } finally {
       this.reserved.delete(key);
     }
+  }
+
+  /** Sets a user's password (the CLI's `user password`): a `user.password_changed` event, durable before this resolves. */
+  async setPassword(user: User, input: unknown): Promise<void> {
+    const { password } = parseInput(NewPassword, input);
+    const passwordHash = await hashPassword(password, this.options.passwordCostLog2);
+    await this.log.append([{ type: "user.password_changed", payload: { id: user.id, password_hash: passwordHash } }]);
   }
 
   async issueToken(user: User, kind: TokenKind, nameInput: unknown = {}): Promise<IssuedToken> {

@@ -255,6 +255,12 @@ export const Registration: Schema<Infer<typeof registrationStruct>, { username: 
   normalize: (raw) => ({ username: raw.username.trim().toLowerCase(), password: raw.password }),
 };
 
+const newPasswordStruct = type({ password: Password });
+export const NewPassword: Schema<Infer<typeof newPasswordStruct>, { password: string }> = {
+  struct: newPasswordStruct,
+  normalize: (raw) => ({ password: raw.password }),
+};
+
 const credentialsStruct = type({ username: Username, password: AnyPassword });
 export const Credentials: Schema<Infer<typeof credentialsStruct>, { username: string; password: string }> = {
   struct: credentialsStruct,

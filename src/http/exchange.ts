@@ -8,9 +8,8 @@ import { clientAddress } from "../auth/password-attempts.ts";
 import { parseParams, percentDecode, truncate } from "../text.ts";
 import { COMMON_HEADERS, JSON_TYPE, statusLine, type Answer } from "./respond.ts";
 import { BodyStream } from "./body-stream.ts";
-import { siteOrigin, type SiteConfig, type SiteOrigin } from "./site-origin.ts";
+import { siteOrigin, type SiteConfig, type SiteOrigin } from "../auth/site-origin.ts";
 import { requestAnswered, requestStarted, type RequestTiming } from "../metrics.ts";
-import { assert } from "../assert.ts";
 
 /** The headers any handler may read; uWS only lets us read them before the handler returns. */
 const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
@@ -58,8 +57,8 @@ export interface RouteSpec {
   toAnswer: (error: unknown, context: Context) => Answer;
   /** Read the peer's address (also read whenever the access log is on). */
   remoteAddress: boolean;
-  /** How the site's origin is found (null for socket handshakes, which find it themselves). */
-  site: SiteConfig | null;
+  /** NASTY_PUBLIC_URL and NASTY_TRUST_PROXY, for `site`. */
+  siteConfig: SiteConfig;
 }
 
 /** The last answer when even the route's error answer failed: 500 in the route's language. */
@@ -100,8 +99,9 @@ export class Exchange implements Context, Guarded {
   private parsedQuery: URLSearchParams | null = null;
   private child: Logger | null = null;
   private readonly startedMs: number;
-  private readonly timing: RequestTiming | null;
   private readSite: SiteOrigin | null = null;
+  /** Set when metrics are on (metrics.ts). */
+  private readonly timing: RequestTiming | null;
 
   constructor(
     private readonly res: HttpResponse,
@@ -109,11 +109,11 @@ export class Exchange implements Context, Guarded {
     private readonly route: RouteSpec,
   ) {
     this.startedMs = accessLog === null ? 0 : performance.now();
-    this.timing = requestStarted(route.pattern, () => req.getMethod());
     const method = req.getMethod();
     this.head = method === "head";
     this.method = this.head ? "get" : method;
     this.path = req.getUrl();
+    this.timing = requestStarted(route.pattern, req);
     this.rawQuery = req.getQuery() ?? "";
     let badHeader = "";
     req.forEach((name, value) => {
@@ -125,13 +125,12 @@ export class Exchange implements Context, Guarded {
     this.remoteAddress = route.remoteAddress || accessLog !== null ? Buffer.from(res.getRemoteAddressAsText()).toString() : "";
   }
 
-  get site(): SiteOrigin {
-    assert(this.route.site !== null, `the site of ${this.route.pattern} is read by the handshake itself`);
-    return (this.readSite ??= siteOrigin(this.headers, this.route.site));
-  }
-
   get log(): Logger {
     return (this.child ??= logger.child({ request_id: this.requestId }));
+  }
+
+  get site(): SiteOrigin {
+    return (this.readSite ??= siteOrigin(this.headers, this.route.siteConfig));
   }
 
   /** Throws 400 naming a parameter whose escapes are not UTF-8, 422 for one that is not valid Unicode (text.ts parseParams). */
@@ -241,7 +240,6 @@ export class Exchange implements Context, Guarded {
 
   private write(answer: Answer): void {
     this.written = "started";
-    if (this.timing) requestAnswered(this.timing, answer.status);
     const res = this.res;
     res.writeStatus(statusLine(answer.status));
     res.writeHeader("X-Request-Id", this.requestId);
@@ -261,6 +259,7 @@ export class Exchange implements Context, Guarded {
       else res.end(body, answer.close === true);
     }
     this.written = "done";
+    if (this.timing !== null) requestAnswered(this.timing, answer.status);
     if (accessLog !== null) this.logAccess(answer.status, bytes);
   }
 

@@ -6,10 +6,10 @@ import { clientAddress } from "../auth/password-attempts.ts";
 import { clearedSessionCookie, endSession, sessionCookie, startSession } from "../auth/sessions.ts";
 import { isoTime } from "../render/json.ts";
 import { utcText } from "../render/html.ts";
-import { idParam } from "./api.ts";
+import { idParam } from "./params.ts";
 import { route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
-import { localPath, page, pageOptions, readForm, redirect, requireViewer, secureCookies, type PageContext } from "./pages.ts";
+import { localPath, page, pageOptions, readForm, redirect, requireViewer, secureCookies, type PageContext } from "./page.ts";
 
 export function fieldErrors(error: HttpError): FieldErrors {
   const errors = error.extra.errors;

@@ -5,12 +5,12 @@ import { normalizeTags } from "../commands/schemas.ts";
 import type { Bookmark, BookmarkQuery, User } from "../store/store.ts";
 import { tagSetTopic, topic } from "../realtime/topics.ts";
 import { cardView, commentView, render, tagCloud } from "../render/html.ts";
-import { cursorParam, idParam, userParam } from "./api.ts";
+import { cursorParam, idParam, userParam } from "./params.ts";
 import { route, type Context } from "./router.ts";
 import { percentDecodeAll } from "../text.ts";
 import type { Answer } from "./respond.ts";
 import { fieldErrors } from "./pages-auth.ts";
-import { formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, type PageContext } from "./pages.ts";
+import { formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, type PageContext } from "./page.ts";
 
 export const FEED_PAGE_SIZE = 50;
 export const RANDOM_PICKS = 50;

@@ -10,10 +10,11 @@ import { QUERY_CHARS_MAX } from "../search/query.ts";
 import { topic } from "../realtime/topics.ts";
 import { checkCsrf, checkOrigin, csrfToken } from "../auth/csrf.ts";
 import { render, renderReadMark } from "../render/html.ts";
-import { SESSION_COOKIE, cookieValue, formBody, route, type Context } from "./router.ts";
+import { formBody, route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
-import { cursorParam, idParam, userParam } from "./api.ts";
-import { fromHtmx, htmlAnswer, localPath, page, pageOptions, redirect, requireViewer, type PageContext } from "./pages.ts";
+import { SESSION_COOKIE, cookieValue } from "../auth/cookies.ts";
+import { cursorParam, idParam, userParam } from "./params.ts";
+import { fromHtmx, htmlAnswer, localPath, page, pageOptions, redirect, requireViewer, type PageContext } from "./page.ts";
 import { STATIC_DIR } from "./pages-static.ts";
 
 export const SEARCH_PAGE_SIZE = 50;

@@ -3,18 +3,18 @@ import type { HttpRequest, HttpResponse, TemplatedApp, WebSocketBehavior } from 
 import { HttpError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
+import { SESSION_COOKIE, cookieValue } from "../auth/cookies.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import { guard, guardSocketCallbacks } from "../guard.ts";
 import { errorAnswer, type Answer } from "./respond.ts";
-import type { AnswerCache } from "./answer-cache.ts";
-import type { SiteConfig } from "./site-origin.ts";
 import { parseParams, percentDecode } from "../text.ts";
 import { Exchange, type Context, type HeaderName, type RouteSpec } from "./exchange.ts";
+import type { AnswerCache } from "./answer-cache.ts";
+import type { SiteConfig } from "../auth/site-origin.ts";
 
 export type { Context, HeaderName };
 
 export const BODY_BYTES_MAX = 64 * 1024;
-export const SESSION_COOKIE = "nasty_session";
 
 export type Handler = (context: Context) => Answer | Promise<Answer>;
 
@@ -53,14 +53,6 @@ export interface RouterDeps {
   answers?: AnswerCache;
 }
 
-/** The value of cookie `name`, percent-decoded; a value that does not decode is ignored like an absent one. */
-export function cookieValue(cookieHeader: string, name: string): string | null {
-  for (const part of cookieHeader.split(";")) {
-    const index = part.indexOf("=");
-    if (index > 0 && part.slice(0, index).trim() === name) return percentDecode(part.slice(index + 1).trim());
-  }
-  return null;
-}
 
 /** Resolves the viewer from headers, synchronously; a token that is sent but unknown is a 401, never ignored. */
 function authenticate(deps: RouterDeps, headers: Record<HeaderName, string>, options: RouteOptions): Pick<Context, "viewer" | "token" | "via"> {
@@ -171,7 +163,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: Method, patte
     speaks: options.speaks ?? "json",
     toAnswer: options.onError ?? ((error, context) => errorAnswer(error, context.requestId)),
     remoteAddress: options.remoteAddress === true,
-    site: deps.config,
+    siteConfig: deps.config,
   };
   record(app, { method, pattern, speaks: spec.speaks }, spec);
   const serve = (res: HttpResponse, req: HttpRequest) => {
@@ -217,7 +209,8 @@ export interface SocketRoute<UserData> extends Omit<WebSocketBehavior<UserData>,
  * failure closes that socket with 1011), and its pattern joins the route table.
  */
 export function socketRoute<UserData>(app: TemplatedApp, pattern: string, behavior: SocketRoute<UserData>): void {
-  const spec: RouteSpec = { pattern, paramNames: [], speaks: "json", toAnswer: (error, context) => errorAnswer(error, context.requestId), remoteAddress: false, site: null };
+  // A handshake reads its site itself (handshakeSite with its endpoint's config), so context.site here is the request's own Host.
+  const spec: RouteSpec = { pattern, paramNames: [], speaks: "json", toAnswer: (error, context) => errorAnswer(error, context.requestId), remoteAddress: false, siteConfig: { publicUrl: "", trustProxy: false } };
   record(app, { method: "get", pattern, speaks: "websocket" }, spec);
   const { upgrade, ...callbacks } = behavior;
   app.ws<UserData>(pattern, {

@@ -7,7 +7,7 @@ import type { Bookmark, User } from "../store/store.ts";
 import { isoTime } from "../render/json.ts";
 import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import { errorAnswer, type Answer } from "../http/respond.ts";
-import { idParam } from "../http/api.ts";
+import { idParam } from "../http/params.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
 import { textProblem } from "../text.ts";

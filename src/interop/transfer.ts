@@ -5,7 +5,7 @@ import type { Commands } from "../commands/commands.ts";
 import { canSee, type Store, type User } from "../store/store.ts";
 import { route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
-import { booleanParam, userParam } from "../http/api.ts";
+import { booleanParam, userParam } from "../http/params.ts";
 import { BookmarkImport } from "./import.ts";
 import { NETSCAPE_FOOTER, NETSCAPE_HEADER, netscapeItem } from "./netscape.ts";
 

@@ -46,3 +46,15 @@ export function lockDataDir(dataDir: string): () => void {
     if (db.open) db.close();
   };
 }
+
+/** Whether another process holds `dataDir`'s lock: takes it and lets go at once when nobody does. */
+export function dataDirHeld(dataDir: string): boolean {
+  if (!fs.existsSync(path.join(dataDir, LOCK_FILE))) return false;
+  try {
+    lockDataDir(dataDir)();
+    return false;
+  } catch (error) {
+    if (error instanceof DataDirLockedError) return true;
+    throw error;
+  }
+}

@@ -7,9 +7,9 @@ import { assert } from "../assert.ts";
 import { HttpError } from "../errors.ts";
 import { EVENT_VERSION, type EventBody, type LoggedEvent } from "../events.ts";
 import type { EventLog, LogStats } from "./log.ts";
+import { logCommitted } from "../metrics.ts";
 import { guarded } from "../guard.ts";
 import { logger } from "../logger.ts";
-import { logCommitted } from "../metrics.ts";
 
 /** Messages to and from sqlite-worker.mjs. */
 type Row = [seq: number, type: string, v: number, ts: number, node: number, payload: string];
@@ -124,6 +124,8 @@ export class SqliteLog implements EventLog {
   /** Set when the writer thread died: every later append is refused with 503. */
   private broken: Error | null = null;
   private drainWaiters: (() => void)[] = [];
+  /** Backups copying the data directory right now (holdCompaction). */
+  private compactionHolds = 0;
   /** The last batch's failure, until a batch commits again (for /readyz). */
   private lastCommitError: string | null = null;
 
@@ -149,6 +151,25 @@ export class SqliteLog implements EventLog {
 
   get lastSeq(): number {
     return this.committedSeq;
+  }
+
+  /**
+   * Keeps the log whole while a backup copies the data directory (snapshot files first, then
+   * this log): whatever drops events behind a snapshot must do nothing while `compactionHeld`.
+   * Returns the release; holds nest, and each release counts once.
+   */
+  holdCompaction(): () => void {
+    this.compactionHolds += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.compactionHolds -= 1;
+    };
+  }
+
+  get compactionHeld(): boolean {
+    return this.compactionHolds > 0;
   }
 
   append(bodies: readonly EventBody[]): Promise<LoggedEvent[]> {
@@ -268,7 +289,7 @@ export class SqliteLog implements EventLog {
       count += events;
       if (performance.now() - sliceStart < sliceMs) continue;
       progress(count);
-      await new Promise<void>((resolve) => setImmediate(guarded("replay slice", resolve)));
+      await new Promise<void>((resolve) => setImmediate(guarded("log replay slice", resolve)));
       sliceStart = performance.now();
     }
     return count;

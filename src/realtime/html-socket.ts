@@ -1,171 +1,153 @@
-// The pages' live websocket `/live?topic=…`: admits a viewer to one topic they may see and subscribes it to that topic's HTML fragments.
-import type { HttpRequest, TemplatedApp, WebSocket } from "uWebSockets.js";
-import type { LoggedEvent } from "../events.ts";
-import type { Store, User } from "../store/store.ts";
-import { hashToken } from "../auth/tokens.ts";
-import { SESSION_COOKIE, cookieValue, socketRoute } from "../http/router.ts";
-import { handshakeSite, isSiteOrigin, type SiteConfig, type SiteOrigin } from "../http/site-origin.ts";
-import { STATS_TOPIC, parseTagSetTopic, parseTopic, readMarksTopic, wireTopic } from "./topics.ts";
-import { TAG_SETS_ACTIVE_MAX, type TagSets } from "./html-feed.ts";
+// The pages' live websocket `/live?topic=…&since=SEQ`: admits a viewer to one topic they may see, subscribes it to that topic's HTML fragments and catches it up.
+import type { HttpRequest, WebSocket } from "uWebSockets.js";
+import type { TokenId } from "../events.ts";
+import type { Config } from "../config.ts";
+import type { Store } from "../store/store.ts";
+import { admit, handshakeHeaders, parseSince, readHandshakeViewer, replayBytesMax, socketLimits, SINCE_PROBLEM, type Refused, type RegisterSocket } from "./admission.ts";
+import type { Follow, LiveDelivery } from "./live.ts";
+import { STATS_TOPIC, ownerWireTopic, readMarksTopic, wireTopic } from "./topics.ts";
+import { NULL_JOIN_REF } from "./wire.ts";
+import type { SiteConfig } from "../auth/site-origin.ts";
 import { socketClosed } from "../metrics.ts";
 
 /** Close codes the page sees; none of them is in hx-ws's reconnect list, so a refused page stays quiet. */
 export const LIVE_CLOSE = { badRequest: 4400, forbidden: 4403, notFound: 4404, busy: 4429 } as const;
+
+const CLOSE_OF: Record<Refused, number> = { bad: LIVE_CLOSE.badRequest, forbidden: LIVE_CLOSE.forbidden, missing: LIVE_CLOSE.notFound, busy: LIVE_CLOSE.busy };
 
 /** Pages never send on this socket: anything longer than this closes it at once (uWS's own limit). */
 const INCOMING_BYTES_MAX = 1024;
 
 interface LiveData {
   topic: string | null;
+  /** On the topic's owner channel: the owner following their own bookmark's discussion. */
+  owner: boolean;
   tagSet: string[] | null;
-  /** The session of a logged-in viewer: revoking it (log-out) closes a private topic, or stops the read marks. */
-  sessionId: number | null;
-  /** Whose read marks (readMarksTopic) the socket follows: the viewer's, on any topic showing cards but their private one. */
+  /** The session or token of a logged-in viewer: revoking it (log-out) closes a private topic, or stops the read marks. */
+  tokenId: TokenId | null;
+  /** Whose read marks (readMarksTopic) the socket follows: the viewer's, on any public topic of cards. */
   marksOf: string | null;
+  /** `?since=`: the last seq the page saw; it is caught up from there on open. */
+  since: number | null;
   refusal: { code: number; reason: string } | null;
-}
-
-/** A viewer known by their session cookie. */
-export interface LiveViewer {
-  user: User;
-  sessionId: number;
 }
 
 export interface LiveSocketDeps {
   store: Store;
-  tagSets: TagSets;
-  wsMaxBackpressureBytes: number;
-  /** Silence allowed before a ping goes out; a socket that does not answer it is dropped. */
-  wsIdleTimeoutS: number;
-  /** What "this site" is, for the cookie's Origin check. */
-  site: SiteConfig;
+  live: LiveDelivery;
+  config: Pick<Config, "wsMaxBackpressureBytes" | "wsIdleTimeoutS"> & SiteConfig;
 }
 
-/** Open live page sockets, their subscribers per topic (for /stats), the read marks followed, and the logged-in ones by session. */
+/** Open live page sockets, their subscribers per topic (for /stats), and the logged-in ones by token. */
 export class LiveSockets {
   connections = 0;
   readonly subscribers = new Map<string, number>();
-  /** Sockets following each person's read marks (not shown on /stats: who is watching is nobody's business). */
-  readonly marksFollowers = new Map<string, number>();
-  private readonly bySession = new Map<number, Set<WebSocket<LiveData>>>();
+  private readonly byToken = new Map<TokenId, Set<WebSocket<LiveData>>>();
+
+  constructor(private readonly deps: LiveSocketDeps) {}
+
+  /** Subscribers per topic the pages follow, the stats panel left out (the stats page's own view). */
+  topics(): ReadonlyMap<string, number> {
+    const counts = new Map(this.subscribers);
+    counts.delete(STATS_TOPIC);
+    return counts;
+  }
 
   opened(ws: WebSocket<LiveData>, data: LiveData): void {
     this.connections += 1;
-    this.count(this.subscribers, data.topic!, 1);
-    if (data.marksOf !== null) {
-      ws.subscribe(wireTopic("html", readMarksTopic(data.marksOf)));
-      this.count(this.marksFollowers, data.marksOf, 1);
-    }
-    if (data.sessionId === null) return;
-    let sockets = this.bySession.get(data.sessionId);
-    if (!sockets) this.bySession.set(data.sessionId, (sockets = new Set()));
+    count(this.subscribers, data.topic!, 1);
+    this.deps.live.joined.add(data.topic!, 1);
+    if (data.marksOf !== null) this.followMarks(ws, data.marksOf, 1);
+    if (data.tokenId === null) return;
+    let sockets = this.byToken.get(data.tokenId);
+    if (!sockets) this.byToken.set(data.tokenId, (sockets = new Set()));
     sockets.add(ws);
   }
 
   closed(ws: WebSocket<LiveData>, data: LiveData): void {
     this.connections -= 1;
-    this.count(this.subscribers, data.topic!, -1);
-    if (data.marksOf !== null) this.count(this.marksFollowers, data.marksOf, -1);
-    if (data.sessionId === null) return;
-    const sockets = this.bySession.get(data.sessionId);
+    count(this.subscribers, data.topic!, -1);
+    this.deps.live.joined.add(data.topic!, -1);
+    if (data.marksOf !== null) this.deps.live.joined.add(readMarksTopic(data.marksOf), -1);
+    if (data.tokenId === null) return;
+    const sockets = this.byToken.get(data.tokenId);
     sockets?.delete(ws);
-    if (sockets?.size === 0) this.bySession.delete(data.sessionId);
+    if (sockets?.size === 0) this.byToken.delete(data.tokenId);
   }
 
   /**
-   * Follows the log: a revoked session (log-out) stops receiving what was its own at once. A
-   * socket on a private topic is closed; one on a public topic keeps it and loses the read marks.
+   * A revoked session or token (log-out) stops receiving what was its own at once: a socket on a
+   * private topic or owner channel is closed; one on a public topic keeps it and loses the read marks.
    */
-  afterApply(event: LoggedEvent): void {
-    if (event.type !== "token.revoked") return;
-    for (const ws of [...(this.bySession.get(event.payload.id) ?? [])]) {
+  tokenRevoked(id: TokenId): void {
+    for (const ws of [...(this.byToken.get(id) ?? [])]) {
       const data = ws.getUserData();
       if (data.marksOf === null) {
         ws.end(LIVE_CLOSE.forbidden, "your session ended; log in again");
         continue;
       }
-      ws.unsubscribe(wireTopic("html", readMarksTopic(data.marksOf)));
-      this.count(this.marksFollowers, data.marksOf, -1);
+      this.followMarks(ws, data.marksOf, -1);
       data.marksOf = null;
-      data.sessionId = null;
-      this.bySession.get(event.payload.id)?.delete(ws);
+      data.tokenId = null;
+      this.byToken.get(id)?.delete(ws);
     }
-    if (this.bySession.get(event.payload.id)?.size === 0) this.bySession.delete(event.payload.id);
+    if (this.byToken.get(id)?.size === 0) this.byToken.delete(id);
   }
 
-  private count(counts: Map<string, number>, name: string, delta: 1 | -1): void {
-    const next = (counts.get(name) ?? 0) + delta;
-    if (next <= 0) counts.delete(name);
-    else counts.set(name, next);
+  private followMarks(ws: WebSocket<LiveData>, username: string, delta: 1 | -1): void {
+    const name = readMarksTopic(username);
+    if (delta === 1) ws.subscribe(wireTopic("html", name));
+    else ws.unsubscribe(wireTopic("html", name));
+    this.deps.live.joined.add(name, delta);
   }
 }
 
-/** The viewer of a session cookie, believed only when the socket's Origin is our own host (no cross-site hijacking). */
-function cookieViewer(store: Store, cookie: string, origin: string, site: SiteOrigin): LiveViewer | null {
-  const secret = cookie === "" ? null : cookieValue(cookie, SESSION_COOKIE);
-  if (!secret) return null;
-  if (!isSiteOrigin(origin, site)) return null;
-  const token = store.tokensByHash.get(hashToken(secret));
-  return token && token.kind === "session" ? { user: token.user, sessionId: token.id } : null;
+function count(counts: Map<string, number>, name: string, delta: 1 | -1): void {
+  const next = (counts.get(name) ?? 0) + delta;
+  if (next <= 0) counts.delete(name);
+  else counts.set(name, next);
 }
 
 function refuse(code: number, reason: string): LiveData {
-  return { topic: null, tagSet: null, sessionId: null, marksOf: null, refusal: { code, reason: reason.slice(0, 120) } };
-}
-
-/** A public topic of cards: a logged-in viewer also follows their own read marks on it. */
-function acceptCards(name: string, viewer: LiveViewer | null, tagSet: string[] | null = null): LiveData {
-  return { topic: name, tagSet, sessionId: viewer?.sessionId ?? null, marksOf: viewer?.user.username ?? null, refusal: null };
+  return { topic: null, owner: false, tagSet: null, tokenId: null, marksOf: null, since: null, refusal: { code, reason: reason.slice(0, 120) } };
 }
 
 /**
- * Decides whether this viewer may follow `name`: public topics for anyone, a private topic for
- * its owner only (its cards carry their read marks already, so it needs no marks topic).
+ * What the socket of a page asking for `?topic=` gets, by the one admission rule. A logged-in
+ * viewer of a public topic of cards also follows their own read marks there (the shared cards
+ * carry an empty one); their private topic and owner channel carry their own cards already.
  */
-export function admit(deps: LiveSocketDeps, name: string | null, viewer: LiveViewer | null): LiveData {
+function admitted(deps: LiveSocketDeps, req: HttpRequest): LiveData {
+  const headers = handshakeHeaders(req, deps.config);
+  const name = headers.query.get("topic");
   if (!name) return refuse(LIVE_CLOSE.badRequest, "missing ?topic=");
-  if (name === STATS_TOPIC) return { topic: name, tagSet: null, sessionId: null, marksOf: null, refusal: null };
-  const tagSet = parseTagSetTopic(name);
-  if (tagSet) {
-    if (!deps.tagSets.has(name) && deps.tagSets.size >= TAG_SETS_ACTIVE_MAX) return refuse(LIVE_CLOSE.busy, "too many different tag combinations are followed right now");
-    return acceptCards(name, viewer, tagSet);
-  }
-  const parsed = parseTopic(name);
-  if (!parsed) return refuse(LIVE_CLOSE.badRequest, `unknown topic ${name.slice(0, 60)}`);
-  switch (parsed.kind) {
-    case "firehose":
-    case "tag":
-    case "user":
-      return acceptCards(name, viewer);
-    case "private":
-      if (!viewer || viewer.user.username !== parsed.username) return refuse(LIVE_CLOSE.forbidden, `only ${parsed.username}, logged in on this site, may follow their private bookmarks`);
-      return { topic: name, tagSet: null, sessionId: viewer.sessionId, marksOf: null, refusal: null };
-    case "bookmark": {
-      const bookmark = deps.store.bookmarksById.get(parsed.id as never);
-      if (!bookmark || !bookmark.public) return refuse(LIVE_CLOSE.notFound, `no public bookmark ${parsed.id}`);
-      return acceptCards(name, viewer);
-    }
-  }
+  const since = parseSince(headers.query.get("since"));
+  if (since === "bad") return refuse(LIVE_CLOSE.badRequest, `?since=: ${SINCE_PROBLEM}`);
+  const who = readHandshakeViewer(deps.store, headers);
+  if ("refused" in who) return refuse(LIVE_CLOSE.forbidden, who.message);
+  const admission = admit(deps.store, "live", name, who.viewer, deps.live.tagSets, who.cookieNote);
+  if (!admission.ok) return refuse(CLOSE_OF[admission.refused], admission.reason);
+  const personal = admission.owner || name === STATS_TOPIC || name.endsWith(":private");
+  return {
+    topic: name, owner: admission.owner, tagSet: admission.tagSet, tokenId: who.tokenId, since, refusal: null,
+    marksOf: personal ? null : who.viewer?.username ?? null,
+  };
 }
 
 /**
  * Registers `/live`. Headers are read synchronously in `upgrade`; a refused topic still upgrades
  * and is closed at once with a 44xx code and a reason, which a browser (unlike an HTTP status)
- * can see. Slow readers are cut off at `wsMaxBackpressureBytes`; their page reconnects and
- * reloads its live part (static/app.js).
+ * can see. On open the socket joins its topics and, with `?since=`, is caught up in the same
+ * tick (or told to resync). Slow readers are cut off at the backpressure bound; their page
+ * reconnects and resumes (static/app.js).
  */
-export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): LiveSockets {
-  const live = new LiveSockets();
-  socketRoute<LiveData>(app, "/live", {
-    maxPayloadLength: INCOMING_BYTES_MAX,
-    maxBackpressure: deps.wsMaxBackpressureBytes,
-    closeOnBackpressureLimit: 1,
-    idleTimeout: deps.wsIdleTimeoutS,
-    sendPingsAutomatically: true,
+export function registerLiveSocket(register: RegisterSocket, deps: LiveSocketDeps): LiveSockets {
+  const live = new LiveSockets(deps);
+  deps.live.tokenRevokedListeners.push((id) => live.tokenRevoked(id));
+  register<LiveData>("/live", {
+    ...socketLimits(deps.config, INCOMING_BYTES_MAX),
     upgrade(req: HttpRequest) {
-      const viewer = cookieViewer(deps.store, req.getHeader("cookie"), req.getHeader("origin"), handshakeSite(req, deps.site));
-      const name = new URLSearchParams(req.getQuery() ?? "").get("topic");
-      return { data: admit(deps, name, viewer), protocol: req.getHeader("sec-websocket-protocol") };
+      return { data: admitted(deps, req), protocol: req.getHeader("sec-websocket-protocol") };
     },
     open(ws: WebSocket<LiveData>) {
       const data = ws.getUserData();
@@ -173,9 +155,13 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
         ws.end(data.refusal?.code ?? LIVE_CLOSE.badRequest, data.refusal?.reason ?? "refused");
         return;
       }
-      ws.subscribe(wireTopic("html", data.topic));
-      if (data.tagSet) deps.tagSets.join(data.tagSet);
+      ws.subscribe(data.owner ? ownerWireTopic("html", data.topic) : wireTopic("html", data.topic));
+      if (data.tagSet) deps.live.tagSets.join(data.tagSet);
       live.opened(ws, data);
+      if (data.since === null || data.topic === STATS_TOPIC) return;
+      const follows: Follow[] = [{ name: data.topic, owner: data.owner, wire: "html", joinRef: NULL_JOIN_REF, tagSet: data.tagSet }];
+      if (data.marksOf !== null) follows.push({ name: readMarksTopic(data.marksOf), owner: false, wire: "html", joinRef: NULL_JOIN_REF, tagSet: null });
+      ws.cork(() => deps.live.catchUp(follows, data.since!, replayBytesMax(deps.config), (text) => ws.send(text, false)));
     },
     message(ws: WebSocket<LiveData>) {
       ws.end(LIVE_CLOSE.badRequest, "this socket only sends; post forms over HTTP");
@@ -184,7 +170,7 @@ export function registerLiveSocket(app: TemplatedApp, deps: LiveSocketDeps): Liv
       socketClosed("live", code);
       const data = ws.getUserData();
       if (data.refusal || !data.topic) return;
-      if (data.tagSet) deps.tagSets.leave(data.tagSet);
+      if (data.tagSet) deps.live.tagSets.leave(data.tagSet);
       live.closed(ws, data);
     },
   });

@@ -1,7 +1,7 @@
 // Phoenix Channels at `/socket/websocket`: phx_join, phx_leave, heartbeat and new_comment, for Phoenix's own client and the original app's clients.
-import type { TemplatedApp, WebSocket } from "uWebSockets.js";
-import { socketRoute } from "../http/router.ts";
-import { FRAME_BYTES_MAX, reasonOf, type SocketBehavior, type SocketData, type SocketHub } from "./socket-hub.ts";
+import type { WebSocket } from "uWebSockets.js";
+import { FRAME_BYTES_MAX, reasonOf, type SocketData, type SocketHub } from "./socket-hub.ts";
+import { SINCE_PROBLEM, parseSince, type SocketLimits, type RegisterSocket } from "./admission.ts";
 import { PHOENIX_TOPIC, parsePhoenixFrame, phoenixFrame, phoenixReply, type PhoenixFrame, type PhoenixWire } from "./phoenix-protocol.ts";
 import { socketClosed } from "../metrics.ts";
 
@@ -39,9 +39,15 @@ function handle(hub: SocketHub, ws: WebSocket<SocketData>, frame: PhoenixFrame):
     return;
   }
   switch (frame.event) {
-    case "phx_join":
-      outcome(hub, ws, frame, hub.join(ws, frame.topic, frame.joinRef ?? frame.ref));
+    case "phx_join": {
+      const since = parseSince(frame.payload.since);
+      if (since === "bad") return outcome(hub, ws, frame, { ok: false, reason: SINCE_PROBLEM });
+      const rejoin = ws.getUserData().joined.has(frame.topic);
+      const joined = hub.join(ws, frame.topic, frame.joinRef ?? frame.ref);
+      outcome(hub, ws, frame, joined);
+      if (joined.ok && !rejoin && since !== null) hub.catchUp(ws, [frame.topic], since);
       return;
+    }
     case "phx_leave":
       outcome(hub, ws, frame, hub.leave(ws, frame.topic));
       return;
@@ -61,10 +67,11 @@ function handle(hub: SocketHub, ws: WebSocket<SocketData>, frame: PhoenixFrame):
   if (!hub.abusive(ws)) reply(hub, ws, frame, "error", { reason: `unknown event '${frame.event.slice(0, 40)}'; a channel understands phx_leave and, on bookmark:<id>, new_comment {"body":…}` });
 }
 
-export function registerPhoenixSocket(app: TemplatedApp, hub: SocketHub, behavior: SocketBehavior): void {
-  socketRoute<SocketData>(app, "/socket/websocket", {
-    ...behavior,
-    upgrade: (req) => hub.upgrade(req, wireOf(req.getQuery() ?? ""), []),
+/** A join's payload `{"since": SEQ}` catches the channel up from there, after the join's reply. */
+export function registerPhoenixSocket(register: RegisterSocket, hub: SocketHub, limits: SocketLimits): void {
+  register<SocketData>("/socket/websocket", {
+    ...limits,
+    upgrade: (req) => hub.upgrade(req, wireOf(req.getQuery() ?? ""), [], null),
     open(ws) {
       hub.opened(ws);
     },

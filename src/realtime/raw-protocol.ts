@@ -2,11 +2,13 @@
 import { define, validate, type, optional, type Struct } from "superstruct";
 import type { Ref } from "./wire.ts";
 import { textProblem } from "../text.ts";
+import { SINCE_PROBLEM, parseSince } from "./admission.ts";
 
 export const RAW_OPS = ["subscribe", "unsubscribe", "ping", "comment"] as const;
 
 export type RawFrame =
-  | { op: "subscribe" | "unsubscribe"; topic: string; ref: Ref }
+  | { op: "subscribe"; topic: string; since: number | null; ref: Ref }
+  | { op: "unsubscribe"; topic: string; ref: Ref }
   | { op: "ping"; ref: Ref }
   | { op: "comment"; topic: string; body: unknown; ref: Ref };
 
@@ -61,7 +63,11 @@ export function parseRawFrame(text: string): Parsed<RawFrame> {
     return { ok: false, reason: `${name}: ${String(failure.path[0] ?? "frame")} ${failure.message}`, ref };
   }
   switch (name) {
-    case "subscribe":
+    case "subscribe": {
+      const since = parseSince(object.since);
+      if (since === "bad") return { ok: false, reason: `subscribe: ${SINCE_PROBLEM}`, ref };
+      return { ok: true, frame: { op: name, topic: object.topic as string, since, ref } };
+    }
     case "unsubscribe":
       return { ok: true, frame: { op: name, topic: object.topic as string, ref } };
     case "ping":

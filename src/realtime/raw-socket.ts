@@ -1,8 +1,9 @@
 // The raw JSON websocket `/ws`: subscribe, unsubscribe, ping and comment frames; `?topics=a,b` joins on connect.
-import type { TemplatedApp, WebSocket } from "uWebSockets.js";
-import { socketRoute } from "../http/router.ts";
+import type { WebSocket } from "uWebSockets.js";
+import { HttpError } from "../errors.ts";
 import { errorFrame, okFrame, parseRawFrame, type RawFrame } from "./raw-protocol.ts";
-import { FRAME_BYTES_MAX, SUBSCRIPTIONS_PER_SOCKET_MAX, reasonOf, type SocketBehavior, type SocketData, type SocketHub } from "./socket-hub.ts";
+import { FRAME_BYTES_MAX, SUBSCRIPTIONS_PER_SOCKET_MAX, reasonOf, type SocketData, type SocketHub } from "./socket-hub.ts";
+import { SINCE_PROBLEM, parseSince, type SocketLimits, type RegisterSocket } from "./admission.ts";
 import { socketClosed } from "../metrics.ts";
 
 /** `?topics=` names beyond the subscription bound are refused one by one like any other join. */
@@ -19,9 +20,15 @@ function handle(hub: SocketHub, ws: WebSocket<SocketData>, frame: RawFrame): voi
     case "ping":
       hub.send(ws, okFrame("ping", frame.ref));
       return;
-    case "subscribe":
+    case "subscribe": {
+      const rejoin = ws.getUserData().joined.has(frame.topic);
+      const outcome = hub.join(ws, frame.topic, null);
+      hub.send(ws, outcome.ok ? okFrame(frame.op, frame.ref, { topic: frame.topic }) : errorFrame(outcome.reason, frame.ref, { for: frame.op, topic: frame.topic }));
+      if (outcome.ok && !rejoin && frame.since !== null) hub.catchUp(ws, [frame.topic], frame.since);
+      return;
+    }
     case "unsubscribe": {
-      const outcome = frame.op === "subscribe" ? hub.join(ws, frame.topic, null) : hub.leave(ws, frame.topic);
+      const outcome = hub.leave(ws, frame.topic);
       hub.send(ws, outcome.ok ? okFrame(frame.op, frame.ref, { topic: frame.topic }) : errorFrame(outcome.reason, frame.ref, { for: frame.op, topic: frame.topic }));
       return;
     }
@@ -34,13 +41,24 @@ function handle(hub: SocketHub, ws: WebSocket<SocketData>, frame: RawFrame): voi
   }
 }
 
-export function registerRawSocket(app: TemplatedApp, hub: SocketHub, behavior: SocketBehavior): void {
-  socketRoute<SocketData>(app, "/ws", {
-    ...behavior,
-    upgrade: (req) => hub.upgrade(req, "json", initialTopics(req.getQuery() ?? "")),
+/**
+ * `/ws?topics=a,b&since=SEQ`: the topics are joined on open, each answered like a subscribe
+ * frame, and then caught up together from `since`, in seq order.
+ */
+export function registerRawSocket(register: RegisterSocket, hub: SocketHub, limits: SocketLimits): void {
+  register<SocketData>("/ws", {
+    ...limits,
+    upgrade: (req) => {
+      const query = req.getQuery() ?? "";
+      const since = parseSince(new URLSearchParams(query).get("since"));
+      if (since === "bad") throw new HttpError(400, `?since=: ${SINCE_PROBLEM}`);
+      return hub.upgrade(req, "json", initialTopics(query), since);
+    },
     open(ws) {
       hub.opened(ws);
-      for (const name of ws.getUserData().initialTopics) handle(hub, ws, { op: "subscribe", topic: name, ref: null });
+      const data = ws.getUserData();
+      for (const name of data.initialTopics) handle(hub, ws, { op: "subscribe", topic: name, since: null, ref: null });
+      if (data.initialSince !== null) hub.catchUp(ws, data.initialTopics, data.initialSince);
     },
     message(ws, message, isBinary) {
       if (isBinary) {

@@ -1,18 +1,16 @@
-// The live JSON side, wired: the raw `/ws` and Phoenix `/socket/websocket` endpoints, their shared hub, and the publisher that follows the log.
-import type { TemplatedApp } from "uWebSockets.js";
+// The live JSON endpoints, wired: the raw `/ws` and Phoenix `/socket/websocket` sockets and their shared hub, fed by live delivery.
+import type { RegisterSocket } from "./admission.ts";
 import type { Config } from "../config.ts";
-import { Publisher } from "./publisher.ts";
 import { registerPhoenixSocket } from "./phoenix-socket.ts";
 import { registerRawSocket } from "./raw-socket.ts";
-import { SocketHub, socketBehavior, type HubDeps } from "./socket-hub.ts";
+import { FRAME_BYTES_CLOSE, SocketHub, type HubDeps } from "./socket-hub.ts";
+import { socketLimits } from "./admission.ts";
 
 export interface RealtimeDeps extends HubDeps {
   config: Pick<Config, "wsMaxBackpressureBytes" | "wsIdleTimeoutS" | "publicUrl" | "trustProxy">;
 }
 
 export interface Realtime {
-  /** Push onto main's observers: publishes each committed event. */
-  observer: Publisher;
   hub: SocketHub;
   /** The `realtime` member of /api/status. */
   status: () => ReturnType<SocketHub["status"]>;
@@ -20,14 +18,15 @@ export interface Realtime {
   close: () => void;
 }
 
-/** Registers both websocket endpoints on `app`; call before `app.listen`. */
-export function registerRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
+/** Registers both websocket endpoints through `register`; call before `app.listen`. */
+export function registerRealtime(register: RegisterSocket, deps: RealtimeDeps): Realtime {
   const hub = new SocketHub(deps);
-  const behavior = socketBehavior(deps.config.wsMaxBackpressureBytes, deps.config.wsIdleTimeoutS);
-  registerRawSocket(app, hub, behavior);
-  registerPhoenixSocket(app, hub, behavior);
+  const limits = socketLimits(deps.config, FRAME_BYTES_CLOSE);
+  registerRawSocket(register, hub, limits);
+  registerPhoenixSocket(register, hub, limits);
+  deps.live.usePhoenixClasses(hub.joinRefClasses);
+  deps.live.tokenRevokedListeners.push((id) => hub.tokenRevoked(id));
   return {
-    observer: new Publisher(deps.store, app, hub.joinRefClasses, hub.joins, (id) => hub.tokenRevoked(id)),
     hub,
     status: () => hub.status(),
     close: () => hub.closeAll(),

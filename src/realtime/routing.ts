@@ -1,24 +1,44 @@
-// Which topics a committed change reaches, and as what: the privacy rules of live delivery, as pure functions.
-import { topic } from "./topics.ts";
+// Which topics a committed change reaches, on which channel and as what: the privacy rules of live delivery, as one pure function.
+import { readMarksTopic, tagSetTopic, topic } from "./topics.ts";
 
-/** What a bookmark looked like for routing: taken before an update or delete is applied, and after. */
-export interface Visibility {
+/** A bookmark as routing sees it, taken before an update or delete is applied, and after. */
+export interface BookmarkState {
   id: number;
   public: boolean;
   tags: readonly string[];
   username: string;
 }
 
-export type Change = "created" | "updated" | "deleted";
+/**
+ * One committed event as live delivery sees it: the typed before/after snapshot of what it
+ * changed, and its `seq` (its position in the log, carried by every push and used to resume).
+ * `shared` is false for an update that touches only the owner's personal state (changesShared).
+ */
+export type LiveEvent =
+  | { kind: "bookmark"; seq: number; ts: number; id: number; before: BookmarkState | null; after: BookmarkState | null; shared: boolean }
+  | { kind: "comment"; seq: number; ts: number; bookmark: BookmarkState; commentId: number }
+  | { kind: "quiet"; seq: number; ts: number };
+
+export type Change = "created" | "updated" | "deleted" | "comment" | "comment-count";
 
 /** The original app's topics (`bookmark:feed`, `tag:<t>`) speak their own event names and payloads. */
 export type Dialect = "modern" | "legacy";
 
 /**
- * One delivery: `change` published on `name`. `owner` routes go on the topic's owner channel
- * (ownerWireTopic), which only the bookmark's owner subscribes to. `personal` routes reach the
- * owner alone (their private topic, their owner channel), so their payload may carry the owner's
- * personal state (the read-later flag); every other payload must not.
+ * What a topic shows, which decides how a page renders a route: a `list` of public cards
+ * (firehose, tag, tag set, user, and the aliases), the owner's `private` list, a bookmark's
+ * `discussion`, or the owner's read `marks`.
+ */
+export type Place = "list" | "private" | "discussion" | "marks";
+
+/** Which renderers a route is for: JSON frames, HTML fragments, or both. */
+export type Formats = "all" | "json" | "html";
+
+/**
+ * One delivery: `change` published on `name`. `owner` routes go on the topic's owner channel,
+ * which only the bookmark's owner subscribes to. `personal` routes reach the owner alone (their
+ * private topic, their owner channel, their read marks), so what they carry may show the owner's
+ * personal state (the read-later flag); every other route's must not.
  */
 export interface Route {
   name: string;
@@ -26,6 +46,8 @@ export interface Route {
   personal: boolean;
   dialect: Dialect;
   change: Change;
+  place: Place;
+  formats: Formats;
 }
 
 /** Fields of a bookmark that are its owner's alone: nobody else sees them, or that they changed. */
@@ -41,59 +63,111 @@ export function changesShared(payload: object): boolean {
   return false;
 }
 
-/** The public topics a bookmark in this state is listed on (none while private or gone). */
-function listedOn(state: Visibility | null): Map<string, Dialect> {
-  const names = new Map<string, Dialect>();
+interface Listing {
+  dialect: Dialect;
+  formats: Formats;
+}
+
+const MODERN: Listing = { dialect: "modern", formats: "all" };
+const LEGACY: Listing = { dialect: "legacy", formats: "json" };
+const PAGES_ONLY: Listing = { dialect: "modern", formats: "html" };
+
+/** The public list topics a bookmark in this state is on (none while private or gone); `tagSets` are the multi-tag feeds to consider. */
+function listedOn(state: BookmarkState | null, tagSets: readonly (readonly string[])[]): Map<string, Listing> {
+  const names = new Map<string, Listing>();
   if (!state?.public) return names;
-  names.set(topic.firehose, "modern");
-  names.set(topic.user(state.username), "modern");
-  names.set(topic.feed, "legacy");
+  names.set(topic.firehose, MODERN);
+  names.set(topic.user(state.username), MODERN);
+  names.set(topic.feed, LEGACY);
   for (const tag of state.tags) {
-    names.set(topic.tag(tag), "modern");
-    names.set(topic.tagAlias(tag), "legacy");
+    names.set(topic.tag(tag), MODERN);
+    names.set(topic.tagAlias(tag), LEGACY);
   }
+  for (const tags of tagSets) if (tags.length > 1 && tags.every((tag) => state.tags.includes(tag))) names.set(tagSetTopic(tags), PAGES_ONLY);
   return names;
 }
 
+function route(name: string, listing: Listing, change: Change, place: Place, owner = false, personal = false): Route {
+  return { name, owner, personal, dialect: listing.dialect, change, place, formats: listing.formats };
+}
+
 /**
- * The routes of a bookmark going from `before` to `after` (null: not there). The rule, per list
- * topic (firehose, tag, user and their aliases): a bookmark that enters the list is `created`
+ * The routes of a bookmark going from `before` to `after` (null: not there). Per list topic
+ * (firehose, tag, tag set, user and the aliases): a bookmark that enters the list is `created`
  * there, one that stays is `updated`, one that leaves it — deleted, made private, tag removed —
  * is `deleted`. So a subscriber's view of a list stays exactly the public bookmarks on it.
  * - The owner's private topic sees every change of every one of their bookmarks.
  * - `bookmark:<id>` (the discussion) hears of updates and deletion: its owner channel always, its
  *   public channel while the bookmark is public, plus one `deleted` when it stops being public.
- * - A change that is not `shared` (changesShared: only personal fields) goes to the owner's
- *   routes alone.
+ * - The owner's read marks (pages only) follow each public state of it.
+ * - A change that is not `shared` (only personal fields) goes to the owner's routes alone.
  */
-export function bookmarkRoutes(before: Visibility | null, after: Visibility | null, shared = true): Route[] {
+function bookmarkRoutes(before: BookmarkState | null, after: BookmarkState | null, shared: boolean, tagSets: readonly (readonly string[])[]): Route[] {
   const state = after ?? before;
   if (!state) return [];
   const reachesOthers = shared || before === null || after === null;
-  const was = reachesOthers ? listedOn(before) : new Map<string, Dialect>();
-  const now = reachesOthers ? listedOn(after) : new Map<string, Dialect>();
+  const was = reachesOthers ? listedOn(before, tagSets) : new Map<string, Listing>();
+  const now = reachesOthers ? listedOn(after, tagSets) : new Map<string, Listing>();
   const routes: Route[] = [];
-  for (const [name, dialect] of was) if (!now.has(name)) routes.push({ name, owner: false, personal: false, dialect, change: "deleted" });
-  for (const [name, dialect] of now) routes.push({ name, owner: false, personal: false, dialect, change: was.has(name) ? "updated" : "created" });
+  for (const [name, listing] of was) if (!now.has(name)) routes.push(route(name, listing, "deleted", "list"));
+  for (const [name, listing] of now) routes.push(route(name, listing, was.has(name) ? "updated" : "created", "list"));
   const ownerChange: Change = before === null ? "created" : after === null ? "deleted" : "updated";
-  routes.push({ name: topic.privateOf(state.username), owner: false, personal: true, dialect: "modern", change: ownerChange });
+  routes.push(route(topic.privateOf(state.username), MODERN, ownerChange, "private", false, true));
   if (before !== null) {
     const discussion = topic.bookmark(state.id);
-    routes.push({ name: discussion, owner: true, personal: true, dialect: "modern", change: ownerChange });
-    if (!reachesOthers) return routes;
-    if (before.public) routes.push({ name: discussion, owner: false, personal: false, dialect: "modern", change: after?.public ? "updated" : "deleted" });
-    else if (after?.public) routes.push({ name: discussion, owner: false, personal: false, dialect: "modern", change: "updated" });
+    routes.push(route(discussion, MODERN, ownerChange, "discussion", true, true));
+    if (reachesOthers && before.public) routes.push(route(discussion, MODERN, after?.public ? "updated" : "deleted", "discussion"));
+    else if (reachesOthers && after?.public) routes.push(route(discussion, MODERN, "updated", "discussion"));
+  }
+  if (after?.public) routes.push(route(readMarksTopic(after.username), PAGES_ONLY, ownerChange, "marks", false, true));
+  return routes;
+}
+
+/**
+ * Where a comment goes: `bookmark:<id>`'s owner channel always. While the bookmark is public:
+ * its public channel, the original app's feed and tag aliases, and the new count on every list
+ * and the owner's private topic (pages); while private, the owner's private topic (pages).
+ */
+function commentRoutes(bookmark: BookmarkState, tagSets: readonly (readonly string[])[]): Route[] {
+  const discussion = topic.bookmark(bookmark.id);
+  const mine = topic.privateOf(bookmark.username);
+  const routes = [route(discussion, MODERN, "comment", "discussion", true, true)];
+  if (!bookmark.public) {
+    routes.push(route(mine, PAGES_ONLY, "comment", "private", false, true));
+    return routes;
+  }
+  routes.push(route(discussion, MODERN, "comment", "discussion"));
+  routes.push(route(mine, PAGES_ONLY, "comment-count", "private", false, true));
+  for (const [name, listing] of listedOn(bookmark, tagSets)) {
+    routes.push(listing.dialect === "legacy" ? route(name, LEGACY, "comment", "list") : route(name, PAGES_ONLY, "comment-count", "list"));
   }
   return routes;
 }
 
-/** Where a comment goes: `bookmark:<id>`'s owner channel always; while public, its public channel and the original app's feed and tag aliases. */
-export function commentRoutes(bookmark: Visibility): { name: string; owner: boolean; dialect: Dialect }[] {
-  const discussion = topic.bookmark(bookmark.id);
-  const routes = [{ name: discussion, owner: true, dialect: "modern" as Dialect }];
-  if (!bookmark.public) return routes;
-  routes.push({ name: discussion, owner: false, dialect: "modern" });
-  routes.push({ name: topic.feed, owner: false, dialect: "legacy" });
-  for (const tag of bookmark.tags) routes.push({ name: topic.tagAlias(tag), owner: false, dialect: "legacy" });
-  return routes;
+/**
+ * Every route of one committed event: the one rule for live pushes and for the history replayed
+ * on resume. `tagSets` are the multi-tag feeds (`/t/rust+web`) to route to, each a list of tags;
+ * the event decides which of them it is on.
+ */
+export function routesOf(event: LiveEvent, tagSets: readonly (readonly string[])[] = []): Route[] {
+  switch (event.kind) {
+    case "bookmark":
+      return bookmarkRoutes(event.before, event.after, event.shared, tagSets);
+    case "comment":
+      return commentRoutes(event.bookmark, tagSets);
+    case "quiet":
+      return [];
+  }
+}
+
+/** The id of the bookmark an event is about; null when it is about none. */
+export function bookmarkIdOf(event: LiveEvent): number | null {
+  switch (event.kind) {
+    case "bookmark":
+      return event.id;
+    case "comment":
+      return event.bookmark.id;
+    case "quiet":
+      return null;
+  }
 }

@@ -8,11 +8,12 @@ import type { TokenId } from "../events.ts";
 import type { Commands } from "../commands/commands.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
 import type { Store, User } from "../store/store.ts";
-import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
-import { SESSION_COOKIE, cookieValue } from "../http/router.ts";
-import { handshakeSite, isSiteOrigin, type SiteConfig } from "../http/site-origin.ts";
+import type { Config } from "../config.ts";
+import { admit, chosenProtocol, replayBytesMax, handshakeHeaders, readHandshakeViewer } from "./admission.ts";
+import type { Follow, LiveDelivery } from "./live.ts";
+import type { SiteConfig } from "../auth/site-origin.ts";
 import { commentJson, type CommentJson } from "../render/json.ts";
-import { ownerWireTopic, parseAliasTopic, parseTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
+import { ownerWireTopic, parseTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
 import { NULL_JOIN_REF, joinRefJson, type JoinRefJson, type Ref, type SocketWire } from "./wire.ts";
 
 /** Topics one connection may follow at once. */
@@ -27,9 +28,6 @@ const MINUTE_MS = 60_000;
 
 /** Close codes: 1001 going away, 1008 policy (abuse), 4401 the socket's token was revoked. */
 export const CLOSE = { shutdown: 1001, abuse: 1008, revoked: 4401 } as const;
-
-/** The Phoenix client's way to send a token without putting it in the URL (`authToken` option). */
-const PHOENIX_TOKEN_PROTOCOL = "base64url.bearer.phx.";
 
 /** Distinct join_refs one Phoenix v2 topic frames its pushes for; later ones share the `null` class. */
 export const JOIN_REF_CLASSES_PER_TOPIC_MAX = 32;
@@ -101,33 +99,15 @@ export interface SocketData {
   cookieNote: string;
   /** `?topics=a,b` of the raw protocol, joined on open. */
   initialTopics: string[];
+  /** `?since=SEQ` of the raw protocol: the initial topics are caught up from there. */
+  initialSince: number | null;
   joined: Map<string, Joined>;
   open: boolean;
   errorWindowStartMs: number;
   errorCount: number;
 }
 
-/**
- * uWS settings both endpoints share. A reader that falls `maxBackpressureBytes` behind is closed
- * (uWS would otherwise silently skip it on publish); a silent connection is pinged and dropped
- * when it does not answer within `idleTimeoutS` (protocol pings: clients that never send
- * Phoenix heartbeats stay connected while their socket is alive).
- */
-export function socketBehavior(maxBackpressureBytes: number, idleTimeoutS: number) {
-  return {
-    maxPayloadLength: FRAME_BYTES_CLOSE,
-    maxBackpressure: maxBackpressureBytes,
-    closeOnBackpressureLimit: 1,
-    idleTimeout: idleTimeoutS,
-    sendPingsAutomatically: true,
-  };
-}
-export type SocketBehavior = ReturnType<typeof socketBehavior>;
-
 export type Outcome = { ok: true } | { ok: false; reason: string };
-
-export const TOPIC_LIST =
-  "bookmarks:firehose, bookmarks:tag:<tag>, bookmarks:user:<name>, bookmarks:user:<name>:private, bookmark:<id>, and the original app's bookmark:feed and tag:<tag>";
 
 /** An operating error's message; anything else is a bug, logged, and the client told only that it failed. */
 export function reasonOf(error: unknown): string {
@@ -137,70 +117,15 @@ export function reasonOf(error: unknown): string {
   return `internal error; it has been logged as ${requestId}`;
 }
 
-/** Whether `viewer` may follow `name`, and on which channel: the owner follows a bookmark's discussion on its owner channel. */
-export function admitTopic(store: Store, name: string, viewer: User | null, cookieNote = ""): { ok: true; owner: boolean } | { ok: false; reason: string } {
-  const shown = name.slice(0, 80);
-  const parsed = parseTopic(name) ?? parseAliasTopic(name);
-  if (!parsed) return { ok: false, reason: `unknown topic '${shown}'; topics are ${TOPIC_LIST} (tags lower-case, spaces as '-')` };
-  switch (parsed.kind) {
-    case "firehose":
-    case "tag":
-    case "feed":
-    case "tagAlias":
-      return { ok: true, owner: false };
-    case "user":
-      return store.userByName(parsed.username) ? { ok: true, owner: false } : { ok: false, reason: `no user named '${parsed.username}'` };
-    case "private":
-      if (viewer?.username === parsed.username) return { ok: true, owner: false };
-      return { ok: false, reason: `${shown} is only for ${parsed.username}: connect with their token (?token=) or session${cookieNote}` };
-    case "bookmark": {
-      const bookmark = store.visibleBookmark(parsed.id, viewer);
-      if (!bookmark) return { ok: false, reason: `no bookmark ${parsed.id}${cookieNote}` };
-      return { ok: true, owner: bookmark.user === viewer };
-    }
-  }
-}
-
 export interface HubDeps {
   store: Store;
   commands: Commands;
   limiter: RateLimiter;
-  config: SiteConfig;
+  live: LiveDelivery;
+  config: Pick<Config, "wsMaxBackpressureBytes"> & SiteConfig;
 }
 
 export type Refusal = { refused: true; status: number; message: string };
-
-/**
- * The viewer of a websocket handshake, read synchronously in `upgrade`: a token in `?token=`,
- * `Authorization` or Phoenix's token subprotocol, else a session cookie, believed only when the
- * handshake's Origin is this host (a browser always sends Origin, so another site's page cannot
- * ride the cookie). A token that is sent but unknown refuses the handshake with 401.
- */
-function handshakeViewer(store: Store, siteConfig: SiteConfig, req: HttpRequest, protocols: string[]): Pick<SocketData, "viewer" | "tokenId" | "cookieNote"> | Refusal {
-  const query = new URLSearchParams(req.getQuery() ?? "");
-  const bearer = protocols.find((protocol) => protocol.startsWith(PHOENIX_TOKEN_PROTOCOL));
-  let secret = query.get("token") ?? tokenFromAuthorization(req.getHeader("authorization"));
-  if (!secret && bearer) secret = Buffer.from(bearer.slice(PHOENIX_TOKEN_PROTOCOL.length), "base64url").toString("utf8");
-  if (secret) {
-    const token = store.tokensByHash.get(hashToken(secret));
-    if (!token) return { refused: true, status: 401, message: "invalid or revoked token" };
-    return { viewer: token.user, tokenId: token.id, cookieNote: "" };
-  }
-  const cookieSecret = cookieValue(req.getHeader("cookie"), SESSION_COOKIE);
-  if (!cookieSecret) return { viewer: null, tokenId: null, cookieNote: "" };
-  const origin = req.getHeader("origin");
-  if (origin !== "" && !isSiteOrigin(origin, handshakeSite(req, siteConfig))) {
-    return { viewer: null, tokenId: null, cookieNote: ` (the session cookie was ignored: Origin '${origin.slice(0, 80)}' is not this site)` };
-  }
-  const token = store.tokensByHash.get(hashToken(cookieSecret));
-  if (!token || token.kind !== "session") return { viewer: null, tokenId: null, cookieNote: " (the session cookie is expired or unknown; log in again)" };
-  return { viewer: token.user, tokenId: token.id, cookieNote: "" };
-}
-
-/** The subprotocol to answer with: the first one offered that is not a token (browsers fail a handshake that ignores theirs). */
-function chosenProtocol(protocols: string[]): string {
-  return protocols.find((protocol) => !protocol.startsWith(PHOENIX_TOKEN_PROTOCOL)) ?? "";
-}
 
 /**
  * Open sockets of both protocols: their subscriptions (each a uWS topic of the socket's wire
@@ -227,12 +152,14 @@ export class SocketHub {
   }
 
   /** What a handshake opens: a socket of `wire` for its viewer; throws HttpError naming the problem to refuse it. */
-  upgrade(req: HttpRequest, wire: SocketWire, initialTopics: string[]): { data: SocketData; protocol: string } {
-    const protocols = req.getHeader("sec-websocket-protocol").split(",").map((protocol) => protocol.trim()).filter((protocol) => protocol !== "");
-    const who = handshakeViewer(this.deps.store, this.deps.config, req, protocols);
-    if ("refused" in who) throw new HttpError(who.status, who.message);
-    const data: SocketData = { wire, ...who, initialTopics, joined: new Map(), open: false, errorWindowStartMs: 0, errorCount: 0 };
-    return { data, protocol: chosenProtocol(protocols) };
+  upgrade(req: HttpRequest, wire: SocketWire, initialTopics: string[], initialSince: number | null): { data: SocketData; protocol: string } {
+    const headers = handshakeHeaders(req, this.deps.config);
+    const who = readHandshakeViewer(this.deps.store, headers);
+    if ("refused" in who) throw new HttpError(Number.parseInt(who.status, 10), who.message);
+    const data: SocketData = {
+      wire, viewer: who.viewer, tokenId: who.tokenId, cookieNote: who.cookieNote, initialTopics, initialSince, joined: new Map(), open: false, errorWindowStartMs: 0, errorCount: 0,
+    };
+    return { data, protocol: chosenProtocol(headers.protocols) };
   }
 
   opened(ws: WebSocket<SocketData>): void {
@@ -272,8 +199,8 @@ export class SocketHub {
       return { ok: true };
     }
     if (data.joined.size >= SUBSCRIPTIONS_PER_SOCKET_MAX) return { ok: false, reason: `at most ${SUBSCRIPTIONS_PER_SOCKET_MAX} topics per connection; leave one before joining ${name.slice(0, 80)}` };
-    const admitted = admitTopic(this.deps.store, name, data.viewer, data.cookieNote);
-    if (!admitted.ok) return admitted;
+    const admitted = admit(this.deps.store, data.wire === "json" ? "ws" : "phoenix", name, data.viewer, this.deps.live.tagSets, data.cookieNote);
+    if (!admitted.ok) return { ok: false, reason: admitted.reason };
     const baseTopic = admitted.owner ? ownerWireTopic(data.wire, name) : wireTopic(data.wire, name);
     const joined: Joined = { baseTopic, uwsTopic: baseTopic, owner: admitted.owner, joinRef, joinRefClass: null };
     if (data.wire === "phx") this.takeClass(name, joined);
@@ -281,6 +208,22 @@ export class SocketHub {
     data.joined.set(name, joined);
     this.countJoin(name, 1);
     return { ok: true };
+  }
+
+  /**
+   * Sends what `names` (just joined) missed after `since`, then nothing more: the live pushes
+   * follow. Call right after the join's answer, in the same tick.
+   */
+  catchUp(ws: WebSocket<SocketData>, names: readonly string[], since: number): void {
+    const data = ws.getUserData();
+    const follows: Follow[] = [];
+    for (const name of names) {
+      const joined = data.joined.get(name);
+      if (joined) follows.push({ name, owner: joined.owner, wire: data.wire, joinRef: joinRefJson(joined.joinRef), tagSet: null });
+    }
+    if (!data.open) return;
+    // One cork for the whole replay: one write for the lot, not one per frame.
+    ws.cork(() => this.deps.live.catchUp(follows, since, replayBytesMax(this.deps.config), (text) => ws.send(text, false)));
   }
 
   leave(ws: WebSocket<SocketData>, name: string): Outcome {
@@ -366,6 +309,7 @@ export class SocketHub {
   }
 
   private countJoin(name: string, delta: 1 | -1): void {
+    this.deps.live.joined.add(name, delta);
     const next = (this.joinCounts.get(name) ?? 0) + delta;
     if (next <= 0) this.joinCounts.delete(name);
     else this.joinCounts.set(name, next);

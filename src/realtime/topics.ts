@@ -1,7 +1,7 @@
 // Topic names: every topic is built and parsed here, never by string concatenation elsewhere.
 import { normalizeTags } from "../commands/schemas.ts";
 import { percentDecodeAll, textProblem, uriComponent } from "../text.ts";
-import type { JoinRefJson } from "./wire.ts";
+import type { JoinRefJson, Wire } from "./wire.ts";
 
 export type Topic =
   | { kind: "firehose" }
@@ -35,7 +35,6 @@ export const topic = {
  * The uWS topic a wire format is published on: each event is serialised once per wire format
  * and topic, so raw JSON, Phoenix and htmx subscribers each get bytes made for them.
  */
-export type Wire = "json" | "phx" | "phx1" | "html";
 export function wireTopic(wire: Wire, name: string): string {
   return `${wire}|${name}`;
 }

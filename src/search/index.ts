@@ -111,8 +111,7 @@ export class SearchIndex {
     return bookmark ? { bookmark, words: distinctWords(bookmark) } : null;
   }
 
-  afterApply(event: LoggedEvent, before: unknown): void {
-    const indexed = before as Indexed | null;
+  afterApply(event: LoggedEvent, indexed: Indexed | null): void {
     switch (event.type) {
       case "bookmark.created": {
         const bookmark = this.store.bookmarksById.get(event.payload.id);

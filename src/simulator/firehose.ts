@@ -102,7 +102,8 @@ export interface FirehoseOptions {
 
 /**
  * Keeps one socket open to `endpoint`: on close or failure it says so and reconnects after a
- * doubling delay (250 ms up to 10 s), reset once a connection is accepted. A handshake the server
+ * doubling delay (250 ms up to 10 s), reset once a connection is accepted, resuming after the
+ * last seq it saw: the server replays what was missed, or says resync when it no longer can. A handshake the server
  * refuses for good (401, 403, 404) or every topic refused ends it; `done` resolves to the exit code.
  */
 export class FirehoseClient {
@@ -110,6 +111,8 @@ export class FirehoseClient {
   private timer: NodeJS.Timeout | null = null;
   private attempt = 0;
   private connections = 0;
+  /** The seq of the last push seen: a reconnect resumes after it (`?since=`), so nothing is missed. */
+  private lastSeq: number | null = null;
   private stopped = false;
   private finish!: (code: number) => void;
   readonly done: Promise<number> = new Promise((resolve) => (this.finish = resolve));
@@ -131,7 +134,9 @@ export class FirehoseClient {
   private connect(): void {
     if (this.stopped) return;
     const headers = this.options.token ? { authorization: `Bearer ${this.options.token}` } : undefined;
-    const socket = new WebSocket(this.options.endpoint, { headers });
+    const endpoint = new URL(this.options.endpoint);
+    if (this.lastSeq !== null) endpoint.searchParams.set("since", String(this.lastSeq));
+    const socket = new WebSocket(endpoint, { headers });
     this.socket = socket;
     let refused = 0;
     socket.on("open", () => {
@@ -149,7 +154,9 @@ export class FirehoseClient {
         this.options.note(`ignored a frame that is not JSON: ${clean(text).slice(0, 80)}`);
         return;
       }
+      if (typeof frame.seq === "number" && Number.isSafeInteger(frame.seq)) this.lastSeq = Math.max(this.lastSeq ?? 0, frame.seq);
       if (frame.op === "ok" && frame.for === "subscribe") this.options.note(`listening on ${clean(frame.topic)}`);
+      else if (frame.op === "resync") this.options.note(`missed too much on ${clean(frame.topic)} while away to catch up; going on from now`);
       else if (frame.op === "error") {
         this.options.note(`the server refused ${clean(frame.for ?? "a frame")} ${clean(frame.topic)}: ${clean(frame.reason)}`);
         if (frame.for === "subscribe" && ++refused === this.options.topics.length) this.stop(2);

@@ -94,11 +94,16 @@ export class OpenApiChecker {
    */
   private responseFor(answer: ApiAnswer): { response: Json; pointer: string; route: string } | { problem: string; route: string } {
     const method = answer.method.toLowerCase();
-    const everyRoute = this.spec["x-nasty-every-route"] as Json | undefined;
-    const common = everyRoute?.[answer.status === 204 ? `${answer.method.toUpperCase()} 204` : String(answer.status)] as Json | undefined;
-    if (common !== undefined) return { response: this.resolve(common), pointer: (common.$ref as string).slice(1), route: `${answer.method.toUpperCase()} ${answer.path}` };
     const template = this.templateOf(answer.path);
     const operation = template === null ? undefined : (this.spec.paths[template] as Json)[method];
+    if (template !== null && operation === undefined && answer.method.toLowerCase() !== "options" && answer.status === 405) {
+      const fallback = this.spec["x-nasty-every-route"]["405"] as Json;
+      return { response: this.resolve(fallback), pointer: (fallback.$ref as string).slice(1), route: `${answer.method.toUpperCase()} ${template}` };
+    }
+    if (template !== null && answer.method.toLowerCase() === "options") {
+      const route = `OPTIONS ${template}`;
+      return answer.status === 204 ? { response: {}, pointer: "", route } : { problem: `OPTIONS answered ${answer.status}, not 204`, route };
+    }
     if (template === null || operation === undefined) {
       const route = `${answer.method.toUpperCase()} ${answer.path}`;
       const fallback = this.spec["x-nasty-unknown-route"];
@@ -107,7 +112,8 @@ export class OpenApiChecker {
     }
     const route = `${answer.method.toUpperCase()} ${template}`;
     const key = String(answer.status);
-    const response = operation.responses?.[key] as Json | undefined;
+    // Answers every route gives alike (an unexpected error, a method the route does not take) are described once, in x-nasty-every-route.
+    const response = (operation.responses?.[key] ?? this.spec["x-nasty-every-route"]?.[key]) as Json | undefined;
     if (!response) return { problem: `undocumented status ${answer.status} (documented: ${Object.keys(operation.responses ?? {}).join(", ")})`, route };
     const escaped = template.replace(/~/g, "~0").replace(/\//g, "~1");
     const pointer = typeof response.$ref === "string" ? response.$ref.slice(1) : `/paths/${escaped}/${method}/responses/${key}`;
@@ -116,7 +122,7 @@ export class OpenApiChecker {
 
   /** Problems with an answer, as one message naming the route, the status and each schema error; null when it matches. */
   check(answer: ApiAnswer): string | null {
-    // HEAD is answered as GET without a body: its status must be one GET documents.
+    // HEAD is answered as GET without a body: its status must be one GET (or every route) documents.
     if (answer.method.toUpperCase() === "HEAD") {
       const asGet = this.responseFor({ ...answer, method: "GET" });
       return "problem" in asGet ? `${asGet.route} → ${answer.status} (HEAD): ${asGet.problem}` : answer.text === "" ? null : `${asGet.route} → ${answer.status} (HEAD): a body`;
@@ -128,7 +134,8 @@ export class OpenApiChecker {
     if (!content) return answer.text === "" ? null : `${where}: documented without a body, but the answer has one (${answer.text.slice(0, 80)})`;
     const type = answer.contentType.split(";")[0]!.trim().toLowerCase();
     if (!(type in content)) return `${where}: content type '${type}' is not documented (documented: ${Object.keys(content).join(", ")})`;
-    if (!/json/.test(type) || content[type].schema === undefined) return null;
+    // A HEAD answer has the headers of its GET and no body to check.
+    if (!/json/.test(type) || content[type].schema === undefined || answer.method.toUpperCase() === "HEAD") return null;
     let body: unknown;
     try {
       body = JSON.parse(answer.text);

@@ -146,20 +146,40 @@ export interface Fragment {
   swap: string;
 }
 
-/** A /live socket of a page: its fragments in order, and how it closed. */
+/** A /live socket of a page: its fragments in order (their seqs apart), and how it closed. */
 export interface Live {
   socket: WebSocket;
   next(): Promise<Fragment>;
+  /** The seq of each fragment received, in order. */
+  seqs: number[];
   closed: Promise<{ code: number; reason: string }>;
 }
 
 /** Opens /live on `topic`; resolves once open (the server has subscribed it by then). */
-export async function openLive(base: string, topicName: string, headers: Record<string, string> = {}): Promise<Live> {
-  const socket = new WebSocket(`${base.replace(/^http/, "ws")}/live?topic=${encodeURIComponent(topicName)}`, { headers });
+/**
+ * A fragment as the page swaps it (a resync comes as swap "resync"): its `seq` checked (a whole number, also on the swapped element
+ * as `data-seq` when there is one) and set apart. Stats panels carry none: they are no event.
+ */
+export function fragmentOf(message: Fragment & { seq?: unknown }, seqs: number[]): Fragment {
+  const { seq, ...fragment } = message;
+  if ((message as { resync?: unknown }).resync === true) return { content: "", target: "", swap: "resync" };
+  if (fragment.target === "#stats-panel") return fragment;
+  if (typeof seq !== "number" || !Number.isSafeInteger(seq)) throw new Error(`a fragment without its seq: ${JSON.stringify(message).slice(0, 200)}`);
+  seqs.push(seq);
+  const marked = /^(\s*<[a-zA-Z][a-zA-Z0-9-]*) data-seq="(\d+)"/.exec(fragment.content);
+  if (fragment.content.trim() !== "" && Number(marked?.[2]) !== seq) throw new Error(`the swapped element does not carry data-seq="${seq}": ${fragment.content.slice(0, 120)}`);
+  return marked ? { ...fragment, content: fragment.content.replace(` data-seq="${seq}"`, "") } : fragment;
+}
+
+/** Opens /live on `topic` (`since`: resume after that seq); resolves once open (the server has subscribed it by then). */
+export async function openLive(base: string, topicName: string, headers: Record<string, string> = {}, since: number | null = null): Promise<Live> {
+  const resume = since === null ? "" : `&since=${since}`;
+  const socket = new WebSocket(`${base.replace(/^http/, "ws")}/live?topic=${encodeURIComponent(topicName)}${resume}`, { headers });
   const queue: Fragment[] = [];
+  const seqs: number[] = [];
   const waiting: ((fragment: Fragment) => void)[] = [];
   socket.on("message", (data) => {
-    const fragment = JSON.parse(String(data)) as Fragment;
+    const fragment = fragmentOf(JSON.parse(String(data)) as Fragment, seqs);
     const waiter = waiting.shift();
     if (waiter) waiter(fragment);
     else queue.push(fragment);
@@ -184,5 +204,5 @@ export async function openLive(base: string, topicName: string, headers: Record<
       waiting.push(waiter);
     });
   };
-  return { socket, closed, next };
+  return { socket, closed, next, seqs };
 }

@@ -1,4 +1,4 @@
-// The site's own origin, the one rule behind Origin checks, Secure cookies and every absolute link.
+// The site's own origin, the one rule behind Origin checks (pages, forms, the live sockets' cookies), Secure cookies and every absolute link.
 import type { Config } from "../config.ts";
 
 export type SiteConfig = Pick<Config, "publicUrl" | "trustProxy">;

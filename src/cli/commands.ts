@@ -1,0 +1,182 @@
+// The `nasty` CLI's commands: one table, run inside the running server (over its socket) or by the CLI on an unused data directory.
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { ConfigError, type Config } from "../config.ts";
+import { DataDirLockedError } from "../log/lock.ts";
+import type { SqliteLog } from "../log/sqlite.ts";
+import type { Store } from "../store/store.ts";
+import type { Commands } from "../commands/commands.ts";
+import { HttpError } from "../errors.ts";
+import { importCommand } from "../interop/import-cli.ts";
+import { BackupError, restoreBackup, writeBackup } from "../log/backup.ts";
+import { readSecret, UsageError } from "./terminal.ts";
+export { UsageError };
+
+export const USAGE = `usage: npm run nasty -- <command>
+  user add NAME [--password PASSWORD]   create a user (sign-up may be closed) and print an API token
+  user password NAME                    set a new password, typed at a prompt (not shown) or read from stdin
+  token add NAME                        print a new API token for an existing user
+  import FILE --user NAME [--no-folders] [--public]
+                                        import a Netscape bookmark file (browsers, Pinboard, linkding);
+                                        its entries are private unless --public (or their own PRIVATE="0")
+  backup FILE [--force]                 write a consistent copy of all data to FILE (also while the server runs)
+  restore FILE                          fill an empty data directory from a backup FILE
+Commands run inside the server when one uses the data directory (NASTY_DATA_DIR, default ./data),
+and on the directory itself when none does.`;
+
+
+/** Where a command's output goes: the terminal, or the socket back to the CLI. */
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** What every command gets: where it was asked from, what the CLI gathered first, where to print. */
+export interface BaseContext {
+  config: Config;
+  /** The CLI's working directory: FILE arguments are relative to it. */
+  cwd: string;
+  /** Values the CLI read from its own terminal before the command ran (gather). */
+  input: Readonly<Record<string, string>>;
+  io: Output;
+}
+
+/** The data directory's files, held (offline: the lock; in the server: compaction held off on demand). */
+export interface FilesContext extends BaseContext {
+  holdCompaction(): () => void;
+}
+
+/** The replayed store and the one write path: the live ones inside the server. */
+export interface StateContext extends FilesContext {
+  store: Store;
+  log: SqliteLog;
+  commands: Commands;
+}
+
+/**
+ * A command: the words that select it, what it needs opened, and what it does with the rest of
+ * the arguments. `gather` runs in the CLI's own process first (it may read the terminal); what it
+ * returns is the command's `input`, sent along to the server.
+ */
+export type CliCommand = { words: string[]; gather?: (args: string[]) => Promise<Record<string, string>> } & (
+  | { opens: "state"; run: (context: StateContext, args: string[]) => Promise<void> }
+  | { opens: "files"; run: (context: FilesContext, args: string[]) => Promise<void> }
+  | { opens: "nothing"; serverRefusal: string; run: (context: BaseContext, args: string[]) => Promise<void> }
+);
+
+/** `--name value` options after the positional words. */
+export function option(args: readonly string[], name: string): string | undefined {
+  const index = args.indexOf(`--${name}`);
+  if (index < 0) return undefined;
+  const value = args[index + 1];
+  if (value === undefined || value.startsWith("--")) throw new UsageError(`--${name} needs a value`);
+  return value;
+}
+
+function positional(args: readonly string[], what: string): string {
+  const value = args[0];
+  if (!value || value.startsWith("--")) throw new UsageError(`${what}`);
+  return value;
+}
+
+function existingUser(context: StateContext, args: readonly string[], command: string) {
+  const name = positional(args, `${command} needs a NAME`);
+  const user = context.store.userByName(name.trim().toLowerCase());
+  if (!user) throw new UsageError(`no user named ${name}`);
+  return user;
+}
+
+async function userAdd(context: StateContext, args: string[]): Promise<void> {
+  const name = positional(args, "user add needs a NAME");
+  const given = option(args, "password");
+  const password = given ?? randomBytes(12).toString("base64url");
+  const { user, secret } = await context.commands.register({ username: name, password }, "local", { ignoreClosedSignup: true });
+  context.io.out(`created user ${user.username}`);
+  if (!given) context.io.out(`password: ${password}`);
+  context.io.out(`token: ${secret}`);
+}
+
+async function userPassword(context: StateContext, args: string[]): Promise<void> {
+  const user = existingUser(context, args, "user password");
+  await context.commands.setPassword(user, { password: context.input.password });
+  context.io.out(`password changed for ${user.username}`);
+}
+
+async function tokenAdd(context: StateContext, args: string[]): Promise<void> {
+  const user = existingUser(context, args, "token add");
+  const { secret } = await context.commands.issueToken(user, "api", { name: "cli" });
+  context.io.out(`token: ${secret}`);
+}
+
+async function backup(context: FilesContext, args: string[]): Promise<void> {
+  const file = path.resolve(context.cwd, positional(args, "backup needs a FILE to write"));
+  const result = await writeBackup({ dataDir: context.config.dataDir, holdCompaction: context.holdCompaction }, file, { force: args.includes("--force") });
+  context.io.out(`backup written to ${result.file}: ${result.files.length} files, ${result.bytes} bytes, up to seq ${result.lastSeq}`);
+}
+
+async function restore(context: BaseContext, args: string[]): Promise<void> {
+  const file = path.resolve(context.cwd, positional(args, "restore needs a backup FILE"));
+  const result = await restoreBackup(file, context.config.dataDir);
+  context.io.out(`restored ${result.files.length} files into ${context.config.dataDir}, up to seq ${result.lastSeq}`);
+}
+
+export const COMMANDS: CliCommand[] = [
+  { words: ["user", "add"], opens: "state", run: userAdd },
+  {
+    words: ["user", "password"], opens: "state", run: userPassword,
+    gather: async (args) => {
+      const name = positional(args, "user password needs a NAME");
+      return { password: await readSecret(`new password for ${name}: `) };
+    },
+  },
+  { words: ["token", "add"], opens: "state", run: tokenAdd },
+  { words: ["import"], opens: "state", run: (context, args) => importCommand(context, args, (message) => new UsageError(message), option) },
+  { words: ["backup"], opens: "files", run: backup },
+  { words: ["restore"], opens: "nothing", run: restore, serverRefusal: "restore fills an empty data directory, and a running server is using this one; stop it, or point NASTY_DATA_DIR at an empty folder" },
+];
+
+/** The command `argv` selects and the arguments after its words, or null. */
+export function findCommand(argv: readonly string[]): { command: CliCommand; args: string[] } | null {
+  const command = COMMANDS.find((candidate) => candidate.words.every((word, index) => argv[index] === word));
+  return command ? { command, args: argv.slice(command.words.length) } : null;
+}
+
+/**
+ * Runs `body` and turns what it throws into the CLI's answer: 0, 2 with `error: …` for every
+ * operating error (bad input, a busy directory, a damaged backup), 1 with `error: …` otherwise.
+ * The same on both paths, so a command answers alike with and without a server.
+ */
+export async function answer(io: Output, body: () => Promise<void>): Promise<number> {
+  try {
+    await body();
+    return 0;
+  } catch (error) {
+    if (error instanceof HttpError) {
+      const fields = (error.extra.errors ?? {}) as Record<string, string[]>;
+      const detail = Object.entries(fields).map(([field, messages]) => `${field} ${messages.join(", ")}`).join("; ");
+      io.err(`error: ${detail || error.message}`);
+      return 2;
+    }
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof BackupError) {
+      io.err(`error: ${error.message}`);
+      return 2;
+    }
+    io.err(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return 1;
+  }
+}
+
+/** The server's live parts a command runs against when it arrives over the CLI socket. */
+export type LiveParts = Omit<StateContext, "cwd" | "input" | "io">;
+
+/** Runs one command inside the running server, with the CLI's working directory, input and output. */
+export function runInServer(live: LiveParts, request: { argv: string[]; cwd: string; input: Record<string, string> }, io: Output): Promise<number> {
+  const found = findCommand(request.argv);
+  const context: StateContext = { ...live, cwd: request.cwd, input: request.input, io };
+  return answer(io, async () => {
+    if (!found) throw new UsageError(`unknown command '${request.argv.join(" ")}'`);
+    const { command, args } = found;
+    if (command.opens === "nothing") throw new UsageError(command.serverRefusal);
+    await command.run(context, args);
+  });
+}

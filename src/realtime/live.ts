@@ -1,0 +1,235 @@
+// Live delivery, one part: per committed event one typed snapshot, routed once, rendered once per topic and format, published, and kept in the history that resuming clients replay.
+import type { LoggedEvent, TokenId } from "../events.ts";
+import type { Store } from "../store/store.ts";
+import type { CardCache } from "../render/html.ts";
+import { LiveHistory, ReplayCache, routesOn, type HistoryEntry } from "./history.ts";
+import { htmlFragment, htmlKey, jsonEventName, jsonKey, jsonPayload, subjectOf, type Subject } from "./renderers.ts";
+import { bookmarkIdOf, routesOf, type BookmarkState, type LiveEvent, type Route } from "./routing.ts";
+import { liveEventOf, stateBefore } from "./snapshot.ts";
+import { TagSets } from "./tag-sets.ts";
+import { pushed } from "../metrics.ts";
+import { ownerWireTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
+import { NULL_JOIN_REF, pushFrame, resyncFrame, type JoinRefJson, type Wire } from "./wire.ts";
+
+/** The part of uWS live delivery publishes through (the app itself in production). */
+export interface TopicOut {
+  numSubscribers(topic: string): number;
+  publish(topic: string, message: string, isBinary?: boolean): boolean;
+}
+
+/** The join_ref classes of a Phoenix v2 base topic that have subscribers (the socket hub's count). */
+export interface JoinRefClassesOf {
+  of(baseTopic: string): Iterable<JoinRefJson>;
+}
+
+/**
+ * Topic names somebody follows, on any endpoint, wire or channel, counted at join, leave and
+ * close. A name it lacks has no subscriber anywhere, so nothing is rendered for it; a name it has
+ * is still checked with uWS (numSubscribers) per wire.
+ */
+export class TopicCounts {
+  private readonly counts = new Map<string, number>();
+
+  get size(): number {
+    return this.counts.size;
+  }
+
+  has(name: string): boolean {
+    return this.counts.has(name);
+  }
+
+  add(name: string, delta: 1 | -1): void {
+    const next = (this.counts.get(name) ?? 0) + delta;
+    if (next <= 0) this.counts.delete(name);
+    else this.counts.set(name, next);
+  }
+}
+
+const WIRES: readonly Wire[] = ["json", "phx", "phx1", "html"];
+
+/** Whether a route is for this wire's renderer: HTML fragments, or JSON frames. */
+function carries(route: Route, wire: Wire): boolean {
+  return route.formats === "all" || (route.formats === "html") === (wire === "html");
+}
+
+/**
+ * One subscription being caught up: `name` on its owner channel or not, in a wire format; Phoenix
+ * v2 frames carry the join_ref; a tag-set topic (pages) is routed with its own tags.
+ */
+export interface Follow {
+  name: string;
+  owner: boolean;
+  wire: Wire;
+  joinRef: JoinRefJson;
+  tagSet: readonly string[] | null;
+}
+
+/** The html wire's resync: a data-only hx-ws message (no content), which the page's script turns into a reload of its live part. */
+export const HTML_RESYNC = JSON.stringify({ resync: true });
+
+export interface LiveDeliveryDeps {
+  store: Store;
+  out: TopicOut;
+  cards: CardCache;
+  /** Events the history holds (NASTY_LIVE_HISTORY). */
+  historyEventsMax: number;
+  /** The log's head when the process started: the history holds nothing before it. */
+  headSeq: number;
+}
+
+/**
+ * Follows the log's commit hook, so nothing is published before it is durable. Per event: the
+ * snapshot (`stateBefore` before the store applies it, `liveEventOf` after), its routes
+ * (routing.ts, the one rule), and for each route with subscribers one rendering per format,
+ * published on uWS topics. The same routes and renderers replay the history to a client that
+ * resumes, so privacy holds the same way for both: a route is rendered from the bookmark as it
+ * is now, and skipped when that may no longer be shown (renderers.ts, subjectOf).
+ */
+export class LiveDelivery {
+  readonly history: LiveHistory;
+  readonly replayCache = new ReplayCache();
+  readonly joined = new TopicCounts();
+  readonly tagSets = new TagSets();
+  /** Told when a token is revoked, so the sockets it opened close (set by the socket endpoints). */
+  readonly tokenRevokedListeners: ((id: TokenId) => void)[] = [];
+  private phoenixClasses: JoinRefClassesOf = { of: () => [] };
+
+  constructor(private readonly deps: LiveDeliveryDeps) {
+    this.history = new LiveHistory(deps.historyEventsMax, deps.headSeq);
+  }
+
+  /** The Phoenix v2 join_ref classes, counted by the socket hub. */
+  usePhoenixClasses(classes: JoinRefClassesOf): void {
+    this.phoenixClasses = classes;
+  }
+
+  beforeApply(event: LoggedEvent): BookmarkState | null {
+    return stateBefore(this.deps.store, event);
+  }
+
+  afterApply(event: LoggedEvent, before: BookmarkState | null): void {
+    const live = liveEventOf(this.deps.store, event, before);
+    this.history.push(live);
+    const bookmarkId = bookmarkIdOf(live);
+    if (bookmarkId !== null) this.replayCache.drop(bookmarkId);
+    if (event.type === "token.revoked") for (const listener of this.tokenRevokedListeners) listener(event.payload.id);
+    if (this.joined.size > 0 && live.kind !== "quiet") this.publish(live);
+  }
+
+  /** Status for /api/status: what the history holds. */
+  status(): { history_events: number; history_events_max: number; held_after_seq: number; head_seq: number; replay_cache_bytes: number } {
+    return { history_events: this.history.size, history_events_max: this.history.eventsMax, held_after_seq: this.history.heldAfter, head_seq: this.history.head, replay_cache_bytes: this.replayCache.size.bytes };
+  }
+
+  /**
+   * Publishes one event on each wire's uWS topic that has subscribers; each payload or fragment
+   * is rendered at most once per key. Phoenix v2 subscribers are split by join_ref: one frame per
+   * class (a reader closed at its backpressure bound inside publish may empty a class mid-loop; a
+   * Map's iteration skips what is deleted meanwhile).
+   */
+  private publish(event: LiveEvent): void {
+    const rendered = new Map<string, string | null>();
+    for (const route of routesOf(event, this.tagSetsOf(event))) {
+      if (!this.joined.has(route.name)) continue;
+      let subject: Subject | null | undefined;
+      for (const wire of WIRES) {
+        const base = route.owner ? ownerWireTopic(wire, route.name) : wireTopic(wire, route.name);
+        const classes = wire === "phx" ? [...this.phoenixClasses.of(base)] : [NULL_JOIN_REF];
+        for (const joinRef of classes) {
+          const uwsTopic = wire === "phx" ? phoenixWireTopic(route.name, joinRef, route.owner) : base;
+          if (this.deps.out.numSubscribers(uwsTopic) === 0) continue;
+          subject ??= subjectOf(this.deps.store, route, event);
+          if (subject === null) break;
+          const frame = this.frame(event, route, subject, wire, joinRef, rendered);
+          if (frame === null) continue;
+          this.deps.out.publish(uwsTopic, frame, false);
+          pushed(wire === "html" ? "live" : "json");
+        }
+        if (subject === null) break;
+      }
+    }
+  }
+
+  /** The tag sets followed now that this event may be on (before or after it). */
+  private tagSetsOf(event: LiveEvent): (readonly string[])[] {
+    if (this.tagSets.size === 0 || event.kind === "quiet") return [];
+    if (event.kind === "comment") return this.tagSets.matching(event.bookmark.tags);
+    const sets = new Set([...this.tagSets.matching(event.before?.tags ?? []), ...this.tagSets.matching(event.after?.tags ?? [])]);
+    return [...sets];
+  }
+
+  /** One route's frame in one wire format; `rendered` holds each payload or fragment of this event by key. */
+  private frame(event: LiveEvent, route: Route, subject: Subject, wire: Wire, joinRef: JoinRefJson, rendered: Map<string, string | null>): string | null {
+    if (!carries(route, wire)) return null;
+    if (wire === "html") {
+      const key = htmlKey(route);
+      let text = rendered.get(key);
+      if (text === undefined) rendered.set(key, (text = htmlFragment(route, event, subject, this.deps.cards)));
+      return text;
+    }
+    const key = jsonKey(route);
+    let payload = rendered.get(key);
+    if (payload === undefined) rendered.set(key, (payload = jsonPayload(route, event, subject)));
+    if (payload === null) return null;
+    return pushFrame(wire, route.name, jsonEventName(route), payload, event.seq, joinRef);
+  }
+
+  /**
+   * Catches subscriptions up after `since` (the last seq their client saw), in seq order across
+   * them: each missed event the client may see now, as the live push would have framed it. Runs
+   * synchronously right after the subscriptions joined their uWS topics, so no commit can fall
+   * between the replay and the live pushes: no gap and no duplicate. When the history no longer
+   * holds everything after `since`, or the replay would go over `bytesMax` (the socket's
+   * backpressure budget), each subscription gets one resync instead of (or after) what was sent.
+   */
+  catchUp(follows: readonly Follow[], since: number, bytesMax: number, send: (text: string) => void): { replayed: number; resynced: boolean } {
+    if (follows.length === 0 || since === this.history.head) return { replayed: 0, resynced: false };
+    if (!this.history.complete(since)) return this.resync(follows, send, 0);
+    let bytes = 0;
+    let replayed = 0;
+    for (const entry of this.history.after(since)) {
+      for (const follow of follows) {
+        for (const route of this.routesFor(entry, follow)) {
+          if (route.owner !== follow.owner) continue;
+          const text = this.replayed(entry.event, route, follow);
+          if (text === null) continue;
+          bytes += text.length;
+          if (bytes > bytesMax) return this.resync(follows, send, replayed);
+          send(text);
+          replayed += 1;
+        }
+      }
+    }
+    return { replayed, resynced: false };
+  }
+
+  private resync(follows: readonly Follow[], send: (text: string) => void, replayed: number): { replayed: number; resynced: true } {
+    let pageTold = false;
+    for (const follow of follows) {
+      if (follow.wire !== "html") send(resyncFrame(follow.wire, follow.name, follow.joinRef));
+      else if (!pageTold) send(HTML_RESYNC);
+      pageTold ||= follow.wire === "html";
+    }
+    return { replayed, resynced: true };
+  }
+
+  private routesFor(entry: HistoryEntry, follow: Follow): readonly Route[] {
+    if (follow.tagSet === null) return routesOn(entry, follow.name);
+    return routesOf(entry.event, [follow.tagSet]).filter((route) => route.name === follow.name);
+  }
+
+  /** A replayed frame, its payload or fragment rendered once per event and key (ReplayCache). */
+  private replayed(event: LiveEvent, route: Route, follow: Follow): string | null {
+    const bookmarkId = bookmarkIdOf(event);
+    if (bookmarkId === null || !carries(route, follow.wire)) return null;
+    const key = `${event.seq} ${follow.wire === "html" ? htmlKey(route) : jsonKey(route)}`;
+    let text = this.replayCache.get(bookmarkId, key);
+    if (text === undefined) {
+      const subject = subjectOf(this.deps.store, route, event);
+      text = subject === null ? null : follow.wire === "html" ? htmlFragment(route, event, subject, this.deps.cards) : jsonPayload(route, event, subject);
+      this.replayCache.set(bookmarkId, key, text);
+    }
+    if (text === null || follow.wire === "html") return text;
+    return pushFrame(follow.wire, route.name, jsonEventName(route), text, event.seq, follow.joinRef);
+  }
+}
