@@ -179,7 +179,7 @@ async function snapshot(base: string, requests: { method: string; path: string; 
   const lines: string[] = [];
   for (const { method, path, headers } of requests) {
     const response = await fetch(base + path, { method, headers, redirect: "manual" });
-    const shown = [...response.headers].filter(([name]) => name !== "date").map(([name, value]) => `${name}: ${value}`).join("\n");
+    const shown = [...response.headers].filter(([name]) => name !== "date" && name !== "x-request-id").map(([name, value]) => `${name}: ${value}`).join("\n");
     lines.push(`${method} ${path} ${JSON.stringify(headers ?? {})} → ${response.status}\n${shown}\n\n${await response.text()}`);
   }
   return lines;

@@ -143,8 +143,9 @@ const ERROR_HEADINGS: Record<number, string> = { 400: "Bad request", 401: "Log i
 /** Any error on a page becomes an HTML page naming the problem; a GET that needs a log-in goes to the log-in page. */
 export function errorPage(pages: PageContext, error: unknown, context: Context | null): Answer {
   if (!(error instanceof HttpError)) {
-    console.error(`[pages] internal error in ${context?.method ?? "?"} ${context?.path ?? "?"}:`, error);
-    return page(pages, context, "@pages/error", "Error", "", { heading: "Something went wrong", message: "internal error; it has been logged" }, { status: 500 });
+    // The guard has logged it with its stack under the request id, which the page names.
+    const message = `internal error; it has been logged as ${context?.requestId ?? "?"}`;
+    return page(pages, context, "@pages/error", "Error", "", { heading: "Something went wrong", message }, { status: 500 });
   }
   if (error.status === 401 && context?.method === "get" && !context.viewer) {
     const next = context.path + (context.rawQuery !== "" ? `?${context.rawQuery}` : "");

@@ -331,6 +331,9 @@ const METHODS: Record<string, Method> = {
   "user/api_token": (deps, { user, secret }) => apiToken(deps, user, secret),
 };
 
+/** The method names under /v1/ (for tests that walk every route). */
+export const PINBOARD_METHOD_NAMES: readonly string[] = Object.keys(METHODS);
+
 /** An operating error as Pinboard answers one: its message as the result code, with its status. */
 function failure(format: Format, error: HttpError): Answer {
   const failed = answer(format, { kind: "code", code: error.message }, error.status);

@@ -41,7 +41,10 @@ export function spawnServer(dataDir: string, options: ChildOptions = {}): { chil
   child.stderr!.on("data", (chunk) => (output += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const listening = new Promise<ChildServer>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not listen within ${options.startMsMax ?? 30_000} ms: ${output}`)), options.startMsMax ?? 30_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL"); // never left behind
+      reject(new Error(`server did not listen within ${options.startMsMax ?? 30_000} ms: ${output}`));
+    }, options.startMsMax ?? 30_000);
     child.stdout!.on("data", () => {
       const match = /listening on (http:\/\/\S+)/.exec(output);
       if (!match) return;
