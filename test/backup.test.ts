@@ -81,6 +81,7 @@ test("a backup under concurrent writes holds every acknowledged write, and its r
   const snapshotBytes = Buffer.from(Array.from({ length: 3000 }, (_, index) => (index * 7) % 256));
   let lastSeq = 0;
   let acknowledgedBefore: number[] = [];
+  let wholeLogDir = "";
   const marked: number[] = [];
   try {
     tokens.alice = await signUp(original.url, "alice", "alice password");
@@ -96,6 +97,7 @@ test("a backup under concurrent writes holds every acknowledged write, and its r
     fs.writeFileSync(path.join(originalDir, "snapshots", "state-1.bin"), snapshotBytes);
 
     const writer = hammer(original.url, [tokens.alice, tokens.bob]);
+    wholeLogDir = tempDir();
     await waitFor(() => writer.acknowledged.length >= 60, "the writer's first acknowledgements");
     acknowledgedBefore = [...writer.acknowledged];
     const backup = await runCli(originalDir, ["backup", "during.nasty"], { cwd: workDir });
@@ -108,6 +110,13 @@ test("a backup under concurrent writes holds every acknowledged write, and its r
     assert.equal(written[1], path.join(workDir, "during.nasty"));
     lastSeq = Number(written[2]);
     assert.ok(lastSeq < original.store.lastSeq, "the writer went on during and after the backup");
+    // The original's whole log as it is now (a clean shutdown snapshots and compacts it), copied through SQLite's online backup.
+    const reader = new Database(path.join(originalDir, "events.sqlite3"), { readonly: true });
+    try {
+      await reader.backup(path.join(wholeLogDir, "events.sqlite3"));
+    } finally {
+      reader.close();
+    }
   } finally {
     await original.close();
   }
@@ -122,8 +131,7 @@ test("a backup under concurrent writes holds every acknowledged write, and its r
   assert.deepEqual(fs.readFileSync(path.join(restoredDir, "snapshots", "state-1.bin")), snapshotBytes);
 
   // The original as it was at the backup's last seq: its log with every later event removed.
-  const expectedDir = tempDir();
-  fs.copyFileSync(path.join(originalDir, "events.sqlite3"), path.join(expectedDir, "events.sqlite3"));
+  const expectedDir = wholeLogDir;
   const db = new Database(path.join(expectedDir, "events.sqlite3"));
   const removed = db.prepare("DELETE FROM events WHERE seq > ?").run(lastSeq).changes;
   db.close();
