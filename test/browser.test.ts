@@ -14,7 +14,7 @@ const ARTIFACTS = path.resolve(import.meta.dirname, "../test-artifacts");
 /** How long a live change may take to show: the waits below end as soon as it shows. */
 const LIVE_WAIT_MS = 2000;
 
-describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), timeout: 120_000 }, () => {
+describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), timeout: 600_000 }, () => {
   let nasty: Nasty;
   let base: string;
   let browser: Browser;
