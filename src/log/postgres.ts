@@ -9,6 +9,9 @@ import { guarded } from "../guard.ts";
 /** How long stop() lets a step in flight finish before cutting its connection. */
 const STOP_GRACE_MS = 2000;
 
+/** Postgres's type oid of bigint[], the flush's only array parameter type. */
+const BIGINT_ARRAY_OID = 1016;
+
 export interface FlusherOptions {
   url: string;
   log: EventLog;
@@ -198,6 +201,11 @@ export class PostgresFlusher {
         max: 1,
         connect_timeout: Math.max(1, Math.ceil(this.options.timeoutMs / 1000)),
         idle_timeout: 0,
+        // postgres.js fetches the array types on each new connection in a query whose failure nobody can
+        // catch (porsager/postgres#1192): cutting a connection during it (a step timing out, stop) was an
+        // unhandled CONNECTION_DESTROYED. The flush's only array type is bigint[], serialized here instead.
+        fetch_types: false,
+        types: { bigintArray: { to: BIGINT_ARRAY_OID, from: [BIGINT_ARRAY_OID], serialize: (ids: readonly (number | string)[]) => `{${ids.join(",")}}`, parse: (text: string) => text } },
         onnotice: () => {},
         connection: { application_name: `nasty-flush-node-${this.options.nodeId}` },
       });
