@@ -87,7 +87,8 @@ describe("OpenAPI description", () => {
     assert.match(problem ?? "", /^GET \/api\/status → 200: undocumented route/);
     const answered = await request(base, "GET", "/api/status");
     assert.equal(checker.check({ method: "GET", path: "/api/status", status: answered.status, contentType: answered.headers.get("content-type") ?? "", text: answered.text }), null, "the full description covers it");
-    const head = await request(base, "HEAD", `/api/tags`);
-    assert.deepEqual({ status: head.status, text: head.text }, { status: 404, text: "" }, "HEAD reaches the /api/* catch-all, as described, and its empty body passes the request helper's check");
+    // HEAD answers as GET without a body (the route table's HEAD, test/methods.test.ts); the description has no HEAD operations.
+    const head = await fetch(`${base}/api/tags`, { method: "HEAD" });
+    assert.deepEqual({ status: head.status, text: await head.text() }, { status: 200, text: "" });
   });
 });
