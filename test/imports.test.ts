@@ -14,7 +14,7 @@ const IMPORT = /^\s*(?:import|export)\s[^;]*?from\s+"(\.{1,2}\/[^"]+)"|^\s*impor
  * http/, which registers routes only; interop/ registers routes through http/'s router.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ["assert.ts", "errors.ts", "events.ts", "text.ts", "config.ts", "metrics.ts", "logger.ts", "guard.ts"],
+  ["assert.ts", "errors.ts", "events.ts", "event-upgrade.ts", "text.ts", "config.ts", "metrics.ts", "logger.ts", "guard.ts"],
   ["store", "log"],
   ["commands", "search", "render", "auth"],
   ["realtime"],

@@ -57,6 +57,11 @@ function pipelined(port: number, requests: { method: string; path: string; heade
   });
 }
 
+async function headRequest(url: string, token: string): Promise<{ status: number; headers: Headers; text: string; json: null }> {
+  const response = await fetch(url, { method: "HEAD", headers: { authorization: `Bearer ${token}` }, redirect: "manual" });
+  return { status: response.status, headers: response.headers, text: await response.text(), json: null };
+}
+
 /** Headers that differ between two answers by nature: the date, the request id, and a fresh CSRF seed's value. */
 const VARYING = new Set(["date", "x-request-id"]);
 function comparable(headers: Map<string, string>): Record<string, string> {
@@ -145,7 +150,8 @@ describe("HEAD, OPTIONS and 405 from the route table", { timeout: 180_000 }, () 
         if (allow.has(method) && speaks !== "websocket") continue;
         // Another pattern that takes this method on the same path answers it (uWS tries routes of the method first).
         if (table.some((entry) => entry.pattern !== pattern && HTTP_METHOD[entry.method] === method && entry.method !== "any" && matches(entry.pattern, path))) continue;
-        const reply = await request(fixtures.nasty.url, method, path, { token: fixtures.token });
+        // HEAD goes around the OpenAPI check (the description has no HEAD operations); the answer is checked here.
+        const reply = method === "HEAD" ? await headRequest(fixtures.nasty.url + path, fixtures.token) : await request(fixtures.nasty.url, method, path, { token: fixtures.token });
         const where = `${method} ${path} (${pattern})`;
         if (speaks === "websocket" && (method === "GET" || method === "HEAD")) {
           assert.equal(reply.status, 426, where);

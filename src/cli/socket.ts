@@ -3,6 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { Output } from "./commands.ts";
+import { guarded } from "../guard.ts";
 
 /**
  * The protocol, newline-delimited JSON, one request per connection:
@@ -94,7 +95,7 @@ function serve(socket: net.Socket, run: (request: CliRequest, io: Output) => Pro
     send({ exit: 2 });
     socket.end();
   };
-  const timer = setTimeout(() => refuse(`no complete request line within ${REQUEST_WAIT_MS} ms`), REQUEST_WAIT_MS);
+  const timer = setTimeout(guarded("cli request wait", () => refuse(`no complete request line within ${REQUEST_WAIT_MS} ms`)), REQUEST_WAIT_MS);
   socket.setEncoding("utf8");
   socket.on("error", () => socket.destroy());
   socket.on("end", () => {

@@ -124,11 +124,6 @@ export class OpenApiChecker {
 
   /** Problems with an answer, as one message naming the route, the status and each schema error; null when it matches. */
   check(answer: ApiAnswer): string | null {
-    // HEAD is answered as GET without a body: its status must be one GET (or every route) documents.
-    if (answer.method.toUpperCase() === "HEAD") {
-      const asGet = this.responseFor({ ...answer, method: "GET" });
-      return "problem" in asGet ? `${asGet.route} → ${answer.status} (HEAD): ${asGet.problem}` : answer.text === "" ? null : `${asGet.route} → ${answer.status} (HEAD): a body`;
-    }
     const found = this.responseFor(answer);
     const where = `${found.route} → ${answer.status}`;
     if ("problem" in found) return `${where}: ${found.problem}`;
