@@ -1,4 +1,5 @@
 // Start-up from the newest valid snapshot plus the log after it; snapshots taken in the background; compaction behind them.
+import { guarded } from "../guard.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
@@ -144,9 +145,9 @@ export class Snapshotter {
   }
 
   start(): void {
-    this.timer = setInterval(() => {
+    this.timer = setInterval(guarded("snapshot interval", () => {
       if (this.options.log.lastSeq > this.lastSeq) void this.takeInBackground();
-    }, this.options.intervalS * 1000);
+    }), this.options.intervalS * 1000);
     this.timer.unref();
   }
 

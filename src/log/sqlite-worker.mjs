@@ -28,6 +28,20 @@ const compactStep = db.transaction((throughSeq, rows) => {
 });
 
 /**
+ * This thread's guard for its timers (a worker cannot load src/guard.ts): a failure is written to
+ * the process's error output with its stack, and the thread goes on serving the log.
+ */
+function guarded(name, fn) {
+  return () => {
+    try {
+      fn();
+    } catch (error) {
+      console.error(`[sqlite writer] ${name} failed: ${error instanceof Error ? error.stack : String(error)}`);
+    }
+  };
+}
+
+/**
  * A CompactMessage of sqlite.ts: deletes rows up to `compact`, `rowsPerStep` per transaction, one
  * step per event-loop turn so the batches that arrive meanwhile commit between steps. The first
  * step records compacted_through with its deletion. At the end the WAL is checkpointed and
@@ -40,13 +54,13 @@ function compact(message, deletedBefore = 0, attempt = 0) {
       const deleted = compactStep(message.compact, message.rowsPerStep);
       rows += deleted;
       if (deleted === message.rowsPerStep) {
-        setImmediate(() => compact(message, rows));
+        setImmediate(guarded("compaction step", () => compact(message, rows)));
         return;
       }
     }
     const [result] = db.pragma("wal_checkpoint(TRUNCATE)");
     if (result.busy !== 0 && attempt < 50) {
-      setTimeout(() => compact(message, rows, attempt + 1), 20);
+      setTimeout(guarded("WAL truncation retry", () => compact(message, rows, attempt + 1)), 20);
       return;
     }
     port.postMessage({ compacted: message.compact, error: null, rows, walTruncated: result.busy === 0 });
