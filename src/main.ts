@@ -205,7 +205,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const live = new LiveDelivery({ store, out: app, cards, historyEventsMax: config.liveHistoryEvents, headSeq: log.lastSeq });
   follow(live);
   statusParts.live = () => live.status();
-  const registerSocket: RegisterSocket = (pattern, endpoint) => socketRoute(app, pattern, endpoint);
+  const registerSocket: RegisterSocket = (pattern, endpoint) => socketRoute(app, config, pattern, endpoint);
   const liveSockets = registerLiveSocket(registerSocket, { store, live, config });
   const realtime = registerRealtime(registerSocket, { store, commands, limiter, config, live });
   statusParts.realtime = realtime.status;
@@ -242,15 +242,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
   // A backup through the CLI keeps the snapshot files and the log in place while it copies them.
-  const holdCompaction = () => {
-    const releaseSnapshots = snapshotter.holdCompaction();
-    const releaseLog = log.holdCompaction();
-    return () => {
-      releaseLog();
-      releaseSnapshots();
-    };
-  };
-  cliReady({ config, store, log, commands, snapshots: snapshotter, holdCompaction });
+  cliReady({ config, store, log, commands, snapshots: snapshotter, holdCompaction: () => snapshotter.holdCompaction() });
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   if (config.databaseUrl) {

@@ -208,9 +208,8 @@ export interface SocketRoute<UserData> extends Omit<WebSocketBehavior<UserData>,
  * header checks, a refusal answered as JSON), its callbacks each behind the socket guard (a
  * failure closes that socket with 1011), and its pattern joins the route table.
  */
-export function socketRoute<UserData>(app: TemplatedApp, pattern: string, behavior: SocketRoute<UserData>): void {
-  // A handshake reads its site itself (handshakeSite with its endpoint's config), so context.site here is the request's own Host.
-  const spec: RouteSpec = { pattern, paramNames: [], speaks: "json", toAnswer: (error, context) => errorAnswer(error, context.requestId), remoteAddress: false, siteConfig: { publicUrl: "", trustProxy: false } };
+export function socketRoute<UserData>(app: TemplatedApp, siteConfig: SiteConfig, pattern: string, behavior: SocketRoute<UserData>): void {
+  const spec: RouteSpec = { pattern, paramNames: [], speaks: "json", toAnswer: (error, context) => errorAnswer(error, context.requestId), remoteAddress: false, siteConfig };
   record(app, { method: "get", pattern, speaks: "websocket" }, spec);
   const { upgrade, ...callbacks } = behavior;
   app.ws<UserData>(pattern, {

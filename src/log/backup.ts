@@ -128,7 +128,7 @@ function errorCode(error: unknown): string {
 
 export interface BackupSource {
   dataDir: string;
-  /** Keeps the log from being compacted until the release is called (SqliteLog.holdCompaction). */
+  /** Keeps the snapshot files and the log from being compacted until the release is called (Snapshotter.holdCompaction). */
   holdCompaction(): () => void;
 }
 

@@ -139,8 +139,6 @@ export class SqliteLog implements EventLog {
   /** Set when the writer thread died: every later append is refused with 503. */
   private broken: Error | null = null;
   private drainWaiters: (() => void)[] = [];
-  /** Backups copying the data directory right now (holdCompaction). */
-  private compactionHolds = 0;
   /** Random, made with the log: snapshots carry it. */
   readonly dataDirId: string;
   /** Rows up to this seq were dropped behind a snapshot (0: none). */
@@ -176,25 +174,6 @@ export class SqliteLog implements EventLog {
 
   get lastSeq(): number {
     return this.committedSeq;
-  }
-
-  /**
-   * Keeps the log whole while a backup copies the data directory (snapshot files first, then
-   * this log): whatever drops events behind a snapshot must do nothing while `compactionHeld`.
-   * Returns the release; holds nest, and each release counts once.
-   */
-  holdCompaction(): () => void {
-    this.compactionHolds += 1;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.compactionHolds -= 1;
-    };
-  }
-
-  get compactionHeld(): boolean {
-    return this.compactionHolds > 0;
   }
 
   get file(): string {
