@@ -6,6 +6,7 @@ import path from "node:path";
 import { IdAllocator, type BookmarkId, type EventBody, type UserId } from "../src/events.ts";
 import { SqliteLog } from "../src/log/sqlite.ts";
 import { restoreState, Snapshotter } from "../src/log/snapshots.ts";
+import { freshSearchSections, SNAPSHOT_JOB } from "../src/search/snapshot-section.ts";
 import { Child } from "./children.ts";
 import { corpus } from "./corpus.ts";
 import { httpLoad, type LoadClient } from "./http-load.ts";
@@ -101,7 +102,7 @@ async function snapshotOffline(dataDir: string, file: string): Promise<number> {
   try {
     const restored = await restoreState({ dataDir, log, nodeId: NODE_ID, warn: (line) => console.error(line) });
     const quiet = () => {};
-    const snapshots = new Snapshotter({ dataDir, log, nodeId: NODE_ID, everyEvents: 1, intervalS: 1, keepAfter: () => null, say: quiet, warn: quiet }, restored);
+    const snapshots = new Snapshotter({ dataDir, log, nodeId: NODE_ID, everyEvents: 1, intervalS: 1, keepAfter: () => null, job: SNAPSHOT_JOB, sections: () => freshSearchSections(restored.store), say: quiet, warn: quiet }, restored);
     await snapshots.takeNow(restored.store);
     return restored.snapshotMs + restored.replayMs;
   } finally {

@@ -77,15 +77,17 @@ interface Options {
   out: string;
   only: Set<Step>;
   client: LoadClient;
+  /** --sizes: the capacity step's bookmark counts instead of the mode's. */
+  capacitySizes: number[] | null;
 }
 
 function usage(problem: string): never {
-  console.error(`bench: ${problem}\nusage: npm run bench -- [--quick | --smoke] [--out DIR] [--only ${STEPS.join(",")}] [--client wrk|node]`);
+  console.error(`bench: ${problem}\nusage: npm run bench -- [--quick | --smoke] [--out DIR] [--only ${STEPS.join(",")}] [--client wrk|node] [--sizes N,N,…]`);
   process.exit(2);
 }
 
 function parseOptions(args: string[]): Options {
-  const options: Options = { mode: "full", out: path.join(ROOT, "bench/results"), only: new Set(STEPS), client: findWrk() ? "wrk" : "node" };
+  const options: Options = { mode: "full", out: path.join(ROOT, "bench/results"), only: new Set(STEPS), client: findWrk() ? "wrk" : "node", capacitySizes: null };
   for (let index = 0; index < args.length; index += 1) {
     const arg = args[index]!;
     const value = () => args[++index] ?? usage(`${arg} needs a value`);
@@ -100,6 +102,10 @@ function parseOptions(args: string[]): Options {
       if (client !== "wrk" && client !== "node") usage(`--client is wrk or node, not '${client}'`);
       if (client === "wrk" && !findWrk()) usage("--client wrk, but wrk is not installed");
       options.client = client;
+    } else if (arg === "--sizes") {
+      const sizes = value().split(",").map(Number);
+      if (sizes.some((size) => !Number.isInteger(size) || size < 1)) usage("--sizes takes bookmark counts separated by commas, e.g. 100000,1000000");
+      options.capacitySizes = sizes;
     } else usage(`unknown argument '${arg}'`);
   }
   return options;
@@ -288,7 +294,7 @@ async function main(): Promise<void> {
     figures.push(...(await attempt(errors, "search", "search queries", () => searchFigures(mode.searchQuick))));
   }
   if (options.only.has("capacity")) {
-    figures.push(...(await attempt(errors, "capacity", "capacity", () => capacityFigures({ ...mode.capacity, client: options.client }, say))));
+    figures.push(...(await attempt(errors, "capacity", "capacity", () => capacityFigures({ ...mode.capacity, ...(options.capacitySizes ? { sizes: options.capacitySizes } : {}), client: options.client }, say))));
   }
   if (serverSteps.length > 0) {
     say("starting Nasty (seeded), the fan-out client and the bare-uWS ceiling");

@@ -6,6 +6,7 @@ import { lockDataDir } from "./log/lock.ts";
 import { SqliteLog } from "./log/sqlite.ts";
 import type { Store } from "./store/store.ts";
 import { restoreState, Snapshotter } from "./log/snapshots.ts";
+import { freshSearchSections, SNAPSHOT_JOB } from "./search/snapshot-section.ts";
 import { Commands } from "./commands/commands.ts";
 import { answer, findCommand, UsageError, USAGE, type BaseContext, type CliCommand, type Output, type StateContext } from "./cli/commands.ts";
 import { sendToServer } from "./cli/socket.ts";
@@ -38,10 +39,11 @@ async function withOpenDataDir(base: BaseContext, body: (context: StateContext) 
     const quiet = () => {};
     // Without a server, Postgres is not followed here: the log keeps what it may not have yet (the server's flush sends it).
     const snapshots = new Snapshotter(
-      { dataDir: config.dataDir, log, nodeId: config.nodeId, everyEvents: config.snapshotEveryEvents, intervalS: config.snapshotIntervalS, keepAfter: () => (config.databaseUrl ? 0 : null), say: quiet, warn: quiet },
+      { dataDir: config.dataDir, log, nodeId: config.nodeId, everyEvents: config.snapshotEveryEvents, intervalS: config.snapshotIntervalS, keepAfter: () => (config.databaseUrl ? 0 : null),
+        job: SNAPSHOT_JOB, sections: () => freshSearchSections(store!), say: quiet, warn: quiet },
       restored,
     );
-    await body({ ...base, store, log, commands, snapshots, holdCompaction: () => () => {} });
+    await body({ ...base, store, log, commands, snapshots, snapshotNow: () => snapshots.takeNow(store!), holdCompaction: () => () => {} });
   } finally {
     await log?.close();
     release();

@@ -17,6 +17,7 @@ import { registerApi } from "./http/api.ts";
 import { AnswerCache } from "./http/answer-cache.ts";
 import { registerPages } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
+import { loadSearchSection, searchSections, SNAPSHOT_JOB } from "./search/snapshot-section.ts";
 import { registerTransfer } from "./interop/transfer.ts";
 import { registerFeeds } from "./interop/feeds.ts";
 import { registerPinboard } from "./interop/pinboard.ts";
@@ -76,8 +77,8 @@ export interface Nasty {
   commands: Commands;
   app: TemplatedApp;
   uws: LoadedUws;
-  /** Start-up: the snapshot used (null: none), its seq, the log events replayed after it, total ms. */
-  replayed: { snapshot: string | null; snapshotSeq: number; events: number; ms: number };
+  /** Start-up: the snapshot used (null: none), its seq, the log events replayed after it, total ms, and whether the search index was read from the snapshot or built from the store. */
+  replayed: { snapshot: string | null; snapshotSeq: number; events: number; ms: number; search: "snapshot" | "built" };
   close(): Promise<void>;
 }
 
@@ -135,10 +136,16 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   });
   const replayStart = performance.now();
   let restored: Restored;
+  // The search index read from the snapshot follows the log tail; without one it is built after the replay.
+  let loadedSearch: SearchIndex | null = null;
   try {
     restored = await restoreState({
       dataDir: config.dataDir, log, nodeId: config.nodeId, warn: (line) => logger.warn(line),
       replay: (visit, afterSeq) => log.replayYielding(visit, REPLAY_SLICE_MS, (events) => (replayProgress = events), afterSeq),
+      beforeTail: (restoredStore, sections) => {
+        loadedSearch = loadSearchSection(restoredStore, sections, (line) => logger.warn(line));
+        return loadedSearch && stepOf(loadedSearch);
+      },
     });
   } catch (error) {
     gate.close();
@@ -155,11 +162,13 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
       `replayed ${replayedEvents} events in ${restored.replayMs.toFixed(0)} ms (${store.bookmarksById.size} bookmarks, ${store.usersById.size} users)`,
   );
   let flusher: PostgresFlusher | null = null;
+  const search: SearchIndex = loadedSearch ?? new SearchIndex(store);
   const snapshotter = new Snapshotter(
     {
       dataDir: config.dataDir, log, nodeId: config.nodeId, everyEvents: config.snapshotEveryEvents, intervalS: config.snapshotIntervalS,
       // With a Postgres flush, the log keeps what Postgres does not have yet.
       keepAfter: () => (config.databaseUrl ? (flusher?.status().flushed_seq ?? 0) : null),
+      job: SNAPSHOT_JOB, sections: () => searchSections(search),
       say, warn,
     },
     restored,
@@ -183,12 +192,15 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
 
   // ---- wiring: parts that follow committed events (push onto `observers`), websockets, routes, timers ----
 
-  const search = new SearchIndex(store);
   follow(search);
-  search.build().then(
-    () => say(`search index ready: ${search.wordCount} words`),
-    (error: unknown) => logger.error({ err: error }, "the search index build failed"),
-  );
+  if (loadedSearch !== null) {
+    say(`search index read from the snapshot: ${search.wordCount} words`);
+  } else {
+    search.build().then(
+      () => say(`search index ready: ${search.wordCount} words`),
+      (error: unknown) => logger.error({ err: error }, "the search index build failed"),
+    );
+  }
   closers.push(() => search.stop());
   statusParts.search = () => ({ words: search.wordCount, ...search.buildProgress });
   // Anonymous pages, feeds and JSON lists, kept encoded until the next event (every event clears it).
@@ -242,7 +254,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
   // A backup through the CLI keeps the snapshot files and the log in place while it copies them.
-  cliReady({ config, store, log, commands, snapshots: snapshotter, holdCompaction: () => snapshotter.holdCompaction() });
+  cliReady({ config, store, log, commands, snapshots: snapshotter, snapshotNow: () => snapshotter.takeFresh(), holdCompaction: () => snapshotter.holdCompaction() });
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   if (config.databaseUrl) {
@@ -268,7 +280,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   let closing: Promise<void> | null = null;
   return {
     config, port, url, store, log, snapshots: snapshotter, commands, app, uws,
-    replayed: { snapshot: restored.snapshot, snapshotSeq: restored.snapshotSeq, events: replayedEvents, ms: replayMs },
+    replayed: { snapshot: restored.snapshot, snapshotSeq: restored.snapshotSeq, events: replayedEvents, ms: replayMs, search: loadedSearch === null ? "built" : "snapshot" },
     close() {
       closing ??= (async () => {
         uws.uws.us_listen_socket_close(listenSocket);
@@ -278,7 +290,8 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
         await snapshotter.close();
         await log.drain();
         try {
-          await snapshotter.takeNow(store);
+          // An index built at start (none in the snapshot, or a damaged one) goes into the snapshot even when nothing changed.
+          await snapshotter.takeNow(store, { rewrite: loadedSearch === null && search.buildProgress.ready });
         } catch (error) {
           logger.error({ err: error }, "the shutdown snapshot failed (the next start replays the log instead)");
         }

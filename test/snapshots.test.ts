@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import Database from "better-sqlite3";
-import { createBookmark, request, signUp, startServerProcess, startTestServer, tempDir } from "./support/server.ts";
+import { createBookmark, LogCapture, request, signUp, startServerProcess, startTestServer, tempDir } from "./support/server.ts";
 import { snapshot } from "../src/store/check.ts";
 import { listSnapshots } from "../src/log/snapshot-file.ts";
 import type { Nasty } from "../src/main.ts";
@@ -14,6 +14,9 @@ import type { Nasty } from "../src/main.ts";
 const QUERIES = [
   "/api/bookmarks", "/api/bookmarks?limit=2", "/api/bookmarks?tag=rust", "/api/bookmarks?user=alice", "/api/bookmarks?user=bob",
   "/api/tags", "/api/tags?user=alice", "/api/bookmarks?url=https%3A%2F%2Fshared.example%2F", "/feeds/bookmarks.xml", "/u/alice", "/",
+  // Search: words, a prefix, a phrase, an exclusion, operators, private words, and its page.
+  "/api/bookmarks?q=rust", "/api/bookmarks?q=ru", "/api/bookmarks?q=%22rust%201%22", "/api/bookmarks?q=shared%20-web", "/api/bookmarks?q=secret",
+  "/api/bookmarks?q=nice", "/api/bookmarks?q=gone", "/api/bookmarks?q=edited%20%23lang", "/api/bookmarks?q=site%3Ashared.example", "/search?q=rust",
 ];
 
 async function answers(base: string, tokens: Record<string, string | undefined>, ids: number[]): Promise<unknown[]> {
@@ -75,6 +78,8 @@ test("a start from a snapshot (taken in the background) plus the log after it an
     const server = await startTestServer({ NASTY_DATA_DIR: dir });
     try {
       assert.equal(server.replayed.snapshotSeq, expectedSnapshotSeq, `${how}: started from the expected snapshot`);
+      assert.equal(server.replayed.search, expectedSnapshotSeq === 0 ? "built" : "snapshot", `${how}: the search index was read from the snapshot when there was one`);
+      await until(async () => (await request(server.url, "GET", "/readyz")).status === 200, `${how}: ready`);
       assert.equal(server.replayed.snapshotSeq + server.replayed.events, first.log.lastSeq, `${how}: every event is in`);
       assert.deepEqual(snapshot(server.store), storeBefore, `${how}: the store is the same`);
       assert.deepEqual(await answers(server.url, viewers, ids), before, `${how}: every answer is the same`);
@@ -115,12 +120,63 @@ async function startsFromOlder(dataDir: string, older: number, lastSeq: number, 
   }
 }
 
+/** Flips one bit in the middle of a section of a snapshot file (found through its header). */
+function corruptSection(file: string, name: string): void {
+  const bytes = fs.readFileSync(file);
+  const header = JSON.parse(bytes.toString("utf8", 0, bytes.indexOf(0x0a))) as { sections: { name: string; offset: number; bytes: number }[] };
+  const section = header.sections.find((candidate) => candidate.name === name);
+  assert.ok(section && section.bytes > 0, `the snapshot has a ${name} section`);
+  const at = section.offset + Math.floor(section.bytes / 2);
+  bytes.writeUInt8(bytes.readUInt8(at) ^ 0x20, at);
+  fs.writeFileSync(file, bytes);
+}
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt += 1) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`not ${what} within 5 s`);
+}
+
 test("a corrupted snapshot is refused (checksum) and the server starts from the older one and the log", async () => {
   const { dataDir, older, newer, lastSeq, bookmarks } = await twoSnapshots();
-  const bytes = fs.readFileSync(newer);
-  bytes.writeUInt8(bytes.readUInt8(bytes.length - 10) ^ 0x20, bytes.length - 10);
-  fs.writeFileSync(newer, bytes);
+  corruptSection(newer, "store");
   await startsFromOlder(dataDir, older, lastSeq, bookmarks, newer);
+});
+
+test("a corrupted search section: the snapshot's store is used, the index is rebuilt from it with a log line, and search answers the same", async () => {
+  const dataDir = tempDir();
+  const first = await startTestServer({ NASTY_DATA_DIR: dataDir });
+  const tokens = { alice: await signUp(first.url, "alice"), bob: await signUp(first.url, "bob") };
+  const ids = await someHistory(first, 0, tokens);
+  const viewers = { anonymous: undefined, ...tokens };
+  const before = await answers(first.url, viewers, ids);
+  await first.close();
+  const [newest] = listSnapshots(dataDir);
+  assert.ok(newest && newest.seq === first.log.lastSeq, "the shutdown snapshot stands for everything");
+  corruptSection(newest.file, "search");
+  const log = new LogCapture();
+  const server = await startTestServer({ NASTY_DATA_DIR: dataDir, NASTY_LOG_FORMAT: "json" }, { logDestination: log.destination });
+  try {
+    assert.equal(server.replayed.snapshotSeq, newest.seq, "the snapshot's store was used");
+    assert.equal(server.replayed.search, "built", "the index was rebuilt from the store");
+    assert.ok(
+      log.records.some((record) => /its search section is damaged \(its checksum does not match its contents\); it is not used, and what it holds is rebuilt from the store/.test(record.msg)),
+      "a log line says the search section was damaged and is rebuilt",
+    );
+    await until(async () => (await request(server.url, "GET", "/readyz")).status === 200, "ready");
+    assert.deepEqual(await answers(server.url, viewers, ids), before, "every answer is the same");
+  } finally {
+    await server.close();
+  }
+  // The next snapshot carries a whole index again.
+  const again = await startTestServer({ NASTY_DATA_DIR: dataDir });
+  try {
+    assert.equal(again.replayed.search, "snapshot");
+  } finally {
+    await again.close();
+  }
 });
 
 test("a truncated snapshot is refused and the server starts from what remains valid", async () => {
@@ -193,7 +249,13 @@ test("kill -9 at several points while snapshots are being written loses no ackno
   const restarted = await startTestServer({ NASTY_DATA_DIR: dataDir });
   try {
     assert.ok(restarted.replayed.snapshot !== null, "snapshots were written between the kills");
+    assert.equal(restarted.replayed.search, "snapshot", "the search index was read from the snapshot, then followed the log tail");
     for (const [id, address] of acknowledged) assert.equal(restarted.store.bookmarksById.get(id as never)?.url, address, `acknowledged bookmark ${id} survived`);
+    // Every acknowledged bookmark is found by search, by a phrase only its own address holds.
+    for (const [id, address] of acknowledged) {
+      const found = await request(restarted.url, "GET", `/api/bookmarks?q=${encodeURIComponent(`"${address.slice("https://".length)}"`)}`);
+      assert.deepEqual(found.json.data.map((bookmark: { id: number }) => bookmark.id), [id], `acknowledged bookmark ${id} is found by search`);
+    }
   } finally {
     await restarted.close();
   }

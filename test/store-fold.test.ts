@@ -78,13 +78,13 @@ async function runSeed(seed: number, steps: number): Promise<void> {
   assert.deepEqual(snapshot(replayed), snapshot(store), "replayed store equals the live one");
   // The same from the halfway snapshot plus the log after it, and from a snapshot of the end.
   assert.ok(halfway !== null);
-  const fromHalfway = loadSnapshotFile(halfway.file, reopened.dataDirId, 1).store;
+  const fromHalfway = (await loadSnapshotFile(halfway.file, reopened.dataDirId, 1)).store;
   const tail = new SqliteLog({ file, nodeId: 1, onCommitted: () => {}, queueEventsMax: 1 });
   tail.replay((event) => fromHalfway.apply(event), halfway.seq);
   await tail.close();
   checkIndexes(fromHalfway);
   assert.deepEqual(snapshot(fromHalfway), snapshot(store), "snapshot + log tail equals the live store");
-  const atEnd = loadSnapshotFile(writeSnapshotFile(path.dirname(file), store, reopened.dataDirId).file, reopened.dataDirId, 1).store;
+  const atEnd = (await loadSnapshotFile(writeSnapshotFile(path.dirname(file), store, reopened.dataDirId).file, reopened.dataDirId, 1)).store;
   checkIndexes(atEnd);
   assert.deepEqual(snapshot(atEnd), snapshot(store), "a snapshot read back equals the store that wrote it");
   assert.deepEqual(atEnd.counters(), store.counters());

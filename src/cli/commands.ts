@@ -58,6 +58,8 @@ export interface StateContext extends FilesContext {
   commands: Commands;
   /** Snapshots and compaction (the server's own while it runs). */
   snapshots: Snapshotter;
+  /** A snapshot of everything committed, compacted behind: on the snapshot thread in a server, here offline. */
+  snapshotNow(): Promise<void>;
 }
 
 /**
@@ -118,13 +120,13 @@ async function userDelete(context: StateContext, args: string[]): Promise<void> 
 
 /**
  * A snapshot now, then the log and older snapshots behind it dropped: what was deleted leaves
- * every file of the data directory. Inside a running server the snapshot is written on the main
- * thread, so writes wait for it (an administrator's command, not a routine).
+ * every file of the data directory. Inside a running server the snapshot is written on the
+ * snapshot thread, as the routine ones are, so writes go on meanwhile.
  */
 async function compact(context: StateContext): Promise<void> {
   const before = context.log.stats();
   await context.log.drain();
-  await context.snapshots.takeNow(context.store);
+  await context.snapshotNow();
   const status = context.snapshots.status();
   const after = context.log.stats();
   context.io.out(`snapshot ${status.last_file ?? "(none: the log is empty)"} at seq ${status.last_seq}; log rows ${before.events} -> ${after.events}, compacted through seq ${after.compactedThrough}`);

@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads";
 import { Store } from "../store/store.ts";
 import type { LoggedEvent } from "../events.ts";
 import type { SqliteLog } from "./sqlite.ts";
-import { listSnapshots, loadSnapshotFile, removeUnfinishedSnapshots, SnapshotError, writeSnapshotFile, type WrittenSnapshot } from "./snapshot-file.ts";
+import { listSnapshots, loadSnapshotFile, removeUnfinishedSnapshots, SnapshotError, writeSnapshotFile, type SnapshotSection, type WrittenSnapshot } from "./snapshot-file.ts";
 
 /** The data directory cannot be started from: nothing valid stands for what the log dropped. */
 export class DataDirError extends Error {
@@ -21,7 +21,12 @@ export interface Restored {
   events: number;
   snapshotMs: number;
   replayMs: number;
+  /** The snapshot's other sections that passed their checksum (the search index), by name. */
+  sections: ReadonlyMap<string, Uint8Array>;
 }
+
+/** Runs around one replayed event: called before the store applies it, it returns what runs after. */
+export type TailStep = (event: LoggedEvent) => () => void;
 
 export interface RestoreOptions {
   dataDir: string;
@@ -30,6 +35,12 @@ export interface RestoreOptions {
   warn: (line: string) => void;
   /** Reads the log after a seq (default: log.replay at once; the server hands the event loop back meanwhile). */
   replay?: (visit: (event: LoggedEvent) => void, afterSeq: number) => number | Promise<number>;
+  /**
+   * Called with the state read from the snapshot (or an empty store), before the log after it is
+   * replayed; the step it answers runs around each replayed event (the search index read from the
+   * snapshot follows the tail as it follows live events). Null: nothing follows the replay.
+   */
+  beforeTail?: (store: Store, sections: ReadonlyMap<string, Uint8Array>) => TailStep | null;
 }
 
 /**
@@ -44,6 +55,7 @@ export async function restoreState(options: RestoreOptions): Promise<Restored> {
   removeUnfinishedSnapshots(dataDir);
   const started = performance.now();
   let store: Store | null = null;
+  let sections: ReadonlyMap<string, Uint8Array> = new Map();
   let snapshot: string | null = null;
   const refusals: string[] = [];
   for (const listing of listSnapshots(dataDir)) {
@@ -54,7 +66,10 @@ export async function restoreState(options: RestoreOptions): Promise<Restored> {
         warn(`${name} is older than the log's start (compacted through seq ${log.compactedThrough}); not used`);
         continue;
       }
-      store = loadSnapshotFile(listing.file, log.dataDirId, options.nodeId).store;
+      const loaded = await loadSnapshotFile(listing.file, log.dataDirId, options.nodeId);
+      for (const problem of loaded.damaged) warn(`${problem}; it is not used, and what it holds is rebuilt from the store`);
+      store = loaded.store;
+      sections = loaded.sections;
       snapshot = listing.file;
       break;
     } catch (error) {
@@ -77,15 +92,22 @@ export async function restoreState(options: RestoreOptions): Promise<Restored> {
   }
   const after = store.lastSeq;
   const target = store;
+  const step = options.beforeTail?.(store, sections) ?? null;
   let expected = after + 1;
   const replayStarted = performance.now();
   const replay = options.replay ?? ((visit, afterSeq) => log.replay(visit, afterSeq));
   const events = await replay((event) => {
     if (event.seq !== expected) throw new DataDirError(`the log does not follow the snapshot: after seq ${expected - 1} it holds seq ${event.seq}. Restore the data directory from a backup.`);
     expected += 1;
+    if (step === null) {
+      target.apply(event);
+      return;
+    }
+    const afterApply = step(event);
     target.apply(event);
+    afterApply();
   }, after);
-  return { store, snapshot, snapshotSeq: after, events, snapshotMs, replayMs: performance.now() - replayStarted };
+  return { store, snapshot, snapshotSeq: after, events, snapshotMs, replayMs: performance.now() - replayStarted, sections };
 }
 
 export interface SnapshotterOptions {
@@ -98,6 +120,13 @@ export interface SnapshotterOptions {
   intervalS: number;
   /** The seq below which the log may be dropped (Postgres flushed through it); null: no such limit. */
   keepAfter: () => number | null;
+  /**
+   * The module the snapshot thread runs (a file URL, src/search/snapshot-job.ts): it reads the last
+   * snapshot, folds the log into the store and the index that follows it, and writes them out.
+   */
+  job: string;
+  /** The sections written beside the store by takeNow (the search index, once built). */
+  sections: () => SnapshotSection[];
   say: (line: string) => void;
   warn: (line: string) => void;
 }
@@ -202,11 +231,21 @@ export class Snapshotter {
   /**
    * Writes `store` itself as a snapshot, synchronously, and compacts behind it: at shutdown (no
    * write comes any more) and by `nasty compact` (no server runs). Waits for a background one first.
+   * Nothing is written when the last snapshot already stands for the store's seq, unless `rewrite`.
    */
-  async takeNow(store: Store): Promise<void> {
+  async takeNow(store: Store, options: { rewrite?: boolean } = {}): Promise<void> {
     await this.running;
-    if (store.lastSeq > this.lastSeq) this.recordWritten(writeSnapshotFile(this.options.dataDir, store, this.options.log.dataDirId));
+    // `rewrite`: the snapshot of this seq lacks a section that is whole now (its search index was damaged and rebuilt).
+    if (store.lastSeq > this.lastSeq || (options.rewrite === true && store.lastSeq > 0)) this.recordWritten(writeSnapshotFile(this.options.dataDir, store, this.options.log.dataDirId, this.options.sections()));
     await this.compact();
+  }
+
+  /** A snapshot of everything committed by now, on the snapshot thread (after one in progress, which may stand for less). */
+  async takeFresh(): Promise<void> {
+    await this.running;
+    const failures = this.failures;
+    await this.takeInBackground();
+    if (this.failures > failures) throw new Error(`the snapshot failed: ${this.lastError}`);
   }
 
   /** Stops the timer and waits for a snapshot in progress; then no new one starts in the background. */
@@ -259,7 +298,7 @@ export class Snapshotter {
   }
 
   private startWorker(): Worker {
-    const worker = new Worker(new URL("./snapshot-worker.mjs", import.meta.url));
+    const worker = new Worker(new URL("./snapshot-worker.mjs", import.meta.url), { workerData: { job: this.options.job } });
     worker.unref();
     const fail = (error: Error) => {
       if (this.worker === worker) this.worker = null;

@@ -5,7 +5,7 @@ import type { LoggedEvent } from "../events.ts";
 import { canSee, encodeCursor, type Bookmark, type Page, type Store, type User } from "../store/store.ts";
 import { postingAt, postingsAdd, postingsCount, postingsHas, postingsLowerBound, postingsRemove, type Postings } from "./postings.ts";
 import { parseQuery, type Term } from "./query.ts";
-import { Vocabulary } from "./vocabulary.ts";
+import { WordTable } from "./word-table.ts";
 import { distinctWords, eachBookmarkWord, fieldWords, urlHost, words } from "./tokens.ts";
 import { guarded } from "../guard.ts";
 
@@ -46,12 +46,9 @@ interface Source {
  * applies (beforeApply) and diffed with the words it has after.
  */
 export class SearchIndex {
-  private readonly postings = new Map<string, Postings>();
+  private postings: WordTable;
   /** Live bookmarks by ord (holes for deleted ones). */
   private readonly byOrd: (Bookmark | undefined)[] = [];
-  /** Every indexed word in order, for prefix lookups; sorted when the first prefix query comes. */
-  private readonly vocabulary: Vocabulary;
-  private vocabularySorted = false;
   private building: { indexed: number; total: number; stopped: boolean } | null = null;
   private ready = false;
 
@@ -59,7 +56,36 @@ export class SearchIndex {
     private readonly store: Store,
     options: { vocabularyTailWords?: number } = {},
   ) {
-    this.vocabulary = new Vocabulary((word) => this.postings.has(word), options.vocabularyTailWords);
+    this.postings = new WordTable(options.vocabularyTailWords);
+  }
+
+  /**
+   * The index of `store` read from a snapshot's search section (written by `encode` from the index
+   * of the same store, at the same seq): ready at once, nothing tokenized. Throws WordTableError
+   * when the section cannot be read; the caller then builds the index from the store instead.
+   */
+  static load(store: Store, section: Uint8Array, options: { vocabularyTailWords?: number } = {}): SearchIndex {
+    const index = new SearchIndex(store, options);
+    index.postings = WordTable.decode(section, options.vocabularyTailWords);
+    for (const bookmark of store.bookmarksById.values()) index.byOrd[bookmark.ord] = bookmark;
+    index.building = { indexed: store.bookmarksById.size, total: store.bookmarksById.size, stopped: false };
+    index.ready = true;
+    return index;
+  }
+
+  /** The index as a snapshot's search section (see word-table.ts), in chunks to write in order. */
+  encode(): Uint8Array[] {
+    assert(this.ready, "a search index is written only once built");
+    return this.postings.encode();
+  }
+
+  /** Indexes the whole store at once, without handing the event loop back (the snapshot thread). */
+  buildNow(): void {
+    assert(this.building === null, "search index built twice");
+    this.building = { indexed: 0, total: this.store.bookmarksById.size, stopped: false };
+    for (const bookmark of this.store.bookmarksById.values()) this.add(bookmark);
+    this.building.indexed = this.building.total;
+    this.ready = true;
   }
 
   /**
@@ -162,21 +188,14 @@ export class SearchIndex {
   private addWord(word: string, ord: number): void {
     const list = this.postings.get(word);
     const updated = postingsAdd(list, ord);
-    if (updated === list) return;
-    this.postings.set(word, updated);
-    if (list === undefined && this.vocabularySorted) this.vocabulary.add(word);
+    if (updated !== list) this.postings.set(word, updated);
   }
 
   private removeWord(word: string, ord: number): void {
     const list = this.postings.get(word);
     if (list === undefined) return;
     const updated = postingsRemove(list, ord);
-    if (updated === list) return;
-    if (updated !== undefined) {
-      this.postings.set(word, updated);
-      return;
-    }
-    this.postings.delete(word);
+    if (updated !== list) this.postings.set(word, updated);
   }
 
   // ---- queries ---------------------------------------------------------------------------------
@@ -257,11 +276,7 @@ export class SearchIndex {
   }
 
   private prefixSource(prefix: string): Source | null {
-    if (!this.vocabularySorted) {
-      this.vocabulary.reset(this.postings.keys());
-      this.vocabularySorted = true;
-    }
-    const lists = this.vocabulary.withPrefix(prefix).map((word) => this.postings.get(word)!);
+    const lists = this.postings.withPrefix(prefix).map((word) => this.postings.get(word)!);
     if (lists.length === 0) return null;
     if (lists.length === 1) return postingsSource(lists[0]!);
     return unionSource(lists);

@@ -6,7 +6,8 @@ import { assert } from "../assert.ts";
  * the smallest shape that holds it:
  *   - a number: exactly one ord (no allocation at all);
  *   - a number[]: up to SMALL_MAX ords;
- *   - an Int32Array: more, with element 0 holding the count and spare capacity after it.
+ *   - an Int32Array: more, with element 0 holding the count and spare capacity after it (a list
+ *     read from a snapshot is an Int32Array of any length, exactly full).
  * Every function takes a list and returns the (possibly re-shaped) list; the caller stores it.
  */
 export type Postings = number | number[] | Int32Array;
@@ -78,6 +79,8 @@ export function postingsRemove(list: Postings, ord: number): Postings | undefine
   const index = postingsLowerBound(list, ord);
   const count = postingsCount(list);
   if (index >= count || postingAt(list, index) !== ord) return list;
+  // A list read from a snapshot is an Int32Array whatever its length (word-table.ts): it may hold one ord.
+  if (count === 1) return undefined;
   if (typeof list === "number") return undefined;
   if (Array.isArray(list)) {
     list.splice(index, 1);
@@ -85,6 +88,7 @@ export function postingsRemove(list: Postings, ord: number): Postings | undefine
   }
   list.copyWithin(index + 1, index + 2, count + 1);
   list[0] = count - 1;
+  if (count - 1 === 1) return list[1]!;
   if (count - 1 <= SMALL_MAX) return Array.from(list.subarray(1, count));
   if (count * 4 < list.length) return toTyped(list.subarray(1), count - 1, count * 2);
   return list;
