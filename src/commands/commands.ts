@@ -272,7 +272,7 @@ export class Commands {
     this.reserve(keys, () => new HttpError(409, `the account ${user.username} is already being deleted`));
     try {
       const bodies: EventBody[] = [
-        ...user.bookmarks.items.map((bookmark): EventBody => ({ type: "bookmark.deleted", payload: { id: bookmark.id } })),
+        ...[...user.bookmarks.values()].map((bookmark): EventBody => ({ type: "bookmark.deleted", payload: { id: bookmark.id } })),
         ...[...this.store.tokensById.values()].filter((token) => token.user === user).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } })),
       ];
       for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.log.append(bodies.slice(start, start + BATCH_BOOKMARKS_MAX));
@@ -286,11 +286,15 @@ export class Commands {
     const bookmark = this.store.visibleBookmark(bookmarkId, user);
     if (!bookmark) throw new HttpError(404, `no bookmark ${bookmarkId}`);
     const { body } = parseInput(CommentInput, input);
+    // A delete already in flight wins before anything is logged: the answer is the bookmark's.
+    if (this.reserved.has(`delete:${bookmark.id}`)) throw new HttpError(404, `no bookmark ${bookmarkId} (it is being deleted)`);
     const id = this.store.ids.next<CommentId>();
-    await this.log.append([{ type: "comment.posted", payload: { id, bookmark_id: bookmark.id, user_id: user.id, body } }]);
-    const comment = bookmark.comments?.findLast((candidate) => candidate.id === id);
-    if (!comment) throw new HttpError(404, `bookmark ${bookmarkId} was deleted before the comment was saved`);
-    return comment;
+    const [logged] = await this.log.append([{ type: "comment.posted", payload: { id, bookmark_id: bookmark.id, user_id: user.id, body } }]);
+    const stored = this.store.bookmarksById.get(bookmark.id)?.comments?.findLast((candidate) => candidate.id === id);
+    // The comment is durable either way. When a delete of its bookmark (or the bookmark's owner's
+    // erasure) committed around it, the delete took the comment with it; the answer is still the
+    // comment as saved, the same whichever of the two committed first.
+    return stored ?? { id, bookmarkId: bookmark.id, user, body, insertedAt: logged!.ts };
   }
 }
 
