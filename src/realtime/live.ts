@@ -52,6 +52,11 @@ function carries(route: Route, wire: Wire): boolean {
   return route.formats === "all" || (route.formats === "html") === (wire === "html");
 }
 
+/** Follows with the same key are replayed the same frames: topic, wire, channel, tag set, and the join_ref that Phoenix v2 frames carry. */
+function followKey(follow: Follow): string {
+  return `${follow.wire} ${follow.owner ? "owner" : "-"} ${follow.tagSet === null ? "-" : "tags"} ${follow.wire === "phx" ? follow.joinRef : "-"} ${follow.name}`;
+}
+
 /**
  * One subscription being caught up: `name` on its owner channel or not, in a wire format; Phoenix
  * v2 frames carry the join_ref; a tag-set topic (pages) is routed with its own tags.
@@ -112,6 +117,8 @@ export class LiveDelivery {
     this.history.push(live);
     const bookmarkId = bookmarkIdOf(live);
     if (bookmarkId !== null) this.replayCache.drop(bookmarkId);
+    // An erased account's bookmarks and comments go without an event of their own.
+    if (event.type === "user.deleted") this.replayCache.clear();
     if (event.type === "token.revoked") for (const listener of this.tokenRevokedListeners) listener(event.payload.id);
     if (this.joined.size > 0 && live.kind !== "quiet") this.publish(live);
   }
@@ -182,20 +189,21 @@ export class LiveDelivery {
    * holds everything after `since`, or the replay would go over `bytesMax` (the socket's
    * backpressure budget), each subscription gets one resync instead of (or after) what was sent.
    */
-  catchUp(follows: readonly Follow[], since: number, bytesMax: number, send: (text: string) => void): { replayed: number; resynced: boolean } {
+  catchUp(follows: readonly Follow[], since: number, bytesMax: number, send: (frame: string | Buffer) => void): { replayed: number; resynced: boolean } {
     if (follows.length === 0 || since === this.history.head) return { replayed: 0, resynced: false };
     if (!this.history.complete(since)) return this.resync(follows, send, 0);
+    const keys = follows.map(followKey);
     let bytes = 0;
     let replayed = 0;
-    for (const entry of this.history.after(since)) {
-      for (const follow of follows) {
-        for (const route of this.routesFor(entry, follow)) {
-          if (route.owner !== follow.owner) continue;
-          const text = this.replayed(entry.event, route, follow);
-          if (text === null) continue;
-          bytes += text.length;
+    for (let index = this.history.firstAfter(since); index < this.history.size; index += 1) {
+      const entry = this.history.at(index);
+      const bookmarkId = bookmarkIdOf(entry.event);
+      if (bookmarkId === null) continue;
+      for (let which = 0; which < follows.length; which += 1) {
+        for (const frame of this.replayFrames(entry, bookmarkId, follows[which]!, keys[which]!)) {
+          bytes += frame.byteLength;
           if (bytes > bytesMax) return this.resync(follows, send, replayed);
-          send(text);
+          send(frame);
           replayed += 1;
         }
       }
@@ -203,7 +211,7 @@ export class LiveDelivery {
     return { replayed, resynced: false };
   }
 
-  private resync(follows: readonly Follow[], send: (text: string) => void, replayed: number): { replayed: number; resynced: true } {
+  private resync(follows: readonly Follow[], send: (frame: string) => void, replayed: number): { replayed: number; resynced: true } {
     let pageTold = false;
     for (const follow of follows) {
       if (follow.wire !== "html") send(resyncFrame(follow.wire, follow.name, follow.joinRef));
@@ -218,18 +226,35 @@ export class LiveDelivery {
     return routesOf(entry.event, [follow.tagSet]).filter((route) => route.name === follow.name);
   }
 
-  /** A replayed frame, its payload or fragment rendered once per event and key (ReplayCache). */
-  private replayed(event: LiveEvent, route: Route, follow: Follow): string | null {
-    const bookmarkId = bookmarkIdOf(event);
-    if (bookmarkId === null || !carries(route, follow.wire)) return null;
-    const key = `${event.seq} ${follow.wire === "html" ? htmlKey(route) : jsonKey(route)}`;
-    let text = this.replayCache.get(bookmarkId, key);
-    if (text === undefined) {
-      const subject = subjectOf(this.deps.store, route, event);
-      text = subject === null ? null : follow.wire === "html" ? htmlFragment(route, event, subject, this.deps.cards) : jsonPayload(route, event, subject);
-      this.replayCache.set(bookmarkId, key, text);
+  /**
+   * The frames `follow` is replayed of one held event, as UTF-8 bytes: made at the first replay
+   * that needs them (each payload or fragment rendered once per key, as the live push does) and
+   * then shared by every socket with the same follow key (ReplayCache).
+   */
+  private replayFrames(entry: HistoryEntry, bookmarkId: number, follow: Follow, key: string): readonly Buffer[] {
+    const cached = entry.replay?.frames.get(key);
+    if (cached) return cached;
+    const rendering = this.replayCache.of(entry, bookmarkId);
+    const frames: Buffer[] = [];
+    let bytes = key.length;
+    for (const route of this.routesFor(entry, follow)) {
+      if (route.owner !== follow.owner || !carries(route, follow.wire)) continue;
+      const event = entry.event;
+      const payloadKey = follow.wire === "html" ? htmlKey(route) : jsonKey(route);
+      let text = rendering.payloads.get(payloadKey);
+      if (text === undefined) {
+        const subject = subjectOf(this.deps.store, route, event);
+        text = subject === null ? null : follow.wire === "html" ? htmlFragment(route, event, subject, this.deps.cards) : jsonPayload(route, event, subject);
+        rendering.payloads.set(payloadKey, text);
+        bytes += payloadKey.length + (text?.length ?? 0);
+      }
+      if (text === null) continue;
+      const frame = Buffer.from(follow.wire === "html" ? text : pushFrame(follow.wire, route.name, jsonEventName(route), text, event.seq, follow.joinRef), "utf8");
+      frames.push(frame);
+      bytes += frame.byteLength;
     }
-    if (text === null || follow.wire === "html") return text;
-    return pushFrame(follow.wire, route.name, jsonEventName(route), text, event.seq, follow.joinRef);
+    rendering.frames.set(key, frames);
+    this.replayCache.grew(rendering, bytes);
+    return frames;
   }
 }
