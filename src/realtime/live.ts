@@ -22,30 +22,51 @@ export interface JoinRefClassesOf {
   of(baseTopic: string): Iterable<JoinRefJson>;
 }
 
+/** The uWS topics of one name on each wire, plain and owner channel (Phoenix v2's base topics are split by join_ref class). */
+interface WireTopics {
+  readonly plain: Readonly<Record<Wire, string>>;
+  readonly owner: Readonly<Record<Wire, string>>;
+}
+
 /**
  * Topic names somebody follows, on any endpoint, wire or channel, counted at join, leave and
- * close. A name it lacks has no subscriber anywhere, so nothing is rendered for it; a name it has
- * is still checked with uWS (numSubscribers) per wire.
+ * close, with their uWS topic names (made once per name followed, not per event). A name it lacks
+ * has no subscriber anywhere, so nothing is rendered for it; a name it has is still checked with
+ * uWS (numSubscribers) per wire.
  */
 export class TopicCounts {
-  private readonly counts = new Map<string, number>();
+  private readonly counts = new Map<string, { count: number; topics: WireTopics }>();
 
   get size(): number {
     return this.counts.size;
   }
 
-  has(name: string): boolean {
-    return this.counts.has(name);
+  /** The uWS topics of a name somebody follows; undefined when nobody does. */
+  topicsOf(name: string): WireTopics | undefined {
+    return this.counts.get(name)?.topics;
   }
 
   add(name: string, delta: 1 | -1): void {
-    const next = (this.counts.get(name) ?? 0) + delta;
+    const entry = this.counts.get(name);
+    const next = (entry?.count ?? 0) + delta;
     if (next <= 0) this.counts.delete(name);
-    else this.counts.set(name, next);
+    else if (entry) entry.count = next;
+    else this.counts.set(name, { count: next, topics: wireTopicsOf(name) });
   }
 }
 
+function wireTopicsOf(name: string): WireTopics {
+  const plain = {} as Record<Wire, string>;
+  const owner = {} as Record<Wire, string>;
+  for (const wire of WIRES) {
+    plain[wire] = wireTopic(wire, name);
+    owner[wire] = ownerWireTopic(wire, name);
+  }
+  return { plain, owner };
+}
+
 const WIRES: readonly Wire[] = ["json", "phx", "phx1", "html"];
+const ONLY_NULL_JOIN_REF: readonly JoinRefJson[] = [NULL_JOIN_REF];
 
 /** Whether a route is for this wire's renderer: HTML fragments, or JSON frames. */
 function carries(route: Route, wire: Wire): boolean {
@@ -136,23 +157,25 @@ export class LiveDelivery {
    */
   private publish(event: LiveEvent): void {
     const rendered = new Map<string, string | null>();
-    for (const route of routesOf(event, this.tagSetsOf(event))) {
-      if (!this.joined.has(route.name)) continue;
+    routes: for (const route of routesOf(event, this.tagSetsOf(event))) {
+      const topics = this.joined.topicsOf(route.name);
+      if (!topics) continue;
+      const bases = route.owner ? topics.owner : topics.plain;
       let subject: Subject | null | undefined;
       for (const wire of WIRES) {
-        const base = route.owner ? ownerWireTopic(wire, route.name) : wireTopic(wire, route.name);
-        const classes = wire === "phx" ? [...this.phoenixClasses.of(base)] : [NULL_JOIN_REF];
+        if (!carries(route, wire)) continue;
+        const base = bases[wire];
+        const classes = wire === "phx" ? [...this.phoenixClasses.of(base)] : ONLY_NULL_JOIN_REF;
         for (const joinRef of classes) {
           const uwsTopic = wire === "phx" ? phoenixWireTopic(route.name, joinRef, route.owner) : base;
           if (this.deps.out.numSubscribers(uwsTopic) === 0) continue;
           subject ??= subjectOf(this.deps.store, route, event);
-          if (subject === null) break;
+          if (subject === null) continue routes;
           const frame = this.frame(event, route, subject, wire, joinRef, rendered);
           if (frame === null) continue;
           this.deps.out.publish(uwsTopic, frame, false);
           pushed(wire === "html" ? "live" : "json");
         }
-        if (subject === null) break;
       }
     }
   }
@@ -167,7 +190,6 @@ export class LiveDelivery {
 
   /** One route's frame in one wire format; `rendered` holds each payload or fragment of this event by key. */
   private frame(event: LiveEvent, route: Route, subject: Subject, wire: Wire, joinRef: JoinRefJson, rendered: Map<string, string | null>): string | null {
-    if (!carries(route, wire)) return null;
     if (wire === "html") {
       const key = htmlKey(route);
       let text = rendered.get(key);
