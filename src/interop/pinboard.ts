@@ -373,6 +373,7 @@ async function call(deps: PinboardDeps, context: Context): Promise<Answer> {
 /** Every Pinboard v1 method, by GET (as documented) or POST with a form body. */
 export function registerPinboard(app: TemplatedApp, deps: PinboardDeps): void {
   // HTTP Basic checks a password: the peer's address is read for the per-address limit.
-  route(app, deps, "get", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, remoteAddress: true });
+  // Pinboard's API changes things with GET (posts/add, posts/delete): in cluster mode it all goes to the leader.
+  route(app, deps, "get", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, remoteAddress: true, writes: true });
   route(app, deps, "post", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, body: true, remoteAddress: true });
 }
