@@ -292,7 +292,7 @@ export class Commands {
   /** The user's own tag named by `raw` (as given in a path or a form), normalized; 404 when none of their bookmarks carries it. */
   ownTag(user: User, raw: string): string {
     const [tag] = normalizeTags([raw]);
-    if (tag === undefined || !user.bookmarks.items.some((bookmark) => bookmark.tags.includes(tag))) {
+    if (tag === undefined || !carriesTag(user, tag)) {
       throw new HttpError(404, `none of your bookmarks is tagged "${raw.slice(0, 64)}"`);
     }
     return tag;
@@ -315,7 +315,7 @@ export class Commands {
   }
 
   private async retag(user: User, tag: string, name: string | null): Promise<TagEditResult> {
-    const bodies = retagEvents(user.bookmarks.items, tag, name);
+    const bodies = retagEvents([...user.bookmarks.values()], tag, name);
     const keys = [retagReservation(user)];
     this.reserve(keys, () => new HttpError(409, "another tag change of yours is being saved; try again"));
     await this.appendReserved(bodies, keys);
@@ -372,6 +372,12 @@ function urlReservation(user: User, url: string): string {
 }
 
 /** What every rewrite of one user's tags reserves while its commit is in flight (bulk tag actions, tag care). */
+/** Whether any of the user's bookmarks carries `tag` (read one bookmark at a time). */
+function carriesTag(user: User, tag: string): boolean {
+  for (const bookmark of user.bookmarks.values()) if (bookmark.tags.includes(tag)) return true;
+  return false;
+}
+
 function retagReservation(user: User): string {
   return `retag:${user.id}`;
 }
