@@ -5,7 +5,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { assert } from "../assert.ts";
 import { Store } from "../store/store.ts";
-import { StoreLineReader, writeStoreLines } from "../store/snapshot-format.ts";
+import { StoreBodyReader, writeStoreBody } from "../store/snapshot-format.ts";
 
 /**
  * Every snapshot is one file in the data directory named `snapshot-<seq, 16 digits>.nasty`
@@ -13,18 +13,20 @@ import { StoreLineReader, writeStoreLines } from "../store/snapshot-format.ts";
  * and renamed. A file is SNAPSHOT_HEADER_BYTES of JSON header (padded with spaces, ending in a
  * newline), then its sections one after another, each starting at a multiple of 8 bytes (zeros
  * pad the gaps) so typed arrays can view them in place:
- *   store   the store's lines (snapshot-format.ts), each ending in a newline; required
+ *   store   the store's body (snapshot-format.ts): lines, each ending in a newline, and raw
+ *           frames (a line `#<n>`, then n bytes); required
  *   others  given by the writer (the search index, src/search/word-table.ts); optional
  * The header lists each section's name, offset, length and SHA-256. A damaged store section
  * refuses the whole snapshot; a damaged optional section is reported and left out (what it held
- * is rebuilt from the store). Version 1 files (one body of store lines, one checksum) are still read.
+ * is rebuilt from the store). Version 2 files (a 512-byte header, one store body, one checksum)
+ * are still read.
  */
 export const SNAPSHOT_FILE_PATTERN = /^snapshot-(\d{16})\.nasty$/;
 const TMP_SUFFIX = ".tmp";
 const SNAPSHOT_HEADER_BYTES = 4096;
-const VERSION_1_HEADER_BYTES = 512;
+const VERSION_2_HEADER_BYTES = 512;
 const FORMAT = "nasty-snapshot";
-const FORMAT_VERSION = 2;
+const FORMAT_VERSION = 3;
 const STORE_SECTION = "store";
 /** Lines are gathered into writes of about this many bytes. */
 const WRITE_CHUNK_BYTES = 1 << 20;
@@ -48,10 +50,10 @@ export interface SnapshotHeader {
   sections: SectionHeader[];
 }
 
-/** Version 1's header: one body, one checksum. */
-interface Version1Header {
+/** Version 2's header: one store body, one checksum. */
+interface Version2Header {
   format: typeof FORMAT;
-  version: 1;
+  version: 2;
   seq: number;
   data_dir_id: string;
   body_bytes: number;
@@ -115,7 +117,7 @@ function aligned(bytes: number): number {
   return (bytes + 7) & ~7;
 }
 
-/** The store's section: its lines gathered into chunks of about WRITE_CHUNK_BYTES. */
+/** The store's section: its lines gathered into chunks of about WRITE_CHUNK_BYTES, its frames as they come. */
 function storeSection(store: Store): SnapshotSection {
   return {
     name: STORE_SECTION,
@@ -123,14 +125,21 @@ function storeSection(store: Store): SnapshotSection {
       let pending: string[] = [];
       let pendingLength = 0;
       const flush = () => {
+        if (pending.length === 0) return;
         out(Buffer.from(pending.join(""), "utf8"));
         pending = [];
         pendingLength = 0;
       };
-      writeStoreLines(store, (line) => {
-        pending.push(line, "\n");
-        pendingLength += line.length + 1;
-        if (pendingLength >= WRITE_CHUNK_BYTES) flush();
+      writeStoreBody(store, {
+        line(line) {
+          pending.push(line, "\n");
+          pendingLength += line.length + 1;
+          if (pendingLength >= WRITE_CHUNK_BYTES) flush();
+        },
+        bytes(bytes) {
+          flush();
+          out(bytes);
+        },
       });
       flush();
     },
@@ -192,27 +201,27 @@ export function writeSnapshotFile(dataDir: string, store: Store, dataDirId: stri
 /** Reads and checks a snapshot's header (not yet its sections); a version 1 header is given as one store section. */
 function readHeader(file: string, data: Buffer): SnapshotHeader {
   const name = path.basename(file);
-  if (data.length < VERSION_1_HEADER_BYTES) throw new SnapshotError(`${name} is truncated (${data.length} bytes, shorter than its header)`);
-  let header: SnapshotHeader | Version1Header;
+  if (data.length < VERSION_2_HEADER_BYTES) throw new SnapshotError(`${name} is truncated (${data.length} bytes, shorter than its header)`);
+  let header: SnapshotHeader | Version2Header;
   try {
     const text = data.toString("utf8", 0, Math.min(SNAPSHOT_HEADER_BYTES, data.length));
-    header = JSON.parse(text.slice(0, text.indexOf("\n") + 1 || undefined)) as SnapshotHeader | Version1Header;
+    header = JSON.parse(text.slice(0, text.indexOf("\n") + 1 || undefined)) as SnapshotHeader | Version2Header;
   } catch {
     throw new SnapshotError(`${name} has a damaged header (not a Nasty snapshot, or overwritten, or truncated)`);
   }
   if (header.format !== FORMAT) throw new SnapshotError(`${name} is not a Nasty snapshot`);
-  if (header.version === 1) {
-    const v1 = header as Version1Header;
-    header = { ...v1, version: 1, created_at: 0, sections: [{ name: STORE_SECTION, offset: VERSION_1_HEADER_BYTES, bytes: v1.body_bytes, sha256: v1.sha256 }] };
+  if (header.version === 2) {
+    const v2 = header as Version2Header;
+    header = { ...v2, version: 2, created_at: 0, sections: [{ name: STORE_SECTION, offset: VERSION_2_HEADER_BYTES, bytes: v2.body_bytes, sha256: v2.sha256 }] };
   } else if (header.version !== FORMAT_VERSION) {
-    throw new SnapshotError(`${name} is snapshot format version ${header.version}; this build reads versions 1 and ${FORMAT_VERSION}`);
+    throw new SnapshotError(`${name} is snapshot format version ${header.version}; this build reads versions 2 and ${FORMAT_VERSION}`);
   } else if (data.length < SNAPSHOT_HEADER_BYTES) {
     throw new SnapshotError(`${name} is truncated (${data.length} bytes, shorter than its header)`);
   }
   const match = SNAPSHOT_FILE_PATTERN.exec(name);
   if (match && Number(match[1]) !== header.seq) throw new SnapshotError(`${name} says it stands for seq ${header.seq}, not the seq in its name`);
   const last = header.sections[header.sections.length - 1];
-  const expected = last === undefined ? SNAPSHOT_HEADER_BYTES : header.version === 1 ? last.offset + last.bytes : aligned(last.offset + last.bytes);
+  const expected = last === undefined ? SNAPSHOT_HEADER_BYTES : header.version === 2 ? last.offset + last.bytes : aligned(last.offset + last.bytes);
   if (data.length !== expected) throw new SnapshotError(`${name} is ${data.length < expected ? "truncated" : "longer than written"} (${data.length} bytes, its header says ${expected})`);
   if (header.sections[0]?.name !== STORE_SECTION) throw new SnapshotError(`${name} has no store section`);
   return header;
@@ -270,7 +279,8 @@ function readShared(file: string): Buffer {
     const size = fs.fstatSync(fd).size;
     const data = Buffer.from(new SharedArrayBuffer(size));
     for (let at = 0; at < size; ) {
-      const read = fs.readSync(fd, data, at, size - at, at);
+      // One read stops at 2 GiB; a snapshot of ten million bookmarks is larger.
+      const read = fs.readSync(fd, data, at, Math.min(size - at, 1 << 30), at);
       if (read === 0) break;
       at += read;
     }
@@ -293,11 +303,18 @@ function sectionChecksums(data: Buffer, sections: readonly SectionHeader[]): Pro
 
 function readStoreSection(name: string, body: Buffer, nodeId: number): Store {
   const store = new Store(nodeId);
-  const reader = new StoreLineReader(store);
+  const reader = new StoreBodyReader(store);
   try {
     for (let start = 0; start < body.length; ) {
       const end = body.indexOf(0x0a, start);
       if (end < 0) throw new Error("the last line has no end");
+      if (body[start] === 0x23) {
+        const length = Number(body.toString("latin1", start + 1, end));
+        if (!Number.isSafeInteger(length) || length < 0 || end + 1 + length > body.length) throw new Error(`a frame of ${length} bytes does not fit`);
+        reader.frame(body.subarray(end + 1, end + 1 + length));
+        start = end + 1 + length;
+        continue;
+      }
       reader.line(body.toString("utf8", start, end));
       start = end + 1;
     }
