@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import type { BookmarkFields, BookmarkId, EventBody, LoggedEvent, UserId } from "../src/events.ts";
 import { Store, type Bookmark, type User } from "../src/store/store.ts";
 import { SearchIndex } from "../src/search/index.ts";
+import { loadSearchSection } from "../src/search/snapshot-section.ts";
 import { parseQuery } from "../src/search/query.ts";
 import { urlHost, words } from "../src/search/tokens.ts";
 import { mulberry32 } from "../src/simulator/random.ts";
@@ -342,5 +343,32 @@ test("after a restart the index is rebuilt from the replayed store and answers a
     assert.deepEqual(afterwards, before);
   } finally {
     await second.close();
+  }
+});
+
+test("a search section that does not read (another format, truncated, offsets that do not add up) is refused with a message, never a crash", () => {
+  const { seeded } = seed();
+  const whole = Buffer.concat(seeded.index.encode());
+  const loaded = loadSearchSection(seeded.store, new Map([["search", whole]]), (line) => assert.fail(line));
+  assert.ok(loaded !== null, "a whole section reads (positive control)");
+  assert.deepEqual(loaded.search({ query: "rust", viewer: null, limit: 100 }).items.map((bookmark) => bookmark.id), seeded.index.search({ query: "rust", viewer: null, limit: 100 }).items.map((bookmark) => bookmark.id));
+  const wrongMagic = Buffer.from(whole);
+  wrongMagic.writeUInt32LE(0x12345678, 0);
+  const newerVersion = Buffer.from(whole);
+  newerVersion.writeUInt32LE(99, 4);
+  const badOffsets = Buffer.from(whole);
+  badOffsets.writeUInt32LE(badOffsets.readUInt32LE(12) + 1, 12);
+  for (const [bytes, problem] of [
+    [wrongMagic, /the search section is not a search index/],
+    [newerVersion, /the search section is format version 99; this build reads version 1/],
+    [whole.subarray(0, whole.length - 8), /the search section is truncated/],
+    [whole.subarray(0, 12), /shorter than its header/],
+    [badOffsets, /the search section has word or list offsets that do not match its contents/],
+  ] as const) {
+    const warnings: string[] = [];
+    assert.equal(loadSearchSection(seeded.store, new Map([["search", bytes]]), (line) => warnings.push(line)), null);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, problem);
+    assert.match(warnings[0]!, /; the search index is rebuilt from the store$/);
   }
 });

@@ -279,7 +279,8 @@ export class Snapshotter {
     }
     this.compactionDue = false;
     if (this.lastFile === null) return;
-    for (const listing of listSnapshots(this.options.dataDir)) if (listing.seq < this.lastSeq) fs.rmSync(listing.file, { force: true });
+    // Unlinked off this thread: freeing a large file's blocks can take a while.
+    for (const listing of listSnapshots(this.options.dataDir)) if (listing.seq < this.lastSeq) await fs.promises.rm(listing.file, { force: true });
     const keepAfter = this.options.keepAfter();
     await this.options.log.compact(keepAfter === null ? this.lastSeq : Math.min(this.lastSeq, keepAfter));
   }
