@@ -24,6 +24,13 @@ export interface SearchBenchResult {
   store_heap_bytes_per_bookmark: number | null;
   total_heap_bytes_per_bookmark: number | null;
   by_kind: Record<string, { p50_ms: number; p99_ms: number }>;
+  /** The index as a snapshot's search section: written, its size, read back (what a start does instead of the build). */
+  section_encode_ms: number;
+  section_bytes: number;
+  section_load_ms: number;
+  /** The same queries on the index read back (each answer checked equal to the built index's). */
+  loaded_p50_ms: number;
+  loaded_p99_ms: number;
 }
 
 const FULL_BOOKMARKS = 1_000_000;
@@ -160,6 +167,7 @@ export async function runSearchBench(options: SearchBenchOptions = {}): Promise<
   }
   all.sort((a, b) => a - b);
   const round = (value: number) => Math.round(value * 1000) / 1000;
+  const section = readBack(store, index, workload);
   return {
     bookmarks,
     queries: all.length,
@@ -176,7 +184,33 @@ export async function runSearchBench(options: SearchBenchOptions = {}): Promise<
         return [kind, { p50_ms: round(percentile(times, 0.5)), p99_ms: round(percentile(times, 0.99)) }];
       }),
     ),
+    section_encode_ms: Math.round(section.encodeMs),
+    section_bytes: section.bytes,
+    section_load_ms: round(section.loadMs),
+    loaded_p50_ms: round(percentile(section.times, 0.5)),
+    loaded_p99_ms: round(percentile(section.times, 0.99)),
   };
+}
+
+/** Writes the index as a section, reads it back, and runs the workload on it (answers checked equal to the built index's). */
+function readBack(store: Store, built: SearchIndex, workload: { query: string }[]): { encodeMs: number; bytes: number; loadMs: number; times: number[] } {
+  const encodeStart = performance.now();
+  const chunks = built.encode();
+  const encodeMs = performance.now() - encodeStart;
+  const bytes = Buffer.concat(chunks);
+  const loadStart = performance.now();
+  const loaded = SearchIndex.load(store, bytes);
+  const loadMs = performance.now() - loadStart;
+  const ids = (index: SearchIndex, query: string) => index.search({ query, viewer: null, limit: PAGE_LIMIT }).items.map((bookmark) => bookmark.id).join();
+  const times: number[] = [];
+  for (const { query } of workload) {
+    const start = performance.now();
+    const answer = ids(loaded, query);
+    times.push(performance.now() - start);
+    if (answer !== ids(built, query)) throw new Error(`the index read back from its section answers ${JSON.stringify(query)} differently from the built one`);
+  }
+  times.sort((a, b) => a - b);
+  return { encodeMs, bytes: bytes.length, loadMs, times };
 }
 
 function printTable(result: SearchBenchResult): void {
@@ -186,6 +220,8 @@ function printTable(result: SearchBenchResult): void {
   console.log("| --- | ---: | ---: |");
   for (const [kind, times] of Object.entries(result.by_kind)) console.log(`| ${kind} | ${times.p50_ms.toFixed(3)} | ${times.p99_ms.toFixed(3)} |`);
   console.log(`| **all** | ${result.p50_ms.toFixed(3)} | ${result.p99_ms.toFixed(3)} |`);
+  console.log(`| **all, index read back from its section** | ${result.loaded_p50_ms.toFixed(3)} | ${result.loaded_p99_ms.toFixed(3)} |`);
+  console.log(`search section: written in ${result.section_encode_ms} ms, ${(result.section_bytes / 1048576).toFixed(1)} MiB, read back in ${result.section_load_ms} ms (the build took ${result.build_index_ms} ms)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -64,6 +64,8 @@ test("npm run bench -- --smoke runs every step and writes its results", { timeou
   assert.deepEqual(memory.target, { kind: "value-max", value: 1024 });
   assert.ok(memory.value! > 0, "a bookmark weighs something");
   measured(byId.get("search-p99"), "search-p99");
+  const section = measured(byId.get("search-section-load"), "search-section-load");
+  assert.ok(Number(section.details.section_bytes) > 0, "the search index was written as a section and read back");
 
   const cpu = measured(byId.get("create-cpu"), "create-cpu");
   assert.ok(cpu.ceiling! > 0, "the bare POST's CPU per request was measured");

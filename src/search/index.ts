@@ -201,14 +201,14 @@ export class SearchIndex {
   private addWord(word: string, ord: number): void {
     const list = this.postings.get(word);
     const updated = postingsAdd(list, ord);
-    if (updated !== list) this.postings.set(word, updated);
+    if (updated !== list) this.postings.set(word, updated, list);
   }
 
   private removeWord(word: string, ord: number): void {
     const list = this.postings.get(word);
     if (list === undefined) return;
     const updated = postingsRemove(list, ord);
-    if (updated !== list) this.postings.set(word, updated);
+    if (updated !== list) this.postings.set(word, updated, list);
   }
 
   // ---- queries ---------------------------------------------------------------------------------

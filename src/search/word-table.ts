@@ -66,9 +66,9 @@ export class WordTable {
     return index < 0 ? undefined : this.frozenList(index);
   }
 
-  /** Stores `word`'s list (undefined: it has none any more). */
-  set(word: string, list: Postings | undefined): void {
-    const had = this.get(word) !== undefined;
+  /** Stores `word`'s list (undefined: it has none any more); `previous` is what get(word) answered before. */
+  set(word: string, list: Postings | undefined, previous: Postings | undefined): void {
+    const had = previous !== undefined;
     if (list === undefined) {
       if (!had) return;
       this.count -= 1;
@@ -171,13 +171,26 @@ export class WordTable {
     return this.frozen.text.slice(this.frozen.wordStarts[index]!, this.frozen.wordStarts[index + 1]!);
   }
 
+  /** Frozen word `index` compared with `word` in JS string order (negative: it sorts first), read in place. */
+  private compareFrozen(index: number, word: string): number {
+    const { text, wordStarts } = this.frozen;
+    const start = wordStarts[index]!;
+    const length = wordStarts[index + 1]! - start;
+    const shared = Math.min(length, word.length);
+    for (let at = 0; at < shared; at += 1) {
+      const difference = text.charCodeAt(start + at) - word.charCodeAt(at);
+      if (difference !== 0) return difference;
+    }
+    return length - word.length;
+  }
+
   /** The first frozen word's index not below `word`. */
   private frozenLowerBound(word: string): number {
     let low = 0;
     let high = this.frozen.wordStarts.length - 1;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.frozenWord(middle) < word) low = middle + 1;
+      if (this.compareFrozen(middle, word) < 0) low = middle + 1;
       else high = middle;
     }
     return low;
@@ -186,7 +199,7 @@ export class WordTable {
   /** `word`'s frozen index, or -1. */
   private frozenIndex(word: string): number {
     const index = this.frozenLowerBound(word);
-    return index < this.frozen.wordStarts.length - 1 && this.frozenWord(index) === word ? index : -1;
+    return index < this.frozen.wordStarts.length - 1 && this.compareFrozen(index, word) === 0 ? index : -1;
   }
 
   /** Every word with a list, sorted: the frozen ones not emptied, merged with the changed ones. */
