@@ -234,6 +234,15 @@ function createTag(context: Context): Answer {
   return { status: 201, json: existing ?? { id: tagId(name), name, date_added: isoTime(Date.now()) } };
 }
 
+/** Renames (or merges, onto a tag in use) one of the viewer's tags with the native command: linkding's tag record comes back under its new name. */
+async function renameTag(deps: LinkdingDeps, context: Context): Promise<Answer> {
+  const tag = findTag(context);
+  const body = bodyObject(context);
+  const { name } = await deps.commands.renameTag(context.viewer!, tag.name, { name: body.name });
+  const renamed = tagsOf(context.viewer!).find((candidate) => candidate.name === name);
+  return { status: 200, json: renamed ?? { id: tagId(name ?? ""), name, date_added: tag.date_added } };
+}
+
 const PROFILE = {
   theme: "auto",
   bookmark_date_display: "relative",
@@ -274,5 +283,11 @@ export function registerLinkding(app: TemplatedApp, deps: LinkdingDeps): void {
   route(app, deps, "get", "/api/tags/", (context) => paginated(deps, context, listing(tagsOf(context.viewer!)), (tag) => tag), read);
   route(app, deps, "get", "/api/tags/:id/", (context) => ({ status: 200, json: findTag(context) }), read);
   route(app, deps, "post", "/api/tags/", (context) => createTag(context), write);
+  route(app, deps, "put", "/api/tags/:id/", (context) => renameTag(deps, context), write);
+  route(app, deps, "patch", "/api/tags/:id/", (context) => renameTag(deps, context), write);
+  route(app, deps, "del", "/api/tags/:id/", async (context) => {
+    await deps.commands.deleteTag(context.viewer!, findTag(context).name);
+    return { status: 204 };
+  }, read);
   route(app, deps, "get", "/api/user/profile/", () => ({ status: 200, json: PROFILE }), read);
 }
