@@ -50,7 +50,15 @@ async function measure(client: FanoutClient, side: Side): Promise<{ from: number
   return { from, to };
 }
 
-const nasty = await startNasty(200, [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${outDir}`, "--cpu-prof-interval=200"] : []), ...extraFlags]);
+/** With COMMITS=1, Nasty's /metrics is on, to tell its group commits' mean size and time during the run. */
+const METRICS_TOKEN = process.env.COMMITS ? "profile-fanout-metrics-token" : "";
+const nasty = await startNasty(200, [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${outDir}`, "--cpu-prof-interval=200"] : []), ...extraFlags], { NASTY_METRICS_TOKEN: METRICS_TOKEN });
+
+/** Sum and count of each histogram of Nasty's /metrics named `nasty_log_commit…`. */
+async function commitMetrics(): Promise<Map<string, number>> {
+  const text = await (await fetch(`${nasty.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+  return new Map([...text.matchAll(/^(nasty_log_commit\w*_(?:sum|count)) (\S+)$/gm)].map((match) => [match[1]!, Number(match[2])]));
+}
 const nastyClient = FanoutClient.start("nasty");
 const ceilingClient = FanoutClient.start("ceiling");
 try {
@@ -65,7 +73,14 @@ try {
   } finally {
     await ceiling.stop();
   }
+  const commitsBefore = METRICS_TOKEN ? await commitMetrics() : null;
   const { from, to } = await measure(nastyClient, nastySide);
+  if (commitsBefore) {
+    const after = await commitMetrics();
+    const delta = (name: string) => (after.get(name) ?? 0) - (commitsBefore.get(name) ?? 0);
+    const batches = delta("nasty_log_commit_seconds_count");
+    console.log(`  group commits: ${batches} batches, ${(delta("nasty_log_commit_batch_events_sum") / batches).toFixed(1)} events each, ${((delta("nasty_log_commit_seconds_sum") / batches) * 1000).toFixed(2)} ms from send to commit`);
+  }
   await nasty.stop();
   if (profile) {
     const file = fs.readdirSync(outDir).filter((name) => /\.\d+\.0\.\d+\.cpuprofile$/.test(name)).map((name) => path.join(outDir, name))[0]!;
