@@ -124,6 +124,86 @@ describe("cluster mode", () => {
     assert.ok(epochs.size >= 10, `appends happened under many epochs (${epochs.size})`);
     for (const ms of leaderChangesMs) assert.ok(typeof ms === "number" && ms < 20_000, `a new leader within seconds (${leaderChangesMs.join(", ")} ms)`);
   });
+
+  test("Postgres restarted under load (backends ended, then gone for seconds): writes answer 503 meanwhile, resume afterwards, nothing acknowledged is lost, every node catches up", async () => {
+    const db = await freshDatabase();
+    const base = new URL(db.url);
+    const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
+    await path.listen();
+    const nodes: ClusterNode[] = [];
+    cleanups.push(async () => {
+      await stopNodes(nodes);
+      await path.close();
+      await db.drop();
+    });
+    for (let index = 0; index < 3; index += 1) nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: index + 1 }));
+    for (const node of nodes) await ready(node);
+    await leaderOf(nodes);
+    const token = await signUp(nodes[0]!.url, "loaded");
+    const writes = new Writers(nodes, token);
+    await writes.until(20);
+    // A fast restart: every session of the database is ended at once; the nodes reconnect.
+    await db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${base.pathname.slice(1)} AND pid <> pg_backend_pid()`;
+    await writes.until(20);
+    // An immediate restart that takes a while: nothing answers for three seconds.
+    path.cut();
+    const refusedBefore = writes.refused;
+    await sleep(3000);
+    assert.ok(writes.refused > refusedBefore, "writes were refused while Postgres was gone");
+    path.restore();
+    await writes.until(20);
+    const acknowledged = await writes.stop();
+    assert.deepEqual(writes.unexpected, [], "every write answered 201 or 503");
+    await leaderOf(nodes);
+    await converged(nodes, 30_000);
+    for (const node of nodes) {
+      const missing: number[] = [];
+      for (const id of acknowledged) if ((await request(node.url, "GET", `/api/bookmarks/${id}`, { token })).status !== 200) missing.push(id);
+      assert.deepEqual(missing, [], `node ${node.nodeId} has every acknowledged bookmark`);
+    }
+  });
+
+  test("a follower cut off from Postgres catches up in the same process once reconnected; a node added late catches up from nothing", async () => {
+    const db = await freshDatabase();
+    const base = new URL(db.url);
+    const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
+    await path.listen();
+    const nodes: ClusterNode[] = [];
+    cleanups.push(async () => {
+      await stopNodes(nodes);
+      await path.close();
+      await db.drop();
+    });
+    nodes.push(await startNode({ databaseUrl: db.url, nodeId: 1 }));
+    nodes.push(await startNode({ databaseUrl: db.url, nodeId: 2 }));
+    await Promise.all(nodes.map(ready));
+    const leader = await leaderOf(nodes);
+    nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: 3 }));
+    const cutOff = nodes[2]!;
+    await ready(cutOff);
+    const token = await signUp(leader.url, "steady");
+    for (let index = 0; index < 5; index += 1) await createBookmark(leader.url, token, { url: `https://cut.example/before/${index}`, title: "b", public: true });
+    await converged(nodes);
+    path.cut();
+    for (let index = 0; index < 20; index += 1) await createBookmark(leader.url, token, { url: `https://cut.example/during/${index}`, title: "d", public: true });
+    await sleep(1000);
+    const behind = await clusterStatus(cutOff);
+    const head = await clusterStatus(leader);
+    assert.ok(behind.applied_seq < head.applied_seq, `the cut-off follower is behind (${behind.applied_seq} < ${head.applied_seq})`);
+    path.restore();
+    const { seq } = await converged(nodes, 30_000);
+    assert.equal(cutOff.child.exitCode, null, "the follower caught up in the same process");
+    assert.equal(cutOff.child.signalCode, null);
+    assert.doesNotMatch(cutOff.output(), /loaded snapshot|stopping this node/, "it did not reload its store");
+    const late = await startNode({ databaseUrl: db.url, nodeId: 4 });
+    nodes.push(late);
+    await ready(late);
+    const caughtUp = await converged(nodes, 30_000);
+    assert.equal(caughtUp.seq, seq, "the late node applied the whole log");
+    const list = await request(late.url, "GET", "/api/bookmarks?limit=50");
+    assert.equal(list.status, 200, list.text);
+    assert.equal(list.json.data.length, 25, "the late node serves every bookmark");
+  });
 });
 
 /** Bookmark creations sent to every node in turn, as fast as they are answered; keeps the ids of the 201s. */
@@ -132,6 +212,9 @@ class Writers {
   private running = true;
   private readonly loops: Promise<void>[];
   private counter = 0;
+  /** Writes answered 503 (Postgres or the leader gone), and answers that were neither 201 nor 503. */
+  refused = 0;
+  readonly unexpected: string[] = [];
 
   constructor(private readonly nodes: ClusterNode[], private readonly token: string) {
     this.loops = [0, 1, 2].map((lane) => this.loop(lane));
@@ -143,8 +226,14 @@ class Writers {
       const number = (this.counter += 1);
       try {
         const reply = await request(node.url, "POST", "/api/bookmarks", { token: this.token, body: { bookmark: { url: `https://kill.example/${number}`, title: `k${number}`, public: true } }, signal: AbortSignal.timeout(15_000) });
-        if (reply.status === 201) this.acknowledged.push(reply.json.bookmark.data.id as number);
-        else await sleep(50);
+        if (reply.status === 201) {
+          this.acknowledged.push(reply.json.bookmark.data.id as number);
+          continue;
+        }
+        // 409: a retried write that an earlier leader had committed (its answer was lost with that leader).
+        if (reply.status === 503 || (reply.status === 409 && /already committed/.test(reply.text))) this.refused += 1;
+        else this.unexpected.push(`${reply.status} ${reply.text.slice(0, 200)}`);
+        await sleep(50);
       } catch {
         await sleep(50);
       }
