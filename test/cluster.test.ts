@@ -76,7 +76,7 @@ describe("cluster mode", () => {
   test("kill -9 of the leader under writes on every node, ten times, and SIGSTOP past the lease twice: a new leader within seconds, nothing acknowledged lost, no seq under two epochs, stores agree", async () => {
     const { db, nodes } = await cluster(3);
     await leaderOf(nodes);
-    const token = await signUp(nodes[0]!.url, "writer");
+    const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "writer"));
     const writes = new Writers(nodes, token);
     const leaderChangesMs: number[] = [];
     for (let round = 0; round < 12; round += 1) {
@@ -139,18 +139,18 @@ describe("cluster mode", () => {
     for (let index = 0; index < 3; index += 1) nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: index + 1 }));
     for (const node of nodes) await ready(node);
     await leaderOf(nodes);
-    const token = await signUp(nodes[0]!.url, "loaded");
+    const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "loaded"));
     const writes = new Writers(nodes, token);
     await writes.until(20);
     // A fast restart: every session of the database is ended at once; the nodes reconnect.
     await db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${base.pathname.slice(1)} AND pid <> pg_backend_pid()`;
     await writes.until(20);
     // An immediate restart that takes a while: nothing answers for three seconds.
-    path.cut();
+    await path.cut();
     const refusedBefore = writes.refused;
     await sleep(3000);
     assert.ok(writes.refused > refusedBefore, "writes were refused while Postgres was gone");
-    path.restore();
+    await path.restore();
     await writes.until(20);
     const acknowledged = await writes.stop();
     assert.deepEqual(writes.unexpected, [], "every write answered 201 or 503");
@@ -181,16 +181,16 @@ describe("cluster mode", () => {
     nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: 3 }));
     const cutOff = nodes[2]!;
     await ready(cutOff);
-    const token = await signUp(leader.url, "steady");
-    for (let index = 0; index < 5; index += 1) await createBookmark(leader.url, token, { url: `https://cut.example/before/${index}`, title: "b", public: true });
+    const token = await eventually("a sign-up", () => signUp(leader.url, "steady"));
+    for (let index = 0; index < 5; index += 1) await eventually("a bookmark saved", () => createBookmark(leader.url, token, { url: `https://cut.example/before/${index}`, title: "b", public: true }));
     await converged(nodes);
-    path.cut();
-    for (let index = 0; index < 20; index += 1) await createBookmark(leader.url, token, { url: `https://cut.example/during/${index}`, title: "d", public: true });
+    await path.cut();
+    for (let index = 0; index < 20; index += 1) await eventually("a bookmark saved", () => createBookmark(leader.url, token, { url: `https://cut.example/during/${index}`, title: "d", public: true }));
     await sleep(1000);
     const behind = await clusterStatus(cutOff);
     const head = await clusterStatus(leader);
     assert.ok(behind.applied_seq < head.applied_seq, `the cut-off follower is behind (${behind.applied_seq} < ${head.applied_seq})`);
-    path.restore();
+    await path.restore();
     const { seq } = await converged(nodes, 30_000);
     assert.equal(cutOff.child.exitCode, null, "the follower caught up in the same process");
     assert.equal(cutOff.child.signalCode, null);

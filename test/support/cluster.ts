@@ -1,7 +1,9 @@
 // Test support: a cluster of Nasty node processes on loopback over one fresh Postgres database, and a cuttable TCP path to Postgres.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
+import { fileURLToPath } from "node:url";
 import postgres, { type Sql } from "postgres";
 import { spawnServer, type ChildServer } from "./child-server.ts";
 import { request, tempDir } from "./server.ts";
@@ -45,36 +47,23 @@ export async function freshDatabase(): Promise<TestDatabase> {
 }
 
 /**
- * A TCP proxy in front of Postgres: `cut()` drops every connection through it and refuses new ones
- * (Postgres gone, as in an immediate restart or a network cut) until `restore()`.
+ * A TCP proxy in front of Postgres, in a process of its own (this test process's pauses must not
+ * pause the nodes' Postgres traffic): `cut()` drops every connection through it and refuses new
+ * ones (Postgres gone, as in an immediate restart or a network cut) until `restore()`.
  */
 export class PostgresPath {
-  private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-  private open = true;
+  private child: ChildProcess | null = null;
   port = 0;
 
-  constructor(private readonly target: { host: string; port: number }) {
-    this.server = net.createServer((client) => {
-      if (!this.open) {
-        client.destroy();
-        return;
-      }
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on("close", () => this.sockets.delete(socket));
-        socket.on("error", () => {});
-      }
-      client.pipe(upstream).pipe(client);
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-    });
-  }
+  constructor(private readonly target: { host: string; port: number }) {}
 
   async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
+    const child = spawn(process.execPath, [fileURLToPath(new URL("./postgres-path.mjs", import.meta.url)), this.target.host, String(this.target.port)], { stdio: ["pipe", "pipe", "inherit"] });
+    this.child = child;
+    this.port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+      child.once("exit", (code) => reject(new Error(`the Postgres proxy exited (${code})`)));
+    });
   }
 
   /** The database URL through this path. */
@@ -84,18 +73,28 @@ export class PostgresPath {
     return url.href;
   }
 
-  cut(): void {
-    this.open = false;
-    for (const socket of this.sockets) socket.destroy();
+  cut(): Promise<void> {
+    return this.command("cut");
   }
 
-  restore(): void {
-    this.open = true;
+  restore(): Promise<void> {
+    return this.command("restore");
+  }
+
+  private command(line: string): Promise<void> {
+    const child = this.child!;
+    return new Promise((resolve) => {
+      child.stdout!.once("data", () => resolve());
+      child.stdin!.write(`${line}\n`);
+    });
   }
 
   async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
   }
 }
 
@@ -112,7 +111,8 @@ export interface ClusterNode extends ChildServer {
   port: number;
 }
 
-export const LEASE_MS = 1000;
+/** Short enough for quick take-overs, long enough that a loaded 2-core machine does not flap. */
+export const LEASE_MS = 2000;
 
 /** Starts one node process in cluster mode on a port of its own (a short lease, a quick tail). */
 export async function startNode(options: NodeOptions): Promise<ClusterNode> {
