@@ -124,6 +124,8 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
       NASTY_CLUSTER_URL: `http://127.0.0.1:${port}`, NASTY_CLUSTER_SECRET: SECRET, NASTY_CLUSTER_LEASE_MS: String(LEASE_MS), NASTY_CLUSTER_TAIL_MS: "200",
       NASTY_SNAPSHOT_INTERVAL_S: "3600", ...options.env,
     },
+    // Generous: several node processes start on two cores shared with other suites.
+    startMsMax: 120_000,
   }).listening;
   return { ...server, nodeId: options.nodeId, dataDir, port };
 }
@@ -149,7 +151,7 @@ export async function clusterStatus(node: ClusterNode): Promise<ClusterStatus> {
 }
 
 /** Waits (bounded) for `check` to hold, polling. */
-export async function eventually<T>(what: string, check: () => Promise<T | null | false>, boundMs = 20_000): Promise<T> {
+export async function eventually<T>(what: string, check: () => Promise<T | null | false>, boundMs = 60_000): Promise<T> {
   const deadline = Date.now() + boundMs;
   let last: unknown = null;
   for (let round = 0; round < 10_000; round += 1) {
@@ -170,7 +172,7 @@ export async function ready(node: ClusterNode): Promise<void> {
 }
 
 /** The node that leads, once exactly one of `nodes` says it does and every other names it. */
-export async function leaderOf(nodes: readonly ClusterNode[], boundMs = 20_000): Promise<ClusterNode> {
+export async function leaderOf(nodes: readonly ClusterNode[], boundMs = 60_000): Promise<ClusterNode> {
   return eventually("one leader named by every node", async () => {
     const statuses = await Promise.all(nodes.map(clusterStatus));
     const leaders = nodes.filter((_, index) => statuses[index]!.role === "leader");
@@ -181,7 +183,7 @@ export async function leaderOf(nodes: readonly ClusterNode[], boundMs = 20_000):
 }
 
 /** Waits until every node applied the same head and their store digests agree; returns the digest. */
-export async function converged(nodes: readonly ClusterNode[], boundMs = 20_000): Promise<{ digest: string; seq: number }> {
+export async function converged(nodes: readonly ClusterNode[], boundMs = 60_000): Promise<{ digest: string; seq: number }> {
   return eventually("every node at the same seq with equal stores", async () => {
     const statuses = await Promise.all(nodes.map(clusterStatus));
     const [first] = statuses;
