@@ -292,7 +292,7 @@ export class Commands {
   /** The user's own tag named by `raw` (as given in a path or a form), normalized; 404 when none of their bookmarks carries it. */
   ownTag(user: User, raw: string): string {
     const [tag] = normalizeTags([raw]);
-    if (tag === undefined || !user.bookmarks.items.some((bookmark) => bookmark.tags.includes(tag))) {
+    if (tag === undefined || !carriesTag(user, tag)) {
       throw new HttpError(404, `none of your bookmarks is tagged "${raw.slice(0, 64)}"`);
     }
     return tag;
@@ -315,7 +315,7 @@ export class Commands {
   }
 
   private async retag(user: User, tag: string, name: string | null): Promise<TagEditResult> {
-    const bodies = retagEvents(user.bookmarks.items, tag, name);
+    const bodies = retagEvents([...user.bookmarks.values()], tag, name);
     const keys = [retagReservation(user)];
     this.reserve(keys, () => new HttpError(409, "another tag change of yours is being saved; try again"));
     await this.appendReserved(bodies, keys);
@@ -340,7 +340,7 @@ export class Commands {
     this.reserve(keys, () => new HttpError(409, `the account ${user.username} is already being deleted`));
     try {
       const bodies: EventBody[] = [
-        ...user.bookmarks.items.map((bookmark): EventBody => ({ type: "bookmark.deleted", payload: { id: bookmark.id } })),
+        ...[...user.bookmarks.values()].map((bookmark): EventBody => ({ type: "bookmark.deleted", payload: { id: bookmark.id } })),
         ...[...this.store.tokensById.values()].filter((token) => token.user === user).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } })),
       ];
       for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.log.append(bodies.slice(start, start + BATCH_BOOKMARKS_MAX));
@@ -354,11 +354,15 @@ export class Commands {
     const bookmark = this.store.visibleBookmark(bookmarkId, user);
     if (!bookmark) throw new HttpError(404, `no bookmark ${bookmarkId}`);
     const { body } = parseInput(CommentInput, input);
+    // A delete already in flight wins before anything is logged: the answer is the bookmark's.
+    if (this.reserved.has(`delete:${bookmark.id}`)) throw new HttpError(404, `no bookmark ${bookmarkId} (it is being deleted)`);
     const id = this.store.ids.next<CommentId>();
-    await this.log.append([{ type: "comment.posted", payload: { id, bookmark_id: bookmark.id, user_id: user.id, body } }]);
-    const comment = bookmark.comments?.findLast((candidate) => candidate.id === id);
-    if (!comment) throw new HttpError(404, `bookmark ${bookmarkId} was deleted before the comment was saved`);
-    return comment;
+    const [logged] = await this.log.append([{ type: "comment.posted", payload: { id, bookmark_id: bookmark.id, user_id: user.id, body } }]);
+    const stored = this.store.bookmarksById.get(bookmark.id)?.comments?.findLast((candidate) => candidate.id === id);
+    // The comment is durable either way. When a delete of its bookmark (or the bookmark's owner's
+    // erasure) committed around it, the delete took the comment with it; the answer is still the
+    // comment as saved, the same whichever of the two committed first.
+    return stored ?? { id, bookmarkId: bookmark.id, user, body, insertedAt: logged!.ts };
   }
 }
 
@@ -368,6 +372,12 @@ function urlReservation(user: User, url: string): string {
 }
 
 /** What every rewrite of one user's tags reserves while its commit is in flight (bulk tag actions, tag care). */
+/** Whether any of the user's bookmarks carries `tag` (read one bookmark at a time). */
+function carriesTag(user: User, tag: string): boolean {
+  for (const bookmark of user.bookmarks.values()) if (bookmark.tags.includes(tag)) return true;
+  return false;
+}
+
 function retagReservation(user: User): string {
   return `retag:${user.id}`;
 }

@@ -182,8 +182,8 @@ function bookmarkTopic(bookmark: Bookmark): string {
 function bookmarkPage(pages: PageContext, context: Context, bookmark: Bookmark, commentFailure: { error: HttpError; body: string } | null = null): Answer {
   const all = bookmark.comments ?? [];
   const shown = all.slice(Math.max(0, all.length - COMMENTS_SHOWN_MAX));
-  const savedAlsoBy = (pages.store.byUrl.get(bookmark.url) ?? [])
-    .filter((other) => other !== bookmark && other.public)
+  const savedAlsoBy = pages.store.bookmarksOfUrl(bookmark.url)
+    .filter((other) => other.id !== bookmark.id && other.public)
     .slice(0, ALSO_SAVED_SHOWN_MAX)
     .map((other) => ({ id: other.id, user: other.user.username }));
   const data = {

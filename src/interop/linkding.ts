@@ -3,7 +3,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
 import { validUrl } from "../commands/schemas.ts";
-import type { Bookmark, User } from "../store/store.ts";
+import type { Bookmark, BookmarkList, User } from "../store/store.ts";
 import { isoTime } from "../render/json.ts";
 import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import { errorAnswer, type Answer } from "../http/respond.ts";
@@ -55,7 +55,7 @@ export function tagId(name: string): number {
 /** The user's tags as linkding lists them, with the date each was first used. */
 function tagsOf(user: User): { id: number; name: string; date_added: string }[] {
   const first = new Map<string, number>();
-  for (const bookmark of user.bookmarks.items) {
+  for (const bookmark of user.bookmarks.values()) {
     for (const tag of bookmark.tags) first.set(tag, Math.min(first.get(tag) ?? Infinity, bookmark.insertedAt));
   }
   return [...first].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, at]) => ({ id: tagId(name), name, date_added: isoTime(at) }));
@@ -162,22 +162,15 @@ function listBookmarks(deps: LinkdingDeps, context: Context, archived: boolean):
   const unread = unreadFilter(context);
   let all: Listing<Bookmark>;
   if (archived) all = listing([]);
-  else if (query === "" && unread === undefined) all = newestFirst(viewer.bookmarks.items);
+  else if (query === "" && unread === undefined) all = newestFirst(viewer.bookmarks);
   else if (query === "") all = listing(deps.store.bookmarks({ viewer, user: viewer, unread, limit: viewer.bookmarks.length + 1 }).items);
   else all = listing(deps.search.search({ query, viewer, user: viewer, unread, limit: viewer.bookmarks.length + 1 }).items);
   return paginated(deps, context, all, linkdingBookmark);
 }
 
 /** An oldest-first list read newest first, by index. */
-function newestFirst(items: readonly Bookmark[]): Listing<Bookmark> {
-  return {
-    count: items.length,
-    window: (offset, limit) => {
-      const window: Bookmark[] = [];
-      for (let index = items.length - 1 - offset; index >= 0 && window.length < limit; index -= 1) window.push(items[index]!);
-      return window;
-    },
-  };
+function newestFirst(list: BookmarkList): Listing<Bookmark> {
+  return { count: list.length, window: (offset, limit) => list.newest(limit, offset) };
 }
 
 function ownBookmark(deps: LinkdingDeps, context: Context): Bookmark {

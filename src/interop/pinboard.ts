@@ -146,10 +146,9 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** The user's bookmarks carrying every tag, newest first (the first `limit` of them). */
 function postsOf(user: User, tags: readonly string[], limit = Number.MAX_SAFE_INTEGER): Bookmark[] {
-  const items = user.bookmarks.items;
   const found: Bookmark[] = [];
-  for (let index = items.length - 1; index >= 0 && found.length < limit; index -= 1) {
-    const bookmark = items[index]!;
+  for (const bookmark of user.bookmarks.newestFirst()) {
+    if (found.length >= limit) break;
     if (tags.every((tag) => bookmark.tags.includes(tag))) found.push(bookmark);
   }
   return found;
@@ -275,7 +274,7 @@ function suggest(deps: PinboardDeps, user: User, params: URLSearchParams): Reply
   const url = validUrl(params.get("url") ?? "");
   if (url === null) return { kind: "suggest", popular: [], recommended: [] };
   const popularity = new Map<string, number>();
-  for (const bookmark of deps.store.byUrl.get(url) ?? []) {
+  for (const bookmark of deps.store.bookmarksOfUrl(url)) {
     if (!bookmark.public || bookmark.user === user) continue;
     for (const tag of bookmark.tags) popularity.set(tag, (popularity.get(tag) ?? 0) + 1);
   }
@@ -374,6 +373,7 @@ async function call(deps: PinboardDeps, context: Context): Promise<Answer> {
 /** Every Pinboard v1 method, by GET (as documented) or POST with a form body. */
 export function registerPinboard(app: TemplatedApp, deps: PinboardDeps): void {
   // HTTP Basic checks a password: the peer's address is read for the per-address limit.
-  route(app, deps, "get", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, remoteAddress: true });
+  // Pinboard's API changes things with GET (posts/add, posts/delete): in cluster mode it all goes to the leader.
+  route(app, deps, "get", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, remoteAddress: true, writes: true });
   route(app, deps, "post", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, body: true, remoteAddress: true });
 }
