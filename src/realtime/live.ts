@@ -3,7 +3,7 @@ import type { LoggedEvent, TokenId } from "../events.ts";
 import type { Store } from "../store/store.ts";
 import type { CardCache } from "../render/html.ts";
 import { LiveHistory, ReplayCache, routesOn, type HistoryEntry } from "./history.ts";
-import { htmlFragment, htmlKey, jsonEventName, jsonKey, jsonPayload, subjectOf, type Subject } from "./renderers.ts";
+import { htmlFragment, htmlKey, htmlMessage, jsonEventName, jsonKey, jsonPayload, subjectOf, type Subject } from "./renderers.ts";
 import { bookmarkIdOf, routesOf, type BookmarkState, type LiveEvent, type Route } from "./routing.ts";
 import { liveEventOf, stateBefore } from "./snapshot.ts";
 import { TagSets } from "./tag-sets.ts";
@@ -47,6 +47,9 @@ export class TopicCounts {
 
 const WIRES: readonly Wire[] = ["json", "phx", "phx1", "html"];
 
+/** The admin panel's routes show the store as it is now, about no one bookmark. */
+const ADMIN_SUBJECT: Subject = { id: 0, bookmark: null, comment: null };
+
 /** Whether a route is for this wire's renderer: HTML fragments, or JSON frames. */
 function carries(route: Route, wire: Wire): boolean {
   return route.formats === "all" || (route.formats === "html") === (wire === "html");
@@ -75,7 +78,12 @@ export interface LiveDeliveryDeps {
   historyEventsMax: number;
   /** The log's head when the process started: the history holds nothing before it. */
   headSeq: number;
+  /** The admin page's live panel as it is now (render/admin.ts), re-rendered whole for each change it lists. */
+  adminPanel: () => string;
 }
+
+/** Where the admin panel's fragment goes on /admin. */
+export const ADMIN_PANEL_TARGET = "#admin-live";
 
 /**
  * Follows the log's commit hook, so nothing is published before it is durable. Per event: the
@@ -113,7 +121,21 @@ export class LiveDelivery {
     const bookmarkId = bookmarkIdOf(live);
     if (bookmarkId !== null) this.replayCache.drop(bookmarkId);
     if (event.type === "token.revoked") for (const listener of this.tokenRevokedListeners) listener(event.payload.id);
+    if (event.type === "user.suspended") this.closeSocketsOf(event.payload.id);
     if (this.joined.size > 0 && live.kind !== "quiet") this.publish(live);
+  }
+
+  /** The whole admin panel as an hx-ws message (pages only; only admins are admitted to its topic). */
+  private adminFragment(seq: number): string {
+    return htmlMessage(this.deps.adminPanel(), ADMIN_PANEL_TARGET, "outerHTML", seq);
+  }
+
+  /** A suspended user's tokens are refused from now on: the sockets they opened close as if each were revoked. */
+  private closeSocketsOf(userId: number): void {
+    for (const token of this.deps.store.tokensById.values()) {
+      if (token.user.id !== userId) continue;
+      for (const listener of this.tokenRevokedListeners) listener(token.id);
+    }
   }
 
   /** Status for /api/status: what the history holds. */
@@ -138,7 +160,7 @@ export class LiveDelivery {
         for (const joinRef of classes) {
           const uwsTopic = wire === "phx" ? phoenixWireTopic(route.name, joinRef, route.owner) : base;
           if (this.deps.out.numSubscribers(uwsTopic) === 0) continue;
-          subject ??= subjectOf(this.deps.store, route, event);
+          subject ??= route.place === "admin" ? ADMIN_SUBJECT : subjectOf(this.deps.store, route, event);
           if (subject === null) break;
           const frame = this.frame(event, route, subject, wire, joinRef, rendered);
           if (frame === null) continue;
@@ -152,7 +174,7 @@ export class LiveDelivery {
 
   /** The tag sets followed now that this event may be on (before or after it). */
   private tagSetsOf(event: LiveEvent): (readonly string[])[] {
-    if (this.tagSets.size === 0 || event.kind === "quiet") return [];
+    if (this.tagSets.size === 0 || event.kind === "quiet" || event.kind === "moderation") return [];
     if (event.kind === "comment") return this.tagSets.matching(event.bookmark.tags);
     const sets = new Set([...this.tagSets.matching(event.before?.tags ?? []), ...this.tagSets.matching(event.after?.tags ?? [])]);
     return [...sets];
@@ -161,6 +183,7 @@ export class LiveDelivery {
   /** One route's frame in one wire format; `rendered` holds each payload or fragment of this event by key. */
   private frame(event: LiveEvent, route: Route, subject: Subject, wire: Wire, joinRef: JoinRefJson, rendered: Map<string, string | null>): string | null {
     if (!carries(route, wire)) return null;
+    if (route.place === "admin") return this.adminFragment(event.seq);
     if (wire === "html") {
       const key = htmlKey(route);
       let text = rendered.get(key);
@@ -220,6 +243,8 @@ export class LiveDelivery {
 
   /** A replayed frame, its payload or fragment rendered once per event and key (ReplayCache). */
   private replayed(event: LiveEvent, route: Route, follow: Follow): string | null {
+    // The admin panel is whole in every push: catching up needs only the newest, sent for each missed change (few: admins only).
+    if (route.place === "admin") return follow.wire === "html" ? this.adminFragment(event.seq) : null;
     const bookmarkId = bookmarkIdOf(event);
     if (bookmarkId === null || !carries(route, follow.wire)) return null;
     const key = `${event.seq} ${follow.wire === "html" ? htmlKey(route) : jsonKey(route)}`;

@@ -1,6 +1,6 @@
 // Store self-checks: a canonical snapshot (to compare live and replayed stores) and an index audit.
 import { assert } from "../assert.ts";
-import type { Bookmark, Store } from "./store.ts";
+import { listed, type Bookmark, type Store } from "./store.ts";
 import { urlKey } from "./url-key.ts";
 
 const ids = (bookmarks: readonly Bookmark[]) => bookmarks.map((bookmark) => bookmark.id);
@@ -9,7 +9,9 @@ const ids = (bookmarks: readonly Bookmark[]) => bookmarks.map((bookmark) => book
 export function snapshot(store: Store): unknown {
   const bookmarks = [...store.bookmarksById.values()].sort((a, b) => a.ord - b.ord);
   return {
-    users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, ids(user.bookmarks.items)]),
+    users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, user.role, user.suspended, ids(user.bookmarks.items)]),
+    invites: [...store.invitesByHash.values()].map((invite) => [invite.id, invite.hash, invite.createdBy, invite.createdAt]),
+    signupMode: store.signupMode,
     tokens: [...store.tokensById.values()].map((token) => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt, token.expiresAt]),
     bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public, b.unread, b.tags, b.insertedAt, b.updatedAt, (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
     publicBookmarks: ids(store.publicBookmarks.items),
@@ -25,7 +27,7 @@ export function checkIndexes(store: Store): void {
   const all = [...store.bookmarksById.values()].sort((a, b) => a.ord - b.ord);
   const same = (actual: readonly Bookmark[], expected: readonly Bookmark[], what: string) =>
     assert(actual.length === expected.length && actual.every((bookmark, index) => bookmark === expected[index]), `${what} index differs from a rebuild`);
-  same(store.publicBookmarks.items, all.filter((b) => b.public), "public");
+  same(store.publicBookmarks.items, all.filter(listed), "public");
   for (const user of store.usersById.values()) same(user.bookmarks.items, all.filter((b) => b.user === user), `user ${user.username}`);
   const tagNames = new Set(all.flatMap((b) => b.tags));
   assert(tagNames.size === store.tags.size, `tag index has ${store.tags.size} tags, bookmarks carry ${tagNames.size}`);
@@ -34,7 +36,7 @@ export function checkIndexes(store: Store): void {
     assert(entry !== undefined, `tag ${name} missing from the index`);
     const tagged = all.filter((b) => b.tags.includes(name));
     same(entry.all.items, tagged, `tag ${name}`);
-    assert(entry.publicCount === tagged.filter((b) => b.public).length, `public count of tag ${name}`);
+    assert(entry.publicCount === tagged.filter(listed).length, `public count of tag ${name}`);
   }
   let urlEntries = 0;
   for (const [key, list] of store.byUrl) {

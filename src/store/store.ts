@@ -1,6 +1,6 @@
 // The in-memory store: the fold of the event log, indexed by id, tag, user and URL; answers every read.
 import { assert } from "../assert.ts";
-import { IdAllocator, type BookmarkId, type CommentId, type LoggedEvent, type TokenId, type TokenKind, type UserId } from "../events.ts";
+import { IdAllocator, type BookmarkId, type CommentId, type InviteId, type LoggedEvent, type Role, type SignupMode, type TokenId, type TokenKind, type UserId } from "../events.ts";
 import { OrderedList } from "./ordered-list.ts";
 import { UrlIndex } from "./url-index.ts";
 
@@ -12,6 +12,18 @@ export interface User {
   readonly bookmarks: OrderedList<Bookmark>;
   /** When one of their bookmarks was last created, changed or deleted (Pinboard's posts/update). */
   bookmarksChangedAt: number;
+  /** Set by `user.role_changed`: the first account of a server is made its admin at sign-up. */
+  role: Role;
+  /** Suspended: cannot log in, tokens refused, bookmarks and comments hidden from everyone else. */
+  suspended: boolean;
+}
+
+/** An unused invitation: the hash of its secret, who made it (null: the CLI), when. */
+export interface Invite {
+  readonly id: InviteId;
+  readonly hash: string;
+  readonly createdBy: UserId | null;
+  readonly createdAt: number;
 }
 
 export interface Bookmark {
@@ -92,9 +104,26 @@ export interface TagCount {
   count: number;
 }
 
-export function canSee(viewer: User | null, bookmark: Bookmark): boolean {
-  return bookmark.public || viewer === bookmark.user;
+/** Whether everyone may see a bookmark: public, and its owner not suspended. The public lists hold exactly these. */
+export function listed(bookmark: Bookmark): boolean {
+  return bookmark.public && !bookmark.user.suspended;
 }
+
+export function canSee(viewer: User | null, bookmark: Bookmark): boolean {
+  return viewer === bookmark.user || listed(bookmark);
+}
+
+/** Whether `viewer` may read a comment: a suspended author's comments are hidden from everyone but them. */
+export function commentShown(viewer: User | null, comment: Comment): boolean {
+  return !comment.user.suspended || viewer === comment.user;
+}
+
+export function isAdmin(user: User | null): boolean {
+  return user !== null && user.role === "admin" && !user.suspended;
+}
+
+/** Comments the store keeps in its latest list (the admin page shows the newest of them). */
+export const LATEST_COMMENTS_MAX = 200;
 
 export function encodeCursor(ord: number): string {
   return ord.toString(36);
@@ -117,6 +146,12 @@ export class Store {
   readonly publicBookmarks = new OrderedList<Bookmark>();
   readonly tags = new Map<string, TagEntry>();
   readonly byUrl = new UrlIndex<Bookmark>();
+  /** Unused invitations by the hash of their secret. */
+  readonly invitesByHash = new Map<string, Invite>();
+  /** The newest comments posted (oldest first, at most LATEST_COMMENTS_MAX), for the admin page; deleted ones are skipped when read (latestComments). */
+  private latest: Comment[] = [];
+  /** Sign-up as last switched (`signup.changed`); null: never switched, NASTY_SIGNUP decides. */
+  signupMode: SignupMode | null = null;
   commentCount = 0;
   eventsApplied = 0;
   lastSeq = 0;
@@ -150,7 +185,8 @@ export class Store {
       case "user.registered": {
         const { id, username, password_hash } = event.payload;
         assert(!this.usersById.has(id) && !this.usersByName.has(username), () => `user ${username} registered twice`);
-        const user: User = { id, username, passwordHash: password_hash, insertedAt: event.ts, bookmarks: new OrderedList(), bookmarksChangedAt: event.ts };
+        // A member until `user.role_changed` (the first account's sign-up appends one making it the admin).
+        const user: User = { id, username, passwordHash: password_hash, insertedAt: event.ts, bookmarks: new OrderedList(), bookmarksChangedAt: event.ts, role: "member", suspended: false };
         this.usersById.set(id, user);
         this.usersByName.set(username, user);
         this.ids.observe(id);
@@ -190,10 +226,39 @@ export class Store {
         const bookmark = this.bookmarksById.get(bookmark_id);
         const user = this.usersById.get(user_id);
         if (!bookmark || !user) return;
-        (bookmark.comments ??= []).push({ id, bookmark, user, body, insertedAt: event.ts });
+        const comment: Comment = { id, bookmark, user, body, insertedAt: event.ts };
+        (bookmark.comments ??= []).push(comment);
         this.commentCount += 1;
+        this.noteComment(comment);
         return;
       }
+      case "user.role_changed": {
+        const user = this.usersById.get(event.payload.id);
+        if (user) user.role = event.payload.role;
+        return;
+      }
+      case "user.suspended":
+      case "user.unsuspended": {
+        const user = this.usersById.get(event.payload.id);
+        if (user) this.setSuspended(user, event.type === "user.suspended");
+        return;
+      }
+      case "signup.changed":
+        this.signupMode = event.payload.mode;
+        return;
+      case "invite.created": {
+        const { id, hash, created_by } = event.payload;
+        this.ids.observe(id);
+        this.invitesByHash.set(hash, { id, hash, createdBy: created_by, createdAt: event.ts });
+        return;
+      }
+      case "invite.used":
+        for (const invite of this.invitesByHash.values()) {
+          if (invite.id !== event.payload.id) continue;
+          this.invitesByHash.delete(invite.hash);
+          return;
+        }
+        return;
       default: {
         const unexpected: never = event;
         assert(false, `unknown event ${JSON.stringify(unexpected)}`);
@@ -218,7 +283,10 @@ export class Store {
 
   restoreUser(user: Omit<User, "bookmarks">): User {
     // The same shape (field order) as a registered user's, so reads stay monomorphic.
-    const restored: User = { id: user.id, username: user.username, passwordHash: user.passwordHash, insertedAt: user.insertedAt, bookmarks: new OrderedList(), bookmarksChangedAt: user.bookmarksChangedAt };
+    const restored: User = {
+      id: user.id, username: user.username, passwordHash: user.passwordHash, insertedAt: user.insertedAt, bookmarks: new OrderedList(), bookmarksChangedAt: user.bookmarksChangedAt,
+      role: user.role, suspended: user.suspended,
+    };
     assert(!this.usersById.has(user.id) && !this.usersByName.has(user.username), () => `snapshot holds user ${user.username} twice`);
     this.usersById.set(user.id, restored);
     this.usersByName.set(user.username, restored);
@@ -237,6 +305,46 @@ export class Store {
     this.byUrl.add(restored);
     this.indexTagsAndVisibility(restored, tags, restored.public);
     return restored;
+  }
+
+  /** Keeps `comment` among the latest (also from a snapshot, which then sorts them: restoreLatestOrder). */
+  noteComment(comment: Comment): void {
+    this.latest.push(comment);
+    if (this.latest.length > LATEST_COMMENTS_MAX * 2) this.latest = this.latest.slice(-LATEST_COMMENTS_MAX);
+  }
+
+  /** After a snapshot is read: its comments came by bookmark, the latest are by time. */
+  restoreLatestOrder(): void {
+    this.latest.sort((a, b) => a.insertedAt - b.insertedAt || a.id - b.id);
+    this.latest = this.latest.slice(-LATEST_COMMENTS_MAX);
+  }
+
+  /** The newest comments still there (their bookmark, author and they themselves not deleted), newest first. */
+  latestComments(limit: number): Comment[] {
+    const shown: Comment[] = [];
+    for (let index = this.latest.length - 1; index >= 0 && shown.length < limit; index -= 1) {
+      const comment = this.latest[index]!;
+      if (this.bookmarksById.get(comment.bookmark.id) === comment.bookmark && this.usersById.get(comment.user.id) === comment.user && comment.bookmark.comments?.includes(comment)) shown.push(comment);
+    }
+    return shown;
+  }
+
+  /** Adds an invitation read from a snapshot. */
+  restoreInvite(invite: Invite): void {
+    this.ids.observe(invite.id);
+    this.invitesByHash.set(invite.hash, invite);
+  }
+
+  /**
+   * Suspends or reinstates a user: their bookmarks leave (or rejoin) every public list and tag
+   * count, since those hold only `listed` bookmarks. Each bookmark is unindexed under the old flag
+   * and indexed again under the new one.
+   */
+  private setSuspended(user: User, suspended: boolean): void {
+    if (user.suspended === suspended) return;
+    for (const bookmark of user.bookmarks.items) this.unindexTagsAndVisibility(bookmark);
+    user.suspended = suspended;
+    for (const bookmark of user.bookmarks.items) this.indexTagsAndVisibility(bookmark, bookmark.tags, bookmark.public);
   }
 
   /** Adds a token (also from a snapshot, in creation order). */
@@ -349,8 +457,9 @@ export class Store {
     this.commentCount -= bookmark.comments?.length ?? 0;
   }
 
-  private indexTagsAndVisibility(bookmark: Bookmark, tags: readonly string[], isPublic: boolean): void {
-    bookmark.public = isPublic;
+  private indexTagsAndVisibility(bookmark: Bookmark, tags: readonly string[], isPublicInput: boolean): void {
+    bookmark.public = isPublicInput;
+    const isPublic = listed(bookmark);
     // An exact-size copy whose names are then swapped for the tag entry's own string, so every
     // bookmark with a tag shares one copy of its name.
     const names = tags.slice();
@@ -371,24 +480,26 @@ export class Store {
   }
 
   private unindexTagsAndVisibility(bookmark: Bookmark): void {
+    const isPublic = listed(bookmark);
     for (const name of bookmark.tags) {
       const entry = this.tags.get(name);
       assert(entry !== undefined, () => `tag ${name} of bookmark ${bookmark.id} not indexed`);
       entry.all.remove(bookmark);
-      if (bookmark.public) entry.publicCount -= 1;
+      if (isPublic) entry.publicCount -= 1;
       if (entry.all.length === 0) this.tags.delete(name);
     }
-    if (bookmark.public) this.publicBookmarks.remove(bookmark);
+    if (isPublic) this.publicBookmarks.remove(bookmark);
     this.sortedTagCounts = null;
   }
 
   // ---- reads -------------------------------------------------------------------------------
 
-  /** The token with this hash if it is still valid at `now` (not revoked, not expired). */
+  /** The token with this hash if it is still valid at `now` (not revoked, not expired, its user not suspended). */
   activeToken(hash: string, now: number = Date.now()): Token | undefined {
     const token = this.tokensByHash.get(hash);
-    return token !== undefined && (token.expiresAt === null || token.expiresAt > now) ? token : undefined;
+    return token !== undefined && (token.expiresAt === null || token.expiresAt > now) && !token.user.suspended ? token : undefined;
   }
+
 
   userByName(name: string): User | undefined {
     return this.usersByName.get(name.toLowerCase());
@@ -480,9 +591,9 @@ export class Store {
     return count;
   }
 
-  /** Newest first, at most `limit` (the discussion shows the last 100). */
-  recentComments(bookmark: Bookmark, limit: number): Comment[] {
-    const comments = bookmark.comments ?? [];
+  /** Newest first, at most `limit` (the discussion shows the last 100), only those `viewer` may read (commentShown). */
+  recentComments(bookmark: Bookmark, limit: number, viewer: User | null): Comment[] {
+    const comments = (bookmark.comments ?? []).filter((comment) => commentShown(viewer, comment));
     return comments.slice(Math.max(0, comments.length - limit)).reverse();
   }
 }
