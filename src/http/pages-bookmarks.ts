@@ -157,8 +157,8 @@ function bookmarkTopic(bookmark: Bookmark): string {
 function bookmarkPage(pages: PageContext, context: Context, bookmark: Bookmark, commentFailure: { error: HttpError; body: string } | null = null): Answer {
   const all = (bookmark.comments ?? []).filter((comment) => commentShown(context.viewer, comment));
   const shown = all.slice(Math.max(0, all.length - COMMENTS_SHOWN_MAX));
-  const savedAlsoBy = (pages.store.byUrl.get(bookmark.url) ?? [])
-    .filter((other) => other !== bookmark && listed(other))
+  const savedAlsoBy = pages.store.bookmarksOfUrl(bookmark.url)
+    .filter((other) => other.id !== bookmark.id && listed(other))
     .slice(0, ALSO_SAVED_SHOWN_MAX)
     .map((other) => ({ id: other.id, user: other.user.username }));
   const data = {

@@ -91,7 +91,8 @@ export function htmlMessage(content: string, target: string, swap: string, seq: 
  * A bookmark's discussion page turns into a "gone" note when it is deleted or made private.
  */
 export function htmlFragment(route: Route, event: LiveEvent, subject: Subject, cards: CardCache): string | null {
-  if (route.formats === "json") return null;
+  // The admin panel is rendered whole by LiveDelivery (and never replayed).
+  if (route.formats === "json" || route.place === "admin") return null;
   const { id, bookmark, comment } = subject;
   const card = `#b-${id}`;
   if (route.change === "deleted") return route.place === "discussion" ? htmlMessage(renderGone(id), card, "outerHTML", event.seq) : htmlMessage("", card, "delete", event.seq);

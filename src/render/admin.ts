@@ -43,7 +43,7 @@ export function adminOverview(store: Store, signup: SignupMode, limit = ADMIN_RO
     signup,
     users: recentUsers(store, limit).map(adminUserJson),
     bookmarks: store.bookmarks({ viewer: null, limit }).items.map((bookmark) => bookmarkJson(bookmark, null)),
-    comments: store.latestComments(limit * 2).filter((comment) => commentShown(null, comment) && !comment.bookmark.user.suspended && comment.bookmark.public).slice(0, limit).map(commentJson),
+    comments: store.latestComments(limit * 2).filter((comment) => commentShown(null, comment) && store.visibleBookmark(comment.bookmarkId, null) !== undefined).slice(0, limit).map(commentJson),
   };
 }
 
