@@ -6,6 +6,7 @@ import type { Nasty } from "../src/main.ts";
 import { snapshot } from "../src/store/check.ts";
 import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
 import { Client, subscribe, wsUrl } from "./support/realtime.ts";
+import { PageClient, csrfOf } from "./support/pages.ts";
 
 /** Counts the log's appends (calling through to the real one), so a test can see how many commits a command made. */
 function watchAppends(nasty: Nasty): EventBody[][] {
@@ -225,5 +226,45 @@ describe("bulk edit and tag care", () => {
     assert.deepEqual(await titlesTagged("kept"), []);
     assert.equal((await request(base, "DELETE", `/api/tags/${renamed.json.id}/`, { headers: { authorization: `Token ${alice}` } })).status, 404);
     assert.deepEqual(appends.map((bodies) => bodies.length), [2, 1, 2, 2]);
+  });
+
+  test("without JavaScript: the bulk form and the tag forms post, go back to the list, and refuse with an error page", async () => {
+    const browser = new PageClient(base);
+    assert.equal((await browser.logIn("alice")).status, 303);
+    const list = await browser.get("/u/alice");
+    assert.match(list.text, /<form class="bulk-bar" id="bulk"/, "your own page has the bulk bar");
+    assert.match(list.text, /<input class="bulk-pick" type="checkbox" name="ids" value="\d+" form="bulk"/);
+    assert.doesNotMatch((await new PageClient(base).get("/u/alice")).text, /id="bulk"/, "nobody else's view of it has");
+    const mine = (await request(base, "GET", "/api/bookmarks?user=alice&limit=100", { token: alice })).json.data;
+    const post = (path: string, fields: [string, string][]) => fetch(base + path, {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie: browser.cookieHeader(), "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams([...fields, ["_csrf", csrfOf(list.text)]]).toString(),
+    });
+    const done = await post("/bookmarks/bulk", [["ids", String(mine[0].id)], ["ids", String(mine[1].id)], ["action", "add_tags"], ["tags", "nojs"], ["back", "/u/alice"]]);
+    assert.equal(done.status, 303);
+    assert.equal(done.headers.get("location"), "/u/alice");
+    assert.deepEqual(await titlesTagged("nojs"), [mine[0].title, mine[1].title].sort());
+    const refused = await post("/bookmarks/bulk", [["ids", String(mine[0].id)], ["ids", String(bobsPublic)], ["action", "delete"], ["back", "//evil.example/"]]);
+    assert.equal(refused.status, 403);
+    assert.match(await refused.text(), /belongs to bob; only its owner may change it/);
+    assert.equal((await request(base, "GET", `/api/bookmarks/${mine[0].id}`, { token: alice })).status, 200, "nothing was deleted");
+    const offsite = await post("/bookmarks/bulk", [["ids", String(mine[0].id)], ["action", "mark_unread"], ["back", "//evil.example/"]]);
+    assert.equal(offsite.headers.get("location"), "/bookmarks", "back only to a local path");
+    const forged = await fetch(base + "/bookmarks/bulk", { method: "POST", redirect: "manual", headers: { cookie: browser.cookieHeader(), "content-type": "application/x-www-form-urlencoded" }, body: `ids=${mine[0].id}&action=delete` });
+    assert.equal(forged.status, 403, "no CSRF token, no change");
+
+    const renamed = await post("/tags/rename", [["tag", "nojs"], ["name", "no-script"]]);
+    assert.equal(renamed.status, 303);
+    assert.equal(renamed.headers.get("location"), "/tags#my-tags");
+    assert.deepEqual(await titlesTagged("no-script"), [mine[0].title, mine[1].title].sort());
+    const tagsPage = await browser.get("/tags");
+    assert.match(tagsPage.text, /<tr data-tag="no-script">/);
+    const missing = await post("/tags/delete", [["tag", "never-used"]]);
+    assert.equal(missing.status, 404);
+    assert.match(await missing.text(), /none of your bookmarks is tagged &quot;never-used&quot;/);
+    assert.equal((await post("/tags/delete", [["tag", "no-script"]])).status, 303);
+    assert.deepEqual(await titlesTagged("no-script"), []);
   });
 });

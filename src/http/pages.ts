@@ -7,6 +7,7 @@ import { registerAuthPages } from "./pages-auth.ts";
 import { registerBookmarkPages } from "./pages-bookmarks.ts";
 import { registerStatsPage } from "./pages-stats.ts";
 import { registerAdminPages } from "./pages-admin.ts";
+import { registerCarePages } from "./pages-care.ts";
 import { pageOptions, type PageContext, type PagesDeps } from "./page.ts";
 
 /** Registers every page route and the static assets they link to. */
@@ -16,6 +17,7 @@ export function registerPages(app: TemplatedApp, deps: PagesDeps): void {
   registerBookmarkPages(app, pages);
   registerStatsPage(app, pages);
   registerAdminPages(app, pages);
+  registerCarePages(app, pages);
   deps.extraPages?.(app, pages);
   route(app, deps, "any", "/*", (context) => {
     throw new HttpError(404, `no page at ${context.path.slice(0, 100)}`);

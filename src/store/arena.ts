@@ -8,6 +8,11 @@ export const ARENA_CHUNK_BYTES = 16 << 20;
  * changed; replacing or deleting one only counts its bytes as dead, and the next snapshot writes
  * the live records alone, so a restart compacts the arena.
  */
+/** Node's Buffer has utf8Write (what Buffer#write calls after checking its arguments). */
+interface Utf8Writable {
+  utf8Write(text: string, offset: number): number;
+}
+
 export class StringArena {
   readonly chunks: Buffer[] = [];
   private offset = ARENA_CHUNK_BYTES;
@@ -31,7 +36,8 @@ export class StringArena {
     out[0] = this.offset;
     for (let index = 0; index < texts.length; index += 1) {
       const text = texts[index]!;
-      const bytes = text.length === 0 ? 0 : chunk.write(text, this.offset, "utf8");
+      // utf8Write: Buffer#write without its argument checks (the bound above leaves room).
+      const bytes = text.length === 0 ? 0 : (chunk as unknown as Utf8Writable).utf8Write(text, this.offset);
       out[index + 1] = bytes;
       this.offset += bytes;
       this.usedBytes += bytes;

@@ -114,6 +114,13 @@ export class BookmarkColumns {
     return false;
   }
 
+  /** Takes a snapshot's tag numbers as the pool (rows' tagStart already point into it). */
+  adoptTagPool(tags: Uint32Array<ArrayBuffer>): void {
+    this.tagPool = tags.length > 0 ? tags : new Uint32Array(INITIAL_CAPACITY);
+    this.tagPoolUsed = tags.length;
+    this.tagPoolDead = 0;
+  }
+
   /** Counts a replaced or deleted row's tags and text as dead. */
   release(ord: number): void {
     this.tagPoolDead += this.tagCount[ord]!;

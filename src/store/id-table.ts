@@ -18,7 +18,12 @@ export class IdTable {
   private slotOf(id: number): number {
     const low = id >>> 0;
     const high = (id / 0x1_0000_0000) >>> 0;
-    let hash = Math.imul(low ^ Math.imul(high, 0x85ebca6b), 0x9e3779b1);
+    // MurmurHash3's finalizer: ids share their low bits (the node id), so every bit is mixed.
+    let hash = low ^ Math.imul(high, 0x9e3779b1);
+    hash ^= hash >>> 16;
+    hash = Math.imul(hash, 0x85ebca6b);
+    hash ^= hash >>> 13;
+    hash = Math.imul(hash, 0xc2b2ae35);
     hash ^= hash >>> 16;
     return hash & (this.keys.length - 1);
   }

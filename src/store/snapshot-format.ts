@@ -1,7 +1,7 @@
 // The store as a snapshot's body: lines of JSON for the small sections, the bookmarks' columns as raw bytes.
 import { assert } from "../assert.ts";
 import type { BookmarkId, CommentId, InviteId, Role, SignupMode, TokenId, TokenKind, UserId } from "../events.ts";
-import type { Store, StoreCounters, User } from "./store.ts";
+import type { RestoredRows, Store, StoreCounters, User } from "./store.ts";
 
 /**
  * The body is a run of lines, each one JSON array (a section letter, then up to
@@ -42,6 +42,7 @@ const BOOKMARK_COLUMNS = [
 ] as const;
 type ColumnName = (typeof BOOKMARK_COLUMNS)[number][0];
 type Column = Int32Array | Float64Array | Uint8Array | Uint32Array | Uint16Array;
+type RestoredColumns = Pick<RestoredRows, ColumnName>;
 
 type UserRecord = [id: UserId, username: string, passwordHash: string, insertedAt: number, bookmarksChangedAt: number, role?: Role, suspended?: 0 | 1];
 type SettingsRecord = [signupMode: SignupMode | null];
@@ -209,41 +210,16 @@ export class StoreBodyReader {
     BOOKMARK_COLUMNS.forEach(([name, Type], index) => {
       columns[name] = copyColumn(frames[index]!, Type, count, name);
     });
-    const tags = copyColumn(frames[BOOKMARK_COLUMNS.length]!, Uint32Array, section.tagEntries, "tags") as Uint32Array;
+    const tags = copyColumn(frames[BOOKMARK_COLUMNS.length]!, Uint32Array, section.tagEntries, "tags") as Uint32Array<ArrayBuffer>;
+    for (let index = 0; index < tags.length; index += 1) {
+      const tag = this.tags[tags[index]!];
+      if (tag === undefined) throw new Error(`snapshot names unknown tag ${tags[index]}`);
+      tags[index] = tag;
+    }
     const text = frames[BOOKMARK_COLUMNS.length + 1]!;
     if (text.length !== section.textBytes) throw new Error(`snapshot text is ${text.length} bytes, its section says ${section.textBytes}`);
     const chunk = this.store.columns.arena.adopt(Buffer.from(text));
-    this.store.columns.ensure((count > 0 ? columns.ord[count - 1]! : 0) + 1);
-    const localTags = new Uint32Array(256);
-    let offset = 0;
-    let tagAt = 0;
-    let lastOrd = 0;
-    for (let row = 0; row < count; row += 1) {
-      const ord = columns.ord[row]!;
-      if (ord <= lastOrd) throw new Error(`snapshot bookmark ${columns.id[row]} out of ord order`);
-      lastOrd = ord;
-      const user = this.users[columns.user[row]!];
-      if (user === undefined) throw new Error(`snapshot bookmark ${columns.id[row]} names unknown user ${columns.user[row]}`);
-      const tagCount = columns.tagCount[row]!;
-      if (tagAt + tagCount > tags.length) throw new Error("snapshot tag numbers end early");
-      const own = tagCount <= localTags.length ? localTags.subarray(0, tagCount) : new Uint32Array(tagCount);
-      for (let index = 0; index < tagCount; index += 1) {
-        const tag = this.tags[tags[tagAt + index]!];
-        if (tag === undefined) throw new Error(`snapshot bookmark ${columns.id[row]} names unknown tag ${tags[tagAt + index]}`);
-        own[index] = tag;
-      }
-      tagAt += tagCount;
-      const urlLength = columns.urlLength[row]!;
-      const titleLength = columns.titleLength[row]!;
-      const descriptionLength = columns.descriptionLength[row]!;
-      this.store.restoreRow({
-        ord, id: columns.id[row]! as BookmarkId, user, insertedAt: columns.insertedAt[row]!, updatedAt: columns.updatedAt[row]!, flags: columns.flags[row]!,
-        chunk, offset, urlLength, titleLength, descriptionLength, urlHash: columns.urlHash[row]!, tags: own,
-      });
-      offset += urlLength + titleLength + descriptionLength;
-    }
-    if (offset !== text.length) throw new Error(`snapshot text lengths add up to ${offset} bytes, not ${text.length}`);
-    if (tagAt !== tags.length) throw new Error("snapshot tag numbers left over");
+    this.store.restoreRows({ ...(columns as RestoredColumns), count, users: this.users, tags, chunk, textBytes: text.length });
   }
 
   private userOf(id: UserId): User {

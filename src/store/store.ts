@@ -141,6 +141,26 @@ export function decodeCursor(cursor: string): number | null {
   return Number.isSafeInteger(ord) ? ord : null;
 }
 
+/** Bookmark rows read from a snapshot, one entry per row in each column (Store.restoreRows). */
+export interface RestoredRows {
+  count: number;
+  ord: Int32Array;
+  id: Float64Array;
+  user: Int32Array;
+  users: readonly User[];
+  insertedAt: Float64Array;
+  updatedAt: Float64Array;
+  flags: Uint8Array;
+  urlLength: Uint32Array;
+  titleLength: Uint32Array;
+  descriptionLength: Uint32Array;
+  urlHash: Int32Array;
+  tagCount: Uint16Array;
+  tags: Uint32Array<ArrayBuffer>;
+  chunk: number;
+  textBytes: number;
+}
+
 /** A newest-first list of bookmarks (a user's, a tag's, every public one), held as ords. */
 export class BookmarkList {
   constructor(
@@ -369,29 +389,64 @@ export class Store {
   }
 
   /**
-   * A bookmark's row as a snapshot holds it, restored in ord order (so every list only appends):
-   * the text is already in the columns' arena at (chunk, offset) and the URL key's hash is known.
+   * The bookmarks' rows as a snapshot holds them (snapshot-format.ts), in ascending ord, into an
+   * empty store: their text is already arena chunk `chunk`, back to back in row order; `user`
+   * indexes `users`; `tags` holds every row's tag numbers (this store's, interned) in row order;
+   * the URL keys' hashes are known. Every list is sized once and only appended to.
    */
-  restoreRow(row: { ord: number; id: BookmarkId; user: User; insertedAt: number; updatedAt: number; flags: number; chunk: number; offset: number; urlLength: number; titleLength: number; descriptionLength: number; urlHash: number; tags: ArrayLike<number> }): void {
-    const { ord, id } = row;
-    assert(ord > 0 && ord < this.nextOrd, () => `snapshot bookmark ${id} has ord ${ord} beyond its counter`);
-    if (!this.ordsById.add(id, ord)) assert(false, `snapshot holds bookmark ${id} twice`);
+  restoreRows(rows: RestoredRows): void {
+    // Locals, not property reads in the loop (the rows object is built from a dynamic record).
+    const { count, ord: ords, users, id: ids, user: userIndexes, flags: rowFlags, urlLength: urlLengths, titleLength: titleLengths, descriptionLength: descriptionLengths, tagCount: tagCounts, tags, urlHash, insertedAt, updatedAt, chunk } = rows;
+    assert(this.bookmarkCount === 0, "bookmark rows are restored into an empty store");
     const columns = this.columns;
-    columns.ensure(ord + 1);
-    columns.id[ord] = id;
-    columns.user[ord] = row.user.slot;
-    columns.insertedAt[ord] = row.insertedAt;
-    columns.updatedAt[ord] = row.updatedAt;
-    columns.flags[ord] = (row.flags & (FLAG_PUBLIC | FLAG_UNREAD)) | FLAG_LIVE;
-    columns.chunk[ord] = row.chunk;
-    columns.offset[ord] = row.offset;
-    columns.urlLength[ord] = row.urlLength;
-    columns.titleLength[ord] = row.titleLength;
-    columns.descriptionLength[ord] = row.descriptionLength;
-    columns.setTags(ord, row.tags);
-    row.user.bookmarks.ords.insert(ord);
-    this.byUrl.addHashed(ord, row.urlHash);
-    this.indexTagsAndVisibility(ord);
+    columns.ensure((count > 0 ? ords[count - 1]! : 0) + 1);
+    this.ordsById.reserve(count);
+    const userCounts = new Int32Array(users.length);
+    const perTag = new Int32Array(this.tagNames.length);
+    let publicCount = 0;
+    let lastOrd = 0;
+    let offset = 0;
+    let tagAt = 0;
+    for (let row = 0; row < count; row += 1) {
+      const ord = ords[row]!;
+      const id = ids[row]!;
+      if (ord <= lastOrd || ord >= this.nextOrd) throw new Error(`bookmark ${id} has ord ${ord}, out of order or beyond the counter ${this.nextOrd}`);
+      lastOrd = ord;
+      const user = users[userIndexes[row]!];
+      if (user === undefined) throw new Error(`bookmark ${id} names unknown user ${userIndexes[row]}`);
+      if (!this.ordsById.add(id, ord)) throw new Error(`bookmark ${id} is there twice`);
+      const flags = (rowFlags[row]! & (FLAG_PUBLIC | FLAG_UNREAD)) | FLAG_LIVE;
+      columns.id[ord] = id;
+      columns.user[ord] = user.slot;
+      columns.insertedAt[ord] = insertedAt[row]!;
+      columns.updatedAt[ord] = updatedAt[row]!;
+      columns.flags[ord] = flags;
+      columns.chunk[ord] = chunk;
+      columns.offset[ord] = offset;
+      const urlLength = (columns.urlLength[ord] = urlLengths[row]!);
+      const titleLength = (columns.titleLength[ord] = titleLengths[row]!);
+      const descriptionLength = (columns.descriptionLength[ord] = descriptionLengths[row]!);
+      offset += urlLength + titleLength + descriptionLength;
+      const tagCount = tagCounts[row]!;
+      columns.tagStart[ord] = tagAt;
+      columns.tagCount[ord] = tagCount;
+      for (let index = tagAt; index < tagAt + tagCount; index += 1) perTag[tags[index]!]! += 1;
+      tagAt += tagCount;
+      userCounts[userIndexes[row]!]! += 1;
+      if ((flags & FLAG_PUBLIC) !== 0) publicCount += 1;
+      this.byUrl.addHashed(ord, urlHash[row]!);
+    }
+    if (offset !== rows.textBytes) throw new Error(`text lengths add up to ${offset} bytes, not ${rows.textBytes}`);
+    if (tagAt !== tags.length) throw new Error(`tag counts add up to ${tagAt}, not ${tags.length}`);
+    columns.adoptTagPool(tags);
+    users.forEach((user, index) => user.bookmarks.ords.grow(userCounts[index]!));
+    for (let tag = 0; tag < perTag.length; tag += 1) this.tagLists[tag]?.ords.grow(perTag[tag]!);
+    this.publicBookmarks.ords.grow(publicCount);
+    for (let row = 0; row < count; row += 1) {
+      const ord = ords[row]!;
+      users[userIndexes[row]!]!.bookmarks.ords.insert(ord);
+      this.indexTagsAndVisibility(ord);
+    }
   }
 
   /** The interned tag numbers in use, with their names (for snapshots). */
@@ -606,8 +661,11 @@ export class Store {
   }
 
   private indexTagsAndVisibility(ord: number): void {
+    const columns = this.columns;
     const isPublic = this.listedAt(ord);
-    for (const tag of this.columns.tagNumbers(ord)) {
+    const end = columns.tagStart[ord]! + columns.tagCount[ord]!;
+    for (let index = columns.tagStart[ord]!; index < end; index += 1) {
+      const tag = columns.tagPool[index]!;
       this.tagLists[tag]!.ords.insert(ord);
       if (isPublic) this.tagPublic[tag]! += 1;
     }
@@ -668,9 +726,9 @@ export class Store {
     const titleStart = start + columns.urlLength[ord]!;
     const descriptionStart = titleStart + columns.titleLength[ord]!;
     const end = descriptionStart + columns.descriptionLength[ord]!;
-    const tagNumbers = columns.tagNumbers(ord);
-    const tags = new Array<string>(tagNumbers.length);
-    for (let index = 0; index < tagNumbers.length; index += 1) tags[index] = this.tagNames[tagNumbers[index]!]!;
+    const tagStart = columns.tagStart[ord]!;
+    const tags = new Array<string>(columns.tagCount[ord]!);
+    for (let index = 0; index < tags.length; index += 1) tags[index] = this.tagNames[columns.tagPool[tagStart + index]!]!;
     return {
       id: columns.id[ord]! as BookmarkId,
       ord,
