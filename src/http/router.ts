@@ -273,9 +273,14 @@ export function jsonBody(context: Context): unknown {
 
 /** Parses an HTML form body (urlencoded); a repeated field keeps its last value; 415 when it is not a form, 422 for a field that is not valid Unicode. */
 export function formBody(context: Context): Record<string, string> {
+  return Object.fromEntries(formParams(context));
+}
+
+/** A form body with its repeated fields (ticked checkboxes of one name) kept. */
+export function formParams(context: Context): URLSearchParams {
   const type = context.headers["content-type"].toLowerCase();
   if (!type.startsWith("application/x-www-form-urlencoded")) {
     throw new HttpError(415, `expected a form body with 'Content-Type: application/x-www-form-urlencoded', got ${type === "" ? "no Content-Type" : `'${type}'`}`);
   }
-  return Object.fromEntries(parseParams(context.body?.toString("utf8") ?? "", "form field"));
+  return parseParams(context.body?.toString("utf8") ?? "", "form field");
 }
