@@ -197,7 +197,6 @@ async function createBookmark(deps: LinkdingDeps, context: Context): Promise<Ans
     const updated = await deps.commands.updateBookmark(viewer, existing.id, changes);
     return { status: 201, json: linkdingBookmark(updated) };
   }
-  if ((fields.title === undefined || fields.title === "") && url !== null) fields.title = url;
   const bookmark = await deps.commands.createBookmark(viewer, fields);
   return { status: 201, json: linkdingBookmark(bookmark) };
 }

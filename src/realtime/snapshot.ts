@@ -47,6 +47,8 @@ export function liveEventOf(store: Store, event: LoggedEvent, before: BookmarkSt
     case "user.password_changed":
     case "token.created":
     case "token.revoked":
+    // Link checks show on the owner's cards at their next load.
+    case "link.checked":
     // An erased account's bookmarks leave every answer at once; pages already open drop them at their next load (issue 13's account deletion makes that live).
     case "user.deleted":
       return quiet;

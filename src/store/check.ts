@@ -16,6 +16,7 @@ export function snapshot(store: Store): unknown {
     tags: [...store.tags.values()].map((entry) => [entry.name, entry.publicCount, ids(entry.all.items)]).sort(),
     byUrl: [...store.byUrl].map(([key, list]) => [key, ids(list).sort()]).sort(),
     commentCount: store.commentCount,
+    links: [...store.links.entries()].sort(([a], [b]) => a - b),
     lastSeq: store.lastSeq,
   };
 }

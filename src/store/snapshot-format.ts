@@ -2,6 +2,7 @@
 import { assert } from "../assert.ts";
 import type { BookmarkId, CommentId, TokenId, TokenKind, UserId } from "../events.ts";
 import type { Bookmark, Store, StoreCounters, User } from "./store.ts";
+import type { LinkCheck } from "./link-health.ts";
 
 /**
  * The body is a run of lines, each one JSON array: a section letter, then up to
@@ -12,6 +13,8 @@ import type { Bookmark, Store, StoreCounters, User } from "./store.ts";
  *   t  tokens     [id, user_id, hash, kind, name, created_at, expires_at]   (creation order)
  *   b  bookmarks  [id, ord, user_id, url, title, description, public, unread, tags, inserted_at, updated_at]   (ord order)
  *   m  comments   [id, bookmark_id, user_id, body, inserted_at]   (by bookmark in ord order, oldest first)
+ *   h  link troubles [bookmark_id, broken check | null, failed fetch check | null], a check being
+ *      [status, final_url, error, at]   (only bookmarks with one; store/link-health.ts)
  * Reading it into an empty store gives the store that wrote it: src/store/check.ts's snapshot()
  * of both is equal (test/snapshots.test.ts).
  */
@@ -21,6 +24,11 @@ type UserRecord = [id: UserId, username: string, passwordHash: string, insertedA
 type TokenRecord = [id: TokenId, userId: UserId, hash: string, kind: TokenKind, name: string, createdAt: number, expiresAt: number | null];
 type BookmarkRecord = [id: BookmarkId, ord: number, userId: UserId, url: string, title: string, description: string, isPublic: 0 | 1, unread: 0 | 1, tags: string[], insertedAt: number, updatedAt: number];
 type CommentRecord = [id: CommentId, bookmarkId: BookmarkId, userId: UserId, body: string, insertedAt: number];
+type CheckRecord = [status: number | null, finalUrl: string | null, error: string | null, at: number];
+type TroubleRecord = [bookmarkId: BookmarkId, broken: CheckRecord | null, fetchFailed: CheckRecord | null];
+
+const checkRecord = (check: LinkCheck | null): CheckRecord | null => (check === null ? null : [check.status, check.finalUrl, check.error, check.at]);
+const checkOf = (record: CheckRecord | null): LinkCheck | null => (record === null ? null : { status: record[0], finalUrl: record[1], error: record[2], at: record[3] });
 
 /** Hands `write` the body's lines (each without its newline), in order. */
 export function writeStoreLines(store: Store, write: (line: string) => void): void {
@@ -41,6 +49,7 @@ export function writeStoreLines(store: Store, write: (line: string) => void): vo
   // bookmarksById keeps insertion order, which is ord order: a bookmark's ord is given at creation.
   section("b", store.bookmarksById.values(), (b): BookmarkRecord => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public ? 1 : 0, b.unread ? 1 : 0, b.tags, b.insertedAt, b.updatedAt]);
   section("m", commentsInOrder(store), (c): CommentRecord => [c.id, c.bookmark.id, c.user.id, c.body, c.insertedAt]);
+  section("h", store.links.entries(), ([id, trouble]): TroubleRecord => [id, checkRecord(trouble.broken), checkRecord(trouble.fetchFailed)]);
 }
 
 function* commentsInOrder(store: Store): Generator<NonNullable<Bookmark["comments"]>[number]> {
@@ -74,6 +83,7 @@ export class StoreLineReader {
     t: (record: TokenRecord) => this.token(record),
     b: (record: BookmarkRecord) => this.bookmark(record),
     m: (record: CommentRecord) => this.comment(record),
+    h: (record: TroubleRecord) => this.trouble(record),
   };
 
   /** Ends reading: the counters go in last, as the fold had them. */
@@ -101,6 +111,11 @@ export class StoreLineReader {
     if (ord <= this.lastOrd) throw new Error(`snapshot bookmark ${id} out of ord order`);
     this.lastOrd = ord;
     this.store.restoreBookmark({ id, ord, user: this.userOf(userId), url, title, description, public: isPublic === 1, unread: unread === 1, insertedAt, updatedAt }, tags);
+  }
+
+  private trouble([bookmarkId, broken, fetchFailed]: TroubleRecord): void {
+    if (!this.store.bookmarksById.has(bookmarkId)) throw new Error(`snapshot link check of unknown bookmark ${bookmarkId}`);
+    this.store.links.restore(bookmarkId, { broken: checkOf(broken), fetchFailed: checkOf(fetchFailed) });
   }
 
   private comment([id, bookmarkId, userId, body, insertedAt]: CommentRecord): void {

@@ -3,6 +3,7 @@ import { assert } from "../assert.ts";
 import { IdAllocator, type BookmarkId, type CommentId, type LoggedEvent, type TokenId, type TokenKind, type UserId } from "../events.ts";
 import { OrderedList } from "./ordered-list.ts";
 import { UrlIndex } from "./url-index.ts";
+import { LinkHealth } from "./link-health.ts";
 
 export interface User {
   readonly id: UserId;
@@ -82,6 +83,8 @@ export interface BookmarkQuery {
   url?: string;
   /** Only bookmarks marked (true) or not marked (false) "to read". */
   unread?: boolean;
+  /** Only bookmarks whose link the checker found broken (true) or not (false); see LinkHealth. */
+  broken?: boolean;
   /** Opaque cursor from a previous page's nextCursor. */
   beforeOrd?: number;
   limit: number;
@@ -117,6 +120,8 @@ export class Store {
   readonly publicBookmarks = new OrderedList<Bookmark>();
   readonly tags = new Map<string, TagEntry>();
   readonly byUrl = new UrlIndex<Bookmark>();
+  /** Link checks that found trouble, apart from the bookmarks themselves (link.checked events). */
+  readonly links = new LinkHealth();
   commentCount = 0;
   eventsApplied = 0;
   lastSeq = 0;
@@ -183,6 +188,9 @@ export class Store {
         return;
       case "bookmark.deleted":
         this.deleteBookmark(event.payload.id, event.ts);
+        return;
+      case "link.checked":
+        if (this.bookmarksById.has(event.payload.id)) this.links.apply(event.payload, event.ts);
         return;
       case "comment.posted": {
         const { id, bookmark_id, user_id, body } = event.payload;
@@ -346,6 +354,7 @@ export class Store {
     this.byUrl.remove(bookmark);
     bookmark.user.bookmarks.remove(bookmark);
     this.bookmarksById.delete(id);
+    this.links.forget(id);
     this.commentCount -= bookmark.comments?.length ?? 0;
   }
 
@@ -414,7 +423,7 @@ export class Store {
    * shortest candidate list (URL, user, rarest tag, or all public) and filters the rest.
    */
   bookmarks(query: BookmarkQuery): Page<Bookmark> {
-    const { viewer, tags = [], user, unread } = query;
+    const { viewer, tags = [], user, unread, broken } = query;
     // With a URL, the candidates are exactly the bookmarks of that URL's key.
     const candidates = this.candidateList(query);
     if (!candidates) return { items: [], nextCursor: null };
@@ -422,6 +431,7 @@ export class Store {
       canSee(viewer, bookmark) &&
       (user === undefined || bookmark.user === user) &&
       (unread === undefined || bookmark.unread === unread) &&
+      (broken === undefined || this.links.isBroken(bookmark.id) === broken) &&
       tags.every((tag) => bookmark.tags.includes(tag));
     const { items, more } = candidates.page(query.beforeOrd ?? Number.MAX_SAFE_INTEGER, query.limit, keep);
     const last = items[items.length - 1];
