@@ -210,7 +210,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   registerTransfer(app, { store, commands, limiter, config, checkCookieWrite: checkUploadWrite });
   registerFeeds(app, { store, limiter, config, answers });
   registerPinboard(app, { store, commands, limiter, config });
-  registerLinkding(app, { store, commands, limiter, search, config });
+  registerLinkding(app, { store, commands, limiter, search, config, fetcher });
   // Live delivery: each committed event routed once, rendered once per topic and format, published,
   // and kept in the history that /ws, /socket/websocket and /live replay to clients that resume.
   const cards = new CardCache(store);

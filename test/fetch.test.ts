@@ -174,6 +174,9 @@ describe("titles fetched for you (NASTY_FETCH_ALLOW_PRIVATE=true: the loopback s
       method: "POST", headers: { authorization: `Token ${alice}`, "content-type": "application/json" }, body: JSON.stringify({ url: `${site.base}/article?linkding` }),
     });
     assert.equal(linkding.status, 201);
+    const checked = await fetch(`${base}/api/bookmarks/check/?url=${encodeURIComponent(`${site.base}/article`)}`, { headers: { authorization: `Token ${alice}` } });
+    const checkedJson = await checked.json();
+    assert.deepEqual([checked.status, checkedJson.metadata.title, checkedJson.metadata.description], [200, "An article & its title", "What it is about"], "linkding's check/ prefills from the page");
     for (const suffix of ["pinboard", "linkding"]) {
       const url = `${site.base}/article?${suffix}`;
       const id = (await request(base, "GET", `/api/bookmarks?url=${encodeURIComponent(url)}`, { token: alice })).json.data[0].id;

@@ -121,7 +121,8 @@ function requestOnce(url: URL, options: FetchOptions, signal: AbortSignal): Prom
       headers: { "User-Agent": options.userAgent, Accept: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1", "Accept-Encoding": "gzip, deflate, br" },
     });
     request.once("response", (response) => resolve({ status: response.statusCode ?? 0, headers: response.headers, response }));
-    request.once("error", (error) => reject(error));
+    // Kept for the whole exchange: an error after the answer arrived (a reset mid-body) must not go unheard.
+    request.on("error", (error) => reject(error));
     request.end();
   });
 }
