@@ -257,7 +257,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
   // A backup through the CLI keeps the snapshot files and the log in place while it copies them.
-  cliReady({ config, store, log, commands, snapshots: snapshotter, holdCompaction: () => snapshotter.holdCompaction() });
+  cliReady({ config, store, log, commands, snapshots: snapshotter, checker, holdCompaction: () => snapshotter.holdCompaction() });
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   if (config.databaseUrl) {

@@ -62,6 +62,8 @@ export interface StateContext extends FilesContext {
   commands: Commands;
   /** Snapshots and compaction (the server's own while it runs). */
   snapshots: Snapshotter;
+  /** The server's link checker (so a pass asked for now keeps its one-request-per-host rule); absent offline. */
+  checker?: LinkChecker;
 }
 
 /**
@@ -145,7 +147,7 @@ async function tokenAdd(context: StateContext, args: string[]): Promise<void> {
 async function linksCheck(context: StateContext): Promise<void> {
   const fetcher = new PageFetcher(context.config);
   if (!fetcher.enabled) throw new UsageError("fetching is off (NASTY_FETCH=off): no link is requested");
-  const checker = new LinkChecker({ store: context.store, commands: context.commands, fetcher, intervalS: 0 });
+  const checker = context.checker ?? new LinkChecker({ store: context.store, commands: context.commands, fetcher, intervalS: 0 });
   const { checked, broken } = await checker.runPass();
   await context.log.drain();
   context.io.out(`checked ${checked} link${checked === 1 ? "" : "s"}: ${broken} broken`);
