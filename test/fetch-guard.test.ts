@@ -169,6 +169,11 @@ describe("fetchBounded against a loopback server", () => {
     const byName = await get(`http://localhost:${new URL(site.base).port}/title`, { refusal: undefined });
     assert.equal(!byAddress.ok && byAddress.failure, "refused address");
     assert.equal(!byName.ok && byName.failure, "refused address");
+    const port = new URL(site.base).port;
+    for (const disguised of [`http://0x7f000001:${port}/title`, `http://2130706433:${port}/title`, `http://127.1:${port}/title`, `http://[::ffff:127.0.0.1]:${port}/title`, `http://[::1]:${port}/title`]) {
+      const result = await get(disguised, { refusal: undefined });
+      assert.equal(!result.ok && result.failure, "refused address", disguised);
+    }
     assert.equal(site.hits.length, before);
   });
 

@@ -236,7 +236,8 @@ describe("NASTY_FETCH=off", { timeout: 60_000 }, () => {
       const token = await signUp(nasty.url, "alice");
       const saved = await createBookmark(nasty.url, token, { url: `${site.base}/article` });
       const check = await request(nasty.url, "GET", `/api/bookmarks/check?url=${encodeURIComponent(`${site.base}/article`)}`, { token });
-      assert.deepEqual([check.status, check.json.metadata, check.json.fetch.error], [200, null, "fetching is off: NASTY_FETCH=off"]);
+      assert.deepEqual([check.status, check.json.metadata], [200, null]);
+      assert.match(check.json.fetch.error, /^fetching is off: NASTY_FETCH=off/);
       assert.equal((await request(nasty.url, "POST", `/api/bookmarks/${saved.id}/check`, { token })).status, 503);
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal((await bookmarkOf(nasty.url, token, saved.id)).title, saved.url);

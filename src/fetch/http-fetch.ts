@@ -49,7 +49,8 @@ export type FetchFailure =
   | "bad redirect"
   | "too big"
   | "not HTML"
-  | "HTTP error";
+  | "HTTP error"
+  | "fetching is off";
 
 export type FetchResult =
   | { ok: true; status: number; finalUrl: string; contentType: string; body: Buffer }

@@ -29,6 +29,8 @@ export class MetadataJobs {
 
   private async run(id: Bookmark["id"], url: string, wanted: MetadataWanted): Promise<void> {
     const outcome = await this.fetcher.metadata(url);
+    // Stopping: nothing was learned about the page, so nothing is recorded.
+    if (!outcome.ok && outcome.failure === "fetching is off") return;
     if (!outcome.ok) {
       await this.commands.recordLinkCheck(id, url, { purpose: "metadata", status: outcome.status, final_url: outcome.finalUrl, error: describeFailure(outcome), broken: false });
       return;
@@ -38,8 +40,9 @@ export class MetadataJobs {
     await this.commands.recordLinkCheck(id, url, { purpose: "metadata", status: outcome.status, final_url: outcome.finalUrl, error: null, broken: false }, fill);
   }
 
-  /** Waits for the fetches under way (each ends within its time limit). */
+  /** Drops the fetches still waiting and waits for those under way (each ends within its time limit). */
   async close(): Promise<void> {
+    this.fetcher.close();
     await Promise.allSettled([...this.running]);
   }
 }
@@ -73,7 +76,7 @@ export class LinkChecker {
   private readonly limiter = new HostLimiter(1, CHECKS_TOTAL_MAX, CHECKS_WAITING_MAX);
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<PassResult> | null = null;
-  private passOutcomes = new Map<string, Promise<HealthOutcome>>();
+  private passOutcomes = new Map<string, Promise<HealthOutcome | null>>();
   private stopped = false;
   passes = 0;
 
@@ -118,6 +121,7 @@ export class LinkChecker {
       if (this.stopped) break;
       const job = this.checkInPass(bookmark).then(
         (outcome) => {
+          if (outcome === null) return;
           result.checked += 1;
           if (outcome.broken) result.broken += 1;
         },
@@ -131,18 +135,20 @@ export class LinkChecker {
     return result;
   }
 
-  private async checkInPass(bookmark: Bookmark): Promise<HealthOutcome> {
+  private async checkInPass(bookmark: Bookmark): Promise<HealthOutcome | null> {
     let outcome = this.passOutcomes.get(bookmark.url);
     if (outcome === undefined) {
       if (this.passOutcomes.size >= PASS_OUTCOMES_MAX) this.passOutcomes.clear();
       outcome = this.request(bookmark.url);
       this.passOutcomes.set(bookmark.url, outcome);
     }
-    return this.record(bookmark, await outcome);
+    const found = await outcome;
+    return found === null ? null : this.record(bookmark, found);
   }
 
-  private request(url: string): Promise<HealthOutcome> {
-    return this.limiter.run(hostOf(url), () => this.options.fetcher.health(url));
+  /** One check when its host's turn comes; null when the checker stopped meanwhile (nothing is recorded). */
+  private request(url: string): Promise<HealthOutcome | null> {
+    return this.limiter.run(hostOf(url), () => (this.stopped ? Promise.resolve(null) : this.options.fetcher.health(url)));
   }
 
   private async record(bookmark: Bookmark, outcome: HealthOutcome): Promise<HealthOutcome> {
@@ -153,7 +159,9 @@ export class LinkChecker {
   /** Checks one bookmark's link now (its owner's "re-check"), recorded like any check. */
   async checkNow(bookmark: Bookmark): Promise<HealthOutcome> {
     this.refuseWhenOff();
-    return this.record(bookmark, await this.request(bookmark.url));
+    const outcome = await this.request(bookmark.url);
+    if (outcome === null) throw new HttpError(503, "the server is stopping; re-check after it is back");
+    return this.record(bookmark, outcome);
   }
 
   async stop(): Promise<void> {

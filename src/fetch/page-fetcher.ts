@@ -20,7 +20,7 @@ export function userAgent(publicUrl: string): string {
 
 export type MetadataOutcome =
   | { ok: true; status: number; finalUrl: string; metadata: PageMetadata }
-  | { ok: false; failure: FetchFailure | "fetching is off" | "busy"; detail: string; status: number | null; finalUrl: string };
+  | { ok: false; failure: FetchFailure | "busy"; detail: string; status: number | null; finalUrl: string };
 
 /** A health check's outcome: whether the link is dead, and what was seen. */
 export interface HealthOutcome {
@@ -34,7 +34,8 @@ export interface HealthOutcome {
 const DEAD: ReadonlySet<FetchFailure> = new Set(["name not found", "connection failed", "timed out", "too many redirects", "redirect loop", "bad redirect", "HTTP error"]);
 
 export class PageFetcher {
-  readonly enabled: boolean;
+  /** Off (NASTY_FETCH=off), or closing: fetches waiting their turn are dropped instead of made. */
+  enabled: boolean;
   private readonly metadataLimiter = new HostLimiter(METADATA_PER_HOST_MAX, METADATA_TOTAL_MAX, METADATA_WAITING_MAX);
   private readonly agent: string;
 
@@ -49,16 +50,21 @@ export class PageFetcher {
 
   /** The page's title, description, site name and canonical URL, or why they could not be had. */
   async metadata(url: string): Promise<MetadataOutcome> {
-    if (!this.enabled) return { ok: false, failure: "fetching is off", detail: "NASTY_FETCH=off", status: null, finalUrl: url };
+    if (!this.enabled) return off(url);
     let result: FetchResult;
     try {
-      result = await this.metadataLimiter.run(hostOf(url), () => this.get(url, "GET", true));
+      result = await this.metadataLimiter.run(hostOf(url), () => (this.enabled ? this.get(url, "GET", true) : Promise.resolve(off(url))));
     } catch (error) {
       if (error instanceof HttpError) return { ok: false, failure: "busy", detail: error.message, status: null, finalUrl: url };
       throw error;
     }
     if (!result.ok) return result;
     return { ok: true, status: result.status, finalUrl: result.finalUrl, metadata: extractMetadata(decodeBody(result.body, result.contentType), result.finalUrl) };
+  }
+
+  /** Stops new fetches (shutdown): those waiting for their turn end at once as "fetching is off". */
+  close(): void {
+    this.enabled = false;
   }
 
   /** HEAD, then GET when HEAD fails (many servers answer HEAD wrongly); the caller bounds concurrency per host. */
@@ -68,6 +74,10 @@ export class PageFetcher {
     if (result.ok) return { broken: false, status: result.status, finalUrl: result.finalUrl, error: null };
     return { broken: DEAD.has(result.failure), status: result.status, finalUrl: result.finalUrl, error: describeFailure(result) };
   }
+}
+
+function off(url: string): Extract<FetchResult, { ok: false }> {
+  return { ok: false, failure: "fetching is off", detail: "NASTY_FETCH=off or the server is stopping", status: null, finalUrl: url };
 }
 
 export function describeFailure(result: { failure: string; detail: string }): string {
