@@ -46,9 +46,14 @@ export function liveEventOf(store: Store, event: LoggedEvent, before: BookmarkSt
     case "user.registered":
     case "user.password_changed":
     case "token.created":
+    case "link.checked": {
+      // A link that broke or came back (or a title fetch that failed) changes its owner's card: theirs alone.
+      const bookmark = bookmarkById(store, event.payload.id);
+      if (!bookmark || store.links.lastChange !== event.payload) return quiet;
+      const state = bookmarkState(bookmark);
+      return { kind: "bookmark", seq: event.seq, ts: event.ts, id: bookmark.id, before: state, after: state, shared: false };
+    }
     case "token.revoked":
-    // Link checks show on the owner's cards at their next load.
-    case "link.checked":
     // An erased account's bookmarks leave every answer at once; pages already open drop them at their next load (issue 13's account deletion makes that live).
     case "user.deleted":
       return quiet;

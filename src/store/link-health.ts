@@ -24,6 +24,8 @@ type CheckedPayload = Extract<LoggedEvent, { type: "link.checked" }>["payload"];
  */
 export class LinkHealth {
   private readonly troubles = new Map<BookmarkId, LinkTrouble>();
+  /** The last payload applied that changed what its owner is shown (live delivery pushes only those). */
+  lastChange: CheckedPayload | null = null;
 
   get size(): number {
     return this.troubles.size;
@@ -32,14 +34,17 @@ export class LinkHealth {
   apply(payload: CheckedPayload, at: number): void {
     const check: LinkCheck = { status: payload.status, finalUrl: payload.final_url, error: payload.error, at };
     const trouble = this.troubles.get(payload.id) ?? { broken: null, fetchFailed: null };
-    this.set(payload.id, payload.purpose, trouble, payload.purpose === "health" ? payload.broken : payload.error !== null, check);
+    const changed = this.set(payload.id, payload.purpose, trouble, payload.purpose === "health" ? payload.broken : payload.error !== null, check);
+    if (changed) this.lastChange = payload;
   }
 
-  private set(id: BookmarkId, purpose: LinkCheckPurpose, trouble: LinkTrouble, bad: boolean, check: LinkCheck): void {
+  private set(id: BookmarkId, purpose: LinkCheckPurpose, trouble: LinkTrouble, bad: boolean, check: LinkCheck): boolean {
+    const wasBad = (purpose === "health" ? trouble.broken : trouble.fetchFailed) !== null;
     if (purpose === "health") trouble.broken = bad ? check : null;
     else trouble.fetchFailed = bad ? check : null;
     if (trouble.broken === null && trouble.fetchFailed === null) this.troubles.delete(id);
     else this.troubles.set(id, trouble);
+    return wasBad !== bad;
   }
 
   /** Restores one bookmark's troubles from a snapshot. */
