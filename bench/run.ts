@@ -243,7 +243,7 @@ async function loadFigures(options: Options, mode: Mode, servers: Servers, error
     }
   }
   if (options.only.has("resume")) {
-    const resumeSides = { nasty: { port: servers.nasty.port, pid: servers.nasty.child.process.pid!, token: servers.nasty.token }, ceiling: { port: servers.ceiling.port } };
+    const resumeSides = { nasty: { port: servers.nasty.port, pid: servers.nasty.child.process.pid!, token: servers.nasty.token }, ceiling: { port: servers.ceiling.port, pid: servers.ceiling.child.process.pid! } };
     await step("resume-storm", "resume storm", () => resumeFigures(mode.resume, resumeSides, say));
   }
   return figures;

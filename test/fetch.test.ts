@@ -192,7 +192,7 @@ describe("titles fetched for you (NASTY_FETCH_ALLOW_PRIVATE=true: the loopback s
     const saved = await browser.post("/bookmarks", { url, title: "", description: "", tags: "" }, { headers: { origin: base } });
     assert.equal(saved.status, 303, saved.text.slice(0, 300));
     const carol = nasty.store.userByName("carol")!;
-    await until(() => carol.bookmarks.items.some((bookmark) => bookmark.url === url && bookmark.title === "An article & its title"), "the form bookmark's fetched title");
+    await until(() => [...carol.bookmarks.values()].some((bookmark) => bookmark.url === url && bookmark.title === "An article & its title"), "the form bookmark's fetched title");
   });
 });
 
@@ -311,7 +311,7 @@ describe("link health", { timeout: 180_000 }, () => {
     await browser.get("/bookmarks");
     await browser.post("/bookmarks", { url: `${site.base}/flaky`, title: "Gina's flaky", description: "", tags: "" }, { headers: { origin: nasty.url } });
     const gina = nasty.store.userByName("gina")!;
-    const ginas = gina.bookmarks.items[0]!;
+    const ginas = gina.bookmarks.newest(1)[0]!;
     const live = await openLive(nasty.url, "bookmarks:user:gina:private", { cookie: browser.cookieHeader(), origin: nasty.url });
     const raw = await Client.open(wsUrl(nasty, `/ws?token=${encodeURIComponent(token)}&topics=bookmarks:user:erin:private`));
     const recheck = await browser.post(`/b/${ginas.id}/check`, {}, { csrf: null, headers: { origin: nasty.url } });

@@ -10,6 +10,7 @@ import { idParam } from "./params.ts";
 import { route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import { localPath, page, pageOptions, readForm, redirect, requireViewer, secureCookies, type PageContext } from "./page.ts";
+import { bookmarkletHref } from "./pages-care.ts";
 
 export function fieldErrors(error: HttpError): FieldErrors {
   const errors = error.extra.errors;
@@ -90,7 +91,7 @@ function settingsPage(pages: PageContext, context: Context, extras: SettingsExtr
   const viewer = requireViewer(context);
   const { api, sessions } = ownTokens(pages, viewer);
   const tokens = api.map((token) => ({ id: token.id, name: token.name, createdAt: isoTime(token.createdAt), createdAtText: utcText(token.createdAt) }));
-  return page(pages, context, "@pages/settings", "Settings", "settings", { tokens, sessions, created: extras.created ?? null, message: extras.message ?? null, name: extras.name ?? "" }, { status: extras.status });
+  return page(pages, context, "@pages/settings", "Settings", "settings", { tokens, sessions, created: extras.created ?? null, message: extras.message ?? null, name: extras.name ?? "", bookmarklet: bookmarkletHref(context.site.origin) }, { status: extras.status });
 }
 
 export function registerAuthPages(app: TemplatedApp, pages: PageContext): void {
