@@ -243,7 +243,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const metadataJobs = new MetadataJobs(fetcher, commands);
   commands.onMetadataWanted = (bookmark, wanted) => metadataJobs.start(bookmark, wanted);
   closers.push(() => metadataJobs.close());
-  const checker = new LinkChecker({ store, commands, fetcher, intervalS: config.linkCheckIntervalS });
+  const checker = new LinkChecker({ store, commands, fetcher, intervalS: config.linkCheckIntervalS, appends: () => cluster?.isLeader ?? true });
   checker.start();
   closers.push(() => checker.stop());
   statusParts.links = () => ({ fetch: fetcher.enabled, broken_or_failed: store.links.size, passes: checker.passes, interval_s: config.linkCheckIntervalS });

@@ -65,6 +65,8 @@ export interface LinkCheckerOptions {
   fetcher: PageFetcher;
   /** Seconds between passes; 0: no background passes (checkNow and runPass still work). */
   intervalS: number;
+  /** Whether this node appends (cluster mode: the leader alone runs background passes); always, when absent. */
+  appends?: () => boolean;
 }
 
 /**
@@ -90,7 +92,7 @@ export class LinkChecker {
     if (this.stopped) return;
     this.timer = setTimeout(guarded("link check pass", async () => {
       try {
-        await this.runPass();
+        if (this.options.appends?.() ?? true) await this.runPass();
       } finally {
         this.schedule();
       }
