@@ -219,7 +219,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   /** Run in reverse order on close, before the log closes. */
   const closers: (() => void | Promise<void>)[] = [];
   if (cluster) {
-    const routing = new ClusterRouting({ log: cluster, secret: config.clusterSecret, requestTimeoutMs: config.clusterLeaseMs * 2 + 2000, forwardMsMax: config.clusterLeaseMs * 5 + 5000 });
+    const routing = new ClusterRouting({ log: cluster, secret: config.clusterSecret, requestTimeoutMs: cluster.appendMsMax + config.clusterLeaseMs * 2, forwardMsMax: cluster.appendMsMax * 2 + config.clusterLeaseMs * 5 });
     routeWritesThrough(app, routing);
     closers.push(() => routing.close());
   }

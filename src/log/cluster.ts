@@ -137,6 +137,10 @@ export class ClusterLog implements EventLog {
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => Promise<void>)[] = [];
   private readonly stepMs: number;
+  /** Longest an append (or any Postgres step) may take before it fails: a forwarder waits longer than this for the leader's answer. */
+  get appendMsMax(): number {
+    return this.stepMs;
+  }
 
   constructor(private readonly options: ClusterOptions) {
     this.sql = postgresClient(options.url, { max: 2, timeoutMs: options.leaseMs * 2, applicationName: `nasty-cluster-node-${options.nodeId}` });
@@ -241,6 +245,11 @@ export class ClusterLog implements EventLog {
 
   get isLeader(): boolean {
     return this.role === "leader";
+  }
+
+  /** False while this node's last read of the log failed (Postgres down or cut off): no write can be acknowledged then. */
+  get reachable(): boolean {
+    return this.lastError === null;
   }
 
   /** Who leads, as last read from the epoch row (null: nobody yet). */
