@@ -44,6 +44,9 @@ export const SETTINGS = {
   logLevel: { env: "NASTY_LOG_LEVEL", default: "info", describe: "least severe log records written", type: { kind: "choice", choices: LOG_LEVELS } },
   logFormat: { env: "NASTY_LOG_FORMAT", default: "text", describe: "log records as one readable line each (text) or one JSON object each (json)", type: { kind: "choice", choices: LOG_FORMATS } },
   accessLog: { env: "NASTY_ACCESS_LOG", default: "off", describe: "one log record per request: method, path, status, bytes, duration, request id, client address", type: { kind: "choice", choices: ["on", "off"] } },
+  fetch: { env: "NASTY_FETCH", default: "on", describe: "fetch a page's title and description when a bookmark is saved without a title, and check saved links (off: never request anything)", type: { kind: "choice", choices: ["on", "off"] } },
+  fetchAllowPrivate: { env: "NASTY_FETCH_ALLOW_PRIVATE", default: "false", describe: "let fetches reach loopback, private, link-local and other non-public addresses (intranets and tests only)", type: { kind: "choice", choices: ["true", "false"] } },
+  linkCheckIntervalS: { env: "NASTY_LINK_CHECK_INTERVAL_S", default: "604800", describe: "seconds between the link checker's passes over saved links (0: no background checks)", type: { kind: "integer", min: 0, max: 365 * 24 * 3600 } },
   simulateRate: { env: "NASTY_SIMULATE", default: "0", describe: "simulated bookmarks per second (0: off)", type: { kind: "integer", min: 0, max: 100_000 } },
   simulateSeed: { env: "NASTY_SIMULATE_SEED", default: "1", describe: "seed of the traffic simulator", type: { kind: "integer", min: 0, max: 2 ** 31 - 1 } },
   cluster: { env: "NASTY_CLUSTER", default: "off", describe: "cluster mode: several nodes on one Postgres log (needs DATABASE_URL, a unique NASTY_NODE_ID, NASTY_CLUSTER_URL and NASTY_CLUSTER_SECRET)", type: { kind: "choice", choices: ["on", "off"] } },
@@ -82,6 +85,10 @@ export interface Config {
   logLevel: LogLevel;
   logFormat: LogFormat;
   accessLog: boolean;
+  /** NASTY_FETCH=on: metadata fetches and link checks may make outbound requests. */
+  fetch: boolean;
+  fetchAllowPrivate: boolean;
+  linkCheckIntervalS: number;
   simulateRate: number;
   simulateSeed: number;
   cluster: boolean;
@@ -187,6 +194,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: values.logLevel as LogLevel,
     logFormat: values.logFormat as LogFormat,
     accessLog: values.accessLog === "on",
+    fetch: values.fetch === "on",
+    fetchAllowPrivate: values.fetchAllowPrivate === "true",
+    linkCheckIntervalS: values.linkCheckIntervalS as number,
     simulateRate: simulateRate === 0 && values.simulateTraffic === "true" ? 1 : simulateRate,
     simulateSeed: values.simulateSeed as number,
     cluster,

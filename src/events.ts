@@ -36,6 +36,8 @@ export interface BookmarkDate {
   inserted_at?: number;
 }
 
+export type LinkCheckPurpose = "metadata" | "health";
+
 export type EventBody =
   | { type: "user.registered"; payload: { id: UserId; username: string; password_hash: string } }
   | { type: "user.password_changed"; payload: { id: UserId; password_hash: string } }
@@ -45,6 +47,13 @@ export type EventBody =
   | { type: "bookmark.created"; payload: { id: BookmarkId; user_id: UserId } & BookmarkFields & BookmarkDate }
   | { type: "bookmark.updated"; payload: { id: BookmarkId } & Partial<BookmarkFields> }
   | { type: "bookmark.deleted"; payload: { id: BookmarkId } }
+  /**
+   * A fetch of a bookmark's URL and how it went (src/fetch/): `purpose` "metadata" after a save
+   * without a title, "health" from the link checker. `status` is the HTTP status (null when no
+   * answer came), `final_url` where redirects ended, `error` why it failed (null: it did not),
+   * `broken` whether the link is dead for its owner. The time is the event's own.
+   */
+  | { type: "link.checked"; payload: { id: BookmarkId; purpose: LinkCheckPurpose; status: number | null; final_url: string | null; error: string | null; broken: boolean } }
   | { type: "comment.posted"; payload: { id: CommentId; bookmark_id: BookmarkId; user_id: UserId; body: string } }
   /**
    * Account erasure: the user, their tokens, their bookmarks and every comment they wrote go. The
@@ -87,6 +96,7 @@ export const EVENT_VERSIONS: { readonly [T in EventType]: number } = {
   "signup.changed": 1,
   "invite.created": 1,
   "invite.used": 1,
+  "link.checked": 1,
 };
 
 /** A session token (kind "session") lasts this long after it was created; API tokens until revoked. */

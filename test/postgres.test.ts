@@ -171,6 +171,10 @@ function randomHistory(seed: number, count: number): LoggedEvent[] {
       if (random() < 0.2) payload.unread = random() < 0.5;
       if (random() < 0.5) payload.tags = tags();
       events.push({ ...meta, type: "bookmark.updated", payload });
+    } else if (roll < 0.74) {
+      // Link checks reach Postgres's events table alone; the relational tables do not change.
+      const broken = random() < 0.5;
+      events.push({ ...meta, type: "link.checked", payload: { id: pick(bookmarks) as BookmarkId, purpose: random() < 0.5 ? "health" : "metadata", status: broken ? 404 : 200, final_url: `https://example.com/${seq}`, error: broken ? "HTTP 404" : null, broken } });
     } else if (roll < 0.8) {
       events.push({ ...meta, type: "bookmark.deleted", payload: { id: pick(bookmarks) as BookmarkId } });
     } else {

@@ -52,6 +52,12 @@ async function runSeed(seed: number, steps: number): Promise<void> {
           : moderation < 0.8
             ? () => commands.setSignup(null, { mode: pick(["open", "closed", "invite"]) })
             : () => commands.createInvite(null);
+      } else if (roll < 0.86) {
+        // A link check (health or a title fetch), good or bad: kept apart from the bookmark, replayed and snapshotted with it.
+        const target = pick(existing);
+        const broken = random() < 0.5;
+        const purpose = random() < 0.5 ? "health" : "metadata";
+        run = () => commands.recordLinkCheck(target.id, target.url, { purpose, status: broken ? 404 : 200, final_url: target.url, error: broken ? "HTTP 404" : null, broken });
       } else if (roll < 0.97 || users.length < 3) {
         const target = pick(existing);
         run = () => commands.postComment(user, target.id, { body: `c${step}` });

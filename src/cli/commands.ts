@@ -11,6 +11,8 @@ import { HttpError } from "../errors.ts";
 import { importCommand } from "../interop/import-cli.ts";
 import { BackupError, restoreBackup, writeBackup } from "../log/backup.ts";
 import { readSecret, UsageError } from "./terminal.ts";
+import { PageFetcher } from "../fetch/page-fetcher.ts";
+import { LinkChecker } from "../fetch/link-jobs.ts";
 export { UsageError };
 
 export const USAGE = `usage: npm run nasty -- <command>
@@ -29,6 +31,8 @@ export const USAGE = `usage: npm run nasty -- <command>
   import FILE --user NAME [--no-folders] [--public]
                                         import a Netscape bookmark file (browsers, Pinboard, linkding);
                                         its entries are private unless --public (or their own PRIVATE="0")
+  links check                           check every saved link now (HEAD, then GET): broken ones show to
+                                        their owners; needs NASTY_FETCH=on
   backup FILE [--force]                 write a consistent copy of all data to FILE (also while the server runs)
   restore FILE                          fill an empty data directory from a backup FILE
 Commands run inside the server when one uses the data directory (NASTY_DATA_DIR, default ./data),
@@ -65,6 +69,8 @@ export interface StateContext extends FilesContext {
   snapshots: Snapshotter;
   /** The server's own address when no NASTY_PUBLIC_URL is set (invitation links). */
   listenUrl?: string;
+  /** The server's link checker (so a pass asked for now keeps its one-request-per-host rule); absent offline. */
+  checker?: LinkChecker;
 }
 
 /**
@@ -170,6 +176,16 @@ async function tokenAdd(context: StateContext, args: string[]): Promise<void> {
   context.io.out(`token: ${secret}`);
 }
 
+/** One pass of the link checker now, with the server's settings (politeness included), recorded like the background's. */
+async function linksCheck(context: StateContext): Promise<void> {
+  const fetcher = new PageFetcher(context.config);
+  if (!fetcher.enabled) throw new UsageError("fetching is off (NASTY_FETCH=off): no link is requested");
+  const checker = context.checker ?? new LinkChecker({ store: context.store, commands: context.commands, fetcher, intervalS: 0 });
+  const { checked, broken } = await checker.runPass();
+  await context.log.drain();
+  context.io.out(`checked ${checked} link${checked === 1 ? "" : "s"}: ${broken} broken`);
+}
+
 async function backup(context: FilesContext, args: string[]): Promise<void> {
   const file = path.resolve(context.cwd, positional(args, "backup needs a FILE to write"));
   const result = await writeBackup({ dataDir: context.config.dataDir, holdCompaction: context.holdCompaction }, file, { force: args.includes("--force") });
@@ -200,6 +216,7 @@ export const COMMANDS: CliCommand[] = [
   { words: ["invite"], opens: "state", run: invite },
   { words: ["compact"], opens: "state", run: compact },
   { words: ["import"], opens: "state", run: (context, args) => importCommand(context, args, (message) => new UsageError(message), option) },
+  { words: ["links", "check"], opens: "state", run: linksCheck },
   { words: ["backup"], opens: "files", run: backup },
   { words: ["restore"], opens: "nothing", run: restore, serverRefusal: "restore fills an empty data directory, and a running server is using this one; stop it, or point NASTY_DATA_DIR at an empty folder" },
 ];

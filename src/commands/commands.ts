@@ -7,7 +7,7 @@ import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../auth/pa
 import { PasswordAttempts, type AttemptSource } from "../auth/password-attempts.ts";
 import { hashToken, newTokenSecret } from "../auth/tokens.ts";
 import { urlKey } from "../store/url-key.ts";
-import { BulkEditInput, CommentInput, CreateBookmark, Credentials, NewPassword, Registration, SignupInput, TagRename, TokenInput, UpdateBookmark, normalizeTags, parseInput, type BulkAction } from "./schemas.ts";
+import { BulkEditInput, CommentInput, CreateBookmark, Credentials, NewPassword, Registration, SignupInput, TagRename, TokenInput, UpdateBookmark, metadataWanted, normalizeTags, parseInput, type BulkAction, type MetadataWanted } from "./schemas.ts";
 import { bulkEvents, checkBulkTags, retagEvents } from "./bulk.ts";
 
 export interface CommandOptions {
@@ -26,6 +26,15 @@ export type BatchOutcome =
   | { kind: "created"; id: BookmarkId }
   | { kind: "duplicate"; id: BookmarkId | null }
   | { kind: "invalid"; error: HttpError };
+
+/** A fetch of a bookmark's URL as the log records it (the `link.checked` payload without its id). */
+export type LinkCheckRecord = Omit<Extract<EventBody, { type: "link.checked" }>["payload"], "id">;
+
+/** What a metadata fetch found, for the fields the person did not give. */
+export interface FetchedFields {
+  title: string | null;
+  description: string | null;
+}
 
 /** What a bulk edit did: the ids it named, and those it changed (the others already were as asked). */
 export interface BulkResult {
@@ -56,6 +65,8 @@ export interface IssuedToken {
 export class Commands {
   private readonly reserved = new Set<string>();
   private readonly attempts: PasswordAttempts;
+  /** Told of every bookmark saved through createBookmark that asks for its page's metadata (main wires the fetcher). */
+  onMetadataWanted: ((bookmark: Bookmark, wanted: MetadataWanted) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -210,7 +221,35 @@ export class Commands {
     await this.appendReserved([{ type: "bookmark.created", payload: { id, user_id: user.id, ...fields } }], keys);
     const bookmark = this.store.bookmarksById.get(id);
     if (!bookmark) throw new HttpError(409, `bookmark ${id} was deleted as soon as it was saved`);
+    const wanted = metadataWanted(input);
+    if (wanted) this.onMetadataWanted?.(bookmark, wanted);
     return bookmark;
+  }
+
+  /**
+   * Records a fetch of a bookmark's URL (`link.checked`) and, for a metadata fetch, fills the
+   * fields the person did not give and has not set since (the title still its URL, the
+   * description still empty), in one append through the same update as any edit: durable first,
+   * then live. What does not pass the update's own checks is left out. Nothing happens when the
+   * bookmark is gone or its URL changed while the fetch ran.
+   */
+  async recordLinkCheck(id: BookmarkId, fetchedUrl: string, check: LinkCheckRecord, fill: FetchedFields | null = null): Promise<void> {
+    const bookmark = this.store.bookmarksById.get(id);
+    if (!bookmark || bookmark.url !== fetchedUrl) return;
+    const bodies: EventBody[] = [];
+    const changes: Record<string, string> = {};
+    if (fill?.title && bookmark.title === bookmark.url) changes.title = fill.title;
+    if (fill?.description && bookmark.description === "") changes.description = fill.description;
+    for (const [name, value] of Object.entries(changes)) {
+      try {
+        parseInput(UpdateBookmark, { [name]: value });
+      } catch {
+        delete changes[name];
+      }
+    }
+    if (Object.keys(changes).length > 0) bodies.push({ type: "bookmark.updated", payload: { id, ...parseInput(UpdateBookmark, changes) } });
+    bodies.push({ type: "link.checked", payload: { id, ...check } });
+    await this.log.append(bodies);
   }
 
   /**

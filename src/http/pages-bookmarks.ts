@@ -20,7 +20,7 @@ export const TAGS_IN_CLOUD_MAX = 500;
 export const TAGS_PER_FEED_MAX = 8;
 const ALSO_SAVED_SHOWN_MAX = 20;
 
-interface FeedSpec {
+export interface FeedSpec {
   title: string;
   heading: string;
   intro: string;
@@ -33,7 +33,7 @@ interface FeedSpec {
 }
 
 /** The list part of a feed page: one page of cards, newest first, with links to older pages. */
-function feedData(pages: PageContext, context: Context, spec: FeedSpec): object {
+export function feedData(pages: PageContext, context: Context, spec: FeedSpec): object {
   const beforeOrd = cursorParam(context);
   const result = pages.store.bookmarks({ ...spec.query, beforeOrd, limit: FEED_PAGE_SIZE });
   return {

@@ -190,10 +190,10 @@ async function addPost(deps: PinboardDeps, user: User, params: URLSearchParams):
   if (rawUrl.trim() === "") return { kind: "code", code: "missing url" };
   const url = validUrl(rawUrl);
   if (url === null) return { kind: "code", code: "invalid url" };
+  // Without a title (Pinboard's `description`), Nasty fetches the page's own and shows the URL meanwhile.
   const title = params.get("description") ?? "";
-  if (title.trim() === "") return { kind: "code", code: "missing description" };
   const fields: Record<string, unknown> = {
-    title,
+    ...(title.trim() === "" ? {} : { title }),
     description: params.get("extended") ?? "",
     tags: tagParam(params),
     public: yesNo(params, "shared", true),

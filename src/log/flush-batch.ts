@@ -132,6 +132,9 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
         comments.push({ id, bookmark_id, user_id, body, inserted_at: at });
         break;
       }
+      // Link checks live in the events table alone (erased with the log behind a snapshot).
+      case "link.checked":
+        break;
       case "user.deleted": {
         const { id } = event.payload;
         users.delete(id);

@@ -54,6 +54,13 @@ export function liveEventOf(store: Store, event: LoggedEvent, before: BookmarkSt
       return { kind: "moderation", seq: event.seq, ts: event.ts };
     case "user.password_changed":
     case "token.created":
+    case "link.checked": {
+      // A link that broke or came back (or a title fetch that failed) changes its owner's card: theirs alone.
+      const bookmark = bookmarkById(store, event.payload.id);
+      if (!bookmark || store.links.lastChange !== event.payload) return quiet;
+      const state = bookmarkState(bookmark);
+      return { kind: "bookmark", seq: event.seq, ts: event.ts, id: bookmark.id, before: state, after: state, shared: false };
+    }
     case "token.revoked":
     case "invite.created":
     case "invite.used":

@@ -19,6 +19,7 @@ export function snapshot(store: Store): unknown {
     tags: store.tagNamesInUse().map((name) => [name, store.publicCountOf(name), listIds(store.tagged(name)!)]).sort(),
     byUrl: [...store.urlIndexEntries()].map(([key, ords]) => [key, ids(store, ords).sort()]).sort(),
     commentCount: store.commentCount,
+    links: [...store.links.entries()].sort(([a], [b]) => a - b),
     lastSeq: store.lastSeq,
   };
 }

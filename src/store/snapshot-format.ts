@@ -2,6 +2,7 @@
 import { assert } from "../assert.ts";
 import type { BookmarkId, CommentId, InviteId, Role, SignupMode, TokenId, TokenKind, UserId } from "../events.ts";
 import type { RestoredRows, Store, StoreCounters, User } from "./store.ts";
+import type { LinkCheck } from "./link-health.ts";
 
 /**
  * The body is a run of lines, each one JSON array (a section letter, then up to
@@ -18,6 +19,8 @@ import type { RestoredRows, Store, StoreCounters, User } from "./store.ts";
  *                 frame of `tag_entries` tag numbers and a frame of `text_bytes` of text: each
  *                 bookmark's URL, title and description back to back, in ord order
  *   m  comments   [id, bookmark_id, user_id, body, inserted_at]   (by bookmark in ord order, oldest first)
+ *   h  link troubles [bookmark_id, broken check | null, failed fetch check | null], a check being
+ *      [status, final_url, error, at]   (only bookmarks with one; store/link-health.ts)
  * A bookmark's user is an index into the u section's order. Only live bookmarks, their text and
  * tags are written, so deleted ones leave nothing behind and the arena comes back compacted.
  * Reading it into an empty store gives the store that wrote it: src/store/check.ts's snapshot()
@@ -49,6 +52,11 @@ type SettingsRecord = [signupMode: SignupMode | null];
 type InviteRecord = [id: InviteId, hash: string, createdBy: UserId | null, createdAt: number];
 type TokenRecord = [id: TokenId, userId: UserId, hash: string, kind: TokenKind, name: string, createdAt: number, expiresAt: number | null];
 type CommentRecord = [id: CommentId, bookmarkId: BookmarkId, userId: UserId, body: string, insertedAt: number];
+type CheckRecord = [status: number | null, finalUrl: string | null, error: string | null, at: number];
+type TroubleRecord = [bookmarkId: BookmarkId, broken: CheckRecord | null, fetchFailed: CheckRecord | null];
+
+const checkRecord = (check: LinkCheck | null): CheckRecord | null => (check === null ? null : [check.status, check.finalUrl, check.error, check.at]);
+const checkOf = (record: CheckRecord | null): LinkCheck | null => (record === null ? null : { status: record[0], finalUrl: record[1], error: record[2], at: record[3] });
 
 export interface BodyWriter {
   /** A line (without its newline). */
@@ -86,6 +94,7 @@ export function writeStoreBody(store: Store, write: BodyWriter): void {
   });
   writeBookmarkColumns(store, write, userIndex, tagIndex);
   section("m", store.allComments(), (c): CommentRecord => [c.id, c.bookmarkId, c.user.id, c.body, c.insertedAt]);
+  section("h", store.links.entries(), ([id, trouble]): TroubleRecord => [id, checkRecord(trouble.broken), checkRecord(trouble.fetchFailed)]);
 }
 
 function writeBookmarkColumns(store: Store, write: BodyWriter, userIndex: ReadonlyMap<number, number>, tagIndex: ReadonlyMap<number, number>): void {
@@ -193,6 +202,7 @@ export class StoreBodyReader {
     t: (record: TokenRecord) => this.token(record),
     g: (name: string) => this.tags.push(this.store.internTag(name)),
     m: (record: CommentRecord) => this.comment(record),
+    h: (record: TroubleRecord) => this.trouble(record),
   };
 
   /** Ends reading: checks the counters the sections must agree with. */
@@ -234,6 +244,11 @@ export class StoreBodyReader {
 
   private token([id, userId, hash, kind, name, createdAt, expiresAt]: TokenRecord): void {
     this.store.addToken({ id, user: this.userOf(userId), hash, kind, name, createdAt, expiresAt });
+  }
+
+  private trouble([bookmarkId, broken, fetchFailed]: TroubleRecord): void {
+    if (!this.store.bookmarksById.has(bookmarkId)) throw new Error(`snapshot link check of unknown bookmark ${bookmarkId}`);
+    this.store.links.restore(bookmarkId, { broken: checkOf(broken), fetchFailed: checkOf(fetchFailed) });
   }
 
   private comment([id, bookmarkId, userId, body, insertedAt]: CommentRecord): void {

@@ -5,6 +5,7 @@ import { BookmarkColumns, FLAG_LIVE, FLAG_PUBLIC, FLAG_UNREAD } from "./columns.
 import { IdTable } from "./id-table.ts";
 import { OrdList } from "./ordered-list.ts";
 import { seededUrlHash, UrlIndex } from "./url-index.ts";
+import { LinkHealth } from "./link-health.ts";
 
 export interface User {
   readonly id: UserId;
@@ -99,6 +100,8 @@ export interface BookmarkQuery {
   url?: string;
   /** Only bookmarks marked (true) or not marked (false) "to read". */
   unread?: boolean;
+  /** Only bookmarks whose link the checker found broken (true) or not (false); see LinkHealth. */
+  broken?: boolean;
   /** Opaque cursor from a previous page's nextCursor. */
   beforeOrd?: number;
   limit: number;
@@ -227,6 +230,8 @@ export class Store {
   readonly invitesByHash = new Map<string, Invite>();
   /** Sign-up as last switched (`signup.changed`); null: never switched, NASTY_SIGNUP decides. */
   signupMode: SignupMode | null = null;
+  /** Link checks that found trouble, apart from the bookmarks themselves (link.checked events). */
+  readonly links = new LinkHealth();
   commentCount = 0;
   eventsApplied = 0;
   lastSeq = 0;
@@ -310,6 +315,9 @@ export class Store {
         return;
       case "bookmark.deleted":
         this.deleteBookmark(this.ordsById.get(event.payload.id), event.ts);
+        return;
+      case "link.checked":
+        if (this.ordsById.get(event.payload.id) !== 0) this.links.apply(event.payload, event.ts);
         return;
       case "comment.posted": {
         const { id, bookmark_id, user_id, body } = event.payload;
@@ -641,6 +649,7 @@ export class Store {
     this.freeUnusedTags(columns.tagNumbers(ord));
     this.byUrl.remove(ord);
     user.bookmarks.ords.remove(ord);
+    this.links.forget(columns.id[ord] as BookmarkId);
     this.ordsById.delete(columns.id[ord]!);
     this.commentCount -= this.commentsByOrd.get(ord)?.length ?? 0;
     this.commentsByOrd.delete(ord);
@@ -822,7 +831,7 @@ export class Store {
    * shortest candidate list (URL, user, rarest tag, or all public) and filters the rest.
    */
   bookmarks(query: BookmarkQuery): Page<Bookmark> {
-    const { viewer, tags = [], user, unread } = query;
+    const { viewer, tags = [], user, unread, broken } = query;
     const tagNumbers: number[] = [];
     for (const name of tags) {
       const tag = this.tagNumbers.get(name);
@@ -834,6 +843,7 @@ export class Store {
       this.visibleAt(ord, viewer) &&
       (user === undefined || columns.user[ord] === user.slot) &&
       (unread === undefined || ((columns.flags[ord]! & FLAG_UNREAD) !== 0) === unread) &&
+      (broken === undefined || this.links.isBroken(columns.id[ord] as BookmarkId) === broken) &&
       tagNumbers.every((tag) => columns.hasTag(ord, tag));
     const beforeOrd = query.beforeOrd ?? Number.MAX_SAFE_INTEGER;
     let page: { ords: number[]; more: boolean };
