@@ -99,6 +99,10 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     await firehose.locator(`#b-${made[0].id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
     assert.equal(await firehose.locator(`#b-${made[1].id}`).count(), 1);
 
+    await mine.click("#bulk-all");
+    assert.equal(await mine.locator("main .card .bulk-pick:not(:checked)").count(), 0, "tick all shown");
+    await mine.click("#bulk-all");
+    assert.equal(await mine.locator("main .card .bulk-pick:checked").count(), 0, "and untick them all again");
     await mine.check(`#b-${made[1].id} .bulk-pick`);
     await mine.check(`#b-${made[2].id} .bulk-pick`);
     await mine.selectOption("#bulk select[name=action]", "delete");
@@ -137,6 +141,9 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     const href = await settings.locator("a.bookmarklet").getAttribute("href");
     assert.ok(href?.startsWith("javascript:"), String(href));
     assert.doesNotMatch(href!, /nasty_|token|session/i, "no secret in it");
+    await settings.click("a.bookmarklet");
+    assert.equal(await settings.locator("a.bookmarklet").textContent(), "drag me to your bookmarks bar", "clicked here, it says how to use it");
+    assert.equal(new URL(settings.url()).pathname, "/settings");
     await settings.goto(`${elsewhereUrl}/article?id=7`);
     await settings.evaluate(() => {
       const range = document.createRange();

@@ -111,6 +111,11 @@ export class ClusterRouting {
           lastProblem = `the leader (node ${leader.node}) did not answer: ${(error as Error).message}`;
         }
       }
+      // Postgres down (or this node cut off from it): no leader can acknowledge anything; say so now rather than wait.
+      if (!this.options.log.reachable) {
+        lastProblem = "Postgres cannot be reached, so no write can be saved right now";
+        break;
+      }
       if (Date.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(guarded("forward retry", () => resolve(undefined)), FORWARD_RETRY_MS));
       await this.options.log.refreshLeader();

@@ -1,7 +1,9 @@
 // Test support: a cluster of Nasty node processes on loopback over one fresh Postgres database, and a cuttable TCP path to Postgres.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
+import { fileURLToPath } from "node:url";
 import postgres, { type Sql } from "postgres";
 import { spawnServer, type ChildServer } from "./child-server.ts";
 import { request, tempDir } from "./server.ts";
@@ -45,36 +47,23 @@ export async function freshDatabase(): Promise<TestDatabase> {
 }
 
 /**
- * A TCP proxy in front of Postgres: `cut()` drops every connection through it and refuses new ones
- * (Postgres gone, as in an immediate restart or a network cut) until `restore()`.
+ * A TCP proxy in front of Postgres, in a process of its own (this test process's pauses must not
+ * pause the nodes' Postgres traffic): `cut()` drops every connection through it and refuses new
+ * ones (Postgres gone, as in an immediate restart or a network cut) until `restore()`.
  */
 export class PostgresPath {
-  private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-  private open = true;
+  private child: ChildProcess | null = null;
   port = 0;
 
-  constructor(private readonly target: { host: string; port: number }) {
-    this.server = net.createServer((client) => {
-      if (!this.open) {
-        client.destroy();
-        return;
-      }
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on("close", () => this.sockets.delete(socket));
-        socket.on("error", () => {});
-      }
-      client.pipe(upstream).pipe(client);
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-    });
-  }
+  constructor(private readonly target: { host: string; port: number }) {}
 
   async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
+    const child = spawn(process.execPath, [fileURLToPath(new URL("./postgres-path.mjs", import.meta.url)), this.target.host, String(this.target.port)], { stdio: ["pipe", "pipe", "inherit"] });
+    this.child = child;
+    this.port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+      child.once("exit", (code) => reject(new Error(`the Postgres proxy exited (${code})`)));
+    });
   }
 
   /** The database URL through this path. */
@@ -84,18 +73,28 @@ export class PostgresPath {
     return url.href;
   }
 
-  cut(): void {
-    this.open = false;
-    for (const socket of this.sockets) socket.destroy();
+  cut(): Promise<void> {
+    return this.command("cut");
   }
 
-  restore(): void {
-    this.open = true;
+  restore(): Promise<void> {
+    return this.command("restore");
+  }
+
+  private command(line: string): Promise<void> {
+    const child = this.child!;
+    return new Promise((resolve) => {
+      child.stdout!.once("data", () => resolve());
+      child.stdin!.write(`${line}\n`);
+    });
   }
 
   async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
   }
 }
 
@@ -112,7 +111,8 @@ export interface ClusterNode extends ChildServer {
   port: number;
 }
 
-export const LEASE_MS = 1000;
+/** Short enough for quick take-overs, long enough that a loaded 2-core machine does not flap. */
+export const LEASE_MS = 2000;
 
 /** Starts one node process in cluster mode on a port of its own (a short lease, a quick tail). */
 export async function startNode(options: NodeOptions): Promise<ClusterNode> {
@@ -124,6 +124,8 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
       NASTY_CLUSTER_URL: `http://127.0.0.1:${port}`, NASTY_CLUSTER_SECRET: SECRET, NASTY_CLUSTER_LEASE_MS: String(LEASE_MS), NASTY_CLUSTER_TAIL_MS: "200",
       NASTY_SNAPSHOT_INTERVAL_S: "3600", ...options.env,
     },
+    // Generous: several node processes start on two cores shared with other suites.
+    startMsMax: 120_000,
   }).listening;
   return { ...server, nodeId: options.nodeId, dataDir, port };
 }
@@ -149,7 +151,7 @@ export async function clusterStatus(node: ClusterNode): Promise<ClusterStatus> {
 }
 
 /** Waits (bounded) for `check` to hold, polling. */
-export async function eventually<T>(what: string, check: () => Promise<T | null | false>, boundMs = 20_000): Promise<T> {
+export async function eventually<T>(what: string, check: () => Promise<T | null | false>, boundMs = 60_000): Promise<T> {
   const deadline = Date.now() + boundMs;
   let last: unknown = null;
   for (let round = 0; round < 10_000; round += 1) {
@@ -170,7 +172,7 @@ export async function ready(node: ClusterNode): Promise<void> {
 }
 
 /** The node that leads, once exactly one of `nodes` says it does and every other names it. */
-export async function leaderOf(nodes: readonly ClusterNode[], boundMs = 20_000): Promise<ClusterNode> {
+export async function leaderOf(nodes: readonly ClusterNode[], boundMs = 60_000): Promise<ClusterNode> {
   return eventually("one leader named by every node", async () => {
     const statuses = await Promise.all(nodes.map(clusterStatus));
     const leaders = nodes.filter((_, index) => statuses[index]!.role === "leader");
@@ -181,7 +183,7 @@ export async function leaderOf(nodes: readonly ClusterNode[], boundMs = 20_000):
 }
 
 /** Waits until every node applied the same head and their store digests agree; returns the digest. */
-export async function converged(nodes: readonly ClusterNode[], boundMs = 20_000): Promise<{ digest: string; seq: number }> {
+export async function converged(nodes: readonly ClusterNode[], boundMs = 60_000): Promise<{ digest: string; seq: number }> {
   return eventually("every node at the same seq with equal stores", async () => {
     const statuses = await Promise.all(nodes.map(clusterStatus));
     const [first] = statuses;
