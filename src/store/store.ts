@@ -1,7 +1,7 @@
 // The in-memory store: the fold of the event log, in columns by ord, indexed by id, tag, user and URL; answers every read.
 import { assert } from "../assert.ts";
 import { IdAllocator, type BookmarkId, type CommentId, type InviteId, type LoggedEvent, type Role, type SignupMode, type TokenId, type TokenKind, type UserId } from "../events.ts";
-import { BookmarkColumns, FLAG_LIVE, FLAG_PUBLIC, FLAG_UNREAD } from "./columns.ts";
+import { BookmarkColumns, FLAG_LIVE, FLAG_PUBLIC, FLAG_UNREAD, FLAG_UTF16 } from "./columns.ts";
 import { IdTable } from "./id-table.ts";
 import { OrdList } from "./ordered-list.ts";
 import { seededUrlHash, UrlIndex } from "./url-index.ts";
@@ -424,7 +424,7 @@ export class Store {
       const user = users[userIndexes[row]!];
       if (user === undefined) throw new Error(`bookmark ${id} names unknown user ${userIndexes[row]}`);
       if (!this.ordsById.add(id, ord)) throw new Error(`bookmark ${id} is there twice`);
-      const flags = (rowFlags[row]! & (FLAG_PUBLIC | FLAG_UNREAD)) | FLAG_LIVE;
+      const flags = (rowFlags[row]! & (FLAG_PUBLIC | FLAG_UNREAD | FLAG_UTF16)) | FLAG_LIVE;
       columns.id[ord] = id;
       columns.user[ord] = user.slot;
       columns.insertedAt[ord] = insertedAt[row]!;
@@ -736,6 +736,7 @@ export class Store {
     const titleStart = start + columns.urlLength[ord]!;
     const descriptionStart = titleStart + columns.titleLength[ord]!;
     const end = descriptionStart + columns.descriptionLength[ord]!;
+    const encoding = (flags & FLAG_UTF16) === 0 ? "utf8" : "utf16le";
     const tagStart = columns.tagStart[ord]!;
     const tags = new Array<string>(columns.tagCount[ord]!);
     for (let index = 0; index < tags.length; index += 1) tags[index] = this.tagNames[columns.tagPool[tagStart + index]!]!;
@@ -743,9 +744,9 @@ export class Store {
       id: columns.id[ord]! as BookmarkId,
       ord,
       user: this.userAt(ord),
-      url: start === titleStart ? "" : chunk.toString("utf8", start, titleStart),
-      title: titleStart === descriptionStart ? "" : chunk.toString("utf8", titleStart, descriptionStart),
-      description: descriptionStart === end ? "" : chunk.toString("utf8", descriptionStart, end),
+      url: start === titleStart ? "" : chunk.toString(encoding, start, titleStart),
+      title: titleStart === descriptionStart ? "" : chunk.toString(encoding, titleStart, descriptionStart),
+      description: descriptionStart === end ? "" : chunk.toString(encoding, descriptionStart, end),
       public: (flags & FLAG_PUBLIC) !== 0,
       tags,
       unread: (flags & FLAG_UNREAD) !== 0,
