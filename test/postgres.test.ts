@@ -427,6 +427,27 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
     }
   });
 
+  test("a bulk edit and a tag rename, each one append, flush to rows that match the store", async () => {
+    const { url, sql } = await freshDatabase();
+    const nasty = await startTestServer(flushSettings(url));
+    try {
+      const token = await signUp(nasty.url, "bulky");
+      const ids: number[] = [];
+      for (let index = 0; index < 3; index += 1) ids.push((await createBookmark(nasty.url, token, { title: `Bulk ${index}`, url: `https://bulk.example/${index}`, tags: ["old"], public: false })).id);
+      const bulk = await request(nasty.url, "POST", "/api/bookmarks/bulk", { token, body: { ids, action: "make_public" } });
+      assert.deepEqual(bulk.json.data.changed, ids);
+      assert.equal((await request(nasty.url, "PATCH", "/api/tags/old", { token, body: { name: "new" } })).json.data.bookmarks, 3);
+      assert.equal((await request(nasty.url, "POST", "/api/bookmarks/bulk", { token, body: { ids: [ids[0]], action: "delete" } })).status, 200);
+      await caughtUp(nasty.url);
+      await expectMirror(nasty, sql);
+      assert.deepEqual((await sql`SELECT id FROM bookmarks WHERE public ORDER BY id`).map((row) => Number(row.id)), ids.slice(1));
+      assert.equal((await sql`SELECT 1 FROM tags WHERE name = 'old'`).length, 0);
+      assert.equal((await sql`SELECT 1 FROM bookmark_tags JOIN tags ON tags.id = tag_id WHERE name = 'new'`).length, 2);
+    } finally {
+      await nasty.close();
+    }
+  });
+
   test("a restart re-flushing from seq 0 duplicates nothing; another log with the same node id is refused", async () => {
     const { url, sql } = await freshDatabase();
     const dataDir = tempDir();

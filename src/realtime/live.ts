@@ -67,6 +67,8 @@ function wireTopicsOf(name: string): WireTopics {
 
 const WIRES: readonly Wire[] = ["json", "phx", "phx1", "html"];
 const ONLY_NULL_JOIN_REF: readonly JoinRefJson[] = [NULL_JOIN_REF];
+/** Replay plans kept between two commits, at most (clients resuming from as many places at once). */
+const REPLAY_PLANS_MAX = 64;
 
 /** The admin panel's routes show the store as it is now, about no one bookmark. */
 const ADMIN_SUBJECT: Subject = { id: 0, bookmark: null, comment: null };
@@ -122,6 +124,9 @@ export const ADMIN_PANEL_TARGET = "#admin-live";
 export class LiveDelivery {
   readonly history: LiveHistory;
   readonly replayCache = new ReplayCache();
+  /** Replay plans (replayPlan) by `since` and follow keys, made since the commit of `plansHead`. */
+  private readonly plans = new Map<string, readonly Buffer[]>();
+  private plansHead = -1;
   readonly joined = new TopicCounts();
   readonly tagSets = new TagSets();
   /** Told when a token is revoked, so the sockets it opened close (set by the socket endpoints). */
@@ -239,23 +244,40 @@ export class LiveDelivery {
     if (!this.history.complete(since)) return this.resync(follows, send, 0);
     // The admin panel is pushed whole, never replayed: a resuming admin page reloads it instead.
     if (follows.some((follow) => follow.name === ADMIN_TOPIC)) return this.resync(follows, send, 0);
-    const keys = follows.map(followKey);
+    const frames = this.replayPlan(follows, since);
     let bytes = 0;
-    let replayed = 0;
+    for (let index = 0; index < frames.length; index += 1) {
+      const frame = frames[index]!;
+      bytes += frame.byteLength;
+      if (bytes > bytesMax) return this.resync(follows, send, index);
+      send(frame);
+    }
+    return { replayed: frames.length, resynced: false };
+  }
+
+  /**
+   * Every frame `follows` are replayed after `since`, in order: made once and shared by every
+   * socket that resumes from the same place before the next commit (a storm of reconnects mostly
+   * does), since a commit may change what any of them shows.
+   */
+  private replayPlan(follows: readonly Follow[], since: number): readonly Buffer[] {
+    const keys = follows.map(followKey);
+    if (this.plansHead !== this.history.head || this.plans.size >= REPLAY_PLANS_MAX) {
+      this.plans.clear();
+      this.plansHead = this.history.head;
+    }
+    const planKey = `${since}\n${keys.join("\n")}`;
+    const planned = this.plans.get(planKey);
+    if (planned) return planned;
+    const frames: Buffer[] = [];
     for (let index = this.history.firstAfter(since); index < this.history.size; index += 1) {
       const entry = this.history.at(index);
       const bookmarkId = bookmarkIdOf(entry.event);
       if (bookmarkId === null) continue;
-      for (let which = 0; which < follows.length; which += 1) {
-        for (const frame of this.replayFrames(entry, bookmarkId, follows[which]!, keys[which]!)) {
-          bytes += frame.byteLength;
-          if (bytes > bytesMax) return this.resync(follows, send, replayed);
-          send(frame);
-          replayed += 1;
-        }
-      }
+      for (let which = 0; which < follows.length; which += 1) frames.push(...this.replayFrames(entry, bookmarkId, follows[which]!, keys[which]!));
     }
-    return { replayed, resynced: false };
+    this.plans.set(planKey, frames);
+    return frames;
   }
 
   private resync(follows: readonly Follow[], send: (frame: string) => void, replayed: number): { replayed: number; resynced: true } {
