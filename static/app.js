@@ -313,6 +313,14 @@
   });
 
   // After load: scrolling to the fragment, which the browser does then, would otherwise take the focus back.
+  // The bookmarklet runs on other sites; here a click (which the policy would refuse) says how to use it.
+  for (const link of document.querySelectorAll("a.bookmarklet")) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      link.textContent = "drag me to your bookmarks bar";
+    });
+  }
+
   if (location.hash === "#new-bookmark") window.addEventListener("load", () => focusNewBookmark(), { once: true });
 
   formatTimes(document);

@@ -137,6 +137,9 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     const href = await settings.locator("a.bookmarklet").getAttribute("href");
     assert.ok(href?.startsWith("javascript:"), String(href));
     assert.doesNotMatch(href!, /nasty_|token|session/i, "no secret in it");
+    await settings.click("a.bookmarklet");
+    assert.equal(await settings.locator("a.bookmarklet").textContent(), "drag me to your bookmarks bar", "clicked here, it says how to use it");
+    assert.equal(new URL(settings.url()).pathname, "/settings");
     await settings.goto(`${elsewhereUrl}/article?id=7`);
     await settings.evaluate(() => {
       const range = document.createRange();

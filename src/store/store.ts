@@ -335,6 +335,7 @@ export class Store {
     const columns = this.columns;
     columns.ensure((count > 0 ? ords[count - 1]! : 0) + 1);
     this.ordsById.reserve(count);
+    this.byUrl.reserve((count > 0 ? ords[count - 1]! : 0) + 1, count);
     const userCounts = new Int32Array(users.length);
     const perTag = new Int32Array(this.tagNames.length);
     let publicCount = 0;

@@ -97,6 +97,14 @@ export class UrlIndex {
     for (const [key, ords] of byKey) yield [key, ords.sort((a, b) => a - b)];
   }
 
+  /** Sizes the index for ords below `ordLimit` and `items` entries at once (a snapshot load). */
+  reserve(ordLimit: number, items: number): void {
+    if (ordLimit > this.hashOf.length) this.growOrds(ordLimit);
+    let buckets = this.buckets.length;
+    while (buckets < items) buckets *= 2;
+    if (buckets !== this.buckets.length) this.rehash(buckets);
+  }
+
   private growOrds(needed: number): void {
     const capacity = Math.max(needed, this.hashOf.length * 2);
     const hashOf = new Int32Array(capacity);
