@@ -1,5 +1,6 @@
 // The one table of settings: every environment variable Nasty reads, its default and its bounds.
 import path from "node:path";
+import type { SignupMode } from "./events.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
 
 type Kind =
@@ -21,7 +22,7 @@ export const SETTINGS = {
   host: { env: "HOST", default: "127.0.0.1", describe: "address to listen on", type: { kind: "string", pattern: /^[0-9a-zA-Z.:\-[\]]+$/, hint: "a host name or IP address" } },
   dataDir: { env: "NASTY_DATA_DIR", default: "./data", describe: "folder for the event log", type: { kind: "string", pattern: /^.+$/, hint: "a folder path" } },
   databaseUrl: { env: "DATABASE_URL", default: "", describe: "Postgres URL; empty turns the flush off", type: { kind: "string", pattern: /^$|^postgres(ql)?:\/\//, hint: "a postgres:// URL" } },
-  signup: { env: "NASTY_SIGNUP", default: "open", describe: "open or closed sign-up", type: { kind: "choice", choices: ["open", "closed"] } },
+  signup: { env: "NASTY_SIGNUP", default: "open", describe: "sign-up at start: open, closed or invite (invitation only); admins switch it at run time (/admin, `signup`)", type: { kind: "choice", choices: ["open", "closed", "invite"] } },
   rateLimitPerMinute: { env: "NASTY_RATE_LIMIT", default: "600", describe: "requests per minute per token (0: off)", type: { kind: "integer", min: 0, max: 10_000_000 } },
   nodeId: { env: "NASTY_NODE_ID", default: "1", describe: "this node's id, unique among nodes sharing a Postgres", type: { kind: "integer", min: 0, max: 1023 } },
   wsMaxBackpressureBytes: { env: "NASTY_WS_MAX_BACKPRESSURE", default: String(1024 * 1024), describe: "bytes buffered for one websocket before it is cut off", type: { kind: "integer", min: 1024, max: 1024 * 1024 * 1024 } },
@@ -58,7 +59,7 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl: string;
-  signup: "open" | "closed";
+  signup: SignupMode;
   rateLimitPerMinute: number;
   nodeId: number;
   wsMaxBackpressureBytes: number;
@@ -164,7 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: values.host as string,
     dataDir: path.resolve(values.dataDir as string),
     databaseUrl: values.databaseUrl as string,
-    signup: values.signup as "open" | "closed",
+    signup: values.signup as SignupMode,
     rateLimitPerMinute: values.rateLimitPerMinute as number,
     nodeId: values.nodeId as number,
     wsMaxBackpressureBytes: values.wsMaxBackpressureBytes as number,

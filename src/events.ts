@@ -6,8 +6,16 @@ export type UserId = Branded<number, "UserId">;
 export type BookmarkId = Branded<number, "BookmarkId">;
 export type CommentId = Branded<number, "CommentId">;
 export type TokenId = Branded<number, "TokenId">;
+export type InviteId = Branded<number, "InviteId">;
 
 export type TokenKind = "api" | "session";
+
+/** Admins moderate (delete anything, suspend, switch sign-up, invite); members do not. */
+export type Role = "admin" | "member";
+
+/** Who may sign up: anyone, nobody (accounts come from the CLI), or whoever holds an invitation. */
+export type SignupMode = "open" | "closed" | "invite";
+export const SIGNUP_MODES: readonly SignupMode[] = ["open", "closed", "invite"];
 
 export interface BookmarkFields {
   url: string;
@@ -43,7 +51,18 @@ export type EventBody =
    * command deletes their bookmarks and revokes their tokens in events of their own first, so
    * every part following the log sees those; this event takes whatever is left.
    */
-  | { type: "user.deleted"; payload: { id: UserId } };
+  | { type: "user.deleted"; payload: { id: UserId } }
+  /** Moderation: an admin (or the CLI) makes someone an admin or a member again. */
+  | { type: "user.role_changed"; payload: { id: UserId; role: Role } }
+  /** Moderation: a suspended user cannot log in, their tokens stop working, and what they wrote is hidden from everyone else. */
+  | { type: "user.suspended"; payload: { id: UserId } }
+  | { type: "user.unsuspended"; payload: { id: UserId } }
+  /** Moderation: sign-up switched at run time (NASTY_SIGNUP is only the value before the first such event). */
+  | { type: "signup.changed"; payload: { mode: SignupMode } }
+  /** An invitation: the hash of its secret (the link holds the secret); `created_by` null when the CLI made it. */
+  | { type: "invite.created"; payload: { id: InviteId; hash: string; created_by: UserId | null } }
+  /** An invitation spent by a sign-up (appended with that user.registered): single use. */
+  | { type: "invite.used"; payload: { id: InviteId; user_id: UserId } };
 
 export type EventType = EventBody["type"];
 
@@ -62,6 +81,12 @@ export const EVENT_VERSIONS: { readonly [T in EventType]: number } = {
   "bookmark.updated": 1,
   "bookmark.deleted": 1,
   "comment.posted": 1,
+  "user.role_changed": 1,
+  "user.suspended": 1,
+  "user.unsuspended": 1,
+  "signup.changed": 1,
+  "invite.created": 1,
+  "invite.used": 1,
 };
 
 /** A session token (kind "session") lasts this long after it was created; API tokens until revoked. */

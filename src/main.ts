@@ -34,6 +34,7 @@ import { registerLiveSocket } from "./realtime/html-socket.ts";
 import { EventRate, startStatsTicker } from "./realtime/stats-ticker.ts";
 import { wireTopic } from "./realtime/topics.ts";
 import { CardCache } from "./render/html.ts";
+import { adminOverview, renderAdminPanel } from "./render/admin.ts";
 import type { StatsSources } from "./render/stats.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
@@ -243,7 +244,10 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // Live delivery: each committed event routed once, rendered once per topic and format, published,
   // and kept in the history that /ws, /socket/websocket and /live replay to clients that resume.
   const cards = new CardCache(store);
-  const live = new LiveDelivery({ store, out: app, cards, historyEventsMax: config.liveHistoryEvents, headSeq: log.lastSeq });
+  const live = new LiveDelivery({
+    store, out: app, cards, historyEventsMax: config.liveHistoryEvents, headSeq: log.lastSeq,
+    adminPanel: () => renderAdminPanel(adminOverview(store, commands.signupMode)),
+  });
   follow(live);
   statusParts.live = () => live.status();
   const registerSocket: RegisterSocket = (pattern, endpoint) => socketRoute(app, config, pattern, endpoint);
@@ -283,7 +287,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
   // A backup through the CLI keeps the snapshot files and the log in place while it copies them.
-  cliReady({ config, store, log, commands, snapshots: snapshotter, holdCompaction: () => snapshotter.holdCompaction() });
+  cliReady({ config, store, log, commands, snapshots: snapshotter, holdCompaction: () => snapshotter.holdCompaction(), listenUrl: url });
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   // In cluster mode it is the log itself: the node joins it now that everything following the log is wired.

@@ -40,9 +40,18 @@ async function runSeed(seed: number, steps: number): Promise<void> {
       } else if (roll < 0.65) {
         const target = pick(existing);
         run = () => commands.updateBookmark(target.user, target.id, { tags: tagList, public: random() < 0.5, ...(random() < 0.3 ? { url: `https://x.example/${Math.floor(random() * 40)}` } : {}) });
-      } else if (roll < 0.8) {
+      } else if (roll < 0.75) {
         const target = pick(existing);
         run = () => commands.deleteBookmark(target.user, target.id);
+      } else if (roll < 0.8) {
+        // Moderation: suspensions move bookmarks out of (and back into) every public index; sign-up and invitations are state too.
+        const target = pick(users);
+        const moderation = random();
+        run = moderation < 0.6
+          ? () => commands.setSuspended(null, target, !target.suspended)
+          : moderation < 0.8
+            ? () => commands.setSignup(null, { mode: pick(["open", "closed", "invite"]) })
+            : () => commands.createInvite(null);
       } else if (roll < 0.97 || users.length < 3) {
         const target = pick(existing);
         run = () => commands.postComment(user, target.id, { body: `c${step}` });

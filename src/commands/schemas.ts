@@ -1,6 +1,6 @@
 // Input schemas (superstruct): turn untrusted JSON, forms and frames into typed, normalized commands.
 import { define, optional, type, validate, type Infer, type Struct } from "superstruct";
-import type { BookmarkDate, BookmarkFields } from "../events.ts";
+import { SIGNUP_MODES, type BookmarkDate, type BookmarkFields, type SignupMode } from "../events.ts";
 import { invalid, type FieldErrors } from "../errors.ts";
 import { textProblem, type TextShape } from "../text.ts";
 
@@ -297,10 +297,19 @@ const AnyPassword = field<string>("password", (value) => {
   return textProblem(value, "any") ?? true;
 });
 
-const registrationStruct = type({ username: Username, password: Password });
-export const Registration: Schema<Infer<typeof registrationStruct>, { username: string; password: string }> = {
+/** An invitation's secret as its link carries it (`/signup?invite=…`). */
+const InviteSecret = field<string | null>("invite", (value) => value === null || (typeof value === "string" && value.length <= 100) || "must be the invitation code of your link (text of at most 100 characters)");
+
+const registrationStruct = type({ username: Username, password: Password, invite: optional(InviteSecret) });
+export const Registration: Schema<Infer<typeof registrationStruct>, { username: string; password: string; invite: string | null }> = {
   struct: registrationStruct,
-  normalize: (raw) => ({ username: raw.username.trim().toLowerCase(), password: raw.password }),
+  normalize: (raw) => ({ username: raw.username.trim().toLowerCase(), password: raw.password, invite: raw.invite?.trim() || null }),
+};
+
+const signupStruct = type({ mode: field<SignupMode>("mode", (value) => SIGNUP_MODES.includes(value as SignupMode) || `must be one of ${SIGNUP_MODES.join(", ")}`) });
+export const SignupInput: Schema<Infer<typeof signupStruct>, { mode: SignupMode }> = {
+  struct: signupStruct,
+  normalize: (raw) => ({ mode: raw.mode }),
 };
 
 const newPasswordStruct = type({ password: Password });

@@ -13,6 +13,7 @@ import type { Answer } from "./respond.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
 import { registerOpenApi } from "./openapi.ts";
+import { registerAdminApi } from "./api-admin.ts";
 
 export interface ApiDeps extends RouterDeps {
   commands: Commands;
@@ -94,7 +95,7 @@ function visible(deps: ApiDeps, context: Context): Bookmark {
 function listComments(deps: ApiDeps, context: Context): Answer {
   const bookmark = visible(deps, context);
   const limit = intParam(context, "limit", COMMENTS_SHOWN_MAX, 1, COMMENTS_SHOWN_MAX);
-  return { status: 200, json: { data: deps.store.recentComments(bookmark, limit).map(commentJson), total: bookmark.comments?.length ?? 0 } };
+  return { status: 200, json: { data: deps.store.recentComments(bookmark, limit, context.viewer).map(commentJson), total: bookmark.comments?.length ?? 0 } };
 }
 
 async function postComment(deps: ApiDeps, context: Context): Promise<Answer> {
@@ -189,6 +190,7 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
     },
   }), { auth: "none" });
 
+  registerAdminApi(app, deps);
   registerOpenApi(app, deps);
 
   route(app, deps, "any", "/api/*", (context) => {

@@ -1,6 +1,6 @@
 // The store as a snapshot's body: lines of JSON for the small sections, the bookmarks' columns as raw bytes.
 import { assert } from "../assert.ts";
-import type { BookmarkId, CommentId, TokenId, TokenKind, UserId } from "../events.ts";
+import type { BookmarkId, CommentId, InviteId, Role, SignupMode, TokenId, TokenKind, UserId } from "../events.ts";
 import type { RestoredRows, Store, StoreCounters, User } from "./store.ts";
 
 /**
@@ -8,7 +8,9 @@ import type { RestoredRows, Store, StoreCounters, User } from "./store.ts";
  * RECORDS_PER_LINE_MAX records), except raw frames: a line `#<n>` followed by exactly n bytes
  * (and no newline). Sections come in this order:
  *   c  counters (one record, StoreCounters)
- *   u  users      [id, username, password_hash, inserted_at, bookmarks_changed_at]
+ *   s  settings   [signup_mode | null]   (one record; absent in snapshots from before moderation)
+ *   u  users      [id, username, password_hash, inserted_at, bookmarks_changed_at, role, suspended]   (role and suspended absent before moderation: member, not suspended)
+ *   i  invites    [id, hash, created_by, created_at]   (unused ones)
  *   t  tokens     [id, user_id, hash, kind, name, created_at, expires_at]   (creation order)
  *   g  tags       names of the tags in use; a bookmark's tag number is an index into them
  *   b  bookmarks  one record [count, tag_entries, text_bytes], then one frame per column
@@ -42,7 +44,9 @@ type ColumnName = (typeof BOOKMARK_COLUMNS)[number][0];
 type Column = Int32Array | Float64Array | Uint8Array | Uint32Array | Uint16Array;
 type RestoredColumns = Pick<RestoredRows, ColumnName>;
 
-type UserRecord = [id: UserId, username: string, passwordHash: string, insertedAt: number, bookmarksChangedAt: number];
+type UserRecord = [id: UserId, username: string, passwordHash: string, insertedAt: number, bookmarksChangedAt: number, role?: Role, suspended?: 0 | 1];
+type SettingsRecord = [signupMode: SignupMode | null];
+type InviteRecord = [id: InviteId, hash: string, createdBy: UserId | null, createdAt: number];
 type TokenRecord = [id: TokenId, userId: UserId, hash: string, kind: TokenKind, name: string, createdAt: number, expiresAt: number | null];
 type CommentRecord = [id: CommentId, bookmarkId: BookmarkId, userId: UserId, body: string, insertedAt: number];
 
@@ -67,11 +71,13 @@ export function writeStoreBody(store: Store, write: BodyWriter): void {
     }
     if (records.length > 1) write.line(JSON.stringify(records));
   };
+  section("s", [store.signupMode], (mode): SettingsRecord => [mode]);
   const userIndex = new Map<number, number>();
   section("u", store.usersById.values(), (user): UserRecord => {
     userIndex.set(user.slot, userIndex.size);
-    return [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt];
+    return [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, user.role, user.suspended ? 1 : 0];
   });
+  section("i", store.invitesByHash.values(), (invite): InviteRecord => [invite.id, invite.hash, invite.createdBy, invite.createdAt]);
   section("t", store.tokensById.values(), (token): TokenRecord => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt, token.expiresAt]);
   const tagIndex = new Map<number, number>();
   section("g", store.tagTable(), ([tag, name]) => {
@@ -181,7 +187,9 @@ export class StoreBodyReader {
 
   /** One record reader per section letter. */
   private readonly readers = {
+    s: ([mode]: SettingsRecord) => (this.store.signupMode = mode),
     u: (record: UserRecord) => this.user(record),
+    i: ([id, hash, createdBy, createdAt]: InviteRecord) => this.store.restoreInvite({ id, hash, createdBy, createdAt }),
     t: (record: TokenRecord) => this.token(record),
     g: (name: string) => this.tags.push(this.store.internTag(name)),
     m: (record: CommentRecord) => this.comment(record),
@@ -193,6 +201,7 @@ export class StoreBodyReader {
     if (this.bookmarks !== null) throw new Error("snapshot ends inside its bookmark frames");
     const comments = this.store.commentCount;
     if (comments !== this.counters.commentCount) throw new Error(`snapshot holds ${comments} comments, its counters say ${this.counters.commentCount}`);
+    this.store.restoreLatestOrder();
   }
 
   private restoreBookmarks(section: { count: number; tagEntries: number; textBytes: number; frames: Uint8Array[] }): void {
@@ -219,8 +228,8 @@ export class StoreBodyReader {
     return user;
   }
 
-  private user([id, username, passwordHash, insertedAt, bookmarksChangedAt]: UserRecord): void {
-    this.users.push(this.store.addUser({ id, username, passwordHash, insertedAt, bookmarksChangedAt }));
+  private user([id, username, passwordHash, insertedAt, bookmarksChangedAt, role = "member", suspended = 0]: UserRecord): void {
+    this.users.push(this.store.addUser({ id, username, passwordHash, insertedAt, bookmarksChangedAt, role, suspended: suspended === 1 }));
   }
 
   private token([id, userId, hash, kind, name, createdAt, expiresAt]: TokenRecord): void {
