@@ -137,6 +137,7 @@ export class ClusterLog implements EventLog {
   private caughtUp = false;
   private closed = false;
   private lastError: string | null = null;
+  private lockError: string | null = null;
   private appliedWaiters: { seq: number; resolve: () => void }[] = [];
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => Promise<void>)[] = [];
@@ -428,10 +429,14 @@ export class ClusterLog implements EventLog {
       const [row] = await withTimeout(this.lockClient()<{ got: boolean }[]>`SELECT pg_try_advisory_lock(${LEADER_LOCK_KEY}::bigint) AS got`, this.options.leaseMs, "the leader lock");
       got = row?.got === true;
     } catch (error) {
-      this.noteError(`cannot reach Postgres for the leader lock: ${describeError(error)}`);
+      // Said once per new problem; reachability (`reachable`) is the log tail's to judge, not the lock's.
+      const message = `cannot reach Postgres for the leader lock: ${describeError(error)}`;
+      if (message !== this.lockError) this.options.warn(message);
+      this.lockError = message;
       this.dropLock();
       return;
     }
+    this.lockError = null;
     if (!got || this.closed) return;
     this.role = "candidate";
     try {
