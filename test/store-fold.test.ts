@@ -2,6 +2,8 @@
 // indexes are checked against a rebuild and the replayed store against the live one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { Store } from "../src/store/store.ts";
 import { SqliteLog } from "../src/log/sqlite.ts";
@@ -13,6 +15,21 @@ import type { User } from "../src/store/store.ts";
 import { tempDir, testConfig } from "./support/server.ts";
 import { loadSnapshotFile, writeSnapshotFile, type WrittenSnapshot } from "../src/log/snapshot-file.ts";
 import { mulberry32 } from "../src/simulator/random.ts";
+
+/** The same snapshot in format 2 (a 512-byte header, the store body, one checksum), in a directory of its own under the same name. */
+function asVersion2(file: string): string {
+  const data = fs.readFileSync(file);
+  const header = JSON.parse(data.toString("utf8", 0, data.indexOf(0x0a) + 1)) as { seq: number; data_dir_id: string; sections: { name: string; offset: number; bytes: number }[] };
+  const section = header.sections.find((one) => one.name === "store")!;
+  const body = data.subarray(section.offset, section.offset + section.bytes);
+  const old = { format: "nasty-snapshot", version: 2, seq: header.seq, data_dir_id: header.data_dir_id, created_at: 0, body_bytes: body.length, sha256: createHash("sha256").update(body).digest("hex") };
+  const head = Buffer.alloc(512, " ");
+  head.write(JSON.stringify(old), 0, "utf8");
+  head[511] = 0x0a;
+  const copy = path.join(tempDir(), path.basename(file));
+  fs.writeFileSync(copy, Buffer.concat([head, body]));
+  return copy;
+}
 
 async function runSeed(seed: number, steps: number): Promise<void> {
   const random = mulberry32(seed);
@@ -40,9 +57,24 @@ async function runSeed(seed: number, steps: number): Promise<void> {
       } else if (roll < 0.65) {
         const target = pick(existing);
         run = () => commands.updateBookmark(target.user, target.id, { tags: tagList, public: random() < 0.5, ...(random() < 0.3 ? { url: `https://x.example/${Math.floor(random() * 40)}` } : {}) });
-      } else if (roll < 0.8) {
+      } else if (roll < 0.75) {
         const target = pick(existing);
         run = () => commands.deleteBookmark(target.user, target.id);
+      } else if (roll < 0.8) {
+        // Moderation: suspensions move bookmarks out of (and back into) every public index; sign-up and invitations are state too.
+        const target = pick(users);
+        const moderation = random();
+        run = moderation < 0.6
+          ? () => commands.setSuspended(null, target, !target.suspended)
+          : moderation < 0.8
+            ? () => commands.setSignup(null, { mode: pick(["open", "closed", "invite"]) })
+            : () => commands.createInvite(null);
+      } else if (roll < 0.86) {
+        // A link check (health or a title fetch), good or bad: kept apart from the bookmark, replayed and snapshotted with it.
+        const target = pick(existing);
+        const broken = random() < 0.5;
+        const purpose = random() < 0.5 ? "health" : "metadata";
+        run = () => commands.recordLinkCheck(target.id, target.url, { purpose, status: broken ? 404 : 200, final_url: target.url, error: broken ? "HTTP 404" : null, broken });
       } else if (roll < 0.97 || users.length < 3) {
         const target = pick(existing);
         run = () => commands.postComment(user, target.id, { body: `c${step}` });
@@ -84,9 +116,14 @@ async function runSeed(seed: number, steps: number): Promise<void> {
   await tail.close();
   checkIndexes(fromHalfway);
   assert.deepEqual(snapshot(fromHalfway), snapshot(store), "snapshot + log tail equals the live store");
-  const atEnd = (await loadSnapshotFile(writeSnapshotFile(path.dirname(file), store, reopened.dataDirId).file, reopened.dataDirId, 1)).store;
+  const endFile = writeSnapshotFile(path.dirname(file), store, reopened.dataDirId).file;
+  const atEnd = (await loadSnapshotFile(endFile, reopened.dataDirId, 1)).store;
   checkIndexes(atEnd);
   assert.deepEqual(snapshot(atEnd), snapshot(store), "a snapshot read back equals the store that wrote it");
+  // A format 2 file (one store body under a 512-byte header, as the column store wrote them) still reads.
+  const fromVersion2 = (await loadSnapshotFile(asVersion2(endFile), reopened.dataDirId, 1)).store;
+  checkIndexes(fromVersion2);
+  assert.deepEqual(snapshot(fromVersion2), snapshot(store), "a format 2 snapshot reads as the store that wrote it");
   assert.deepEqual(atEnd.counters(), store.counters());
   assert.ok((outcomes.get("ok") ?? 0) > steps / 3, `most commands succeed: ${JSON.stringify([...outcomes])}`);
 }

@@ -14,6 +14,9 @@ interface BookmarkRow { id: number; user_id: number; url: string; title: string;
 type BookmarkPatch = { id: number; updated_at: Iso } & Partial<Omit<BookmarkFields, "tags">>;
 interface TagPairRow { bookmark_id: number; name: string; position: number }
 interface CommentRow { id: number; bookmark_id: number; user_id: number; body: string; inserted_at: Iso }
+/** A user's moderation state as a run of events left it (only the fields it changed). */
+interface ModerationRow { id: number; role?: string; suspended?: boolean }
+interface InviteRow { id: number; hash: string; created_by: number | null; inserted_at: Iso }
 
 /** What a run of events changes in the relational tables, net: each row once, in its final state. */
 export interface RelationalChanges {
@@ -32,6 +35,13 @@ export interface RelationalChanges {
   deletedBookmarks: number[];
   /** Accounts erased: their rows go, and with them (ON DELETE CASCADE) their tokens, bookmarks and comments. */
   deletedUsers: number[];
+  /** Role and suspension changes of users, net. */
+  moderation: ModerationRow[];
+  /** The sign-up mode as last switched in this run (null: not switched), and when. */
+  signup: { value: string; updated_at: Iso } | null;
+  invites: InviteRow[];
+  /** Invitations of earlier runs spent in this one. */
+  usedInvites: number[];
 }
 
 const iso = (ms: number): Iso => new Date(ms).toISOString();
@@ -64,6 +74,11 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
   const deleted = new Set<number>();
   const comments: CommentRow[] = [];
   const deletedUsers = new Set<number>();
+  const moderation = new Map<number, ModerationRow>();
+  const moderate = (id: number, change: Omit<ModerationRow, "id">) => moderation.set(id, { ...moderation.get(id), ...change, id });
+  let signup: RelationalChanges["signup"] = null;
+  const invites = new Map<number, InviteRow>();
+  const usedInvites = new Set<number>();
   for (const event of events) {
     const at = iso(event.ts);
     switch (event.type) {
@@ -117,10 +132,14 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
         comments.push({ id, bookmark_id, user_id, body, inserted_at: at });
         break;
       }
+      // Link checks live in the events table alone (erased with the log behind a snapshot).
+      case "link.checked":
+        break;
       case "user.deleted": {
         const { id } = event.payload;
         users.delete(id);
         passwords.delete(id);
+        moderation.delete(id);
         deletedUsers.add(id);
         for (const [tokenId, token] of tokens) if (token.user_id === id) tokens.delete(tokenId);
         for (const [bookmarkId, row] of created) {
@@ -130,6 +149,24 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
         }
         break;
       }
+      case "user.role_changed":
+        moderate(event.payload.id, { role: event.payload.role });
+        break;
+      case "user.suspended":
+      case "user.unsuspended":
+        moderate(event.payload.id, { suspended: event.type === "user.suspended" });
+        break;
+      case "signup.changed":
+        signup = { value: event.payload.mode, updated_at: at };
+        break;
+      case "invite.created": {
+        const { id, hash, created_by } = event.payload;
+        invites.set(id, { id, hash, created_by, inserted_at: at });
+        break;
+      }
+      case "invite.used":
+        if (!invites.delete(event.payload.id)) usedInvites.add(event.payload.id);
+        break;
       default: {
         const unexpected: never = event;
         assert(false, `flush met an unknown event ${JSON.stringify(unexpected)}`);
@@ -148,6 +185,10 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
     comments: comments.filter((comment) => !deleted.has(comment.bookmark_id) && !deletedUsers.has(comment.user_id)),
     deletedBookmarks: [...deleted],
     deletedUsers: [...deletedUsers],
+    moderation: [...moderation.values()],
+    signup,
+    invites: [...invites.values()],
+    usedInvites: [...usedInvites],
   };
 }
 
@@ -186,6 +227,25 @@ export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<
     await tx`UPDATE users SET password_hash = x.password_hash
       FROM jsonb_to_recordset(${json(tx, changes.passwords)}) AS x(id bigint, password_hash text)
       WHERE users.id = x.id`;
+  }
+  if (changes.moderation.length > 0) {
+    await tx`UPDATE users SET role = coalesce(x.role, users.role), suspended = coalesce(x.suspended, users.suspended)
+      FROM jsonb_to_recordset(${json(tx, changes.moderation)}) AS x(id bigint, role text, suspended boolean)
+      WHERE users.id = x.id`;
+  }
+  if (changes.signup !== null) {
+    await tx`INSERT INTO settings (name, value, updated_at) VALUES ('signup', ${changes.signup.value}, ${changes.signup.updated_at})
+      ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`;
+  }
+  if (changes.invites.length > 0) {
+    await tx`INSERT INTO invites (id, hash, created_by, inserted_at)
+      SELECT x.id, x.hash, x.created_by, x.inserted_at
+      FROM jsonb_to_recordset(${json(tx, changes.invites)}) AS x(id bigint, hash text, created_by bigint, inserted_at timestamptz)
+      WHERE x.created_by IS NULL OR EXISTS (SELECT 1 FROM users WHERE users.id = x.created_by)
+      ON CONFLICT (id) DO NOTHING`;
+  }
+  if (changes.usedInvites.length > 0) {
+    await tx`DELETE FROM invites WHERE id = ANY(${changes.usedInvites}::bigint[])`;
   }
   if (changes.tokens.length > 0) {
     await tx`INSERT INTO tokens (id, user_id, hash, kind, name, inserted_at, expires_at)
