@@ -9,6 +9,9 @@ export type TokenId = Branded<number, "TokenId">;
 
 export type TokenKind = "api" | "session";
 
+/** What an account may do: an admin moderates (issue 13); everyone else is a member. */
+export type Role = "admin" | "member";
+
 export interface BookmarkFields {
   url: string;
   title: string;
@@ -29,7 +32,8 @@ export interface BookmarkDate {
 }
 
 export type EventBody =
-  | { type: "user.registered"; payload: { id: UserId; username: string; password_hash: string } }
+  /** `role`: "admin" for the first account of a fresh server; absent means "member" (and in older events). */
+  | { type: "user.registered"; payload: { id: UserId; username: string; password_hash: string; role?: Role } }
   | { type: "user.password_changed"; payload: { id: UserId; password_hash: string } }
   /** v2: `expires_at` (ms since 1970; null: until revoked). Sessions expire SESSION_TTL_MS after creation. */
   | { type: "token.created"; payload: { id: TokenId; user_id: UserId; hash: string; kind: TokenKind; name: string; expires_at: number | null } }
@@ -38,9 +42,11 @@ export type EventBody =
   | { type: "bookmark.updated"; payload: { id: BookmarkId } & Partial<BookmarkFields> }
   | { type: "bookmark.deleted"; payload: { id: BookmarkId } }
   | { type: "comment.posted"; payload: { id: CommentId; bookmark_id: BookmarkId; user_id: UserId; body: string } }
+  /** A comment taken down by its author (or, later, a moderator); it names its bookmark, where the store keeps it. */
+  | { type: "comment.deleted"; payload: { id: CommentId; bookmark_id: BookmarkId } }
   /**
    * Account erasure: the user, their tokens, their bookmarks and every comment they wrote go. The
-   * command deletes their bookmarks and revokes their tokens in events of their own first, so
+   * command deletes their bookmarks and comments and revokes their tokens in events of their own first, so
    * every part following the log sees those; this event takes whatever is left.
    */
   | { type: "user.deleted"; payload: { id: UserId } };
@@ -62,6 +68,7 @@ export const EVENT_VERSIONS: { readonly [T in EventType]: number } = {
   "bookmark.updated": 1,
   "bookmark.deleted": 1,
   "comment.posted": 1,
+  "comment.deleted": 1,
 };
 
 /** A session token (kind "session") lasts this long after it was created; API tokens until revoked. */

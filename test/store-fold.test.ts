@@ -43,6 +43,11 @@ async function runSeed(seed: number, steps: number): Promise<void> {
       } else if (roll < 0.8) {
         const target = pick(existing);
         run = () => commands.deleteBookmark(target.user, target.id);
+      } else if (roll < 0.9 && store.commentsById.size > 0) {
+        // A comment taken down: by its author, or refused (403) to someone else.
+        const comment = pick([...store.commentsById.values()]);
+        const by = random() < 0.8 ? comment.user : user;
+        run = () => commands.deleteComment(by, comment.id);
       } else if (roll < 0.97 || users.length < 3) {
         const target = pick(existing);
         run = () => commands.postComment(user, target.id, { body: `c${step}` });

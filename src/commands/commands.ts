@@ -2,18 +2,26 @@
 import { HttpError } from "../errors.ts";
 import { SESSION_TTL_MS, type BookmarkId, type CommentId, type EventBody, type TokenId, type TokenKind, type UserId } from "../events.ts";
 import type { EventLog } from "../log/log.ts";
-import type { Bookmark, Comment, Store, Token, User } from "../store/store.ts";
+import { canSee, type Bookmark, type Comment, type Store, type Token, type User } from "../store/store.ts";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../auth/passwords.ts";
 import { PasswordAttempts, type AttemptSource } from "../auth/password-attempts.ts";
 import { hashToken, newTokenSecret } from "../auth/tokens.ts";
 import { urlKey } from "../store/url-key.ts";
-import { CommentInput, CreateBookmark, Credentials, NewPassword, Registration, TokenInput, UpdateBookmark, parseInput } from "./schemas.ts";
+import { CommentInput, CreateBookmark, Credentials, NewPassword, PasswordChange, PasswordConfirmation, Registration, TokenInput, UpdateBookmark, parseInput } from "./schemas.ts";
 
 export interface CommandOptions {
   signup: "open" | "closed";
   /** New password hashes cost N = 2^this; weaker ones are replaced at the next log-in. */
   passwordCostLog2: number;
   passwordAttemptsPerAddressPerMinute: number;
+}
+
+/**
+ * Whether `viewer` may take `comment` down: its author may. The one rule for every path that
+ * deletes a comment (moderation extends it here).
+ */
+export function mayDeleteComment(viewer: User, comment: Comment): boolean {
+  return comment.user === viewer;
 }
 
 /** Bookmarks per createBookmarks call: one append, one transaction. */
@@ -71,7 +79,9 @@ export class Commands {
     const { username, password } = parseInput(Registration, input);
     const taken = () => new HttpError(409, `username ${username} is already taken`, { errors: { username: ["has already been taken"] } });
     if (this.store.userByName(username)) throw taken();
-    const keys = [`user:${username}`];
+    // The first account of a fresh server is its admin; a sign-up racing it is a member (its reservation says so).
+    const first = this.store.usersById.size === 0 && !this.reserved.has(FIRST_ACCOUNT);
+    const keys = first ? [`user:${username}`, FIRST_ACCOUNT] : [`user:${username}`];
     this.reserve(keys, taken);
     const userId = this.store.ids.next<UserId>();
     const tokenId = this.store.ids.next<TokenId>();
@@ -85,7 +95,7 @@ export class Commands {
     }
     await this.appendReserved(
       [
-        { type: "user.registered", payload: { id: userId, username, password_hash: passwordHash } },
+        { type: "user.registered", payload: { id: userId, username, password_hash: passwordHash, ...(first ? { role: "admin" as const } : {}) } },
         { type: "token.created", payload: { id: tokenId, user_id: userId, hash: hashToken(secret), kind: "api", name: "sign-up", expires_at: null } },
       ],
       keys,
@@ -147,6 +157,41 @@ export class Commands {
     const { password } = parseInput(NewPassword, input);
     const passwordHash = await hashPassword(password, this.options.passwordCostLog2);
     await this.log.append([{ type: "user.password_changed", payload: { id: user.id, password_hash: passwordHash } }]);
+  }
+
+  /**
+   * Checks a logged-in person's own password (changing it, deleting the account): a wrong one
+   * counts as a failed log-in of their username (PasswordAttempts) and is a 403.
+   */
+  private async confirmPassword(user: User, password: string, field: string): Promise<void> {
+    this.attempts.checkUsername(user.username);
+    if (await verifyPassword(password, user.passwordHash)) return;
+    this.attempts.failed(user.username);
+    throw new HttpError(403, `${field} is not your current password`);
+  }
+
+  /**
+   * Changes one's own password (`{"current_password","new_password"}`): one append holds the new
+   * hash and the revocation of every other token and session of theirs (the sockets those opened
+   * close when it commits); `keep`, the token or session that asked, stays valid.
+   */
+  async changePassword(user: User, keep: Token, input: unknown): Promise<void> {
+    const { currentPassword, newPassword } = parseInput(PasswordChange, input);
+    await this.confirmPassword(user, currentPassword, "current_password");
+    const passwordHash = await hashPassword(newPassword, this.options.passwordCostLog2);
+    const revoked = this.tokensOf(user).filter((token) => token !== keep).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } }));
+    await this.log.append([{ type: "user.password_changed", payload: { id: user.id, password_hash: passwordHash } }, ...revoked]);
+  }
+
+  /** Deletes one's own account after checking their password (`{"password"}`): deleteAccount. */
+  async deleteOwnAccount(user: User, input: unknown): Promise<void> {
+    const { password } = parseInput(PasswordConfirmation, input);
+    await this.confirmPassword(user, password, "password");
+    await this.deleteAccount(user);
+  }
+
+  private tokensOf(user: User): Token[] {
+    return [...this.store.tokensById.values()].filter((token) => token.user === user);
   }
 
   async issueToken(user: User, kind: TokenKind, nameInput: unknown = {}): Promise<IssuedToken> {
@@ -262,10 +307,10 @@ export class Commands {
   }
 
   /**
-   * Erases an account: their bookmarks are deleted and their tokens revoked in events of their
-   * own (BATCH_BOOKMARKS_MAX per append, so every part following the log hears of each), then
-   * `user.deleted` takes the user, their comments and anything saved meanwhile. The data leaves
-   * the disk at the next snapshot (README: Snapshots and erasure).
+   * Erases an account: their bookmarks and every comment they wrote are deleted and their tokens
+   * revoked in events of their own (BATCH_BOOKMARKS_MAX per append, so every part following the
+   * log, live pages included, hears of each), then `user.deleted` takes the user and anything
+   * saved meanwhile. The data leaves the disk at the next snapshot (README: Snapshots and erasure).
    */
   async deleteAccount(user: User): Promise<void> {
     const keys = [`delete-user:${user.id}`];
@@ -273,13 +318,26 @@ export class Commands {
     try {
       const bodies: EventBody[] = [
         ...user.bookmarks.items.map((bookmark): EventBody => ({ type: "bookmark.deleted", payload: { id: bookmark.id } })),
-        ...[...this.store.tokensById.values()].filter((token) => token.user === user).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } })),
+        ...[...this.store.commentsById.values()]
+          .filter((comment) => comment.user === user && comment.bookmark.user !== user)
+          .map((comment): EventBody => ({ type: "comment.deleted", payload: { id: comment.id, bookmark_id: comment.bookmark.id } })),
+        ...this.tokensOf(user).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } })),
       ];
       for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.log.append(bodies.slice(start, start + BATCH_BOOKMARKS_MAX));
       await this.log.append([{ type: "user.deleted", payload: { id: user.id } }]);
     } finally {
       for (const key of keys) this.reserved.delete(key);
     }
+  }
+
+  /** Deletes a comment: 404 when `viewer` cannot see it (or it is gone), 403 when mayDeleteComment says no. */
+  async deleteComment(viewer: User, id: number): Promise<void> {
+    const comment = this.store.commentsById.get(id as CommentId);
+    if (!comment || !canSee(viewer, comment.bookmark)) throw new HttpError(404, `no comment ${id}`);
+    if (!mayDeleteComment(viewer, comment)) throw new HttpError(403, `comment ${id} was written by ${comment.user.username}; only its author may delete it`);
+    const keys = [`delete-comment:${comment.id}`];
+    this.reserve(keys, () => new HttpError(404, `no comment ${id} (it is being deleted)`));
+    await this.appendReserved([{ type: "comment.deleted", payload: { id: comment.id, bookmark_id: comment.bookmark.id } }], keys);
   }
 
   async postComment(user: User, bookmarkId: number, input: unknown): Promise<Comment> {
@@ -293,6 +351,9 @@ export class Commands {
     return comment;
   }
 }
+
+/** Reserved by the sign-up that makes the first account (the admin) while its commit is in flight. */
+const FIRST_ACCOUNT = "first-account";
 
 /** What a command saving `url` for `user` reserves while its commit is in flight: the URL's duplicate key. */
 function urlReservation(user: User, url: string): string {

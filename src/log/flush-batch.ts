@@ -1,12 +1,12 @@
 // One Postgres flush batch: the net relational change of a run of events, written in one transaction.
 import type { JSONValue, TransactionSql } from "postgres";
 import { assert } from "../assert.ts";
-import type { BookmarkFields, LoggedEvent } from "../events.ts";
+import type { BookmarkFields, LoggedEvent, Role } from "../events.ts";
 
 /** Timestamps travel as ISO strings: exact to the millisecond, parsed by Postgres as timestamptz. */
 type Iso = string;
 
-interface UserRow { id: number; username: string; password_hash: string; inserted_at: Iso }
+interface UserRow { id: number; username: string; password_hash: string; role: Role; inserted_at: Iso }
 interface PasswordRow { id: number; password_hash: string }
 interface TokenRow { id: number; user_id: number; hash: string; kind: string; name: string; inserted_at: Iso; expires_at: Iso | null }
 interface BookmarkRow { id: number; user_id: number; url: string; title: string; description: string; public: boolean; unread: boolean; inserted_at: Iso; updated_at: Iso }
@@ -29,6 +29,8 @@ export interface RelationalChanges {
   tagListIds: number[];
   tagPairs: TagPairRow[];
   comments: CommentRow[];
+  /** Comments from earlier runs that this run deleted (a no-op for ones already gone). */
+  deletedComments: number[];
   deletedBookmarks: number[];
   /** Accounts erased: their rows go, and with them (ON DELETE CASCADE) their tokens, bookmarks and comments. */
   deletedUsers: number[];
@@ -62,14 +64,15 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
   const patches = new Map<number, BookmarkPatch>();
   const tagLists = new Map<number, readonly string[]>();
   const deleted = new Set<number>();
-  const comments: CommentRow[] = [];
+  const comments = new Map<number, CommentRow>();
+  const deletedComments = new Set<number>();
   const deletedUsers = new Set<number>();
   for (const event of events) {
     const at = iso(event.ts);
     switch (event.type) {
       case "user.registered": {
-        const { id, username, password_hash } = event.payload;
-        users.set(id, { id, username, password_hash, inserted_at: at });
+        const { id, username, password_hash, role = "member" } = event.payload;
+        users.set(id, { id, username, password_hash, role, inserted_at: at });
         break;
       }
       case "user.password_changed": {
@@ -114,9 +117,12 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
       }
       case "comment.posted": {
         const { id, bookmark_id, user_id, body } = event.payload;
-        comments.push({ id, bookmark_id, user_id, body, inserted_at: at });
+        comments.set(id, { id, bookmark_id, user_id, body, inserted_at: at });
         break;
       }
+      case "comment.deleted":
+        if (!comments.delete(event.payload.id)) deletedComments.add(event.payload.id);
+        break;
       case "user.deleted": {
         const { id } = event.payload;
         users.delete(id);
@@ -145,7 +151,8 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
     bookmarkPatches: [...patches.values()],
     tagListIds: [...tagLists.keys()],
     tagPairs: [...tagLists].flatMap(([bookmark_id, names]) => names.map((name, position) => ({ bookmark_id, name, position }))),
-    comments: comments.filter((comment) => !deleted.has(comment.bookmark_id) && !deletedUsers.has(comment.user_id)),
+    comments: [...comments.values()].filter((comment) => !deleted.has(comment.bookmark_id) && !deletedUsers.has(comment.user_id)),
+    deletedComments: [...deletedComments],
     deletedBookmarks: [...deleted],
     deletedUsers: [...deletedUsers],
   };
@@ -172,14 +179,14 @@ function postgresText<T>(rows: T): T {
 
 /**
  * Writes the net change in dependency order: users and tokens, new bookmarks, updates, tag pairs,
- * comments, then deletes (cascading to their tag pairs and comments), and finally the tags no
+ * comments, then deletes of comments, bookmarks and users (cascading to their tag pairs and comments), and finally the tags no
  * bookmark carries any more. Empty parts send nothing.
  */
 export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<void> {
   if (changes.users.length > 0) {
-    await tx`INSERT INTO users (id, username, password_hash, inserted_at)
-      SELECT id, username, password_hash, inserted_at
-      FROM jsonb_to_recordset(${json(tx, changes.users)}) AS x(id bigint, username text, password_hash text, inserted_at timestamptz)
+    await tx`INSERT INTO users (id, username, password_hash, role, inserted_at)
+      SELECT id, username, password_hash, role, inserted_at
+      FROM jsonb_to_recordset(${json(tx, changes.users)}) AS x(id bigint, username text, password_hash text, role text, inserted_at timestamptz)
       ON CONFLICT (id) DO NOTHING`;
   }
   if (changes.passwords.length > 0) {
@@ -247,6 +254,9 @@ export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<
       WHERE EXISTS (SELECT 1 FROM bookmarks WHERE bookmarks.id = x.bookmark_id)
         AND EXISTS (SELECT 1 FROM users WHERE users.id = x.user_id)
       ON CONFLICT (id) DO NOTHING`;
+  }
+  if (changes.deletedComments.length > 0) {
+    await tx`DELETE FROM comments WHERE id = ANY(${changes.deletedComments}::bigint[])`;
   }
   if (changes.deletedBookmarks.length > 0) {
     await tx`DELETE FROM bookmarks WHERE id = ANY(${changes.deletedBookmarks}::bigint[])`;

@@ -17,8 +17,12 @@ export function bookmarkState(bookmark: Bookmark): BookmarkState {
   return { id: bookmark.id, public: bookmark.public, tags: [...bookmark.tags], username: bookmark.user.username };
 }
 
-/** Taken before the store applies `event`: what an updated or deleted bookmark looked like. */
+/** Taken before the store applies `event`: what an updated or deleted bookmark looked like, or the bookmark of a comment about to be deleted. */
 export function stateBefore(store: Store, event: LoggedEvent): BookmarkState | null {
+  if (event.type === "comment.deleted") {
+    const comment = store.commentsById.get(event.payload.id);
+    return comment !== undefined && comment.bookmark.id === event.payload.bookmark_id ? bookmarkState(comment.bookmark) : null;
+  }
   if (event.type !== "bookmark.updated" && event.type !== "bookmark.deleted") return null;
   const bookmark = bookmarkById(store, event.payload.id);
   return bookmark ? bookmarkState(bookmark) : null;
@@ -41,13 +45,15 @@ export function liveEventOf(store: Store, event: LoggedEvent, before: BookmarkSt
       return before === null ? quiet : { kind: "bookmark", seq: event.seq, ts: event.ts, id: before.id, before, after: null, shared: true };
     case "comment.posted": {
       const bookmark = bookmarkById(store, event.payload.bookmark_id);
-      return bookmark ? { kind: "comment", seq: event.seq, ts: event.ts, bookmark: bookmarkState(bookmark), commentId: event.payload.id } : quiet;
+      return bookmark ? { kind: "comment", seq: event.seq, ts: event.ts, bookmark: bookmarkState(bookmark), commentId: event.payload.id, posted: true } : quiet;
     }
+    case "comment.deleted":
+      return before === null ? quiet : { kind: "comment", seq: event.seq, ts: event.ts, bookmark: before, commentId: event.payload.id, posted: false };
     case "user.registered":
     case "user.password_changed":
     case "token.created":
     case "token.revoked":
-    // An erased account's bookmarks leave every answer at once; pages already open drop them at their next load (issue 13's account deletion makes that live).
+    // Account erasure deletes the bookmarks and comments in events of their own first (Commands.deleteAccount): those are pushed.
     case "user.deleted":
       return quiet;
     default: {

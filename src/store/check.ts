@@ -9,7 +9,7 @@ const ids = (bookmarks: readonly Bookmark[]) => bookmarks.map((bookmark) => book
 export function snapshot(store: Store): unknown {
   const bookmarks = [...store.bookmarksById.values()].sort((a, b) => a.ord - b.ord);
   return {
-    users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, ids(user.bookmarks.items)]),
+    users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.role, user.insertedAt, user.bookmarksChangedAt, ids(user.bookmarks.items)]),
     tokens: [...store.tokensById.values()].map((token) => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt, token.expiresAt]),
     bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public, b.unread, b.tags, b.insertedAt, b.updatedAt, (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
     publicBookmarks: ids(store.publicBookmarks.items),
@@ -43,6 +43,8 @@ export function checkIndexes(store: Store): void {
   }
   assert(urlEntries === all.length && store.byUrl.size === all.length, "url index size");
   assert(store.commentCount === all.reduce((sum, b) => sum + (b.comments?.length ?? 0), 0), "comment count");
+  assert(store.commentsById.size === store.commentCount, "comment index size");
+  for (const b of all) for (const comment of b.comments ?? []) assert(store.commentsById.get(comment.id) === comment && comment.bookmark === b, `comment ${comment.id} by id`);
   for (const token of store.tokensById.values()) assert(store.tokensByHash.get(token.hash) === token, `token ${token.id} by hash`);
   assert(store.tokensByHash.size === store.tokensById.size, "token maps agree");
 }

@@ -1,6 +1,6 @@
 // The store as a snapshot's body: lines of JSON records, written from a store and read back into an empty one.
 import { assert } from "../assert.ts";
-import type { BookmarkId, CommentId, TokenId, TokenKind, UserId } from "../events.ts";
+import type { BookmarkId, CommentId, Role, TokenId, TokenKind, UserId } from "../events.ts";
 import type { Bookmark, Store, StoreCounters, User } from "./store.ts";
 
 /**
@@ -8,7 +8,7 @@ import type { Bookmark, Store, StoreCounters, User } from "./store.ts";
  * RECORDS_PER_LINE_MAX records of that section. Sections come in this order, each record an array
  * (fewer bytes to write and parse than objects):
  *   c  counters (one record, StoreCounters)
- *   u  users      [id, username, password_hash, inserted_at, bookmarks_changed_at]
+ *   u  users      [id, username, password_hash, inserted_at, bookmarks_changed_at, role]   (role absent in older snapshots: "member")
  *   t  tokens     [id, user_id, hash, kind, name, created_at, expires_at]   (creation order)
  *   b  bookmarks  [id, ord, user_id, url, title, description, public, unread, tags, inserted_at, updated_at]   (ord order)
  *   m  comments   [id, bookmark_id, user_id, body, inserted_at]   (by bookmark in ord order, oldest first)
@@ -17,7 +17,7 @@ import type { Bookmark, Store, StoreCounters, User } from "./store.ts";
  */
 export const RECORDS_PER_LINE_MAX = 512;
 
-type UserRecord = [id: UserId, username: string, passwordHash: string, insertedAt: number, bookmarksChangedAt: number];
+type UserRecord = [id: UserId, username: string, passwordHash: string, insertedAt: number, bookmarksChangedAt: number, role?: Role];
 type TokenRecord = [id: TokenId, userId: UserId, hash: string, kind: TokenKind, name: string, createdAt: number, expiresAt: number | null];
 type BookmarkRecord = [id: BookmarkId, ord: number, userId: UserId, url: string, title: string, description: string, isPublic: 0 | 1, unread: 0 | 1, tags: string[], insertedAt: number, updatedAt: number];
 type CommentRecord = [id: CommentId, bookmarkId: BookmarkId, userId: UserId, body: string, insertedAt: number];
@@ -36,7 +36,7 @@ export function writeStoreLines(store: Store, write: (line: string) => void): vo
     }
     if (records.length > 1) write(JSON.stringify(records));
   };
-  section("u", store.usersById.values(), (user): UserRecord => [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt]);
+  section("u", store.usersById.values(), (user): UserRecord => [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, user.role]);
   section("t", store.tokensById.values(), (token): TokenRecord => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt, token.expiresAt]);
   // bookmarksById keeps insertion order, which is ord order: a bookmark's ord is given at creation.
   section("b", store.bookmarksById.values(), (b): BookmarkRecord => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public ? 1 : 0, b.unread ? 1 : 0, b.tags, b.insertedAt, b.updatedAt]);
@@ -89,8 +89,8 @@ export class StoreLineReader {
     return user;
   }
 
-  private user([id, username, passwordHash, insertedAt, bookmarksChangedAt]: UserRecord): void {
-    this.store.restoreUser({ id, username, passwordHash, insertedAt, bookmarksChangedAt });
+  private user([id, username, passwordHash, insertedAt, bookmarksChangedAt, role = "member"]: UserRecord): void {
+    this.store.restoreUser({ id, username, passwordHash, role, insertedAt, bookmarksChangedAt });
   }
 
   private token([id, userId, hash, kind, name, createdAt, expiresAt]: TokenRecord): void {
@@ -106,6 +106,6 @@ export class StoreLineReader {
   private comment([id, bookmarkId, userId, body, insertedAt]: CommentRecord): void {
     const bookmark = this.store.bookmarksById.get(bookmarkId);
     if (bookmark === undefined) throw new Error(`snapshot comment ${id} on unknown bookmark ${bookmarkId}`);
-    (bookmark.comments ??= []).push({ id, bookmark, user: this.userOf(userId), body, insertedAt });
+    this.store.addComment({ id, bookmark, user: this.userOf(userId), body, insertedAt });
   }
 }

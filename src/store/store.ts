@@ -1,6 +1,6 @@
 // The in-memory store: the fold of the event log, indexed by id, tag, user and URL; answers every read.
 import { assert } from "../assert.ts";
-import { IdAllocator, type BookmarkId, type CommentId, type LoggedEvent, type TokenId, type TokenKind, type UserId } from "../events.ts";
+import { IdAllocator, type BookmarkId, type CommentId, type LoggedEvent, type Role, type TokenId, type TokenKind, type UserId } from "../events.ts";
 import { OrderedList } from "./ordered-list.ts";
 import { UrlIndex } from "./url-index.ts";
 
@@ -8,6 +8,8 @@ export interface User {
   readonly id: UserId;
   readonly username: string;
   passwordHash: string;
+  /** "admin" for the first account of a fresh server (user.registered's `role`); "member" otherwise. */
+  role: Role;
   readonly insertedAt: number;
   readonly bookmarks: OrderedList<Bookmark>;
   /** When one of their bookmarks was last created, changed or deleted (Pinboard's posts/update). */
@@ -117,6 +119,8 @@ export class Store {
   readonly publicBookmarks = new OrderedList<Bookmark>();
   readonly tags = new Map<string, TagEntry>();
   readonly byUrl = new UrlIndex<Bookmark>();
+  /** Every comment by id (DELETE /api/comments/:id finds one without its bookmark). */
+  readonly commentsById = new Map<CommentId, Comment>();
   commentCount = 0;
   eventsApplied = 0;
   lastSeq = 0;
@@ -148,9 +152,9 @@ export class Store {
     }
     switch (event.type) {
       case "user.registered": {
-        const { id, username, password_hash } = event.payload;
+        const { id, username, password_hash, role = "member" } = event.payload;
         assert(!this.usersById.has(id) && !this.usersByName.has(username), () => `user ${username} registered twice`);
-        const user: User = { id, username, passwordHash: password_hash, insertedAt: event.ts, bookmarks: new OrderedList(), bookmarksChangedAt: event.ts };
+        const user: User = { id, username, passwordHash: password_hash, role, insertedAt: event.ts, bookmarks: new OrderedList(), bookmarksChangedAt: event.ts };
         this.usersById.set(id, user);
         this.usersByName.set(username, user);
         this.ids.observe(id);
@@ -190,10 +194,12 @@ export class Store {
         const bookmark = this.bookmarksById.get(bookmark_id);
         const user = this.usersById.get(user_id);
         if (!bookmark || !user) return;
-        (bookmark.comments ??= []).push({ id, bookmark, user, body, insertedAt: event.ts });
-        this.commentCount += 1;
+        this.addComment({ id, bookmark, user, body, insertedAt: event.ts });
         return;
       }
+      case "comment.deleted":
+        this.deleteComment(event.payload.id, event.payload.bookmark_id);
+        return;
       default: {
         const unexpected: never = event;
         assert(false, `unknown event ${JSON.stringify(unexpected)}`);
@@ -218,7 +224,7 @@ export class Store {
 
   restoreUser(user: Omit<User, "bookmarks">): User {
     // The same shape (field order) as a registered user's, so reads stay monomorphic.
-    const restored: User = { id: user.id, username: user.username, passwordHash: user.passwordHash, insertedAt: user.insertedAt, bookmarks: new OrderedList(), bookmarksChangedAt: user.bookmarksChangedAt };
+    const restored: User = { id: user.id, username: user.username, passwordHash: user.passwordHash, role: user.role, insertedAt: user.insertedAt, bookmarks: new OrderedList(), bookmarksChangedAt: user.bookmarksChangedAt };
     assert(!this.usersById.has(user.id) && !this.usersByName.has(user.username), () => `snapshot holds user ${user.username} twice`);
     this.usersById.set(user.id, restored);
     this.usersByName.set(user.username, restored);
@@ -237,6 +243,24 @@ export class Store {
     this.byUrl.add(restored);
     this.indexTagsAndVisibility(restored, tags, restored.public);
     return restored;
+  }
+
+  /** Adds a comment at the end of its bookmark's discussion (also from a snapshot, oldest first). */
+  addComment(comment: Comment): void {
+    (comment.bookmark.comments ??= []).push(comment);
+    this.commentsById.set(comment.id, comment);
+    this.commentCount += 1;
+  }
+
+  /** Takes one comment out of its bookmark's discussion; one that is gone already (with its bookmark or author) changes nothing. */
+  private deleteComment(id: CommentId, bookmarkId: BookmarkId): void {
+    const comment = this.commentsById.get(id);
+    if (comment === undefined || comment.bookmark.id !== bookmarkId) return;
+    const comments = comment.bookmark.comments!;
+    comments.splice(comments.lastIndexOf(comment), 1);
+    if (comments.length === 0) comment.bookmark.comments = null;
+    this.commentsById.delete(id);
+    this.commentCount -= 1;
   }
 
   /** Adds a token (also from a snapshot, in creation order). */
@@ -282,6 +306,7 @@ export class Store {
     for (const bookmark of this.bookmarksById.values()) {
       if (bookmark.comments === null || !bookmark.comments.some((comment) => comment.user === user)) continue;
       const kept = bookmark.comments.filter((comment) => comment.user !== user);
+      for (const comment of bookmark.comments) if (comment.user === user) this.commentsById.delete(comment.id);
       this.commentCount -= bookmark.comments.length - kept.length;
       bookmark.comments = kept.length > 0 ? kept : null;
     }
@@ -346,6 +371,7 @@ export class Store {
     this.byUrl.remove(bookmark);
     bookmark.user.bookmarks.remove(bookmark);
     this.bookmarksById.delete(id);
+    for (const comment of bookmark.comments ?? []) this.commentsById.delete(comment.id);
     this.commentCount -= bookmark.comments?.length ?? 0;
   }
 
