@@ -5,6 +5,7 @@ import { createBookmark, request, signUp, startTestServer, tempDir } from "./sup
 import { PageClient } from "./support/pages.ts";
 import { Client, openLive, subscribe, until, wsUrl } from "./support/realtime.ts";
 import { SESSION_COOKIE } from "../src/auth/cookies.ts";
+import { apiSurfaces, pageSurfaces, searchSurfaces } from "./support/surfaces.ts";
 
 test("the first account of a fresh server is admin, the others members; /api/me says so, and so does a restarted server", async () => {
   const dataDir = tempDir();
@@ -205,6 +206,114 @@ test("the bookmark page: a delete button on every comment, shown to its author o
     assert.equal(deleted.status, 204);
     assert.ok(!nasty.store.commentsById.has(comment.id));
     assert.ok(!(await author.get(`/b/${bookmark.id}`)).text.includes("zz-page comment"));
+  } finally {
+    await nasty.close();
+  }
+});
+
+test("DELETE /api/me erases the account everywhere at once: every surface the privacy tests walk, search, random picks, live pages and sockets", async () => {
+  const dataDir = tempDir();
+  const nasty = await startTestServer({ NASTY_DATA_DIR: dataDir });
+  const base = nasty.url;
+  const MARK = "zqxdoomedzqx";
+  let alice: string;
+  let doomed: string;
+  try {
+    alice = await signUp(base, "alice");
+    doomed = await signUp(base, "doomed", "doomed password");
+    const second = (await request(base, "POST", "/api/tokens", { body: { username: "doomed", password: "doomed password" } })).json.token;
+    const kept = await createBookmark(base, alice, { title: "zqxkeptzqx alice's", url: "https://kept.example", tags: ["shared"] });
+    const loud = await createBookmark(base, doomed, { title: `${MARK} public`, url: "https://doomed.example/a", tags: ["shared", "zqx-doomed-tag"], description: "zqxdescwordzqx" });
+    const quiet = await createBookmark(base, doomed, { title: `${MARK} private`, url: "https://doomed.example/b", tags: ["zqx-doomed-tag"], public: false });
+    const onAlice = await request(base, "POST", `/api/bookmarks/${kept.id}/comments`, { token: doomed, body: { body: `${MARK} on alice's` } });
+    await request(base, "POST", `/api/bookmarks/${loud.id}/comments`, { token: alice, body: { body: "alice on the doomed one" } });
+    const commentId: number = onAlice.json.comment.data.id;
+
+    const firehosePage = await openLive(base, "bookmarks:firehose");
+    const discussionPage = await openLive(base, `bookmark:${kept.id}`);
+    const watcher = await Client.open(wsUrl(nasty, "/ws"));
+    for (const name of ["bookmarks:firehose", `bookmark:${kept.id}`, "bookmarks:user:doomed"]) await subscribe(watcher, name);
+    const own = await Client.open(wsUrl(nasty, `/ws?token=${second}`));
+    await subscribe(own, "bookmarks:user:doomed:private");
+
+    // Refused, nothing changed: a wrong password (403), none (422), no body (415).
+    assert.equal((await request(base, "DELETE", "/api/me", { token: doomed, body: { password: "not mine" } })).status, 403);
+    assert.equal((await request(base, "DELETE", "/api/me", { token: doomed, body: {} })).status, 422);
+    assert.equal((await request(base, "DELETE", "/api/me", { token: doomed })).status, 415, "no JSON body");
+    assert.ok((await request(base, "GET", "/api/bookmarks")).text.includes(MARK), "the refusals erased nothing");
+    // Positive controls: before, the surfaces do show the account.
+    assert.ok((await request(base, "GET", "/api/bookmarks?q=zqxdescwordzqx")).text.includes(MARK), "search finds it");
+    assert.ok((await (await fetch(`${base}/t/zqx-doomed-tag`)).text()).includes('data-owner="doomed"'), "the tag page shows it");
+    assert.ok((await request(base, "GET", `/api/bookmarks/${kept.id}/comments`)).text.includes(MARK), "alice's discussion shows the comment");
+
+    assert.equal((await request(base, "DELETE", "/api/me", { token: doomed, body: { password: "doomed password" } })).status, 204);
+
+    const subject = { username: "doomed", bookmarkIds: [loud.id, quiet.id, kept.id], urls: ["https://doomed.example/a", "https://doomed.example/b"], tags: ["shared", "zqx-doomed-tag"] };
+    const surfaces = [...apiSurfaces(subject), ...pageSurfaces(subject), ...searchSurfaces(["zqxdescwordzqx", "zqx-doomed-tag"])];
+    const needles = [MARK, "zqxdescwordzqx", "zqx-doomed-tag", 'data-owner="doomed"', '"user":"doomed"', "/u/doomed\""];
+    for (const token of [undefined, alice]) {
+      for (const path of surfaces) {
+        const reply = await request(base, "GET", path, { token });
+        assert.ok(reply.status < 500, `GET ${path}: ${reply.status}`);
+        // A page echoes what its address asks for (a tag, a query): those words are left out of its check.
+        const shown = needles.filter((needle) => !decodeURIComponent(path).includes(needle) && reply.text.includes(needle));
+        assert.deepEqual(shown, [], `${token ? "alice" : "anonymous"} GET ${path} still shows the account: ${reply.text.slice(0, 300)}`);
+      }
+    }
+    // Positive controls: the same surfaces do show what stays.
+    assert.ok((await request(base, "GET", "/api/bookmarks?tag=shared")).text.includes("zqxkeptzqx"));
+    assert.ok((await (await fetch(`${base}/b/${kept.id}`)).text()).includes("zqxkeptzqx"));
+    assert.equal((await request(base, "GET", `/api/bookmarks/${kept.id}/comments`)).json.total, 0);
+    assert.equal((await request(base, "GET", `/api/bookmarks/${loud.id}`)).status, 404);
+    for (const token of [doomed, second]) assert.equal((await request(base, "GET", "/api/me", { token })).status, 401, "every token of the account is gone");
+
+    // Live: open pages drop the bookmark and the comment; JSON subscribers hear it; the account's own sockets close.
+    const cardGone = await firehosePage.next();
+    assert.deepEqual({ target: cardGone.target, swap: cardGone.swap }, { target: `#b-${loud.id}`, swap: "delete" });
+    const commentGone = await discussionPage.next();
+    assert.deepEqual({ target: commentGone.target, swap: commentGone.swap }, { target: `#c-${commentId}`, swap: "delete" });
+    await watcher.next((frame) => frame.event === "comment_deleted" && frame.topic === `bookmark:${kept.id}` && frame.payload.id === commentId, "comment_deleted on alice's discussion");
+    await watcher.barrier();
+    assert.deepEqual(watcher.events("bookmarks:firehose"), [["bookmark_deleted", loud.id]]);
+    assert.deepEqual(watcher.events("bookmarks:user:doomed"), [["bookmark_deleted", loud.id]]);
+    await until(() => own.closed !== null, "the account's own socket to close");
+    assert.equal(own.closed!.code, 4401);
+    await watcher.close();
+
+    // The name is free again, and the new account starts empty.
+    const again = await signUp(base, "doomed");
+    assert.deepEqual((await request(base, "GET", "/api/bookmarks?user=doomed", { token: again })).json.data, []);
+  } finally {
+    await nasty.close();
+  }
+  // Replayed after a restart: still erased.
+  const restarted = await startTestServer({ NASTY_DATA_DIR: dataDir });
+  try {
+    assert.ok(!(await request(restarted.url, "GET", "/api/bookmarks")).text.includes(MARK));
+    assert.equal((await request(restarted.url, "GET", "/api/me", { token: doomed })).status, 401);
+    assert.equal((await request(restarted.url, "GET", "/api/me", { token: alice })).status, 200);
+  } finally {
+    await restarted.close();
+  }
+});
+
+test("the settings page deletes the account after asking for the password, and logs out", async () => {
+  const nasty = await startTestServer();
+  try {
+    const client = new PageClient(nasty.url);
+    await client.signUp("leaving", "leaving password");
+    await client.get("/settings");
+    const wrong = await client.post("/settings/delete", { password: "wrong password" });
+    assert.equal(wrong.status, 403);
+    assert.match(wrong.text, /password is not your current password/);
+    assert.ok(nasty.store.userByName("leaving"), "a wrong password deletes nothing");
+    await client.get("/settings");
+    const gone = await client.post("/settings/delete", { password: "leaving password" });
+    assert.equal(gone.status, 303);
+    assert.equal(gone.location, "/");
+    assert.ok(gone.setCookies.some((line) => line.startsWith(`${SESSION_COOKIE}=;`) || /max-age=0/i.test(line)), gone.setCookies.join(" | "));
+    assert.equal(nasty.store.userByName("leaving"), undefined);
+    assert.equal((await client.get("/settings")).status, 303, "logged out");
   } finally {
     await nasty.close();
   }
