@@ -29,8 +29,8 @@ export interface RelationalChanges {
   tagListIds: number[];
   tagPairs: TagPairRow[];
   comments: CommentRow[];
-  /** Comments from earlier runs that this run deleted (a no-op for ones already gone). */
-  deletedComments: number[];
+  /** Comments from earlier runs that this run deleted, with the bookmark the event named (a no-op for ones already gone, or not on it). */
+  deletedComments: { id: number; bookmark_id: number }[];
   deletedBookmarks: number[];
   /** Accounts erased: their rows go, and with them (ON DELETE CASCADE) their tokens, bookmarks and comments. */
   deletedUsers: number[];
@@ -65,7 +65,7 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
   const tagLists = new Map<number, readonly string[]>();
   const deleted = new Set<number>();
   const comments = new Map<number, CommentRow>();
-  const deletedComments = new Set<number>();
+  const deletedComments: { id: number; bookmark_id: number }[] = [];
   const deletedUsers = new Set<number>();
   for (const event of events) {
     const at = iso(event.ts);
@@ -120,9 +120,14 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
         comments.set(id, { id, bookmark_id, user_id, body, inserted_at: at });
         break;
       }
-      case "comment.deleted":
-        if (!comments.delete(event.payload.id)) deletedComments.add(event.payload.id);
+      case "comment.deleted": {
+        // As in the store: a deletion naming another bookmark than the comment's changes nothing.
+        const { id, bookmark_id } = event.payload;
+        const posted = comments.get(id);
+        if (posted === undefined) deletedComments.push({ id, bookmark_id });
+        else if (posted.bookmark_id === bookmark_id) comments.delete(id);
         break;
+      }
       case "user.deleted": {
         const { id } = event.payload;
         users.delete(id);
@@ -152,7 +157,7 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
     tagListIds: [...tagLists.keys()],
     tagPairs: [...tagLists].flatMap(([bookmark_id, names]) => names.map((name, position) => ({ bookmark_id, name, position }))),
     comments: [...comments.values()].filter((comment) => !deleted.has(comment.bookmark_id) && !deletedUsers.has(comment.user_id)),
-    deletedComments: [...deletedComments],
+    deletedComments,
     deletedBookmarks: [...deleted],
     deletedUsers: [...deletedUsers],
   };
@@ -256,7 +261,8 @@ export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<
       ON CONFLICT (id) DO NOTHING`;
   }
   if (changes.deletedComments.length > 0) {
-    await tx`DELETE FROM comments WHERE id = ANY(${changes.deletedComments}::bigint[])`;
+    await tx`DELETE FROM comments USING jsonb_to_recordset(${json(tx, changes.deletedComments)}) AS x(id bigint, bookmark_id bigint)
+      WHERE comments.id = x.id AND comments.bookmark_id = x.bookmark_id`;
   }
   if (changes.deletedBookmarks.length > 0) {
     await tx`DELETE FROM bookmarks WHERE id = ANY(${changes.deletedBookmarks}::bigint[])`;
