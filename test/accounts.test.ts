@@ -173,6 +173,7 @@ test("DELETE /api/comments/:id: the author deletes (204), others get 403, unknow
     assert.deepEqual({ target: count.target, swap: count.swap }, { target: `#cc-${bookmark.id}`, swap: "outerHTML" });
     assert.match(count.content, />1 comment</);
     await watcher.close();
+    for (const page of [live, tagPage]) page.socket.close();
   } finally {
     await nasty.close();
   }
@@ -190,7 +191,7 @@ test("the bookmark page: a delete button on every comment, shown to its author o
     assert.equal((await author.post(`/b/${bookmark.id}/comments`, { body: "zz-page comment" })).status, 303);
     const comment = [...nasty.store.commentsById.values()].find((candidate) => candidate.body === "zz-page comment")!;
     const page = await author.get(`/b/${bookmark.id}`);
-    assert.match(page.text, new RegExp(`<li class="comment" id="c-${comment.id}" data-owner="pagewriter">.*<span class="owner-only"><form [^>]*action="/comments/${comment.id}/delete"`));
+    assert.match(page.text, new RegExp(`<li class="comment" id="c-${comment.id}" data-owner="pagewriter"><div class="comment-meta">.*<span class="owner-only"><form [^>]*action="/comments/${comment.id}/delete"`));
 
     const other = new PageClient(base);
     await other.signUp("pageother");
@@ -279,6 +280,7 @@ test("DELETE /api/me erases the account everywhere at once: every surface the pr
     await until(() => own.closed !== null, "the account's own socket to close");
     assert.equal(own.closed!.code, 4401);
     await watcher.close();
+    for (const page of [firehosePage, discussionPage]) page.socket.close();
 
     // The name is free again, and the new account starts empty.
     const again = await signUp(base, "doomed");
