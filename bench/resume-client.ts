@@ -4,12 +4,22 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { bookmarkRequestBody, corpus } from "./corpus.ts";
 import { connectSubscriber, type Subscriber } from "./ws-client.ts";
+import { cpuSeconds } from "./children.ts";
+
+/** CPU milliseconds `pid` spent while `work` ran; null off Linux. */
+async function cpuMsOf<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpuMs: number | null }> {
+  const before = cpuSeconds(pid);
+  const result = await work();
+  const after = cpuSeconds(pid);
+  return { result, cpuMs: before === null || after === null ? null : (after - before) * 1000 };
+}
 
 export interface ResumeRequest {
   nastyPort: number;
   nastyPid: number;
   token: string;
   ceilingPort: number;
+  ceilingPid: number;
   subscribers: number;
   events: number;
   timeoutMs: number;
@@ -18,6 +28,9 @@ export interface ResumeRequest {
 export interface ResumeAnswer {
   nastyMs: number;
   ceilingMs: number;
+  /** CPU (user + system, every thread) each server spent from the reconnects until all caught up; null off Linux. */
+  nastyCpuMs: number | null;
+  ceilingCpuMs: number | null;
   /** Server RSS before the storm, and its peak while the storm was caught up. */
   baselineRssBytes: number;
   peakRssBytes: number;
@@ -64,18 +77,25 @@ async function post(port: number, token: string, body: string): Promise<void> {
   if (response.status !== 201) throw new Error(`POST /api/bookmarks answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
 }
 
-/** Subscribers that count pushes (frames starting `{"topic"`) and resyncs (`{"op":"resync"`) and their bytes. */
-function counter() {
+/**
+ * Subscribers that count pushes (frames starting `{"topic"`) and resyncs (`{"op":"resync"`) and their
+ * bytes, and how many have had all `events` pushes (counted as they arrive: the check that waits for
+ * the storm's end must not compete with the servers for the CPU by walking every subscriber).
+ */
+function counter(events: number) {
   const pushes = new Map<Subscriber, number>();
   let bytes = 0;
   let resyncs = 0;
+  let caughtUp = 0;
   const onFrame = (subscriber: Subscriber, data: Buffer, start: number, end: number) => {
     if (data[start + 2] === 0x74) {
-      pushes.set(subscriber, (pushes.get(subscriber) ?? 0) + 1);
+      const count = (pushes.get(subscriber) ?? 0) + 1;
+      pushes.set(subscriber, count);
+      if (count === events) caughtUp += 1;
       bytes += end - start;
     } else if (data.toString("latin1", start, Math.min(end, start + 16)) === '{"op":"resync","') resyncs += 1;
   };
-  return { onFrame, pushes, bytes: () => bytes, resyncs: () => resyncs };
+  return { onFrame, bytes: () => bytes, resyncs: () => resyncs, caughtUp: () => caughtUp };
 }
 
 async function storm(request: ResumeRequest): Promise<ResumeAnswer> {
@@ -92,29 +112,35 @@ async function storm(request: ResumeRequest): Promise<ResumeAnswer> {
   const baselineRssBytes = rssBytes(request.nastyPid);
   let peakRssBytes = baselineRssBytes;
   const sampler = setInterval(() => (peakRssBytes = Math.max(peakRssBytes, rssBytes(request.nastyPid))), RSS_SAMPLE_MS);
-  const nasty = counter();
-  const caughtUp = (side: ReturnType<typeof counter>) => () => side.resyncs() + [...side.pushes.values()].filter((count) => count >= request.events).length >= request.subscribers;
-  const describe = (side: ReturnType<typeof counter>) => () => `${[...side.pushes.values()].filter((count) => count >= request.events).length} of ${request.subscribers} caught up, ${side.resyncs()} resyncs`;
+  const nasty = counter(request.events);
+  const caughtUp = (side: ReturnType<typeof counter>) => () => side.resyncs() + side.caughtUp() >= request.subscribers;
+  const describe = (side: ReturnType<typeof counter>) => () => `${side.caughtUp()} of ${request.subscribers} caught up, ${side.resyncs()} resyncs`;
   const nastyStart = performance.now();
-  const resumed = await openAll(request.nastyPort, `/ws?topics=${FIREHOSE}&since=${since}`, request.subscribers, nasty.onFrame, request.timeoutMs);
-  try {
-    await until(caughtUp(nasty), describe(nasty), request.timeoutMs);
-  } finally {
-    clearInterval(sampler);
-  }
+  const { result: resumed, cpuMs: nastyCpuMs } = await cpuMsOf(request.nastyPid, async () => {
+    const opened = await openAll(request.nastyPort, `/ws?topics=${FIREHOSE}&since=${since}`, request.subscribers, nasty.onFrame, request.timeoutMs);
+    try {
+      await until(caughtUp(nasty), describe(nasty), request.timeoutMs);
+    } finally {
+      clearInterval(sampler);
+    }
+    return opened;
+  });
   const nastyMs = performance.now() - nastyStart;
   peakRssBytes = Math.max(peakRssBytes, rssBytes(request.nastyPid));
   for (const subscriber of resumed) subscriber.close();
 
   const bytesPerSubscriber = Math.round(nasty.bytes() / Math.max(1, request.subscribers - nasty.resyncs()));
   const frameBytes = Math.max(1, Math.round(bytesPerSubscriber / request.events));
-  const ceiling = counter();
+  const ceiling = counter(request.events);
   const ceilingStart = performance.now();
-  const delivered = await openAll(request.ceilingPort, `/resume?frames=${request.events}&bytes=${frameBytes}`, request.subscribers, ceiling.onFrame, request.timeoutMs);
-  await until(caughtUp(ceiling), describe(ceiling), request.timeoutMs);
+  const { result: delivered, cpuMs: ceilingCpuMs } = await cpuMsOf(request.ceilingPid, async () => {
+    const opened = await openAll(request.ceilingPort, `/resume?frames=${request.events}&bytes=${frameBytes}`, request.subscribers, ceiling.onFrame, request.timeoutMs);
+    await until(caughtUp(ceiling), describe(ceiling), request.timeoutMs);
+    return opened;
+  });
   const ceilingMs = performance.now() - ceilingStart;
   for (const subscriber of delivered) subscriber.close();
-  return { nastyMs, ceilingMs, baselineRssBytes, peakRssBytes, bytesPerSubscriber, resyncs: nasty.resyncs() };
+  return { nastyMs, ceilingMs, nastyCpuMs, ceilingCpuMs, baselineRssBytes, peakRssBytes, bytesPerSubscriber, resyncs: nasty.resyncs() };
 }
 
 if (process.send && process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

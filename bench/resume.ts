@@ -13,7 +13,13 @@ const CONNECT_MS_PER_SUBSCRIBER = 20;
 
 export interface ResumeSides {
   nasty: { port: number; pid: number; token: string };
-  ceiling: { port: number };
+  ceiling: { port: number; pid: number };
+}
+
+/** The servers' own CPU during the storm: the storm's time is also the client's, which reads every socket. */
+function cpuNote(answer: ResumeAnswer): string | null {
+  if (answer.nastyCpuMs === null || answer.ceilingCpuMs === null) return null;
+  return `server CPU ${(answer.nastyCpuMs / 1000).toFixed(1)} s vs ${(answer.ceilingCpuMs / 1000).toFixed(1)} s bare`;
 }
 
 export async function resumeFigures(plan: ResumePlan, sides: ResumeSides, say: (label: string) => void): Promise<Figure[]> {
@@ -21,7 +27,7 @@ export async function resumeFigures(plan: ResumePlan, sides: ResumeSides, say: (
   const child = new Child("bench/resume-client.ts", [], { label: "resume client", ipc: true, raiseOpenFiles: true });
   try {
     const timeoutMs = ANSWER_SLACK_MS + plan.subscribers * CONNECT_MS_PER_SUBSCRIBER;
-    const request: ResumeRequest = { nastyPort: sides.nasty.port, nastyPid: sides.nasty.pid, token: sides.nasty.token, ceilingPort: sides.ceiling.port, subscribers: plan.subscribers, events: plan.events, timeoutMs };
+    const request: ResumeRequest = { nastyPort: sides.nasty.port, nastyPid: sides.nasty.pid, token: sides.nasty.token, ceilingPort: sides.ceiling.port, ceilingPid: sides.ceiling.pid, subscribers: plan.subscribers, events: plan.events, timeoutMs };
     const answer = await child.request<ResumeAnswer | { error: string }>(request, timeoutMs * 3);
     if ("error" in answer) throw new Error(answer.error);
     const details = { ...plan, ...answer };
@@ -29,7 +35,8 @@ export async function resumeFigures(plan: ResumePlan, sides: ResumeSides, say: (
     return [
       judge({
         id: "resume-storm", name: `resume storm: all caught up, ${label}`, unit: "ms", value: answer.nastyMs, ceiling: answer.ceilingMs, ceilingName: "bare uWS sending the same bytes",
-        ratio: answer.ceilingMs / answer.nastyMs, target: null, note: answer.resyncs > 0 ? `${answer.resyncs} subscribers were told to resync instead` : null, details,
+        ratio: answer.ceilingMs / answer.nastyMs, target: null, details,
+        note: [cpuNote(answer), answer.resyncs > 0 ? `${answer.resyncs} subscribers were told to resync instead` : null].filter(Boolean).join("; ") || null,
       }),
       judge({
         id: "resume-storm-rss", name: `resume storm: server RSS peak, ${label}`, unit: "MiB", value: answer.peakRssBytes / 2 ** 20, ceiling: null, ceilingName: null, ratio: null, target: null,

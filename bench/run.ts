@@ -11,6 +11,7 @@ import { createCpuFigure } from "./create-cpu.ts";
 import { runSearchBench } from "./search.ts";
 import { resumeFigures, type ResumePlan } from "./resume.ts";
 import { capacityFigures, type CapacityPlan } from "./capacity.ts";
+import { clusterFigures, type ClusterPlan } from "./cluster.ts";
 import type { ReplayAnswer } from "./replay.ts";
 import { judge, markdownTable, Progress, skipped, writeResults, type BenchResults, type Figure } from "./report.ts";
 import { STRING_PREFIX } from "./ceiling.ts";
@@ -27,6 +28,7 @@ interface Mode {
   replayEvents: number;
   searchQuick: boolean;
   capacity: Omit<CapacityPlan, "client">;
+  cluster: ClusterPlan;
 }
 
 const MODES: Record<"smoke" | "quick" | "full", Mode> = {
@@ -42,6 +44,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     replayEvents: 5000,
     searchQuick: true,
     capacity: { sizes: [200, 2000], tailEvents: 2000, loadSeconds: 1, connections: 8 },
+    cluster: { rates: [50], rateSeconds: 1, writers: 4, throughputSeconds: 1 },
   },
   quick: {
     microTimeMs: 150,
@@ -54,6 +57,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     replayEvents: 50_000,
     searchQuick: true,
     capacity: { sizes: [10_000, 100_000], tailEvents: 50_000, loadSeconds: 3, connections: 32 },
+    cluster: { rates: [100, 500], rateSeconds: 3, writers: 32, throughputSeconds: 3 },
   },
   full: {
     microTimeMs: 1000,
@@ -66,10 +70,11 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     replayEvents: 1_000_000,
     searchQuick: false,
     capacity: { sizes: [10_000, 1_000_000, 10_000_000], tailEvents: 50_000, loadSeconds: 8, connections: 32 },
+    cluster: { rates: [100, 500], rateSeconds: 10, writers: 64, throughputSeconds: 8 },
   },
 };
 
-const STEPS = ["micro", "replay", "search", "create", "cpu", "feed", "html", "fanout", "resume", "capacity"] as const;
+const STEPS = ["micro", "replay", "search", "create", "cpu", "feed", "html", "fanout", "resume", "capacity", "cluster"] as const;
 type Step = (typeof STEPS)[number];
 
 interface Options {
@@ -243,7 +248,7 @@ async function loadFigures(options: Options, mode: Mode, servers: Servers, error
     }
   }
   if (options.only.has("resume")) {
-    const resumeSides = { nasty: { port: servers.nasty.port, pid: servers.nasty.child.process.pid!, token: servers.nasty.token }, ceiling: { port: servers.ceiling.port } };
+    const resumeSides = { nasty: { port: servers.nasty.port, pid: servers.nasty.child.process.pid!, token: servers.nasty.token }, ceiling: { port: servers.ceiling.port, pid: servers.ceiling.child.process.pid! } };
     await step("resume-storm", "resume storm", () => resumeFigures(mode.resume, resumeSides, say));
   }
   return figures;
@@ -289,6 +294,10 @@ async function main(): Promise<void> {
   }
   if (options.only.has("capacity")) {
     figures.push(...(await attempt(errors, "capacity", "capacity", () => capacityFigures({ ...mode.capacity, client: options.client }, say))));
+  }
+  if (options.only.has("cluster")) {
+    say("cluster: three nodes on one Postgres (bench/cluster.ts)");
+    figures.push(...(await attempt(errors, "cluster", "cluster", () => clusterFigures(mode.cluster, say))));
   }
   if (serverSteps.length > 0) {
     say("starting Nasty (seeded), the fan-out client and the bare-uWS ceiling");

@@ -53,12 +53,12 @@ async function seed(base: string, bookmarks: number): Promise<{ token: string; p
   return { token, postAnswer };
 }
 
-/** `npm start`'s own entry point as a child, on a free port, with NASTY_RATE_LIMIT=0 and nothing else of ours; `nodeFlags` e.g. to profile it. */
-export async function startNasty(seedBookmarks: number, nodeFlags: string[] = []): Promise<NastyServer> {
+/** `npm start`'s own entry point as a child, on a free port, with NASTY_RATE_LIMIT=0 and nothing else of ours but `env`; `nodeFlags` e.g. to profile it. */
+export async function startNasty(seedBookmarks: number, nodeFlags: string[] = [], env: Record<string, string> = {}): Promise<NastyServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "nasty-bench-"));
   const child = new Child("src/main.ts", [], {
     label: "nasty server",
-    env: { PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0" },
+    env: { PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0", ...env },
     dropEnv: /^(NASTY_|DATABASE_URL$|SIMULATE_TRAFFIC$|PORT$|HOST$)/,
     raiseOpenFiles: true,
     nodeFlags,

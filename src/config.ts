@@ -45,6 +45,11 @@ export const SETTINGS = {
   accessLog: { env: "NASTY_ACCESS_LOG", default: "off", describe: "one log record per request: method, path, status, bytes, duration, request id, client address", type: { kind: "choice", choices: ["on", "off"] } },
   simulateRate: { env: "NASTY_SIMULATE", default: "0", describe: "simulated bookmarks per second (0: off)", type: { kind: "integer", min: 0, max: 100_000 } },
   simulateSeed: { env: "NASTY_SIMULATE_SEED", default: "1", describe: "seed of the traffic simulator", type: { kind: "integer", min: 0, max: 2 ** 31 - 1 } },
+  cluster: { env: "NASTY_CLUSTER", default: "off", describe: "cluster mode: several nodes on one Postgres log (needs DATABASE_URL, a unique NASTY_NODE_ID, NASTY_CLUSTER_URL and NASTY_CLUSTER_SECRET)", type: { kind: "choice", choices: ["on", "off"] } },
+  clusterUrl: { env: "NASTY_CLUSTER_URL", default: "", describe: "this node's address for the other nodes (http://10.0.0.2:4000), where they forward writes while it leads", type: { kind: "origin" } },
+  clusterSecret: { env: "NASTY_CLUSTER_SECRET", default: "", describe: "shared by every node of a cluster: authenticates forwarded writes (16 to 256 visible characters)", type: { kind: "string", pattern: /^$|^[\x21-\x7e]{16,256}$/, hint: "16 to 256 visible ASCII characters" } },
+  clusterLeaseMs: { env: "NASTY_CLUSTER_LEASE_MS", default: "3000", describe: "a leader that stops answering Postgres for this long loses the lead (its session is ended: idle_session_timeout)", type: { kind: "integer", min: 500, max: 600_000 } },
+  clusterTailMs: { env: "NASTY_CLUSTER_TAIL_MS", default: "1000", describe: "followers also read the log this often (besides on every notification and reconnect)", type: { kind: "integer", min: 10, max: 600_000 } },
   simulateTraffic: { env: "SIMULATE_TRAFFIC", default: "false", describe: "the original app's switch: a gentle simulator", type: { kind: "choice", choices: ["true", "false"] } },
 } as const satisfies Record<string, Setting>;
 
@@ -78,6 +83,11 @@ export interface Config {
   accessLog: boolean;
   simulateRate: number;
   simulateSeed: number;
+  cluster: boolean;
+  clusterUrl: string;
+  clusterSecret: string;
+  clusterLeaseMs: number;
+  clusterTailMs: number;
 }
 
 export class ConfigError extends Error {
@@ -126,6 +136,16 @@ function unknownNastyVariables(env: NodeJS.ProcessEnv): string[] {
   return Object.keys(env).filter((name) => name.startsWith("NASTY_") && !known.has(name));
 }
 
+/** Cluster mode needs its partners set: a node that cannot reach the log or be reached by the others refuses to start. */
+function checkCluster(values: Record<string, string | number>): void {
+  const missing = [
+    values.databaseUrl === "" ? "DATABASE_URL (the cluster's Postgres)" : null,
+    values.clusterUrl === "" ? "NASTY_CLUSTER_URL (this node's address for the others)" : null,
+    values.clusterSecret === "" ? "NASTY_CLUSTER_SECRET (shared by every node)" : null,
+  ].filter((name) => name !== null);
+  if (missing.length > 0) throw new ConfigError(`NASTY_CLUSTER=on needs ${missing.join(", ")}`);
+}
+
 /** Reads and validates every setting; throws ConfigError naming the first problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const unknown = unknownNastyVariables(env);
@@ -137,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     values[key] = parseOne(setting, env[setting.env] ?? setting.default);
   }
   const simulateRate = values.simulateRate as number;
+  const cluster = values.cluster === "on";
+  if (cluster) checkCluster(values);
   return {
     port: values.port as number,
     host: values.host as string,
@@ -166,5 +188,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessLog: values.accessLog === "on",
     simulateRate: simulateRate === 0 && values.simulateTraffic === "true" ? 1 : simulateRate,
     simulateSeed: values.simulateSeed as number,
+    cluster,
+    clusterUrl: values.clusterUrl as string,
+    clusterSecret: values.clusterSecret as string,
+    clusterLeaseMs: values.clusterLeaseMs as number,
+    clusterTailMs: values.clusterTailMs as number,
   };
 }

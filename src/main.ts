@@ -1,4 +1,5 @@
 // The composition root: config → lock → event log → replay → HTTP and websockets → timers.
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
@@ -8,8 +9,11 @@ import { EventVersionError } from "./event-upgrade.ts";
 import { SqliteLog } from "./log/sqlite.ts";
 import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
 import { PostgresFlusher } from "./log/postgres.ts";
+import { ClusterLog } from "./log/cluster.ts";
+import { ClusterRouting, routeWritesThrough } from "./http/forward.ts";
 import { DataDirError, restoreState, Snapshotter, type Restored } from "./log/snapshots.ts";
 import { Store } from "./store/store.ts";
+import { snapshot as storeSnapshot } from "./store/check.ts";
 import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { loadNativeUws, UwsUnavailableError, type LoadedUws } from "./http/uws.ts";
@@ -37,6 +41,25 @@ import { listenCliSocket } from "./cli/socket.ts";
 import { runInServer, type LiveParts } from "./cli/commands.ts";
 import { registerHealth, startupGate } from "./http/health.ts";
 import { enableMetrics, replayed, watchServer } from "./metrics.ts";
+
+/** Stores up to this many bookmarks report a digest in cluster status (nodes agree when their digests do); larger ones report null. */
+const DIGEST_BOOKMARKS_MAX = 100_000;
+
+/** A hash of everything a read can observe in the store, recomputed only after the store changed. */
+class StoreDigest {
+  private appliedAt = -1;
+  private value: string | null = null;
+  constructor(private readonly store: Store) {}
+
+  current(): string | null {
+    if (this.store.bookmarksById.size > DIGEST_BOOKMARKS_MAX) return null;
+    if (this.appliedAt !== this.store.eventsApplied) {
+      this.value = createHash("sha256").update(JSON.stringify(storeSnapshot(this.store))).digest("hex");
+      this.appliedAt = this.store.eventsApplied;
+    }
+    return this.value;
+  }
+}
 
 /** While replaying, the event loop is handed back this often, so /healthz and /readyz answer. */
 const REPLAY_SLICE_MS = 50;
@@ -71,6 +94,8 @@ export interface Nasty {
   url: string;
   store: Store;
   log: SqliteLog;
+  /** Cluster mode (NASTY_CLUSTER=on): the cluster's log, which Commands append to; null on a single node. */
+  cluster: ClusterLog | null;
   /** Snapshots and compaction; `holdCompaction()` keeps the files a backup copies in place. */
   snapshots: Snapshotter;
   commands: Commands;
@@ -158,8 +183,8 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const snapshotter = new Snapshotter(
     {
       dataDir: config.dataDir, log, nodeId: config.nodeId, everyEvents: config.snapshotEveryEvents, intervalS: config.snapshotIntervalS,
-      // With a Postgres flush, the log keeps what Postgres does not have yet.
-      keepAfter: () => (config.databaseUrl ? (flusher?.status().flushed_seq ?? 0) : null),
+      // With a Postgres flush, the log keeps what Postgres does not have yet (in cluster mode Postgres had it first).
+      keepAfter: () => (config.databaseUrl && !config.cluster ? (flusher?.status().flushed_seq ?? 0) : null),
       say, warn,
     },
     restored,
@@ -167,7 +192,18 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   snapshots = snapshotter;
   snapshotter.start();
 
-  const commands = new Commands(store, log, config);
+  // Cluster mode: writes append to the cluster's log in Postgres (on the leader); every node folds it through its own log.
+  const cluster = config.cluster
+    ? new ClusterLog({
+        url: config.databaseUrl, nodeId: config.nodeId, nodeUrl: config.clusterUrl, local: log, leaseMs: config.clusterLeaseMs, tailMs: config.clusterTailMs,
+        queueEventsMax: config.logQueueEventsMax, say, warn: (line) => logger.warn(line),
+        onFatal: (error) => {
+          logger.fatal({ err: error }, "cluster mode: stopping this node");
+          process.exit(3);
+        },
+      })
+    : null;
+  const commands = new Commands(store, cluster ?? log, config);
   if (config.passwordCostLog2 < Number(SETTINGS.passwordCostLog2.default)) say(`warning: NASTY_PASSWORD_COST_LOG2=${config.passwordCostLog2} hashes new passwords below OWASP's minimum (N=2^17); use it only for tests`);
   const limiter = new RateLimiter(config.rateLimitPerMinute);
   const app = uws.uws.App();
@@ -179,6 +215,11 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   };
   /** Run in reverse order on close, before the log closes. */
   const closers: (() => void | Promise<void>)[] = [];
+  if (cluster) {
+    const routing = new ClusterRouting({ log: cluster, secret: config.clusterSecret, requestTimeoutMs: cluster.appendMsMax + config.clusterLeaseMs * 2, forwardMsMax: cluster.appendMsMax * 2 + config.clusterLeaseMs * 5 });
+    routeWritesThrough(app, routing);
+    closers.push(() => routing.close());
+  }
   const status = () => Object.fromEntries(Object.entries(statusParts).map(([name, part]) => [name, part()]));
 
   // ---- wiring: parts that follow committed events (push onto `observers`), websockets, routes, timers ----
@@ -219,7 +260,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   registerPages(app, { store, commands, limiter, answers, config, cards, stats, liveHead: () => live.history.head, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
   statusParts.pages = () => ({ live_sockets: liveSockets.connections, live_topics: liveSockets.subscribers.size, tag_sets: live.tagSets.size });
 
-  registerHealth(app, { store, limiter, config, readiness: () => log.commitProblem() ?? searchProblem(search) });
+  registerHealth(app, { store, limiter, config, readiness: () => cluster?.readiness() ?? log.commitProblem() ?? searchProblem(search) });
   closers.push(watchServer({
     connections: () => ({ json: realtime.hub.connections, live: liveSockets.connections }),
     subscriptions: () => liveSockets.connections + [...realtime.hub.joins.values()].reduce((total, count) => total + count, 0),
@@ -245,7 +286,14 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   cliReady({ config, store, log, commands, snapshots: snapshotter, holdCompaction: () => snapshotter.holdCompaction() });
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
-  if (config.databaseUrl) {
+  // In cluster mode it is the log itself: the node joins it now that everything following the log is wired.
+  if (cluster) {
+    cluster.start();
+    const digest = new StoreDigest(store);
+    statusParts.cluster = () => ({ ...cluster.status(), store_digest: digest.current() });
+    statusParts.flush = () => ({ enabled: false, cluster: true });
+    closers.push(() => cluster.close());
+  } else if (config.databaseUrl) {
     const postgres = (flusher = new PostgresFlusher({
       url: config.databaseUrl, log, nodeId: config.nodeId, batchEvents: config.flushBatchEvents, intervalMs: config.flushIntervalMs,
       backoffMaxMs: config.flushBackoffMaxMs, timeoutMs: config.flushTimeoutMs, say, warn,
@@ -267,7 +315,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
 
   let closing: Promise<void> | null = null;
   return {
-    config, port, url, store, log, snapshots: snapshotter, commands, app, uws,
+    config, port, url, store, log, cluster, snapshots: snapshotter, commands, app, uws,
     replayed: { snapshot: restored.snapshot, snapshotSeq: restored.snapshotSeq, events: replayedEvents, ms: replayMs },
     close() {
       closing ??= (async () => {

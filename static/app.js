@@ -1,4 +1,4 @@
-// Nasty pages, client side: relative times, owner-only controls, the live indicator and resync, scramble layout.
+// Nasty pages, client side: relative times, owner-only controls, the live indicator and resync, pause, scramble layout, keyboard shortcuts.
 // A static file (the Content-Security-Policy allows no inline script); htmx and hx-ws do the rest.
 (() => {
   "use strict";
@@ -86,8 +86,13 @@
     } catch {
       return;
     }
-    if (message.resync === true) resync();
-    else if (Number.isSafeInteger(message.seq) && (lastSeq === null || message.seq > lastSeq)) lastSeq = message.seq;
+    if (Number.isSafeInteger(message.seq) && (lastSeq === null || message.seq > lastSeq)) lastSeq = message.seq;
+    if (holding()) {
+      // Held until resumed: hx-ws skips a message whose event detail is marked cancelled.
+      event.detail.cancelled = true;
+      event.preventDefault();
+      hold(message);
+    } else if (message.resync === true) resync();
   });
   document.addEventListener("htmx:ws:after:connection", (event) => {
     const connection = event.detail && event.detail.connection;
@@ -103,6 +108,73 @@
     else setLive("reconnecting", document.hidden ? "paused" : "reconnecting…");
   });
   document.addEventListener("htmx:ws:error", () => setLive("reconnecting", "reconnecting…"));
+
+  // ---- pause: a live page and the scramble hold what arrives until resumed (WCAG 2.2.2) ----
+  // While paused, each live message is kept instead of swapped; resuming swaps them in the order
+  // they came, exactly as hx-ws would have, and keeps holding newer ones until the queue is empty
+  // so nothing overtakes. A resync while paused drops what was held: the reload shows it all.
+
+  const HELD_MESSAGES_MAX = 1000;
+  const pauseButton = document.getElementById("pause");
+  const liveRoot = document.getElementById("main");
+  let paused = false;
+  let releasing = false;
+  let heldResync = false;
+  const held = [];
+
+  function holding() {
+    return paused || releasing;
+  }
+
+  function showPause() {
+    if (!pauseButton) return;
+    pauseButton.setAttribute("aria-pressed", String(paused));
+    pauseButton.textContent = !paused ? "pause" : held.length > 0 || heldResync ? `resume (${heldResync ? "reload" : `${held.length} waiting`})` : "resume";
+  }
+
+  function hold(message) {
+    if (message.resync === true || held.length >= HELD_MESSAGES_MAX) {
+      heldResync = true;
+      held.length = 0;
+    } else if (!heldResync && typeof message.content === "string") {
+      held.push(message);
+    }
+    showPause();
+  }
+
+  async function release() {
+    releasing = true;
+    if (heldResync) {
+      heldResync = false;
+      held.length = 0;
+      resync();
+    }
+    while (held.length > 0 && !paused) {
+      const message = held.shift();
+      let swap = message.swap || "innerHTML";
+      if (!/(?:^|\s)swapEmpty(?::(?:true|false))?(?=\s|$)/.test(swap)) swap += " swapEmpty:false";
+      try {
+        await htmx.swap({ sourceElement: liveRoot, target: message.target || liveRoot, swap, text: message.content, transition: false });
+      } catch {
+        // A target that is gone (a card deleted meanwhile) is what live delivery meets too.
+      }
+      showPause();
+    }
+    releasing = false;
+    showPause();
+  }
+
+  if (pauseButton) {
+    pauseButton.hidden = false;
+    pauseButton.addEventListener("click", () => {
+      paused = !paused;
+      showPause();
+      if (paused) return;
+      if (liveRoot && liveRoot.hasAttribute("hx-ws:connect")) void release();
+      const scrambleBox = document.getElementById("scramble");
+      if (scrambleBox) htmx.ajax("GET", "/scramble/cards", { target: "#scramble", swap: "innerHTML settle:0" }).catch(() => {});
+    });
+  }
 
   // ---- scramble: cards scattered at random positions and angles, dealt again every 5 s ----
 
@@ -132,10 +204,10 @@
       resizeTimer = setTimeout(() => scatter(scramble), 200);
     });
     // The 5-second deal comes from hx-trigger="every 5s"; it pauses for visitors who prefer
-    // reduced motion and for hidden tabs. The "shuffle now" button always works.
+    // reduced motion, for hidden tabs and while the pause button is pressed. "Shuffle now" always works.
     document.addEventListener("htmx:before:request", (event) => {
       const source = event.detail && event.detail.ctx && event.detail.ctx.sourceElement;
-      if (source === scramble && (reducedMotion.matches || document.hidden)) event.preventDefault();
+      if (source === scramble && (reducedMotion.matches || document.hidden || paused)) event.preventDefault();
     });
   }
 
@@ -156,6 +228,100 @@
     const feed = document.getElementById("feed");
     if (feed) while (feed.children.length > FEED_ITEMS_MAX) feed.lastElementChild.remove();
   }).observe(document.body, { childList: true, subtree: true });
+
+  // ---- keyboard shortcuts: / search, n new, j k move, o open, e edit, ? the list ----
+  // Never while typing in a field or with Ctrl, Alt or Meta held (those are the browser's).
+
+  const shortcuts = document.getElementById("shortcuts");
+  let selectedId = null;
+
+  function typing(target) {
+    return target instanceof Element && (target.isContentEditable || target.closest("input, textarea, select, [contenteditable]") !== null);
+  }
+
+  function listCards() {
+    return [...document.querySelectorAll("main .card[id]")];
+  }
+
+  function selectedCard() {
+    return selectedId === null ? null : document.getElementById(selectedId);
+  }
+
+  function select(card) {
+    const previous = selectedCard();
+    if (previous) previous.classList.remove("selected");
+    selectedId = card.id;
+    card.classList.add("selected");
+    card.tabIndex = -1;
+    card.focus({ preventScroll: true });
+    card.scrollIntoView({ block: "nearest", behavior: reducedMotion.matches ? "auto" : "smooth" });
+  }
+
+  function move(step) {
+    const cards = listCards();
+    if (cards.length === 0) return;
+    const index = cards.indexOf(selectedCard());
+    const next = index < 0 ? 0 : Math.min(cards.length - 1, Math.max(0, index + step));
+    select(cards[next]);
+  }
+
+  function focusNewBookmark() {
+    const field = document.querySelector('#new-bookmark input[name="url"]');
+    if (!field) return false;
+    field.focus();
+    return true;
+  }
+
+  const SHORTCUTS = {
+    "/": () => {
+      const search = document.querySelector('main input[type="search"]');
+      if (search) search.focus();
+      else location.href = "/search";
+    },
+    n: () => {
+      if (!focusNewBookmark()) location.href = "/bookmarks#new-bookmark";
+    },
+    j: () => move(1),
+    k: () => move(-1),
+    o: () => {
+      const link = selectedCard()?.querySelector(".card-title a[href]");
+      if (link) location.href = link.href;
+    },
+    e: () => {
+      const card = selectedCard();
+      if (card && viewer && card.dataset.owner === viewer) location.href = `/b/${card.id.slice("b-".length)}/edit`;
+    },
+    "?": () => {
+      if (!shortcuts) return;
+      if (shortcuts.open) shortcuts.close();
+      else shortcuts.showModal();
+    },
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || event.isComposing || typing(event.target)) return;
+    const action = Object.hasOwn(SHORTCUTS, event.key) ? SHORTCUTS[event.key] : null;
+    if (!action || (shortcuts && shortcuts.open && event.key !== "?")) return;
+    event.preventDefault();
+    action();
+  });
+
+  // A card replaced live (an edit) keeps its selection.
+  document.addEventListener("htmx:after:swap", () => {
+    const card = selectedCard();
+    if (card && !card.classList.contains("selected")) card.classList.add("selected");
+  });
+
+  // After load: scrolling to the fragment, which the browser does then, would otherwise take the focus back.
+  // The bookmarklet runs on other sites; here a click (which the policy would refuse) says how to use it.
+  for (const link of document.querySelectorAll("a.bookmarklet")) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      link.textContent = "drag me to your bookmarks bar";
+    });
+  }
+
+  if (location.hash === "#new-bookmark") window.addEventListener("load", () => focusNewBookmark(), { once: true });
 
   formatTimes(document);
   setInterval(() => formatTimes(document), TIMES_REFRESH_MS);

@@ -241,7 +241,7 @@ describe("the guard", { timeout: 120_000 }, () => {
   });
 
   test("an unexpected exception in a /live handshake answers 500 with the request id; the process goes on", async () => {
-    const restore = inject(fixtures.nasty.store.bookmarksById, "get");
+    const restore = inject(fixtures.nasty.store, "visibleBookmark");
     let outcome;
     try {
       outcome = await handshake(wsUrl(fixtures.nasty, `/live?topic=bookmark:${fixtures.bookmarkId}`), {});

@@ -7,7 +7,7 @@ import { PageClient } from "./support/pages.ts";
 
 /** Titles of the cards in a page, in order. */
 function cardTitles(html: string): string[] {
-  return [...html.matchAll(/<h3 class="card-title">(?:<a [^>]*>|<span>)([^<]*)</g)].map((match) => match[1]!);
+  return [...html.matchAll(/<h3 class="card-title"[^>]*>(?:<a [^>]*>|<span>)([^<]*)</g)].map((match) => match[1]!);
 }
 
 describe("pages", { timeout: 60_000 }, () => {

@@ -86,9 +86,9 @@ function storeSnapshot(store: Store): Snapshot {
       .sort(byId),
     comments: bookmarks
       .flatMap((bookmark) => bookmark.comments ?? [])
-      .map((comment) => ({ id: comment.id, bookmark_id: comment.bookmark.id, user_id: comment.user.id, body: comment.body, inserted_at: comment.insertedAt }))
+      .map((comment) => ({ id: comment.id, bookmark_id: comment.bookmarkId, user_id: comment.user.id, body: comment.body, inserted_at: comment.insertedAt }))
       .sort(byId),
-    tags: [...store.tags.keys()].sort(),
+    tags: store.tagNamesInUse().sort(),
   };
 }
 

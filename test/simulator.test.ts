@@ -78,7 +78,7 @@ describe("traffic simulator", () => {
     assert.equal(nasty.store.bookmarksById.size, stats.created - stats.deleted);
     assert.equal(nasty.store.commentCount > 0, true);
     const reply = await request(nasty.url, "GET", "/api/bookmarks?limit=100");
-    const newestPublic = nasty.store.publicBookmarks.items.slice(-100).reverse().map((bookmark) => bookmark.id);
+    const newestPublic = nasty.store.publicBookmarks.newest(100).map((bookmark) => bookmark.id);
     assert.deepEqual(reply.json.data.map((bookmark: { id: number }) => bookmark.id), newestPublic);
     const privateOnes = [...nasty.store.bookmarksById.values()].filter((bookmark) => !bookmark.public);
     assert.ok(privateOnes.length > 0, "some simulated bookmarks are private");

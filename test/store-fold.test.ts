@@ -107,3 +107,34 @@ test("random commands keep indexes consistent and replay exact", async () => {
     }
   }
 });
+
+test("a comment racing its bookmark's delete is settled alike live and on replay: refused before logging, or answered as saved", async () => {
+  const file = path.join(tempDir(), "events.sqlite3");
+  const store = new Store(1);
+  const logged: LoggedEvent[] = [];
+  const log = new SqliteLog({ file, nodeId: 1, onCommitted: (events: LoggedEvent[]) => events.forEach((event) => (logged.push(event), store.apply(event))), queueEventsMax: 10_000 });
+  const commands = new Commands(store, log, testConfig());
+  const { user } = await commands.register({ username: "ann", password: "password1" }, "local");
+  // Delete first, comment while it is in flight: 404 and nothing logged for the comment.
+  const first = await commands.createBookmark(user, { title: "one", url: "https://one.example" });
+  const deleting = commands.deleteBookmark(user, first.id);
+  await assert.rejects(commands.postComment(user, first.id, { body: "late" }), (error: unknown) => error instanceof HttpError && error.status === 404);
+  await deleting;
+  assert.equal(logged.filter((event) => event.type === "comment.posted").length, 0);
+  // Comment first, delete while it is in flight (same batch): the comment is answered as saved and leaves with its bookmark.
+  const second = await commands.createBookmark(user, { title: "two", url: "https://two.example" });
+  const commenting = commands.postComment(user, second.id, { body: "early" });
+  const deleted = commands.deleteBookmark(user, second.id);
+  const comment = await commenting;
+  await deleted;
+  assert.deepEqual([comment.bookmarkId, comment.body, comment.user.id], [second.id, "early", user.id]);
+  assert.equal(logged.filter((event) => event.type === "comment.posted").length, 1);
+  assert.equal(store.bookmarksById.has(second.id), false);
+  assert.equal(store.commentCount, 0);
+  await log.close();
+  const replayed = new Store(1);
+  const reopened = new SqliteLog({ file, nodeId: 1, onCommitted: () => {}, queueEventsMax: 1 });
+  reopened.replay((event) => replayed.apply(event));
+  await reopened.close();
+  assert.deepEqual(snapshot(replayed), snapshot(store));
+});

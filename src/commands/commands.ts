@@ -7,7 +7,8 @@ import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../auth/pa
 import { PasswordAttempts, type AttemptSource } from "../auth/password-attempts.ts";
 import { hashToken, newTokenSecret } from "../auth/tokens.ts";
 import { urlKey } from "../store/url-key.ts";
-import { CommentInput, CreateBookmark, Credentials, NewPassword, PasswordChange, PasswordConfirmation, Registration, TokenInput, UpdateBookmark, parseInput } from "./schemas.ts";
+import { BulkEditInput, CommentInput, CreateBookmark, Credentials, NewPassword, PasswordChange, PasswordConfirmation, Registration, TagRename, TokenInput, UpdateBookmark, normalizeTags, parseInput, type BulkAction } from "./schemas.ts";
+import { bulkEvents, checkBulkTags, retagEvents } from "./bulk.ts";
 
 export interface CommandOptions {
   signup: "open" | "closed";
@@ -32,6 +33,20 @@ export type BatchOutcome =
   | { kind: "created"; id: BookmarkId }
   | { kind: "duplicate"; id: BookmarkId | null }
   | { kind: "invalid"; error: HttpError };
+
+/** What a bulk edit did: the ids it named, and those it changed (the others already were as asked). */
+export interface BulkResult {
+  action: BulkAction;
+  ids: number[];
+  changed: number[];
+}
+
+/** What a tag rename, merge or deletion did: how many of the owner's bookmarks it changed. */
+export interface TagEditResult {
+  tag: string;
+  name: string | null;
+  bookmarks: number;
+}
 
 export interface IssuedToken {
   token: Token;
@@ -299,6 +314,59 @@ export class Commands {
     for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.log.append(bodies.slice(start, start + BATCH_BOOKMARKS_MAX));
   }
 
+  /**
+   * A bulk edit of the user's own bookmarks (POST /api/bookmarks/bulk, the bulk form): validated
+   * as a whole — an id that is unknown, someone else's, repeated, one too many, or a change a
+   * bookmark cannot take refuses everything — then one append, so it commits (and goes live) as
+   * one unit or not at all. Tag actions share one reservation per user with tag care, so two
+   * tag rewrites of one person never interleave.
+   */
+  async bulkEdit(user: User, input: unknown): Promise<BulkResult> {
+    const { ids, action, tags } = parseInput(BulkEditInput, input);
+    checkBulkTags(action, tags);
+    const bookmarks = ids.map((id) => this.ownBookmark(user, id));
+    const bodies = bulkEvents(bookmarks, action, tags);
+    const keys = action === "delete" ? bookmarks.map((bookmark) => `delete:${bookmark.id}`) : action.endsWith("_tags") ? [retagReservation(user)] : [];
+    this.reserve(keys, () => new HttpError(409, action === "delete" ? "one of these bookmarks is being deleted already" : "another tag change of yours is being saved; try again"));
+    if (bodies.length > 0) await this.appendReserved(bodies, keys);
+    else for (const key of keys) this.reserved.delete(key);
+    const changed = bodies.map((body) => (body.payload as { id: number }).id);
+    return { action, ids, changed };
+  }
+
+  /** The user's own tag named by `raw` (as given in a path or a form), normalized; 404 when none of their bookmarks carries it. */
+  ownTag(user: User, raw: string): string {
+    const [tag] = normalizeTags([raw]);
+    if (tag === undefined || !carriesTag(user, tag)) {
+      throw new HttpError(404, `none of your bookmarks is tagged "${raw.slice(0, 64)}"`);
+    }
+    return tag;
+  }
+
+  /**
+   * Renames one of the user's tags on every bookmark of theirs carrying it; onto a tag they
+   * already use, the two merge. One append (at most TAG_EDIT_BOOKMARKS_MAX bookmarks).
+   */
+  async renameTag(user: User, raw: string, input: unknown): Promise<TagEditResult> {
+    const tag = this.ownTag(user, raw);
+    const { name } = parseInput(TagRename, input);
+    if (name === tag) throw new HttpError(422, `the tag is already called "${tag}"`, { errors: { name: ["is the tag's name already"] } });
+    return this.retag(user, tag, name);
+  }
+
+  /** Takes one of the user's tags off every bookmark of theirs carrying it, in one append. */
+  async deleteTag(user: User, raw: string): Promise<TagEditResult> {
+    return this.retag(user, this.ownTag(user, raw), null);
+  }
+
+  private async retag(user: User, tag: string, name: string | null): Promise<TagEditResult> {
+    const bodies = retagEvents([...user.bookmarks.values()], tag, name);
+    const keys = [retagReservation(user)];
+    this.reserve(keys, () => new HttpError(409, "another tag change of yours is being saved; try again"));
+    await this.appendReserved(bodies, keys);
+    return { tag, name, bookmarks: bodies.length };
+  }
+
   async deleteBookmark(user: User, id: number): Promise<void> {
     const bookmark = this.ownBookmark(user, id);
     const keys = [`delete:${bookmark.id}`];
@@ -317,10 +385,10 @@ export class Commands {
     this.reserve(keys, () => new HttpError(409, `the account ${user.username} is already being deleted`));
     try {
       const bodies: EventBody[] = [
-        ...user.bookmarks.items.map((bookmark): EventBody => ({ type: "bookmark.deleted", payload: { id: bookmark.id } })),
+        ...[...user.bookmarks.values()].map((bookmark): EventBody => ({ type: "bookmark.deleted", payload: { id: bookmark.id } })),
         ...[...this.store.commentsById.values()]
-          .filter((comment) => comment.user === user && comment.bookmark.user !== user)
-          .map((comment): EventBody => ({ type: "comment.deleted", payload: { id: comment.id, bookmark_id: comment.bookmark.id } })),
+          .filter((comment) => comment.user === user && this.store.bookmarksById.get(comment.bookmarkId)?.user !== user)
+          .map((comment): EventBody => ({ type: "comment.deleted", payload: { id: comment.id, bookmark_id: comment.bookmarkId } })),
         ...this.tokensOf(user).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } })),
       ];
       for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.log.append(bodies.slice(start, start + BATCH_BOOKMARKS_MAX));
@@ -333,22 +401,27 @@ export class Commands {
   /** Deletes a comment: 404 when `viewer` cannot see it (or it is gone), 403 when mayDeleteComment says no. */
   async deleteComment(viewer: User, id: number): Promise<void> {
     const comment = this.store.commentsById.get(id as CommentId);
-    if (!comment || !canSee(viewer, comment.bookmark)) throw new HttpError(404, `no comment ${id}`);
+    const bookmark = comment && this.store.bookmarksById.get(comment.bookmarkId);
+    if (!comment || !bookmark || !canSee(viewer, bookmark)) throw new HttpError(404, `no comment ${id}`);
     if (!mayDeleteComment(viewer, comment)) throw new HttpError(403, `comment ${id} was written by ${comment.user.username}; only its author may delete it`);
     const keys = [`delete-comment:${comment.id}`];
     this.reserve(keys, () => new HttpError(404, `no comment ${id} (it is being deleted)`));
-    await this.appendReserved([{ type: "comment.deleted", payload: { id: comment.id, bookmark_id: comment.bookmark.id } }], keys);
+    await this.appendReserved([{ type: "comment.deleted", payload: { id: comment.id, bookmark_id: comment.bookmarkId } }], keys);
   }
 
   async postComment(user: User, bookmarkId: number, input: unknown): Promise<Comment> {
     const bookmark = this.store.visibleBookmark(bookmarkId, user);
     if (!bookmark) throw new HttpError(404, `no bookmark ${bookmarkId}`);
     const { body } = parseInput(CommentInput, input);
+    // A delete already in flight wins before anything is logged: the answer is the bookmark's.
+    if (this.reserved.has(`delete:${bookmark.id}`)) throw new HttpError(404, `no bookmark ${bookmarkId} (it is being deleted)`);
     const id = this.store.ids.next<CommentId>();
-    await this.log.append([{ type: "comment.posted", payload: { id, bookmark_id: bookmark.id, user_id: user.id, body } }]);
-    const comment = bookmark.comments?.findLast((candidate) => candidate.id === id);
-    if (!comment) throw new HttpError(404, `bookmark ${bookmarkId} was deleted before the comment was saved`);
-    return comment;
+    const [logged] = await this.log.append([{ type: "comment.posted", payload: { id, bookmark_id: bookmark.id, user_id: user.id, body } }]);
+    const stored = this.store.bookmarksById.get(bookmark.id)?.comments?.findLast((candidate) => candidate.id === id);
+    // The comment is durable either way. When a delete of its bookmark (or the bookmark's owner's
+    // erasure) committed around it, the delete took the comment with it; the answer is still the
+    // comment as saved, the same whichever of the two committed first.
+    return stored ?? { id, bookmarkId: bookmark.id, user, body, insertedAt: logged!.ts };
   }
 }
 
@@ -358,6 +431,17 @@ const FIRST_ACCOUNT = "first-account";
 /** What a command saving `url` for `user` reserves while its commit is in flight: the URL's duplicate key. */
 function urlReservation(user: User, url: string): string {
   return `url:${user.id}:${urlKey(url)}`;
+}
+
+/** What every rewrite of one user's tags reserves while its commit is in flight (bulk tag actions, tag care). */
+/** Whether any of the user's bookmarks carries `tag` (read one bookmark at a time). */
+function carriesTag(user: User, tag: string): boolean {
+  for (const bookmark of user.bookmarks.values()) if (bookmark.tags.includes(tag)) return true;
+  return false;
+}
+
+function retagReservation(user: User): string {
+  return `retag:${user.id}`;
 }
 
 /** 409 naming the bookmark already saved: its id and its URL as it was given. */

@@ -16,6 +16,8 @@ export const LIMITS = {
   passwordCharsMin: 8,
   passwordCharsMax: 1024,
   tokenNameCharsMax: 100,
+  /** Bookmarks one bulk edit may name (POST /api/bookmarks/bulk): one append, one transaction. */
+  bulkIdsMax: 1000,
 } as const;
 
 /**
@@ -229,6 +231,52 @@ export const UpdateBookmark: Schema<Infer<typeof updateBookmarkStruct>, Partial<
     if (raw.unread !== undefined) changes.unread = raw.unread ?? false;
     return changes;
   },
+};
+
+/** What a bulk edit does to every bookmark it names. */
+export const BULK_ACTIONS = ["add_tags", "remove_tags", "make_public", "make_private", "mark_read", "mark_unread", "delete"] as const;
+export type BulkAction = (typeof BULK_ACTIONS)[number];
+const isBulkAction = (value: unknown): value is BulkAction => typeof value === "string" && (BULK_ACTIONS as readonly string[]).includes(value);
+
+const BulkIds = field<number[]>("ids", (value) => {
+  if (!Array.isArray(value) || value.length === 0) return "must be a non-empty list of bookmark ids";
+  if (value.length > LIMITS.bulkIdsMax) return `must be at most ${LIMITS.bulkIdsMax.toLocaleString("en")} ids (got ${value.length.toLocaleString("en")})`;
+  const seen = new Set<number>();
+  for (const id of value) {
+    if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 1) return `must each be a positive integer (${String(JSON.stringify(id)).slice(0, 20)} is not)`;
+    if (seen.has(id)) return `must not repeat an id (${id} appears twice)`;
+    seen.add(id);
+  }
+  return true;
+});
+
+const BulkActionField = field<BulkAction>("action", (value) => isBulkAction(value) || `must be one of ${BULK_ACTIONS.join(", ")}`);
+
+/** A bulk edit, parsed: the tags are normalized, non-empty for the tag actions and empty for the others. */
+export type BulkEdit = { ids: number[]; action: BulkAction; tags: string[] };
+
+const bulkShape = objectOf({ ids: BulkIds, action: BulkActionField }, { tags: Tags });
+export const BulkEditInput: Schema<Infer<typeof bulkShape.struct>, BulkEdit> = {
+  struct: bulkShape.struct,
+  accepts: bulkShape.accepts,
+  normalize: (raw) => ({ ids: raw.ids, action: raw.action, tags: tagList(raw.tags) }),
+};
+
+/** One tag's new name (PATCH /api/tags/:name): a single tag, normalized like every tag. */
+const TagName = field<string>("name", (value) => {
+  if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) return "can't be blank";
+  if (typeof value !== "string") return "must be a string";
+  if (value.includes(",")) return "must be one tag (no commas)";
+  const tag = tagList([value])[0] ?? "";
+  if (tag.length > LIMITS.tagCharsMax) return `must be at most ${LIMITS.tagCharsMax} characters`;
+  return textProblem(tag, "line") ?? true;
+});
+
+const tagNameShape = objectOf({ name: TagName }, {});
+export const TagRename: Schema<Infer<typeof tagNameShape.struct>, { name: string }> = {
+  struct: tagNameShape.struct,
+  accepts: tagNameShape.accepts,
+  normalize: (raw) => ({ name: tagList([raw.name])[0]! }),
 };
 
 const usernamePattern = new RegExp(`^[a-z0-9_-]{${LIMITS.usernameCharsMin},${LIMITS.usernameCharsMax}}$`);

@@ -105,6 +105,20 @@ async function postComment(deps: ApiDeps, context: Context): Promise<Answer> {
   return { status: 201, json: { comment: { data: commentJson(comment), message: "Comment posted successfully" } } };
 }
 
+async function bulkEdit(deps: ApiDeps, context: Context): Promise<Answer> {
+  const body = object(jsonBody(context));
+  if (!body) throw new HttpError(400, "Invalid parameters. Expected an object with 'ids', 'action' and (for add_tags, remove_tags) 'tags'");
+  const result = await deps.commands.bulkEdit(context.viewer!, body);
+  return { status: 200, json: { data: result } };
+}
+
+async function renameTag(deps: ApiDeps, context: Context): Promise<Answer> {
+  const body = object(jsonBody(context));
+  if (!body) throw new HttpError(400, "Invalid parameters. Expected an object with the tag's new 'name'");
+  const result = await deps.commands.renameTag(context.viewer!, context.params[0] ?? "", body);
+  return { status: 200, json: { data: result } };
+}
+
 function listTags(deps: ApiDeps, context: Context): Answer {
   const userName = context.query.get("user");
   const prefix = (context.query.get("q") ?? "").trim().toLowerCase();
@@ -155,6 +169,7 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
 
   route(app, deps, "get", "/api/bookmarks", (context) => listBookmarks(deps, context), cachedRead);
   route(app, deps, "post", "/api/bookmarks", (context) => createBookmark(deps, context), write);
+  route(app, deps, "post", "/api/bookmarks/bulk", (context) => bulkEdit(deps, context), write);
   route(app, deps, "get", "/api/bookmarks/random", (context) => randomBookmarks(deps, context, intParam(context, "n", 20, 1, 100)), read);
   route(app, deps, "get", "/api/scramble", (context) => randomBookmarks(deps, context, 20), read);
   route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context), context.viewer) } }), cachedRead);
@@ -170,6 +185,11 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
     return { status: 204 };
   }, { auth: "required" });
   route(app, deps, "get", "/api/tags", (context) => listTags(deps, context), cachedRead);
+  route(app, deps, "patch", "/api/tags/:name", (context) => renameTag(deps, context), write);
+  route(app, deps, "del", "/api/tags/:name", async (context) => {
+    await deps.commands.deleteTag(context.viewer!, context.params[0] ?? "");
+    return { status: 204 };
+  }, { auth: "required" });
 
   route(app, deps, "get", "/api/status", () => ({
     status: 200,

@@ -12,7 +12,7 @@ import { siteOrigin, type SiteConfig, type SiteOrigin } from "../auth/site-origi
 import { requestAnswered, requestStarted, type RequestTiming } from "../metrics.ts";
 
 /** The headers any handler may read; uWS only lets us read them before the handler returns. */
-const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent"] as const;
+const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent", "x-nasty-request-id", "x-nasty-cluster-secret", "x-nasty-retry"] as const;
 export type HeaderName = (typeof HEADER_NAMES)[number];
 const HEADER_NAME_SET: ReadonlySet<string> = new Set(HEADER_NAMES);
 
@@ -84,6 +84,7 @@ export class Exchange implements Context, Guarded {
   readonly headers: Record<HeaderName, string> = {
     authorization: "", "content-type": "", "content-length": "", cookie: "", origin: "", host: "", accept: "",
     "x-forwarded-for": "", "x-forwarded-host": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
+    "x-nasty-request-id": "", "x-nasty-cluster-secret": "", "x-nasty-retry": "",
   };
   readonly remoteAddress: string;
   viewer: User | null = null;
@@ -91,6 +92,8 @@ export class Exchange implements Context, Guarded {
   via: Context["via"] = null;
   body: Buffer | null = null;
   stream?: BodyStream;
+  /** Sees (and may change) the answer before it is written, also when the client went away (cluster mode keeps forwarded writes' answers). */
+  onAnswer: ((answer: Answer) => Answer) | null = null;
   /** The first header holding a forbidden byte, by name ("" when none). */
   readonly badHeader: string = "";
   private aborted = false;
@@ -210,14 +213,16 @@ export class Exchange implements Context, Guarded {
 
   /** Writes `answer` unless the client went away or it was already answered. */
   answer(answer: Answer): void {
+    const final = this.onAnswer === null ? answer : this.onAnswer(answer);
+    this.onAnswer = null;
     if (!this.open) return;
-    this.res.cork(() => this.write(answer));
+    this.res.cork(() => this.write(final));
   }
 
   fail(error: unknown): void {
     if (!(error instanceof HttpError)) this.log.error({ err: error, route: `${this.method.toUpperCase()} ${this.route.pattern}`, path: this.path }, "unexpected error; answered 500");
     else if (logger.isLevelEnabled("debug")) this.log.debug({ status: error.status, error: error.message, path: this.path }, "answered an operating error");
-    if (this.aborted || this.written === "done") return;
+    if (this.written === "done" || (this.aborted && this.onAnswer === null)) return;
     if (this.written === "started") {
       this.abandon();
       return;

@@ -8,7 +8,7 @@ import { CSRF_COOKIE, CSRF_FIELD, checkCsrf, checkOrigin, csrfToken, newCsrfSeed
 import { csrfSeedCookie } from "../auth/sessions.ts";
 import { render, type CardCache } from "../render/html.ts";
 import type { StatsSources } from "../render/stats.ts";
-import { formBody, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
+import { formParams, type Context, type RouteOptions, type RouterDeps } from "./router.ts";
 import { SESSION_COOKIE, cookieValue } from "../auth/cookies.ts";
 import type { Answer } from "./respond.ts";
 import type { Assets } from "./pages-static.ts";
@@ -44,6 +44,7 @@ export const CONTENT_SECURITY_POLICY = [
   "style-src 'self'",
   "img-src 'self' data:",
   "connect-src 'self'",
+  "manifest-src 'self'",
   "form-action 'self'",
   "base-uri 'none'",
   "frame-ancestors 'none'",
@@ -117,9 +118,14 @@ export function formToken(context: Context): string {
 
 /** Reads a page form: same-origin, with a valid CSRF token; returns its fields. */
 export function readForm(context: Context): Record<string, string> {
+  return Object.fromEntries(readFormParams(context));
+}
+
+/** readForm, keeping repeated fields (the ticked checkboxes of a list). */
+export function readFormParams(context: Context): URLSearchParams {
   checkOrigin(context.headers.origin, context.site);
-  const fields = formBody(context);
-  checkCsrf(csrfSeed(context), fields[CSRF_FIELD]);
+  const fields = formParams(context);
+  checkCsrf(csrfSeed(context), fields.get(CSRF_FIELD) ?? undefined);
   return fields;
 }
 

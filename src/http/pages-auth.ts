@@ -10,6 +10,7 @@ import { idParam } from "./params.ts";
 import { route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import { localPath, page, pageOptions, readForm, redirect, requireViewer, secureCookies, type PageContext } from "./page.ts";
+import { bookmarkletHref } from "./pages-care.ts";
 
 export function fieldErrors(error: HttpError): FieldErrors {
   const errors = error.extra.errors;
@@ -95,7 +96,7 @@ function settingsPage(pages: PageContext, context: Context, extras: SettingsExtr
   const { api, sessions } = ownTokens(pages, viewer);
   const tokens = api.map((token) => ({ id: token.id, name: token.name, createdAt: isoTime(token.createdAt), createdAtText: utcText(token.createdAt) }));
   const data = {
-    tokens, sessions, created: extras.created ?? null, message: extras.message ?? null, name: extras.name ?? "",
+    tokens, sessions, created: extras.created ?? null, message: extras.message ?? null, name: extras.name ?? "", bookmarklet: bookmarkletHref(context.site.origin),
     passwordMessage: extras.passwordMessage ?? null, passwordChanged: extras.passwordChanged === true, deleteMessage: extras.deleteMessage ?? null,
   };
   return page(pages, context, "@pages/settings", "Settings", "settings", data, { status: extras.status });

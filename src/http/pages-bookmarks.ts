@@ -11,6 +11,7 @@ import { formBody, route, type Context } from "./router.ts";
 import { percentDecodeAll } from "../text.ts";
 import type { Answer } from "./respond.ts";
 import { fieldErrors } from "./pages-auth.ts";
+import { bulkBar, myTags } from "./pages-care.ts";
 import { checkSharedFormWrite, formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, type PageContext } from "./page.ts";
 
 export const FEED_PAGE_SIZE = 50;
@@ -28,6 +29,8 @@ interface FeedSpec {
   live: string;
   query: Omit<BookmarkQuery, "limit" | "beforeOrd">;
   emptyText: string;
+  /** The viewer's own list: it gets the bulk bar. */
+  own?: boolean;
 }
 
 /** The list part of a feed page: one page of cards, newest first, with links to older pages. */
@@ -43,6 +46,7 @@ function feedData(pages: PageContext, context: Context, spec: FeedSpec): object 
     older: result.nextCursor ? `${context.path}?cursor=${result.nextCursor}` : null,
     newest: beforeOrd === undefined ? null : context.path,
     emptyText: spec.emptyText,
+    bulk: spec.own ? bulkBar(context) : null,
   };
 }
 
@@ -98,11 +102,32 @@ function valuesOf(bookmark: Bookmark): FormValues {
   return { url: bookmark.url, title: bookmark.title, description: bookmark.description, tags: bookmark.tags.join(", "), public: bookmark.public };
 }
 
+/** A URL inside shared text ("Look at this https://…"): phones often share a link as text alone. */
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"]+/i;
+
+/**
+ * The add form's values from its address: `url`, `title`, `description` and `tags` (the
+ * bookmarklet, the extension), and `text` from the web app manifest's share target. Shared text
+ * that carries the only URL gives it up; what is left of the text becomes the description.
+ */
+export function prefillOf(query: URLSearchParams): FormValues {
+  let url = query.get("url") ?? "";
+  let text = query.get("text") ?? "";
+  const found = url === "" ? URL_IN_TEXT.exec(text) : null;
+  if (found) {
+    url = found[0];
+    text = text.slice(0, found.index) + text.slice(found.index + found[0].length);
+  }
+  text = text.trim() === url ? "" : text.trim();
+  const description = [query.get("description") ?? "", text].filter((part) => part !== "").join("\n\n");
+  return { url, title: query.get("title") ?? "", description, tags: query.get("tags") ?? "", public: true };
+}
+
 function minePage(pages: PageContext, context: Context, form: BookmarkForm, status = 200): Answer {
   const viewer = requireViewer(context);
   const data = feedData(pages, context, {
     title: "My bookmarks", heading: "My bookmarks", intro: "", section: "mine", live: topic.privateOf(viewer.username),
-    query: { viewer, user: viewer }, emptyText: "You have not saved anything yet.",
+    query: { viewer, user: viewer }, emptyText: "You have not saved anything yet.", own: true,
   });
   return page(pages, context, "@pages/mine", "My bookmarks", "mine", { ...data, form }, { status, live: topic.privateOf(viewer.username) });
 }
@@ -158,8 +183,8 @@ function bookmarkTopic(bookmark: Bookmark): string {
 function bookmarkPage(pages: PageContext, context: Context, bookmark: Bookmark, commentFailure: { error: HttpError; body: string } | null = null): Answer {
   const all = bookmark.comments ?? [];
   const shown = all.slice(Math.max(0, all.length - COMMENTS_SHOWN_MAX));
-  const savedAlsoBy = (pages.store.byUrl.get(bookmark.url) ?? [])
-    .filter((other) => other !== bookmark && other.public)
+  const savedAlsoBy = pages.store.bookmarksOfUrl(bookmark.url)
+    .filter((other) => other.id !== bookmark.id && other.public)
     .slice(0, ALSO_SAVED_SHOWN_MAX)
     .map((other) => ({ id: other.id, user: other.user.username }));
   const data = {
@@ -203,7 +228,7 @@ async function deleteCommentFromForm(pages: PageContext, context: Context): Prom
   const viewer = requireViewer(context);
   checkSharedFormWrite(context, formBody(context)._csrf);
   const id = idParam(context.params[0], "comment");
-  const bookmarkId = pages.store.commentsById.get(id as CommentId)?.bookmark.id;
+  const bookmarkId = pages.store.commentsById.get(id as CommentId)?.bookmarkId;
   await pages.commands.deleteComment(viewer, id);
   if (fromHtmx(context)) return { status: 204 };
   return redirect(`/b/${bookmarkId}#discussion`);
@@ -223,6 +248,7 @@ function userFeed(pages: PageContext, context: Context, user: User): Answer {
     live: own ? topic.privateOf(user.username) : topic.user(user.username),
     query: { viewer: own ? user : null, user },
     emptyText: "No bookmarks yet.",
+    own,
   });
 }
 
@@ -247,10 +273,7 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
 
   route(app, pages, "get", "/u/:name", (context) => userFeed(pages, context, userParam(pages.store, context.params[0] ?? "")), cached);
 
-  route(app, pages, "get", "/bookmarks", (context) => {
-    const prefill = { url: context.query.get("url") ?? "", title: context.query.get("title") ?? "", description: context.query.get("description") ?? "", tags: context.query.get("tags") ?? "", public: true };
-    return minePage(pages, context, newBookmarkForm(context, prefill));
-  }, options);
+  route(app, pages, "get", "/bookmarks", (context) => minePage(pages, context, newBookmarkForm(context, prefillOf(context.query))), options);
   route(app, pages, "post", "/bookmarks", (context) => createFromForm(pages, context), withBody);
 
   route(app, pages, "get", "/b/:id", (context) => bookmarkPage(pages, context, visibleBookmark(pages, context)), cached);
@@ -275,6 +298,7 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
 
   route(app, pages, "get", "/tags", (context) => {
     const counts = pages.store.publicTagCounts();
-    return page(pages, context, "@pages/tags", "Tags", "tags", { tags: tagCloud(counts.slice(0, TAGS_IN_CLOUD_MAX)), total: counts.length });
+    const mine = context.viewer ? myTags(pages, context, context.viewer) : null;
+    return page(pages, context, "@pages/tags", "Tags", "tags", { tags: tagCloud(counts.slice(0, TAGS_IN_CLOUD_MAX)), total: counts.length, mine });
   }, cached);
 }

@@ -10,6 +10,7 @@ import { QUERY_CHARS_MAX } from "../search/query.ts";
 import { topic } from "../realtime/topics.ts";
 import { checkCsrf, checkOrigin, csrfToken } from "../auth/csrf.ts";
 import { render, renderReadMark } from "../render/html.ts";
+import { bulkBar } from "./pages-care.ts";
 import { formBody, route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
 import { cursorParam, idParam, userParam } from "./params.ts";
@@ -73,6 +74,7 @@ function readingList(pages: PageContext, context: Context, owner: User): Answer 
     older: result.nextCursor ? `${context.path}?cursor=${result.nextCursor}` : null,
     newest: beforeOrd === undefined ? null : context.path,
     emptyText: "Nothing to read. Mark a bookmark “read later” from any list.",
+    bulk: bulkBar(context),
   };
   // Live: edits (marking read) replace cards here as they commit.
   return page(pages, context, "@pages/feed", "To read", "mine", data, { live: topic.privateOf(owner.username) });

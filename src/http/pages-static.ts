@@ -15,6 +15,8 @@ export interface Assets {
   css: string;
   js: string;
   icon: string;
+  /** The web app manifest (installing, and the share target that opens the add form). */
+  manifest: string;
   htmx: string;
   hxWs: string;
 }
@@ -29,6 +31,7 @@ const CONTENT_TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
   ".svg": "image/svg+xml",
   ".map": "application/json; charset=utf-8",
+  ".webmanifest": "application/manifest+json; charset=utf-8",
 };
 
 const LONG_CACHE = "public, max-age=31536000, immutable";
@@ -71,6 +74,7 @@ export function registerStatic(app: TemplatedApp, deps: RouterDeps): Assets {
     css: own("app.css"),
     js: own("app.js"),
     icon: own("icon.svg"),
+    manifest: own("manifest.webmanifest"),
     htmx: vendor("htmx.min.js"),
     hxWs: vendor("ext/hx-ws.min.js"),
   };

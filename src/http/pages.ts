@@ -6,6 +6,7 @@ import { registerStatic } from "./pages-static.ts";
 import { registerAuthPages } from "./pages-auth.ts";
 import { registerBookmarkPages } from "./pages-bookmarks.ts";
 import { registerStatsPage } from "./pages-stats.ts";
+import { registerCarePages } from "./pages-care.ts";
 import { pageOptions, type PageContext, type PagesDeps } from "./page.ts";
 
 /** Registers every page route and the static assets they link to. */
@@ -14,6 +15,7 @@ export function registerPages(app: TemplatedApp, deps: PagesDeps): void {
   registerAuthPages(app, pages);
   registerBookmarkPages(app, pages);
   registerStatsPage(app, pages);
+  registerCarePages(app, pages);
   deps.extraPages?.(app, pages);
   route(app, deps, "any", "/*", (context) => {
     throw new HttpError(404, `no page at ${context.path.slice(0, 100)}`);

@@ -11,6 +11,7 @@ import { parseParams, percentDecode } from "../text.ts";
 import { Exchange, type Context, type HeaderName, type RouteSpec } from "./exchange.ts";
 import type { AnswerCache } from "./answer-cache.ts";
 import type { SiteConfig } from "../auth/site-origin.ts";
+import { clusterRoutingOf } from "./forward.ts";
 
 export type { Context, HeaderName };
 
@@ -43,6 +44,8 @@ export interface RouteOptions {
   speaks?: "json" | "html";
   /** Turns an error into the answer (pages answer HTML); an unexpected error reaches it after the guard logged it. */
   onError?: (error: unknown, context: Context) => Answer;
+  /** The route may change something, so in cluster mode a follower forwards it to the leader (default: every method but GET). */
+  writes?: boolean;
 }
 
 export interface RouterDeps {
@@ -166,10 +169,14 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: Method, patte
     siteConfig: deps.config,
   };
   record(app, { method, pattern, speaks: spec.speaks }, spec);
+  const writes = options.writes ?? (method !== "get" && method !== "any");
+  const write = { body: options.body === true || options.streamBytesMax !== undefined, bodyBytesMax: options.streamBytesMax ?? BODY_BYTES_MAX };
   const serve = (res: HttpResponse, req: HttpRequest) => {
     const exchange = new Exchange(res, req, spec);
     res.onAborted(() => exchange.abort());
-    guard(exchange, () => run(deps, exchange, handler, options));
+    const cluster = writes ? clusterRoutingOf(app) : undefined;
+    if (cluster) guard(exchange, () => cluster.serve(exchange, write, () => run(deps, exchange, handler, options)));
+    else guard(exchange, () => run(deps, exchange, handler, options));
   };
   app[method](pattern, serve);
   if (method === "get") app.head(pattern, serve);
@@ -266,9 +273,14 @@ export function jsonBody(context: Context): unknown {
 
 /** Parses an HTML form body (urlencoded); a repeated field keeps its last value; 415 when it is not a form, 422 for a field that is not valid Unicode. */
 export function formBody(context: Context): Record<string, string> {
+  return Object.fromEntries(formParams(context));
+}
+
+/** A form body with its repeated fields (ticked checkboxes of one name) kept. */
+export function formParams(context: Context): URLSearchParams {
   const type = context.headers["content-type"].toLowerCase();
   if (!type.startsWith("application/x-www-form-urlencoded")) {
     throw new HttpError(415, `expected a form body with 'Content-Type: application/x-www-form-urlencoded', got ${type === "" ? "no Content-Type" : `'${type}'`}`);
   }
-  return Object.fromEntries(parseParams(context.body?.toString("utf8") ?? "", "form field"));
+  return parseParams(context.body?.toString("utf8") ?? "", "form field");
 }

@@ -3,7 +3,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
 import { validUrl } from "../commands/schemas.ts";
-import type { Bookmark, User } from "../store/store.ts";
+import type { Bookmark, BookmarkList, User } from "../store/store.ts";
 import { isoTime } from "../render/json.ts";
 import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import { errorAnswer, type Answer } from "../http/respond.ts";
@@ -55,7 +55,7 @@ export function tagId(name: string): number {
 /** The user's tags as linkding lists them, with the date each was first used. */
 function tagsOf(user: User): { id: number; name: string; date_added: string }[] {
   const first = new Map<string, number>();
-  for (const bookmark of user.bookmarks.items) {
+  for (const bookmark of user.bookmarks.values()) {
     for (const tag of bookmark.tags) first.set(tag, Math.min(first.get(tag) ?? Infinity, bookmark.insertedAt));
   }
   return [...first].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, at]) => ({ id: tagId(name), name, date_added: isoTime(at) }));
@@ -162,22 +162,15 @@ function listBookmarks(deps: LinkdingDeps, context: Context, archived: boolean):
   const unread = unreadFilter(context);
   let all: Listing<Bookmark>;
   if (archived) all = listing([]);
-  else if (query === "" && unread === undefined) all = newestFirst(viewer.bookmarks.items);
+  else if (query === "" && unread === undefined) all = newestFirst(viewer.bookmarks);
   else if (query === "") all = listing(deps.store.bookmarks({ viewer, user: viewer, unread, limit: viewer.bookmarks.length + 1 }).items);
   else all = listing(deps.search.search({ query, viewer, user: viewer, unread, limit: viewer.bookmarks.length + 1 }).items);
   return paginated(deps, context, all, linkdingBookmark);
 }
 
 /** An oldest-first list read newest first, by index. */
-function newestFirst(items: readonly Bookmark[]): Listing<Bookmark> {
-  return {
-    count: items.length,
-    window: (offset, limit) => {
-      const window: Bookmark[] = [];
-      for (let index = items.length - 1 - offset; index >= 0 && window.length < limit; index -= 1) window.push(items[index]!);
-      return window;
-    },
-  };
+function newestFirst(list: BookmarkList): Listing<Bookmark> {
+  return { count: list.length, window: (offset, limit) => list.newest(limit, offset) };
 }
 
 function ownBookmark(deps: LinkdingDeps, context: Context): Bookmark {
@@ -241,6 +234,15 @@ function createTag(context: Context): Answer {
   return { status: 201, json: existing ?? { id: tagId(name), name, date_added: isoTime(Date.now()) } };
 }
 
+/** Renames (or merges, onto a tag in use) one of the viewer's tags with the native command: linkding's tag record comes back under its new name. */
+async function renameTag(deps: LinkdingDeps, context: Context): Promise<Answer> {
+  const tag = findTag(context);
+  const body = bodyObject(context);
+  const { name } = await deps.commands.renameTag(context.viewer!, tag.name, { name: body.name });
+  const renamed = tagsOf(context.viewer!).find((candidate) => candidate.name === name);
+  return { status: 200, json: renamed ?? { id: tagId(name ?? ""), name, date_added: tag.date_added } };
+}
+
 const PROFILE = {
   theme: "auto",
   bookmark_date_display: "relative",
@@ -281,5 +283,11 @@ export function registerLinkding(app: TemplatedApp, deps: LinkdingDeps): void {
   route(app, deps, "get", "/api/tags/", (context) => paginated(deps, context, listing(tagsOf(context.viewer!)), (tag) => tag), read);
   route(app, deps, "get", "/api/tags/:id/", (context) => ({ status: 200, json: findTag(context) }), read);
   route(app, deps, "post", "/api/tags/", (context) => createTag(context), write);
+  route(app, deps, "put", "/api/tags/:id/", (context) => renameTag(deps, context), write);
+  route(app, deps, "patch", "/api/tags/:id/", (context) => renameTag(deps, context), write);
+  route(app, deps, "del", "/api/tags/:id/", async (context) => {
+    await deps.commands.deleteTag(context.viewer!, findTag(context).name);
+    return { status: 204 };
+  }, read);
   route(app, deps, "get", "/api/user/profile/", () => ({ status: 200, json: PROFILE }), read);
 }

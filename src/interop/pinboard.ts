@@ -146,10 +146,9 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** The user's bookmarks carrying every tag, newest first (the first `limit` of them). */
 function postsOf(user: User, tags: readonly string[], limit = Number.MAX_SAFE_INTEGER): Bookmark[] {
-  const items = user.bookmarks.items;
   const found: Bookmark[] = [];
-  for (let index = items.length - 1; index >= 0 && found.length < limit; index -= 1) {
-    const bookmark = items[index]!;
+  for (const bookmark of user.bookmarks.newestFirst()) {
+    if (found.length >= limit) break;
     if (tags.every((tag) => bookmark.tags.includes(tag))) found.push(bookmark);
   }
   return found;
@@ -275,7 +274,7 @@ function suggest(deps: PinboardDeps, user: User, params: URLSearchParams): Reply
   const url = validUrl(params.get("url") ?? "");
   if (url === null) return { kind: "suggest", popular: [], recommended: [] };
   const popularity = new Map<string, number>();
-  for (const bookmark of deps.store.byUrl.get(url) ?? []) {
+  for (const bookmark of deps.store.bookmarksOfUrl(url)) {
     if (!bookmark.public || bookmark.user === user) continue;
     for (const tag of bookmark.tags) popularity.set(tag, (popularity.get(tag) ?? 0) + 1);
   }
@@ -285,27 +284,31 @@ function suggest(deps: PinboardDeps, user: User, params: URLSearchParams): Reply
   return { kind: "suggest", popular, recommended };
 }
 
-async function retag(deps: PinboardDeps, user: User, from: string, to: string | null): Promise<void> {
-  const changes = postsOf(user, [from]).map((bookmark) => ({
-    id: bookmark.id,
-    input: { tags: [...new Set(bookmark.tags.flatMap((tag) => (tag === from ? (to === null ? [] : [to]) : [tag])))] },
-  }));
-  await deps.commands.updateBookmarks(user, changes);
-}
-
-async function renameTag(deps: PinboardDeps, user: User, params: URLSearchParams): Promise<Reply> {
-  const [from] = normalizeTags([params.get("old") ?? ""]);
-  const [to] = normalizeTags([params.get("new") ?? ""]);
-  if (from === undefined || to === undefined) return { kind: "result", result: "missing old or new tag" };
-  await retag(deps, user, from, to);
+/**
+ * tags/rename and tags/delete: the native tag care commands (one append each). A tag none of the
+ * caller's bookmarks carries is already as asked: Pinboard answers "done".
+ */
+async function retag(change: () => Promise<unknown>): Promise<Reply> {
+  try {
+    await change();
+  } catch (error) {
+    if (!(error instanceof HttpError && error.status === 404)) throw error;
+  }
   return { kind: "result", result: "done" };
 }
 
-async function deleteTag(deps: PinboardDeps, user: User, params: URLSearchParams): Promise<Reply> {
-  const [tag] = normalizeTags([params.get("tag") ?? ""]);
-  if (tag === undefined) return { kind: "result", result: "missing tag" };
-  await retag(deps, user, tag, null);
-  return { kind: "result", result: "done" };
+function renameTag(deps: PinboardDeps, user: User, params: URLSearchParams): Promise<Reply> | Reply {
+  const from = params.get("old") ?? "";
+  const to = params.get("new") ?? "";
+  if (normalizeTags([from]).length === 0 || normalizeTags([to]).length === 0) return { kind: "result", result: "missing old or new tag" };
+  if (normalizeTags([from])[0] === normalizeTags([to])[0]) return { kind: "result", result: "done" };
+  return retag(() => deps.commands.renameTag(user, from, { name: to }));
+}
+
+function deleteTag(deps: PinboardDeps, user: User, params: URLSearchParams): Promise<Reply> | Reply {
+  const tag = params.get("tag") ?? "";
+  if (normalizeTags([tag]).length === 0) return { kind: "result", result: "missing tag" };
+  return retag(() => deps.commands.deleteTag(user, tag));
 }
 
 async function apiToken(deps: PinboardDeps, user: User, secret: string | null): Promise<Reply> {
@@ -370,6 +373,7 @@ async function call(deps: PinboardDeps, context: Context): Promise<Answer> {
 /** Every Pinboard v1 method, by GET (as documented) or POST with a form body. */
 export function registerPinboard(app: TemplatedApp, deps: PinboardDeps): void {
   // HTTP Basic checks a password: the peer's address is read for the per-address limit.
-  route(app, deps, "get", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, remoteAddress: true });
+  // Pinboard's API changes things with GET (posts/add, posts/delete): in cluster mode it all goes to the leader.
+  route(app, deps, "get", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, remoteAddress: true, writes: true });
   route(app, deps, "post", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, body: true, remoteAddress: true });
 }

@@ -52,10 +52,8 @@ function exportFileName(owner: User): string {
  */
 export function exportNetscape(store: Store, owner: User, viewer: User | null): string {
   const parts = [NETSCAPE_HEADER];
-  const items = owner.bookmarks.items;
   const own = viewer === owner;
-  for (let index = items.length - 1; index >= 0; index -= 1) {
-    const bookmark = items[index]!;
+  for (const bookmark of owner.bookmarks.newestFirst()) {
     if (canSee(viewer, bookmark)) parts.push(netscapeItem(own ? bookmark : { ...bookmark, unread: false }));
   }
   parts.push(NETSCAPE_FOOTER);

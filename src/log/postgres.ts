@@ -47,12 +47,37 @@ export interface FlushStatus {
   erased_through: number;
 }
 
+export interface ClientOptions {
+  max: number;
+  /** Longest wait to connect. */
+  timeoutMs: number;
+  applicationName: string;
+  /** Session settings sent with the connection (e.g. idle_session_timeout). */
+  settings?: Record<string, string>;
+}
+
+/** A postgres.js client as Nasty uses one: no type fetch, bigint[] serialized here, quiet notices. */
+export function postgresClient(url: string, options: ClientOptions): Sql {
+  return postgres(url, {
+    max: options.max,
+    connect_timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)),
+    idle_timeout: 0,
+    // postgres.js fetches the array types on each new connection in a query whose failure nobody can
+    // catch (porsager/postgres#1192): cutting a connection during it (a step timing out, stop) was an
+    // unhandled CONNECTION_DESTROYED. The only array type Nasty sends is bigint[], serialized here instead.
+    fetch_types: false,
+    types: { bigintArray: { to: BIGINT_ARRAY_OID, from: [BIGINT_ARRAY_OID], serialize: (ids: readonly (number | string)[]) => `{${ids.join(",")}}`, parse: (text: string) => text } },
+    onnotice: () => {},
+    connection: { application_name: options.applicationName, ...options.settings },
+  });
+}
+
 /** The URL without its password, for logs (also for multi-host URLs, which URL cannot parse). */
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^/]*@/i, "$1***@");
 }
 
-function describeError(error: unknown): string {
+export function describeError(error: unknown): string {
   if (error instanceof AggregateError && error.message === "") return error.errors.map(describeError).join("; ");
   if (!(error instanceof Error)) return String(error);
   const code = (error as { code?: unknown }).code;
@@ -197,18 +222,7 @@ export class PostgresFlusher {
 
   private client(): Sql {
     try {
-      this.sql ??= postgres(this.options.url, {
-        max: 1,
-        connect_timeout: Math.max(1, Math.ceil(this.options.timeoutMs / 1000)),
-        idle_timeout: 0,
-        // postgres.js fetches the array types on each new connection in a query whose failure nobody can
-        // catch (porsager/postgres#1192): cutting a connection during it (a step timing out, stop) was an
-        // unhandled CONNECTION_DESTROYED. The flush's only array type is bigint[], serialized here instead.
-        fetch_types: false,
-        types: { bigintArray: { to: BIGINT_ARRAY_OID, from: [BIGINT_ARRAY_OID], serialize: (ids: readonly (number | string)[]) => `{${ids.join(",")}}`, parse: (text: string) => text } },
-        onnotice: () => {},
-        connection: { application_name: `nasty-flush-node-${this.options.nodeId}` },
-      });
+      this.sql ??= postgresClient(this.options.url, { max: 1, timeoutMs: this.options.timeoutMs, applicationName: `nasty-flush-node-${this.options.nodeId}` });
     } catch (error) {
       throw new Error(`DATABASE_URL cannot be used: ${describeError(error)}`);
     }

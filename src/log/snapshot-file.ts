@@ -3,19 +3,20 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Store } from "../store/store.ts";
-import { StoreLineReader, writeStoreLines } from "../store/snapshot-format.ts";
+import { StoreBodyReader, writeStoreBody } from "../store/snapshot-format.ts";
 
 /**
  * Every snapshot is one file in the data directory named `snapshot-<seq, 16 digits>.nasty`
  * (SNAPSHOT_FILE_PATTERN); one being written is `<that name>.tmp` until it is complete, fsynced
  * and renamed. A file is SNAPSHOT_HEADER_BYTES of JSON header (padded with spaces, ending in a
- * newline), then the body: the store's lines (snapshot-format.ts), each ending in a newline.
+ * newline), then the body: the store's lines (snapshot-format.ts), each ending in a newline,
+ * and its raw frames (a line `#<n>`, then n bytes).
  */
 export const SNAPSHOT_FILE_PATTERN = /^snapshot-(\d{16})\.nasty$/;
 const TMP_SUFFIX = ".tmp";
 const SNAPSHOT_HEADER_BYTES = 512;
 const FORMAT = "nasty-snapshot";
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 /** Lines are gathered into writes of about this many bytes. */
 const WRITE_CHUNK_BYTES = 1 << 20;
 
@@ -96,17 +97,26 @@ export function writeSnapshotFile(dataDir: string, store: Store, dataDirId: stri
     let pending: string[] = [];
     let pendingLength = 0;
     const flush = () => {
-      const chunk = Buffer.from(pending.join(""), "utf8");
-      fs.writeSync(fd, chunk, 0, chunk.length, SNAPSHOT_HEADER_BYTES + bodyBytes);
-      hash.update(chunk);
-      bodyBytes += chunk.length;
+      if (pending.length === 0) return;
+      writeBytes(Buffer.from(pending.join(""), "utf8"));
       pending = [];
       pendingLength = 0;
     };
-    writeStoreLines(store, (line) => {
-      pending.push(line, "\n");
-      pendingLength += line.length + 1;
-      if (pendingLength >= WRITE_CHUNK_BYTES) flush();
+    const writeBytes = (chunk: Uint8Array) => {
+      fs.writeSync(fd, chunk, 0, chunk.length, SNAPSHOT_HEADER_BYTES + bodyBytes);
+      hash.update(chunk);
+      bodyBytes += chunk.length;
+    };
+    writeStoreBody(store, {
+      line(line) {
+        pending.push(line, "\n");
+        pendingLength += line.length + 1;
+        if (pendingLength >= WRITE_CHUNK_BYTES) flush();
+      },
+      bytes(bytes) {
+        flush();
+        writeBytes(bytes);
+      },
     });
     flush();
     const header: SnapshotHeader = { format: FORMAT, version: FORMAT_VERSION, seq, data_dir_id: dataDirId, created_at: Date.now(), body_bytes: bodyBytes, sha256: hash.digest("hex") };
@@ -158,18 +168,25 @@ function readHeader(file: string, data: Buffer): SnapshotHeader {
  */
 export function loadSnapshotFile(file: string, dataDirId: string, nodeId: number): { store: Store; header: SnapshotHeader } {
   const name = path.basename(file);
-  const data = fs.readFileSync(file);
+  const data = readWhole(file);
   const header = readHeader(file, data);
   if (header.data_dir_id !== dataDirId) throw new SnapshotError(`${name} belongs to another data directory (id ${header.data_dir_id}, this one is ${dataDirId})`);
   const body = data.subarray(SNAPSHOT_HEADER_BYTES);
   const sha256 = createHash("sha256").update(body).digest("hex");
   if (sha256 !== header.sha256) throw new SnapshotError(`${name} is damaged (its checksum does not match its contents)`);
   const store = new Store(nodeId);
-  const reader = new StoreLineReader(store);
+  const reader = new StoreBodyReader(store);
   try {
     for (let start = 0; start < body.length; ) {
       const end = body.indexOf(0x0a, start);
       if (end < 0) throw new Error("the last line has no end");
+      if (body[start] === 0x23) {
+        const length = Number(body.toString("latin1", start + 1, end));
+        if (!Number.isSafeInteger(length) || length < 0 || end + 1 + length > body.length) throw new Error(`a frame of ${length} bytes does not fit`);
+        reader.frame(body.subarray(end + 1, end + 1 + length));
+        start = end + 1 + length;
+        continue;
+      }
       reader.line(body.toString("utf8", start, end));
       start = end + 1;
     }
@@ -179,4 +196,20 @@ export function loadSnapshotFile(file: string, dataDirId: string, nodeId: number
   }
   if (store.lastSeq !== header.seq) throw new SnapshotError(`${name} holds the store at seq ${store.lastSeq}, not ${header.seq} as its header says`);
   return { store, header };
+}
+
+/** The file's bytes (fs.readFileSync stops at 2 GiB; a snapshot of ten million bookmarks is larger). */
+function readWhole(file: string): Buffer {
+  const fd = fs.openSync(file, "r");
+  try {
+    const data = Buffer.allocUnsafe(fs.fstatSync(fd).size);
+    for (let at = 0; at < data.length; ) {
+      const read = fs.readSync(fd, data, at, Math.min(data.length - at, 1 << 30), at);
+      if (read === 0) return data.subarray(0, at);
+      at += read;
+    }
+    return data;
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -194,6 +194,48 @@ export class SqliteLog implements EventLog {
     });
   }
 
+  /**
+   * Cluster mode: stores events the cluster's log already committed, with their own seq, ts and
+   * node, and runs onCommitted for them as for a local commit, so every node folds the one log
+   * through the same path. Each run of one ts and node is one batch (the writer takes one ts and
+   * node per batch). They must continue this log densely and are never mixed with append()
+   * (in cluster mode every write goes to the cluster's log). Resolves once all are applied.
+   */
+  appendCommitted(events: readonly LoggedEvent[]): Promise<void> {
+    if (this.closing) return Promise.reject(new Error("the event log is closing"));
+    if (this.broken) return Promise.reject(this.broken);
+    assert(this.waiting.length === 0, "appendCommitted mixed with append");
+    const runs: Promise<void>[] = [];
+    for (let start = 0; start < events.length; ) {
+      const first = events[start]!;
+      let end = start + 1;
+      while (end < events.length && events[end]!.ts === first.ts && events[end]!.node === first.node) end += 1;
+      runs.push(this.sendCommitted(events.slice(start, end)));
+      start = end;
+    }
+    return Promise.all(runs).then(() => undefined);
+  }
+
+  private sendCommitted(events: LoggedEvent[]): Promise<void> {
+    const first = events[0]!;
+    assert(first.seq === this.sentSeq + 1, `committed events start at seq ${first.seq}, the local log is at seq ${this.sentSeq}`);
+    let types = "";
+    let payloads = "";
+    events.forEach((event, index) => {
+      assert(event.seq === first.seq + index && event.v === EVENT_VERSIONS[event.type], `committed event ${event.seq} is out of order or not upgraded`);
+      types += (index === 0 ? "" : "\n") + event.type;
+      payloads += (index === 0 ? "" : "\n") + JSON.stringify(event.payload);
+    });
+    this.sentSeq = events[events.length - 1]!.seq;
+    this.batchCounter += 1;
+    const id = this.batchCounter;
+    return new Promise((resolve, reject) => {
+      this.inFlight.push({ id, waiters: [{ bodies: events, resolve: () => resolve(), reject }], events, sentMs: performance.now() });
+      const message: BatchMessage = { id, firstSeq: first.seq, ts: first.ts, node: first.node, count: events.length, types, payloads };
+      this.worker.postMessage(message);
+    });
+  }
+
   private schedule(): void {
     if (this.scheduled || this.recovering || this.inFlight.length >= BATCHES_IN_FLIGHT_MAX) return;
     this.scheduled = true;

@@ -9,6 +9,19 @@ export interface HistoryEntry {
   readonly event: LiveEvent;
   /** Its routes without tag sets, by topic name; computed at the first replay that needs them. */
   routesByName: Map<string, Route[]> | null;
+  /** What replaying it rendered (ReplayCache), null until a replay needs it or after a later event about its bookmark. */
+  replay: ReplayRendering | null;
+}
+
+/**
+ * One held event's replay renderings: payloads and fragments by key (as the live push keys
+ * them), and the finished frames by follow key (topic, wire, channel, join_ref), encoded as UTF-8
+ * once, so every socket resuming past this event is sent the same bytes without any work per socket.
+ */
+export interface ReplayRendering {
+  readonly payloads: Map<string, string | null>;
+  readonly frames: Map<string, readonly Buffer[]>;
+  bytes: number;
 }
 
 /** A held event's routes on `name`, tag sets left out (routed once, at the first replay that asks). */
@@ -56,7 +69,7 @@ export class LiveHistory {
       this.start = (this.start + 1) % this.eventsMax;
       this.count -= 1;
     }
-    this.ring[(this.start + this.count) % this.eventsMax] = { event, routesByName: null };
+    this.ring[(this.start + this.count) % this.eventsMax] = { event, routesByName: null, replay: null };
     this.count += 1;
   }
 
@@ -65,13 +78,13 @@ export class LiveHistory {
     return since >= this.heldAfter && since <= this.head;
   }
 
-  /** The held events after `since`, oldest first. */
-  *after(since: number): Generator<HistoryEntry> {
-    for (let index = this.firstAfter(since); index < this.count; index += 1) yield this.ring[(this.start + index) % this.eventsMax]!;
+  /** The held event at `index` (0 is the oldest), for a walk from `firstAfter`. */
+  at(index: number): HistoryEntry {
+    return this.ring[(this.start + index) % this.eventsMax]!;
   }
 
   /** The position of the first held event after `since` (binary search: seqs grow). */
-  private firstAfter(since: number): number {
+  firstAfter(since: number): number {
     let low = 0;
     let high = this.count;
     while (low < high) {
@@ -96,13 +109,15 @@ function byName(routes: readonly Route[]): Map<string, Route[]> {
 }
 
 /**
- * What replays rendered, so a storm of resuming clients renders each event once per key, not
- * once per client. Grouped by bookmark: any later event about a bookmark drops its group, so a
- * replay never serves what it looked like before (or at all, once deleted or made private).
- * Bounded by REPLAY_RENDERED_BYTES_MAX: the oldest groups go first.
+ * What replays rendered, so a storm of resuming clients renders and encodes each event once per
+ * key, not once per client: kept on the history entries, and listed here by bookmark, so any later
+ * event about a bookmark drops its renderings and a replay never serves what it looked like before
+ * (or at all, once deleted or made private); an erased account drops them all. Bounded by
+ * REPLAY_RENDERED_BYTES_MAX (payloads counted as UTF-16 length, frames as bytes): the oldest
+ * groups go first.
  */
 export class ReplayCache {
-  private readonly groups = new Map<number, Map<string, string | null>>();
+  private readonly groups = new Map<number, HistoryEntry[]>();
   private bytes = 0;
 
   constructor(private readonly bytesMax = REPLAY_RENDERED_BYTES_MAX) {}
@@ -111,22 +126,35 @@ export class ReplayCache {
     return { groups: this.groups.size, bytes: this.bytes };
   }
 
-  get(bookmarkId: number, key: string): string | null | undefined {
-    return this.groups.get(bookmarkId)?.get(key);
+  /** The entry's renderings, started (and listed under `bookmarkId`) at the first replay that needs them. */
+  of(entry: HistoryEntry, bookmarkId: number): ReplayRendering {
+    if (entry.replay) return entry.replay;
+    const rendering: ReplayRendering = { payloads: new Map(), frames: new Map(), bytes: 0 };
+    entry.replay = rendering;
+    const group = this.groups.get(bookmarkId);
+    if (group) group.push(entry);
+    else this.groups.set(bookmarkId, [entry]);
+    return rendering;
   }
 
-  set(bookmarkId: number, key: string, text: string | null): void {
-    let group = this.groups.get(bookmarkId);
-    if (!group) this.groups.set(bookmarkId, (group = new Map()));
-    group.set(key, text);
-    this.bytes += key.length + (text?.length ?? 0);
+  /** Counts what was just kept in `rendering`, dropping the oldest groups while over the bound. */
+  grew(rendering: ReplayRendering, bytes: number): void {
+    rendering.bytes += bytes;
+    this.bytes += bytes;
     while (this.bytes > this.bytesMax && this.groups.size > 0) this.drop(this.groups.keys().next().value!);
   }
 
   drop(bookmarkId: number): void {
     const group = this.groups.get(bookmarkId);
     if (!group) return;
-    for (const [key, text] of group) this.bytes -= key.length + (text?.length ?? 0);
+    for (const entry of group) {
+      this.bytes -= entry.replay?.bytes ?? 0;
+      entry.replay = null;
+    }
     this.groups.delete(bookmarkId);
+  }
+
+  clear(): void {
+    for (const bookmarkId of [...this.groups.keys()]) this.drop(bookmarkId);
   }
 }

@@ -22,34 +22,60 @@ export interface JoinRefClassesOf {
   of(baseTopic: string): Iterable<JoinRefJson>;
 }
 
+/** The uWS topics of one name on each wire, plain and owner channel (Phoenix v2's base topics are split by join_ref class). */
+interface WireTopics {
+  readonly plain: Readonly<Record<Wire, string>>;
+  readonly owner: Readonly<Record<Wire, string>>;
+}
+
 /**
  * Topic names somebody follows, on any endpoint, wire or channel, counted at join, leave and
- * close. A name it lacks has no subscriber anywhere, so nothing is rendered for it; a name it has
- * is still checked with uWS (numSubscribers) per wire.
+ * close, with their uWS topic names (made once per name followed, not per event). A name it lacks
+ * has no subscriber anywhere, so nothing is rendered for it; a name it has is still checked with
+ * uWS (numSubscribers) per wire.
  */
 export class TopicCounts {
-  private readonly counts = new Map<string, number>();
+  private readonly counts = new Map<string, { count: number; topics: WireTopics }>();
 
   get size(): number {
     return this.counts.size;
   }
 
-  has(name: string): boolean {
-    return this.counts.has(name);
+  /** The uWS topics of a name somebody follows; undefined when nobody does. */
+  topicsOf(name: string): WireTopics | undefined {
+    return this.counts.get(name)?.topics;
   }
 
   add(name: string, delta: 1 | -1): void {
-    const next = (this.counts.get(name) ?? 0) + delta;
+    const entry = this.counts.get(name);
+    const next = (entry?.count ?? 0) + delta;
     if (next <= 0) this.counts.delete(name);
-    else this.counts.set(name, next);
+    else if (entry) entry.count = next;
+    else this.counts.set(name, { count: next, topics: wireTopicsOf(name) });
   }
 }
 
+function wireTopicsOf(name: string): WireTopics {
+  const plain = {} as Record<Wire, string>;
+  const owner = {} as Record<Wire, string>;
+  for (const wire of WIRES) {
+    plain[wire] = wireTopic(wire, name);
+    owner[wire] = ownerWireTopic(wire, name);
+  }
+  return { plain, owner };
+}
+
 const WIRES: readonly Wire[] = ["json", "phx", "phx1", "html"];
+const ONLY_NULL_JOIN_REF: readonly JoinRefJson[] = [NULL_JOIN_REF];
 
 /** Whether a route is for this wire's renderer: HTML fragments, or JSON frames. */
 function carries(route: Route, wire: Wire): boolean {
   return route.formats === "all" || (route.formats === "html") === (wire === "html");
+}
+
+/** Follows with the same key are replayed the same frames: topic, wire, channel, tag set, and the join_ref that Phoenix v2 frames carry. */
+function followKey(follow: Follow): string {
+  return `${follow.wire} ${follow.owner ? "owner" : "-"} ${follow.tagSet === null ? "-" : "tags"} ${follow.wire === "phx" ? follow.joinRef : "-"} ${follow.name}`;
 }
 
 /**
@@ -112,6 +138,8 @@ export class LiveDelivery {
     this.history.push(live);
     const bookmarkId = bookmarkIdOf(live);
     if (bookmarkId !== null) this.replayCache.drop(bookmarkId);
+    // An erased account's bookmarks and comments go without an event of their own.
+    if (event.type === "user.deleted") this.replayCache.clear();
     if (event.type === "token.revoked") for (const listener of this.tokenRevokedListeners) listener(event.payload.id);
     if (this.joined.size > 0 && live.kind !== "quiet") this.publish(live);
   }
@@ -129,23 +157,25 @@ export class LiveDelivery {
    */
   private publish(event: LiveEvent): void {
     const rendered = new Map<string, string | null>();
-    for (const route of routesOf(event, this.tagSetsOf(event))) {
-      if (!this.joined.has(route.name)) continue;
+    routes: for (const route of routesOf(event, this.tagSetsOf(event))) {
+      const topics = this.joined.topicsOf(route.name);
+      if (!topics) continue;
+      const bases = route.owner ? topics.owner : topics.plain;
       let subject: Subject | null | undefined;
       for (const wire of WIRES) {
-        const base = route.owner ? ownerWireTopic(wire, route.name) : wireTopic(wire, route.name);
-        const classes = wire === "phx" ? [...this.phoenixClasses.of(base)] : [NULL_JOIN_REF];
+        if (!carries(route, wire)) continue;
+        const base = bases[wire];
+        const classes = wire === "phx" ? [...this.phoenixClasses.of(base)] : ONLY_NULL_JOIN_REF;
         for (const joinRef of classes) {
           const uwsTopic = wire === "phx" ? phoenixWireTopic(route.name, joinRef, route.owner) : base;
           if (this.deps.out.numSubscribers(uwsTopic) === 0) continue;
           subject ??= subjectOf(this.deps.store, route, event);
-          if (subject === null) break;
+          if (subject === null) continue routes;
           const frame = this.frame(event, route, subject, wire, joinRef, rendered);
           if (frame === null) continue;
           this.deps.out.publish(uwsTopic, frame, false);
           pushed(wire === "html" ? "live" : "json");
         }
-        if (subject === null) break;
       }
     }
   }
@@ -160,7 +190,6 @@ export class LiveDelivery {
 
   /** One route's frame in one wire format; `rendered` holds each payload or fragment of this event by key. */
   private frame(event: LiveEvent, route: Route, subject: Subject, wire: Wire, joinRef: JoinRefJson, rendered: Map<string, string | null>): string | null {
-    if (!carries(route, wire)) return null;
     if (wire === "html") {
       const key = htmlKey(route);
       let text = rendered.get(key);
@@ -182,20 +211,21 @@ export class LiveDelivery {
    * holds everything after `since`, or the replay would go over `bytesMax` (the socket's
    * backpressure budget), each subscription gets one resync instead of (or after) what was sent.
    */
-  catchUp(follows: readonly Follow[], since: number, bytesMax: number, send: (text: string) => void): { replayed: number; resynced: boolean } {
+  catchUp(follows: readonly Follow[], since: number, bytesMax: number, send: (frame: string | Buffer) => void): { replayed: number; resynced: boolean } {
     if (follows.length === 0 || since === this.history.head) return { replayed: 0, resynced: false };
     if (!this.history.complete(since)) return this.resync(follows, send, 0);
+    const keys = follows.map(followKey);
     let bytes = 0;
     let replayed = 0;
-    for (const entry of this.history.after(since)) {
-      for (const follow of follows) {
-        for (const route of this.routesFor(entry, follow)) {
-          if (route.owner !== follow.owner) continue;
-          const text = this.replayed(entry.event, route, follow);
-          if (text === null) continue;
-          bytes += text.length;
+    for (let index = this.history.firstAfter(since); index < this.history.size; index += 1) {
+      const entry = this.history.at(index);
+      const bookmarkId = bookmarkIdOf(entry.event);
+      if (bookmarkId === null) continue;
+      for (let which = 0; which < follows.length; which += 1) {
+        for (const frame of this.replayFrames(entry, bookmarkId, follows[which]!, keys[which]!)) {
+          bytes += frame.byteLength;
           if (bytes > bytesMax) return this.resync(follows, send, replayed);
-          send(text);
+          send(frame);
           replayed += 1;
         }
       }
@@ -203,7 +233,7 @@ export class LiveDelivery {
     return { replayed, resynced: false };
   }
 
-  private resync(follows: readonly Follow[], send: (text: string) => void, replayed: number): { replayed: number; resynced: true } {
+  private resync(follows: readonly Follow[], send: (frame: string) => void, replayed: number): { replayed: number; resynced: true } {
     let pageTold = false;
     for (const follow of follows) {
       if (follow.wire !== "html") send(resyncFrame(follow.wire, follow.name, follow.joinRef));
@@ -218,18 +248,35 @@ export class LiveDelivery {
     return routesOf(entry.event, [follow.tagSet]).filter((route) => route.name === follow.name);
   }
 
-  /** A replayed frame, its payload or fragment rendered once per event and key (ReplayCache). */
-  private replayed(event: LiveEvent, route: Route, follow: Follow): string | null {
-    const bookmarkId = bookmarkIdOf(event);
-    if (bookmarkId === null || !carries(route, follow.wire)) return null;
-    const key = `${event.seq} ${follow.wire === "html" ? htmlKey(route) : jsonKey(route)}`;
-    let text = this.replayCache.get(bookmarkId, key);
-    if (text === undefined) {
-      const subject = subjectOf(this.deps.store, route, event);
-      text = subject === null ? null : follow.wire === "html" ? htmlFragment(route, event, subject, this.deps.cards) : jsonPayload(route, event, subject);
-      this.replayCache.set(bookmarkId, key, text);
+  /**
+   * The frames `follow` is replayed of one held event, as UTF-8 bytes: made at the first replay
+   * that needs them (each payload or fragment rendered once per key, as the live push does) and
+   * then shared by every socket with the same follow key (ReplayCache).
+   */
+  private replayFrames(entry: HistoryEntry, bookmarkId: number, follow: Follow, key: string): readonly Buffer[] {
+    const cached = entry.replay?.frames.get(key);
+    if (cached) return cached;
+    const rendering = this.replayCache.of(entry, bookmarkId);
+    const frames: Buffer[] = [];
+    let bytes = key.length;
+    for (const route of this.routesFor(entry, follow)) {
+      if (route.owner !== follow.owner || !carries(route, follow.wire)) continue;
+      const event = entry.event;
+      const payloadKey = follow.wire === "html" ? htmlKey(route) : jsonKey(route);
+      let text = rendering.payloads.get(payloadKey);
+      if (text === undefined) {
+        const subject = subjectOf(this.deps.store, route, event);
+        text = subject === null ? null : follow.wire === "html" ? htmlFragment(route, event, subject, this.deps.cards) : jsonPayload(route, event, subject);
+        rendering.payloads.set(payloadKey, text);
+        bytes += payloadKey.length + (text?.length ?? 0);
+      }
+      if (text === null) continue;
+      const frame = Buffer.from(follow.wire === "html" ? text : pushFrame(follow.wire, route.name, jsonEventName(route), text, event.seq, follow.joinRef), "utf8");
+      frames.push(frame);
+      bytes += frame.byteLength;
     }
-    if (text === null || follow.wire === "html") return text;
-    return pushFrame(follow.wire, route.name, jsonEventName(route), text, event.seq, follow.joinRef);
+    rendering.frames.set(key, frames);
+    this.replayCache.grew(rendering, bytes);
+    return frames;
   }
 }

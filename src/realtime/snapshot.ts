@@ -21,7 +21,8 @@ export function bookmarkState(bookmark: Bookmark): BookmarkState {
 export function stateBefore(store: Store, event: LoggedEvent): BookmarkState | null {
   if (event.type === "comment.deleted") {
     const comment = store.commentsById.get(event.payload.id);
-    return comment !== undefined && comment.bookmark.id === event.payload.bookmark_id ? bookmarkState(comment.bookmark) : null;
+    const bookmark = comment !== undefined && comment.bookmarkId === event.payload.bookmark_id ? bookmarkById(store, comment.bookmarkId) : undefined;
+    return bookmark ? bookmarkState(bookmark) : null;
   }
   if (event.type !== "bookmark.updated" && event.type !== "bookmark.deleted") return null;
   const bookmark = bookmarkById(store, event.payload.id);

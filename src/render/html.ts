@@ -166,7 +166,7 @@ interface CachedCard {
  * feed page joins 50 strings instead of rendering 50 templates. Bounded by CARDS_CACHED_MAX.
  */
 export class CardCache {
-  private readonly cards = new Map<Bookmark, CachedCard>();
+  private readonly cards = new Map<Bookmark["id"], CachedCard>();
 
   constructor(private readonly store: Store) {}
 
@@ -184,7 +184,7 @@ export class CardCache {
   private shared(bookmark: Bookmark): string {
     const comments = bookmark.comments?.length ?? 0;
     const others = this.store.othersSaved(bookmark, null);
-    const cached = this.cards.get(bookmark);
+    const cached = this.cards.get(bookmark.id);
     if (
       cached && cached.title === bookmark.title && cached.url === bookmark.url && cached.description === bookmark.description &&
       sameTags(cached.tags, bookmark.tags) && cached.public === bookmark.public && cached.comments === comments && cached.others === others
@@ -193,7 +193,7 @@ export class CardCache {
     }
     const html = renderCard(cardView(this.store, bookmark));
     if (!cached && this.cards.size >= CARDS_CACHED_MAX) this.cards.delete(this.cards.keys().next().value!);
-    this.cards.set(bookmark, { title: bookmark.title, url: bookmark.url, description: bookmark.description, tags: [...bookmark.tags], public: bookmark.public, comments, others, html });
+    this.cards.set(bookmark.id, { title: bookmark.title, url: bookmark.url, description: bookmark.description, tags: [...bookmark.tags], public: bookmark.public, comments, others, html });
     return html;
   }
 }

@@ -7,7 +7,7 @@ export interface BookmarkJson {
   description: string;
   url: string;
   public: boolean;
-  tags: string[];
+  tags: readonly string[];
   /** The read-later flag: present only in answers to the bookmark's owner. */
   unread?: boolean;
   user: string;
@@ -62,7 +62,7 @@ export interface CommentJson {
 }
 
 export function commentJson(comment: Comment): CommentJson {
-  return { id: comment.id, bookmark_id: comment.bookmark.id, user: comment.user.username, body: comment.body, inserted_at: isoTime(comment.insertedAt) };
+  return { id: comment.id, bookmark_id: comment.bookmarkId, user: comment.user.username, body: comment.body, inserted_at: isoTime(comment.insertedAt) };
 }
 
 export function userJson(user: User): { username: string; inserted_at: string } {

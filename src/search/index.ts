@@ -2,7 +2,7 @@
 import { assert } from "../assert.ts";
 import { HttpError } from "../errors.ts";
 import type { LoggedEvent } from "../events.ts";
-import { canSee, encodeCursor, type Bookmark, type Page, type Store, type User } from "../store/store.ts";
+import { encodeCursor, type Bookmark, type BookmarkList, type Page, type Store, type User } from "../store/store.ts";
 import { postingAt, postingsAdd, postingsCount, postingsHas, postingsLowerBound, postingsRemove, type Postings } from "./postings.ts";
 import { parseQuery, type Term } from "./query.ts";
 import { Vocabulary } from "./vocabulary.ts";
@@ -47,8 +47,8 @@ interface Source {
  */
 export class SearchIndex {
   private readonly postings = new Map<string, Postings>();
-  /** Live bookmarks by ord (holes for deleted ones). */
-  private readonly byOrd: (Bookmark | undefined)[] = [];
+  /** 1 at the ords of the bookmarks indexed (0 for deleted ones and those the build has not reached). */
+  private indexed = new Uint8Array(1024);
   /** Every indexed word in order, for prefix lookups; sorted when the first prefix query comes. */
   private readonly vocabulary: Vocabulary;
   private vocabularySorted = false;
@@ -78,7 +78,7 @@ export class SearchIndex {
     let slice = 0;
     for (const bookmark of this.store.bookmarksById.values()) {
       if (progress.stopped) return;
-      if (this.byOrd[bookmark.ord] !== bookmark) this.add(bookmark);
+      if (!this.isIndexed(bookmark.ord)) this.add(bookmark);
       progress.indexed += 1;
       slice += 1;
       if (slice === BUILD_SLICE_BOOKMARKS) {
@@ -108,7 +108,7 @@ export class SearchIndex {
   beforeApply(event: LoggedEvent): Indexed | Indexed[] | null {
     if (event.type === "user.deleted") {
       const user = this.store.usersById.get(event.payload.id);
-      return user ? user.bookmarks.items.map((bookmark) => ({ bookmark, words: distinctWords(bookmark) })) : null;
+      return user ? [...user.bookmarks.values()].map((bookmark) => ({ bookmark, words: distinctWords(bookmark) })) : null;
     }
     if (event.type !== "bookmark.updated" && event.type !== "bookmark.deleted") return null;
     const bookmark = this.store.bookmarksById.get(event.payload.id);
@@ -141,22 +141,31 @@ export class SearchIndex {
 
   /** A new bookmark has the largest ord yet, so a repeated word is seen at the end of its list. */
   private add(bookmark: Bookmark): void {
-    this.byOrd[bookmark.ord] = bookmark;
+    if (bookmark.ord >= this.indexed.length) {
+      const grown = new Uint8Array(Math.max(bookmark.ord + 1, this.indexed.length * 2));
+      grown.set(this.indexed);
+      this.indexed = grown;
+    }
+    this.indexed[bookmark.ord] = 1;
     eachBookmarkWord(bookmark, (word) => this.addWord(word, bookmark.ord));
   }
 
-  /** The bookmark object is edited in place by the store; its old words came from beforeApply. */
+  /** The bookmark as the store has it now; its old words came from beforeApply. */
   private update({ bookmark, words: before }: Indexed): void {
-    if (this.byOrd[bookmark.ord] !== bookmark) return;
-    const after = distinctWords(bookmark);
+    if (!this.isIndexed(bookmark.ord)) return;
+    const after = distinctWords(this.store.bookmarkAt(bookmark.ord));
     for (const word of before) if (!after.has(word)) this.removeWord(word, bookmark.ord);
     for (const word of after) if (!before.has(word)) this.addWord(word, bookmark.ord);
   }
 
   private remove({ bookmark, words: before }: Indexed): void {
-    if (this.byOrd[bookmark.ord] !== bookmark) return;
-    this.byOrd[bookmark.ord] = undefined;
+    if (!this.isIndexed(bookmark.ord)) return;
+    this.indexed[bookmark.ord] = 0;
     for (const word of before) this.removeWord(word, bookmark.ord);
+  }
+
+  private isIndexed(ord: number): boolean {
+    return ord < this.indexed.length && this.indexed[ord] === 1;
   }
 
   private addWord(word: string, ord: number): void {
@@ -204,8 +213,8 @@ export class SearchIndex {
     const items: Bookmark[] = [];
     let more = false;
     source.walk(request.beforeOrd ?? Number.MAX_SAFE_INTEGER, (ord) => {
-      const bookmark = this.byOrd[ord];
-      if (!bookmark || !canSee(request.viewer, bookmark)) return true;
+      if (!this.isIndexed(ord) || !this.store.visibleAt(ord, request.viewer)) return true;
+      const bookmark = this.store.bookmarkAt(ord);
       for (const check of checks) if (!check(bookmark)) return true;
       if (items.length === request.limit) {
         more = true;
@@ -220,7 +229,7 @@ export class SearchIndex {
 
   /** The smallest candidate list among the positive terms; null when one of them matches nothing. */
   private smallestSource(terms: readonly Term[], viewer: User | null): { source: Source; term: Term | null } | null {
-    let best: { source: Source; term: Term | null } = { source: viewer ? this.everything() : orderedSource(this.store.publicBookmarks.items), term: null };
+    let best: { source: Source; term: Term | null } = { source: viewer ? this.everything() : orderedSource(this.store.publicBookmarks), term: null };
     for (const term of terms) {
       if (term.negated) continue;
       const source = this.source(term);
@@ -239,12 +248,12 @@ export class SearchIndex {
         return rarest(exact.map((word) => this.wordSource(word)));
       }
       case "tag": {
-        const entry = this.store.tags.get(term.tag);
-        return entry ? orderedSource(entry.all.items) : null;
+        const list = this.store.tagged(term.tag);
+        return list ? orderedSource(list) : null;
       }
       case "user": {
         const user = this.store.userByName(term.username);
-        return user ? orderedSource(user.bookmarks.items) : null;
+        return user ? orderedSource(user.bookmarks) : null;
       }
       case "site":
         return rarest(words(term.host).map((word) => this.wordSource(word)));
@@ -268,11 +277,11 @@ export class SearchIndex {
   }
 
   private everything(): Source {
-    const byOrd = this.byOrd;
+    const indexed = this.indexed;
     return {
       size: this.store.bookmarksById.size,
       walk(beforeOrd, visit) {
-        for (let ord = Math.min(beforeOrd, byOrd.length) - 1; ord > 0; ord -= 1) if (byOrd[ord] && !visit(ord)) return;
+        for (let ord = Math.min(beforeOrd, indexed.length) - 1; ord > 0; ord -= 1) if (indexed[ord] === 1 && !visit(ord)) return;
       },
     };
   }
@@ -348,18 +357,12 @@ function postingsSource(list: Postings): Source {
   };
 }
 
-function orderedSource(items: readonly Bookmark[]): Source {
+function orderedSource(list: BookmarkList): Source {
   return {
-    size: items.length,
+    size: list.length,
     walk(beforeOrd, visit) {
-      let low = 0;
-      let high = items.length;
-      while (low < high) {
-        const middle = (low + high) >>> 1;
-        if (items[middle]!.ord < beforeOrd) low = middle + 1;
-        else high = middle;
-      }
-      for (let index = low - 1; index >= 0; index -= 1) if (!visit(items[index]!.ord)) return;
+      const ords = list.ords;
+      for (let index = ords.lowerBound(beforeOrd) - 1; index >= 0; index -= 1) if (!visit(ords.at(index))) return;
     },
   };
 }

@@ -91,11 +91,11 @@ class CommandDriver implements Driver {
   }
 
   recentPublic() {
-    return this.store.publicBookmarks.items.slice(-RECENT_PUBLIC_MAX);
+    return this.store.publicBookmarks.newest(RECENT_PUBLIC_MAX).reverse();
   }
 
   ownRecent(user: number) {
-    return this.user(user).bookmarks.items.slice(-OWN_RECENT_MAX);
+    return this.user(user).bookmarks.newest(OWN_RECENT_MAX).reverse();
   }
 }
 

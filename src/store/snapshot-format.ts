@@ -1,56 +1,145 @@
-// The store as a snapshot's body: lines of JSON records, written from a store and read back into an empty one.
+// The store as a snapshot's body: lines of JSON for the small sections, the bookmarks' columns as raw bytes.
 import { assert } from "../assert.ts";
 import type { BookmarkId, CommentId, Role, TokenId, TokenKind, UserId } from "../events.ts";
-import type { Bookmark, Store, StoreCounters, User } from "./store.ts";
+import type { RestoredRows, Store, StoreCounters, User } from "./store.ts";
 
 /**
- * The body is a run of lines, each one JSON array: a section letter, then up to
- * RECORDS_PER_LINE_MAX records of that section. Sections come in this order, each record an array
- * (fewer bytes to write and parse than objects):
+ * The body is a run of lines, each one JSON array (a section letter, then up to
+ * RECORDS_PER_LINE_MAX records), except raw frames: a line `#<n>` followed by exactly n bytes
+ * (and no newline). Sections come in this order:
  *   c  counters (one record, StoreCounters)
  *   u  users      [id, username, password_hash, inserted_at, bookmarks_changed_at, role]   (role absent in older snapshots: "member")
  *   t  tokens     [id, user_id, hash, kind, name, created_at, expires_at]   (creation order)
- *   b  bookmarks  [id, ord, user_id, url, title, description, public, unread, tags, inserted_at, updated_at]   (ord order)
+ *   g  tags       names of the tags in use; a bookmark's tag number is an index into them
+ *   b  bookmarks  one record [count, tag_entries, text_bytes], then one frame per column
+ *                 (BOOKMARK_COLUMNS, each `count` values in ord order, native byte order), a
+ *                 frame of `tag_entries` tag numbers and a frame of `text_bytes` of text: each
+ *                 bookmark's URL, title and description back to back, in ord order
  *   m  comments   [id, bookmark_id, user_id, body, inserted_at]   (by bookmark in ord order, oldest first)
+ * A bookmark's user is an index into the u section's order. Only live bookmarks, their text and
+ * tags are written, so deleted ones leave nothing behind and the arena comes back compacted.
  * Reading it into an empty store gives the store that wrote it: src/store/check.ts's snapshot()
  * of both is equal (test/snapshots.test.ts).
  */
 export const RECORDS_PER_LINE_MAX = 512;
+/** Text is handed to the writer in pieces of about this size. */
+const TEXT_PIECE_BYTES = 1 << 20;
+
+const BOOKMARK_COLUMNS = [
+  ["ord", Int32Array],
+  ["id", Float64Array],
+  ["user", Int32Array],
+  ["insertedAt", Float64Array],
+  ["updatedAt", Float64Array],
+  ["flags", Uint8Array],
+  ["urlLength", Uint32Array],
+  ["titleLength", Uint32Array],
+  ["descriptionLength", Uint32Array],
+  ["urlHash", Int32Array],
+  ["tagCount", Uint16Array],
+] as const;
+type ColumnName = (typeof BOOKMARK_COLUMNS)[number][0];
+type Column = Int32Array | Float64Array | Uint8Array | Uint32Array | Uint16Array;
+type RestoredColumns = Pick<RestoredRows, ColumnName>;
 
 type UserRecord = [id: UserId, username: string, passwordHash: string, insertedAt: number, bookmarksChangedAt: number, role?: Role];
 type TokenRecord = [id: TokenId, userId: UserId, hash: string, kind: TokenKind, name: string, createdAt: number, expiresAt: number | null];
-type BookmarkRecord = [id: BookmarkId, ord: number, userId: UserId, url: string, title: string, description: string, isPublic: 0 | 1, unread: 0 | 1, tags: string[], insertedAt: number, updatedAt: number];
 type CommentRecord = [id: CommentId, bookmarkId: BookmarkId, userId: UserId, body: string, insertedAt: number];
 
-/** Hands `write` the body's lines (each without its newline), in order. */
-export function writeStoreLines(store: Store, write: (line: string) => void): void {
-  write(JSON.stringify(["c", store.counters()]));
+export interface BodyWriter {
+  /** A line (without its newline). */
+  line(text: string): void;
+  /** Raw bytes of the frame announced last (a frame may come in several pieces). */
+  bytes(bytes: Uint8Array): void;
+}
+
+/** Hands `write` the body's lines and frames, in order. */
+export function writeStoreBody(store: Store, write: BodyWriter): void {
+  write.line(JSON.stringify(["c", store.counters()]));
   const section = <T>(letter: string, items: Iterable<T>, record: (item: T) => unknown) => {
     let records: unknown[] = [letter];
     for (const item of items) {
       records.push(record(item));
       if (records.length > RECORDS_PER_LINE_MAX) {
-        write(JSON.stringify(records));
+        write.line(JSON.stringify(records));
         records = [letter];
       }
     }
-    if (records.length > 1) write(JSON.stringify(records));
+    if (records.length > 1) write.line(JSON.stringify(records));
   };
-  section("u", store.usersById.values(), (user): UserRecord => [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, user.role]);
+  const userIndex = new Map<number, number>();
+  section("u", store.usersById.values(), (user): UserRecord => {
+    userIndex.set(user.slot, userIndex.size);
+    return [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, user.role];
+  });
   section("t", store.tokensById.values(), (token): TokenRecord => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt, token.expiresAt]);
-  // bookmarksById keeps insertion order, which is ord order: a bookmark's ord is given at creation.
-  section("b", store.bookmarksById.values(), (b): BookmarkRecord => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public ? 1 : 0, b.unread ? 1 : 0, b.tags, b.insertedAt, b.updatedAt]);
-  section("m", commentsInOrder(store), (c): CommentRecord => [c.id, c.bookmark.id, c.user.id, c.body, c.insertedAt]);
+  const tagIndex = new Map<number, number>();
+  section("g", store.tagTable(), ([tag, name]) => {
+    tagIndex.set(tag, tagIndex.size);
+    return name;
+  });
+  writeBookmarkColumns(store, write, userIndex, tagIndex);
+  section("m", store.allComments(), (c): CommentRecord => [c.id, c.bookmarkId, c.user.id, c.body, c.insertedAt]);
 }
 
-function* commentsInOrder(store: Store): Generator<NonNullable<Bookmark["comments"]>[number]> {
-  for (const bookmark of store.bookmarksById.values()) if (bookmark.comments !== null) yield* bookmark.comments;
+function writeBookmarkColumns(store: Store, write: BodyWriter, userIndex: ReadonlyMap<number, number>, tagIndex: ReadonlyMap<number, number>): void {
+  const source = store.columns;
+  const count = store.bookmarkCount;
+  const out = Object.fromEntries(BOOKMARK_COLUMNS.map(([name, Type]) => [name, new Type(count)])) as Record<ColumnName, Column>;
+  let tagEntries = 0;
+  let textBytes = 0;
+  let row = 0;
+  for (const ord of store.liveOrds()) {
+    out.ord[row] = ord;
+    out.id[row] = source.id[ord]!;
+    out.user[row] = userIndex.get(source.user[ord]!)!;
+    out.insertedAt[row] = source.insertedAt[ord]!;
+    out.updatedAt[row] = source.updatedAt[ord]!;
+    out.flags[row] = source.flags[ord]!;
+    out.urlLength[row] = source.urlLength[ord]!;
+    out.titleLength[row] = source.titleLength[ord]!;
+    out.descriptionLength[row] = source.descriptionLength[ord]!;
+    out.urlHash[row] = store.urlHashAt(ord);
+    out.tagCount[row] = source.tagCount[ord]!;
+    tagEntries += source.tagCount[ord]!;
+    textBytes += source.recordBytes(ord);
+    row += 1;
+  }
+  assert(row === count, "live bookmarks counted alike");
+  write.line(JSON.stringify(["b", count, tagEntries, textBytes]));
+  const frame = (column: Column) => {
+    write.line(`#${column.byteLength}`);
+    write.bytes(new Uint8Array(column.buffer, column.byteOffset, column.byteLength));
+  };
+  for (const [name] of BOOKMARK_COLUMNS) frame(out[name]);
+  const tags = new Uint32Array(tagEntries);
+  let at = 0;
+  for (let index = 0; index < count; index += 1) for (const tag of source.tagNumbers(out.ord[index]!)) tags[at++] = tagIndex.get(tag)!;
+  frame(tags);
+  write.line(`#${textBytes}`);
+  const piece = Buffer.allocUnsafe(TEXT_PIECE_BYTES);
+  let used = 0;
+  for (let index = 0; index < count; index += 1) {
+    const ord = out.ord[index]!;
+    const record = source.arena.bytes(source.chunk[ord]!, source.offset[ord]!, source.recordBytes(ord));
+    if (used + record.length > piece.length) {
+      write.bytes(piece.subarray(0, used));
+      used = 0;
+    }
+    if (record.length > piece.length) write.bytes(record);
+    else used += record.copy(piece, used);
+  }
+  if (used > 0) write.bytes(piece.subarray(0, used));
 }
 
-/** Reads a body's lines (as written by writeStoreLines) into an empty store. */
-export class StoreLineReader {
+/** Reads a body's lines and frames (as written by writeStoreBody) into an empty store. */
+export class StoreBodyReader {
   private counters: StoreCounters | null = null;
-  private lastOrd = 0;
+  private readonly users: User[] = [];
+  private readonly tags: number[] = [];
+  /** The b section's record while its frames come in, and the frames read so far. */
+  private bookmarks: { count: number; tagEntries: number; textBytes: number; frames: Uint8Array[] } | null = null;
+  private bookmarksDone = false;
 
   constructor(private readonly store: Store) {
     assert(store.eventsApplied === 0 && store.usersById.size === 0, "a snapshot is read into an empty store");
@@ -60,27 +149,68 @@ export class StoreLineReader {
     const records = JSON.parse(text) as unknown[];
     const letter = records[0];
     if (letter === "c") {
+      if (this.counters !== null) throw new Error("snapshot has two counters lines");
       this.counters = records[1] as StoreCounters;
+      this.store.restoreCounters(this.counters);
       return;
     }
+    if (this.counters === null) throw new Error("snapshot does not start with its counters");
+    if (letter === "b") {
+      if (this.bookmarks !== null || this.bookmarksDone) throw new Error("snapshot has two bookmark sections");
+      const [, count, tagEntries, textBytes] = records as [string, number, number, number];
+      this.bookmarks = { count, tagEntries, textBytes, frames: [] };
+      return;
+    }
+    if (this.bookmarks !== null) throw new Error(`snapshot section ${JSON.stringify(letter)} inside the bookmark frames`);
     const read = Object.hasOwn(this.readers, letter as string) ? this.readers[letter as "u"] as (record: unknown) => void : undefined;
     if (read === undefined) throw new Error(`snapshot line of unknown section ${JSON.stringify(letter)}`);
     for (let index = 1; index < records.length; index += 1) read(records[index]);
+  }
+
+  /** A frame's bytes (only valid during this call: copied out). */
+  frame(bytes: Uint8Array): void {
+    const section = this.bookmarks;
+    if (section === null) throw new Error("snapshot frame outside the bookmark section");
+    section.frames.push(bytes);
+    if (section.frames.length === BOOKMARK_COLUMNS.length + 2) {
+      this.restoreBookmarks(section);
+      this.bookmarks = null;
+      this.bookmarksDone = true;
+    }
   }
 
   /** One record reader per section letter. */
   private readonly readers = {
     u: (record: UserRecord) => this.user(record),
     t: (record: TokenRecord) => this.token(record),
-    b: (record: BookmarkRecord) => this.bookmark(record),
+    g: (name: string) => this.tags.push(this.store.internTag(name)),
     m: (record: CommentRecord) => this.comment(record),
   };
 
-  /** Ends reading: the counters go in last, as the fold had them. */
+  /** Ends reading: checks the counters the sections must agree with. */
   finish(): void {
     if (this.counters === null) throw new Error("snapshot has no counters line");
-    this.store.restoreCounters(this.counters);
-    assert(this.store.bookmarksById.size === 0 || this.lastOrd < this.counters.nextOrd, "snapshot bookmark ord beyond its counter");
+    if (this.bookmarks !== null) throw new Error("snapshot ends inside its bookmark frames");
+    const comments = this.store.commentCount;
+    if (comments !== this.counters.commentCount) throw new Error(`snapshot holds ${comments} comments, its counters say ${this.counters.commentCount}`);
+  }
+
+  private restoreBookmarks(section: { count: number; tagEntries: number; textBytes: number; frames: Uint8Array[] }): void {
+    const { count, frames } = section;
+    const columns = {} as Record<ColumnName, Column>;
+    BOOKMARK_COLUMNS.forEach(([name, Type], index) => {
+      columns[name] = copyColumn(frames[index]!, Type, count, name);
+    });
+    const tags = copyColumn(frames[BOOKMARK_COLUMNS.length]!, Uint32Array, section.tagEntries, "tags") as Uint32Array<ArrayBuffer>;
+    for (let index = 0; index < tags.length; index += 1) {
+      const tag = this.tags[tags[index]!];
+      if (tag === undefined) throw new Error(`snapshot names unknown tag ${tags[index]}`);
+      tags[index] = tag;
+    }
+    const text = frames[BOOKMARK_COLUMNS.length + 1]!;
+    if (text.length !== section.textBytes) throw new Error(`snapshot text is ${text.length} bytes, its section says ${section.textBytes}`);
+    const chunk = this.store.columns.arena.adopt(Buffer.from(text));
+    this.store.restoreRows({ ...(columns as RestoredColumns), count, users: this.users, tags, chunk, textBytes: text.length });
   }
 
   private userOf(id: UserId): User {
@@ -90,22 +220,24 @@ export class StoreLineReader {
   }
 
   private user([id, username, passwordHash, insertedAt, bookmarksChangedAt, role = "member"]: UserRecord): void {
-    this.store.restoreUser({ id, username, passwordHash, role, insertedAt, bookmarksChangedAt });
+    this.users.push(this.store.addUser({ id, username, passwordHash, role, insertedAt, bookmarksChangedAt }));
   }
 
   private token([id, userId, hash, kind, name, createdAt, expiresAt]: TokenRecord): void {
     this.store.addToken({ id, user: this.userOf(userId), hash, kind, name, createdAt, expiresAt });
   }
 
-  private bookmark([id, ord, userId, url, title, description, isPublic, unread, tags, insertedAt, updatedAt]: BookmarkRecord): void {
-    if (ord <= this.lastOrd) throw new Error(`snapshot bookmark ${id} out of ord order`);
-    this.lastOrd = ord;
-    this.store.restoreBookmark({ id, ord, user: this.userOf(userId), url, title, description, public: isPublic === 1, unread: unread === 1, insertedAt, updatedAt }, tags);
-  }
-
   private comment([id, bookmarkId, userId, body, insertedAt]: CommentRecord): void {
-    const bookmark = this.store.bookmarksById.get(bookmarkId);
-    if (bookmark === undefined) throw new Error(`snapshot comment ${id} on unknown bookmark ${bookmarkId}`);
-    this.store.addComment({ id, bookmark, user: this.userOf(userId), body, insertedAt });
+    const ord = this.store.ordOf(bookmarkId);
+    if (ord === 0) throw new Error(`snapshot comment ${id} on unknown bookmark ${bookmarkId}`);
+    this.store.addComment(ord, { id, bookmarkId, user: this.userOf(userId), body, insertedAt });
   }
+}
+
+/** A frame's bytes as a typed array of its own (aligned), checked for the expected length. */
+function copyColumn(bytes: Uint8Array, Type: { new (length: number): Column; BYTES_PER_ELEMENT: number }, count: number, name: string): Column {
+  if (bytes.length !== count * Type.BYTES_PER_ELEMENT) throw new Error(`snapshot column ${name} is ${bytes.length} bytes, not ${count * Type.BYTES_PER_ELEMENT}`);
+  const column = new Type(count);
+  new Uint8Array(column.buffer).set(bytes);
+  return column;
 }

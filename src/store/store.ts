@@ -1,8 +1,10 @@
-// The in-memory store: the fold of the event log, indexed by id, tag, user and URL; answers every read.
+// The in-memory store: the fold of the event log, in columns by ord, indexed by id, tag, user and URL; answers every read.
 import { assert } from "../assert.ts";
 import { IdAllocator, type BookmarkId, type CommentId, type LoggedEvent, type Role, type TokenId, type TokenKind, type UserId } from "../events.ts";
-import { OrderedList } from "./ordered-list.ts";
-import { UrlIndex } from "./url-index.ts";
+import { BookmarkColumns, FLAG_LIVE, FLAG_PUBLIC, FLAG_UNREAD } from "./columns.ts";
+import { IdTable } from "./id-table.ts";
+import { OrdList } from "./ordered-list.ts";
+import { seededUrlHash, UrlIndex } from "./url-index.ts";
 
 export interface User {
   readonly id: UserId;
@@ -11,11 +13,18 @@ export interface User {
   /** "admin" for the first account of a fresh server (user.registered's `role`); "member" otherwise. */
   role: Role;
   readonly insertedAt: number;
-  readonly bookmarks: OrderedList<Bookmark>;
+  readonly bookmarks: BookmarkList;
   /** When one of their bookmarks was last created, changed or deleted (Pinboard's posts/update). */
   bookmarksChangedAt: number;
+  /** The user's row number in the store's columns (an internal handle, not an id). */
+  readonly slot: number;
 }
 
+/**
+ * A bookmark as it was when read: a plain object built on demand from the store's columns, never
+ * changed afterwards (read it again for a later state). Two reads of the same bookmark are two
+ * objects: compare bookmarks by id, never by identity.
+ */
 export interface Bookmark {
   readonly id: BookmarkId;
   /**
@@ -25,22 +34,22 @@ export interface Bookmark {
    */
   readonly ord: number;
   readonly user: User;
-  url: string;
-  title: string;
-  description: string;
-  public: boolean;
-  tags: string[];
+  readonly url: string;
+  readonly title: string;
+  readonly description: string;
+  readonly public: boolean;
+  readonly tags: readonly string[];
   /** "To read" (Pinboard's toread, linkding's unread). */
-  unread: boolean;
+  readonly unread: boolean;
   readonly insertedAt: number;
-  updatedAt: number;
+  readonly updatedAt: number;
   /** Oldest first; null until the first comment (most bookmarks have none). */
-  comments: Comment[] | null;
+  readonly comments: readonly Comment[] | null;
 }
 
 export interface Comment {
   readonly id: CommentId;
-  readonly bookmark: Bookmark;
+  readonly bookmarkId: BookmarkId;
   readonly user: User;
   readonly body: string;
   readonly insertedAt: number;
@@ -57,18 +66,14 @@ export interface Token {
   readonly expiresAt: number | null;
 }
 
-interface TagEntry {
-  readonly name: string;
-  readonly all: OrderedList<Bookmark>;
-  publicCount: number;
-}
-
 export interface StoreCounters {
   nextOrd: number;
   lastId: number;
   eventsApplied: number;
   lastSeq: number;
   commentCount: number;
+  /** The URL index's hash seed (hashes are kept in snapshots, so a restored store keeps its seed). */
+  urlSeed: number;
 }
 
 export interface Page<T> {
@@ -109,29 +114,117 @@ export function decodeCursor(cursor: string): number | null {
   return Number.isSafeInteger(ord) ? ord : null;
 }
 
+/** Bookmark rows read from a snapshot, one entry per row in each column (Store.restoreRows). */
+export interface RestoredRows {
+  count: number;
+  ord: Int32Array;
+  id: Float64Array;
+  user: Int32Array;
+  users: readonly User[];
+  insertedAt: Float64Array;
+  updatedAt: Float64Array;
+  flags: Uint8Array;
+  urlLength: Uint32Array;
+  titleLength: Uint32Array;
+  descriptionLength: Uint32Array;
+  urlHash: Int32Array;
+  tagCount: Uint16Array;
+  tags: Uint32Array<ArrayBuffer>;
+  chunk: number;
+  textBytes: number;
+}
+
+/** A newest-first list of bookmarks (a user's, a tag's, every public one), held as ords. */
+export class BookmarkList {
+  constructor(
+    private readonly store: Store,
+    readonly ords: OrdList,
+  ) {}
+
+  get length(): number {
+    return this.ords.length;
+  }
+
+  /** Up to `limit` newest first, after passing over the `offset` newest. */
+  newest(limit: number, offset = 0): Bookmark[] {
+    const found: Bookmark[] = [];
+    for (let index = this.ords.length - 1 - offset; index >= 0 && found.length < limit; index -= 1) found.push(this.store.bookmarkAt(this.ords.at(index)));
+    return found;
+  }
+
+  /** Oldest first (each bookmark read as the walk reaches it). */
+  *values(): IterableIterator<Bookmark> {
+    for (let index = 0; index < this.ords.length; index += 1) yield this.store.bookmarkAt(this.ords.at(index));
+  }
+
+  /** Newest first (each bookmark read as the walk reaches it). */
+  *newestFirst(): IterableIterator<Bookmark> {
+    for (let index = this.ords.length - 1; index >= 0; index -= 1) yield this.store.bookmarkAt(this.ords.at(index));
+  }
+}
+
+/** Bookmarks by id, as a read-only map (each get reads the bookmark anew). */
+export class BookmarkTable {
+  constructor(private readonly store: Store) {}
+
+  get size(): number {
+    return this.store.bookmarkCount;
+  }
+
+  get(id: BookmarkId): Bookmark | undefined {
+    const ord = this.store.ordOf(id);
+    return ord === 0 ? undefined : this.store.bookmarkAt(ord);
+  }
+
+  has(id: BookmarkId): boolean {
+    return this.store.ordOf(id) !== 0;
+  }
+
+  /** Every bookmark in ord (creation) order. */
+  *values(): IterableIterator<Bookmark> {
+    for (const ord of this.store.liveOrds()) yield this.store.bookmarkAt(ord);
+  }
+}
+
 export class Store {
   readonly ids: IdAllocator;
   readonly usersById = new Map<UserId, User>();
   readonly usersByName = new Map<string, User>();
   readonly tokensByHash = new Map<string, Token>();
   readonly tokensById = new Map<TokenId, Token>();
-  readonly bookmarksById = new Map<BookmarkId, Bookmark>();
-  readonly publicBookmarks = new OrderedList<Bookmark>();
-  readonly tags = new Map<string, TagEntry>();
-  readonly byUrl = new UrlIndex<Bookmark>();
+  readonly bookmarksById = new BookmarkTable(this);
+  /** Columns by ord (for snapshot-format.ts; reads go through bookmarkAt). */
+  readonly columns = new BookmarkColumns();
+  readonly publicBookmarks = new BookmarkList(this, new OrdList());
   /** Every comment by id (DELETE /api/comments/:id finds one without its bookmark). */
   readonly commentsById = new Map<CommentId, Comment>();
   commentCount = 0;
   eventsApplied = 0;
   lastSeq = 0;
+  private readonly ordsById = new IdTable();
+  private urlSeed: number;
+  private byUrl: UrlIndex;
+  /** Users by slot (holes for erased ones, reused). */
+  private readonly usersBySlot: (User | undefined)[] = [];
+  private readonly freeUserSlots: number[] = [];
+  /** Tags interned: number → name ("" for a freed number), name → number, and per number its list and public count. */
+  private readonly tagNames: string[] = [];
+  private readonly tagNumbers = new Map<string, number>();
+  private readonly tagLists: (BookmarkList | null)[] = [];
+  private readonly tagPublic: number[] = [];
+  private readonly freeTags: number[] = [];
+  /** Comments by their bookmark's ord (few bookmarks have any). */
+  private readonly commentsByOrd = new Map<number, Comment[]>();
   /** Tokens that expire, in creation order (so nearly in expiry order); revoked ones stay until reached. */
   private expiring: Token[] = [];
   private expiringHead = 0;
   private nextOrd = 1;
   private sortedTagCounts: TagCount[] | null = null;
 
-  constructor(nodeId: number) {
+  constructor(nodeId: number, urlSeed: number = (Math.random() * 0x1_0000_0000) | 0) {
     this.ids = new IdAllocator(nodeId);
+    this.urlSeed = urlSeed;
+    this.byUrl = new UrlIndex((ord) => this.columns.url(ord), seededUrlHash(urlSeed));
   }
 
   /**
@@ -154,9 +247,7 @@ export class Store {
       case "user.registered": {
         const { id, username, password_hash, role = "member" } = event.payload;
         assert(!this.usersById.has(id) && !this.usersByName.has(username), () => `user ${username} registered twice`);
-        const user: User = { id, username, passwordHash: password_hash, role, insertedAt: event.ts, bookmarks: new OrderedList(), bookmarksChangedAt: event.ts };
-        this.usersById.set(id, user);
-        this.usersByName.set(username, user);
+        this.addUser({ id, username, passwordHash: password_hash, role, insertedAt: event.ts, bookmarksChangedAt: event.ts });
         this.ids.observe(id);
         return;
       }
@@ -186,15 +277,15 @@ export class Store {
         this.updateBookmark(event.payload, event.ts);
         return;
       case "bookmark.deleted":
-        this.deleteBookmark(event.payload.id, event.ts);
+        this.deleteBookmark(this.ordsById.get(event.payload.id), event.ts);
         return;
       case "comment.posted": {
         const { id, bookmark_id, user_id, body } = event.payload;
         this.ids.observe(id);
-        const bookmark = this.bookmarksById.get(bookmark_id);
+        const ord = this.ordsById.get(bookmark_id);
         const user = this.usersById.get(user_id);
-        if (!bookmark || !user) return;
-        this.addComment({ id, bookmark, user, body, insertedAt: event.ts });
+        if (ord === 0 || !user) return;
+        this.addComment(ord, { id, bookmarkId: bookmark_id, user, body, insertedAt: event.ts });
         return;
       }
       case "comment.deleted":
@@ -209,56 +300,143 @@ export class Store {
 
   // ---- snapshots (snapshot-format.ts): the state written out and read back without the log ----
 
-  /** The counters a fold keeps beside its maps. */
+  /** The counters a fold keeps beside its columns. */
   counters(): StoreCounters {
-    return { nextOrd: this.nextOrd, lastId: this.ids.last, eventsApplied: this.eventsApplied, lastSeq: this.lastSeq, commentCount: this.commentCount };
+    return { nextOrd: this.nextOrd, lastId: this.ids.last, eventsApplied: this.eventsApplied, lastSeq: this.lastSeq, commentCount: this.commentCount, urlSeed: this.urlSeed };
   }
 
+  /** Sets the counters (and the URL seed, so do this before any bookmark is restored). */
   restoreCounters(counters: StoreCounters): void {
+    assert(this.bookmarkCount === 0, "counters are restored before the bookmarks");
     this.nextOrd = counters.nextOrd;
     this.ids.restore(counters.lastId);
     this.eventsApplied = counters.eventsApplied;
     this.lastSeq = counters.lastSeq;
-    this.commentCount = counters.commentCount;
+    // commentCount is counted again as the comments are added (snapshot-format.ts checks it).
+    this.urlSeed = counters.urlSeed;
+    this.byUrl = new UrlIndex((ord) => this.columns.url(ord), seededUrlHash(counters.urlSeed));
   }
 
-  restoreUser(user: Omit<User, "bookmarks">): User {
-    // The same shape (field order) as a registered user's, so reads stay monomorphic.
-    const restored: User = { id: user.id, username: user.username, passwordHash: user.passwordHash, role: user.role, insertedAt: user.insertedAt, bookmarks: new OrderedList(), bookmarksChangedAt: user.bookmarksChangedAt };
-    assert(!this.usersById.has(user.id) && !this.usersByName.has(user.username), () => `snapshot holds user ${user.username} twice`);
-    this.usersById.set(user.id, restored);
-    this.usersByName.set(user.username, restored);
-    return restored;
+  /** Adds a user (registered, or from a snapshot). */
+  addUser(user: Omit<User, "bookmarks" | "slot">): User {
+    assert(!this.usersById.has(user.id) && !this.usersByName.has(user.username), () => `user ${user.username} added twice`);
+    const slot = this.freeUserSlots.pop() ?? this.usersBySlot.length;
+    // One shape (field order) for every user, so reads stay monomorphic.
+    const added: User = { id: user.id, username: user.username, passwordHash: user.passwordHash, role: user.role, insertedAt: user.insertedAt, bookmarks: new BookmarkList(this, new OrdList()), bookmarksChangedAt: user.bookmarksChangedAt, slot };
+    this.usersBySlot[slot] = added;
+    this.usersById.set(user.id, added);
+    this.usersByName.set(user.username, added);
+    return added;
   }
 
-  /** A bookmark as a snapshot holds it, restored in ord order (so every list only appends). */
-  restoreBookmark(bookmark: Omit<Bookmark, "tags" | "comments">, tags: readonly string[]): Bookmark {
-    const restored: Bookmark = {
-      id: bookmark.id, ord: bookmark.ord, user: bookmark.user, url: bookmark.url, title: bookmark.title, description: bookmark.description,
-      public: bookmark.public, tags: [], unread: bookmark.unread, insertedAt: bookmark.insertedAt, updatedAt: bookmark.updatedAt, comments: null,
-    };
-    assert(!this.bookmarksById.has(bookmark.id), () => `snapshot holds bookmark ${bookmark.id} twice`);
-    this.bookmarksById.set(restored.id, restored);
-    restored.user.bookmarks.insert(restored);
-    this.byUrl.add(restored);
-    this.indexTagsAndVisibility(restored, tags, restored.public);
-    return restored;
+  /**
+   * The bookmarks' rows as a snapshot holds them (snapshot-format.ts), in ascending ord, into an
+   * empty store: their text is already arena chunk `chunk`, back to back in row order; `user`
+   * indexes `users`; `tags` holds every row's tag numbers (this store's, interned) in row order;
+   * the URL keys' hashes are known. Every list is sized once and only appended to.
+   */
+  restoreRows(rows: RestoredRows): void {
+    // Locals, not property reads in the loop (the rows object is built from a dynamic record).
+    const { count, ord: ords, users, id: ids, user: userIndexes, flags: rowFlags, urlLength: urlLengths, titleLength: titleLengths, descriptionLength: descriptionLengths, tagCount: tagCounts, tags, urlHash, insertedAt, updatedAt, chunk } = rows;
+    assert(this.bookmarkCount === 0, "bookmark rows are restored into an empty store");
+    const columns = this.columns;
+    columns.ensure((count > 0 ? ords[count - 1]! : 0) + 1);
+    this.ordsById.reserve(count);
+    this.byUrl.reserve((count > 0 ? ords[count - 1]! : 0) + 1, count);
+    const userCounts = new Int32Array(users.length);
+    const perTag = new Int32Array(this.tagNames.length);
+    let publicCount = 0;
+    let lastOrd = 0;
+    let offset = 0;
+    let tagAt = 0;
+    for (let row = 0; row < count; row += 1) {
+      const ord = ords[row]!;
+      const id = ids[row]!;
+      if (ord <= lastOrd || ord >= this.nextOrd) throw new Error(`bookmark ${id} has ord ${ord}, out of order or beyond the counter ${this.nextOrd}`);
+      lastOrd = ord;
+      const user = users[userIndexes[row]!];
+      if (user === undefined) throw new Error(`bookmark ${id} names unknown user ${userIndexes[row]}`);
+      if (!this.ordsById.add(id, ord)) throw new Error(`bookmark ${id} is there twice`);
+      const flags = (rowFlags[row]! & (FLAG_PUBLIC | FLAG_UNREAD)) | FLAG_LIVE;
+      columns.id[ord] = id;
+      columns.user[ord] = user.slot;
+      columns.insertedAt[ord] = insertedAt[row]!;
+      columns.updatedAt[ord] = updatedAt[row]!;
+      columns.flags[ord] = flags;
+      columns.chunk[ord] = chunk;
+      columns.offset[ord] = offset;
+      const urlLength = (columns.urlLength[ord] = urlLengths[row]!);
+      const titleLength = (columns.titleLength[ord] = titleLengths[row]!);
+      const descriptionLength = (columns.descriptionLength[ord] = descriptionLengths[row]!);
+      offset += urlLength + titleLength + descriptionLength;
+      const tagCount = tagCounts[row]!;
+      columns.tagStart[ord] = tagAt;
+      columns.tagCount[ord] = tagCount;
+      for (let index = tagAt; index < tagAt + tagCount; index += 1) perTag[tags[index]!]! += 1;
+      tagAt += tagCount;
+      userCounts[userIndexes[row]!]! += 1;
+      if ((flags & FLAG_PUBLIC) !== 0) publicCount += 1;
+      this.byUrl.addHashed(ord, urlHash[row]!);
+    }
+    if (offset !== rows.textBytes) throw new Error(`text lengths add up to ${offset} bytes, not ${rows.textBytes}`);
+    if (tagAt !== tags.length) throw new Error(`tag counts add up to ${tagAt}, not ${tags.length}`);
+    columns.adoptTagPool(tags);
+    users.forEach((user, index) => user.bookmarks.ords.grow(userCounts[index]!));
+    for (let tag = 0; tag < perTag.length; tag += 1) this.tagLists[tag]?.ords.grow(perTag[tag]!);
+    this.publicBookmarks.ords.grow(publicCount);
+    for (let row = 0; row < count; row += 1) {
+      const ord = ords[row]!;
+      users[userIndexes[row]!]!.bookmarks.ords.insert(ord);
+      this.indexTagsAndVisibility(ord);
+    }
   }
 
-  /** Adds a comment at the end of its bookmark's discussion (also from a snapshot, oldest first). */
-  addComment(comment: Comment): void {
-    (comment.bookmark.comments ??= []).push(comment);
+  /** The interned tag numbers in use, with their names (for snapshots). */
+  *tagTable(): IterableIterator<[number, string]> {
+    for (let tag = 0; tag < this.tagNames.length; tag += 1) if (this.tagLists[tag] !== null) yield [tag, this.tagNames[tag]!];
+  }
+
+  /** Interns a tag name (a snapshot's tag table); returns its number. */
+  internTag(name: string): number {
+    let tag = this.tagNumbers.get(name);
+    if (tag === undefined) {
+      tag = this.freeTags.pop() ?? this.tagNames.length;
+      this.tagNames[tag] = name;
+      this.tagLists[tag] = new BookmarkList(this, new OrdList());
+      this.tagPublic[tag] = 0;
+      this.tagNumbers.set(name, tag);
+    }
+    return tag;
+  }
+
+  /** The stored hash of a live bookmark's URL key (for snapshots). */
+  urlHashAt(ord: number): number {
+    return this.byUrl.hashAt(ord);
+  }
+
+  /** Adds a comment (posted, or from a snapshot: by bookmark in ord order, oldest first). */
+  addComment(ord: number, comment: Comment): void {
+    const list = this.commentsByOrd.get(ord);
+    if (list) list.push(comment);
+    else this.commentsByOrd.set(ord, [comment]);
     this.commentsById.set(comment.id, comment);
     this.commentCount += 1;
+  }
+
+  /** Every comment, by bookmark in ord order, oldest first. */
+  *allComments(): IterableIterator<Comment> {
+    const ords = [...this.commentsByOrd.keys()].sort((a, b) => a - b);
+    for (const ord of ords) yield* this.commentsByOrd.get(ord)!;
   }
 
   /** Takes one comment out of its bookmark's discussion; one that is gone already (with its bookmark or author) changes nothing. */
   private deleteComment(id: CommentId, bookmarkId: BookmarkId): void {
     const comment = this.commentsById.get(id);
-    if (comment === undefined || comment.bookmark.id !== bookmarkId) return;
-    const comments = comment.bookmark.comments!;
+    if (comment === undefined || comment.bookmarkId !== bookmarkId) return;
+    const ord = this.ordsById.get(bookmarkId);
+    const comments = this.commentsByOrd.get(ord)!;
     comments.splice(comments.lastIndexOf(comment), 1);
-    if (comments.length === 0) comment.bookmark.comments = null;
+    if (comments.length === 0) this.commentsByOrd.delete(ord);
     this.commentsById.delete(id);
     this.commentCount -= 1;
   }
@@ -302,113 +480,198 @@ export class Store {
     const user = this.usersById.get(id);
     if (!user) return;
     for (const token of [...this.tokensById.values()]) if (token.user === user) this.removeToken(token);
-    for (const bookmark of [...user.bookmarks.items]) this.deleteBookmark(bookmark.id, ts);
-    for (const bookmark of this.bookmarksById.values()) {
-      if (bookmark.comments === null || !bookmark.comments.some((comment) => comment.user === user)) continue;
-      const kept = bookmark.comments.filter((comment) => comment.user !== user);
-      for (const comment of bookmark.comments) if (comment.user === user) this.commentsById.delete(comment.id);
-      this.commentCount -= bookmark.comments.length - kept.length;
-      bookmark.comments = kept.length > 0 ? kept : null;
+    for (const ord of [...user.bookmarks.ords.view()]) this.deleteBookmark(ord, ts);
+    for (const [ord, comments] of [...this.commentsByOrd]) {
+      if (!comments.some((comment) => comment.user === user)) continue;
+      const kept = comments.filter((comment) => comment.user !== user);
+      for (const comment of comments) if (comment.user === user) this.commentsById.delete(comment.id);
+      this.commentCount -= comments.length - kept.length;
+      if (kept.length > 0) this.commentsByOrd.set(ord, kept);
+      else this.commentsByOrd.delete(ord);
     }
     this.usersById.delete(id);
     this.usersByName.delete(user.username);
+    this.usersBySlot[user.slot] = undefined;
+    this.freeUserSlots.push(user.slot);
   }
 
   private createBookmark(payload: Extract<LoggedEvent, { type: "bookmark.created" }>["payload"], ts: number): void {
     const user = this.usersById.get(payload.user_id);
-    if (user === undefined) {
-      // The account was erased (user.deleted) while this was in flight: the bookmark never exists.
-      this.ids.observe(payload.id);
-      return;
-    }
-    const bookmark: Bookmark = {
-      id: payload.id,
-      ord: this.nextOrd++,
-      user,
-      url: payload.url,
-      title: payload.title,
-      description: payload.description,
-      public: payload.public,
-      tags: [],
-      unread: payload.unread === true,
-      insertedAt: payload.inserted_at ?? ts,
-      updatedAt: ts,
-      comments: null,
-    };
-    // One hash lookup instead of has() then set(): a second bookmark with the same id would not grow the map.
-    const bookmarksBefore = this.bookmarksById.size;
-    this.bookmarksById.set(bookmark.id, bookmark);
-    if (this.bookmarksById.size === bookmarksBefore) assert(false, `bookmark ${payload.id} created twice`);
     this.ids.observe(payload.id);
-    user.bookmarks.insert(bookmark);
+    // The account was erased (user.deleted) while this was in flight: the bookmark never exists.
+    if (user === undefined) return;
+    const ord = this.nextOrd;
+    if (!this.ordsById.add(payload.id, ord)) assert(false, `bookmark ${payload.id} created twice`);
+    this.nextOrd += 1;
+    const columns = this.columns;
+    columns.ensure(ord + 1);
+    columns.id[ord] = payload.id;
+    columns.user[ord] = user.slot;
+    columns.insertedAt[ord] = payload.inserted_at ?? ts;
+    columns.updatedAt[ord] = ts;
+    columns.flags[ord] = FLAG_LIVE | (payload.public ? FLAG_PUBLIC : 0) | (payload.unread === true ? FLAG_UNREAD : 0);
+    columns.setText(ord, payload.url, payload.title, payload.description);
+    columns.setTags(ord, this.internTags(payload.tags));
+    user.bookmarks.ords.insert(ord);
     user.bookmarksChangedAt = ts;
-    this.byUrl.add(bookmark);
-    this.indexTagsAndVisibility(bookmark, payload.tags, payload.public);
+    this.byUrl.add(ord, payload.url);
+    this.indexTagsAndVisibility(ord);
   }
 
   private updateBookmark(payload: Extract<LoggedEvent, { type: "bookmark.updated" }>["payload"], ts: number): void {
-    const bookmark = this.bookmarksById.get(payload.id);
-    if (!bookmark) return;
-    this.unindexTagsAndVisibility(bookmark);
-    if (payload.url !== undefined && payload.url !== bookmark.url) {
-      this.byUrl.remove(bookmark);
-      bookmark.url = payload.url;
-      this.byUrl.add(bookmark);
+    const ord = this.ordsById.get(payload.id);
+    if (ord === 0) return;
+    const columns = this.columns;
+    const oldTags = columns.tagNumbers(ord).slice();
+    this.unindexTagsAndVisibility(ord);
+    const url = columns.url(ord);
+    const title = columns.title(ord);
+    const description = columns.description(ord);
+    const urlChanged = payload.url !== undefined && payload.url !== url;
+    if (urlChanged) this.byUrl.remove(ord);
+    if (urlChanged || (payload.title !== undefined && payload.title !== title) || (payload.description !== undefined && payload.description !== description)) {
+      columns.arena.deadBytes += columns.recordBytes(ord);
+      columns.setText(ord, payload.url ?? url, payload.title ?? title, payload.description ?? description);
     }
-    if (payload.title !== undefined) bookmark.title = payload.title;
-    if (payload.description !== undefined) bookmark.description = payload.description;
-    if (payload.unread !== undefined) bookmark.unread = payload.unread;
-    bookmark.updatedAt = ts;
-    bookmark.user.bookmarksChangedAt = ts;
-    this.indexTagsAndVisibility(bookmark, payload.tags ?? bookmark.tags, payload.public ?? bookmark.public);
+    if (urlChanged) this.byUrl.add(ord, payload.url!);
+    if (payload.tags !== undefined) {
+      const tags = this.internTags(payload.tags);
+      columns.tagPoolDead += columns.tagCount[ord]!;
+      columns.setTags(ord, tags);
+    }
+    let flags = columns.flags[ord]!;
+    if (payload.unread !== undefined) flags = payload.unread ? flags | FLAG_UNREAD : flags & ~FLAG_UNREAD;
+    if (payload.public !== undefined) flags = payload.public ? flags | FLAG_PUBLIC : flags & ~FLAG_PUBLIC;
+    columns.flags[ord] = flags;
+    columns.updatedAt[ord] = ts;
+    this.userAt(ord).bookmarksChangedAt = ts;
+    this.indexTagsAndVisibility(ord);
+    this.freeUnusedTags(oldTags);
   }
 
-  private deleteBookmark(id: BookmarkId, ts: number): void {
-    const bookmark = this.bookmarksById.get(id);
-    if (!bookmark) return;
-    bookmark.user.bookmarksChangedAt = ts;
-    this.unindexTagsAndVisibility(bookmark);
-    this.byUrl.remove(bookmark);
-    bookmark.user.bookmarks.remove(bookmark);
-    this.bookmarksById.delete(id);
-    for (const comment of bookmark.comments ?? []) this.commentsById.delete(comment.id);
-    this.commentCount -= bookmark.comments?.length ?? 0;
+  private deleteBookmark(ord: number, ts: number): void {
+    if (ord === 0) return;
+    const columns = this.columns;
+    const user = this.userAt(ord);
+    user.bookmarksChangedAt = ts;
+    this.unindexTagsAndVisibility(ord);
+    this.freeUnusedTags(columns.tagNumbers(ord));
+    this.byUrl.remove(ord);
+    user.bookmarks.ords.remove(ord);
+    this.ordsById.delete(columns.id[ord]!);
+    for (const comment of this.commentsByOrd.get(ord) ?? []) this.commentsById.delete(comment.id);
+    this.commentCount -= this.commentsByOrd.get(ord)?.length ?? 0;
+    this.commentsByOrd.delete(ord);
+    columns.release(ord);
+    columns.flags[ord] = 0;
+    columns.id[ord] = 0;
   }
 
-  private indexTagsAndVisibility(bookmark: Bookmark, tags: readonly string[], isPublic: boolean): void {
-    bookmark.public = isPublic;
-    // An exact-size copy whose names are then swapped for the tag entry's own string, so every
-    // bookmark with a tag shares one copy of its name.
-    const names = tags.slice();
-    for (let index = 0; index < names.length; index += 1) {
-      const name = names[index]!;
-      let entry = this.tags.get(name);
-      if (entry === undefined) {
-        entry = { name, all: new OrderedList(), publicCount: 0 };
-        this.tags.set(name, entry);
-      }
-      entry.all.insert(bookmark);
-      if (isPublic) entry.publicCount += 1;
-      names[index] = entry.name;
+  /** Tag names to numbers, in the given order (new names interned). */
+  private internTags(names: readonly string[]): number[] {
+    const tags = new Array<number>(names.length);
+    for (let index = 0; index < names.length; index += 1) tags[index] = this.internTag(names[index]!);
+    return tags;
+  }
+
+  private indexTagsAndVisibility(ord: number): void {
+    const columns = this.columns;
+    const isPublic = (columns.flags[ord]! & FLAG_PUBLIC) !== 0;
+    const end = columns.tagStart[ord]! + columns.tagCount[ord]!;
+    for (let index = columns.tagStart[ord]!; index < end; index += 1) {
+      const tag = columns.tagPool[index]!;
+      this.tagLists[tag]!.ords.insert(ord);
+      if (isPublic) this.tagPublic[tag]! += 1;
     }
-    bookmark.tags = names;
-    if (isPublic) this.publicBookmarks.insert(bookmark);
+    if (isPublic) this.publicBookmarks.ords.insert(ord);
     this.sortedTagCounts = null;
   }
 
-  private unindexTagsAndVisibility(bookmark: Bookmark): void {
-    for (const name of bookmark.tags) {
-      const entry = this.tags.get(name);
-      assert(entry !== undefined, () => `tag ${name} of bookmark ${bookmark.id} not indexed`);
-      entry.all.remove(bookmark);
-      if (bookmark.public) entry.publicCount -= 1;
-      if (entry.all.length === 0) this.tags.delete(name);
+  private unindexTagsAndVisibility(ord: number): void {
+    const isPublic = (this.columns.flags[ord]! & FLAG_PUBLIC) !== 0;
+    for (const tag of this.columns.tagNumbers(ord)) {
+      this.tagLists[tag]!.ords.remove(ord);
+      if (isPublic) this.tagPublic[tag]! -= 1;
     }
-    if (bookmark.public) this.publicBookmarks.remove(bookmark);
+    if (isPublic) this.publicBookmarks.ords.remove(ord);
     this.sortedTagCounts = null;
+  }
+
+  /** Frees the numbers of these tags that no bookmark carries any more (their names are forgotten). */
+  private freeUnusedTags(tags: ArrayLike<number>): void {
+    for (let index = 0; index < tags.length; index += 1) {
+      const tag = tags[index]!;
+      const list = this.tagLists[tag];
+      if (list === null || list === undefined || list.length > 0) continue;
+      this.tagNumbers.delete(this.tagNames[tag]!);
+      this.tagNames[tag] = "";
+      this.tagLists[tag] = null;
+      this.freeTags.push(tag);
+    }
   }
 
   // ---- reads -------------------------------------------------------------------------------
+
+  get bookmarkCount(): number {
+    return this.ordsById.size;
+  }
+
+  /** The ord of a live bookmark's id, or 0. */
+  ordOf(id: number): number {
+    return this.ordsById.get(id);
+  }
+
+  /** The live ords, ascending. */
+  *liveOrds(): IterableIterator<number> {
+    for (let ord = 1; ord < this.nextOrd; ord += 1) if (this.columns.isLive(ord)) yield ord;
+  }
+
+  isLive(ord: number): boolean {
+    return this.columns.isLive(ord);
+  }
+
+  /** The live bookmark at `ord`, read now (callers check isLive or take the ord from a list). */
+  bookmarkAt(ord: number): Bookmark {
+    const columns = this.columns;
+    const flags = columns.flags[ord]!;
+    assert((flags & FLAG_LIVE) !== 0, () => `no bookmark at ord ${ord}`);
+    const chunk = columns.arena.chunks[columns.chunk[ord]!]!;
+    const start = columns.offset[ord]!;
+    const titleStart = start + columns.urlLength[ord]!;
+    const descriptionStart = titleStart + columns.titleLength[ord]!;
+    const end = descriptionStart + columns.descriptionLength[ord]!;
+    const tagStart = columns.tagStart[ord]!;
+    const tags = new Array<string>(columns.tagCount[ord]!);
+    for (let index = 0; index < tags.length; index += 1) tags[index] = this.tagNames[columns.tagPool[tagStart + index]!]!;
+    return {
+      id: columns.id[ord]! as BookmarkId,
+      ord,
+      user: this.userAt(ord),
+      url: start === titleStart ? "" : chunk.toString("utf8", start, titleStart),
+      title: titleStart === descriptionStart ? "" : chunk.toString("utf8", titleStart, descriptionStart),
+      description: descriptionStart === end ? "" : chunk.toString("utf8", descriptionStart, end),
+      public: (flags & FLAG_PUBLIC) !== 0,
+      tags,
+      unread: (flags & FLAG_UNREAD) !== 0,
+      insertedAt: columns.insertedAt[ord]!,
+      updatedAt: columns.updatedAt[ord]!,
+      comments: this.commentsByOrd.get(ord) ?? null,
+    };
+  }
+
+  /** The bookmarks with these ords, in that order. */
+  bookmarksAt(ords: readonly number[]): Bookmark[] {
+    return ords.map((ord) => this.bookmarkAt(ord));
+  }
+
+  private userAt(ord: number): User {
+    return this.usersBySlot[this.columns.user[ord]!]!;
+  }
+
+  /** Whether `viewer` may see the bookmark at `ord` (public, or theirs). */
+  visibleAt(ord: number, viewer: User | null): boolean {
+    return (this.columns.flags[ord]! & FLAG_PUBLIC) !== 0 || (viewer !== null && this.columns.user[ord] === viewer.slot);
+  }
 
   /** The token with this hash if it is still valid at `now` (not revoked, not expired). */
   activeToken(hash: string, now: number = Date.now()): Token | undefined {
@@ -422,8 +685,22 @@ export class Store {
 
   /** The bookmark if `viewer` may see it; someone else's private bookmark is as good as absent. */
   visibleBookmark(id: number, viewer: User | null): Bookmark | undefined {
-    const bookmark = this.bookmarksById.get(id as BookmarkId);
-    return bookmark && canSee(viewer, bookmark) ? bookmark : undefined;
+    const ord = this.ordsById.get(id);
+    return ord !== 0 && this.visibleAt(ord, viewer) ? this.bookmarkAt(ord) : undefined;
+  }
+
+  /** Everyone's bookmarks of this URL (by its duplicate key, urlKey), oldest first. */
+  bookmarksOfUrl(url: string): Bookmark[] {
+    return this.bookmarksAt(this.byUrl.get(url));
+  }
+
+  /** The URL index's keys with their bookmarks' ords, oldest first (for audits). */
+  urlIndexEntries(): IterableIterator<[string, number[]]> {
+    return this.byUrl[Symbol.iterator]();
+  }
+
+  get urlIndexSize(): number {
+    return this.byUrl.size;
   }
 
   /**
@@ -432,7 +709,25 @@ export class Store {
    * is being changed is no duplicate of itself). The oldest when a log from before keys holds several.
    */
   savedBy(user: User, url: string, except?: Bookmark): Bookmark | undefined {
-    return this.byUrl.get(url)?.find((bookmark) => bookmark.user === user && bookmark !== except);
+    const ord = this.byUrl.get(url).find((candidate) => this.columns.user[candidate] === user.slot && candidate !== except?.ord);
+    return ord === undefined ? undefined : this.bookmarkAt(ord);
+  }
+
+  /** The list of a tag's bookmarks, undefined when no bookmark has the tag. */
+  tagged(name: string): BookmarkList | undefined {
+    const tag = this.tagNumbers.get(name);
+    return tag === undefined ? undefined : this.tagLists[tag]!;
+  }
+
+  /** Every tag in use (any bookmark, public or not). */
+  tagNamesInUse(): string[] {
+    return [...this.tagNumbers.keys()];
+  }
+
+  /** How many public bookmarks carry the tag. */
+  publicCountOf(name: string): number {
+    const tag = this.tagNumbers.get(name);
+    return tag === undefined ? 0 : this.tagPublic[tag]!;
   }
 
   /**
@@ -441,74 +736,76 @@ export class Store {
    */
   bookmarks(query: BookmarkQuery): Page<Bookmark> {
     const { viewer, tags = [], user, unread } = query;
-    // With a URL, the candidates are exactly the bookmarks of that URL's key.
-    const candidates = this.candidateList(query);
-    if (!candidates) return { items: [], nextCursor: null };
-    const keep = (bookmark: Bookmark): boolean =>
-      canSee(viewer, bookmark) &&
-      (user === undefined || bookmark.user === user) &&
-      (unread === undefined || bookmark.unread === unread) &&
-      tags.every((tag) => bookmark.tags.includes(tag));
-    const { items, more } = candidates.page(query.beforeOrd ?? Number.MAX_SAFE_INTEGER, query.limit, keep);
-    const last = items[items.length - 1];
-    return { items, nextCursor: more && last ? encodeCursor(last.ord) : null };
-  }
-
-  private candidateList(query: BookmarkQuery): { page: OrderedList<Bookmark>["page"] } | null {
+    const tagNumbers: number[] = [];
+    for (const name of tags) {
+      const tag = this.tagNumbers.get(name);
+      if (tag === undefined) return { items: [], nextCursor: null };
+      tagNumbers.push(tag);
+    }
+    const columns = this.columns;
+    const keep = (ord: number): boolean =>
+      this.visibleAt(ord, viewer) &&
+      (user === undefined || columns.user[ord] === user.slot) &&
+      (unread === undefined || ((columns.flags[ord]! & FLAG_UNREAD) !== 0) === unread) &&
+      tagNumbers.every((tag) => columns.hasTag(ord, tag));
+    const beforeOrd = query.beforeOrd ?? Number.MAX_SAFE_INTEGER;
+    let page: { ords: number[]; more: boolean };
     if (query.url !== undefined) {
-      const list = this.byUrl.get(query.url);
-      if (!list) return null;
-      const ordered = new OrderedList<Bookmark>();
-      for (const bookmark of list) ordered.insert(bookmark);
-      return ordered;
+      // The candidates are exactly the bookmarks of that URL's key.
+      const candidates = new OrdList();
+      for (const ord of this.byUrl.get(query.url)) candidates.insert(ord);
+      page = candidates.page(beforeOrd, query.limit, keep);
+    } else {
+      let shortest: OrdList | null = user ? user.bookmarks.ords : null;
+      for (const tag of tagNumbers) {
+        const list = this.tagLists[tag]!.ords;
+        if (!shortest || list.length < shortest.length) shortest = list;
+      }
+      page = (shortest ?? this.publicBookmarks.ords).page(beforeOrd, query.limit, keep);
     }
-    let shortest: OrderedList<Bookmark> | null = query.user ? query.user.bookmarks : null;
-    for (const tag of query.tags ?? []) {
-      const entry = this.tags.get(tag);
-      if (!entry) return null;
-      if (!shortest || entry.all.length < shortest.length) shortest = entry.all;
-    }
-    return shortest ?? this.publicBookmarks;
+    const last = page.ords[page.ords.length - 1];
+    return { items: this.bookmarksAt(page.ords), nextCursor: page.more && last !== undefined ? encodeCursor(last) : null };
   }
 
   /** Up to `count` distinct public bookmarks picked at random. */
   randomPublic(count: number, random: () => number = Math.random): Bookmark[] {
-    const items = this.publicBookmarks.items;
-    if (count >= items.length) return shuffle([...items], random);
+    const ords = this.publicBookmarks.ords;
+    if (count >= ords.length) return this.bookmarksAt(shuffle([...ords.view()], random));
     const picked = new Set<number>();
-    while (picked.size < count) picked.add(Math.floor(random() * items.length));
-    return [...picked].map((index) => items[index]!);
+    while (picked.size < count) picked.add(Math.floor(random() * ords.length));
+    return [...picked].map((index) => this.bookmarkAt(ords.at(index)));
   }
 
   /** Public tag counts, most used first (ties by name); cached until a tag changes. */
   publicTagCounts(): TagCount[] {
-    this.sortedTagCounts ??= [...this.tags.values()]
-      .filter((entry) => entry.publicCount > 0)
-      .map((entry) => ({ tag: entry.name, count: entry.publicCount }))
-      .sort((a, b) => b.count - a.count || (a.tag < b.tag ? -1 : 1));
+    if (this.sortedTagCounts === null) {
+      const counts: TagCount[] = [];
+      for (const [name, tag] of this.tagNumbers) if (this.tagPublic[tag]! > 0) counts.push({ tag: name, count: this.tagPublic[tag]! });
+      this.sortedTagCounts = counts.sort((a, b) => b.count - a.count || (a.tag < b.tag ? -1 : 1));
+    }
     return this.sortedTagCounts;
   }
 
   /** One user's tag counts as the viewer may see them. */
   userTagCounts(user: User, viewer: User | null): TagCount[] {
-    const counts = new Map<string, number>();
-    for (const bookmark of user.bookmarks.items) {
-      if (!canSee(viewer, bookmark)) continue;
-      for (const tag of bookmark.tags) counts.set(tag, (counts.get(tag) ?? 0) + 1);
+    const counts = new Map<number, number>();
+    for (const ord of user.bookmarks.ords.view()) {
+      if (!this.visibleAt(ord, viewer)) continue;
+      for (const tag of this.columns.tagNumbers(ord)) counts.set(tag, (counts.get(tag) ?? 0) + 1);
     }
-    return [...counts].map(([tag, count]) => ({ tag, count })).sort((a, b) => b.count - a.count || (a.tag < b.tag ? -1 : 1));
+    return [...counts].map(([tag, count]) => ({ tag: this.tagNames[tag]!, count })).sort((a, b) => b.count - a.count || (a.tag < b.tag ? -1 : 1));
   }
 
   /** How many other people saved the same URL, counting only what the viewer may see. */
   othersSaved(bookmark: Bookmark, viewer: User | null): number {
     let count = 0;
-    for (const other of this.byUrl.get(bookmark.url) ?? []) if (other !== bookmark && canSee(viewer, other)) count += 1;
+    for (const ord of this.byUrl.get(bookmark.url)) if (ord !== bookmark.ord && this.visibleAt(ord, viewer)) count += 1;
     return count;
   }
 
   /** Newest first, at most `limit` (the discussion shows the last 100). */
   recentComments(bookmark: Bookmark, limit: number): Comment[] {
-    const comments = bookmark.comments ?? [];
+    const comments = this.commentsByOrd.get(bookmark.ord) ?? [];
     return comments.slice(Math.max(0, comments.length - limit)).reverse();
   }
 }

@@ -71,6 +71,8 @@ export interface RequestOptions {
   /** Sent as is, without JSON encoding. */
   raw?: string | Uint8Array;
   headers?: Record<string, string>;
+  /** Gives up on the request (a server that stopped answering). */
+  signal?: AbortSignal;
 }
 
 export async function request(base: string, method: string, pathname: string, options: RequestOptions = {}): Promise<Reply> {
@@ -82,7 +84,7 @@ export async function request(base: string, method: string, pathname: string, op
     headers["content-type"] ??= "application/json";
   }
   if (options.raw !== undefined) body = options.raw;
-  const response = await fetch(base + pathname, { method, headers, body: body as BodyInit | undefined, redirect: "manual" });
+  const response = await fetch(base + pathname, { method, headers, body: body as BodyInit | undefined, redirect: "manual", ...(options.signal ? { signal: options.signal } : {}) });
   const text = await response.text();
   const path = pathname.split("?")[0]!;
   if (isNativeApiPath(path)) {

@@ -1,0 +1,174 @@
+// Cluster mode's write routing: a follower forwards a write to the leader and answers once it applied the result; the leader serves each request id once.
+import { randomUUID, timingSafeEqual } from "node:crypto";
+import http from "node:http";
+import type { TemplatedApp } from "uWebSockets.js";
+import { HttpError } from "../errors.ts";
+import { guarded } from "../guard.ts";
+import { forwardedRequest, NOT_LEADER_HEADER, type ClusterLog } from "../log/cluster.ts";
+import { COMMON_HEADERS, type Answer } from "./respond.ts";
+import type { Exchange } from "./exchange.ts";
+
+/** Answers the leader keeps by request id, so a forwarded write retried (a lost answer, a timeout) is served once. */
+const FORWARDED_ANSWERS_MAX = 10_000;
+/** Tries to reach a leader per forwarded write, and the pause between them. */
+const FORWARD_ATTEMPTS_MAX = 60;
+const FORWARD_RETRY_MS = 250;
+/** Response headers the forwarding node writes itself (or that describe the leader's connection). */
+const OWN_HEADERS = new Set(["content-type", "content-length", "connection", "keep-alive", "date", "transfer-encoding", "x-request-id", "x-nasty-seq", "uwebsockets", ...Object.keys(COMMON_HEADERS).map((name) => name.toLowerCase())]);
+/** Request headers not passed on (the forward sets its own). */
+const NOT_FORWARDED = new Set(["content-length", "x-nasty-request-id", "x-nasty-cluster-secret", "x-nasty-retry"]);
+const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface ClusterRoutingOptions {
+  log: ClusterLog;
+  secret: string;
+  /** Longest wait for one answer of the leader (a paused leader is given up on after it). */
+  requestTimeoutMs: number;
+  /** Longest a forwarded write may take in all, leader changes included. */
+  forwardMsMax: number;
+}
+
+interface LeaderReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Which routes write (and so go to the leader): every method but GET, unless a route says otherwise. */
+export type WriteRoute = { body: boolean; bodyBytesMax: number };
+
+/**
+ * One per app in cluster mode. On a follower, a write is sent to the leader (its address from the
+ * epoch row) with a fresh request id and the cluster secret; a failed attempt (unreachable, timed
+ * out, or answered "not the leader") is retried with the same id, marked as a retry, until a
+ * leader answers or `forwardMsMax` passed (then 503). The answer is given only after this node
+ * applied the seq the leader reports (read your writes on any node). On the leader, each request
+ * id runs once: a repeat gets the kept answer, and a retry the leader does not know is first
+ * looked up in the log (committed under an earlier leader: it is not run again).
+ */
+export class ClusterRouting {
+  private readonly answers = new Map<string, Promise<Answer>>();
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+  constructor(private readonly options: ClusterRoutingOptions) {}
+
+  serve(exchange: Exchange, route: WriteRoute, runHere: () => void | Promise<void>): void | Promise<void> {
+    exchange.checkRequest();
+    const requestId = exchange.headers["x-nasty-request-id"];
+    if (requestId !== "") return this.serveForwarded(exchange, requestId, runHere);
+    if (this.options.log.isLeader) return runHere();
+    return this.forward(exchange, route).then((answer) => exchange.answer(answer));
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private serveForwarded(exchange: Exchange, requestId: string, runHere: () => void | Promise<void>): void | Promise<void> {
+    if (!secretMatches(exchange.headers["x-nasty-cluster-secret"], this.options.secret)) throw new HttpError(403, "a forwarded write needs this cluster's NASTY_CLUSTER_SECRET");
+    if (!REQUEST_ID.test(requestId)) throw new HttpError(400, "X-Nasty-Request-Id must be a UUID");
+    const known = this.answers.get(requestId);
+    if (known) return known.then((answer) => exchange.answer(answer));
+    if (!this.options.log.isLeader) throw new HttpError(503, "this node does not lead the cluster right now; try again shortly", {}, { "Retry-After": "1", [NOT_LEADER_HEADER]: "1" });
+    let settle: (answer: Answer) => void = () => {};
+    this.remember(requestId, new Promise<Answer>((resolve) => (settle = resolve)));
+    exchange.onAnswer = (answer) => {
+      // The seq this node had applied when it answered: the write's events, if any, are at or before it.
+      const stamped = { ...answer, headers: { ...answer.headers, "X-Nasty-Seq": String(this.options.log.lastSeq) } };
+      if (answer.headers?.[NOT_LEADER_HEADER] !== undefined) this.answers.delete(requestId);
+      settle(stamped);
+      return stamped;
+    };
+    if (exchange.headers["x-nasty-retry"] !== "1") return forwardedRequest.run(requestId, runHere);
+    return this.options.log.requestCommitted(requestId).then((seq) => {
+      if (seq === null) return forwardedRequest.run(requestId, runHere);
+      exchange.answer({ status: 409, json: { error: `this write was already committed (seq ${seq}) by an earlier leader, whose answer was lost with it; read it back`, request_id: requestId, seq } });
+    });
+  }
+
+  private remember(requestId: string, answer: Promise<Answer>): void {
+    this.answers.set(requestId, answer);
+    if (this.answers.size > FORWARDED_ANSWERS_MAX) this.answers.delete(this.answers.keys().next().value!);
+  }
+
+  private async forward(exchange: Exchange, route: WriteRoute): Promise<Answer> {
+    const body = route.body ? await exchange.receiveBody(route.bodyBytesMax) : null;
+    const requestId = randomUUID();
+    const deadline = Date.now() + this.options.forwardMsMax;
+    let lastProblem = "no node leads the cluster right now";
+    for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX && exchange.open; attempt += 1) {
+      const leader = this.options.log.currentLeader();
+      if (leader?.url) {
+        try {
+          const reply = await this.send(leader.url, exchange, body, requestId, attempt > 0);
+          if (reply.headers[NOT_LEADER_HEADER.toLowerCase()] === undefined) {
+            const seq = Number(reply.headers["x-nasty-seq"]);
+            if (Number.isSafeInteger(seq)) await this.options.log.untilApplied(seq, Math.max(1000, deadline - Date.now()));
+            return answerOf(reply);
+          }
+          lastProblem = `node ${leader.node} no longer leads`;
+        } catch (error) {
+          lastProblem = `the leader (node ${leader.node}) did not answer: ${(error as Error).message}`;
+        }
+      }
+      // Postgres down (or this node cut off from it): no leader can acknowledge anything; say so now rather than wait.
+      if (!this.options.log.reachable) {
+        lastProblem = "Postgres cannot be reached, so no write can be saved right now";
+        break;
+      }
+      if (Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(guarded("forward retry", () => resolve(undefined)), FORWARD_RETRY_MS));
+      await this.options.log.refreshLeader();
+    }
+    throw new HttpError(503, `${lastProblem}; the write was not acknowledged, try again shortly`, {}, { "Retry-After": "2" });
+  }
+
+  private send(leaderUrl: string, exchange: Exchange, body: Buffer | null, requestId: string, retry: boolean): Promise<LeaderReply> {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(exchange.headers)) if (value !== "" && !NOT_FORWARDED.has(name)) headers[name] = value;
+    headers["x-nasty-request-id"] = requestId;
+    headers["x-nasty-cluster-secret"] = this.options.secret;
+    if (retry) headers["x-nasty-retry"] = "1";
+    headers["content-length"] = String(body?.byteLength ?? 0);
+    const target = new URL(exchange.path + (exchange.rawQuery === "" ? "" : `?${exchange.rawQuery}`), leaderUrl);
+    return new Promise((resolve, reject) => {
+      const request = http.request(target, { method: exchange.method.toUpperCase(), headers, agent: this.agent, timeout: this.options.requestTimeoutMs }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
+        response.on("error", reject);
+      });
+      request.on("timeout", () => request.destroy(new Error(`no answer within ${this.options.requestTimeoutMs} ms`)));
+      request.on("error", reject);
+      request.end(body ?? undefined);
+    });
+  }
+}
+
+function secretMatches(given: string, secret: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The leader's answer as this node's, without the headers this node writes itself. */
+function answerOf(reply: LeaderReply): Answer {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(reply.headers)) {
+    if (value === undefined || OWN_HEADERS.has(name)) continue;
+    headers[name] = Array.isArray(value) ? value[0] ?? "" : value;
+  }
+  const contentType = reply.headers["content-type"];
+  return { status: reply.status, body: reply.body, headers, ...(contentType === undefined ? {} : { contentType }) };
+}
+
+const routings = new WeakMap<TemplatedApp, ClusterRouting>();
+
+/** Cluster mode: the app's write routes go through `routing` (set before any request is served). */
+export function routeWritesThrough(app: TemplatedApp, routing: ClusterRouting): void {
+  routings.set(app, routing);
+}
+
+export function clusterRoutingOf(app: TemplatedApp): ClusterRouting | undefined {
+  return routings.get(app);
+}

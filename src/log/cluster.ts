@@ -1,0 +1,559 @@
+// Cluster mode: the one commit-ordered log in Postgres, the leader's lease on appending to it, and the tail every node folds.
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { JSONValue, Sql } from "postgres";
+import { HttpError } from "../errors.ts";
+import { EVENT_VERSIONS, type EventBody, type LoggedEvent } from "../events.ts";
+import { upgradeEvent } from "../event-upgrade.ts";
+import { guarded } from "../guard.ts";
+import type { EventLog, LogStats } from "./log.ts";
+import type { SqliteLog } from "./sqlite.ts";
+import { foldEvents, writeChanges } from "./flush-batch.ts";
+import { migrate, readMigrations } from "./migrate.ts";
+import { describeError, postgresClient, redactUrl } from "./postgres.ts";
+
+/**
+ * The request id of the forwarded write being served (http/forward.ts sets it): the leader records
+ * it with the write's events, so a retry of the same request after a leader change is not applied twice.
+ */
+export const forwardedRequest = new AsyncLocalStorage<string>();
+
+/** The advisory lock whose holder leads ("nasty" + 1). */
+const LEADER_LOCK_KEY = 0x6e61737480;
+const LOG_CHANNEL = "nasty_log";
+const LEADER_CHANNEL = "nasty_leader";
+/** Events read per tail query, and queries per tail before it yields to the next trigger. */
+const TAIL_BATCH_EVENTS = 2000;
+const TAIL_ROUNDS_MAX = 1000;
+/** Appended events per Postgres transaction, and transactions per commit loop before it reschedules. */
+const COMMIT_BATCH_EVENTS_MAX = 2000;
+const COMMIT_ROUNDS_MAX = 100;
+/** Tails a new leader runs to reach the head it read before it appends. */
+const CATCH_UP_ROUNDS_MAX = 50;
+
+/** What a follower (or a node that just lost the lead) answers a write: 503, and the forwarder's cue to find the leader again. */
+export const NOT_LEADER_HEADER = "X-Nasty-Not-Leader";
+function notLeader(why: string): HttpError {
+  return new HttpError(503, `${why}; try again shortly`, {}, { "Retry-After": "1", [NOT_LEADER_HEADER]: "1" });
+}
+
+export type Role = "follower" | "candidate" | "leader";
+
+export interface LeaderInfo {
+  epoch: number;
+  node: number | null;
+  url: string | null;
+}
+
+export interface ClusterStatus {
+  role: Role;
+  node_id: number;
+  epoch: number;
+  leader: LeaderInfo | null;
+  applied_seq: number;
+  head_seq: number;
+  lag_events: number;
+  caught_up: boolean;
+  last_error: string | null;
+}
+
+export interface ClusterOptions {
+  url: string;
+  nodeId: number;
+  /** This node's address for the others (NASTY_CLUSTER_URL). */
+  nodeUrl: string;
+  /** The node's own log: every event of the cluster's log is stored there and applied from there. */
+  local: SqliteLog;
+  leaseMs: number;
+  tailMs: number;
+  queueEventsMax: number;
+  say: (line: string) => void;
+  warn: (line: string) => void;
+  /** A broken invariant (a hole in seq, the local log refusing a committed event): the node must stop. */
+  onFatal: (error: Error) => void;
+}
+
+interface Waiter {
+  bodies: readonly EventBody[];
+  requestId: string | undefined;
+  resolve: (events: LoggedEvent[]) => void;
+  reject: (error: Error) => void;
+}
+
+class DeposedError extends Error {}
+
+/** Bounds a Postgres step: a connection that stops answering fails it. */
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(guarded("cluster step timeout", () => reject(new Error(`Postgres did not answer ${what} within ${ms} ms`))), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface LogRow { seq: string; type: string; v: number; ts: string; node: number; payload: string }
+
+function eventOf(row: LogRow): LoggedEvent {
+  return upgradeEvent({ seq: Number(row.seq), type: row.type, v: row.v, ts: Number(row.ts), node: row.node, payload: JSON.parse(row.payload) as unknown });
+}
+
+/**
+ * The cluster's log, as the EventLog the leader's Commands append to.
+ *
+ * Leading: the node holding the advisory lock (on a connection of its own, with
+ * idle_session_timeout, heartbeat every third of the lease) bumps the epoch row, reads the head,
+ * applies everything up to it, and only then appends. Appends are group-committed with one
+ * transaction in flight: it checks the epoch row (FOR SHARE, so a new leader's bump waits for it
+ * and every later append of the old leader sees the new epoch and fails), inserts the dense seqs,
+ * writes the relational tables and notifies the head seq. An append resolves after that commit
+ * and after this node applied it. Any failure steps down: a commit whose outcome is unknown
+ * must be read back from the log before anyone decides again.
+ *
+ * Following (every node, the leader too): on each notification, each (re)connect of the listening
+ * connection and every `tailMs`, the events after the last one handed to the local log are read in
+ * seq order and stored and applied through the local log's commit hook, as local commits are.
+ * A hole in seq stops the node.
+ */
+export class ClusterLog implements EventLog {
+  private readonly sql: Sql;
+  private appendSql: Sql;
+  private lockSql: Sql | null = null;
+  private role: Role = "follower";
+  private epoch = 0;
+  private leader: LeaderInfo | null = null;
+  private nextSeq = 0;
+  private headSeq = 0;
+  /** The last seq handed to the local log (applied, or being applied). */
+  private offeredSeq: number;
+  private waiting: Waiter[] = [];
+  private waitingEvents = 0;
+  private committing = false;
+  private tailing: Promise<void> | null = null;
+  private tailAgain = false;
+  private electing = false;
+  private caughtUp = false;
+  private closed = false;
+  private lastError: string | null = null;
+  private appliedWaiters: { seq: number; resolve: () => void }[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private unlisten: (() => Promise<void>)[] = [];
+  private readonly stepMs: number;
+  /** Longest an append (or any Postgres step) may take before it fails: a forwarder waits longer than this for the leader's answer. */
+  get appendMsMax(): number {
+    return this.stepMs;
+  }
+
+  constructor(private readonly options: ClusterOptions) {
+    this.sql = postgresClient(options.url, { max: 2, timeoutMs: options.leaseMs * 2, applicationName: `nasty-cluster-node-${options.nodeId}` });
+    this.appendSql = this.appendClient();
+    this.offeredSeq = options.local.lastSeq;
+    this.stepMs = Math.max(5000, options.leaseMs * 3);
+  }
+
+  // ---- EventLog: appends go to Postgres; reads are the local log's ----
+
+  get lastSeq(): number {
+    return this.options.local.lastSeq;
+  }
+
+  get compactedThrough(): number {
+    return this.options.local.compactedThrough;
+  }
+
+  replay(visit: (event: LoggedEvent) => void, afterSeq?: number): number {
+    return this.options.local.replay(visit, afterSeq);
+  }
+
+  readAfter(afterSeq: number, limit: number): LoggedEvent[] {
+    return this.options.local.readAfter(afterSeq, limit);
+  }
+
+  stats(): LogStats {
+    return this.options.local.stats();
+  }
+
+  append(bodies: readonly EventBody[]): Promise<LoggedEvent[]> {
+    if (this.closed) return Promise.reject(notLeader("this node is stopping"));
+    if (this.role !== "leader") return Promise.reject(notLeader("this node does not lead the cluster right now"));
+    if (this.waitingEvents + bodies.length > this.options.queueEventsMax) return Promise.reject(new HttpError(503, "the cluster's log is overloaded; try again shortly", {}, { "Retry-After": "1" }));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ bodies, requestId: forwardedRequest.getStore(), resolve, reject });
+      this.waitingEvents += bodies.length;
+      this.scheduleCommit();
+    });
+  }
+
+  // ---- the node's part: start, status, waiting for a seq ----
+
+  /** Connects, checks the local log against the cluster's, listens and tails; readiness follows `caughtUp`. */
+  start(): void {
+    this.options.say(`cluster mode: node ${this.options.nodeId} (${this.options.nodeUrl}) on the log at ${redactUrl(this.options.url)}`);
+    void this.prepare();
+    const electEvery = Math.max(100, Math.floor(this.options.leaseMs / 3));
+    this.timers.push(setInterval(guarded("cluster election", () => void this.electionStep()), electEvery));
+    this.timers.push(setInterval(guarded("cluster tail", () => void this.tailQuietly()), this.options.tailMs));
+  }
+
+  private async prepare(): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt += 1) {
+      try {
+        const applied = await withTimeout(migrate(this.sql, readMigrations()), this.stepMs, "the migrations");
+        if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
+        await this.verifyLocal();
+        for (const channel of [LOG_CHANNEL, LEADER_CHANNEL]) {
+          const listening = await this.sql.listen(channel, () => void this.tailQuietly(), () => void this.tailQuietly());
+          this.unlisten.push(() => listening.unlisten());
+        }
+        await this.tail();
+        this.caughtUp = true;
+        this.options.say(`caught up with the cluster's log at seq ${this.offeredSeq}`);
+        return;
+      } catch (error) {
+        if (this.closed) return;
+        this.noteError(`cannot join the cluster yet: ${describeError(error)}`);
+        await new Promise((resolve) => setTimeout(guarded("cluster join retry", () => resolve(undefined)), Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+  }
+
+  /** The local log must be a prefix of the cluster's: same event at its last seq. Anything else stops the node. */
+  private async verifyLocal(): Promise<void> {
+    const local = this.options.local;
+    const lastSeq = local.lastSeq;
+    if (lastSeq === 0) return;
+    const [row] = await this.sql<{ type: string; ts: string; node: number }[]>`SELECT type, ts, node FROM log WHERE seq = ${lastSeq}`;
+    const [mine] = local.readAfter(lastSeq - 1, 1);
+    const differs = !row || (mine !== undefined && mine.seq === lastSeq && (mine.type !== row.type || mine.ts !== Number(row.ts) || mine.node !== row.node));
+    if (differs) {
+      this.options.onFatal(new Error(`this node's data directory holds seq ${lastSeq}, which the cluster's log ${row ? "holds as another event" : "does not have"}: it belongs to another cluster or history. Start this node on an empty data directory (it then catches up from the cluster's log).`));
+      throw new Error("the local log does not match the cluster's");
+    }
+  }
+
+  status(): ClusterStatus {
+    const applied = this.options.local.lastSeq;
+    const head = Math.max(this.headSeq, applied);
+    return {
+      role: this.role, node_id: this.options.nodeId, epoch: this.epoch, leader: this.leader,
+      applied_seq: applied, head_seq: head, lag_events: head - applied, caught_up: this.caughtUp, last_error: this.lastError,
+    };
+  }
+
+  /** Why this node is not ready yet (catching up with the cluster's log at start), or null. */
+  readiness(): string | null {
+    return this.caughtUp ? null : `catching up with the cluster's log (applied seq ${this.options.local.lastSeq} of ${this.headSeq})${this.lastError ? `: ${this.lastError}` : ""}`;
+  }
+
+  get isLeader(): boolean {
+    return this.role === "leader";
+  }
+
+  /** False while this node's last read of the log failed (Postgres down or cut off): no write can be acknowledged then. */
+  get reachable(): boolean {
+    return this.lastError === null;
+  }
+
+  /** Who leads, as last read from the epoch row (null: nobody yet). */
+  currentLeader(): LeaderInfo | null {
+    return this.leader;
+  }
+
+  /** Resolves once this node applied `seq`; rejects with 503 after `timeoutMs`. */
+  untilApplied(seq: number, timeoutMs: number): Promise<void> {
+    if (this.options.local.lastSeq >= seq) return Promise.resolve();
+    void this.tailQuietly();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(guarded("cluster apply wait", () => {
+        this.appliedWaiters = this.appliedWaiters.filter((waiter) => waiter.resolve !== done);
+        reject(new HttpError(503, `the write was saved (seq ${seq}) but this node has not applied it within ${timeoutMs} ms; read it again shortly`, {}, { "Retry-After": "1" }));
+      }), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.appliedWaiters.push({ seq, resolve: done });
+    });
+  }
+
+  /** The last seq a forwarded request committed, if it did (a retry after a leader change asks). */
+  async requestCommitted(requestId: string): Promise<number | null> {
+    const [row] = await withTimeout(this.sql<{ seq: string }[]>`SELECT seq FROM cluster_requests WHERE request_id = ${requestId}`, this.stepMs, "a request id");
+    return row ? Number(row.seq) : null;
+  }
+
+  /** Reads the leader row again now (a forwarder that found the leader gone). */
+  async refreshLeader(): Promise<void> {
+    await this.readLeader().catch((error: unknown) => this.noteError(`cannot read the cluster's leader: ${describeError(error)}`));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.stepDown("this node is stopping", true);
+    for (const unlisten of this.unlisten) await unlisten().catch(() => {});
+    await this.tailing?.catch(() => {});
+    await Promise.all([this.sql.end({ timeout: 1 }), this.appendSql.end({ timeout: 1 })]).catch(() => {});
+  }
+
+  // ---- following ----
+
+  private tailQuietly(): Promise<void> {
+    return this.tail().catch((error: unknown) => this.noteError(`cannot read the cluster's log: ${describeError(error)}`));
+  }
+
+  /** One tail at a time; a trigger while one runs makes it go round once more. */
+  private tail(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.tailing) {
+      this.tailAgain = true;
+      return this.tailing;
+    }
+    this.tailing = (async () => {
+      try {
+        for (let round = 0; round < TAIL_ROUNDS_MAX; round += 1) {
+          this.tailAgain = false;
+          await this.tailOnce();
+          if (!this.tailAgain || this.closed) break;
+        }
+        this.lastError = null;
+      } finally {
+        this.tailing = null;
+      }
+    })();
+    return this.tailing;
+  }
+
+  private async tailOnce(): Promise<void> {
+    for (let round = 0; round < TAIL_ROUNDS_MAX; round += 1) {
+      const rows = await withTimeout(this.sql<LogRow[]>`SELECT seq, type, v, ts, node, payload FROM log WHERE seq > ${this.offeredSeq} ORDER BY seq LIMIT ${TAIL_BATCH_EVENTS}`, this.stepMs, "a tail read");
+      if (rows.length === 0) break;
+      await this.offer(rows.map(eventOf));
+      if (rows.length < TAIL_BATCH_EVENTS) break;
+    }
+    await this.readLeader();
+  }
+
+  private async readLeader(): Promise<void> {
+    const [row] = await withTimeout(this.sql<{ epoch: string; node: number | null; url: string | null; head: string }[]>`
+      SELECT epoch, node, url, (SELECT coalesce(max(seq), 0) FROM log) AS head FROM cluster_leader WHERE id = 1`, this.stepMs, "the leader row");
+    if (!row) return;
+    const epoch = Number(row.epoch);
+    this.headSeq = Math.max(this.headSeq, Number(row.head));
+    if (this.role !== "candidate") this.leader = { epoch, node: row.node, url: row.url };
+    if (this.role === "leader" && epoch !== this.epoch) this.stepDown(`node ${row.node} took the lead at epoch ${epoch}`);
+  }
+
+  /**
+   * Hands the events not yet handed over to the local log, in seq order; they must follow the last
+   * one densely (a hole is a bug: the node stops). Resolves once they are applied.
+   */
+  private offer(events: readonly LoggedEvent[]): Promise<void> {
+    const last = events[events.length - 1];
+    if (!last) return Promise.resolve();
+    const fresh = events.filter((event) => event.seq > this.offeredSeq);
+    if (fresh.length === 0) return this.untilApplied(last.seq, this.stepMs);
+    fresh.forEach((event, index) => {
+      if (event.seq !== this.offeredSeq + 1 + index) this.fatal(`the cluster's log has a hole: after seq ${this.offeredSeq + index} came seq ${event.seq}`);
+    });
+    this.offeredSeq = fresh[fresh.length - 1]!.seq;
+    this.headSeq = Math.max(this.headSeq, this.offeredSeq);
+    return this.options.local.appendCommitted(fresh).then(
+      () => this.settleApplied(),
+      (error: unknown) => {
+        this.fatal(`the local log could not store committed events ${fresh[0]!.seq}..${this.offeredSeq}: ${describeError(error)}`);
+        throw error;
+      },
+    );
+  }
+
+  private settleApplied(): void {
+    const applied = this.options.local.lastSeq;
+    const still: typeof this.appliedWaiters = [];
+    for (const waiter of this.appliedWaiters) {
+      if (waiter.seq <= applied) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.appliedWaiters = still;
+  }
+
+  // ---- leading ----
+
+  private lockClient(): Sql {
+    // Postgres ends this session when it idles past the lease (a paused or cut-off leader), which releases the lock.
+    this.lockSql ??= postgresClient(this.options.url, { max: 1, timeoutMs: this.options.leaseMs, applicationName: `nasty-lead-node-${this.options.nodeId}`, settings: { idle_session_timeout: String(this.options.leaseMs) } });
+    return this.lockSql;
+  }
+
+  private appendClient(): Sql {
+    // A paused leader's open append transaction must not hold the epoch row past the lease either.
+    return postgresClient(this.options.url, { max: 1, timeoutMs: this.options.leaseMs * 2, applicationName: `nasty-append-node-${this.options.nodeId}`, settings: { idle_in_transaction_session_timeout: String(this.options.leaseMs) } });
+  }
+
+  private async electionStep(): Promise<void> {
+    if (this.closed || this.electing || !this.caughtUp) return;
+    this.electing = true;
+    try {
+      if (this.role === "leader") await this.heartbeat();
+      else if (this.role === "follower") await this.tryToLead();
+    } finally {
+      this.electing = false;
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await withTimeout(this.lockClient()`SELECT 1`, this.options.leaseMs, "the leader's heartbeat");
+    } catch (error) {
+      this.stepDown(`the connection holding the lead failed (${describeError(error)})`);
+    }
+  }
+
+  private async tryToLead(): Promise<void> {
+    let got = false;
+    try {
+      const [row] = await withTimeout(this.lockClient()<{ got: boolean }[]>`SELECT pg_try_advisory_lock(${LEADER_LOCK_KEY}::bigint) AS got`, this.options.leaseMs, "the leader lock");
+      got = row?.got === true;
+    } catch (error) {
+      this.noteError(`cannot reach Postgres for the leader lock: ${describeError(error)}`);
+      this.dropLock();
+      return;
+    }
+    if (!got || this.closed) return;
+    this.role = "candidate";
+    try {
+      await this.takeOver();
+    } catch (error) {
+      this.stepDown(`taking the lead failed (${describeError(error)})`);
+    }
+  }
+
+  /** Holding the lock: bump the epoch (fencing the old leader), read the head, apply up to it, then lead. */
+  private async takeOver(): Promise<void> {
+    const [bumped] = await withTimeout(this.appendSql<{ epoch: string }[]>`
+      UPDATE cluster_leader SET epoch = epoch + 1, node = ${this.options.nodeId}, url = ${this.options.nodeUrl}, since = now() WHERE id = 1 RETURNING epoch`, this.stepMs, "the epoch bump");
+    if (!bumped) throw new Error("the cluster_leader row is missing");
+    const epoch = Number(bumped.epoch);
+    const [head] = await withTimeout(this.appendSql<{ head: string }[]>`SELECT coalesce(max(seq), 0) AS head FROM log`, this.stepMs, "the head");
+    const headSeq = Number(head?.head ?? 0);
+    for (let round = 0; round < CATCH_UP_ROUNDS_MAX && this.offeredSeq < headSeq; round += 1) await this.tail();
+    if (this.offeredSeq < headSeq) throw new Error(`could not read the log up to its head (seq ${headSeq})`);
+    await this.untilApplied(headSeq, this.stepMs);
+    if (this.role !== "candidate" || this.closed) return;
+    this.epoch = epoch;
+    this.nextSeq = headSeq + 1;
+    this.leader = { epoch, node: this.options.nodeId, url: this.options.nodeUrl };
+    this.role = "leader";
+    this.options.say(`leading the cluster at epoch ${epoch}, appending from seq ${this.nextSeq}`);
+    await this.sql`SELECT pg_notify(${LEADER_CHANNEL}, ${String(epoch)})`.catch(() => {});
+  }
+
+  /** Leaves the lead: waiting appends answer 503, the lock's connection ends (releasing it), the append connection starts afresh. */
+  private stepDown(reason: string, quiet = false): void {
+    if (this.role === "follower") {
+      if (this.closed) this.dropLock();
+      return;
+    }
+    if (!quiet) this.options.warn(`no longer leading: ${reason}`);
+    this.role = "follower";
+    this.leader = null;
+    const error = notLeader(`this node stopped leading the cluster (${reason})`);
+    for (const waiter of this.waiting) waiter.reject(error);
+    this.waiting = [];
+    this.waitingEvents = 0;
+    this.dropLock();
+    const append = this.appendSql;
+    this.appendSql = this.appendClient();
+    append.end({ timeout: 0 }).catch(() => {});
+  }
+
+  private dropLock(): void {
+    const lock = this.lockSql;
+    this.lockSql = null;
+    lock?.end({ timeout: 0 }).catch(() => {});
+  }
+
+  private scheduleCommit(): void {
+    if (this.committing || this.waiting.length === 0) return;
+    this.committing = true;
+    setImmediate(guarded("cluster commit", () => void this.commitLoop()));
+  }
+
+  private async commitLoop(): Promise<void> {
+    try {
+      for (let round = 0; round < COMMIT_ROUNDS_MAX && this.waiting.length > 0 && this.role === "leader"; round += 1) {
+        let events = 0;
+        let count = 0;
+        while (count < this.waiting.length && (count === 0 || events + this.waiting[count]!.bodies.length <= COMMIT_BATCH_EVENTS_MAX)) {
+          events += this.waiting[count]!.bodies.length;
+          count += 1;
+        }
+        const waiters = this.waiting.splice(0, count);
+        this.waitingEvents -= events;
+        await this.commit(waiters);
+      }
+    } finally {
+      this.committing = false;
+      if (this.waiting.length > 0) {
+        if (this.role === "leader") this.scheduleCommit();
+        else this.stepDown("appends waited while not leading");
+      }
+    }
+  }
+
+  /** One transaction: the epoch check, the dense rows, the request ids, the relational tables, the notification. */
+  private async commit(waiters: Waiter[]): Promise<void> {
+    const ts = Date.now();
+    const node = this.options.nodeId;
+    const epoch = this.epoch;
+    let seq = this.nextSeq - 1;
+    const events: LoggedEvent[] = [];
+    const requests: { request_id: string; seq: number }[] = [];
+    for (const waiter of waiters) {
+      for (const body of waiter.bodies) {
+        seq += 1;
+        events.push({ type: body.type, payload: body.payload, seq, v: EVENT_VERSIONS[body.type], ts, node } as LoggedEvent);
+      }
+      if (waiter.requestId !== undefined) requests.push({ request_id: waiter.requestId, seq });
+    }
+    const rows = events.map((event) => ({ seq: event.seq, type: event.type, v: event.v, ts: event.ts, node: event.node, payload: JSON.stringify(event.payload) }));
+    try {
+      await withTimeout(this.appendSql.begin(async (tx) => {
+        const [row] = await tx<{ epoch: string }[]>`SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE`;
+        if (!row || Number(row.epoch) !== epoch) throw new DeposedError(`epoch ${row?.epoch ?? "?"} replaced this node's epoch ${epoch}`);
+        await tx`INSERT INTO log (seq, epoch, type, v, ts, node, payload)
+          SELECT seq, ${epoch}, type, v, ts, node, payload
+          FROM jsonb_to_recordset(${tx.json(rows as unknown as JSONValue)}) AS x(seq bigint, type text, v integer, ts bigint, node integer, payload text)`;
+        if (requests.length > 0) {
+          await tx`INSERT INTO cluster_requests (request_id, seq)
+            SELECT request_id, seq FROM jsonb_to_recordset(${tx.json(requests as unknown as JSONValue)}) AS x(request_id text, seq bigint)
+            ON CONFLICT (request_id) DO NOTHING`;
+        }
+        await writeChanges(tx, foldEvents(events));
+        await tx`SELECT pg_notify(${LOG_CHANNEL}, ${String(seq)})`;
+      }), this.stepMs, "an append");
+    } catch (error) {
+      const failure = notLeader(`the cluster's log could not commit (${describeError(error)}); nothing was acknowledged`);
+      for (const waiter of waiters) waiter.reject(failure);
+      this.stepDown(error instanceof DeposedError ? error.message : `an append failed (${describeError(error)})`);
+      return;
+    }
+    this.nextSeq = seq + 1;
+    await this.offer(events);
+    let offset = 0;
+    for (const waiter of waiters) {
+      waiter.resolve(events.slice(offset, offset + waiter.bodies.length));
+      offset += waiter.bodies.length;
+    }
+  }
+
+  private noteError(message: string): void {
+    if (message !== this.lastError) this.options.warn(message);
+    this.lastError = message;
+  }
+
+  private fatal(message: string): never {
+    const error = new Error(message);
+    this.options.onFatal(error);
+    throw error;
+  }
+}

@@ -1,0 +1,276 @@
+// Bulk edit, tag care, the bookmarklet, the share target, keyboard shortcuts and pause in Chromium against a real server.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Nasty } from "../src/main.ts";
+import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
+import { chromiumSkip, launchChromium, logInThroughForm, watchForProblems } from "./support/chromium.ts";
+
+const LIVE_WAIT_MS = 5000;
+
+describe("capture and care in Chromium", { skip: chromiumSkip("capture browser suite"), timeout: 300_000 }, () => {
+  let nasty: Nasty;
+  let base: string;
+  let browser: Browser;
+  let alice: string;
+  /** A page elsewhere on the web (loopback): what the bookmarklet runs on and what `o` opens. */
+  let elsewhere: http.Server;
+  let elsewhereUrl: string;
+  const contexts: BrowserContext[] = [];
+  const problems: string[] = [];
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    contexts.push(context);
+    return context.newPage();
+  }
+
+  async function aliceAt(pathname: string): Promise<Page> {
+    const page = await newPage();
+    watchForProblems(page, pathname, problems);
+    await logInThroughForm(page, base, "alice");
+    await page.goto(base + pathname);
+    return page;
+  }
+
+  async function live(page: Page): Promise<void> {
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+  }
+
+  before(async () => {
+    nasty = await startTestServer();
+    base = nasty.url;
+    alice = await signUp(base, "alice");
+    elsewhere = http.createServer((req, res) => {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><title>Somewhere &amp; else</title><p id="quote">A sentence worth keeping.</p><p>path ${req.url}</p>`);
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    for (const context of contexts) await context.close();
+    await browser?.close();
+    await nasty?.close();
+    await new Promise((resolve) => elsewhere?.close(resolve));
+  });
+
+  test("bulk edit from my bookmarks: tick, act, see every list follow live; a private one reaches the firehose only when made public", async () => {
+    const made = [];
+    for (let index = 0; index < 3; index += 1) made.push(await createBookmark(base, alice, { title: `Bulk ${index}`, url: `https://bulk.example/${index}`, public: false }));
+    const mine = await aliceAt("/bookmarks");
+    await live(mine);
+    const firehose = await newPage();
+    watchForProblems(firehose, "/ (stranger)", problems);
+    await firehose.goto(base + "/");
+    await live(firehose);
+    assert.equal(await firehose.locator(`#b-${made[0].id}, #b-${made[1].id}`).count(), 0);
+
+    await mine.click("#bulk button[type=submit]");
+    await mine.locator("#bulk .alert", { hasText: "tick at least one bookmark first" }).waitFor({ timeout: LIVE_WAIT_MS });
+
+    await mine.check(`#b-${made[0].id} .bulk-pick`);
+    await mine.check(`#b-${made[1].id} .bulk-pick`);
+    await mine.selectOption("#bulk select[name=action]", "add_tags");
+    await mine.fill("#bulk input[name=tags]", "picked, Two Words");
+    await mine.click("#bulk button[type=submit]");
+    await mine.locator("#bulk .notice", { hasText: "Done: 2 bookmarks changed." }).waitFor({ timeout: LIVE_WAIT_MS });
+    for (const bookmark of made.slice(0, 2)) await mine.locator(`#b-${bookmark.id} .tags a`, { hasText: "#two-words" }).waitFor({ timeout: LIVE_WAIT_MS });
+    assert.equal(await mine.locator(`#b-${made[2].id} .tags`).count(), 0, "the one not ticked is untouched");
+
+    await mine.check(`#b-${made[0].id} .bulk-pick`);
+    await mine.check(`#b-${made[1].id} .bulk-pick`);
+    await mine.selectOption("#bulk select[name=action]", "make_public");
+    await mine.fill("#bulk input[name=tags]", "");
+    const headBefore = nasty.log.lastSeq;
+    await mine.click("#bulk button[type=submit]");
+    for (const bookmark of made.slice(0, 2)) await firehose.locator(`#feed #b-${bookmark.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    const seqs = await firehose.locator(`#b-${made[0].id}, #b-${made[1].id}`).evaluateAll((cards) => cards.map((card) => Number(card.getAttribute("data-seq"))));
+    assert.ok(seqs.every((seq) => seq > headBefore && seq <= nasty.log.lastSeq), `pushed after their commit: ${seqs} after ${headBefore}`);
+    assert.equal(await firehose.locator(`#b-${made[2].id}`).count(), 0, "the private one not ticked stays off the firehose");
+
+    await mine.check(`#b-${made[0].id} .bulk-pick`);
+    await mine.selectOption("#bulk select[name=action]", "make_private");
+    await mine.click("#bulk button[type=submit]");
+    await firehose.locator(`#b-${made[0].id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
+    assert.equal(await firehose.locator(`#b-${made[1].id}`).count(), 1);
+
+    await mine.check(`#b-${made[1].id} .bulk-pick`);
+    await mine.check(`#b-${made[2].id} .bulk-pick`);
+    await mine.selectOption("#bulk select[name=action]", "delete");
+    await mine.click("#bulk button[type=submit]");
+    for (const bookmark of made.slice(1)) await mine.locator(`#b-${bookmark.id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
+    await firehose.locator(`#b-${made[1].id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
+    assert.equal((await request(base, "GET", `/api/bookmarks/${made[2].id}`, { token: alice })).status, 404);
+    assert.equal(await mine.locator(`#b-${made[0].id}`).count(), 1);
+  });
+
+  test("tag care on /tags: rename, merge and delete a tag of mine, with a clear refusal", async () => {
+    await createBookmark(base, alice, { title: "Tagged 1", url: "https://tagged.example/1", tags: ["js", "web"] });
+    await createBookmark(base, alice, { title: "Tagged 2", url: "https://tagged.example/2", tags: ["javascript"], public: false });
+    const tags = await aliceAt("/tags");
+    const row = (tag: string) => tags.locator(`#my-tags tr[data-tag="${tag}"]`);
+    assert.equal(await row("javascript").locator("td").nth(1).textContent(), "1", "private tags are listed for their owner");
+    await row("js").locator("input[name=name]").fill("a,b");
+    await row("js").locator("button", { hasText: "rename" }).click();
+    await tags.locator("#my-tags .alert", { hasText: "must be one tag (no commas)" }).waitFor({ timeout: LIVE_WAIT_MS });
+
+    await row("js").locator("input[name=name]").fill("javascript");
+    await row("js").locator("button", { hasText: "rename" }).click();
+    await tags.locator("#my-tags .notice", { hasText: "Renamed “js” to “javascript” on 1 bookmark." }).waitFor({ timeout: LIVE_WAIT_MS });
+    assert.equal(await row("js").count(), 0);
+    assert.equal(await row("javascript").locator("td").nth(1).textContent(), "2", "merged");
+
+    await row("web").locator("button", { hasText: "delete" }).click();
+    await tags.locator("#my-tags .notice", { hasText: "Removed “web” on 1 bookmark." }).waitFor({ timeout: LIVE_WAIT_MS });
+    assert.equal(await row("web").count(), 0);
+    const titles = (await request(base, "GET", "/api/bookmarks?user=alice&tag=javascript", { token: alice })).json.data.map((bookmark: any) => bookmark.title).sort();
+    assert.deepEqual(titles, ["Tagged 1", "Tagged 2"]);
+  });
+
+  test("the bookmarklet on the settings page opens the add form filled in from the page it runs on", async () => {
+    const settings = await aliceAt("/settings");
+    const href = await settings.locator("a.bookmarklet").getAttribute("href");
+    assert.ok(href?.startsWith("javascript:"), String(href));
+    assert.doesNotMatch(href!, /nasty_|token|session/i, "no secret in it");
+    await settings.click("a.bookmarklet");
+    assert.equal(await settings.locator("a.bookmarklet").textContent(), "drag me to your bookmarks bar", "clicked here, it says how to use it");
+    assert.equal(new URL(settings.url()).pathname, "/settings");
+    await settings.goto(`${elsewhereUrl}/article?id=7`);
+    await settings.evaluate(() => {
+      const range = document.createRange();
+      range.selectNodeContents(document.getElementById("quote")!);
+      getSelection()!.removeAllRanges();
+      getSelection()!.addRange(range);
+    });
+    await settings.evaluate(href!.slice("javascript:".length));
+    await settings.waitForURL((url) => url.origin === base && url.pathname === "/bookmarks");
+    assert.equal(await settings.inputValue("#new-bookmark input[name=url]"), `${elsewhereUrl}/article?id=7`);
+    assert.equal(await settings.inputValue("#new-bookmark input[name=title]"), "Somewhere & else");
+    assert.equal(await settings.inputValue("#new-bookmark textarea[name=description]"), "A sentence worth keeping.");
+    await settings.click("#new-bookmark button[type=submit]");
+    await settings.locator("#new-bookmark .notice", { hasText: "Saved “Somewhere & else”." }).waitFor({ timeout: LIVE_WAIT_MS });
+  });
+
+  test("the manifest's share target opens the add form filled in (a link shared as text too)", async () => {
+    const page = await aliceAt("/");
+    const manifestHref = await page.locator('link[rel="manifest"]').getAttribute("href");
+    const manifest = await (await fetch(base + manifestHref)).json();
+    assert.deepEqual(manifest.share_target, { action: "/bookmarks", method: "GET", params: { title: "title", text: "text", url: "url" } });
+    const shared = new URL(manifest.share_target.action, base);
+    shared.searchParams.set("title", "Phone find");
+    shared.searchParams.set("text", "Look at this https://shared.example/thing?x=1 soon");
+    await page.goto(shared.href);
+    assert.equal(await page.inputValue("#new-bookmark input[name=url]"), "https://shared.example/thing?x=1");
+    assert.equal(await page.inputValue("#new-bookmark input[name=title]"), "Phone find");
+    assert.equal(await page.inputValue("#new-bookmark textarea[name=description]"), "Look at this  soon");
+    const both = new URL("/bookmarks", base);
+    both.searchParams.set("url", "https://shared.example/two");
+    both.searchParams.set("text", "https://shared.example/two");
+    await page.goto(both.href);
+    assert.equal(await page.inputValue("#new-bookmark input[name=url]"), "https://shared.example/two");
+    assert.equal(await page.inputValue("#new-bookmark textarea[name=description]"), "", "the URL again as text is not a description");
+  });
+
+  test("keyboard shortcuts: ? j k o e n /, never while typing or with a modifier", async () => {
+    const first = await createBookmark(base, alice, { title: "Keys 1", url: `${elsewhereUrl}/keys-1` });
+    const second = await createBookmark(base, alice, { title: "Keys 2", url: `${elsewhereUrl}/keys-2` });
+    const page = await aliceAt("/bookmarks");
+    const selected = () => page.evaluate(() => [...document.querySelectorAll(".card.selected")].map((card) => card.id));
+
+    await page.keyboard.press("?");
+    assert.equal(await page.locator("#shortcuts").evaluate((dialog) => (dialog as HTMLDialogElement).open), true);
+    await page.keyboard.press("j");
+    assert.deepEqual(await selected(), [], "other keys wait while the list is open");
+    await page.keyboard.press("Escape");
+    assert.equal(await page.locator("#shortcuts").evaluate((dialog) => (dialog as HTMLDialogElement).open), false);
+
+    await page.keyboard.press("Control+j");
+    assert.deepEqual(await selected(), [], "a modifier leaves it to the browser");
+    await page.keyboard.press("j");
+    assert.deepEqual(await selected(), [`b-${second.id}`], "newest first");
+    await page.keyboard.press("j");
+    assert.deepEqual(await selected(), [`b-${first.id}`]);
+    await page.keyboard.press("k");
+    assert.deepEqual(await selected(), [`b-${second.id}`]);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), `b-${second.id}`, "focus follows the selection");
+
+    await page.keyboard.press("e");
+    await page.waitForURL(`${base}/b/${second.id}/edit`);
+    await page.goto(`${base}/bookmarks`);
+    await page.keyboard.press("j");
+    await page.keyboard.press("o");
+    await page.waitForURL(`${elsewhereUrl}/keys-2`);
+
+    await page.goto(`${base}/`);
+    await page.keyboard.press("n");
+    await page.waitForURL(`${base}/bookmarks#new-bookmark`);
+    await page.waitForFunction(() => (document.activeElement as HTMLInputElement | null)?.name === "url", undefined, { timeout: LIVE_WAIT_MS });
+    await page.keyboard.type("jk?/n", { delay: 10 });
+    assert.equal(await page.inputValue("#new-bookmark input[name=url]"), "jk?/n", "typing in a field types");
+    assert.deepEqual(await selected(), []);
+    assert.equal(new URL(page.url()).pathname, "/bookmarks");
+
+    await page.locator("h1").click();
+    await page.keyboard.press("/");
+    await page.waitForURL(`${base}/search`);
+    await page.locator("h1").click();
+    await page.keyboard.press("/");
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type), "search");
+    await page.keyboard.type("keys?jn", { delay: 10 });
+    assert.equal(await page.inputValue('main input[type="search"]'), "keys?jn");
+    assert.equal(await page.locator("#shortcuts").evaluate((dialog) => (dialog as HTMLDialogElement).open), false);
+    assert.equal(new URL(page.url()).pathname, "/search", "typing in the search box triggers no shortcut");
+  });
+
+  test("pause holds live items until resumed, then shows them in order; the scramble stops dealing while paused", async () => {
+    const firehose = await newPage();
+    watchForProblems(firehose, "/ (pause)", problems);
+    await firehose.goto(base + "/");
+    await live(firehose);
+    const pause = firehose.locator("#pause");
+    assert.equal(await pause.textContent(), "pause");
+    await pause.click();
+    assert.equal(await pause.getAttribute("aria-pressed"), "true");
+    const held = [];
+    for (let index = 0; index < 3; index += 1) held.push(await createBookmark(base, alice, { title: `Held ${index}`, url: `https://held.example/${index}` }));
+    await firehose.locator("#pause", { hasText: "resume (3 waiting)" }).waitFor({ timeout: LIVE_WAIT_MS });
+    assert.equal(await firehose.locator(held.map((bookmark) => `#b-${bookmark.id}`).join(", ")).count(), 0, "nothing shown while paused");
+    await pause.click();
+    for (const bookmark of held) await firehose.locator(`#feed #b-${bookmark.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    const order = await firehose.locator("#feed > .card").evaluateAll((cards) => cards.slice(0, 3).map((card) => card.id));
+    assert.deepEqual(order, held.map((bookmark) => `b-${bookmark.id}`).reverse(), "in order, newest on top");
+    assert.equal(await pause.textContent(), "pause");
+    const after = await createBookmark(base, alice, { title: "After resume", url: "https://held.example/after" });
+    await firehose.locator(`#feed #b-${after.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+
+    const scramble = await newPage();
+    watchForProblems(scramble, "/scramble", problems);
+    let deals = 0;
+    scramble.on("request", (sent) => {
+      if (sent.url().endsWith("/scramble/cards")) deals += 1;
+    });
+    await scramble.goto(base + "/scramble");
+    await scramble.evaluate(() => {
+      (window as unknown as { ticks: number }).ticks = 0;
+      document.addEventListener("htmx:before:request", (event) => {
+        const source = (event as CustomEvent).detail?.ctx?.sourceElement;
+        if (source?.id === "scramble") (window as unknown as { ticks: number }).ticks += 1;
+      });
+    });
+    await scramble.locator("#pause").click();
+    await scramble.waitForFunction(() => (window as unknown as { ticks: number }).ticks >= 1, undefined, { timeout: 15_000 });
+    assert.equal(deals, 0, "the 5-second deal was held");
+    await scramble.locator("#pause").click();
+    await scramble.waitForResponse((response) => response.url().endsWith("/scramble/cards"), { timeout: LIVE_WAIT_MS });
+    assert.ok(deals >= 1, "resuming deals at once");
+  });
+
+  test("no page error or Content-Security-Policy violation meanwhile", () => {
+    assert.deepEqual(problems, []);
+  });
+});

@@ -1,0 +1,255 @@
+// Cluster mode against a real Postgres: three or more node processes on loopback, one log, one leader.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Client, subscribe } from "./support/realtime.ts";
+import { createBookmark, request, signUp } from "./support/server.ts";
+import { clusterStatus, converged, freshDatabase, leaderOf, ready, startNode, stopNodes, eventually, PostgresPath, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
+import { sleep } from "./support/realtime.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+});
+
+async function cluster(count: number): Promise<{ db: TestDatabase; nodes: ClusterNode[] }> {
+  const db = await freshDatabase();
+  const nodes: ClusterNode[] = [];
+  cleanups.push(async () => {
+    await stopNodes(nodes);
+    await db.drop();
+  });
+  for (let index = 0; index < count; index += 1) nodes.push(await startNode({ databaseUrl: db.url, nodeId: index + 1 }));
+  for (const node of nodes) await ready(node);
+  return { db, nodes };
+}
+
+function wsOf(node: ClusterNode): string {
+  return node.url.replace(/^http/, "ws") + "/ws";
+}
+
+describe("cluster mode", () => {
+  test("a bookmark created on any node reaches subscribers on every node, in the same order on all; reads see own writes on any node", async () => {
+    const { nodes } = await cluster(3);
+    const leader = await leaderOf(nodes);
+    const clients = await Promise.all(nodes.map((node) => Client.open(wsOf(node))));
+    for (const client of clients) await subscribe(client, "bookmarks:firehose");
+    const token = await signUp(nodes[1]!.url, "alice");
+    const created: number[] = [];
+    for (let index = 0; index < 30; index += 1) {
+      const node = nodes[index % nodes.length]!;
+      const bookmark = await createBookmark(node.url, token, { url: `https://example.com/${index}`, title: `t${index}`, public: true });
+      created.push(bookmark.id);
+      // Read your writes on the node asked, follower or leader.
+      const read = await request(node.url, "GET", `/api/bookmarks/${bookmark.id}`, { token });
+      assert.equal(read.status, 200, `node ${node.nodeId} (leader ${leader.nodeId}) reads back bookmark ${bookmark.id}: ${read.text}`);
+    }
+    await Promise.all(clients.map((client, index) => eventually(`node ${index + 1}'s subscriber got all 30`, async () => client.events("bookmarks:firehose").length >= 30)));
+    const orders = clients.map((client) => client.events("bookmarks:firehose").map(([, id]) => id));
+    for (const order of orders) assert.deepEqual(order, created);
+    await converged(nodes);
+    for (const client of clients) await client.close();
+  });
+
+  test("200 races of one new username on three nodes at once: exactly one 201 each; the same for one user saving one URL; every node agrees", async () => {
+    const { db, nodes } = await cluster(3);
+    await leaderOf(nodes);
+    const post = (node: ClusterNode, path: string, body: unknown, token?: string) =>
+      request(node.url, "POST", path, { body, ...(token === undefined ? {} : { token }) }).then((reply) => reply.status);
+    for (let race = 0; race < 200; race += 1) {
+      const statuses = await Promise.all(nodes.map((node) => post(node, "/api/users", { user: { username: `racer${race}`, password: "correct horse" } })));
+      assert.deepEqual(statuses.filter((status) => status === 201).length, 1, `race ${race}: ${statuses.join(", ")}`);
+      assert.ok(statuses.every((status) => status === 201 || status === 409), `race ${race}: ${statuses.join(", ")}`);
+    }
+    const token = await signUp(nodes[0]!.url, "saver");
+    for (let race = 0; race < 200; race += 1) {
+      const statuses = await Promise.all(nodes.map((node) => post(node, "/api/bookmarks", { bookmark: { url: `https://race.example/${race}`, title: "r" } }, token)));
+      assert.deepEqual(statuses.filter((status) => status === 201).length, 1, `URL race ${race}: ${statuses.join(", ")}`);
+      assert.ok(statuses.every((status) => status === 201 || status === 409), `URL race ${race}: ${statuses.join(", ")}`);
+    }
+    await converged(nodes);
+    const [users] = await db.sql<{ n: string }[]>`SELECT count(*) AS n FROM users WHERE username LIKE 'racer%'`;
+    assert.equal(Number(users!.n), 200, "one row per raced username in Postgres");
+    const [saved] = await db.sql<{ n: string }[]>`SELECT count(*) AS n FROM bookmarks WHERE url LIKE 'https://race.example/%'`;
+    assert.equal(Number(saved!.n), 200, "one bookmark per raced URL in Postgres");
+  });
+
+  test("kill -9 of the leader under writes on every node, ten times, and SIGSTOP past the lease twice: a new leader within seconds, nothing acknowledged lost, no seq under two epochs, stores agree", async () => {
+    const { db, nodes } = await cluster(3);
+    await leaderOf(nodes);
+    const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "writer"));
+    const writes = new Writers(nodes, token);
+    const leaderChangesMs: number[] = [];
+    for (let round = 0; round < 12; round += 1) {
+      const leader = await leaderOf(nodes);
+      const index = nodes.indexOf(leader);
+      await writes.until(10);
+      const changed = Date.now();
+      if (round < 10) {
+        leader.child.kill("SIGKILL");
+        await leader.exited;
+        const others = nodes.filter((node) => node !== leader);
+        const next = await leaderOf(others);
+        leaderChangesMs.push(Date.now() - changed);
+        assert.notEqual(next.nodeId, leader.nodeId);
+        // The killed node comes back on its data directory and catches up.
+        nodes[index] = await startNode({ databaseUrl: db.url, nodeId: leader.nodeId, dataDir: leader.dataDir });
+        await ready(nodes[index]!);
+      } else {
+        leader.child.kill("SIGSTOP");
+        const others = nodes.filter((node) => node !== leader);
+        const next = await leaderOf(others);
+        leaderChangesMs.push(Date.now() - changed);
+        await writes.until(5);
+        leader.child.kill("SIGCONT");
+        assert.notEqual(next.nodeId, leader.nodeId);
+      }
+    }
+    await writes.until(10);
+    const acknowledged = await writes.stop();
+    await leaderOf(nodes);
+    const { seq } = await converged(nodes);
+    assert.ok(acknowledged.length >= 120, `writes were acknowledged throughout (${acknowledged.length})`);
+    for (const node of nodes) {
+      const missing: number[] = [];
+      for (const id of acknowledged) if ((await request(node.url, "GET", `/api/bookmarks/${id}`, { token })).status !== 200) missing.push(id);
+      assert.deepEqual(missing, [], `node ${node.nodeId} has every acknowledged bookmark`);
+    }
+    const rows = await db.sql<{ seq: string; epoch: string }[]>`SELECT seq, epoch FROM log ORDER BY seq`;
+    assert.equal(rows.length, seq, "the log is dense up to the head every node applied");
+    rows.forEach((row, index) => {
+      assert.equal(Number(row.seq), index + 1);
+      if (index > 0) assert.ok(Number(row.epoch) >= Number(rows[index - 1]!.epoch), `epochs never go back along seq (at seq ${row.seq})`);
+    });
+    const epochs = new Set(rows.map((row) => row.epoch));
+    assert.ok(epochs.size >= 10, `appends happened under many epochs (${epochs.size})`);
+    // Within seconds on an idle machine (the bench measures it); bounded generously here, where other suites share two cores.
+    for (const ms of leaderChangesMs) assert.ok(typeof ms === "number" && ms < 60_000, `a new leader within seconds (${leaderChangesMs.join(", ")} ms)`);
+  });
+
+  test("Postgres restarted under load (backends ended, then gone for seconds): writes answer 503 meanwhile, resume afterwards, nothing acknowledged is lost, every node catches up", async () => {
+    const db = await freshDatabase();
+    const base = new URL(db.url);
+    const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
+    await path.listen();
+    const nodes: ClusterNode[] = [];
+    cleanups.push(async () => {
+      await stopNodes(nodes);
+      await path.close();
+      await db.drop();
+    });
+    for (let index = 0; index < 3; index += 1) nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: index + 1 }));
+    for (const node of nodes) await ready(node);
+    await leaderOf(nodes);
+    const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "loaded"));
+    const writes = new Writers(nodes, token);
+    await writes.until(20);
+    // A fast restart: every session of the database is ended at once; the nodes reconnect.
+    await db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${base.pathname.slice(1)} AND pid <> pg_backend_pid()`;
+    await writes.until(20);
+    // An immediate restart that takes a while: nothing answers for three seconds.
+    await path.cut();
+    const refusedBefore = writes.refused;
+    await sleep(3000);
+    assert.ok(writes.refused > refusedBefore, "writes were refused while Postgres was gone");
+    await path.restore();
+    await writes.until(20);
+    const acknowledged = await writes.stop();
+    assert.deepEqual(writes.unexpected, [], "every write answered 201 or 503");
+    await leaderOf(nodes);
+    await converged(nodes);
+    for (const node of nodes) {
+      const missing: number[] = [];
+      for (const id of acknowledged) if ((await request(node.url, "GET", `/api/bookmarks/${id}`, { token })).status !== 200) missing.push(id);
+      assert.deepEqual(missing, [], `node ${node.nodeId} has every acknowledged bookmark`);
+    }
+  });
+
+  test("a follower cut off from Postgres catches up in the same process once reconnected; a node added late catches up from nothing", async () => {
+    const db = await freshDatabase();
+    const base = new URL(db.url);
+    const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
+    await path.listen();
+    const nodes: ClusterNode[] = [];
+    cleanups.push(async () => {
+      await stopNodes(nodes);
+      await path.close();
+      await db.drop();
+    });
+    nodes.push(await startNode({ databaseUrl: db.url, nodeId: 1 }));
+    nodes.push(await startNode({ databaseUrl: db.url, nodeId: 2 }));
+    await Promise.all(nodes.map(ready));
+    const leader = await leaderOf(nodes);
+    nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: 3 }));
+    const cutOff = nodes[2]!;
+    await ready(cutOff);
+    const token = await eventually("a sign-up", () => signUp(leader.url, "steady"));
+    for (let index = 0; index < 5; index += 1) await eventually("a bookmark saved", () => createBookmark(leader.url, token, { url: `https://cut.example/before/${index}`, title: "b", public: true }));
+    await converged(nodes);
+    await path.cut();
+    for (let index = 0; index < 20; index += 1) await eventually("a bookmark saved", () => createBookmark(leader.url, token, { url: `https://cut.example/during/${index}`, title: "d", public: true }));
+    await sleep(1000);
+    const behind = await clusterStatus(cutOff);
+    const head = await clusterStatus(leader);
+    assert.ok(behind.applied_seq < head.applied_seq, `the cut-off follower is behind (${behind.applied_seq} < ${head.applied_seq})`);
+    await path.restore();
+    const { seq } = await converged(nodes);
+    assert.equal(cutOff.child.exitCode, null, "the follower caught up in the same process");
+    assert.equal(cutOff.child.signalCode, null);
+    assert.doesNotMatch(cutOff.output(), /loaded snapshot|stopping this node/, "it did not reload its store");
+    const late = await startNode({ databaseUrl: db.url, nodeId: 4 });
+    nodes.push(late);
+    await ready(late);
+    const caughtUp = await converged(nodes);
+    assert.equal(caughtUp.seq, seq, "the late node applied the whole log");
+    const list = await request(late.url, "GET", "/api/bookmarks?limit=50");
+    assert.equal(list.status, 200, list.text);
+    assert.equal(list.json.data.length, 25, "the late node serves every bookmark");
+  });
+});
+
+/** Bookmark creations sent to every node in turn, as fast as they are answered; keeps the ids of the 201s. */
+class Writers {
+  private readonly acknowledged: number[] = [];
+  private running = true;
+  private readonly loops: Promise<void>[];
+  private counter = 0;
+  /** Writes answered 503 (Postgres or the leader gone), and answers that were neither 201 nor 503. */
+  refused = 0;
+  readonly unexpected: string[] = [];
+
+  constructor(private readonly nodes: ClusterNode[], private readonly token: string) {
+    this.loops = [0, 1, 2].map((lane) => this.loop(lane));
+  }
+
+  private async loop(lane: number): Promise<void> {
+    for (let attempt = 0; attempt < 100_000 && this.running; attempt += 1) {
+      const node = this.nodes[(lane + attempt) % this.nodes.length]!;
+      const number = (this.counter += 1);
+      try {
+        const reply = await request(node.url, "POST", "/api/bookmarks", { token: this.token, body: { bookmark: { url: `https://kill.example/${number}`, title: `k${number}`, public: true } }, signal: AbortSignal.timeout(15_000) });
+        if (reply.status === 201) {
+          this.acknowledged.push(reply.json.bookmark.data.id as number);
+          continue;
+        }
+        // 409: a retried write that an earlier leader had committed (its answer was lost with that leader).
+        if (reply.status === 503 || (reply.status === 409 && /already committed/.test(reply.text))) this.refused += 1;
+        else this.unexpected.push(`${reply.status} ${reply.text.slice(0, 200)}`);
+        await sleep(50);
+      } catch {
+        await sleep(50);
+      }
+    }
+  }
+
+  /** Waits until `more` further writes were acknowledged. */
+  async until(more: number): Promise<void> {
+    const target = this.acknowledged.length + more;
+    await eventually(`${more} more acknowledged writes`, async () => this.acknowledged.length >= target);
+  }
+
+  async stop(): Promise<number[]> {
+    this.running = false;
+    await Promise.all(this.loops);
+    return this.acknowledged;
+  }
+}
