@@ -1,5 +1,6 @@
 // The one table of settings: every environment variable Nasty reads, its default and its bounds.
 import path from "node:path";
+import type { SignupMode } from "./events.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
 
 type Kind =
@@ -21,7 +22,7 @@ export const SETTINGS = {
   host: { env: "HOST", default: "127.0.0.1", describe: "address to listen on", type: { kind: "string", pattern: /^[0-9a-zA-Z.:\-[\]]+$/, hint: "a host name or IP address" } },
   dataDir: { env: "NASTY_DATA_DIR", default: "./data", describe: "folder for the event log", type: { kind: "string", pattern: /^.+$/, hint: "a folder path" } },
   databaseUrl: { env: "DATABASE_URL", default: "", describe: "Postgres URL; empty turns the flush off", type: { kind: "string", pattern: /^$|^postgres(ql)?:\/\//, hint: "a postgres:// URL" } },
-  signup: { env: "NASTY_SIGNUP", default: "open", describe: "open or closed sign-up", type: { kind: "choice", choices: ["open", "closed"] } },
+  signup: { env: "NASTY_SIGNUP", default: "open", describe: "sign-up at start: open, closed or invite (invitation only); admins switch it at run time (/admin, `signup`)", type: { kind: "choice", choices: ["open", "closed", "invite"] } },
   rateLimitPerMinute: { env: "NASTY_RATE_LIMIT", default: "600", describe: "requests per minute per token (0: off)", type: { kind: "integer", min: 0, max: 10_000_000 } },
   nodeId: { env: "NASTY_NODE_ID", default: "1", describe: "this node's id, unique among nodes sharing a Postgres", type: { kind: "integer", min: 0, max: 1023 } },
   wsMaxBackpressureBytes: { env: "NASTY_WS_MAX_BACKPRESSURE", default: String(1024 * 1024), describe: "bytes buffered for one websocket before it is cut off", type: { kind: "integer", min: 1024, max: 1024 * 1024 * 1024 } },
@@ -43,6 +44,9 @@ export const SETTINGS = {
   logLevel: { env: "NASTY_LOG_LEVEL", default: "info", describe: "least severe log records written", type: { kind: "choice", choices: LOG_LEVELS } },
   logFormat: { env: "NASTY_LOG_FORMAT", default: "text", describe: "log records as one readable line each (text) or one JSON object each (json)", type: { kind: "choice", choices: LOG_FORMATS } },
   accessLog: { env: "NASTY_ACCESS_LOG", default: "off", describe: "one log record per request: method, path, status, bytes, duration, request id, client address", type: { kind: "choice", choices: ["on", "off"] } },
+  fetch: { env: "NASTY_FETCH", default: "on", describe: "fetch a page's title and description when a bookmark is saved without a title, and check saved links (off: never request anything)", type: { kind: "choice", choices: ["on", "off"] } },
+  fetchAllowPrivate: { env: "NASTY_FETCH_ALLOW_PRIVATE", default: "false", describe: "let fetches reach loopback, private, link-local and other non-public addresses (intranets and tests only)", type: { kind: "choice", choices: ["true", "false"] } },
+  linkCheckIntervalS: { env: "NASTY_LINK_CHECK_INTERVAL_S", default: "604800", describe: "seconds between the link checker's passes over saved links (0: no background checks)", type: { kind: "integer", min: 0, max: 365 * 24 * 3600 } },
   simulateRate: { env: "NASTY_SIMULATE", default: "0", describe: "simulated bookmarks per second (0: off)", type: { kind: "integer", min: 0, max: 100_000 } },
   simulateSeed: { env: "NASTY_SIMULATE_SEED", default: "1", describe: "seed of the traffic simulator", type: { kind: "integer", min: 0, max: 2 ** 31 - 1 } },
   cluster: { env: "NASTY_CLUSTER", default: "off", describe: "cluster mode: several nodes on one Postgres log (needs DATABASE_URL, a unique NASTY_NODE_ID, NASTY_CLUSTER_URL and NASTY_CLUSTER_SECRET)", type: { kind: "choice", choices: ["on", "off"] } },
@@ -58,7 +62,7 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl: string;
-  signup: "open" | "closed";
+  signup: SignupMode;
   rateLimitPerMinute: number;
   nodeId: number;
   wsMaxBackpressureBytes: number;
@@ -81,6 +85,10 @@ export interface Config {
   logLevel: LogLevel;
   logFormat: LogFormat;
   accessLog: boolean;
+  /** NASTY_FETCH=on: metadata fetches and link checks may make outbound requests. */
+  fetch: boolean;
+  fetchAllowPrivate: boolean;
+  linkCheckIntervalS: number;
   simulateRate: number;
   simulateSeed: number;
   cluster: boolean;
@@ -164,7 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: values.host as string,
     dataDir: path.resolve(values.dataDir as string),
     databaseUrl: values.databaseUrl as string,
-    signup: values.signup as "open" | "closed",
+    signup: values.signup as SignupMode,
     rateLimitPerMinute: values.rateLimitPerMinute as number,
     nodeId: values.nodeId as number,
     wsMaxBackpressureBytes: values.wsMaxBackpressureBytes as number,
@@ -186,6 +194,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: values.logLevel as LogLevel,
     logFormat: values.logFormat as LogFormat,
     accessLog: values.accessLog === "on",
+    fetch: values.fetch === "on",
+    fetchAllowPrivate: values.fetchAllowPrivate === "true",
+    linkCheckIntervalS: values.linkCheckIntervalS as number,
     simulateRate: simulateRate === 0 && values.simulateTraffic === "true" ? 1 : simulateRate,
     simulateSeed: values.simulateSeed as number,
     cluster,

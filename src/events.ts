@@ -6,11 +6,16 @@ export type UserId = Branded<number, "UserId">;
 export type BookmarkId = Branded<number, "BookmarkId">;
 export type CommentId = Branded<number, "CommentId">;
 export type TokenId = Branded<number, "TokenId">;
+export type InviteId = Branded<number, "InviteId">;
 
 export type TokenKind = "api" | "session";
 
-/** What an account may do: an admin moderates (issue 13); everyone else is a member. */
+/** Admins moderate (delete anything, suspend, switch sign-up, invite); members do not. */
 export type Role = "admin" | "member";
+
+/** Who may sign up: anyone, nobody (accounts come from the CLI), or whoever holds an invitation. */
+export type SignupMode = "open" | "closed" | "invite";
+export const SIGNUP_MODES: readonly SignupMode[] = ["open", "closed", "invite"];
 
 export interface BookmarkFields {
   url: string;
@@ -31,9 +36,10 @@ export interface BookmarkDate {
   inserted_at?: number;
 }
 
+export type LinkCheckPurpose = "metadata" | "health";
+
 export type EventBody =
-  /** `role`: "admin" for the first account of a fresh server; absent means "member" (and in older events). */
-  | { type: "user.registered"; payload: { id: UserId; username: string; password_hash: string; role?: Role } }
+  | { type: "user.registered"; payload: { id: UserId; username: string; password_hash: string } }
   | { type: "user.password_changed"; payload: { id: UserId; password_hash: string } }
   /** v2: `expires_at` (ms since 1970; null: until revoked). Sessions expire SESSION_TTL_MS after creation. */
   | { type: "token.created"; payload: { id: TokenId; user_id: UserId; hash: string; kind: TokenKind; name: string; expires_at: number | null } }
@@ -41,6 +47,13 @@ export type EventBody =
   | { type: "bookmark.created"; payload: { id: BookmarkId; user_id: UserId } & BookmarkFields & BookmarkDate }
   | { type: "bookmark.updated"; payload: { id: BookmarkId } & Partial<BookmarkFields> }
   | { type: "bookmark.deleted"; payload: { id: BookmarkId } }
+  /**
+   * A fetch of a bookmark's URL and how it went (src/fetch/): `purpose` "metadata" after a save
+   * without a title, "health" from the link checker. `status` is the HTTP status (null when no
+   * answer came), `final_url` where redirects ended, `error` why it failed (null: it did not),
+   * `broken` whether the link is dead for its owner. The time is the event's own.
+   */
+  | { type: "link.checked"; payload: { id: BookmarkId; purpose: LinkCheckPurpose; status: number | null; final_url: string | null; error: string | null; broken: boolean } }
   | { type: "comment.posted"; payload: { id: CommentId; bookmark_id: BookmarkId; user_id: UserId; body: string } }
   /** A comment taken down by its author (or, later, a moderator); it names its bookmark, where the store keeps it. */
   | { type: "comment.deleted"; payload: { id: CommentId; bookmark_id: BookmarkId } }
@@ -49,7 +62,18 @@ export type EventBody =
    * command deletes their bookmarks and comments and revokes their tokens in events of their own first, so
    * every part following the log sees those; this event takes whatever is left.
    */
-  | { type: "user.deleted"; payload: { id: UserId } };
+  | { type: "user.deleted"; payload: { id: UserId } }
+  /** Moderation: an admin (or the CLI) makes someone an admin or a member again. */
+  | { type: "user.role_changed"; payload: { id: UserId; role: Role } }
+  /** Moderation: a suspended user cannot log in, their tokens stop working, and what they wrote is hidden from everyone else. */
+  | { type: "user.suspended"; payload: { id: UserId } }
+  | { type: "user.unsuspended"; payload: { id: UserId } }
+  /** Moderation: sign-up switched at run time (NASTY_SIGNUP is only the value before the first such event). */
+  | { type: "signup.changed"; payload: { mode: SignupMode } }
+  /** An invitation: the hash of its secret (the link holds the secret); `created_by` null when the CLI made it. */
+  | { type: "invite.created"; payload: { id: InviteId; hash: string; created_by: UserId | null } }
+  /** An invitation spent by a sign-up (appended with that user.registered): single use. */
+  | { type: "invite.used"; payload: { id: InviteId; user_id: UserId } };
 
 export type EventType = EventBody["type"];
 
@@ -69,6 +93,13 @@ export const EVENT_VERSIONS: { readonly [T in EventType]: number } = {
   "bookmark.deleted": 1,
   "comment.posted": 1,
   "comment.deleted": 1,
+  "user.role_changed": 1,
+  "user.suspended": 1,
+  "user.unsuspended": 1,
+  "signup.changed": 1,
+  "invite.created": 1,
+  "invite.used": 1,
+  "link.checked": 1,
 };
 
 /** A session token (kind "session") lasts this long after it was created; API tokens until revoked. */

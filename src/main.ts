@@ -18,6 +18,9 @@ import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import { loadNativeUws, UwsUnavailableError, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
+import { PageFetcher } from "./fetch/page-fetcher.ts";
+import { LinkChecker, MetadataJobs } from "./fetch/link-jobs.ts";
+import { registerLinkPages } from "./http/pages-links.ts";
 import { AnswerCache } from "./http/answer-cache.ts";
 import { registerPages } from "./http/pages.ts";
 import { SearchIndex } from "./search/index.ts";
@@ -34,6 +37,7 @@ import { registerLiveSocket } from "./realtime/html-socket.ts";
 import { EventRate, startStatsTicker } from "./realtime/stats-ticker.ts";
 import { wireTopic } from "./realtime/topics.ts";
 import { CardCache } from "./render/html.ts";
+import { adminOverview, renderAdminPanel } from "./render/admin.ts";
 import type { StatsSources } from "./render/stats.ts";
 import { Simulator } from "./simulator/simulator.ts";
 import { parseFlags, UsageError } from "./simulator/args.ts";
@@ -235,15 +239,27 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // Anonymous pages, feeds and JSON lists, kept encoded until the next event (every event clears it).
   const answers = new AnswerCache(config.answerCacheBytes, () => store.eventsApplied);
   statusParts.answer_cache = () => answers.stats();
-  registerApi(app, { store, commands, limiter, status, search, config, answers });
+  // Outbound fetches: a page's metadata after a save without a title, and the link checker's passes.
+  const fetcher = new PageFetcher(config);
+  const metadataJobs = new MetadataJobs(fetcher, commands);
+  commands.onMetadataWanted = (bookmark, wanted) => metadataJobs.start(bookmark, wanted);
+  closers.push(() => metadataJobs.close());
+  const checker = new LinkChecker({ store, commands, fetcher, intervalS: config.linkCheckIntervalS, appends: () => cluster?.isLeader ?? true });
+  checker.start();
+  closers.push(() => checker.stop());
+  statusParts.links = () => ({ fetch: fetcher.enabled, broken_or_failed: store.links.size, passes: checker.passes, interval_s: config.linkCheckIntervalS });
+  registerApi(app, { store, commands, limiter, status, search, config, answers, fetcher, checker });
   registerTransfer(app, { store, commands, limiter, config, checkCookieWrite: checkUploadWrite });
   registerFeeds(app, { store, limiter, config, answers });
   registerPinboard(app, { store, commands, limiter, config });
-  registerLinkding(app, { store, commands, limiter, search, config });
+  registerLinkding(app, { store, commands, limiter, search, config, fetcher });
   // Live delivery: each committed event routed once, rendered once per topic and format, published,
   // and kept in the history that /ws, /socket/websocket and /live replay to clients that resume.
   const cards = new CardCache(store);
-  const live = new LiveDelivery({ store, out: app, cards, historyEventsMax: config.liveHistoryEvents, headSeq: log.lastSeq });
+  const live = new LiveDelivery({
+    store, out: app, cards, historyEventsMax: config.liveHistoryEvents, headSeq: log.lastSeq,
+    adminPanel: () => renderAdminPanel(adminOverview(store, commands.signupMode)),
+  });
   follow(live);
   statusParts.live = () => live.status();
   const registerSocket: RegisterSocket = (pattern, endpoint) => socketRoute(app, config, pattern, endpoint);
@@ -257,7 +273,10 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const stats: StatsSources = { rate, live: liveSockets, status };
   closers.push(startStatsTicker(store, stats, { subscribers: (name) => app.numSubscribers(wireTopic("html", name)), publish: (name, text) => app.publish(wireTopic("html", name), text, false) }));
   // The htmx pages (routes only).
-  registerPages(app, { store, commands, limiter, answers, config, cards, stats, liveHead: () => live.history.head, extraPages: (app, pages) => registerDiscoveryPages(app, pages, { search }) });
+  registerPages(app, { store, commands, limiter, answers, config, cards, stats, liveHead: () => live.history.head, extraPages: (app, pages) => {
+    registerDiscoveryPages(app, pages, { search });
+    registerLinkPages(app, pages, { checker });
+  } });
   statusParts.pages = () => ({ live_sockets: liveSockets.connections, live_topics: liveSockets.subscribers.size, tag_sets: live.tagSets.size });
 
   registerHealth(app, { store, limiter, config, readiness: () => cluster?.readiness() ?? log.commitProblem() ?? searchProblem(search) });
@@ -283,7 +302,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   say(`listening on ${url} (data in ${config.dataDir})`);
   // A backup through the CLI keeps the snapshot files and the log in place while it copies them.
-  cliReady({ config, store, log, commands, snapshots: snapshotter, holdCompaction: () => snapshotter.holdCompaction() });
+  cliReady({ config, store, log, commands, snapshots: snapshotter, checker, holdCompaction: () => snapshotter.holdCompaction(), listenUrl: url });
 
   // Postgres follows the log after it is durable, never in the way of a write; down or absent, it only lags.
   // In cluster mode it is the log itself: the node joins it now that everything following the log is wired.

@@ -313,6 +313,21 @@
   });
 
   // After load: scrolling to the fragment, which the browser does then, would otherwise take the focus back.
+  // "Tick all shown" on the bulk bar: ticks every card's box in the list, or unticks them all once all are ticked.
+  // The bar is swapped after each action, so the click is handled on the document.
+  document.addEventListener("click", (event) => {
+    if (!(event.target instanceof Element) || event.target.id !== "bulk-all") return;
+    const boxes = [...document.querySelectorAll("main .card .bulk-pick")];
+    const tick = !boxes.every((box) => box.checked);
+    for (const box of boxes) box.checked = tick;
+  });
+  function showBulkAll() {
+    const button = document.getElementById("bulk-all");
+    if (button) button.hidden = false;
+  }
+  showBulkAll();
+  document.addEventListener("htmx:after:swap", showBulkAll);
+
   // The bookmarklet runs on other sites; here a click (which the policy would refuse) says how to use it.
   for (const link of document.querySelectorAll("a.bookmarklet")) {
     link.addEventListener("click", (event) => {

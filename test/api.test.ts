@@ -142,8 +142,7 @@ describe("JSON API", () => {
 
   test("422: every invalid field is named", async () => {
     const bad = [
-      [{ title: "", url: "https://ok.example" }, "title", "can't be blank"],
-      [{ url: "https://ok.example" }, "title", "can't be blank"],
+      [{ title: "x", url: "https://ok.example", fetch_metadata: "yes" }, "fetch_metadata", "must be a boolean"],
       [{ title: "t".repeat(501), url: "https://ok.example" }, "title", "is too long (at most 500 characters)"],
       [{ title: "x", url: "javascript:alert(1)" }, "url", "must be a valid URL"],
       [{ title: "x", url: "data:text/html,<b>hi</b>" }, "url", "must be a valid URL"],

@@ -172,8 +172,16 @@ describe("bulk edit and tag care", () => {
     assert.equal((await request(base, "PATCH", "/api/tags/web", { body: { name: "www" } })).status, 401);
     assert.equal(nasty.log.lastSeq, seq, "nothing was appended");
 
+    const watcher = await Client.open(wsUrl(nasty, "/ws"));
+    await subscribe(watcher, "bookmarks:tag:web");
+    await subscribe(watcher, "bookmarks:tag:the-web");
+    const a4 = (await request(base, "GET", "/api/bookmarks?user=alice&tag=golang", { token: alice })).json.data[0].id;
     const renamed = await request(base, "PATCH", "/api/tags/Web", { token: alice, body: { name: "The Web" } });
     assert.equal(renamed.status, 200, renamed.text);
+    await watcher.barrier();
+    assert.deepEqual(watcher.events("bookmarks:tag:web").map(([event, id]) => [event, id]).sort(), [["bookmark_deleted", ids[0]], ["bookmark_deleted", a4]].sort(), "the public ones leave the old tag's topic, live");
+    assert.deepEqual(watcher.events("bookmarks:tag:the-web").sort(), [["bookmark_created", ids[0]], ["bookmark_created", a4]].sort(), "and arrive on the new one; the private ones on neither");
+    await watcher.close();
     assert.deepEqual(renamed.json.data, { tag: "web", name: "the-web", bookmarks: 4 });
     assert.deepEqual(await titlesTagged("the-web"), ["A0", "A1", "A2", "A4"]);
     assert.deepEqual(await titlesTagged("web"), []);

@@ -99,6 +99,10 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     await firehose.locator(`#b-${made[0].id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
     assert.equal(await firehose.locator(`#b-${made[1].id}`).count(), 1);
 
+    await mine.click("#bulk-all");
+    assert.equal(await mine.locator("main .card .bulk-pick:not(:checked)").count(), 0, "tick all shown");
+    await mine.click("#bulk-all");
+    assert.equal(await mine.locator("main .card .bulk-pick:checked").count(), 0, "and untick them all again");
     await mine.check(`#b-${made[1].id} .bulk-pick`);
     await mine.check(`#b-${made[2].id} .bulk-pick`);
     await mine.selectOption("#bulk select[name=action]", "delete");

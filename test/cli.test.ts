@@ -101,7 +101,7 @@ test("every command answers the same with and without a running server, and its 
   assert.match(expected, /\$ token add nobody\nexit 2\n--- stderr\nerror: no user named nobody/);
   assert.match(expected, /\$ import bookmarks.html --user alice --public\nexit 0\nbookmarks.html:4: 'ftp:\/\/old.example\/' is not an http\(s\) URL; skipped\nimported 1 of 2 bookmarks for alice/);
   assert.match(expected, /\$ import missing.html --user alice\nexit 2\n--- stderr\nerror: cannot read missing.html: ENOENT/);
-  assert.match(expected, /\$ backup copy.nasty\nexit 0\nbackup written to WORK\/copy.nasty: 1 files, N bytes, up to seq 7\n/);
+  assert.match(expected, /\$ backup copy.nasty\nexit 0\nbackup written to WORK\/copy.nasty: 1 files, N bytes, up to seq 8\n/);
   assert.match(expected, /\$ backup copy.nasty\nexit 2\n--- stderr\nerror: WORK\/copy.nasty already exists; choose another name or add --force/);
   assert.match(expected, /\$ backup copy.nasty --force\nexit 0\n/);
   assert.match(expected, /\$ frobnicate\nexit 2\n--- stderr\nunknown command 'frobnicate'/);

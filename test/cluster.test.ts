@@ -5,6 +5,8 @@ import { Client, subscribe } from "./support/realtime.ts";
 import { createBookmark, request, signUp } from "./support/server.ts";
 import { clusterStatus, converged, freshDatabase, leaderOf, ready, startNode, stopNodes, eventually, PostgresPath, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
 import { sleep } from "./support/realtime.ts";
+import { spawnServer } from "./support/child-server.ts";
+import { loadConfig, ConfigError } from "../src/config.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -204,6 +206,21 @@ describe("cluster mode", () => {
     const list = await request(late.url, "GET", "/api/bookmarks?limit=50");
     assert.equal(list.status, 200, list.text);
     assert.equal(list.json.data.length, 25, "the late node serves every bookmark");
+  });
+
+  test("NASTY_CLUSTER=on refuses to start without its settings, naming each; a second process with a node id in use stops with a message", async () => {
+    assert.throws(() => loadConfig({ NASTY_CLUSTER: "on" }), (error: Error) => error instanceof ConfigError && /DATABASE_URL/.test(error.message) && /NASTY_CLUSTER_URL/.test(error.message) && /NASTY_CLUSTER_SECRET/.test(error.message));
+    assert.throws(() => loadConfig({ NASTY_CLUSTER: "on", DATABASE_URL: "postgres://127.0.0.1/x", NASTY_CLUSTER_URL: "http://127.0.0.1:4000", NASTY_CLUSTER_SECRET: "short" }), /NASTY_CLUSTER_SECRET/);
+    assert.equal(loadConfig({}).cluster, false, "off by default");
+    const { db, nodes } = await cluster(1);
+    const twin = spawnServer(nodes[0]!.dataDir + "-twin", {
+      env: { DATABASE_URL: db.url, NASTY_CLUSTER: "on", NASTY_NODE_ID: "1", NASTY_CLUSTER_URL: "http://127.0.0.1:1", NASTY_CLUSTER_SECRET: "cluster-test-secret-0123456789" },
+    });
+    const exit = await Promise.race([twin.exited, sleep(120_000).then(() => null)]);
+    if (exit === null) twin.child.kill("SIGKILL");
+    assert.deepEqual(exit, { code: 3, signal: null }, twin.output());
+    assert.match(twin.output(), /NASTY_NODE_ID=1 is already used by another running node/);
+    assert.equal((await clusterStatus(nodes[0]!)).role, "leader", "the first node leads on");
   });
 });
 

@@ -5,6 +5,11 @@ import { IdTable } from "../src/store/id-table.ts";
 import { OrdList } from "../src/store/ordered-list.ts";
 import { ARENA_CHUNK_BYTES, StringArena } from "../src/store/arena.ts";
 import { mulberry32 } from "../src/simulator/random.ts";
+import { Store } from "../src/store/store.ts";
+import { checkIndexes, snapshot } from "../src/store/check.ts";
+import { loadSnapshotFile, writeSnapshotFile } from "../src/log/snapshot-file.ts";
+import type { LoggedEvent } from "../src/events.ts";
+import { tempDir } from "./support/server.ts";
 
 test("IdTable answers like a Map through adds and deletes past several resizes (ids sharing their low bits, as node ids make them)", () => {
   const random = mulberry32(7);
@@ -67,4 +72,23 @@ test("StringArena gives back every text as written: empty, non-ASCII, across chu
       at += lengths[index]!;
     });
   }
+});
+
+test("text with a lone surrogate (a log from before text was checked) is kept as it is, live and through a snapshot", () => {
+  const store = new Store(1);
+  const ts = Date.UTC(2024, 0, 1);
+  const userId = 1024 + 1;
+  store.apply({ seq: 1, ts, node: 1, type: "user.registered", v: 1, payload: { id: userId, username: "ann", password_hash: "x" } } as LoggedEvent);
+  const odd = { id: 2 * 1024 + 1, user_id: userId, url: "https://legacy.example/\ud800", title: "lone \udfff", description: "ünïcode 🚀", public: true, tags: ["x\ud800"] };
+  const plain = { id: 3 * 1024 + 1, user_id: userId, url: "https://plain.example/", title: "plain", description: "", public: false, tags: ["ok"] };
+  store.apply({ seq: 2, ts, node: 1, type: "bookmark.created", v: 1, payload: odd } as LoggedEvent);
+  store.apply({ seq: 3, ts, node: 1, type: "bookmark.created", v: 1, payload: plain } as LoggedEvent);
+  store.apply({ seq: 4, ts, node: 1, type: "bookmark.updated", v: 1, payload: { id: plain.id, title: "now \ud800 odd too" } } as LoggedEvent);
+  const read = store.bookmarksById.get(odd.id as never)!;
+  assert.deepEqual([read.url, read.title, read.description, read.tags], [odd.url, odd.title, odd.description, odd.tags]);
+  assert.equal(store.bookmarksById.get(plain.id as never)!.title, "now \ud800 odd too");
+  const dir = tempDir();
+  const loaded = loadSnapshotFile(writeSnapshotFile(dir, store, "columns-test").file, "columns-test", 1).store;
+  checkIndexes(loaded);
+  assert.deepEqual(snapshot(loaded), snapshot(store));
 });

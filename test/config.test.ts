@@ -32,6 +32,10 @@ test("bad values are refused with a message naming the variable", () => {
     [{ NASTY_PASSWORD_COST_LOG2: "9" }, /NASTY_PASSWORD_COST_LOG2=9 is out of range 10\.\.20/],
     [{ NASTY_PASSWORD_COST_LOG2: "21" }, /NASTY_PASSWORD_COST_LOG2=21 is out of range 10\.\.20/],
     [{ NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS: "-1" }, /NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS=-1 is out of range/],
+    [{ NASTY_FETCH: "yes" }, /NASTY_FETCH="yes" must be one of on, off/],
+    [{ NASTY_FETCH_ALLOW_PRIVATE: "1" }, /NASTY_FETCH_ALLOW_PRIVATE="1" must be one of true, false/],
+    [{ NASTY_LINK_CHECK_INTERVAL_S: "-5" }, /NASTY_LINK_CHECK_INTERVAL_S=-5 is out of range 0\.\.31536000/],
+    [{ NASTY_LINK_CHECK_INTERVAL_S: "daily" }, /NASTY_LINK_CHECK_INTERVAL_S="daily" is not a whole number/],
   ];
   for (const [env, message] of cases) assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && message.test(error.message));
 });

@@ -16,7 +16,7 @@ const IMPORT = /^\s*(?:import|export)\s[^;]*?from\s+"(\.{1,2}\/[^"]+)"|^\s*impor
 const LAYERS: readonly (readonly string[])[] = [
   ["assert.ts", "errors.ts", "events.ts", "event-upgrade.ts", "text.ts", "config.ts", "metrics.ts", "logger.ts", "guard.ts"],
   ["store", "log"],
-  ["commands", "search", "render", "auth"],
+  ["commands", "search", "render", "auth", "fetch"],
   ["realtime"],
   ["http"],
   ["interop"],

@@ -9,7 +9,7 @@ import { HttpError } from "../src/errors.ts";
 import type { LoggedEvent } from "../src/events.ts";
 import { routesOf, type LiveEvent, type Route } from "../src/realtime/routing.ts";
 import { liveEventOf, stateBefore } from "../src/realtime/snapshot.ts";
-import { readMarksTopic, tagSetTopic, topic } from "../src/realtime/topics.ts";
+import { ADMIN_TOPIC, readMarksTopic, tagSetTopic, topic } from "../src/realtime/topics.ts";
 import { mulberry32, pick } from "../src/simulator/random.ts";
 import { tempDir, testConfig } from "./support/server.ts";
 
@@ -53,6 +53,7 @@ function follow(lists: Map<string, Set<number>>, route: Route, id: number, where
 /** The privacy rules every route must keep, whatever the event. */
 function checkPrivacy(store: Store, event: LiveEvent, routes: readonly Route[], where: string): void {
   if (event.kind === "quiet") return assert.deepEqual(routes, [], `${where}: a quiet event goes nowhere`);
+  if (event.kind === "moderation") return assert.deepEqual(routes.map((route) => route.name), [ADMIN_TOPIC], `${where}: a moderation event goes to the admin page alone`);
   const owner = event.kind === "comment" ? event.bookmark.username : (event.after ?? event.before)!.username;
   const nowPublic = event.kind === "comment" ? event.bookmark.public : event.after?.public === true;
   for (const route of routes) {

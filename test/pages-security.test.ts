@@ -136,7 +136,7 @@ describe("page security", { timeout: 60_000 }, () => {
     assert.match(reply.headers.get("content-type")!, /^text\/html/);
     assert.match(reply.text, /url must be a valid URL/);
     assert.match(reply.text, /<span class="field-error">must be a valid URL<\/span>/);
-    assert.match(reply.text, /name="title" required maxlength="500" value="kept title"/);
+    assert.match(reply.text, /name="title" maxlength="500" placeholder="[^"]*" value="kept title"/);
     assert.match(reply.text, /<html lang="en">/, "a whole page without JavaScript");
 
     const signup = new PageClient(base);

@@ -51,7 +51,10 @@ describe("Pinboard API v1", () => {
     assert.deepEqual([replaced[0].title, replaced[0].tags, replaced[0].public, replaced[0].unread], ["Pinboard API v1", ["api"], true, false]);
 
     assert.deepEqual((await add({ description: "no url" })).json, { result_code: "missing url" });
-    assert.deepEqual((await add({ url: "https://x.example/" })).json, { result_code: "missing description" });
+    assert.deepEqual((await add({ url: "https://x.example/" })).json, { result_code: "done" }, "a title is optional: the URL stands in (fetching is off here)");
+    const untitled = (await request(base, "GET", `/api/bookmarks?user=pinner&url=${encodeURIComponent("https://x.example/")}`, { token })).json.data[0];
+    assert.equal(untitled.title, "https://x.example/");
+    assert.equal((await request(base, "DELETE", `/api/bookmarks/${untitled.id}`, { token })).status, 204);
     assert.deepEqual((await add({ url: "javascript:alert(1)", description: "x" })).json, { result_code: "invalid url" });
     const tooLong = await add({ url: "https://long.example/", description: "x".repeat(501) });
     assert.match(tooLong.json.result_code, /title is too long/);

@@ -76,7 +76,7 @@ const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
 function storeSnapshot(store: Store): Snapshot {
   const bookmarks = [...store.bookmarksById.values()];
   return {
-    users: [...store.usersById.values()].map((user) => ({ id: user.id, username: user.username, password_hash: user.passwordHash, role: user.role, inserted_at: user.insertedAt })).sort(byId),
+    users: [...store.usersById.values()].map((user) => ({ id: user.id, username: user.username, password_hash: user.passwordHash, inserted_at: user.insertedAt, role: user.role, suspended: user.suspended })).sort(byId),
     tokens: [...store.tokensById.values()].map((token) => ({ id: token.id, user_id: token.user.id, hash: token.hash, kind: token.kind, name: token.name, inserted_at: token.createdAt })).sort(byId),
     bookmarks: bookmarks
       .map((bookmark) => ({
@@ -95,7 +95,7 @@ function storeSnapshot(store: Store): Snapshot {
 const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
 async function postgresSnapshot(sql: Sql): Promise<Snapshot> {
-  const users = await sql.unsafe(`SELECT id::float8 AS id, username, password_hash, role, ${ms("inserted_at")} AS inserted_at FROM users ORDER BY id`);
+  const users = await sql.unsafe(`SELECT id::float8 AS id, username, password_hash, ${ms("inserted_at")} AS inserted_at, role, suspended FROM users ORDER BY id`);
   const tokens = await sql.unsafe(`SELECT id::float8 AS id, user_id::float8 AS user_id, hash, kind, name, ${ms("inserted_at")} AS inserted_at FROM tokens ORDER BY id`);
   const bookmarks = await sql.unsafe(`
     SELECT b.id::float8 AS id, b.user_id::float8 AS user_id, b.url, b.title, b.description, b.public, b.unread,
@@ -173,6 +173,10 @@ function randomHistory(seed: number, count: number): LoggedEvent[] {
       if (random() < 0.2) payload.unread = random() < 0.5;
       if (random() < 0.5) payload.tags = tags();
       events.push({ ...meta, type: "bookmark.updated", payload });
+    } else if (roll < 0.74) {
+      // Link checks reach Postgres's events table alone; the relational tables do not change.
+      const broken = random() < 0.5;
+      events.push({ ...meta, type: "link.checked", payload: { id: pick(bookmarks) as BookmarkId, purpose: random() < 0.5 ? "health" : "metadata", status: broken ? 404 : 200, final_url: `https://example.com/${seq}`, error: broken ? "HTTP 404" : null, broken } });
     } else if (roll < 0.8) {
       events.push({ ...meta, type: "bookmark.deleted", payload: { id: pick(bookmarks) as BookmarkId } });
     } else if (roll < 0.85 && comments.length > 0) {
@@ -400,6 +404,59 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
       assert.equal((await sql`SELECT 1 FROM tags WHERE name = 'only-a'`).length, 0, "a tag no bookmark carries is gone");
       assert.equal((await sql`SELECT 1 FROM tags WHERE name = 'web'`).length, 0, "web was on the deleted bookmark and on the retagged one only");
       assert.equal((await sql`SELECT 1 FROM comments WHERE bookmark_id = ${kept.id}`).length, 1);
+    } finally {
+      await nasty.close();
+    }
+  });
+
+  test("moderation reaches Postgres: roles, suspension, the sign-up mode and invitations, with the store's rows", async () => {
+    const { url, sql } = await freshDatabase();
+    const nasty = await startTestServer(flushSettings(url));
+    try {
+      const base = nasty.url;
+      const admin = await signUp(base, "mod-root");
+      await signUp(base, "mod-alice");
+      const spammer = await signUp(base, "mod-spam");
+      await createBookmark(base, spammer, { title: "spam", url: "https://spam.example/pg" });
+      assert.equal((await request(base, "POST", "/api/admin/users/mod-spam/suspend", { token: admin })).status, 204);
+      assert.equal((await request(base, "PUT", "/api/admin/users/mod-alice/role", { token: admin, body: { role: "admin" } })).status, 204);
+      assert.equal((await request(base, "PUT", "/api/admin/signup", { token: admin, body: { mode: "invite" } })).status, 200);
+      const used = (await request(base, "POST", "/api/admin/invites", { token: admin })).json.invite;
+      const unused = (await request(base, "POST", "/api/admin/invites", { token: admin })).json.invite;
+      assert.equal((await request(base, "POST", "/api/users", { body: { user: { username: "mod-guest", password: "long enough", invite: used } } })).status, 201);
+      await caughtUp(base);
+      await expectMirror(nasty, sql);
+      const roles = await sql<{ username: string; role: string; suspended: boolean }[]>`SELECT username, role, suspended FROM users ORDER BY id`;
+      assert.deepEqual(roles.map((row) => [row.username, row.role, row.suspended]), [["mod-root", "admin", false], ["mod-alice", "admin", false], ["mod-spam", "member", true], ["mod-guest", "member", false]]);
+      assert.deepEqual((await sql`SELECT value FROM settings WHERE name = 'signup'`).map((row) => row.value), ["invite"]);
+      const invites = await sql<{ hash: string }[]>`SELECT hash FROM invites`;
+      assert.deepEqual(invites.map((row) => row.hash), [[...nasty.store.invitesByHash.keys()][0]], "the used invitation is gone, the unused one is there");
+      assert.equal(nasty.store.invitesByHash.size, 1);
+      assert.ok(unused.startsWith("invite_"));
+      assert.equal((await request(base, "POST", "/api/admin/users/mod-spam/unsuspend", { token: admin })).status, 204);
+      await caughtUp(base);
+      assert.deepEqual((await sql`SELECT suspended FROM users WHERE username = 'mod-spam'`).map((row) => row.suspended), [false]);
+    } finally {
+      await nasty.close();
+    }
+  });
+
+  test("a bulk edit and a tag rename, each one append, flush to rows that match the store", async () => {
+    const { url, sql } = await freshDatabase();
+    const nasty = await startTestServer(flushSettings(url));
+    try {
+      const token = await signUp(nasty.url, "bulky");
+      const ids: number[] = [];
+      for (let index = 0; index < 3; index += 1) ids.push((await createBookmark(nasty.url, token, { title: `Bulk ${index}`, url: `https://bulk.example/${index}`, tags: ["old"], public: false })).id);
+      const bulk = await request(nasty.url, "POST", "/api/bookmarks/bulk", { token, body: { ids, action: "make_public" } });
+      assert.deepEqual(bulk.json.data.changed, ids);
+      assert.equal((await request(nasty.url, "PATCH", "/api/tags/old", { token, body: { name: "new" } })).json.data.bookmarks, 3);
+      assert.equal((await request(nasty.url, "POST", "/api/bookmarks/bulk", { token, body: { ids: [ids[0]], action: "delete" } })).status, 200);
+      await caughtUp(nasty.url);
+      await expectMirror(nasty, sql);
+      assert.deepEqual((await sql`SELECT id FROM bookmarks WHERE public ORDER BY id`).map((row) => Number(row.id)), ids.slice(1));
+      assert.equal((await sql`SELECT 1 FROM tags WHERE name = 'old'`).length, 0);
+      assert.equal((await sql`SELECT 1 FROM bookmark_tags JOIN tags ON tags.id = tag_id WHERE name = 'new'`).length, 2);
     } finally {
       await nasty.close();
     }

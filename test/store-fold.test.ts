@@ -40,11 +40,26 @@ async function runSeed(seed: number, steps: number): Promise<void> {
       } else if (roll < 0.65) {
         const target = pick(existing);
         run = () => commands.updateBookmark(target.user, target.id, { tags: tagList, public: random() < 0.5, ...(random() < 0.3 ? { url: `https://x.example/${Math.floor(random() * 40)}` } : {}) });
-      } else if (roll < 0.8) {
+      } else if (roll < 0.75) {
         const target = pick(existing);
         run = () => commands.deleteBookmark(target.user, target.id);
-      } else if (roll < 0.9 && store.commentsById.size > 0) {
-        // A comment taken down: by its author, or refused (403) to someone else.
+      } else if (roll < 0.8) {
+        // Moderation: suspensions move bookmarks out of (and back into) every public index; sign-up and invitations are state too.
+        const target = pick(users);
+        const moderation = random();
+        run = moderation < 0.6
+          ? () => commands.setSuspended(null, target, !target.suspended)
+          : moderation < 0.8
+            ? () => commands.setSignup(null, { mode: pick(["open", "closed", "invite"]) })
+            : () => commands.createInvite(null);
+      } else if (roll < 0.86) {
+        // A link check (health or a title fetch), good or bad: kept apart from the bookmark, replayed and snapshotted with it.
+        const target = pick(existing);
+        const broken = random() < 0.5;
+        const purpose = random() < 0.5 ? "health" : "metadata";
+        run = () => commands.recordLinkCheck(target.id, target.url, { purpose, status: broken ? 404 : 200, final_url: target.url, error: broken ? "HTTP 404" : null, broken });
+      } else if (roll < 0.91 && store.commentsById.size > 0) {
+        // A comment taken down: by its author, or by someone else (refused 403 unless an admin).
         const comment = pick([...store.commentsById.values()]);
         const by = random() < 0.8 ? comment.user : user;
         run = () => commands.deleteComment(by, comment.id);

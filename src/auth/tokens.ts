@@ -1,7 +1,7 @@
 // API and session tokens: random secrets handed out once and stored only as SHA-256 hashes.
 import { createHash, randomBytes } from "node:crypto";
 
-export function newTokenSecret(prefix: "nasty" | "session" = "nasty"): string {
+export function newTokenSecret(prefix: "nasty" | "session" | "invite" = "nasty"): string {
   return `${prefix}_${randomBytes(32).toString("base64url")}`;
 }
 

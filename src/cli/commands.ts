@@ -5,12 +5,14 @@ import { ConfigError, type Config } from "../config.ts";
 import { DataDirLockedError } from "../log/lock.ts";
 import type { SqliteLog } from "../log/sqlite.ts";
 import type { Store } from "../store/store.ts";
-import type { Commands } from "../commands/commands.ts";
+import { invitePath, type Commands } from "../commands/commands.ts";
 import type { Snapshotter } from "../log/snapshots.ts";
 import { HttpError } from "../errors.ts";
 import { importCommand } from "../interop/import-cli.ts";
 import { BackupError, restoreBackup, writeBackup } from "../log/backup.ts";
 import { readSecret, UsageError } from "./terminal.ts";
+import { PageFetcher } from "../fetch/page-fetcher.ts";
+import { LinkChecker } from "../fetch/link-jobs.ts";
 export { UsageError };
 
 export const USAGE = `usage: npm run nasty -- <command>
@@ -19,11 +21,18 @@ export const USAGE = `usage: npm run nasty -- <command>
   token add NAME                        print a new API token for an existing user
   user delete NAME                      erase an account: its bookmarks, comments, tokens and the user
                                         (gone from every file at the next snapshot; run compact for now)
+  user admin NAME                       make a user an admin (the first account is one already)
+  user suspend NAME                     suspend a user: no log-in, tokens refused, what they wrote hidden
+  user unsuspend NAME                   lift a suspension: everything they wrote is shown again
+  signup open|closed|invite             switch sign-up now (NASTY_SIGNUP is only the value at the start)
+  invite                                print a single-use invitation link (NASTY_PUBLIC_URL is its origin)
   compact                               snapshot now, then drop the log and older snapshots behind it:
                                         what was deleted leaves every file of the data directory
   import FILE --user NAME [--no-folders] [--public]
                                         import a Netscape bookmark file (browsers, Pinboard, linkding);
                                         its entries are private unless --public (or their own PRIVATE="0")
+  links check                           check every saved link now (HEAD, then GET): broken ones show to
+                                        their owners; needs NASTY_FETCH=on
   backup FILE [--force]                 write a consistent copy of all data to FILE (also while the server runs)
   restore FILE                          fill an empty data directory from a backup FILE
 Commands run inside the server when one uses the data directory (NASTY_DATA_DIR, default ./data),
@@ -58,6 +67,10 @@ export interface StateContext extends FilesContext {
   commands: Commands;
   /** Snapshots and compaction (the server's own while it runs). */
   snapshots: Snapshotter;
+  /** The server's own address when no NASTY_PUBLIC_URL is set (invitation links). */
+  listenUrl?: string;
+  /** The server's link checker (so a pass asked for now keeps its one-request-per-host rule); absent offline. */
+  checker?: LinkChecker;
 }
 
 /**
@@ -131,10 +144,46 @@ async function compact(context: StateContext): Promise<void> {
   if (context.config.databaseUrl) context.io.out("Postgres: the flush removes the compacted events there once it has them");
 }
 
+async function userAdmin(context: StateContext, args: string[]): Promise<void> {
+  const user = existingUser(context, args, "user admin");
+  await context.commands.setRole(null, user, "admin");
+  context.io.out(`${user.username} is an admin`);
+}
+
+async function userSuspend(context: StateContext, args: string[], suspended: boolean): Promise<void> {
+  const user = existingUser(context, args, suspended ? "user suspend" : "user unsuspend");
+  await context.commands.setSuspended(null, user, suspended);
+  context.io.out(suspended ? `suspended ${user.username}: they cannot log in, and what they wrote is hidden` : `${user.username} is no longer suspended`);
+}
+
+async function signup(context: StateContext, args: string[]): Promise<void> {
+  const mode = positional(args, "signup needs a mode: open, closed or invite");
+  const before = context.commands.signupMode;
+  const after = await context.commands.setSignup(null, { mode });
+  context.io.out(before === after ? `sign-up is already ${after}` : `sign-up is now ${after} (was ${before})`);
+}
+
+async function invite(context: StateContext): Promise<void> {
+  const secret = await context.commands.createInvite(null);
+  const origin = context.config.publicUrl || context.listenUrl || `http://${context.config.host.includes(":") ? `[${context.config.host}]` : context.config.host}:${context.config.port}`;
+  context.io.out(`invitation (single use): ${origin}${invitePath(secret)}`);
+  if (context.commands.signupMode !== "invite") context.io.out(`note: sign-up is ${context.commands.signupMode}; the invitation counts only while it is invite (npm run nasty -- signup invite)`);
+}
+
 async function tokenAdd(context: StateContext, args: string[]): Promise<void> {
   const user = existingUser(context, args, "token add");
   const { secret } = await context.commands.issueToken(user, "api", { name: "cli" });
   context.io.out(`token: ${secret}`);
+}
+
+/** One pass of the link checker now, with the server's settings (politeness included), recorded like the background's. */
+async function linksCheck(context: StateContext): Promise<void> {
+  const fetcher = new PageFetcher(context.config);
+  if (!fetcher.enabled) throw new UsageError("fetching is off (NASTY_FETCH=off): no link is requested");
+  const checker = context.checker ?? new LinkChecker({ store: context.store, commands: context.commands, fetcher, intervalS: 0 });
+  const { checked, broken } = await checker.runPass();
+  await context.log.drain();
+  context.io.out(`checked ${checked} link${checked === 1 ? "" : "s"}: ${broken} broken`);
 }
 
 async function backup(context: FilesContext, args: string[]): Promise<void> {
@@ -160,8 +209,14 @@ export const COMMANDS: CliCommand[] = [
   },
   { words: ["token", "add"], opens: "state", run: tokenAdd },
   { words: ["user", "delete"], opens: "state", run: userDelete },
+  { words: ["user", "admin"], opens: "state", run: userAdmin },
+  { words: ["user", "suspend"], opens: "state", run: (context, args) => userSuspend(context, args, true) },
+  { words: ["user", "unsuspend"], opens: "state", run: (context, args) => userSuspend(context, args, false) },
+  { words: ["signup"], opens: "state", run: signup },
+  { words: ["invite"], opens: "state", run: invite },
   { words: ["compact"], opens: "state", run: compact },
   { words: ["import"], opens: "state", run: (context, args) => importCommand(context, args, (message) => new UsageError(message), option) },
+  { words: ["links", "check"], opens: "state", run: linksCheck },
   { words: ["backup"], opens: "files", run: backup },
   { words: ["restore"], opens: "nothing", run: restore, serverRefusal: "restore fills an empty data directory, and a running server is using this one; stop it, or point NASTY_DATA_DIR at an empty folder" },
 ];

@@ -1,28 +1,29 @@
 // The one write path: parse, authorize, reserve, append durably; the log's commit hook applies and publishes.
 import { HttpError } from "../errors.ts";
-import { SESSION_TTL_MS, type BookmarkId, type CommentId, type EventBody, type TokenId, type TokenKind, type UserId } from "../events.ts";
+import { SESSION_TTL_MS, type BookmarkId, type CommentId, type EventBody, type InviteId, type Role, type SignupMode, type TokenId, type TokenKind, type UserId } from "../events.ts";
 import type { EventLog } from "../log/log.ts";
-import { canSee, type Bookmark, type Comment, type Store, type Token, type User } from "../store/store.ts";
+import { canSee, isAdmin, type Bookmark, type Comment, type Store, type Token, type User } from "../store/store.ts";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../auth/passwords.ts";
 import { PasswordAttempts, type AttemptSource } from "../auth/password-attempts.ts";
 import { hashToken, newTokenSecret } from "../auth/tokens.ts";
 import { urlKey } from "../store/url-key.ts";
-import { BulkEditInput, CommentInput, CreateBookmark, Credentials, NewPassword, PasswordChange, PasswordConfirmation, Registration, TagRename, TokenInput, UpdateBookmark, normalizeTags, parseInput, type BulkAction } from "./schemas.ts";
+import { BulkEditInput, CommentInput, CreateBookmark, Credentials, NewPassword, PasswordChange, PasswordConfirmation, Registration, SignupInput, TagRename, TokenInput, UpdateBookmark, metadataWanted, normalizeTags, parseInput, type BulkAction, type MetadataWanted } from "./schemas.ts";
 import { bulkEvents, checkBulkTags, retagEvents } from "./bulk.ts";
 
 export interface CommandOptions {
-  signup: "open" | "closed";
+  /** Sign-up until an admin switches it (signup.changed). */
+  signup: SignupMode;
   /** New password hashes cost N = 2^this; weaker ones are replaced at the next log-in. */
   passwordCostLog2: number;
   passwordAttemptsPerAddressPerMinute: number;
 }
 
 /**
- * Whether `viewer` may take `comment` down: its author may. The one rule for every path that
- * deletes a comment (moderation extends it here).
+ * Whether `viewer` may take `comment` down: its author may, and so may an admin. The one rule for
+ * every path that deletes a comment.
  */
 export function mayDeleteComment(viewer: User, comment: Comment): boolean {
-  return comment.user === viewer;
+  return comment.user === viewer || isAdmin(viewer);
 }
 
 /** Bookmarks per createBookmarks call: one append, one transaction. */
@@ -33,6 +34,15 @@ export type BatchOutcome =
   | { kind: "created"; id: BookmarkId }
   | { kind: "duplicate"; id: BookmarkId | null }
   | { kind: "invalid"; error: HttpError };
+
+/** A fetch of a bookmark's URL as the log records it (the `link.checked` payload without its id). */
+export type LinkCheckRecord = Omit<Extract<EventBody, { type: "link.checked" }>["payload"], "id">;
+
+/** What a metadata fetch found, for the fields the person did not give. */
+export interface FetchedFields {
+  title: string | null;
+  description: string | null;
+}
 
 /** What a bulk edit did: the ids it named, and those it changed (the others already were as asked). */
 export interface BulkResult {
@@ -63,6 +73,8 @@ export interface IssuedToken {
 export class Commands {
   private readonly reserved = new Set<string>();
   private readonly attempts: PasswordAttempts;
+  /** Told of every bookmark saved through createBookmark that asks for its page's metadata (main wires the fetcher). */
+  onMetadataWanted: ((bookmark: Bookmark, wanted: MetadataWanted) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -87,17 +99,32 @@ export class Commands {
     }
   }
 
-  /** Signs up a user; `from` counts against its address's password attempts (PasswordAttempts). */
+  /** Who may sign up now: as an admin last switched it, else NASTY_SIGNUP. */
+  get signupMode(): SignupMode {
+    return this.store.signupMode ?? this.options.signup;
+  }
+
+  /**
+   * Signs up a user; `from` counts against its address's password attempts (PasswordAttempts).
+   * Closed sign-up refuses; invitation-only needs an unused invitation, spent by the same append.
+   * The first account of a server is made its admin in that append too. `ignoreClosedSignup`
+   * (the CLI, the simulator) creates the account whatever the mode.
+   */
   async register(input: unknown, from: AttemptSource, options: { ignoreClosedSignup?: boolean } = {}): Promise<{ user: User } & IssuedToken> {
     this.attempts.attempt(from, "sign-up");
-    if (this.options.signup === "closed" && !options.ignoreClosedSignup) throw new HttpError(403, "sign-up is closed on this server; ask its admin for an account");
-    const { username, password } = parseInput(Registration, input);
+    const mode = options.ignoreClosedSignup ? "open" : this.signupMode;
+    if (mode === "closed") throw new HttpError(403, "sign-up is closed on this server; ask its admin for an account");
+    const { username, password, invite: inviteSecret } = parseInput(Registration, input);
+    const invite = mode === "invite" ? this.validInvite(inviteSecret) : null;
     const taken = () => new HttpError(409, `username ${username} is already taken`, { errors: { username: ["has already been taken"] } });
     if (this.store.userByName(username)) throw taken();
-    // The first account of a fresh server is its admin; a sign-up racing it is a member (its reservation says so).
-    const first = this.store.usersById.size === 0 && !this.reserved.has(FIRST_ACCOUNT);
-    const keys = first ? [`user:${username}`, FIRST_ACCOUNT] : [`user:${username}`];
+    const keys = [`user:${username}`];
     this.reserve(keys, taken);
+    if (invite) this.reserve([`invite:${invite}`], () => new HttpError(403, "this invitation is being used right now; ask for a new one"));
+    if (invite) keys.push(`invite:${invite}`);
+    const first = this.store.usersById.size === 0 && !this.reserved.has("first-admin");
+    if (first) keys.push("first-admin");
+    if (first) this.reserved.add("first-admin");
     const userId = this.store.ids.next<UserId>();
     const tokenId = this.store.ids.next<TokenId>();
     const secret = newTokenSecret();
@@ -108,13 +135,13 @@ export class Commands {
       for (const key of keys) this.reserved.delete(key);
       throw error;
     }
-    await this.appendReserved(
-      [
-        { type: "user.registered", payload: { id: userId, username, password_hash: passwordHash, ...(first ? { role: "admin" as const } : {}) } },
-        { type: "token.created", payload: { id: tokenId, user_id: userId, hash: hashToken(secret), kind: "api", name: "sign-up", expires_at: null } },
-      ],
-      keys,
-    );
+    const bodies: EventBody[] = [
+      { type: "user.registered", payload: { id: userId, username, password_hash: passwordHash } },
+      { type: "token.created", payload: { id: tokenId, user_id: userId, hash: hashToken(secret), kind: "api", name: "sign-up", expires_at: null } },
+    ];
+    if (first) bodies.push({ type: "user.role_changed", payload: { id: userId, role: "admin" } });
+    if (invite) bodies.push({ type: "invite.used", payload: { id: invite, user_id: userId } });
+    await this.appendReserved(bodies, keys);
     const user = this.store.usersById.get(userId);
     const token = this.store.tokensById.get(tokenId);
     if (!user || !token) throw new HttpError(503, "the account was saved but could not be read back; try logging in");
@@ -138,6 +165,7 @@ export class Commands {
       this.attempts.failed(username);
       throw new HttpError(401, "wrong username or password");
     }
+    if (user.suspended) throw new HttpError(403, `the account ${user.username} is suspended by this site's admins; you cannot log in while it is`);
     if (needsRehash(stored, this.options.passwordCostLog2)) await this.upgradePassword(user, password, stored);
     return user;
   }
@@ -236,7 +264,35 @@ export class Commands {
     await this.appendReserved([{ type: "bookmark.created", payload: { id, user_id: user.id, ...fields } }], keys);
     const bookmark = this.store.bookmarksById.get(id);
     if (!bookmark) throw new HttpError(409, `bookmark ${id} was deleted as soon as it was saved`);
+    const wanted = metadataWanted(input);
+    if (wanted) this.onMetadataWanted?.(bookmark, wanted);
     return bookmark;
+  }
+
+  /**
+   * Records a fetch of a bookmark's URL (`link.checked`) and, for a metadata fetch, fills the
+   * fields the person did not give and has not set since (the title still its URL, the
+   * description still empty), in one append through the same update as any edit: durable first,
+   * then live. What does not pass the update's own checks is left out. Nothing happens when the
+   * bookmark is gone or its URL changed while the fetch ran.
+   */
+  async recordLinkCheck(id: BookmarkId, fetchedUrl: string, check: LinkCheckRecord, fill: FetchedFields | null = null): Promise<void> {
+    const bookmark = this.store.bookmarksById.get(id);
+    if (!bookmark || bookmark.url !== fetchedUrl) return;
+    const bodies: EventBody[] = [];
+    const changes: Record<string, string> = {};
+    if (fill?.title && bookmark.title === bookmark.url) changes.title = fill.title;
+    if (fill?.description && bookmark.description === "") changes.description = fill.description;
+    for (const [name, value] of Object.entries(changes)) {
+      try {
+        parseInput(UpdateBookmark, { [name]: value });
+      } catch {
+        delete changes[name];
+      }
+    }
+    if (Object.keys(changes).length > 0) bodies.push({ type: "bookmark.updated", payload: { id, ...parseInput(UpdateBookmark, changes) } });
+    bodies.push({ type: "link.checked", payload: { id, ...check } });
+    await this.log.append(bodies);
   }
 
   /**
@@ -273,6 +329,74 @@ export class Commands {
     }
     if (bodies.length > 0) await this.appendReserved(bodies, keys);
     return outcomes;
+  }
+
+  /** The id of the unused invitation `secret` opens; 403 naming the problem otherwise. */
+  private validInvite(secret: string | null): InviteId {
+    if (secret === null) throw new HttpError(403, "sign-up is by invitation only on this server: open the invitation link you were given, or ask its admin for one");
+    const invite = this.store.invitesByHash.get(hashToken(secret));
+    if (!invite) throw new HttpError(403, "this invitation is not valid: it was already used or never existed; ask for a new one");
+    return invite.id;
+  }
+
+  // ---- moderation: `actor` is the admin acting, or null for the server's own CLI (its operator) ----
+
+  /** Throws 403 unless `actor` is an admin (or the CLI). */
+  requireAdmin(actor: User | null, what: string): void {
+    if (actor !== null && !isAdmin(actor)) throw new HttpError(403, `only admins may ${what}`);
+  }
+
+  async setRole(actor: User | null, user: User, role: Role): Promise<void> {
+    this.requireAdmin(actor, "change roles");
+    if (user.role === role) throw new HttpError(409, `${user.username} is already ${role === "admin" ? "an admin" : "a member"}`);
+    await this.log.append([{ type: "user.role_changed", payload: { id: user.id, role } }]);
+  }
+
+  /**
+   * Suspends a user or lifts it. While suspended they cannot log in, their tokens and sessions
+   * are refused (Store.activeToken) and their sockets close, and what they wrote is hidden from
+   * everyone else; lifting it brings all of it back.
+   */
+  async setSuspended(actor: User | null, user: User, suspended: boolean): Promise<void> {
+    this.requireAdmin(actor, suspended ? "suspend users" : "lift suspensions");
+    if (actor === user) throw new HttpError(409, "you cannot suspend yourself");
+    if (user.suspended === suspended) throw new HttpError(409, `${user.username} is ${suspended ? "already suspended" : "not suspended"}`);
+    await this.log.append([{ type: suspended ? "user.suspended" : "user.unsuspended", payload: { id: user.id } }]);
+  }
+
+  /** An admin erases someone's account (their own goes through DELETE /api/me): deleteAccount. */
+  async deleteUser(actor: User | null, user: User): Promise<void> {
+    this.requireAdmin(actor, "delete users");
+    if (actor === user) throw new HttpError(409, "delete your own account from your settings, not as an admin");
+    await this.deleteAccount(user);
+  }
+
+  async setSignup(actor: User | null, input: unknown): Promise<SignupMode> {
+    this.requireAdmin(actor, "switch sign-up");
+    const { mode } = parseInput(SignupInput, input);
+    if (mode !== this.signupMode) await this.log.append([{ type: "signup.changed", payload: { mode } }]);
+    return mode;
+  }
+
+  /** A new single-use invitation; the secret goes into its link and is stored only as a hash. */
+  async createInvite(actor: User | null): Promise<string> {
+    this.requireAdmin(actor, "invite people");
+    const id = this.store.ids.next<InviteId>();
+    const secret = newTokenSecret("invite");
+    await this.log.append([{ type: "invite.created", payload: { id, hash: hashToken(secret), created_by: actor?.id ?? null } }]);
+    return secret;
+  }
+
+  /**
+   * A bookmark `user` may delete: their own, or anyone's when they are an admin (an admin reaches
+   * another's private bookmark only here, to delete it). 404 when they cannot see it, 403 when
+   * it is someone else's and they are a member.
+   */
+  deletableBookmark(user: User, id: number): Bookmark {
+    if (!isAdmin(user)) return this.ownBookmark(user, id);
+    const bookmark = this.store.bookmarksById.get(id as BookmarkId);
+    if (!bookmark) throw new HttpError(404, `no bookmark ${id}`);
+    return bookmark;
   }
 
   /** The bookmark if `user` owns it: 404 when they cannot see it, 403 when it is someone else's. */
@@ -368,7 +492,7 @@ export class Commands {
   }
 
   async deleteBookmark(user: User, id: number): Promise<void> {
-    const bookmark = this.ownBookmark(user, id);
+    const bookmark = this.deletableBookmark(user, id);
     const keys = [`delete:${bookmark.id}`];
     this.reserve(keys, () => new HttpError(404, `no bookmark ${id} (it is being deleted)`));
     await this.appendReserved([{ type: "bookmark.deleted", payload: { id: bookmark.id } }], keys);
@@ -403,7 +527,7 @@ export class Commands {
     const comment = this.store.commentsById.get(id as CommentId);
     const bookmark = comment && this.store.bookmarksById.get(comment.bookmarkId);
     if (!comment || !bookmark || !canSee(viewer, bookmark)) throw new HttpError(404, `no comment ${id}`);
-    if (!mayDeleteComment(viewer, comment)) throw new HttpError(403, `comment ${id} was written by ${comment.user.username}; only its author may delete it`);
+    if (!mayDeleteComment(viewer, comment)) throw new HttpError(403, `comment ${id} was written by ${comment.user.username}; only its author or an admin may delete it`);
     const keys = [`delete-comment:${comment.id}`];
     this.reserve(keys, () => new HttpError(404, `no comment ${id} (it is being deleted)`));
     await this.appendReserved([{ type: "comment.deleted", payload: { id: comment.id, bookmark_id: comment.bookmarkId } }], keys);
@@ -425,8 +549,10 @@ export class Commands {
   }
 }
 
-/** Reserved by the sign-up that makes the first account (the admin) while its commit is in flight. */
-const FIRST_ACCOUNT = "first-account";
+/** The path of an invitation's link: the sign-up page with the secret (prefix it with the site's origin). */
+export function invitePath(secret: string): string {
+  return `/signup?invite=${secret}`;
+}
 
 /** What a command saving `url` for `user` reserves while its commit is in flight: the URL's duplicate key. */
 function urlReservation(user: User, url: string): string {

@@ -1,6 +1,6 @@
 // Input schemas (superstruct): turn untrusted JSON, forms and frames into typed, normalized commands.
 import { define, optional, type, validate, type Infer, type Struct } from "superstruct";
-import type { BookmarkDate, BookmarkFields } from "../events.ts";
+import { SIGNUP_MODES, type BookmarkDate, type BookmarkFields, type SignupMode } from "../events.ts";
 import { invalid, type FieldErrors } from "../errors.ts";
 import { textProblem, type TextShape } from "../text.ts";
 
@@ -121,6 +121,17 @@ const trimmedText = (name: string, min: number, max: number, shape: TextShape) =
 
 export const Title = trimmedText("title", 1, LIMITS.titleCharsMax, "line");
 
+/** A new bookmark's title: missing, null or blank means "fetch it" (its URL stands in meanwhile). */
+const NewTitle = field<string | null>("title", (value) => {
+  if (value === null) return true;
+  if (typeof value !== "string") return "must be a string";
+  const trimmed = value.trim();
+  return trimmed === "" || (textProblem(trimmed, "line") ?? lengthCheck(1, LIMITS.titleCharsMax, trimmed));
+});
+
+/** Asks for the page's metadata even when a title is given (it fills only what was not given). */
+const FetchMetadata = field<boolean | null>("fetch_metadata", (value) => value === null || typeof value === "boolean" || "must be a boolean");
+
 export const Url = field<string>("url", (value) => {
   if (value === undefined || value === null) return "can't be blank";
   if (typeof value !== "string") return "must be a valid URL";
@@ -196,7 +207,7 @@ export interface Schema<Raw, Parsed> {
   normalize: (raw: Raw) => Parsed;
 }
 
-const createBookmarkShape = objectOf({ title: Title, url: Url }, { description: Description, public: Public, tags: Tags, unread: Unread, inserted_at: InsertedAt });
+const createBookmarkShape = objectOf({ url: Url }, { title: NewTitle, description: Description, public: Public, tags: Tags, unread: Unread, inserted_at: InsertedAt, fetch_metadata: FetchMetadata });
 const createBookmarkStruct = createBookmarkShape.struct;
 /** `unread` and `inserted_at` are left out of the event unless set, keeping the log small. */
 export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, BookmarkFields & BookmarkDate> = {
@@ -204,7 +215,7 @@ export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, Bookmark
   accepts: createBookmarkShape.accepts,
   normalize: (raw) => {
     const fields: BookmarkFields & BookmarkDate = {
-      title: raw.title.trim(),
+      title: raw.title?.trim() || raw.url.trim(),
       url: raw.url.trim(),
       description: (raw.description ?? "").trim(),
       public: raw.public ?? true,
@@ -215,6 +226,24 @@ export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, Bookmark
     return fields;
   },
 };
+
+/** Which fields of a new bookmark the page's metadata may fill: those not given. */
+export interface MetadataWanted {
+  title: boolean;
+  description: boolean;
+}
+
+const blank = (value: unknown) => value === undefined || value === null || (typeof value === "string" && value.trim() === "");
+
+/**
+ * Whether saving `input` (accepted by CreateBookmark) asks for a metadata fetch, and which fields
+ * it may fill: a missing or blank title asks for one, and so does `fetch_metadata: true`.
+ */
+export function metadataWanted(input: unknown): MetadataWanted | null {
+  const fields = input as Record<string, unknown>;
+  const wanted = { title: blank(fields.title), description: blank(fields.description) };
+  return wanted.title || fields.fetch_metadata === true ? wanted : null;
+}
 
 const updateBookmarkShape = objectOf({}, { title: Title, url: Url, description: Description, public: Public, tags: Tags, unread: Unread });
 const updateBookmarkStruct = updateBookmarkShape.struct;
@@ -297,10 +326,19 @@ const AnyPassword = field<string>("password", (value) => {
   return textProblem(value, "any") ?? true;
 });
 
-const registrationStruct = type({ username: Username, password: Password });
-export const Registration: Schema<Infer<typeof registrationStruct>, { username: string; password: string }> = {
+/** An invitation's secret as its link carries it (`/signup?invite=…`). */
+const InviteSecret = field<string | null>("invite", (value) => value === null || (typeof value === "string" && value.length <= 100) || "must be the invitation code of your link (text of at most 100 characters)");
+
+const registrationStruct = type({ username: Username, password: Password, invite: optional(InviteSecret) });
+export const Registration: Schema<Infer<typeof registrationStruct>, { username: string; password: string; invite: string | null }> = {
   struct: registrationStruct,
-  normalize: (raw) => ({ username: raw.username.trim().toLowerCase(), password: raw.password }),
+  normalize: (raw) => ({ username: raw.username.trim().toLowerCase(), password: raw.password, invite: raw.invite?.trim() || null }),
+};
+
+const signupStruct = type({ mode: field<SignupMode>("mode", (value) => SIGNUP_MODES.includes(value as SignupMode) || `must be one of ${SIGNUP_MODES.join(", ")}`) });
+export const SignupInput: Schema<Infer<typeof signupStruct>, { mode: SignupMode }> = {
+  struct: signupStruct,
+  normalize: (raw) => ({ mode: raw.mode }),
 };
 
 const newPasswordStruct = type({ password: Password });

@@ -13,6 +13,10 @@ import type { Answer } from "./respond.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
 import { registerOpenApi } from "./openapi.ts";
+import { registerAdminApi } from "./api-admin.ts";
+import type { PageFetcher } from "../fetch/page-fetcher.ts";
+import type { LinkChecker } from "../fetch/link-jobs.ts";
+import { describeFailure } from "../fetch/page-fetcher.ts";
 
 export interface ApiDeps extends RouterDeps {
   commands: Commands;
@@ -20,6 +24,8 @@ export interface ApiDeps extends RouterDeps {
   /** Extra members of GET /api/status (log, flush, websockets), gathered by main. */
   status: () => Record<string, unknown>;
   search: SearchIndex;
+  fetcher: PageFetcher;
+  checker: LinkChecker;
 }
 
 const PAGE_LIMIT_DEFAULT = 50;
@@ -42,6 +48,13 @@ export function readingListOwner(viewer: User | null, named: User | undefined): 
   return viewer;
 }
 
+/** Whose bookmarks `broken=` filters: the viewer's own, as for unread= (link checks are the owner's alone). */
+export function brokenListOwner(viewer: User | null, named: User | undefined): User {
+  if (!viewer) throw new HttpError(401, "broken= filters your own bookmarks: send 'Authorization: Bearer <token>' (link checks are shown to their owner alone)");
+  if (named && named !== viewer) throw new HttpError(400, `broken= filters only your own bookmarks; ${named.username}'s link checks are theirs alone (leave out user= or send user=${viewer.username})`);
+  return viewer;
+}
+
 function listBookmarks(deps: ApiDeps, context: Context): Answer {
   const userName = context.query.get("user");
   const rawUrl = context.query.get("url");
@@ -52,20 +65,24 @@ function listBookmarks(deps: ApiDeps, context: Context): Answer {
     url = normal;
   }
   const unread = booleanParam(context, "unread");
+  const broken = booleanParam(context, "broken");
   const named = userName ? userParam(deps.store, userName) : undefined;
+  const owner = unread === undefined ? named : readingListOwner(context.viewer, named);
   const filters = {
     viewer: context.viewer,
     tags: tagsParam(context),
-    user: unread === undefined ? named : readingListOwner(context.viewer, named),
+    user: broken === undefined ? owner : brokenListOwner(context.viewer, owner),
     unread,
+    broken,
     beforeOrd: cursorParam(context),
     limit: intParam(context, "limit", PAGE_LIMIT_DEFAULT, 1, PAGE_LIMIT_MAX),
   };
   const query = context.query.get("q") ?? "";
   if (query.length > QUERY_CHARS_MAX) throw new HttpError(400, `q is too long (at most ${QUERY_CHARS_MAX} characters)`);
   if (query.trim() !== "" && url !== undefined) throw new HttpError(400, "q and url cannot be combined; search for site:host instead");
+  if (query.trim() !== "" && broken !== undefined) throw new HttpError(400, "q and broken cannot be combined; list your broken links with broken=true alone");
   const page = query.trim() !== "" ? deps.search.search({ ...filters, query }) : deps.store.bookmarks({ ...filters, url });
-  return { status: 200, json: { data: page.items.map((bookmark) => bookmarkJson(bookmark, context.viewer)), next_cursor: page.nextCursor } };
+  return { status: 200, json: { data: page.items.map((bookmark) => bookmarkJson(bookmark, context.viewer, deps.store.links)), next_cursor: page.nextCursor } };
 }
 
 async function createBookmark(deps: ApiDeps, context: Context): Promise<Answer> {
@@ -73,7 +90,7 @@ async function createBookmark(deps: ApiDeps, context: Context): Promise<Answer> 
   const fields = body ? object(body.bookmark) : null;
   if (!fields) throw new HttpError(400, "Invalid parameters. Expected 'bookmark' object in request body");
   const bookmark = await deps.commands.createBookmark(context.viewer!, fields);
-  return { status: 201, json: { bookmark: { data: bookmarkJson(bookmark, context.viewer), message: "Bookmark created successfully" } }, headers: { Location: `${context.site.origin}/api/bookmarks/${bookmark.id}` } };
+  return { status: 201, json: { bookmark: { data: bookmarkJson(bookmark, context.viewer, deps.store.links), message: "Bookmark created successfully" } }, headers: { Location: `${context.site.origin}/api/bookmarks/${bookmark.id}` } };
 }
 
 async function updateBookmark(deps: ApiDeps, context: Context): Promise<Answer> {
@@ -81,7 +98,7 @@ async function updateBookmark(deps: ApiDeps, context: Context): Promise<Answer> 
   const fields = body && object(body.bookmark) ? object(body.bookmark) : body;
   if (!fields) throw new HttpError(400, "Invalid parameters. Expected 'bookmark' object in request body");
   const bookmark = await deps.commands.updateBookmark(context.viewer!, idParam(context.params[0]), fields);
-  return { status: 200, json: { bookmark: { data: bookmarkJson(bookmark, context.viewer), message: "Bookmark updated successfully" } } };
+  return { status: 200, json: { bookmark: { data: bookmarkJson(bookmark, context.viewer, deps.store.links), message: "Bookmark updated successfully" } } };
 }
 
 function visible(deps: ApiDeps, context: Context): Bookmark {
@@ -94,7 +111,7 @@ function visible(deps: ApiDeps, context: Context): Bookmark {
 function listComments(deps: ApiDeps, context: Context): Answer {
   const bookmark = visible(deps, context);
   const limit = intParam(context, "limit", COMMENTS_SHOWN_MAX, 1, COMMENTS_SHOWN_MAX);
-  return { status: 200, json: { data: deps.store.recentComments(bookmark, limit).map(commentJson), total: bookmark.comments?.length ?? 0 } };
+  return { status: 200, json: { data: deps.store.recentComments(bookmark, limit, context.viewer).map(commentJson), total: bookmark.comments?.length ?? 0 } };
 }
 
 async function postComment(deps: ApiDeps, context: Context): Promise<Answer> {
@@ -126,6 +143,38 @@ function listTags(deps: ApiDeps, context: Context): Answer {
   const counts = userName ? deps.store.userTagCounts(userParam(deps.store, userName), context.viewer) : deps.store.publicTagCounts();
   const data = (prefix ? counts.filter((entry) => entry.tag.startsWith(prefix)) : counts).slice(0, limit);
   return { status: 200, json: { data } };
+}
+
+/**
+ * GET /api/bookmarks/check?url=: what the page says about itself (fetched now, within the fetch
+ * bounds) and the viewer's own bookmark of that URL if they saved it, so a bookmarklet or the
+ * extension can prefill its form. A fetch that fails answers 200 with `metadata: null` and why.
+ */
+async function checkUrl(deps: ApiDeps, context: Context): Promise<Answer> {
+  const raw = context.query.get("url");
+  if (raw === null || raw.trim() === "") throw new HttpError(400, "url is required: /api/bookmarks/check?url=https://…");
+  const url = validUrl(raw);
+  if (url === null) throw new HttpError(400, "url must be an absolute http(s) URL");
+  const saved = deps.store.savedBy(context.viewer!, url);
+  const outcome = await deps.fetcher.metadata(url);
+  return {
+    status: 200,
+    json: {
+      url,
+      saved: saved ? bookmarkJson(saved, context.viewer, deps.store.links) : null,
+      metadata: outcome.ok ? outcome.metadata : null,
+      fetch: { status: outcome.status, final_url: outcome.finalUrl, error: outcome.ok ? null : describeFailure(outcome) },
+    },
+  };
+}
+
+/** POST /api/bookmarks/:id/check: the owner's "re-check now", recorded like the checker's own. */
+async function recheck(deps: ApiDeps, context: Context): Promise<Answer> {
+  const bookmark = deps.commands.ownBookmark(context.viewer!, idParam(context.params[0]));
+  await deps.checker.checkNow(bookmark);
+  const current = deps.store.visibleBookmark(bookmark.id, context.viewer);
+  if (!current) throw new HttpError(404, `bookmark ${bookmark.id} was deleted while its link was checked`);
+  return { status: 200, json: { data: bookmarkJson(current, context.viewer, deps.store.links) } };
 }
 
 function randomBookmarks(deps: ApiDeps, context: Context, count: number): Answer {
@@ -170,9 +219,11 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
   route(app, deps, "get", "/api/bookmarks", (context) => listBookmarks(deps, context), cachedRead);
   route(app, deps, "post", "/api/bookmarks", (context) => createBookmark(deps, context), write);
   route(app, deps, "post", "/api/bookmarks/bulk", (context) => bulkEdit(deps, context), write);
+  route(app, deps, "get", "/api/bookmarks/check", (context) => checkUrl(deps, context), { auth: "required" });
   route(app, deps, "get", "/api/bookmarks/random", (context) => randomBookmarks(deps, context, intParam(context, "n", 20, 1, 100)), read);
   route(app, deps, "get", "/api/scramble", (context) => randomBookmarks(deps, context, 20), read);
-  route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context), context.viewer) } }), cachedRead);
+  route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context), context.viewer, deps.store.links) } }), cachedRead);
+  route(app, deps, "post", "/api/bookmarks/:id/check", (context) => recheck(deps, context), { auth: "required" });
   route(app, deps, "patch", "/api/bookmarks/:id", (context) => updateBookmark(deps, context), write);
   route(app, deps, "del", "/api/bookmarks/:id", async (context) => {
     await deps.commands.deleteBookmark(context.viewer!, idParam(context.params[0]));
@@ -204,6 +255,7 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
     },
   }), { auth: "none" });
 
+  registerAdminApi(app, deps);
   registerOpenApi(app, deps);
 
   route(app, deps, "any", "/api/*", (context) => {

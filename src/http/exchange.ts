@@ -156,6 +156,14 @@ export class Exchange implements Context, Guarded {
    * with 413 as soon as the declared or received size says so.
    */
   receiveBody(bytesMax: number): Promise<Buffer> {
+    // Asked again (a forwarded retry starts reading before an await), the same body.
+    this.bodyRead ??= this.readBody(bytesMax);
+    return this.bodyRead;
+  }
+
+  private bodyRead: Promise<Buffer> | null = null;
+
+  private readBody(bytesMax: number): Promise<Buffer> {
     const declaredLength = this.headers["content-length"];
     return new Promise((resolve, reject) => {
       if (declaredLength !== "" && Number(declaredLength) > bytesMax) {

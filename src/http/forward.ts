@@ -35,7 +35,7 @@ interface LeaderReply {
 }
 
 /** Which routes write (and so go to the leader): every method but GET, unless a route says otherwise. */
-export type WriteRoute = { body: boolean; bodyBytesMax: number };
+export type WriteRoute = { body: boolean; bodyBytesMax: number; stream: boolean };
 
 /**
  * One per app in cluster mode. On a follower, a write is sent to the leader (its address from the
@@ -55,7 +55,7 @@ export class ClusterRouting {
   serve(exchange: Exchange, route: WriteRoute, runHere: () => void | Promise<void>): void | Promise<void> {
     exchange.checkRequest();
     const requestId = exchange.headers["x-nasty-request-id"];
-    if (requestId !== "") return this.serveForwarded(exchange, requestId, runHere);
+    if (requestId !== "") return this.serveForwarded(exchange, requestId, route, runHere);
     if (this.options.log.isLeader) return runHere();
     return this.forward(exchange, route).then((answer) => exchange.answer(answer));
   }
@@ -64,7 +64,7 @@ export class ClusterRouting {
     this.agent.destroy();
   }
 
-  private serveForwarded(exchange: Exchange, requestId: string, runHere: () => void | Promise<void>): void | Promise<void> {
+  private serveForwarded(exchange: Exchange, requestId: string, route: WriteRoute, runHere: () => void | Promise<void>): void | Promise<void> {
     if (!secretMatches(exchange.headers["x-nasty-cluster-secret"], this.options.secret)) throw new HttpError(403, "a forwarded write needs this cluster's NASTY_CLUSTER_SECRET");
     if (!REQUEST_ID.test(requestId)) throw new HttpError(400, "X-Nasty-Request-Id must be a UUID");
     const known = this.answers.get(requestId);
@@ -80,6 +80,8 @@ export class ClusterRouting {
       return stamped;
     };
     if (exchange.headers["x-nasty-retry"] !== "1") return forwardedRequest.run(requestId, runHere);
+    // uWS hands the body over only to a reader registered now, before the lookup's await (the route reads the same promise later).
+    if (route.body && !route.stream) exchange.receiveBody(route.bodyBytesMax).catch(() => {});
     return this.options.log.requestCommitted(requestId).then((seq) => {
       if (seq === null) return forwardedRequest.run(requestId, runHere);
       exchange.answer({ status: 409, json: { error: `this write was already committed (seq ${seq}) by an earlier leader, whose answer was lost with it; read it back`, request_id: requestId, seq } });

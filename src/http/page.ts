@@ -3,7 +3,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
 import type { Config } from "../config.ts";
-import type { User } from "../store/store.ts";
+import { isAdmin, type User } from "../store/store.ts";
 import { CSRF_COOKIE, CSRF_FIELD, checkCsrf, checkOrigin, csrfToken, newCsrfSeed } from "../auth/csrf.ts";
 import { csrfSeedCookie } from "../auth/sessions.ts";
 import { render, type CardCache } from "../render/html.ts";
@@ -101,6 +101,7 @@ export function page(pages: PageContext, context: Context | null, template: stri
     title,
     section,
     viewer: context?.viewer?.username ?? null,
+    admin: isAdmin(context?.viewer ?? null),
     csrf: seed === null ? "" : csrfToken(seed),
     live: options.live ?? null,
     liveUrl: options.live ? `/live?topic=${uriComponent(options.live)}&since=${pages.liveHead()}` : null,

@@ -20,6 +20,8 @@ export function fieldErrors(error: HttpError): FieldErrors {
 interface CredentialsForm {
   signup: boolean;
   next: string;
+  /** The invitation code of the link the sign-up page was opened with. */
+  invite?: string;
   username?: string;
   message?: string | null;
   errors?: FieldErrors;
@@ -34,6 +36,9 @@ function credentialsPage(pages: PageContext, context: Context, form: Credentials
     submit: form.signup ? "Create account" : "Log in",
     signup: form.signup,
     next: form.next,
+    invite: form.invite ?? "",
+    closed: form.signup && pages.commands.signupMode === "closed",
+    inviteOnly: form.signup && pages.commands.signupMode === "invite" && !form.invite,
     username: form.username ?? "",
     message: form.message ?? null,
     errors: form.errors ?? {},
@@ -49,7 +54,7 @@ function credentialsPage(pages: PageContext, context: Context, form: Credentials
 async function credentialsPost(pages: PageContext, context: Context, signup: boolean): Promise<Answer> {
   const fields = readForm(context);
   const next = localPath(fields.next);
-  const input = { username: fields.username ?? "", password: fields.password ?? "" };
+  const input = { username: fields.username ?? "", password: fields.password ?? "", invite: signup ? (fields.invite ?? "") : undefined };
   const from = clientAddress(context, pages.config.trustProxy);
   try {
     let user: User;
@@ -65,7 +70,7 @@ async function credentialsPost(pages: PageContext, context: Context, signup: boo
     return redirect(next, { "Set-Cookie": sessionCookie(secret, secureCookies(context)) });
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
-    return credentialsPage(pages, context, { signup, next, username: input.username, message: error.message, errors: fieldErrors(error), status: error.status, headers: error.headers });
+    return credentialsPage(pages, context, { signup, next, invite: input.invite, username: input.username, message: error.message, errors: fieldErrors(error), status: error.status, headers: error.headers });
   }
 }
 
@@ -127,7 +132,7 @@ export function registerAuthPages(app: TemplatedApp, pages: PageContext): void {
     route(app, pages, "get", path, (context) => {
       const next = localPath(context.query.get("next"));
       if (context.viewer) return redirect(next);
-      return credentialsPage(pages, context, { signup, next });
+      return credentialsPage(pages, context, { signup, next, invite: signup ? (context.query.get("invite") ?? "").slice(0, 100) : "" });
     }, options);
     route(app, pages, "post", path, (context) => credentialsPost(pages, context, signup), withBody);
   }

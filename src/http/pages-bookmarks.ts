@@ -2,7 +2,7 @@
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError, type FieldErrors } from "../errors.ts";
 import { normalizeTags } from "../commands/schemas.ts";
-import type { Bookmark, BookmarkQuery, User } from "../store/store.ts";
+import { commentShown, listed, type Bookmark, type BookmarkQuery, type User } from "../store/store.ts";
 import type { CommentId } from "../events.ts";
 import { tagSetTopic, topic } from "../realtime/topics.ts";
 import { cardView, commentView, render, tagCloud } from "../render/html.ts";
@@ -21,7 +21,7 @@ export const TAGS_IN_CLOUD_MAX = 500;
 export const TAGS_PER_FEED_MAX = 8;
 const ALSO_SAVED_SHOWN_MAX = 20;
 
-interface FeedSpec {
+export interface FeedSpec {
   title: string;
   heading: string;
   intro: string;
@@ -34,7 +34,7 @@ interface FeedSpec {
 }
 
 /** The list part of a feed page: one page of cards, newest first, with links to older pages. */
-function feedData(pages: PageContext, context: Context, spec: FeedSpec): object {
+export function feedData(pages: PageContext, context: Context, spec: FeedSpec): object {
   const beforeOrd = cursorParam(context);
   const result = pages.store.bookmarks({ ...spec.query, beforeOrd, limit: FEED_PAGE_SIZE });
   return {
@@ -181,10 +181,10 @@ function bookmarkTopic(bookmark: Bookmark): string {
 }
 
 function bookmarkPage(pages: PageContext, context: Context, bookmark: Bookmark, commentFailure: { error: HttpError; body: string } | null = null): Answer {
-  const all = bookmark.comments ?? [];
+  const all = (bookmark.comments ?? []).filter((comment) => commentShown(context.viewer, comment));
   const shown = all.slice(Math.max(0, all.length - COMMENTS_SHOWN_MAX));
   const savedAlsoBy = pages.store.bookmarksOfUrl(bookmark.url)
-    .filter((other) => other.id !== bookmark.id && other.public)
+    .filter((other) => other.id !== bookmark.id && listed(other))
     .slice(0, ALSO_SAVED_SHOWN_MAX)
     .map((other) => ({ id: other.id, user: other.user.username }));
   const data = {

@@ -6,6 +6,7 @@ import { registerStatic } from "./pages-static.ts";
 import { registerAuthPages } from "./pages-auth.ts";
 import { registerBookmarkPages } from "./pages-bookmarks.ts";
 import { registerStatsPage } from "./pages-stats.ts";
+import { registerAdminPages } from "./pages-admin.ts";
 import { registerCarePages } from "./pages-care.ts";
 import { pageOptions, type PageContext, type PagesDeps } from "./page.ts";
 
@@ -15,6 +16,7 @@ export function registerPages(app: TemplatedApp, deps: PagesDeps): void {
   registerAuthPages(app, pages);
   registerBookmarkPages(app, pages);
   registerStatsPage(app, pages);
+  registerAdminPages(app, pages);
   registerCarePages(app, pages);
   deps.extraPages?.(app, pages);
   route(app, deps, "any", "/*", (context) => {

@@ -1,7 +1,7 @@
 // Query and path parameters of HTTP routes, parsed into values or a 400/404 naming the problem.
 import { HttpError } from "../errors.ts";
 import { normalizeTags } from "../commands/schemas.ts";
-import { decodeCursor, type Store, type User } from "../store/store.ts";
+import { decodeCursor, isAdmin, type Store, type User } from "../store/store.ts";
 import type { Context } from "./router.ts";
 
 /** A whole number query parameter within bounds, or a 400 naming it. */
@@ -43,4 +43,11 @@ export function booleanParam(context: Context, name: string): boolean | undefine
 /** `tag=a&tag=b` or `tag=a,b` (also `+`): all must match. */
 export function tagsParam(context: Context): string[] {
   return normalizeTags(context.query.getAll("tag").flatMap((value) => value.split(/[,+]/)));
+}
+
+/** The viewer if they are an admin: 401 when nobody is logged in, 403 for a member. Every admin route (API and pages) asks this first. */
+export function adminViewer(context: Context): User {
+  if (!context.viewer) throw new HttpError(401, "log in as an admin to use this");
+  if (!isAdmin(context.viewer)) throw new HttpError(403, `only admins may use ${context.path.slice(0, 60)}; ${context.viewer.username} is a member`);
+  return context.viewer;
 }

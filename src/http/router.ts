@@ -170,7 +170,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: Method, patte
   };
   record(app, { method, pattern, speaks: spec.speaks }, spec);
   const writes = options.writes ?? (method !== "get" && method !== "any");
-  const write = { body: options.body === true || options.streamBytesMax !== undefined, bodyBytesMax: options.streamBytesMax ?? BODY_BYTES_MAX };
+  const write = { body: options.body === true || options.streamBytesMax !== undefined, bodyBytesMax: options.streamBytesMax ?? BODY_BYTES_MAX, stream: options.streamBytesMax !== undefined };
   const serve = (res: HttpResponse, req: HttpRequest) => {
     const exchange = new Exchange(res, req, spec);
     res.onAborted(() => exchange.abort());

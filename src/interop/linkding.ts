@@ -8,6 +8,7 @@ import { isoTime } from "../render/json.ts";
 import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import { errorAnswer, type Answer } from "../http/respond.ts";
 import { idParam } from "../http/params.ts";
+import type { PageFetcher } from "../fetch/page-fetcher.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
 import { textProblem } from "../text.ts";
@@ -15,6 +16,8 @@ import { textProblem } from "../text.ts";
 export interface LinkdingDeps extends RouterDeps {
   commands: Commands;
   search: SearchIndex;
+  /** Fills check/'s metadata as linkding does (fetched now; all null when fetching is off or fails). */
+  fetcher: PageFetcher;
 }
 
 const LIMIT_DEFAULT = 100;
@@ -190,7 +193,6 @@ async function createBookmark(deps: LinkdingDeps, context: Context): Promise<Ans
     const updated = await deps.commands.updateBookmark(viewer, existing.id, changes);
     return { status: 201, json: linkdingBookmark(updated) };
   }
-  if ((fields.title === undefined || fields.title === "") && url !== null) fields.title = url;
   const bookmark = await deps.commands.createBookmark(viewer, fields);
   return { status: 201, json: linkdingBookmark(bookmark) };
 }
@@ -203,16 +205,18 @@ async function updateBookmark(deps: LinkdingDeps, context: Context, full: boolea
   return { status: 200, json: linkdingBookmark(updated) };
 }
 
-function checkUrl(deps: LinkdingDeps, context: Context): Answer {
+async function checkUrl(deps: LinkdingDeps, context: Context): Promise<Answer> {
   const raw = context.query.get("url") ?? "";
   if (raw === "") throw new HttpError(400, "url is required", { url: ["This field is required."] });
   const url = validUrl(raw);
   const bookmark = url === null ? undefined : deps.store.savedBy(context.viewer!, url);
+  const fetched = url === null ? null : await deps.fetcher.metadata(url);
+  const metadata = fetched?.ok ? fetched.metadata : null;
   return {
     status: 200,
     json: {
       bookmark: bookmark ? linkdingBookmark(bookmark) : null,
-      metadata: { url: url ?? raw, title: null, description: null, preview_image: null },
+      metadata: { url: url ?? raw, title: metadata?.title ?? null, description: metadata?.description ?? null, preview_image: null },
       auto_tags: [],
     },
   };

@@ -4,7 +4,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
 import { normalizeTags, validUrl, parseDate } from "../commands/schemas.ts";
-import type { Bookmark, Token, User } from "../store/store.ts";
+import { listed, type Bookmark, type Token, type User } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import { clientAddress } from "../auth/password-attempts.ts";
 import { route, type Context, type RouterDeps } from "../http/router.ts";
@@ -190,10 +190,10 @@ async function addPost(deps: PinboardDeps, user: User, params: URLSearchParams):
   if (rawUrl.trim() === "") return { kind: "code", code: "missing url" };
   const url = validUrl(rawUrl);
   if (url === null) return { kind: "code", code: "invalid url" };
+  // Without a title (Pinboard's `description`), Nasty fetches the page's own and shows the URL meanwhile.
   const title = params.get("description") ?? "";
-  if (title.trim() === "") return { kind: "code", code: "missing description" };
   const fields: Record<string, unknown> = {
-    title,
+    ...(title.trim() === "" ? {} : { title }),
     description: params.get("extended") ?? "",
     tags: tagParam(params),
     public: yesNo(params, "shared", true),
@@ -275,7 +275,7 @@ function suggest(deps: PinboardDeps, user: User, params: URLSearchParams): Reply
   if (url === null) return { kind: "suggest", popular: [], recommended: [] };
   const popularity = new Map<string, number>();
   for (const bookmark of deps.store.bookmarksOfUrl(url)) {
-    if (!bookmark.public || bookmark.user === user) continue;
+    if (!listed(bookmark) || bookmark.user === user) continue;
     for (const tag of bookmark.tags) popularity.set(tag, (popularity.get(tag) ?? 0) + 1);
   }
   const popular = [...popularity].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([tag]) => tag).slice(0, SUGGESTIONS_MAX);

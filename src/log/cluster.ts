@@ -19,6 +19,8 @@ export const forwardedRequest = new AsyncLocalStorage<string>();
 
 /** The advisory lock whose holder leads ("nasty" + 1). */
 const LEADER_LOCK_KEY = 0x6e61737480;
+/** Each running node holds this plus its node id, so a second process with the same NASTY_NODE_ID refuses to start. */
+const NODE_LOCK_KEY_BASE = 0x6e6173748100;
 const LOG_CHANNEL = "nasty_log";
 const LEADER_CHANNEL = "nasty_leader";
 /** Events read per tail query, and queries per tail before it yields to the next trigger. */
@@ -117,6 +119,8 @@ export class ClusterLog implements EventLog {
   private readonly sql: Sql;
   private appendSql: Sql;
   private lockSql: Sql | null = null;
+  /** Holds this node's id lock for as long as the process runs. */
+  private nodeSql: Sql | null = null;
   private role: Role = "follower";
   private epoch = 0;
   private leader: LeaderInfo | null = null;
@@ -133,6 +137,7 @@ export class ClusterLog implements EventLog {
   private caughtUp = false;
   private closed = false;
   private lastError: string | null = null;
+  private lockError: string | null = null;
   private appliedWaiters: { seq: number; resolve: () => void }[] = [];
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => Promise<void>)[] = [];
@@ -198,6 +203,7 @@ export class ClusterLog implements EventLog {
       try {
         const applied = await withTimeout(migrate(this.sql, readMigrations()), this.stepMs, "the migrations");
         if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
+        await this.claimNodeId();
         await this.verifyLocal();
         for (const channel of [LOG_CHANNEL, LEADER_CHANNEL]) {
           const listening = await this.sql.listen(channel, () => void this.tailQuietly(), () => void this.tailQuietly());
@@ -213,6 +219,15 @@ export class ClusterLog implements EventLog {
         await new Promise((resolve) => setTimeout(guarded("cluster join retry", () => resolve(undefined)), Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
       }
     }
+  }
+
+  /** One running process per NASTY_NODE_ID: its id lock, held on a connection of its own (checked at start). */
+  private async claimNodeId(): Promise<void> {
+    this.nodeSql ??= postgresClient(this.options.url, { max: 1, timeoutMs: this.stepMs, applicationName: `nasty-node-${this.options.nodeId}` });
+    const [row] = await withTimeout(this.nodeSql<{ got: boolean }[]>`SELECT pg_try_advisory_lock(${NODE_LOCK_KEY_BASE + this.options.nodeId}::bigint) AS got`, this.stepMs, "the node id lock");
+    if (row?.got === true) return;
+    this.options.onFatal(new Error(`NASTY_NODE_ID=${this.options.nodeId} is already used by another running node of this cluster; give each node its own id`));
+    throw new Error("the node id is taken");
   }
 
   /** The local log must be a prefix of the cluster's: same event at its last seq. Anything else stops the node. */
@@ -292,7 +307,7 @@ export class ClusterLog implements EventLog {
     this.stepDown("this node is stopping", true);
     for (const unlisten of this.unlisten) await unlisten().catch(() => {});
     await this.tailing?.catch(() => {});
-    await Promise.all([this.sql.end({ timeout: 1 }), this.appendSql.end({ timeout: 1 })]).catch(() => {});
+    await Promise.all([this.sql.end({ timeout: 1 }), this.appendSql.end({ timeout: 1 }), this.nodeSql?.end({ timeout: 1 })]).catch(() => {});
   }
 
   // ---- following ----
@@ -414,10 +429,14 @@ export class ClusterLog implements EventLog {
       const [row] = await withTimeout(this.lockClient()<{ got: boolean }[]>`SELECT pg_try_advisory_lock(${LEADER_LOCK_KEY}::bigint) AS got`, this.options.leaseMs, "the leader lock");
       got = row?.got === true;
     } catch (error) {
-      this.noteError(`cannot reach Postgres for the leader lock: ${describeError(error)}`);
+      // Said once per new problem; reachability (`reachable`) is the log tail's to judge, not the lock's.
+      const message = `cannot reach Postgres for the leader lock: ${describeError(error)}`;
+      if (message !== this.lockError) this.options.warn(message);
+      this.lockError = message;
       this.dropLock();
       return;
     }
+    this.lockError = null;
     if (!got || this.closed) return;
     this.role = "candidate";
     try {

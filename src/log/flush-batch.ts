@@ -1,12 +1,12 @@
 // One Postgres flush batch: the net relational change of a run of events, written in one transaction.
 import type { JSONValue, TransactionSql } from "postgres";
 import { assert } from "../assert.ts";
-import type { BookmarkFields, LoggedEvent, Role } from "../events.ts";
+import type { BookmarkFields, LoggedEvent } from "../events.ts";
 
 /** Timestamps travel as ISO strings: exact to the millisecond, parsed by Postgres as timestamptz. */
 type Iso = string;
 
-interface UserRow { id: number; username: string; password_hash: string; role: Role; inserted_at: Iso }
+interface UserRow { id: number; username: string; password_hash: string; inserted_at: Iso }
 interface PasswordRow { id: number; password_hash: string }
 interface TokenRow { id: number; user_id: number; hash: string; kind: string; name: string; inserted_at: Iso; expires_at: Iso | null }
 interface BookmarkRow { id: number; user_id: number; url: string; title: string; description: string; public: boolean; unread: boolean; inserted_at: Iso; updated_at: Iso }
@@ -14,6 +14,9 @@ interface BookmarkRow { id: number; user_id: number; url: string; title: string;
 type BookmarkPatch = { id: number; updated_at: Iso } & Partial<Omit<BookmarkFields, "tags">>;
 interface TagPairRow { bookmark_id: number; name: string; position: number }
 interface CommentRow { id: number; bookmark_id: number; user_id: number; body: string; inserted_at: Iso }
+/** A user's moderation state as a run of events left it (only the fields it changed). */
+interface ModerationRow { id: number; role?: string; suspended?: boolean }
+interface InviteRow { id: number; hash: string; created_by: number | null; inserted_at: Iso }
 
 /** What a run of events changes in the relational tables, net: each row once, in its final state. */
 export interface RelationalChanges {
@@ -34,6 +37,13 @@ export interface RelationalChanges {
   deletedBookmarks: number[];
   /** Accounts erased: their rows go, and with them (ON DELETE CASCADE) their tokens, bookmarks and comments. */
   deletedUsers: number[];
+  /** Role and suspension changes of users, net. */
+  moderation: ModerationRow[];
+  /** The sign-up mode as last switched in this run (null: not switched), and when. */
+  signup: { value: string; updated_at: Iso } | null;
+  invites: InviteRow[];
+  /** Invitations of earlier runs spent in this one. */
+  usedInvites: number[];
 }
 
 const iso = (ms: number): Iso => new Date(ms).toISOString();
@@ -67,12 +77,17 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
   const comments = new Map<number, CommentRow>();
   const deletedComments: { id: number; bookmark_id: number }[] = [];
   const deletedUsers = new Set<number>();
+  const moderation = new Map<number, ModerationRow>();
+  const moderate = (id: number, change: Omit<ModerationRow, "id">) => moderation.set(id, { ...moderation.get(id), ...change, id });
+  let signup: RelationalChanges["signup"] = null;
+  const invites = new Map<number, InviteRow>();
+  const usedInvites = new Set<number>();
   for (const event of events) {
     const at = iso(event.ts);
     switch (event.type) {
       case "user.registered": {
-        const { id, username, password_hash, role = "member" } = event.payload;
-        users.set(id, { id, username, password_hash, role, inserted_at: at });
+        const { id, username, password_hash } = event.payload;
+        users.set(id, { id, username, password_hash, inserted_at: at });
         break;
       }
       case "user.password_changed": {
@@ -128,10 +143,14 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
         else if (posted.bookmark_id === bookmark_id) comments.delete(id);
         break;
       }
+      // Link checks live in the events table alone (erased with the log behind a snapshot).
+      case "link.checked":
+        break;
       case "user.deleted": {
         const { id } = event.payload;
         users.delete(id);
         passwords.delete(id);
+        moderation.delete(id);
         deletedUsers.add(id);
         for (const [tokenId, token] of tokens) if (token.user_id === id) tokens.delete(tokenId);
         for (const [bookmarkId, row] of created) {
@@ -141,6 +160,24 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
         }
         break;
       }
+      case "user.role_changed":
+        moderate(event.payload.id, { role: event.payload.role });
+        break;
+      case "user.suspended":
+      case "user.unsuspended":
+        moderate(event.payload.id, { suspended: event.type === "user.suspended" });
+        break;
+      case "signup.changed":
+        signup = { value: event.payload.mode, updated_at: at };
+        break;
+      case "invite.created": {
+        const { id, hash, created_by } = event.payload;
+        invites.set(id, { id, hash, created_by, inserted_at: at });
+        break;
+      }
+      case "invite.used":
+        if (!invites.delete(event.payload.id)) usedInvites.add(event.payload.id);
+        break;
       default: {
         const unexpected: never = event;
         assert(false, `flush met an unknown event ${JSON.stringify(unexpected)}`);
@@ -160,6 +197,10 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
     deletedComments,
     deletedBookmarks: [...deleted],
     deletedUsers: [...deletedUsers],
+    moderation: [...moderation.values()],
+    signup,
+    invites: [...invites.values()],
+    usedInvites: [...usedInvites],
   };
 }
 
@@ -189,15 +230,34 @@ function postgresText<T>(rows: T): T {
  */
 export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<void> {
   if (changes.users.length > 0) {
-    await tx`INSERT INTO users (id, username, password_hash, role, inserted_at)
-      SELECT id, username, password_hash, role, inserted_at
-      FROM jsonb_to_recordset(${json(tx, changes.users)}) AS x(id bigint, username text, password_hash text, role text, inserted_at timestamptz)
+    await tx`INSERT INTO users (id, username, password_hash, inserted_at)
+      SELECT id, username, password_hash, inserted_at
+      FROM jsonb_to_recordset(${json(tx, changes.users)}) AS x(id bigint, username text, password_hash text, inserted_at timestamptz)
       ON CONFLICT (id) DO NOTHING`;
   }
   if (changes.passwords.length > 0) {
     await tx`UPDATE users SET password_hash = x.password_hash
       FROM jsonb_to_recordset(${json(tx, changes.passwords)}) AS x(id bigint, password_hash text)
       WHERE users.id = x.id`;
+  }
+  if (changes.moderation.length > 0) {
+    await tx`UPDATE users SET role = coalesce(x.role, users.role), suspended = coalesce(x.suspended, users.suspended)
+      FROM jsonb_to_recordset(${json(tx, changes.moderation)}) AS x(id bigint, role text, suspended boolean)
+      WHERE users.id = x.id`;
+  }
+  if (changes.signup !== null) {
+    await tx`INSERT INTO settings (name, value, updated_at) VALUES ('signup', ${changes.signup.value}, ${changes.signup.updated_at})
+      ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`;
+  }
+  if (changes.invites.length > 0) {
+    await tx`INSERT INTO invites (id, hash, created_by, inserted_at)
+      SELECT x.id, x.hash, x.created_by, x.inserted_at
+      FROM jsonb_to_recordset(${json(tx, changes.invites)}) AS x(id bigint, hash text, created_by bigint, inserted_at timestamptz)
+      WHERE x.created_by IS NULL OR EXISTS (SELECT 1 FROM users WHERE users.id = x.created_by)
+      ON CONFLICT (id) DO NOTHING`;
+  }
+  if (changes.usedInvites.length > 0) {
+    await tx`DELETE FROM invites WHERE id = ANY(${changes.usedInvites}::bigint[])`;
   }
   if (changes.tokens.length > 0) {
     await tx`INSERT INTO tokens (id, user_id, hash, kind, name, inserted_at, expires_at)

@@ -1,12 +1,12 @@
 // Who may follow what, for every live endpoint (/ws, /socket/websocket, /live): the handshake's viewer, the one admission rule, the one set of socket limits.
 import type { HttpRequest, WebSocketBehavior } from "uWebSockets.js";
 import type { TokenId } from "../events.ts";
-import type { Store, User } from "../store/store.ts";
+import { isAdmin, type Store, type User } from "../store/store.ts";
 import type { Config } from "../config.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import { SESSION_COOKIE, cookieValue } from "../auth/cookies.ts";
 import { handshakeSite, isSiteOrigin, type SiteConfig, type SiteOrigin } from "../auth/site-origin.ts";
-import { STATS_TOPIC, parseAliasTopic, parseTagSetTopic, parseTopic } from "./topics.ts";
+import { ADMIN_TOPIC, STATS_TOPIC, parseAliasTopic, parseTagSetTopic, parseTopic } from "./topics.ts";
 import { TAG_SETS_ACTIVE_MAX } from "./tag-sets.ts";
 
 /** The three live endpoints: raw JSON, Phoenix Channels, and the pages' HTML fragments. */
@@ -121,6 +121,10 @@ export function admit(store: Store, endpoint: Endpoint, name: string, viewer: Us
   const pages = endpoint === "live";
   const unknown = () => refuse("bad", `unknown topic '${shown}'; topics are ${pages ? PAGE_TOPIC_LIST : TOPIC_LIST} (tags lower-case, spaces as '-')`);
   if (name === STATS_TOPIC) return pages ? ADMITTED : unknown();
+  if (name === ADMIN_TOPIC) {
+    if (!pages) return unknown();
+    return isAdmin(viewer) ? ADMITTED : refuse("forbidden", `${ADMIN_TOPIC} is only for this site's admins${cookieNote}`);
+  }
   const tagSet = parseTagSetTopic(name);
   if (tagSet) {
     if (!pages) return unknown();

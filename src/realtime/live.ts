@@ -3,12 +3,12 @@ import type { LoggedEvent, TokenId } from "../events.ts";
 import type { Store } from "../store/store.ts";
 import type { CardCache } from "../render/html.ts";
 import { LiveHistory, ReplayCache, routesOn, type HistoryEntry } from "./history.ts";
-import { htmlFragment, htmlKey, jsonEventName, jsonKey, jsonPayload, subjectOf, type Subject } from "./renderers.ts";
+import { htmlFragment, htmlKey, htmlMessage, jsonEventName, jsonKey, jsonPayload, subjectOf, type Subject } from "./renderers.ts";
 import { bookmarkIdOf, routesOf, type BookmarkState, type LiveEvent, type Route } from "./routing.ts";
 import { liveEventOf, stateBefore } from "./snapshot.ts";
 import { TagSets } from "./tag-sets.ts";
 import { pushed } from "../metrics.ts";
-import { ownerWireTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
+import { ADMIN_TOPIC, ownerWireTopic, phoenixWireTopic, wireTopic } from "./topics.ts";
 import { NULL_JOIN_REF, pushFrame, resyncFrame, type JoinRefJson, type Wire } from "./wire.ts";
 
 /** The part of uWS live delivery publishes through (the app itself in production). */
@@ -67,6 +67,11 @@ function wireTopicsOf(name: string): WireTopics {
 
 const WIRES: readonly Wire[] = ["json", "phx", "phx1", "html"];
 const ONLY_NULL_JOIN_REF: readonly JoinRefJson[] = [NULL_JOIN_REF];
+/** Replay plans kept between two commits, at most (clients resuming from as many places at once). */
+const REPLAY_PLANS_MAX = 64;
+
+/** The admin panel's routes show the store as it is now, about no one bookmark. */
+const ADMIN_SUBJECT: Subject = { id: 0, bookmark: null, comment: null };
 
 /** Whether a route is for this wire's renderer: HTML fragments, or JSON frames. */
 function carries(route: Route, wire: Wire): boolean {
@@ -101,7 +106,12 @@ export interface LiveDeliveryDeps {
   historyEventsMax: number;
   /** The log's head when the process started: the history holds nothing before it. */
   headSeq: number;
+  /** The admin page's live panel as it is now (render/admin.ts), re-rendered whole for each change it lists. */
+  adminPanel: () => string;
 }
+
+/** Where the admin panel's fragment goes on /admin. */
+export const ADMIN_PANEL_TARGET = "#admin-live";
 
 /**
  * Follows the log's commit hook, so nothing is published before it is durable. Per event: the
@@ -114,6 +124,9 @@ export interface LiveDeliveryDeps {
 export class LiveDelivery {
   readonly history: LiveHistory;
   readonly replayCache = new ReplayCache();
+  /** Replay plans (replayPlan) by `since` and follow keys, made since the commit of `plansHead`. */
+  private readonly plans = new Map<string, readonly Buffer[]>();
+  private plansHead = -1;
   readonly joined = new TopicCounts();
   readonly tagSets = new TagSets();
   /** Told when a token is revoked, so the sockets it opened close (set by the socket endpoints). */
@@ -141,7 +154,21 @@ export class LiveDelivery {
     // An erased account's bookmarks and comments go without an event of their own.
     if (event.type === "user.deleted") this.replayCache.clear();
     if (event.type === "token.revoked") for (const listener of this.tokenRevokedListeners) listener(event.payload.id);
+    if (event.type === "user.suspended") this.closeSocketsOf(event.payload.id);
     if (this.joined.size > 0 && live.kind !== "quiet") this.publish(live);
+  }
+
+  /** The whole admin panel as an hx-ws message (pages only; only admins are admitted to its topic). */
+  private adminFragment(seq: number): string {
+    return htmlMessage(this.deps.adminPanel(), ADMIN_PANEL_TARGET, "outerHTML", seq);
+  }
+
+  /** A suspended user's tokens are refused from now on: the sockets they opened close as if each were revoked. */
+  private closeSocketsOf(userId: number): void {
+    for (const token of this.deps.store.tokensById.values()) {
+      if (token.user.id !== userId) continue;
+      for (const listener of this.tokenRevokedListeners) listener(token.id);
+    }
   }
 
   /** Status for /api/status: what the history holds. */
@@ -169,7 +196,7 @@ export class LiveDelivery {
         for (const joinRef of classes) {
           const uwsTopic = wire === "phx" ? phoenixWireTopic(route.name, joinRef, route.owner) : base;
           if (this.deps.out.numSubscribers(uwsTopic) === 0) continue;
-          subject ??= subjectOf(this.deps.store, route, event);
+          subject ??= route.place === "admin" ? ADMIN_SUBJECT : subjectOf(this.deps.store, route, event);
           if (subject === null) continue routes;
           const frame = this.frame(event, route, subject, wire, joinRef, rendered);
           if (frame === null) continue;
@@ -182,7 +209,7 @@ export class LiveDelivery {
 
   /** The tag sets followed now that this event may be on (before or after it). */
   private tagSetsOf(event: LiveEvent): (readonly string[])[] {
-    if (this.tagSets.size === 0 || event.kind === "quiet") return [];
+    if (this.tagSets.size === 0 || event.kind === "quiet" || event.kind === "moderation") return [];
     if (event.kind === "comment") return this.tagSets.matching(event.bookmark.tags);
     const sets = new Set([...this.tagSets.matching(event.before?.tags ?? []), ...this.tagSets.matching(event.after?.tags ?? [])]);
     return [...sets];
@@ -190,6 +217,7 @@ export class LiveDelivery {
 
   /** One route's frame in one wire format; `rendered` holds each payload or fragment of this event by key. */
   private frame(event: LiveEvent, route: Route, subject: Subject, wire: Wire, joinRef: JoinRefJson, rendered: Map<string, string | null>): string | null {
+    if (route.place === "admin") return this.adminFragment(event.seq);
     if (wire === "html") {
       const key = htmlKey(route);
       let text = rendered.get(key);
@@ -214,23 +242,42 @@ export class LiveDelivery {
   catchUp(follows: readonly Follow[], since: number, bytesMax: number, send: (frame: string | Buffer) => void): { replayed: number; resynced: boolean } {
     if (follows.length === 0 || since === this.history.head) return { replayed: 0, resynced: false };
     if (!this.history.complete(since)) return this.resync(follows, send, 0);
-    const keys = follows.map(followKey);
+    // The admin panel is pushed whole, never replayed: a resuming admin page reloads it instead.
+    if (follows.some((follow) => follow.name === ADMIN_TOPIC)) return this.resync(follows, send, 0);
+    const frames = this.replayPlan(follows, since);
     let bytes = 0;
-    let replayed = 0;
+    for (let index = 0; index < frames.length; index += 1) {
+      const frame = frames[index]!;
+      bytes += frame.byteLength;
+      if (bytes > bytesMax) return this.resync(follows, send, index);
+      send(frame);
+    }
+    return { replayed: frames.length, resynced: false };
+  }
+
+  /**
+   * Every frame `follows` are replayed after `since`, in order: made once and shared by every
+   * socket that resumes from the same place before the next commit (a storm of reconnects mostly
+   * does), since a commit may change what any of them shows.
+   */
+  private replayPlan(follows: readonly Follow[], since: number): readonly Buffer[] {
+    const keys = follows.map(followKey);
+    if (this.plansHead !== this.history.head || this.plans.size >= REPLAY_PLANS_MAX) {
+      this.plans.clear();
+      this.plansHead = this.history.head;
+    }
+    const planKey = `${since}\n${keys.join("\n")}`;
+    const planned = this.plans.get(planKey);
+    if (planned) return planned;
+    const frames: Buffer[] = [];
     for (let index = this.history.firstAfter(since); index < this.history.size; index += 1) {
       const entry = this.history.at(index);
       const bookmarkId = bookmarkIdOf(entry.event);
       if (bookmarkId === null) continue;
-      for (let which = 0; which < follows.length; which += 1) {
-        for (const frame of this.replayFrames(entry, bookmarkId, follows[which]!, keys[which]!)) {
-          bytes += frame.byteLength;
-          if (bytes > bytesMax) return this.resync(follows, send, replayed);
-          send(frame);
-          replayed += 1;
-        }
-      }
+      for (let which = 0; which < follows.length; which += 1) frames.push(...this.replayFrames(entry, bookmarkId, follows[which]!, keys[which]!));
     }
-    return { replayed, resynced: false };
+    this.plans.set(planKey, frames);
+    return frames;
   }
 
   private resync(follows: readonly Follow[], send: (frame: string) => void, replayed: number): { replayed: number; resynced: true } {

@@ -1,5 +1,5 @@
 // The two renderers of live delivery: JSON payloads (raw /ws and Phoenix frames) and HTML fragments (/live), from a route and the bookmark as it is now.
-import type { Bookmark, Comment, Store, User } from "../store/store.ts";
+import { commentShown, listed, type Bookmark, type Comment, type Store, type User } from "../store/store.ts";
 import { bookmarkJson, commentJson, isoTime } from "../render/json.ts";
 import { commentView, renderComment, renderCommentCount, renderGone, renderReadMark, type CardCache } from "../render/html.ts";
 import { bookmarkIdOf, type Change, type Dialect, type LiveEvent, type Route } from "./routing.ts";
@@ -22,11 +22,11 @@ export function subjectOf(store: Store, route: Route, event: LiveEvent): Subject
   if (id === null) return null;
   if (route.change === "deleted") return { id, bookmark: null, comment: null };
   const bookmark = bookmarkById(store, id);
-  if (!bookmark || (!route.personal && !bookmark.public)) return null;
+  if (!bookmark || (!route.personal && !listed(bookmark))) return null;
   // A deleted comment is told by its id alone (it is gone); its bookmark gives the new count.
   if (event.kind !== "comment" || !event.posted) return { id, bookmark, comment: null };
   const comment = commentById(bookmark, event.commentId);
-  return comment ? { id, bookmark, comment } : null;
+  return comment && (route.personal ? commentShown(bookmark.user, comment) : commentShown(null, comment)) ? { id, bookmark, comment } : null;
 }
 
 export const EVENT_NAMES: Record<Dialect, Record<Exclude<Change, "comment-count" | "comment-deleted">, string>> = {
@@ -96,7 +96,8 @@ export function htmlMessage(content: string, target: string, swap: string, seq: 
  * A bookmark's discussion page turns into a "gone" note when it is deleted or made private.
  */
 export function htmlFragment(route: Route, event: LiveEvent, subject: Subject, cards: CardCache): string | null {
-  if (route.formats === "json") return null;
+  // The admin panel is rendered whole by LiveDelivery (and never replayed).
+  if (route.formats === "json" || route.place === "admin") return null;
   const { id, bookmark, comment } = subject;
   const card = `#b-${id}`;
   if (route.change === "deleted") return route.place === "discussion" ? htmlMessage(renderGone(id), card, "outerHTML", event.seq) : htmlMessage("", card, "delete", event.seq);

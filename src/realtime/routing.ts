@@ -1,5 +1,5 @@
 // Which topics a committed change reaches, on which channel and as what: the privacy rules of live delivery, as one pure function.
-import { readMarksTopic, tagSetTopic, topic } from "./topics.ts";
+import { ADMIN_TOPIC, readMarksTopic, tagSetTopic, topic } from "./topics.ts";
 
 /** A bookmark as routing sees it, taken before an update or delete is applied, and after. */
 export interface BookmarkState {
@@ -18,6 +18,8 @@ export type LiveEvent =
   | { kind: "bookmark"; seq: number; ts: number; id: number; before: BookmarkState | null; after: BookmarkState | null; shared: boolean }
   /** A comment posted, or (`posted` false) deleted. */
   | { kind: "comment"; seq: number; ts: number; bookmark: BookmarkState; commentId: number; posted: boolean }
+  /** A change of users or sign-up (registered, suspended, role, deleted, sign-up mode, invitations): only the admin page hears of it. */
+  | { kind: "moderation"; seq: number; ts: number }
   | { kind: "quiet"; seq: number; ts: number };
 
 export type Change = "created" | "updated" | "deleted" | "comment" | "comment-deleted" | "comment-count";
@@ -30,7 +32,7 @@ export type Dialect = "modern" | "legacy";
  * (firehose, tag, tag set, user, and the aliases), the owner's `private` list, a bookmark's
  * `discussion`, or the owner's read `marks`.
  */
-export type Place = "list" | "private" | "discussion" | "marks";
+export type Place = "list" | "private" | "discussion" | "marks" | "admin";
 
 /** Which renderers a route is for: JSON frames, HTML fragments, or both. */
 export type Formats = "all" | "json" | "html";
@@ -121,8 +123,13 @@ function bookmarkRoutes(before: BookmarkState | null, after: BookmarkState | nul
     else if (reachesOthers && after?.public) routes.push(route(discussion, MODERN, "updated", "discussion"));
   }
   if (after?.public) routes.push(route(readMarksTopic(after.username), PAGES_ONLY, ownerChange, "marks", false, true));
+  if (reachesOthers && (before?.public || after?.public)) routes.push(after?.public ? ADMIN_ROUTE : ADMIN_REMOVED);
   return routes;
 }
+
+/** The admin page's panel, re-rendered whole (live.ts) for any change it lists: public bookmarks and comments, users, sign-up. */
+const ADMIN_ROUTE: Route = route(ADMIN_TOPIC, PAGES_ONLY, "updated", "admin");
+const ADMIN_REMOVED: Route = route(ADMIN_TOPIC, PAGES_ONLY, "deleted", "admin");
 
 /**
  * Where a comment goes: `bookmark:<id>`'s owner channel always. While the bookmark is public:
@@ -142,6 +149,7 @@ function commentRoutes(bookmark: BookmarkState, posted: boolean, tagSets: readon
   }
   routes.push(route(discussion, MODERN, change, "discussion"));
   routes.push(route(mine, PAGES_ONLY, "comment-count", "private", false, true));
+  routes.push(ADMIN_ROUTE);
   for (const [name, listing] of listedOn(bookmark, tagSets)) {
     if (listing.dialect !== "legacy") routes.push(route(name, PAGES_ONLY, "comment-count", "list"));
     else if (posted) routes.push(route(name, LEGACY, "comment", "list"));
@@ -160,6 +168,8 @@ export function routesOf(event: LiveEvent, tagSets: readonly (readonly string[])
       return bookmarkRoutes(event.before, event.after, event.shared, tagSets);
     case "comment":
       return commentRoutes(event.bookmark, event.posted, tagSets);
+    case "moderation":
+      return [ADMIN_ROUTE];
     case "quiet":
       return [];
   }
@@ -172,6 +182,7 @@ export function bookmarkIdOf(event: LiveEvent): number | null {
       return event.id;
     case "comment":
       return event.bookmark.id;
+    case "moderation":
     case "quiet":
       return null;
   }

@@ -1,6 +1,6 @@
 // The typed before/after snapshot of each committed event, as live delivery routes it; the one place live delivery looks bookmarks up by id.
 import type { LoggedEvent } from "../events.ts";
-import type { Bookmark, Comment, Store } from "../store/store.ts";
+import { listed, type Bookmark, type Comment, type Store } from "../store/store.ts";
 import { changesShared, type BookmarkState, type LiveEvent } from "./routing.ts";
 
 /** A bookmark by id, whoever may see it (callers apply the privacy rules). */
@@ -14,7 +14,7 @@ export function commentById(bookmark: Bookmark, commentId: number): Comment | un
 }
 
 export function bookmarkState(bookmark: Bookmark): BookmarkState {
-  return { id: bookmark.id, public: bookmark.public, tags: [...bookmark.tags], username: bookmark.user.username };
+  return { id: bookmark.id, public: listed(bookmark), tags: [...bookmark.tags], username: bookmark.user.username };
 }
 
 /** Taken before the store applies `event`: what an updated or deleted bookmark looked like, or the bookmark of a comment about to be deleted. */
@@ -50,12 +50,27 @@ export function liveEventOf(store: Store, event: LoggedEvent, before: BookmarkSt
     }
     case "comment.deleted":
       return before === null ? quiet : { kind: "comment", seq: event.seq, ts: event.ts, bookmark: before, commentId: event.payload.id, posted: false };
+    // The admin page lists users and the sign-up mode. An erased or suspended account's bookmarks
+    // leave every answer at once; other pages already open drop them at their next load.
     case "user.registered":
+    case "user.deleted":
+    case "user.suspended":
+    case "user.unsuspended":
+    case "user.role_changed":
+    case "signup.changed":
+      return { kind: "moderation", seq: event.seq, ts: event.ts };
     case "user.password_changed":
     case "token.created":
+    case "link.checked": {
+      // A link that broke or came back (or a title fetch that failed) changes its owner's card: theirs alone.
+      const bookmark = bookmarkById(store, event.payload.id);
+      if (!bookmark || store.links.lastChange !== event.payload) return quiet;
+      const state = bookmarkState(bookmark);
+      return { kind: "bookmark", seq: event.seq, ts: event.ts, id: bookmark.id, before: state, after: state, shared: false };
+    }
     case "token.revoked":
-    // Account erasure deletes the bookmarks and comments in events of their own first (Commands.deleteAccount): those are pushed.
-    case "user.deleted":
+    case "invite.created":
+    case "invite.used":
       return quiet;
     default: {
       const unexpected: never = event;

@@ -94,6 +94,9 @@ export function readMarksTopic(username: string): string {
 /** Pages' live statistics (`/stats`): one panel re-rendered each second while someone watches. */
 export const STATS_TOPIC = "stats";
 
+/** Pages only: the /admin page's live panel, admitted only for admins (admission.ts). */
+export const ADMIN_TOPIC = "admin";
+
 /**
  * Pages only: the AND of several tags (`/t/rust+web`) as one topic, tags sorted and URI-encoded
  * so a tag containing `+` stays unambiguous. A single tag is simply its tag topic.

@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Eta } from "eta";
 import type { Bookmark, Comment, Store, TagCount, User } from "../store/store.ts";
+import type { LinkCheck, LinkTrouble } from "../store/link-health.ts";
 import { uriComponent } from "../text.ts";
 import { isoTime } from "./json.ts";
 import { escapeValue } from "./escape.ts";
@@ -142,6 +143,13 @@ export function renderReadMark(id: number, unread: boolean | null): string {
   return eta.render("@partials/read-mark", { id, unread });
 }
 
+/** What the link checker or the title fetch found wrong with an owner's bookmark, with a re-check button; "" when nothing. */
+export function renderLinkTrouble(id: number, trouble: LinkTrouble | undefined): string {
+  if (trouble === undefined) return "";
+  const shown = (check: LinkCheck | null) => (check === null ? null : { why: check.error ?? (check.status === null ? "no answer" : `HTTP ${check.status}`), at: new Date(check.at).toISOString() });
+  return eta.render("@partials/link-trouble", { id, broken: shown(trouble.broken), fetchFailed: shown(trouble.fetchFailed) });
+}
+
 function sameTags(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((tag, index) => tag === b[index]);
 }
@@ -177,7 +185,7 @@ export class CardCache {
   html(bookmark: Bookmark, viewer: User | null): string {
     const shared = this.shared(bookmark);
     if (viewer !== bookmark.user) return shared;
-    const mark = renderReadMark(bookmark.id, bookmark.unread);
+    const mark = renderReadMark(bookmark.id, bookmark.unread) + renderLinkTrouble(bookmark.id, this.store.links.get(bookmark.id));
     return shared.replace(renderReadMark(bookmark.id, null), () => mark);
   }
 

@@ -1,5 +1,6 @@
 // JSON shapes of bookmarks, comments and users: the original app's field names, shared by API and topics.
 import type { Bookmark, Comment, User } from "../store/store.ts";
+import type { LinkCheck, LinkHealth } from "../store/link-health.ts";
 
 export interface BookmarkJson {
   id: number;
@@ -14,6 +15,25 @@ export interface BookmarkJson {
   inserted_at: string;
   updated_at: string;
   comment_count: number;
+  /** What the link checker or the title fetch found wrong: present only for the owner, and only when something is. */
+  link?: LinkJson;
+}
+
+export interface LinkCheckJson {
+  status: number | null;
+  final_url: string | null;
+  error: string | null;
+  checked_at: string;
+}
+
+export interface LinkJson {
+  broken: boolean;
+  last_check: LinkCheckJson | null;
+  fetch_failed: LinkCheckJson | null;
+}
+
+export function linkCheckJson(check: LinkCheck | null): LinkCheckJson | null {
+  return check === null ? null : { status: check.status, final_url: check.finalUrl, error: check.error, checked_at: isoTime(check.at) };
 }
 
 /** ISO prefixes ("2026-11-24T16:52:02") of recent seconds: toISOString is slow on hot paths. */
@@ -36,7 +56,7 @@ export function isoTime(ms: number): string {
  * A bookmark as `viewer` may see it (null: someone not logged in, or a topic shared by many).
  * The read-later flag is its owner's alone: `unread` is there only when the viewer is the owner.
  */
-export function bookmarkJson(bookmark: Bookmark, viewer: User | null): BookmarkJson {
+export function bookmarkJson(bookmark: Bookmark, viewer: User | null, links?: LinkHealth): BookmarkJson {
   const json: BookmarkJson = {
     id: bookmark.id,
     title: bookmark.title,
@@ -49,7 +69,11 @@ export function bookmarkJson(bookmark: Bookmark, viewer: User | null): BookmarkJ
     updated_at: isoTime(bookmark.updatedAt),
     comment_count: bookmark.comments?.length ?? 0,
   };
-  if (viewer === bookmark.user) json.unread = bookmark.unread;
+  if (viewer === bookmark.user) {
+    json.unread = bookmark.unread;
+    const trouble = links?.get(bookmark.id);
+    if (trouble) json.link = { broken: trouble.broken !== null, last_check: linkCheckJson(trouble.broken), fetch_failed: linkCheckJson(trouble.fetchFailed) };
+  }
   return json;
 }
 

@@ -25,7 +25,7 @@ export class StringArena {
    * Appends the texts back to back; returns the chunk and writes the start offset and each text's
    * byte length into `out` ([offset, length0, length1, ...]).
    */
-  append(texts: readonly string[], out: number[]): number {
+  append(texts: readonly string[], out: number[], encoding: "utf8" | "utf16le" = "utf8"): number {
     let bound = 0;
     for (const text of texts) bound += text.length * 3;
     if (this.chunks.length === 0 || this.offset + bound > this.chunks[this.chunks.length - 1]!.length) {
@@ -37,7 +37,7 @@ export class StringArena {
     for (let index = 0; index < texts.length; index += 1) {
       const text = texts[index]!;
       // utf8Write: Buffer#write without its argument checks (the bound above leaves room).
-      const bytes = text.length === 0 ? 0 : (chunk as unknown as Utf8Writable).utf8Write(text, this.offset);
+      const bytes = text.length === 0 ? 0 : encoding === "utf8" ? (chunk as unknown as Utf8Writable).utf8Write(text, this.offset) : chunk.write(text, this.offset, "utf16le");
       out[index + 1] = bytes;
       this.offset += bytes;
       this.usedBytes += bytes;
@@ -53,8 +53,8 @@ export class StringArena {
     return this.chunks.length - 1;
   }
 
-  text(chunk: number, offset: number, length: number): string {
-    return length === 0 ? "" : this.chunks[chunk]!.toString("utf8", offset, offset + length);
+  text(chunk: number, offset: number, length: number, encoding: "utf8" | "utf16le" = "utf8"): string {
+    return length === 0 ? "" : this.chunks[chunk]!.toString(encoding, offset, offset + length);
   }
 
   /** Copies bytes out (to a snapshot). */

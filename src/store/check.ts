@@ -1,6 +1,6 @@
 // Store self-checks: a canonical snapshot (to compare live and replayed stores) and an index audit.
 import { assert } from "../assert.ts";
-import type { Bookmark, BookmarkList, Store } from "./store.ts";
+import { listed, type Bookmark, type BookmarkList, type Store } from "./store.ts";
 import { urlKey } from "./url-key.ts";
 
 const ids = (store: Store, ords: Iterable<number>) => [...ords].map((ord) => store.bookmarkAt(ord).id);
@@ -10,13 +10,16 @@ const listIds = (list: BookmarkList) => [...list.values()].map((bookmark) => boo
 export function snapshot(store: Store): unknown {
   const bookmarks = [...store.bookmarksById.values()];
   return {
-    users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.role, user.insertedAt, user.bookmarksChangedAt, listIds(user.bookmarks)]),
+    users: [...store.usersById.values()].map((user) => [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, user.role, user.suspended, listIds(user.bookmarks)]),
+    invites: [...store.invitesByHash.values()].map((invite) => [invite.id, invite.hash, invite.createdBy, invite.createdAt]),
+    signupMode: store.signupMode,
     tokens: [...store.tokensById.values()].map((token) => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt, token.expiresAt]),
     bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.public, b.unread, b.tags, b.insertedAt, b.updatedAt, (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
     publicBookmarks: listIds(store.publicBookmarks),
     tags: store.tagNamesInUse().map((name) => [name, store.publicCountOf(name), listIds(store.tagged(name)!)]).sort(),
     byUrl: [...store.urlIndexEntries()].map(([key, ords]) => [key, ids(store, ords).sort()]).sort(),
     commentCount: store.commentCount,
+    links: [...store.links.entries()].sort(([a], [b]) => a - b),
     lastSeq: store.lastSeq,
   };
 }
@@ -28,7 +31,7 @@ export function checkIndexes(store: Store): void {
     const listed = listIds(actual);
     assert(listed.length === expected.length && listed.every((id, index) => id === expected[index]!.id), `${what} index differs from a rebuild`);
   };
-  same(store.publicBookmarks, all.filter((b) => b.public), "public");
+  same(store.publicBookmarks, all.filter(listed), "public");
   for (const user of store.usersById.values()) same(user.bookmarks, all.filter((b) => b.user === user), `user ${user.username}`);
   const tagNames = new Set(all.flatMap((b) => b.tags));
   const inUse = store.tagNamesInUse();
@@ -38,7 +41,7 @@ export function checkIndexes(store: Store): void {
     assert(list !== undefined, `tag ${name} missing from the index`);
     const tagged = all.filter((b) => b.tags.includes(name));
     same(list, tagged, `tag ${name}`);
-    assert(store.publicCountOf(name) === tagged.filter((b) => b.public).length, `public count of tag ${name}`);
+    assert(store.publicCountOf(name) === tagged.filter(listed).length, `public count of tag ${name}`);
   }
   let urlEntries = 0;
   for (const [key, ords] of store.urlIndexEntries()) {

@@ -4,6 +4,13 @@ import { StringArena } from "./arena.ts";
 export const FLAG_PUBLIC = 1;
 export const FLAG_UNREAD = 2;
 export const FLAG_LIVE = 4;
+/**
+ * The text record is UTF-16LE, not UTF-8: a text holds a lone surrogate (a log from before text was
+ * checked), which UTF-8 cannot carry; kept as it is so replay stays exact.
+ */
+export const FLAG_UTF16 = 8;
+/** A lone surrogate: in u mode a well-formed pair is one code point, not a surrogate. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 const INITIAL_CAPACITY = 1024;
 
@@ -74,24 +81,31 @@ export class BookmarkColumns {
   /** Writes a new text record for `ord` (the old one, if any, is counted dead by the caller). */
   setText(ord: number, url: string, title: string, description: string): void {
     const lengths = this.lengths;
-    this.chunk[ord] = this.arena.append([url, title, description], lengths);
+    const utf16 = LONE_SURROGATE.test(url) || LONE_SURROGATE.test(title) || LONE_SURROGATE.test(description);
+    this.flags[ord] = utf16 ? this.flags[ord]! | FLAG_UTF16 : this.flags[ord]! & ~FLAG_UTF16;
+    this.chunk[ord] = this.arena.append([url, title, description], lengths, utf16 ? "utf16le" : "utf8");
     this.offset[ord] = lengths[0]!;
     this.urlLength[ord] = lengths[1]!;
     this.titleLength[ord] = lengths[2]!;
     this.descriptionLength[ord] = lengths[3]!;
   }
 
+  /** The encoding of the ord's text record. */
+  encoding(ord: number): "utf8" | "utf16le" {
+    return (this.flags[ord]! & FLAG_UTF16) === 0 ? "utf8" : "utf16le";
+  }
+
   url(ord: number): string {
-    return this.arena.text(this.chunk[ord]!, this.offset[ord]!, this.urlLength[ord]!);
+    return this.arena.text(this.chunk[ord]!, this.offset[ord]!, this.urlLength[ord]!, this.encoding(ord));
   }
 
   title(ord: number): string {
-    return this.arena.text(this.chunk[ord]!, this.offset[ord]! + this.urlLength[ord]!, this.titleLength[ord]!);
+    return this.arena.text(this.chunk[ord]!, this.offset[ord]! + this.urlLength[ord]!, this.titleLength[ord]!, this.encoding(ord));
   }
 
   description(ord: number): string {
     const start = this.offset[ord]! + this.urlLength[ord]! + this.titleLength[ord]!;
-    return this.arena.text(this.chunk[ord]!, start, this.descriptionLength[ord]!);
+    return this.arena.text(this.chunk[ord]!, start, this.descriptionLength[ord]!, this.encoding(ord));
   }
 
   /** Stores the ord's tag numbers (the old list, if any, is counted dead by the caller). */

@@ -1,14 +1,17 @@
 // The store as a snapshot's body: lines of JSON for the small sections, the bookmarks' columns as raw bytes.
 import { assert } from "../assert.ts";
-import type { BookmarkId, CommentId, Role, TokenId, TokenKind, UserId } from "../events.ts";
+import type { BookmarkId, CommentId, InviteId, Role, SignupMode, TokenId, TokenKind, UserId } from "../events.ts";
 import type { RestoredRows, Store, StoreCounters, User } from "./store.ts";
+import type { LinkCheck } from "./link-health.ts";
 
 /**
  * The body is a run of lines, each one JSON array (a section letter, then up to
  * RECORDS_PER_LINE_MAX records), except raw frames: a line `#<n>` followed by exactly n bytes
  * (and no newline). Sections come in this order:
  *   c  counters (one record, StoreCounters)
- *   u  users      [id, username, password_hash, inserted_at, bookmarks_changed_at, role]   (role absent in older snapshots: "member")
+ *   s  settings   [signup_mode | null]   (one record; absent in snapshots from before moderation)
+ *   u  users      [id, username, password_hash, inserted_at, bookmarks_changed_at, role, suspended]   (role and suspended absent before moderation: member, not suspended)
+ *   i  invites    [id, hash, created_by, created_at]   (unused ones)
  *   t  tokens     [id, user_id, hash, kind, name, created_at, expires_at]   (creation order)
  *   g  tags       names of the tags in use; a bookmark's tag number is an index into them
  *   b  bookmarks  one record [count, tag_entries, text_bytes], then one frame per column
@@ -16,6 +19,8 @@ import type { RestoredRows, Store, StoreCounters, User } from "./store.ts";
  *                 frame of `tag_entries` tag numbers and a frame of `text_bytes` of text: each
  *                 bookmark's URL, title and description back to back, in ord order
  *   m  comments   [id, bookmark_id, user_id, body, inserted_at]   (by bookmark in ord order, oldest first)
+ *   h  link troubles [bookmark_id, broken check | null, failed fetch check | null], a check being
+ *      [status, final_url, error, at]   (only bookmarks with one; store/link-health.ts)
  * A bookmark's user is an index into the u section's order. Only live bookmarks, their text and
  * tags are written, so deleted ones leave nothing behind and the arena comes back compacted.
  * Reading it into an empty store gives the store that wrote it: src/store/check.ts's snapshot()
@@ -42,9 +47,16 @@ type ColumnName = (typeof BOOKMARK_COLUMNS)[number][0];
 type Column = Int32Array | Float64Array | Uint8Array | Uint32Array | Uint16Array;
 type RestoredColumns = Pick<RestoredRows, ColumnName>;
 
-type UserRecord = [id: UserId, username: string, passwordHash: string, insertedAt: number, bookmarksChangedAt: number, role?: Role];
+type UserRecord = [id: UserId, username: string, passwordHash: string, insertedAt: number, bookmarksChangedAt: number, role?: Role, suspended?: 0 | 1];
+type SettingsRecord = [signupMode: SignupMode | null];
+type InviteRecord = [id: InviteId, hash: string, createdBy: UserId | null, createdAt: number];
 type TokenRecord = [id: TokenId, userId: UserId, hash: string, kind: TokenKind, name: string, createdAt: number, expiresAt: number | null];
 type CommentRecord = [id: CommentId, bookmarkId: BookmarkId, userId: UserId, body: string, insertedAt: number];
+type CheckRecord = [status: number | null, finalUrl: string | null, error: string | null, at: number];
+type TroubleRecord = [bookmarkId: BookmarkId, broken: CheckRecord | null, fetchFailed: CheckRecord | null];
+
+const checkRecord = (check: LinkCheck | null): CheckRecord | null => (check === null ? null : [check.status, check.finalUrl, check.error, check.at]);
+const checkOf = (record: CheckRecord | null): LinkCheck | null => (record === null ? null : { status: record[0], finalUrl: record[1], error: record[2], at: record[3] });
 
 export interface BodyWriter {
   /** A line (without its newline). */
@@ -67,11 +79,13 @@ export function writeStoreBody(store: Store, write: BodyWriter): void {
     }
     if (records.length > 1) write.line(JSON.stringify(records));
   };
+  section("s", [store.signupMode], (mode): SettingsRecord => [mode]);
   const userIndex = new Map<number, number>();
   section("u", store.usersById.values(), (user): UserRecord => {
     userIndex.set(user.slot, userIndex.size);
-    return [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, user.role];
+    return [user.id, user.username, user.passwordHash, user.insertedAt, user.bookmarksChangedAt, user.role, user.suspended ? 1 : 0];
   });
+  section("i", store.invitesByHash.values(), (invite): InviteRecord => [invite.id, invite.hash, invite.createdBy, invite.createdAt]);
   section("t", store.tokensById.values(), (token): TokenRecord => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt, token.expiresAt]);
   const tagIndex = new Map<number, number>();
   section("g", store.tagTable(), ([tag, name]) => {
@@ -80,6 +94,7 @@ export function writeStoreBody(store: Store, write: BodyWriter): void {
   });
   writeBookmarkColumns(store, write, userIndex, tagIndex);
   section("m", store.allComments(), (c): CommentRecord => [c.id, c.bookmarkId, c.user.id, c.body, c.insertedAt]);
+  section("h", store.links.entries(), ([id, trouble]): TroubleRecord => [id, checkRecord(trouble.broken), checkRecord(trouble.fetchFailed)]);
 }
 
 function writeBookmarkColumns(store: Store, write: BodyWriter, userIndex: ReadonlyMap<number, number>, tagIndex: ReadonlyMap<number, number>): void {
@@ -181,10 +196,13 @@ export class StoreBodyReader {
 
   /** One record reader per section letter. */
   private readonly readers = {
+    s: ([mode]: SettingsRecord) => (this.store.signupMode = mode),
     u: (record: UserRecord) => this.user(record),
+    i: ([id, hash, createdBy, createdAt]: InviteRecord) => this.store.restoreInvite({ id, hash, createdBy, createdAt }),
     t: (record: TokenRecord) => this.token(record),
     g: (name: string) => this.tags.push(this.store.internTag(name)),
     m: (record: CommentRecord) => this.comment(record),
+    h: (record: TroubleRecord) => this.trouble(record),
   };
 
   /** Ends reading: checks the counters the sections must agree with. */
@@ -193,6 +211,7 @@ export class StoreBodyReader {
     if (this.bookmarks !== null) throw new Error("snapshot ends inside its bookmark frames");
     const comments = this.store.commentCount;
     if (comments !== this.counters.commentCount) throw new Error(`snapshot holds ${comments} comments, its counters say ${this.counters.commentCount}`);
+    this.store.restoreLatestOrder();
   }
 
   private restoreBookmarks(section: { count: number; tagEntries: number; textBytes: number; frames: Uint8Array[] }): void {
@@ -219,12 +238,17 @@ export class StoreBodyReader {
     return user;
   }
 
-  private user([id, username, passwordHash, insertedAt, bookmarksChangedAt, role = "member"]: UserRecord): void {
-    this.users.push(this.store.addUser({ id, username, passwordHash, role, insertedAt, bookmarksChangedAt }));
+  private user([id, username, passwordHash, insertedAt, bookmarksChangedAt, role = "member", suspended = 0]: UserRecord): void {
+    this.users.push(this.store.addUser({ id, username, passwordHash, insertedAt, bookmarksChangedAt, role, suspended: suspended === 1 }));
   }
 
   private token([id, userId, hash, kind, name, createdAt, expiresAt]: TokenRecord): void {
     this.store.addToken({ id, user: this.userOf(userId), hash, kind, name, createdAt, expiresAt });
+  }
+
+  private trouble([bookmarkId, broken, fetchFailed]: TroubleRecord): void {
+    if (!this.store.bookmarksById.has(bookmarkId)) throw new Error(`snapshot link check of unknown bookmark ${bookmarkId}`);
+    this.store.links.restore(bookmarkId, { broken: checkOf(broken), fetchFailed: checkOf(fetchFailed) });
   }
 
   private comment([id, bookmarkId, userId, body, insertedAt]: CommentRecord): void {

@@ -1,23 +1,34 @@
 // The in-memory store: the fold of the event log, in columns by ord, indexed by id, tag, user and URL; answers every read.
 import { assert } from "../assert.ts";
-import { IdAllocator, type BookmarkId, type CommentId, type LoggedEvent, type Role, type TokenId, type TokenKind, type UserId } from "../events.ts";
-import { BookmarkColumns, FLAG_LIVE, FLAG_PUBLIC, FLAG_UNREAD } from "./columns.ts";
+import { IdAllocator, type BookmarkId, type CommentId, type InviteId, type LoggedEvent, type Role, type SignupMode, type TokenId, type TokenKind, type UserId } from "../events.ts";
+import { BookmarkColumns, FLAG_LIVE, FLAG_PUBLIC, FLAG_UNREAD, FLAG_UTF16 } from "./columns.ts";
 import { IdTable } from "./id-table.ts";
 import { OrdList } from "./ordered-list.ts";
 import { seededUrlHash, UrlIndex } from "./url-index.ts";
+import { LinkHealth } from "./link-health.ts";
 
 export interface User {
   readonly id: UserId;
   readonly username: string;
   passwordHash: string;
-  /** "admin" for the first account of a fresh server (user.registered's `role`); "member" otherwise. */
-  role: Role;
   readonly insertedAt: number;
   readonly bookmarks: BookmarkList;
   /** When one of their bookmarks was last created, changed or deleted (Pinboard's posts/update). */
   bookmarksChangedAt: number;
   /** The user's row number in the store's columns (an internal handle, not an id). */
   readonly slot: number;
+  /** Set by `user.role_changed`: the first account of a server is made its admin at sign-up. */
+  role: Role;
+  /** Suspended: cannot log in, tokens refused, bookmarks and comments hidden from everyone else. */
+  suspended: boolean;
+}
+
+/** An unused invitation: the hash of its secret, who made it (null: the CLI), when. */
+export interface Invite {
+  readonly id: InviteId;
+  readonly hash: string;
+  readonly createdBy: UserId | null;
+  readonly createdAt: number;
 }
 
 /**
@@ -89,6 +100,8 @@ export interface BookmarkQuery {
   url?: string;
   /** Only bookmarks marked (true) or not marked (false) "to read". */
   unread?: boolean;
+  /** Only bookmarks whose link the checker found broken (true) or not (false); see LinkHealth. */
+  broken?: boolean;
   /** Opaque cursor from a previous page's nextCursor. */
   beforeOrd?: number;
   limit: number;
@@ -99,9 +112,26 @@ export interface TagCount {
   count: number;
 }
 
-export function canSee(viewer: User | null, bookmark: Bookmark): boolean {
-  return bookmark.public || viewer === bookmark.user;
+/** Whether everyone may see a bookmark: public, and its owner not suspended. The public lists hold exactly these. */
+export function listed(bookmark: Bookmark): boolean {
+  return bookmark.public && !bookmark.user.suspended;
 }
+
+export function canSee(viewer: User | null, bookmark: Bookmark): boolean {
+  return viewer === bookmark.user || listed(bookmark);
+}
+
+/** Whether `viewer` may read a comment: a suspended author's comments are hidden from everyone but them. */
+export function commentShown(viewer: User | null, comment: Comment): boolean {
+  return !comment.user.suspended || viewer === comment.user;
+}
+
+export function isAdmin(user: User | null): boolean {
+  return user !== null && user.role === "admin" && !user.suspended;
+}
+
+/** Comments the store keeps in its latest list (the admin page shows the newest of them). */
+export const LATEST_COMMENTS_MAX = 200;
 
 export function encodeCursor(ord: number): string {
   return ord.toString(36);
@@ -198,6 +228,12 @@ export class Store {
   readonly publicBookmarks = new BookmarkList(this, new OrdList());
   /** Every comment by id (DELETE /api/comments/:id finds one without its bookmark). */
   readonly commentsById = new Map<CommentId, Comment>();
+  /** Unused invitations by the hash of their secret. */
+  readonly invitesByHash = new Map<string, Invite>();
+  /** Sign-up as last switched (`signup.changed`); null: never switched, NASTY_SIGNUP decides. */
+  signupMode: SignupMode | null = null;
+  /** Link checks that found trouble, apart from the bookmarks themselves (link.checked events). */
+  readonly links = new LinkHealth();
   commentCount = 0;
   eventsApplied = 0;
   lastSeq = 0;
@@ -220,6 +256,8 @@ export class Store {
   private expiringHead = 0;
   private nextOrd = 1;
   private sortedTagCounts: TagCount[] | null = null;
+  /** The newest comments posted (oldest first, at most twice LATEST_COMMENTS_MAX), for the admin page; gone ones are skipped when read (latestComments). */
+  private latest: Comment[] = [];
 
   constructor(nodeId: number, urlSeed: number = (Math.random() * 0x1_0000_0000) | 0) {
     this.ids = new IdAllocator(nodeId);
@@ -245,9 +283,10 @@ export class Store {
     }
     switch (event.type) {
       case "user.registered": {
-        const { id, username, password_hash, role = "member" } = event.payload;
+        const { id, username, password_hash } = event.payload;
         assert(!this.usersById.has(id) && !this.usersByName.has(username), () => `user ${username} registered twice`);
-        this.addUser({ id, username, passwordHash: password_hash, role, insertedAt: event.ts, bookmarksChangedAt: event.ts });
+        // A member until `user.role_changed` (the first account's sign-up appends one making it the admin).
+        this.addUser({ id, username, passwordHash: password_hash, insertedAt: event.ts, bookmarksChangedAt: event.ts, role: "member", suspended: false });
         this.ids.observe(id);
         return;
       }
@@ -279,6 +318,9 @@ export class Store {
       case "bookmark.deleted":
         this.deleteBookmark(this.ordsById.get(event.payload.id), event.ts);
         return;
+      case "link.checked":
+        if (this.ordsById.get(event.payload.id) !== 0) this.links.apply(event.payload, event.ts);
+        return;
       case "comment.posted": {
         const { id, bookmark_id, user_id, body } = event.payload;
         this.ids.observe(id);
@@ -290,6 +332,33 @@ export class Store {
       }
       case "comment.deleted":
         this.deleteComment(event.payload.id, event.payload.bookmark_id);
+        return;
+      case "user.role_changed": {
+        const user = this.usersById.get(event.payload.id);
+        if (user) user.role = event.payload.role;
+        return;
+      }
+      case "user.suspended":
+      case "user.unsuspended": {
+        const user = this.usersById.get(event.payload.id);
+        if (user) this.setSuspended(user, event.type === "user.suspended");
+        return;
+      }
+      case "signup.changed":
+        this.signupMode = event.payload.mode;
+        return;
+      case "invite.created": {
+        const { id, hash, created_by } = event.payload;
+        this.ids.observe(id);
+        this.invitesByHash.set(hash, { id, hash, createdBy: created_by, createdAt: event.ts });
+        return;
+      }
+      case "invite.used":
+        for (const invite of this.invitesByHash.values()) {
+          if (invite.id !== event.payload.id) continue;
+          this.invitesByHash.delete(invite.hash);
+          return;
+        }
         return;
       default: {
         const unexpected: never = event;
@@ -322,7 +391,10 @@ export class Store {
     assert(!this.usersById.has(user.id) && !this.usersByName.has(user.username), () => `user ${user.username} added twice`);
     const slot = this.freeUserSlots.pop() ?? this.usersBySlot.length;
     // One shape (field order) for every user, so reads stay monomorphic.
-    const added: User = { id: user.id, username: user.username, passwordHash: user.passwordHash, role: user.role, insertedAt: user.insertedAt, bookmarks: new BookmarkList(this, new OrdList()), bookmarksChangedAt: user.bookmarksChangedAt, slot };
+    const added: User = {
+      id: user.id, username: user.username, passwordHash: user.passwordHash, insertedAt: user.insertedAt, bookmarks: new BookmarkList(this, new OrdList()), bookmarksChangedAt: user.bookmarksChangedAt, slot,
+      role: user.role, suspended: user.suspended,
+    };
     this.usersBySlot[slot] = added;
     this.usersById.set(user.id, added);
     this.usersByName.set(user.username, added);
@@ -357,7 +429,7 @@ export class Store {
       const user = users[userIndexes[row]!];
       if (user === undefined) throw new Error(`bookmark ${id} names unknown user ${userIndexes[row]}`);
       if (!this.ordsById.add(id, ord)) throw new Error(`bookmark ${id} is there twice`);
-      const flags = (rowFlags[row]! & (FLAG_PUBLIC | FLAG_UNREAD)) | FLAG_LIVE;
+      const flags = (rowFlags[row]! & (FLAG_PUBLIC | FLAG_UNREAD | FLAG_UTF16)) | FLAG_LIVE;
       columns.id[ord] = id;
       columns.user[ord] = user.slot;
       columns.insertedAt[ord] = insertedAt[row]!;
@@ -414,13 +486,51 @@ export class Store {
     return this.byUrl.hashAt(ord);
   }
 
-  /** Adds a comment (posted, or from a snapshot: by bookmark in ord order, oldest first). */
+  /** Adds a comment (posted, or from a snapshot: by bookmark in ord order, oldest first, then restoreLatestOrder). */
   addComment(ord: number, comment: Comment): void {
     const list = this.commentsByOrd.get(ord);
     if (list) list.push(comment);
     else this.commentsByOrd.set(ord, [comment]);
     this.commentsById.set(comment.id, comment);
     this.commentCount += 1;
+    this.latest.push(comment);
+    if (this.latest.length > LATEST_COMMENTS_MAX * 2) this.latest = this.latest.slice(-LATEST_COMMENTS_MAX);
+  }
+
+  /** After a snapshot is read: its comments came by bookmark, the latest are by time. */
+  restoreLatestOrder(): void {
+    this.latest.sort((a, b) => a.insertedAt - b.insertedAt || a.id - b.id);
+    this.latest = this.latest.slice(-LATEST_COMMENTS_MAX);
+  }
+
+  /** The newest comments still there (their bookmark, author and they themselves not deleted), newest first. */
+  latestComments(limit: number): Comment[] {
+    const shown: Comment[] = [];
+    for (let index = this.latest.length - 1; index >= 0 && shown.length < limit; index -= 1) {
+      const comment = this.latest[index]!;
+      const ord = this.ordsById.get(comment.bookmarkId);
+      if (ord !== 0 && this.usersById.get(comment.user.id) === comment.user && this.commentsByOrd.get(ord)?.includes(comment)) shown.push(comment);
+    }
+    return shown;
+  }
+
+  /** Adds an invitation read from a snapshot. */
+  restoreInvite(invite: Invite): void {
+    this.ids.observe(invite.id);
+    this.invitesByHash.set(invite.hash, invite);
+  }
+
+  /**
+   * Suspends or reinstates a user: their bookmarks leave (or rejoin) every public list and tag
+   * count, since those hold only listed bookmarks (public, owner not suspended). Each bookmark is
+   * unindexed under the old flag and indexed again under the new one.
+   */
+  private setSuspended(user: User, suspended: boolean): void {
+    if (user.suspended === suspended) return;
+    const ords = [...user.bookmarks.ords.view()];
+    for (const ord of ords) this.unindexTagsAndVisibility(ord);
+    user.suspended = suspended;
+    for (const ord of ords) this.indexTagsAndVisibility(ord);
   }
 
   /** Every comment, by bookmark in ord order, oldest first. */
@@ -558,6 +668,7 @@ export class Store {
     this.freeUnusedTags(columns.tagNumbers(ord));
     this.byUrl.remove(ord);
     user.bookmarks.ords.remove(ord);
+    this.links.forget(columns.id[ord] as BookmarkId);
     this.ordsById.delete(columns.id[ord]!);
     for (const comment of this.commentsByOrd.get(ord) ?? []) this.commentsById.delete(comment.id);
     this.commentCount -= this.commentsByOrd.get(ord)?.length ?? 0;
@@ -574,9 +685,14 @@ export class Store {
     return tags;
   }
 
+  /** Public and its owner not suspended: on the public lists and in the public tag counts. */
+  private listedAt(ord: number): boolean {
+    return (this.columns.flags[ord]! & FLAG_PUBLIC) !== 0 && !this.userAt(ord).suspended;
+  }
+
   private indexTagsAndVisibility(ord: number): void {
     const columns = this.columns;
-    const isPublic = (columns.flags[ord]! & FLAG_PUBLIC) !== 0;
+    const isPublic = this.listedAt(ord);
     const end = columns.tagStart[ord]! + columns.tagCount[ord]!;
     for (let index = columns.tagStart[ord]!; index < end; index += 1) {
       const tag = columns.tagPool[index]!;
@@ -588,7 +704,7 @@ export class Store {
   }
 
   private unindexTagsAndVisibility(ord: number): void {
-    const isPublic = (this.columns.flags[ord]! & FLAG_PUBLIC) !== 0;
+    const isPublic = this.listedAt(ord);
     for (const tag of this.columns.tagNumbers(ord)) {
       this.tagLists[tag]!.ords.remove(ord);
       if (isPublic) this.tagPublic[tag]! -= 1;
@@ -640,6 +756,7 @@ export class Store {
     const titleStart = start + columns.urlLength[ord]!;
     const descriptionStart = titleStart + columns.titleLength[ord]!;
     const end = descriptionStart + columns.descriptionLength[ord]!;
+    const encoding = (flags & FLAG_UTF16) === 0 ? "utf8" : "utf16le";
     const tagStart = columns.tagStart[ord]!;
     const tags = new Array<string>(columns.tagCount[ord]!);
     for (let index = 0; index < tags.length; index += 1) tags[index] = this.tagNames[columns.tagPool[tagStart + index]!]!;
@@ -647,9 +764,9 @@ export class Store {
       id: columns.id[ord]! as BookmarkId,
       ord,
       user: this.userAt(ord),
-      url: start === titleStart ? "" : chunk.toString("utf8", start, titleStart),
-      title: titleStart === descriptionStart ? "" : chunk.toString("utf8", titleStart, descriptionStart),
-      description: descriptionStart === end ? "" : chunk.toString("utf8", descriptionStart, end),
+      url: start === titleStart ? "" : chunk.toString(encoding, start, titleStart),
+      title: titleStart === descriptionStart ? "" : chunk.toString(encoding, titleStart, descriptionStart),
+      description: descriptionStart === end ? "" : chunk.toString(encoding, descriptionStart, end),
       public: (flags & FLAG_PUBLIC) !== 0,
       tags,
       unread: (flags & FLAG_UNREAD) !== 0,
@@ -668,15 +785,15 @@ export class Store {
     return this.usersBySlot[this.columns.user[ord]!]!;
   }
 
-  /** Whether `viewer` may see the bookmark at `ord` (public, or theirs). */
+  /** Whether `viewer` may see the bookmark at `ord` (listed: public and its owner not suspended; or theirs). */
   visibleAt(ord: number, viewer: User | null): boolean {
-    return (this.columns.flags[ord]! & FLAG_PUBLIC) !== 0 || (viewer !== null && this.columns.user[ord] === viewer.slot);
+    return this.listedAt(ord) || (viewer !== null && this.columns.user[ord] === viewer.slot);
   }
 
-  /** The token with this hash if it is still valid at `now` (not revoked, not expired). */
+  /** The token with this hash if it is still valid at `now` (not revoked, not expired, its user not suspended). */
   activeToken(hash: string, now: number = Date.now()): Token | undefined {
     const token = this.tokensByHash.get(hash);
-    return token !== undefined && (token.expiresAt === null || token.expiresAt > now) ? token : undefined;
+    return token !== undefined && (token.expiresAt === null || token.expiresAt > now) && !token.user.suspended ? token : undefined;
   }
 
   userByName(name: string): User | undefined {
@@ -735,7 +852,7 @@ export class Store {
    * shortest candidate list (URL, user, rarest tag, or all public) and filters the rest.
    */
   bookmarks(query: BookmarkQuery): Page<Bookmark> {
-    const { viewer, tags = [], user, unread } = query;
+    const { viewer, tags = [], user, unread, broken } = query;
     const tagNumbers: number[] = [];
     for (const name of tags) {
       const tag = this.tagNumbers.get(name);
@@ -747,6 +864,7 @@ export class Store {
       this.visibleAt(ord, viewer) &&
       (user === undefined || columns.user[ord] === user.slot) &&
       (unread === undefined || ((columns.flags[ord]! & FLAG_UNREAD) !== 0) === unread) &&
+      (broken === undefined || this.links.isBroken(columns.id[ord] as BookmarkId) === broken) &&
       tagNumbers.every((tag) => columns.hasTag(ord, tag));
     const beforeOrd = query.beforeOrd ?? Number.MAX_SAFE_INTEGER;
     let page: { ords: number[]; more: boolean };
@@ -803,9 +921,9 @@ export class Store {
     return count;
   }
 
-  /** Newest first, at most `limit` (the discussion shows the last 100). */
-  recentComments(bookmark: Bookmark, limit: number): Comment[] {
-    const comments = this.commentsByOrd.get(bookmark.ord) ?? [];
+  /** Newest first, at most `limit` (the discussion shows the last 100), only those `viewer` may read (commentShown). */
+  recentComments(bookmark: Bookmark, limit: number, viewer: User | null): Comment[] {
+    const comments = (this.commentsByOrd.get(bookmark.ord) ?? []).filter((comment) => commentShown(viewer, comment));
     return comments.slice(Math.max(0, comments.length - limit)).reverse();
   }
 }

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { TEST_PASSWORD_SETTINGS } from "./server.ts";
+import { TEST_FETCH_SETTINGS, TEST_PASSWORD_SETTINGS } from "./server.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -27,7 +27,7 @@ export interface ChildOptions {
 
 /** The environment of a test server: loopback, ephemeral port, test password cost, no rate limit. */
 export function childEnv(dataDir: string, env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0", ...TEST_PASSWORD_SETTINGS, ...env };
+  return { ...process.env, PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0", ...TEST_PASSWORD_SETTINGS, ...TEST_FETCH_SETTINGS, ...env };
 }
 
 /** Spawns a server and waits for its "listening on" line; rejects with its output if it exits first. */

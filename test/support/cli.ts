@@ -1,6 +1,6 @@
 // Test support: the nasty CLI and the server as real child processes (never spawnSync: a server in this process must keep answering).
 import { spawn, type ChildProcess } from "node:child_process";
-import { TEST_PASSWORD_SETTINGS } from "./server.ts";
+import { TEST_FETCH_SETTINGS, TEST_PASSWORD_SETTINGS } from "./server.ts";
 
 export interface CliRun {
   status: number | null;
@@ -13,7 +13,7 @@ const CLI_TIMEOUT_MS = 120_000;
 /** Runs `npm run nasty -- …args` (src/cli.ts) on `dataDir`, writing `stdin` to it, and waits for it to end. */
 export function runCli(dataDir: string, args: string[], options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {}): Promise<CliRun> {
   const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), `${process.cwd()}/src/cli.ts`, ...args], {
-    env: { ...process.env, ...TEST_PASSWORD_SETTINGS, NASTY_DATA_DIR: dataDir, ...options.env },
+    env: { ...process.env, ...TEST_PASSWORD_SETTINGS, ...TEST_FETCH_SETTINGS, NASTY_DATA_DIR: dataDir, ...options.env },
     cwd: options.cwd ?? process.cwd(),
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -44,7 +44,7 @@ const START_TIMEOUT_MS = 60_000;
 /** Starts `npm start` (src/main.ts) on `dataDir` on a loopback port; resolves once it listens. */
 export function startServerProcess(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, ...TEST_PASSWORD_SETTINGS, PORT: "0", HOST: "127.0.0.1", NASTY_RATE_LIMIT: "0", NASTY_DATA_DIR: dataDir, ...env },
+    env: { ...process.env, ...TEST_PASSWORD_SETTINGS, ...TEST_FETCH_SETTINGS, PORT: "0", HOST: "127.0.0.1", NASTY_RATE_LIMIT: "0", NASTY_DATA_DIR: dataDir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

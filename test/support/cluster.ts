@@ -195,6 +195,8 @@ export async function converged(nodes: readonly ClusterNode[], boundMs = 60_000)
 
 export async function stopNodes(nodes: readonly ClusterNode[]): Promise<void> {
   for (const node of nodes) {
+    // A node that ended on its own (not by a test's signal) says why.
+    if (node.child.exitCode !== null) console.log(`# node ${node.nodeId} exited with ${node.child.exitCode}:\n${node.output().split("\n").filter((line) => !/ access /.test(line)).slice(-20).join("\n")}`);
     if (node.child.exitCode === null && node.child.signalCode === null) {
       node.child.kill("SIGCONT");
       node.child.kill("SIGKILL");

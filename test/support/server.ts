@@ -13,7 +13,7 @@ import { isNativeApiPath, openApiChecker } from "./openapi.ts";
  */
 export function startServerProcess(dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, ...TEST_PASSWORD_SETTINGS, PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0", ...env },
+    env: { ...process.env, ...TEST_PASSWORD_SETTINGS, PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0", ...TEST_FETCH_SETTINGS, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -39,8 +39,15 @@ export function tempDir(prefix = "nasty-test-"): string {
  */
 export const TEST_PASSWORD_SETTINGS = { NASTY_PASSWORD_COST_LOG2: "10", NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS: "0" };
 
+/**
+ * Nothing in the suite reaches the internet: a bookmark saved without a title would look its
+ * example host up, so fetching is off unless a test turns it on (test/fetch.test.ts, against
+ * its own server on loopback).
+ */
+export const TEST_FETCH_SETTINGS = { NASTY_FETCH: "off" };
+
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: tempDir(), NASTY_RATE_LIMIT: "0", ...TEST_PASSWORD_SETTINGS, ...overrides });
+  return loadConfig({ PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: tempDir(), NASTY_RATE_LIMIT: "0", ...TEST_PASSWORD_SETTINGS, ...TEST_FETCH_SETTINGS, ...overrides });
 }
 
 export async function startTestServer(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<Nasty> {
