@@ -55,9 +55,11 @@ export type EventBody =
    */
   | { type: "link.checked"; payload: { id: BookmarkId; purpose: LinkCheckPurpose; status: number | null; final_url: string | null; error: string | null; broken: boolean } }
   | { type: "comment.posted"; payload: { id: CommentId; bookmark_id: BookmarkId; user_id: UserId; body: string } }
+  /** A comment taken down by its author (or, later, a moderator); it names its bookmark, where the store keeps it. */
+  | { type: "comment.deleted"; payload: { id: CommentId; bookmark_id: BookmarkId } }
   /**
    * Account erasure: the user, their tokens, their bookmarks and every comment they wrote go. The
-   * command deletes their bookmarks and revokes their tokens in events of their own first, so
+   * command deletes their bookmarks and comments and revokes their tokens in events of their own first, so
    * every part following the log sees those; this event takes whatever is left.
    */
   | { type: "user.deleted"; payload: { id: UserId } }
@@ -90,6 +92,7 @@ export const EVENT_VERSIONS: { readonly [T in EventType]: number } = {
   "bookmark.updated": 1,
   "bookmark.deleted": 1,
   "comment.posted": 1,
+  "comment.deleted": 1,
   "user.role_changed": 1,
   "user.suspended": 1,
   "user.unsuspended": 1,

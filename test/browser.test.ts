@@ -140,6 +140,33 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     await readerPage.screenshot({ path: path.join(ARTIFACTS, "bookmark.png"), fullPage: true });
   });
 
+  test("a comment's delete button shows to its author alone; clicking it takes the comment off every open page", async () => {
+    const bookmark = await createBookmark(base, alice, { title: "Said too much", url: "https://regret.example/" });
+    const bobPage = await openPage("/login");
+    await logInThroughForm(bobPage, base, "bob");
+    await request(base, "POST", `/api/bookmarks/${bookmark.id}/comments`, { token: alice, body: { body: "alice stays" } });
+    await bobPage.goto(`${base}/b/${bookmark.id}`);
+    await bobPage.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await bobPage.fill("#comment-body", "bob regrets this");
+    await bobPage.click("#comment-form button");
+    const mine = bobPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "bob regrets this" });
+    await mine.waitFor({ timeout: LIVE_WAIT_MS });
+    const readerPage = await openLive(`/b/${bookmark.id}`);
+    const theirs = readerPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "bob regrets this" });
+    assert.equal(await theirs.count(), 1);
+    assert.equal(await theirs.locator(".delete-comment").isVisible(), false, "a visitor sees no delete button");
+    assert.equal(await bobPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "alice stays" }).locator(".delete-comment").isVisible(), false, "nor does bob on alice's comment");
+    assert.equal(await mine.locator(".delete-comment").isVisible(), true, "bob sees his own");
+
+    await mine.locator(".delete-comment").click();
+    await mine.waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
+    await theirs.waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
+    await readerPage.locator(`#cc-${bookmark.id}`, { hasText: "1 comment" }).waitFor({ timeout: LIVE_WAIT_MS });
+    assert.equal(await readerPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "alice stays" }).count(), 1);
+    await bobPage.reload();
+    assert.equal(await bobPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "bob regrets this" }).count(), 0, "gone on reload too");
+  });
+
   test("a page whose socket dropped reconnects and catches up with what it missed", async () => {
     const firehose = await openLive("/");
     await firehose.evaluate(() => (document.getElementById("main") as unknown as { _htmx: { ws: { connection: { socket: WebSocket } } } })._htmx.ws.connection.socket.close());

@@ -40,6 +40,7 @@ function follow(lists: Map<string, Set<number>>, route: Route, id: number, where
       return;
     case "updated":
     case "comment":
+    case "comment-deleted":
     case "comment-count":
       assert.ok(list.has(id), `${where}: ${route.change} of ${id} on ${route.name} where it is not`);
       return;
@@ -60,6 +61,7 @@ function checkPrivacy(store: Store, event: LiveEvent, routes: readonly Route[], 
     assert.equal(route.personal, ownersAlone, `${where}: ${route.name} personal exactly where only ${owner} listens`);
     if (!route.personal && route.change !== "deleted") assert.ok(nowPublic, `${where}: ${route.change} of a private bookmark on ${route.name}`);
     if (event.kind === "bookmark" && !event.shared) assert.ok(route.personal, `${where}: a change of personal state alone reached ${route.name}`);
+    if (event.kind === "comment" && !event.posted) assert.ok(route.dialect === "modern" && route.change !== "comment", `${where}: a deleted comment goes out as ${route.change} on ${route.name} (${route.dialect})`);
   }
   const id = event.kind === "comment" ? event.bookmark.id : event.id;
   if (!store.visibleBookmark(id, null) && event.kind === "comment") assert.ok(routes.every((route) => route.personal), `${where}: a private discussion reached others`);
@@ -111,6 +113,9 @@ async function runSeed(seed: number, steps: number): Promise<{ routes: number; e
       } else if (roll < 0.82) {
         const target = pick(random, existing);
         await commands.deleteBookmark(target.user, target.id);
+      } else if (roll < 0.88 && store.commentsById.size > 0) {
+        const comment = pick(random, [...store.commentsById.values()]);
+        await commands.deleteComment(comment.user, comment.id);
       } else {
         const target = pick(random, existing);
         await commands.postComment(target.public ? user : target.user, target.id, { body: `c${step}` });

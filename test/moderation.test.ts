@@ -55,6 +55,29 @@ describe("moderation through the API", { timeout: 60_000 }, () => {
     }
   });
 
+  test("an admin deletes another member's comment through DELETE /api/comments/:id (204), a member gets 403", async () => {
+    const nasty = await startTestServer();
+    try {
+      const base = nasty.url;
+      const admin = await signUp(base, "root");
+      const alice = await signUp(base, "alice");
+      const bob = await signUp(base, "bob");
+      const host = await createBookmark(base, bob, { title: "discussed", url: "https://comments.example/1" });
+      const posted = await request(base, "POST", `/api/bookmarks/${host.id}/comments`, { token: alice, body: { body: "zz-rude words" } });
+      const commentId: number = posted.json.comment.data.id;
+      const member = await request(base, "DELETE", `/api/comments/${commentId}`, { token: bob });
+      assert.equal(member.status, 403, "the bookmark's owner, a member, may not");
+      assert.match(member.json.error, /only its author or an admin/);
+      assert.equal((await request(base, "GET", `/api/bookmarks/${host.id}/comments`)).json.total, 1, "the refusal changed nothing");
+      assert.equal((await request(base, "DELETE", `/api/comments/${commentId}`, { token: admin })).status, 204);
+      assert.equal((await request(base, "GET", `/api/bookmarks/${host.id}/comments`)).json.total, 0);
+      assert.equal(nasty.store.commentsById.has(commentId as never), false);
+      assert.equal((await request(base, "DELETE", `/api/comments/${commentId}`, { token: admin })).status, 404, "gone");
+    } finally {
+      await nasty.close();
+    }
+  });
+
   test("members get 403 and visitors 401 on every admin route, API and pages; members see no admin controls", async () => {
     const nasty = await startTestServer();
     try {
@@ -251,7 +274,7 @@ describe("the /admin page", { timeout: 60_000 }, () => {
       await root.signUp("root");
       const alice = await signUp(base, "alice");
       const host = await createBookmark(base, alice, { title: "hosted <link>", url: "https://admin.example/1" });
-      await request(base, "POST", `/api/bookmarks/${host.id}/comments`, { token: alice, body: { body: "first comment" } });
+      const comment: number = (await request(base, "POST", `/api/bookmarks/${host.id}/comments`, { token: alice, body: { body: "first comment" } })).json.comment.data.id;
       const page = await root.get("/admin");
       assert.equal(page.status, 200);
       assert.match(page.text, /id="au-\d+"[^>]*><td><a href="\/u\/alice">alice<\/a>/);
@@ -293,6 +316,14 @@ describe("the /admin page", { timeout: 60_000 }, () => {
       fragment = await panel.next();
       assert.ok(!fragment.content.includes(`id="ab-${second.id}"`));
       assert.equal(nasty.store.bookmarksById.has(second.id), false);
+
+      assert.match(page.text, new RegExp(`form="admin-delete-comment" name="id" value="${comment}"`), "each comment row has a delete button");
+      const commentDeleted = await root.post("/admin/delete-comment", { id: String(comment) });
+      assert.equal(commentDeleted.status, 200);
+      assert.match(commentDeleted.text, new RegExp(`comment ${comment} is deleted`));
+      fragment = await panel.next();
+      assert.ok(!fragment.content.includes(`id="ac-${comment}"`), "the comment leaves the live panel");
+      assert.equal(nasty.store.commentsById.has(comment as never), false);
 
       const signupSwitched = await root.post("/admin/signup", { mode: "invite" });
       assert.match(signupSwitched.text, /sign-up is invite/);

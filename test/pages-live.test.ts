@@ -97,7 +97,7 @@ describe("the live socket for pages", { timeout: 30_000 }, () => {
     await request(base, "POST", `/api/bookmarks/${created.id}/comments`, { token: bob, body: { body: "<b>hi</b>" } });
     const comment = await discussion.next();
     assert.deepEqual([comment.target, comment.swap], [`#comments-${created.id}`, "beforeend"]);
-    assert.match(comment.content, /^<li class="comment" id="c-\d+"><p class="comment-meta"><a class="who" href="\/u\/bob">bob<\/a>/);
+    assert.match(comment.content, /^<li class="comment" id="c-\d+" data-owner="bob"><div class="comment-meta"><a class="who" href="\/u\/bob">bob<\/a>/);
     assert.match(comment.content, /&lt;b&gt;hi&lt;\/b&gt;/);
     assert.match(comment.content, new RegExp(`<a class="comment-count" id="cc-${created.id}" href="/b/${created.id}#discussion" hx-swap-oob="true">1 comment</a>$`));
     assert.deepEqual(await tagFeed.next(), { content: `<a class="comment-count" id="cc-${created.id}" href="/b/${created.id}#discussion">1 comment</a>`, target: `#cc-${created.id}`, swap: "outerHTML" });

@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
+import { apiSurfaces } from "./support/surfaces.ts";
 
 test("private bookmarks never appear in another user's or an anonymous answer", async () => {
   const nasty = await startTestServer();
@@ -16,11 +17,7 @@ test("private bookmarks never appear in another user's or an anonymous answer", 
     const turned = await createBookmark(base, owner, { title: `${SECRET} later private`, url: "https://turned.example/", tags: ["shared"] });
     await request(base, "PATCH", `/api/bookmarks/${turned.id}`, { token: owner, body: { bookmark: { public: false } } });
 
-    const paths = [
-      "/api/bookmarks", "/api/bookmarks?user=owner", "/api/bookmarks?tag=shared", "/api/bookmarks?tag=secret-tag",
-      `/api/bookmarks?url=${encodeURIComponent("https://private.example/x")}`, "/api/bookmarks/random?n=100", "/api/scramble",
-      "/api/tags", "/api/tags?user=owner", `/api/bookmarks/${hidden.id}`, `/api/bookmarks/${hidden.id}/comments`, `/api/bookmarks/${turned.id}`,
-    ];
+    const paths = apiSurfaces({ username: "owner", bookmarkIds: [hidden.id, turned.id], urls: ["https://private.example/x"], tags: ["shared", "secret-tag"] });
     for (const token of [undefined, other]) {
       for (const path of paths) {
         const reply = await request(base, "GET", path, { token });

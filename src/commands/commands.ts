@@ -2,12 +2,12 @@
 import { HttpError } from "../errors.ts";
 import { SESSION_TTL_MS, type BookmarkId, type CommentId, type EventBody, type InviteId, type Role, type SignupMode, type TokenId, type TokenKind, type UserId } from "../events.ts";
 import type { EventLog } from "../log/log.ts";
-import { isAdmin, type Bookmark, type Comment, type Store, type Token, type User } from "../store/store.ts";
+import { canSee, isAdmin, type Bookmark, type Comment, type Store, type Token, type User } from "../store/store.ts";
 import { decoyHash, hashPassword, needsRehash, verifyPassword } from "../auth/passwords.ts";
 import { PasswordAttempts, type AttemptSource } from "../auth/password-attempts.ts";
 import { hashToken, newTokenSecret } from "../auth/tokens.ts";
 import { urlKey } from "../store/url-key.ts";
-import { BulkEditInput, CommentInput, CreateBookmark, Credentials, NewPassword, Registration, SignupInput, TagRename, TokenInput, UpdateBookmark, metadataWanted, normalizeTags, parseInput, type BulkAction, type MetadataWanted } from "./schemas.ts";
+import { BulkEditInput, CommentInput, CreateBookmark, Credentials, NewPassword, PasswordChange, PasswordConfirmation, Registration, SignupInput, TagRename, TokenInput, UpdateBookmark, metadataWanted, normalizeTags, parseInput, type BulkAction, type MetadataWanted } from "./schemas.ts";
 import { bulkEvents, checkBulkTags, retagEvents } from "./bulk.ts";
 
 export interface CommandOptions {
@@ -16,6 +16,14 @@ export interface CommandOptions {
   /** New password hashes cost N = 2^this; weaker ones are replaced at the next log-in. */
   passwordCostLog2: number;
   passwordAttemptsPerAddressPerMinute: number;
+}
+
+/**
+ * Whether `viewer` may take `comment` down: its author may, and so may an admin. The one rule for
+ * every path that deletes a comment.
+ */
+export function mayDeleteComment(viewer: User, comment: Comment): boolean {
+  return comment.user === viewer || isAdmin(viewer);
 }
 
 /** Bookmarks per createBookmarks call: one append, one transaction. */
@@ -192,6 +200,41 @@ export class Commands {
     const { password } = parseInput(NewPassword, input);
     const passwordHash = await hashPassword(password, this.options.passwordCostLog2);
     await this.log.append([{ type: "user.password_changed", payload: { id: user.id, password_hash: passwordHash } }]);
+  }
+
+  /**
+   * Checks a logged-in person's own password (changing it, deleting the account): a wrong one
+   * counts as a failed log-in of their username (PasswordAttempts) and is a 403.
+   */
+  private async confirmPassword(user: User, password: string, field: string): Promise<void> {
+    this.attempts.checkUsername(user.username);
+    if (await verifyPassword(password, user.passwordHash)) return;
+    this.attempts.failed(user.username);
+    throw new HttpError(403, `${field} is not your current password`);
+  }
+
+  /**
+   * Changes one's own password (`{"current_password","new_password"}`): one append holds the new
+   * hash and the revocation of every other token and session of theirs (the sockets those opened
+   * close when it commits); `keep`, the token or session that asked, stays valid.
+   */
+  async changePassword(user: User, keep: Token, input: unknown): Promise<void> {
+    const { currentPassword, newPassword } = parseInput(PasswordChange, input);
+    await this.confirmPassword(user, currentPassword, "current_password");
+    const passwordHash = await hashPassword(newPassword, this.options.passwordCostLog2);
+    const revoked = this.tokensOf(user).filter((token) => token !== keep).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } }));
+    await this.log.append([{ type: "user.password_changed", payload: { id: user.id, password_hash: passwordHash } }, ...revoked]);
+  }
+
+  /** Deletes one's own account after checking their password (`{"password"}`): deleteAccount. */
+  async deleteOwnAccount(user: User, input: unknown): Promise<void> {
+    const { password } = parseInput(PasswordConfirmation, input);
+    await this.confirmPassword(user, password, "password");
+    await this.deleteAccount(user);
+  }
+
+  private tokensOf(user: User): Token[] {
+    return [...this.store.tokensById.values()].filter((token) => token.user === user);
   }
 
   async issueToken(user: User, kind: TokenKind, nameInput: unknown = {}): Promise<IssuedToken> {
@@ -456,10 +499,10 @@ export class Commands {
   }
 
   /**
-   * Erases an account: their bookmarks are deleted and their tokens revoked in events of their
-   * own (BATCH_BOOKMARKS_MAX per append, so every part following the log hears of each), then
-   * `user.deleted` takes the user, their comments and anything saved meanwhile. The data leaves
-   * the disk at the next snapshot (README: Snapshots and erasure).
+   * Erases an account: their bookmarks and every comment they wrote are deleted and their tokens
+   * revoked in events of their own (BATCH_BOOKMARKS_MAX per append, so every part following the
+   * log, live pages included, hears of each), then `user.deleted` takes the user and anything
+   * saved meanwhile. The data leaves the disk at the next snapshot (README: Snapshots and erasure).
    */
   async deleteAccount(user: User): Promise<void> {
     const keys = [`delete-user:${user.id}`];
@@ -467,13 +510,27 @@ export class Commands {
     try {
       const bodies: EventBody[] = [
         ...[...user.bookmarks.values()].map((bookmark): EventBody => ({ type: "bookmark.deleted", payload: { id: bookmark.id } })),
-        ...[...this.store.tokensById.values()].filter((token) => token.user === user).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } })),
+        ...[...this.store.commentsById.values()]
+          .filter((comment) => comment.user === user && this.store.bookmarksById.get(comment.bookmarkId)?.user !== user)
+          .map((comment): EventBody => ({ type: "comment.deleted", payload: { id: comment.id, bookmark_id: comment.bookmarkId } })),
+        ...this.tokensOf(user).map((token): EventBody => ({ type: "token.revoked", payload: { id: token.id } })),
       ];
       for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.log.append(bodies.slice(start, start + BATCH_BOOKMARKS_MAX));
       await this.log.append([{ type: "user.deleted", payload: { id: user.id } }]);
     } finally {
       for (const key of keys) this.reserved.delete(key);
     }
+  }
+
+  /** Deletes a comment: 404 when `viewer` cannot see it (or it is gone), 403 when mayDeleteComment says no. */
+  async deleteComment(viewer: User, id: number): Promise<void> {
+    const comment = this.store.commentsById.get(id as CommentId);
+    const bookmark = comment && this.store.bookmarksById.get(comment.bookmarkId);
+    if (!comment || !bookmark || !canSee(viewer, bookmark)) throw new HttpError(404, `no comment ${id}`);
+    if (!mayDeleteComment(viewer, comment)) throw new HttpError(403, `comment ${id} was written by ${comment.user.username}; only its author or an admin may delete it`);
+    const keys = [`delete-comment:${comment.id}`];
+    this.reserve(keys, () => new HttpError(404, `no comment ${id} (it is being deleted)`));
+    await this.appendReserved([{ type: "comment.deleted", payload: { id: comment.id, bookmark_id: comment.bookmarkId } }], keys);
   }
 
   async postComment(user: User, bookmarkId: number, input: unknown): Promise<Comment> {

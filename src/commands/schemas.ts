@@ -353,6 +353,19 @@ export const Credentials: Schema<Infer<typeof credentialsStruct>, { username: st
   normalize: (raw) => ({ username: raw.username.trim().toLowerCase(), password: raw.password }),
 };
 
+const passwordChangeStruct = type({ current_password: AnyPassword, new_password: Password });
+export const PasswordChange: Schema<Infer<typeof passwordChangeStruct>, { currentPassword: string; newPassword: string }> = {
+  struct: passwordChangeStruct,
+  normalize: (raw) => ({ currentPassword: raw.current_password, newPassword: raw.new_password }),
+};
+
+/** A person's own password, asked again before something that cannot be undone (deleting the account). */
+const passwordConfirmationStruct = type({ password: AnyPassword });
+export const PasswordConfirmation: Schema<Infer<typeof passwordConfirmationStruct>, { password: string }> = {
+  struct: passwordConfirmationStruct,
+  normalize: (raw) => ({ password: raw.password }),
+};
+
 const commentStruct = type({ body: trimmedText("body", 1, LIMITS.commentCharsMax, "lines") });
 export const CommentInput: Schema<Infer<typeof commentStruct>, { body: string }> = {
   struct: commentStruct,

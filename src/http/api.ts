@@ -203,7 +203,18 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
     return { status: 201, json: { token: secret } };
   }, { auth: "none", body: true, remoteAddress: true });
 
-  route(app, deps, "get", "/api/me", (context) => ({ status: 200, json: { user: userJson(context.viewer!), token: { name: context.token!.name, kind: context.token!.kind } } }), { auth: "required" });
+  route(app, deps, "get", "/api/me", (context) => ({
+    status: 200,
+    json: { user: { ...userJson(context.viewer!), role: context.viewer!.role }, token: { name: context.token!.name, kind: context.token!.kind } },
+  }), { auth: "required" });
+  route(app, deps, "post", "/api/me/password", async (context) => {
+    await deps.commands.changePassword(context.viewer!, context.token!, jsonBody(context));
+    return { status: 204 };
+  }, write);
+  route(app, deps, "del", "/api/me", async (context) => {
+    await deps.commands.deleteOwnAccount(context.viewer!, jsonBody(context));
+    return { status: 204 };
+  }, write);
 
   route(app, deps, "get", "/api/bookmarks", (context) => listBookmarks(deps, context), cachedRead);
   route(app, deps, "post", "/api/bookmarks", (context) => createBookmark(deps, context), write);
@@ -220,6 +231,10 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
   }, { auth: "required" });
   route(app, deps, "get", "/api/bookmarks/:id/comments", (context) => listComments(deps, context), cachedRead);
   route(app, deps, "post", "/api/bookmarks/:id/comments", (context) => postComment(deps, context), write);
+  route(app, deps, "del", "/api/comments/:id", async (context) => {
+    await deps.commands.deleteComment(context.viewer!, idParam(context.params[0], "comment"));
+    return { status: 204 };
+  }, { auth: "required" });
   route(app, deps, "get", "/api/tags", (context) => listTags(deps, context), cachedRead);
   route(app, deps, "patch", "/api/tags/:name", (context) => renameTag(deps, context), write);
   route(app, deps, "del", "/api/tags/:name", async (context) => {

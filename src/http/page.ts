@@ -130,6 +130,27 @@ export function readFormParams(context: Context): URLSearchParams {
   return fields;
 }
 
+/** The CSRF seed of a logged-in page visitor: their session secret (forms before log-in have their own). */
+export function sessionSeed(context: Context): string | null {
+  return context.via === "cookie" ? cookieValue(context.headers.cookie, SESSION_COOKIE) : null;
+}
+
+/**
+ * A write from a page whose markup is shared by every viewer (cards are rendered once per event)
+ * cannot carry a per-viewer form token. It must come from our own origin: browsers send Origin
+ * on every POST, and the session cookie is SameSite=Lax, so another site can neither send it
+ * with a POST nor forge the Origin. A request with a valid `_csrf` passes too (non-browser use).
+ */
+export function checkSharedFormWrite(context: Context, submittedToken: string | undefined): void {
+  if (submittedToken) {
+    checkOrigin(context.headers.origin, context.site);
+    checkCsrf(sessionSeed(context), submittedToken);
+    return;
+  }
+  if (context.headers.origin === "") throw new HttpError(403, "this form must be sent by a browser from this site (no Origin header)");
+  checkOrigin(context.headers.origin, context.site);
+}
+
 export function requireViewer(context: Context): User {
   if (!context.viewer) throw new HttpError(401, "log in to see this page");
   return context.viewer;

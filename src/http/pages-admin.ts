@@ -11,7 +11,7 @@ import type { Answer } from "./respond.ts";
 import { page, pageOptions, readForm, type PageContext } from "./page.ts";
 
 /** The forms the panel's buttons submit (`form="admin-<action>"`), each a POST to /admin/<action>. */
-const PANEL_ACTIONS = ["suspend", "unsuspend", "make-admin", "delete-user", "delete-bookmark"] as const;
+const PANEL_ACTIONS = ["suspend", "unsuspend", "make-admin", "delete-user", "delete-bookmark", "delete-comment"] as const;
 type PanelAction = (typeof PANEL_ACTIONS)[number];
 
 function adminPage(pages: PageContext, context: Context, shown: { message?: string; invite?: string; status?: number } = {}): Answer {
@@ -48,6 +48,11 @@ async function panelAction(pages: PageContext, context: Context, action: PanelAc
       const id = idParam(fields.id);
       await pages.commands.deleteBookmark(actor, id);
       return `bookmark ${id} is deleted`;
+    }
+    case "delete-comment": {
+      const id = idParam(fields.id);
+      await pages.commands.deleteComment(actor, id);
+      return `comment ${id} is deleted`;
     }
   }
 }

@@ -90,13 +90,37 @@ interface SettingsExtras {
   message?: string;
   name?: string;
   status?: number;
+  /** What the password form says: its error, or that the change was made. */
+  passwordMessage?: string;
+  passwordChanged?: boolean;
+  deleteMessage?: string;
 }
 
 function settingsPage(pages: PageContext, context: Context, extras: SettingsExtras = {}): Answer {
   const viewer = requireViewer(context);
   const { api, sessions } = ownTokens(pages, viewer);
   const tokens = api.map((token) => ({ id: token.id, name: token.name, createdAt: isoTime(token.createdAt), createdAtText: utcText(token.createdAt) }));
-  return page(pages, context, "@pages/settings", "Settings", "settings", { tokens, sessions, created: extras.created ?? null, message: extras.message ?? null, name: extras.name ?? "", bookmarklet: bookmarkletHref(context.site.origin) }, { status: extras.status });
+  const data = {
+    tokens, sessions, created: extras.created ?? null, message: extras.message ?? null, name: extras.name ?? "", bookmarklet: bookmarkletHref(context.site.origin),
+    passwordMessage: extras.passwordMessage ?? null, passwordChanged: extras.passwordChanged === true, deleteMessage: extras.deleteMessage ?? null,
+  };
+  return page(pages, context, "@pages/settings", "Settings", "settings", data, { status: extras.status });
+}
+
+/**
+ * Runs a settings form's command; an operating error re-shows the page with the message where
+ * `place` puts it (a 429's Retry-After too).
+ */
+async function settingsForm(pages: PageContext, context: Context, run: (viewer: User, fields: Record<string, string>) => Promise<Answer>, place: (message: string) => SettingsExtras): Promise<Answer> {
+  const viewer = requireViewer(context);
+  const fields = readForm(context);
+  try {
+    return await run(viewer, fields);
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    const answer = settingsPage(pages, context, { ...place(error.message), status: error.status });
+    return { ...answer, headers: { ...answer.headers, ...error.headers } };
+  }
 }
 
 export function registerAuthPages(app: TemplatedApp, pages: PageContext): void {
@@ -135,6 +159,16 @@ export function registerAuthPages(app: TemplatedApp, pages: PageContext): void {
       return settingsPage(pages, context, { message: error.message, name: fields.name ?? "", status: error.status });
     }
   }, withBody);
+
+  route(app, pages, "post", "/settings/password", (context) => settingsForm(pages, context, async (viewer, fields) => {
+    await pages.commands.changePassword(viewer, context.token!, { current_password: fields.current_password ?? "", new_password: fields.new_password ?? "" });
+    return settingsPage(pages, context, { passwordChanged: true });
+  }, (message) => ({ passwordMessage: message })), withBody);
+
+  route(app, pages, "post", "/settings/delete", (context) => settingsForm(pages, context, async (viewer, fields) => {
+    await pages.commands.deleteOwnAccount(viewer, { password: fields.password ?? "" });
+    return redirect("/", { "Set-Cookie": clearedSessionCookie(secureCookies(context)) });
+  }, (message) => ({ deleteMessage: message })), withBody);
 
   route(app, pages, "post", "/settings/tokens/:id/revoke", async (context) => {
     const viewer = requireViewer(context);

@@ -3,15 +3,16 @@ import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError, type FieldErrors } from "../errors.ts";
 import { normalizeTags } from "../commands/schemas.ts";
 import { commentShown, listed, type Bookmark, type BookmarkQuery, type User } from "../store/store.ts";
+import type { CommentId } from "../events.ts";
 import { tagSetTopic, topic } from "../realtime/topics.ts";
 import { cardView, commentView, render, tagCloud } from "../render/html.ts";
 import { cursorParam, idParam, userParam } from "./params.ts";
-import { route, type Context } from "./router.ts";
+import { formBody, route, type Context } from "./router.ts";
 import { percentDecodeAll } from "../text.ts";
 import type { Answer } from "./respond.ts";
 import { fieldErrors } from "./pages-auth.ts";
 import { bulkBar, myTags } from "./pages-care.ts";
-import { formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, type PageContext } from "./page.ts";
+import { checkSharedFormWrite, formToken, fromHtmx, htmlAnswer, page, pageOptions, readForm, redirect, requireViewer, type PageContext } from "./page.ts";
 
 export const FEED_PAGE_SIZE = 50;
 export const RANDOM_PICKS = 50;
@@ -218,6 +219,21 @@ async function commentFromForm(pages: PageContext, context: Context): Promise<An
   }
 }
 
+/**
+ * POST /comments/:id/delete, from the delete button of a comment, which only its author is shown
+ * (comments are rendered once for every watcher, so the button carries no form token:
+ * checkSharedFormWrite). The live push takes the comment off every open page, this one included.
+ */
+async function deleteCommentFromForm(pages: PageContext, context: Context): Promise<Answer> {
+  const viewer = requireViewer(context);
+  checkSharedFormWrite(context, formBody(context)._csrf);
+  const id = idParam(context.params[0], "comment");
+  const bookmarkId = pages.store.commentsById.get(id as CommentId)?.bookmarkId;
+  await pages.commands.deleteComment(viewer, id);
+  if (fromHtmx(context)) return { status: 204 };
+  return redirect(`/b/${bookmarkId}#discussion`);
+}
+
 function randomPicks(pages: PageContext): Bookmark[] {
   return pages.store.randomPublic(RANDOM_PICKS);
 }
@@ -262,6 +278,7 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
 
   route(app, pages, "get", "/b/:id", (context) => bookmarkPage(pages, context, visibleBookmark(pages, context)), cached);
   route(app, pages, "post", "/b/:id/comments", (context) => commentFromForm(pages, context), withBody);
+  route(app, pages, "post", "/comments/:id/delete", (context) => deleteCommentFromForm(pages, context), withBody);
   route(app, pages, "get", "/b/:id/edit", (context) => {
     const bookmark = pages.commands.ownBookmark(requireViewer(context), idParam(context.params[0]));
     return editPage(pages, context, bookmark, valuesOf(bookmark));

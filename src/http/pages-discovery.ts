@@ -13,9 +13,8 @@ import { render, renderReadMark } from "../render/html.ts";
 import { bulkBar } from "./pages-care.ts";
 import { formBody, route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
-import { SESSION_COOKIE, cookieValue } from "../auth/cookies.ts";
 import { cursorParam, idParam, userParam } from "./params.ts";
-import { fromHtmx, htmlAnswer, localPath, page, pageOptions, redirect, requireViewer, type PageContext } from "./page.ts";
+import { checkSharedFormWrite, fromHtmx, htmlAnswer, localPath, page, pageOptions, redirect, requireViewer, sessionSeed, type PageContext } from "./page.ts";
 import { STATIC_DIR } from "./pages-static.ts";
 
 export const SEARCH_PAGE_SIZE = 50;
@@ -23,27 +22,6 @@ const READING_LIST_PAGE_SIZE = 50;
 
 export interface DiscoveryDeps {
   search: SearchIndex;
-}
-
-/** The CSRF seed of a logged-in page visitor: their session secret (forms before log-in have their own). */
-function sessionSeed(context: Context): string | null {
-  return context.via === "cookie" ? cookieValue(context.headers.cookie, SESSION_COOKIE) : null;
-}
-
-/**
- * A write from a page whose markup is shared by every viewer (cards are rendered once per event)
- * cannot carry a per-viewer form token. It must come from our own origin: browsers send Origin
- * on every POST, and the session cookie is SameSite=Lax, so another site can neither send it
- * with a POST nor forge the Origin. A request with a valid `_csrf` passes too (non-browser use).
- */
-export function checkSharedFormWrite(context: Context, submittedToken: string | undefined): void {
-  if (submittedToken) {
-    checkOrigin(context.headers.origin, context.site);
-    checkCsrf(sessionSeed(context), submittedToken);
-    return;
-  }
-  if (context.headers.origin === "") throw new HttpError(403, "this form must be sent by a browser from this site (no Origin header)");
-  checkOrigin(context.headers.origin, context.site);
 }
 
 /** For the import upload (cookie login): same origin, and the page's form token in `?_csrf=`. */

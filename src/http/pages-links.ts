@@ -5,9 +5,8 @@ import { topic } from "../realtime/topics.ts";
 import { idParam } from "./params.ts";
 import { formBody, route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
-import { page, pageOptions, redirect, requireViewer, type PageContext } from "./page.ts";
+import { checkSharedFormWrite, page, pageOptions, redirect, requireViewer, type PageContext } from "./page.ts";
 import { feedData } from "./pages-bookmarks.ts";
-import { checkSharedFormWrite } from "./pages-discovery.ts";
 
 export interface LinkPagesDeps {
   checker: LinkChecker;

@@ -32,6 +32,8 @@ export interface RelationalChanges {
   tagListIds: number[];
   tagPairs: TagPairRow[];
   comments: CommentRow[];
+  /** Comments from earlier runs that this run deleted, with the bookmark the event named (a no-op for ones already gone, or not on it). */
+  deletedComments: { id: number; bookmark_id: number }[];
   deletedBookmarks: number[];
   /** Accounts erased: their rows go, and with them (ON DELETE CASCADE) their tokens, bookmarks and comments. */
   deletedUsers: number[];
@@ -72,7 +74,8 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
   const patches = new Map<number, BookmarkPatch>();
   const tagLists = new Map<number, readonly string[]>();
   const deleted = new Set<number>();
-  const comments: CommentRow[] = [];
+  const comments = new Map<number, CommentRow>();
+  const deletedComments: { id: number; bookmark_id: number }[] = [];
   const deletedUsers = new Set<number>();
   const moderation = new Map<number, ModerationRow>();
   const moderate = (id: number, change: Omit<ModerationRow, "id">) => moderation.set(id, { ...moderation.get(id), ...change, id });
@@ -129,7 +132,15 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
       }
       case "comment.posted": {
         const { id, bookmark_id, user_id, body } = event.payload;
-        comments.push({ id, bookmark_id, user_id, body, inserted_at: at });
+        comments.set(id, { id, bookmark_id, user_id, body, inserted_at: at });
+        break;
+      }
+      case "comment.deleted": {
+        // As in the store: a deletion naming another bookmark than the comment's changes nothing.
+        const { id, bookmark_id } = event.payload;
+        const posted = comments.get(id);
+        if (posted === undefined) deletedComments.push({ id, bookmark_id });
+        else if (posted.bookmark_id === bookmark_id) comments.delete(id);
         break;
       }
       // Link checks live in the events table alone (erased with the log behind a snapshot).
@@ -182,7 +193,8 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
     bookmarkPatches: [...patches.values()],
     tagListIds: [...tagLists.keys()],
     tagPairs: [...tagLists].flatMap(([bookmark_id, names]) => names.map((name, position) => ({ bookmark_id, name, position }))),
-    comments: comments.filter((comment) => !deleted.has(comment.bookmark_id) && !deletedUsers.has(comment.user_id)),
+    comments: [...comments.values()].filter((comment) => !deleted.has(comment.bookmark_id) && !deletedUsers.has(comment.user_id)),
+    deletedComments,
     deletedBookmarks: [...deleted],
     deletedUsers: [...deletedUsers],
     moderation: [...moderation.values()],
@@ -213,7 +225,7 @@ function postgresText<T>(rows: T): T {
 
 /**
  * Writes the net change in dependency order: users and tokens, new bookmarks, updates, tag pairs,
- * comments, then deletes (cascading to their tag pairs and comments), and finally the tags no
+ * comments, then deletes of comments, bookmarks and users (cascading to their tag pairs and comments), and finally the tags no
  * bookmark carries any more. Empty parts send nothing.
  */
 export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<void> {
@@ -307,6 +319,10 @@ export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<
       WHERE EXISTS (SELECT 1 FROM bookmarks WHERE bookmarks.id = x.bookmark_id)
         AND EXISTS (SELECT 1 FROM users WHERE users.id = x.user_id)
       ON CONFLICT (id) DO NOTHING`;
+  }
+  if (changes.deletedComments.length > 0) {
+    await tx`DELETE FROM comments USING jsonb_to_recordset(${json(tx, changes.deletedComments)}) AS x(id bigint, bookmark_id bigint)
+      WHERE comments.id = x.id AND comments.bookmark_id = x.bookmark_id`;
   }
   if (changes.deletedBookmarks.length > 0) {
     await tx`DELETE FROM bookmarks WHERE id = ANY(${changes.deletedBookmarks}::bigint[])`;

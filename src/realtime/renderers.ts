@@ -23,12 +23,13 @@ export function subjectOf(store: Store, route: Route, event: LiveEvent): Subject
   if (route.change === "deleted") return { id, bookmark: null, comment: null };
   const bookmark = bookmarkById(store, id);
   if (!bookmark || (!route.personal && !listed(bookmark))) return null;
-  if (event.kind !== "comment") return { id, bookmark, comment: null };
+  // A deleted comment is told by its id alone (it is gone); its bookmark gives the new count.
+  if (event.kind !== "comment" || !event.posted) return { id, bookmark, comment: null };
   const comment = commentById(bookmark, event.commentId);
   return comment && (route.personal ? commentShown(bookmark.user, comment) : commentShown(null, comment)) ? { id, bookmark, comment } : null;
 }
 
-export const EVENT_NAMES: Record<Dialect, Record<Exclude<Change, "comment-count">, string>> = {
+export const EVENT_NAMES: Record<Dialect, Record<Exclude<Change, "comment-count" | "comment-deleted">, string>> = {
   modern: { created: "bookmark_created", updated: "bookmark_updated", deleted: "bookmark_deleted", comment: "comment_posted" },
   legacy: { created: "bookmark:created", updated: "bookmark:updated", deleted: "bookmark:deleted", comment: "bookmark:chat" },
 };
@@ -40,12 +41,16 @@ export function jsonKey(route: Route): string {
 
 /** The event name a JSON push of this route carries. */
 export function jsonEventName(route: Route): string {
-  return route.change === "comment-count" ? "comment_count" : EVENT_NAMES[route.dialect][route.change];
+  if (route.change === "comment-count") return "comment_count";
+  // Only modern topics carry deletions of comments (routing.ts).
+  if (route.change === "comment-deleted") return "comment_deleted";
+  return EVENT_NAMES[route.dialect][route.change];
 }
 
 /** A JSON push's payload (serialised once per key); null for routes only pages follow. */
 export function jsonPayload(route: Route, event: LiveEvent, subject: Subject): string | null {
   if (route.formats === "html" || route.change === "comment-count") return null;
+  if (route.change === "comment-deleted" && event.kind === "comment") return JSON.stringify({ id: event.commentId, bookmark_id: subject.id });
   if (subject.comment && subject.bookmark) {
     const { bookmark, comment } = subject;
     const payload = route.dialect === "modern"
@@ -100,6 +105,8 @@ export function htmlFragment(route: Route, event: LiveEvent, subject: Subject, c
   if (route.place === "marks") return htmlMessage(renderReadMark(id, bookmark.unread), `#rm-${id}`, "outerHTML", event.seq);
   const count = bookmark.comments?.length ?? 0;
   if (route.change === "comment-count") return htmlMessage(renderCommentCount(id, count, false), `#cc-${id}`, "outerHTML", event.seq);
+  // The comment leaves the discussion (a delete swap runs whatever the content), the count is swapped out of band.
+  if (route.change === "comment-deleted" && event.kind === "comment") return htmlMessage(renderCommentCount(id, count, true), `#c-${event.commentId}`, "delete", event.seq);
   if (route.change === "comment") {
     return comment ? htmlMessage(renderComment(commentView(comment)) + renderCommentCount(id, count, true), `#comments-${id}`, "beforeend", event.seq) : null;
   }

@@ -16,12 +16,13 @@ export interface BookmarkState {
  */
 export type LiveEvent =
   | { kind: "bookmark"; seq: number; ts: number; id: number; before: BookmarkState | null; after: BookmarkState | null; shared: boolean }
-  | { kind: "comment"; seq: number; ts: number; bookmark: BookmarkState; commentId: number }
+  /** A comment posted, or (`posted` false) deleted. */
+  | { kind: "comment"; seq: number; ts: number; bookmark: BookmarkState; commentId: number; posted: boolean }
   /** A change of users or sign-up (registered, suspended, role, deleted, sign-up mode, invitations): only the admin page hears of it. */
   | { kind: "moderation"; seq: number; ts: number }
   | { kind: "quiet"; seq: number; ts: number };
 
-export type Change = "created" | "updated" | "deleted" | "comment" | "comment-count";
+export type Change = "created" | "updated" | "deleted" | "comment" | "comment-deleted" | "comment-count";
 
 /** The original app's topics (`bookmark:feed`, `tag:<t>`) speak their own event names and payloads. */
 export type Dialect = "modern" | "legacy";
@@ -133,21 +134,25 @@ const ADMIN_REMOVED: Route = route(ADMIN_TOPIC, PAGES_ONLY, "deleted", "admin");
 /**
  * Where a comment goes: `bookmark:<id>`'s owner channel always. While the bookmark is public:
  * its public channel, the original app's feed and tag aliases, and the new count on every list
- * and the owner's private topic (pages); while private, the owner's private topic (pages).
+ * and the owner's private topic (pages); while private, the owner's private topic (pages). A
+ * deleted comment goes the same ways as `comment-deleted` (lists: the new count), except to the
+ * original app's aliases, whose protocol has no word for it.
  */
-function commentRoutes(bookmark: BookmarkState, tagSets: readonly (readonly string[])[]): Route[] {
+function commentRoutes(bookmark: BookmarkState, posted: boolean, tagSets: readonly (readonly string[])[]): Route[] {
   const discussion = topic.bookmark(bookmark.id);
   const mine = topic.privateOf(bookmark.username);
-  const routes = [route(discussion, MODERN, "comment", "discussion", true, true)];
+  const change: Change = posted ? "comment" : "comment-deleted";
+  const routes = [route(discussion, MODERN, change, "discussion", true, true)];
   if (!bookmark.public) {
-    routes.push(route(mine, PAGES_ONLY, "comment", "private", false, true));
+    routes.push(route(mine, PAGES_ONLY, change, "private", false, true));
     return routes;
   }
-  routes.push(route(discussion, MODERN, "comment", "discussion"));
+  routes.push(route(discussion, MODERN, change, "discussion"));
   routes.push(route(mine, PAGES_ONLY, "comment-count", "private", false, true));
   routes.push(ADMIN_ROUTE);
   for (const [name, listing] of listedOn(bookmark, tagSets)) {
-    routes.push(listing.dialect === "legacy" ? route(name, LEGACY, "comment", "list") : route(name, PAGES_ONLY, "comment-count", "list"));
+    if (listing.dialect !== "legacy") routes.push(route(name, PAGES_ONLY, "comment-count", "list"));
+    else if (posted) routes.push(route(name, LEGACY, "comment", "list"));
   }
   return routes;
 }
@@ -162,7 +167,7 @@ export function routesOf(event: LiveEvent, tagSets: readonly (readonly string[])
     case "bookmark":
       return bookmarkRoutes(event.before, event.after, event.shared, tagSets);
     case "comment":
-      return commentRoutes(event.bookmark, tagSets);
+      return commentRoutes(event.bookmark, event.posted, tagSets);
     case "moderation":
       return [ADMIN_ROUTE];
     case "quiet":

@@ -17,8 +17,13 @@ export function bookmarkState(bookmark: Bookmark): BookmarkState {
   return { id: bookmark.id, public: listed(bookmark), tags: [...bookmark.tags], username: bookmark.user.username };
 }
 
-/** Taken before the store applies `event`: what an updated or deleted bookmark looked like. */
+/** Taken before the store applies `event`: what an updated or deleted bookmark looked like, or the bookmark of a comment about to be deleted. */
 export function stateBefore(store: Store, event: LoggedEvent): BookmarkState | null {
+  if (event.type === "comment.deleted") {
+    const comment = store.commentsById.get(event.payload.id);
+    const bookmark = comment !== undefined && comment.bookmarkId === event.payload.bookmark_id ? bookmarkById(store, comment.bookmarkId) : undefined;
+    return bookmark ? bookmarkState(bookmark) : null;
+  }
   if (event.type !== "bookmark.updated" && event.type !== "bookmark.deleted") return null;
   const bookmark = bookmarkById(store, event.payload.id);
   return bookmark ? bookmarkState(bookmark) : null;
@@ -41,8 +46,10 @@ export function liveEventOf(store: Store, event: LoggedEvent, before: BookmarkSt
       return before === null ? quiet : { kind: "bookmark", seq: event.seq, ts: event.ts, id: before.id, before, after: null, shared: true };
     case "comment.posted": {
       const bookmark = bookmarkById(store, event.payload.bookmark_id);
-      return bookmark ? { kind: "comment", seq: event.seq, ts: event.ts, bookmark: bookmarkState(bookmark), commentId: event.payload.id } : quiet;
+      return bookmark ? { kind: "comment", seq: event.seq, ts: event.ts, bookmark: bookmarkState(bookmark), commentId: event.payload.id, posted: true } : quiet;
     }
+    case "comment.deleted":
+      return before === null ? quiet : { kind: "comment", seq: event.seq, ts: event.ts, bookmark: before, commentId: event.payload.id, posted: false };
     // The admin page lists users and the sign-up mode. An erased or suspended account's bookmarks
     // leave every answer at once; other pages already open drop them at their next load.
     case "user.registered":

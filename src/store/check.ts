@@ -51,6 +51,8 @@ export function checkIndexes(store: Store): void {
   assert(urlEntries === all.length && store.urlIndexSize === all.length, "url index size");
   for (const bookmark of all) assert(store.bookmarksById.get(bookmark.id)?.ord === bookmark.ord, `bookmark ${bookmark.id} by id`);
   assert(store.commentCount === all.reduce((sum, b) => sum + (b.comments?.length ?? 0), 0), "comment count");
+  assert(store.commentsById.size === store.commentCount, "comment index size");
+  for (const b of all) for (const comment of b.comments ?? []) assert(store.commentsById.get(comment.id) === comment && comment.bookmarkId === b.id, `comment ${comment.id} by id`);
   for (const token of store.tokensById.values()) assert(store.tokensByHash.get(token.hash) === token, `token ${token.id} by hash`);
   assert(store.tokensByHash.size === store.tokensById.size, "token maps agree");
 }

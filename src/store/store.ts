@@ -226,6 +226,8 @@ export class Store {
   /** Columns by ord (for snapshot-format.ts; reads go through bookmarkAt). */
   readonly columns = new BookmarkColumns();
   readonly publicBookmarks = new BookmarkList(this, new OrdList());
+  /** Every comment by id (DELETE /api/comments/:id finds one without its bookmark). */
+  readonly commentsById = new Map<CommentId, Comment>();
   /** Unused invitations by the hash of their secret. */
   readonly invitesByHash = new Map<string, Invite>();
   /** Sign-up as last switched (`signup.changed`); null: never switched, NASTY_SIGNUP decides. */
@@ -328,6 +330,9 @@ export class Store {
         this.addComment(ord, { id, bookmarkId: bookmark_id, user, body, insertedAt: event.ts });
         return;
       }
+      case "comment.deleted":
+        this.deleteComment(event.payload.id, event.payload.bookmark_id);
+        return;
       case "user.role_changed": {
         const user = this.usersById.get(event.payload.id);
         if (user) user.role = event.payload.role;
@@ -486,6 +491,7 @@ export class Store {
     const list = this.commentsByOrd.get(ord);
     if (list) list.push(comment);
     else this.commentsByOrd.set(ord, [comment]);
+    this.commentsById.set(comment.id, comment);
     this.commentCount += 1;
     this.latest.push(comment);
     if (this.latest.length > LATEST_COMMENTS_MAX * 2) this.latest = this.latest.slice(-LATEST_COMMENTS_MAX);
@@ -533,6 +539,18 @@ export class Store {
     for (const ord of ords) yield* this.commentsByOrd.get(ord)!;
   }
 
+  /** Takes one comment out of its bookmark's discussion; one that is gone already (with its bookmark or author) changes nothing. */
+  private deleteComment(id: CommentId, bookmarkId: BookmarkId): void {
+    const comment = this.commentsById.get(id);
+    if (comment === undefined || comment.bookmarkId !== bookmarkId) return;
+    const ord = this.ordsById.get(bookmarkId);
+    const comments = this.commentsByOrd.get(ord)!;
+    comments.splice(comments.lastIndexOf(comment), 1);
+    if (comments.length === 0) this.commentsByOrd.delete(ord);
+    this.commentsById.delete(id);
+    this.commentCount -= 1;
+  }
+
   /** Adds a token (also from a snapshot, in creation order). */
   addToken(token: Token): void {
     this.tokensByHash.set(token.hash, token);
@@ -576,6 +594,7 @@ export class Store {
     for (const [ord, comments] of [...this.commentsByOrd]) {
       if (!comments.some((comment) => comment.user === user)) continue;
       const kept = comments.filter((comment) => comment.user !== user);
+      for (const comment of comments) if (comment.user === user) this.commentsById.delete(comment.id);
       this.commentCount -= comments.length - kept.length;
       if (kept.length > 0) this.commentsByOrd.set(ord, kept);
       else this.commentsByOrd.delete(ord);
@@ -651,6 +670,7 @@ export class Store {
     user.bookmarks.ords.remove(ord);
     this.links.forget(columns.id[ord] as BookmarkId);
     this.ordsById.delete(columns.id[ord]!);
+    for (const comment of this.commentsByOrd.get(ord) ?? []) this.commentsById.delete(comment.id);
     this.commentCount -= this.commentsByOrd.get(ord)?.length ?? 0;
     this.commentsByOrd.delete(ord);
     columns.release(ord);

@@ -5,14 +5,15 @@ import assert from "node:assert/strict";
 import type { Nasty } from "../../src/main.ts";
 import { createBookmark, request, signUp } from "./server.ts";
 
-/** Strings that appear only in what is deleted (a bookmark, a comment, an account and its bookmark and comment). */
-export const MARKERS = ["zqxBOOKMARKzqx", "zqxCOMMENTzqx", "zqxaccountzqx", "zqxACCOUNTBOOKMARKzqx", "zqxACCOUNTCOMMENTzqx"];
+/** Strings that appear only in what is deleted (a bookmark, a comment, an account and its bookmark and comment, a comment its author deleted). */
+export const MARKERS = ["zqxBOOKMARKzqx", "zqxCOMMENTzqx", "zqxaccountzqx", "zqxACCOUNTBOOKMARKzqx", "zqxACCOUNTCOMMENTzqx", "zqxOWNCOMMENTzqx"];
 /** Appears in what stays: the positive control, so a search that finds nothing proves something. */
 export const KEPT = "zqxKEPTzqx";
 
 /**
  * Bob saves and deletes a bookmark; Bob comments on Alice's bookmark, which she then deletes; an
- * account saves a bookmark and comments on Alice's kept one, then the account is erased.
+ * account saves a bookmark and comments on Alice's kept one, then the account is erased; Bob
+ * comments on Alice's kept bookmark and deletes his comment (DELETE /api/comments/:id).
  */
 export async function eraseSome(server: Nasty): Promise<void> {
   const alice = await signUp(server.url, "alice");
@@ -26,6 +27,8 @@ export async function eraseSome(server: Nasty): Promise<void> {
   assert.equal((await request(server.url, "POST", `/api/bookmarks/${kept.id}/comments`, { token: account, body: { body: MARKERS[4] } })).status, 201);
   assert.equal((await request(server.url, "DELETE", `/api/bookmarks/${doomed.id}`, { token: bob })).status, 204);
   assert.equal((await request(server.url, "DELETE", `/api/bookmarks/${discussed.id}`, { token: alice })).status, 204);
+  const own = await request(server.url, "POST", `/api/bookmarks/${kept.id}/comments`, { token: bob, body: { body: MARKERS[5] } });
+  assert.equal((await request(server.url, "DELETE", `/api/comments/${own.json.comment.data.id}`, { token: bob })).status, 204);
   await server.commands.deleteAccount(server.store.userByName(MARKERS[2]!)!);
   assert.equal(server.store.userByName(MARKERS[2]!), undefined);
 }
