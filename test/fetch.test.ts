@@ -229,7 +229,7 @@ describe("without NASTY_FETCH_ALLOW_PRIVATE: the loopback site is never requeste
 });
 
 describe("NASTY_FETCH=off", { timeout: 60_000 }, () => {
-  test("saves without a title keep the URL, nothing is fetched, checks answer 503", async () => {
+  test("saves without a title keep the URL, nothing is fetched, checks answer 409", async () => {
     const site = await startSite();
     const nasty = await startTestServer({ NASTY_FETCH: "off", NASTY_FETCH_ALLOW_PRIVATE: "true" });
     try {
@@ -238,7 +238,7 @@ describe("NASTY_FETCH=off", { timeout: 60_000 }, () => {
       const check = await request(nasty.url, "GET", `/api/bookmarks/check?url=${encodeURIComponent(`${site.base}/article`)}`, { token });
       assert.deepEqual([check.status, check.json.metadata], [200, null]);
       assert.match(check.json.fetch.error, /^fetching is off: NASTY_FETCH=off/);
-      assert.equal((await request(nasty.url, "POST", `/api/bookmarks/${saved.id}/check`, { token })).status, 503);
+      assert.equal((await request(nasty.url, "POST", `/api/bookmarks/${saved.id}/check`, { token })).status, 409);
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal((await bookmarkOf(nasty.url, token, saved.id)).title, saved.url);
       assert.deepEqual(site.hits, []);

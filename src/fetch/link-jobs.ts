@@ -112,7 +112,7 @@ export class LinkChecker {
   }
 
   private refuseWhenOff(): void {
-    if (!this.options.fetcher.enabled) throw new HttpError(503, "link checks are off on this server (NASTY_FETCH=off)");
+    if (!this.options.fetcher.enabled) throw new HttpError(409, "link checks are off on this server (NASTY_FETCH=off)");
   }
 
   private async walk(): Promise<PassResult> {
