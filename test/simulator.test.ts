@@ -137,7 +137,7 @@ describe("traffic simulator", () => {
     const nasty = await server();
     const corpus = [
       { title: "Looks harmless", url: "javascript:alert(1)", tags: ["x"] },
-      { title: "", url: "https://example.org/blank-title", tags: [] },
+      { title: "x".repeat(501), url: "https://example.org/long-title", tags: [] },
       { title: "Too many tags", url: "https://example.org/tags", tags: Array.from({ length: 40 }, (_, index) => `t${index}`) },
     ];
     const stats = await simulate(nasty, { corpus, stepsMax: 3 });
