@@ -4,7 +4,7 @@ import { HttpError } from "../errors.ts";
 import type { Role } from "../events.ts";
 import { invitePath, type Commands } from "../commands/commands.ts";
 import { adminOverview, adminUserJson, ADMIN_ROWS_MAX } from "../render/admin.ts";
-import { jsonBody, route, type Context, type RouterDeps } from "./router.ts";
+import { jsonBody, jsonObjectBody, route, type Context, type RouterDeps } from "./router.ts";
 import { adminViewer, intParam, userParam } from "./params.ts";
 import type { Answer } from "./respond.ts";
 
@@ -58,7 +58,7 @@ export function registerAdminApi(app: TemplatedApp, deps: AdminApiDeps): void {
   }, admin);
   route(app, deps, "put", "/api/admin/signup", async (context) => {
     const actor = adminViewer(context);
-    return { status: 200, json: { mode: await deps.commands.setSignup(actor, jsonBody(context)) } };
+    return { status: 200, json: { mode: await deps.commands.setSignup(actor, jsonObjectBody(context, "the sign-up 'mode'")) } };
   }, adminWrite);
   route(app, deps, "post", "/api/admin/invites", async (context) => {
     const secret = await deps.commands.createInvite(adminViewer(context));

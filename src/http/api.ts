@@ -7,7 +7,7 @@ import { clientAddress } from "../auth/password-attempts.ts";
 import { normalizeTags, validUrl } from "../commands/schemas.ts";
 import type { Bookmark, User } from "../store/store.ts";
 import { bookmarkJson, commentJson, userJson } from "../render/json.ts";
-import { jsonBody, route, type Context, type RouterDeps } from "./router.ts";
+import { jsonBody, jsonObjectBody, route, type Context, type RouterDeps } from "./router.ts";
 import { booleanParam, cursorParam, idParam, intParam, tagsParam, userParam } from "./params.ts";
 import type { Answer } from "./respond.ts";
 import type { SearchIndex } from "../search/index.ts";
@@ -208,11 +208,11 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
     json: { user: { ...userJson(context.viewer!), role: context.viewer!.role }, token: { name: context.token!.name, kind: context.token!.kind } },
   }), { auth: "required" });
   route(app, deps, "post", "/api/me/password", async (context) => {
-    await deps.commands.changePassword(context.viewer!, context.token!, jsonBody(context));
+    await deps.commands.changePassword(context.viewer!, context.token!, jsonObjectBody(context, "'current_password' and 'new_password'"));
     return { status: 204 };
   }, write);
   route(app, deps, "del", "/api/me", async (context) => {
-    await deps.commands.deleteOwnAccount(context.viewer!, jsonBody(context));
+    await deps.commands.deleteOwnAccount(context.viewer!, jsonObjectBody(context, "your 'password'"));
     return { status: 204 };
   }, write);
 

@@ -256,6 +256,13 @@ function visitorAnswer(cache: AnswerCache, context: Context, option: true | { va
   return etag !== undefined && etag === ifNoneMatch ? { status: 304, headers: answer.headers } : answer;
 }
 
+/** A JSON body that must be an object: 400 naming `expected` when it is anything else (an array, a string, …). */
+export function jsonObjectBody(context: Context, expected: string): Record<string, unknown> {
+  const body = jsonBody(context);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, `Invalid parameters. Expected an object with ${expected}`);
+  return body as Record<string, unknown>;
+}
+
 /** Parses a JSON request body; 415 when it is not JSON, 400 when it does not parse. */
 export function jsonBody(context: Context): unknown {
   const type = context.headers["content-type"].toLowerCase();
