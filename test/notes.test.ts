@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { createBookmark, othersView, request, signUp, startServerProcess, startTestServer, tempDir } from "./support/server.ts";
 import { Client, subscribe, wsUrl } from "./support/realtime.ts";
+import { PageClient } from "./support/pages.ts";
 import { snapshot } from "../src/store/check.ts";
 import { listSnapshots } from "../src/log/snapshot-file.ts";
 import type { Nasty } from "../src/main.ts";
@@ -51,8 +52,8 @@ describe("notes through the JSON API", () => {
       assert.equal(reply.status, 200, reply.text);
       return reply.json.bookmark.data;
     };
-    assert.deepEqual([(await patch({ notes: "second\r\nline" })).notes, nasty.store.bookmarksById.get(bookmark.id)!.description], ["second\r\nline", "kept"]);
-    assert.equal((await patch({ bookmark: { title: "Edited again" } })).notes, "second\r\nline", "a change that does not name notes keeps them");
+    assert.deepEqual([(await patch({ notes: "second\r\nline\rthird" })).notes, nasty.store.bookmarksById.get(bookmark.id)!.description], ["second\nline\nthird", "kept"], "line breaks are stored as LF");
+    assert.equal((await patch({ bookmark: { title: "Edited again" } })).notes, "second\nline\nthird", "a change that does not name notes keeps them");
     assert.equal((await patch({ notes: "" })).notes, "");
     assert.equal((await patch({ notes: "back" })).notes, "back");
     assert.equal((await patch({ notes: null })).notes, "");
@@ -115,6 +116,29 @@ describe("notes through the JSON API", () => {
       await raw.close();
       await legacy.close();
     }
+  });
+});
+
+describe("notes in the add and edit forms", () => {
+  test("the add form saves notes, the edit form shows them as text and changes them, a form without the field leaves them", async () => {
+    const client = new PageClient(base);
+    await client.signUp("former");
+    const mine = await client.get("/bookmarks");
+    assert.match(mine.text, /<textarea name="notes" rows="5" maxlength="10000" placeholder="Markdown"><\/textarea>/);
+    const created = await client.post("/bookmarks", { url: "https://form-notes.example/", title: "From the form", notes: "<script>alert(1)</script>\r\n\r\n**bold**", public: "on" });
+    assert.equal(created.status, 303);
+    const [bookmark] = (await request(base, "GET", "/api/bookmarks?user=former")).json.data as { id: number; notes: string }[];
+    assert.equal(bookmark!.notes, "<script>alert(1)</script>\n\n**bold**", "saved through the same command (line breaks as LF)");
+    const edit = await client.get(`/b/${bookmark!.id}/edit`);
+    assert.match(edit.text, /<textarea name="notes"[^>]*>&lt;script&gt;alert\(1\)&lt;\/script&gt;\n\n\*\*bold\*\*<\/textarea>/, "shown escaped, as the text it is");
+    assert.equal((await client.post(`/b/${bookmark!.id}/edit`, { url: "https://form-notes.example/", title: "Renamed", tags: "", description: "", notes: "edited *notes*", public: "on" })).status, 303);
+    assert.equal(nasty.store.bookmarksById.get(bookmark!.id as never)!.notes, "edited *notes*");
+    assert.equal((await client.post(`/b/${bookmark!.id}/edit`, { url: "https://form-notes.example/", title: "Renamed again", tags: "", description: "", public: "on" })).status, 303);
+    assert.equal(nasty.store.bookmarksById.get(bookmark!.id as never)!.notes, "edited *notes*", "a form posted without the notes field leaves them");
+    const tooLong = await client.post(`/b/${bookmark!.id}/edit`, { url: "https://form-notes.example/", title: "x", notes: "n".repeat(10_001), public: "on" });
+    assert.equal(tooLong.status, 422);
+    assert.match(tooLong.text, /aria-invalid="true">n{10001}<\/textarea>/, "the form comes back with what was typed, marked invalid");
+    assert.match(tooLong.text, /is too long \(at most 10,000 characters\)/);
   });
 });
 

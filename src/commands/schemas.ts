@@ -152,10 +152,12 @@ export const Description = field<string | null>("description", (value) => {
 
 /**
  * Notes as stored: Markdown, so leading indentation means something (an indented first line is
- * code) and only blank lines before the text and whitespace after it are dropped.
+ * code) and only blank lines before the text and whitespace after it are dropped. Line breaks
+ * become LF (Markdown reads CR LF, CR and LF alike; a textarea posts CR LF, which would otherwise
+ * count two characters against the limit where the browser counted one).
  */
 export function notesText(raw: string): string {
-  return raw.replace(/^(?:[ \t]*\r?\n)+/, "").trimEnd();
+  return raw.replace(/\r\n?/g, "\n").replace(/^(?:[ \t]*\n)+/, "").trimEnd();
 }
 
 /** The owner's Markdown notes (linkding's `notes`): free text like a description, at most LIMITS.notesCharsMax characters. */
@@ -239,7 +241,7 @@ export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, Bookmark
       tags: tagList(raw.tags),
     };
     if (raw.unread === true) fields.unread = true;
-    const notes = notesText(raw.notes ?? "");
+    const notes = raw.notes ? notesText(raw.notes) : "";
     if (notes !== "") fields.notes = notes;
     if (raw.inserted_at !== undefined) fields.inserted_at = parseDate(raw.inserted_at)!;
     return fields;
