@@ -34,11 +34,15 @@ const LEASE_MS = 3000;
 const SECRET = "cluster-bench-secret-0123456789";
 const METRICS_TOKEN = "cluster-bench-metrics-0123456789";
 /** The stage histograms of src/metrics.ts (nasty_cluster_<stage>_seconds): where a create's time goes between leader and receiving node. */
-const STAGES = ["create", "append_wait", "commit", "tail_wait", "tail_read", "apply", "applied_lag"] as const;
+const STAGES = ["create", "append_wait", "commit", "tail_wait", "tail_read", "apply", "local_commit", "applied_lag"] as const;
 type Stage = (typeof STAGES)[number];
-/** Each stage's histogram name and labels; `create` is the node's whole answer to a create (201s of POST /api/bookmarks). */
+/**
+ * Each stage's histogram name and labels; `create` is the node's whole answer to a create (201s of
+ * POST /api/bookmarks), `local_commit` the part of `apply` spent committing to the node's SQLite log (fsync included).
+ */
 const STAGE_SERIES: Record<Stage, { name: string; labels: Record<string, string> }> = Object.fromEntries(STAGES.map((stage) => [
-  stage, stage === "create" ? { name: "nasty_http_request_duration_seconds", labels: { method: "post", route: "/api/bookmarks", status: "201" } } : { name: `nasty_cluster_${stage}_seconds`, labels: {} },
+  stage, stage === "create" ? { name: "nasty_http_request_duration_seconds", labels: { method: "post", route: "/api/bookmarks", status: "201" } }
+    : stage === "local_commit" ? { name: "nasty_log_commit_seconds", labels: {} } : { name: `nasty_cluster_${stage}_seconds`, labels: {} },
 ])) as Record<Stage, { name: string; labels: Record<string, string> }>;
 
 interface Node {
@@ -97,7 +101,7 @@ async function create(node: Node, token: string, number: number): Promise<number
 }
 
 /** One node's stage histograms: per stage, cumulative counts by upper bound (ms), the sum (ms) and the count. */
-type StageHistograms = Map<Stage, { bounds: number[]; cumulative: number[]; sumMs: number; count: number }>;
+type StageHistograms = Map<Stage, { bounds: number[]; cumulative: number[]; sumMs: number; count: number }> & { loopP99Ms?: number };
 
 async function stageHistograms(node: Node): Promise<StageHistograms> {
   const text = await (await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
@@ -120,6 +124,9 @@ async function stageHistograms(node: Node): Promise<StageHistograms> {
     }
     histograms.set(stage, entry);
   }
+  // prom-client's event-loop delay, measured since the previous scrape: the node's stalls during the run.
+  const loop = /^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text);
+  if (loop) histograms.loopP99Ms = Number(loop[1]) * 1000;
   return histograms;
 }
 
@@ -135,11 +142,12 @@ function stageSummary(before: StageHistograms, after: StageHistograms): Record<s
     const index = counts.findIndex((value) => value >= 0.99 * count);
     summary[stage] = { count, meanMs: (a.sumMs - b.sumMs) / count, p99AtMostMs: a.bounds[index] ?? Number.POSITIVE_INFINITY };
   }
+  if (after.loopP99Ms !== undefined) summary.loop_delay = { count: 0, meanMs: Number.NaN, p99AtMostMs: after.loopP99Ms };
   return summary;
 }
 
 function stageText(summary: ReturnType<typeof stageSummary>): string {
-  return Object.entries(summary).map(([stage, { meanMs, p99AtMostMs }]) => `${stage} ${meanMs.toFixed(1)}/≤${Number.isFinite(p99AtMostMs) ? p99AtMostMs : "∞"}`).join(", ");
+  return Object.entries(summary).map(([stage, { meanMs, p99AtMostMs }]) => (stage === "loop_delay" ? `event-loop delay p99 ${p99AtMostMs.toFixed(0)}` : `${stage} ${meanMs.toFixed(1)}/≤${Number.isFinite(p99AtMostMs) ? p99AtMostMs : "∞"}`)).join(", ");
 }
 
 function percentile(sorted: number[], p: number): number {
