@@ -70,11 +70,12 @@ markdown.renderer.rules.image = (tokens, index, options, env, renderer) => {
 /**
  * The second line: only the elements and attributes markdown-it is configured to emit above
  * survive, hrefs only with the three schemes, and every link gets the rel whatever it had.
- * Alignment styles of table cells and code-block language classes are dropped with the rest.
+ * Link titles, alignment styles of table cells and code-block language classes are dropped with
+ * the rest: attribute values are where markup-looking text would otherwise survive.
  */
 const SANITIZE: sanitizeHtml.IOptions = {
   allowedTags: ["p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h4", "h5", "h6", "hr", "s", "table", "thead", "tbody", "tr", "th", "td"],
-  allowedAttributes: { a: ["href", "rel", "title"], ol: ["start"] },
+  allowedAttributes: { a: ["href", "rel"], ol: ["start"] },
   allowedSchemes: ["http", "https", "mailto"],
   allowedSchemesByTag: {},
   allowedSchemesAppliedToAttributes: ["href"],
