@@ -92,7 +92,7 @@ export async function runMicro(timeMs: number): Promise<MicroResult[]> {
       feedStore.bookmarks({ viewer: null, limit: 50 });
     })
     .add("fragment render: HTML card (cardView + renderCard)", () => {
-      renderCard(cardView(feedStore, feedBookmarks[turn++ % feedBookmarks.length]!));
+      renderCard(cardView(feedStore, feedBookmarks[turn++ % feedBookmarks.length]!), "");
     })
     .add("event encode: JSON.stringify(payload)", () => {
       JSON.stringify(encodedEvents[turn++ % POOL]!.payload);

@@ -2,14 +2,15 @@
 import MarkdownIt from "markdown-it";
 import type { Token } from "markdown-it";
 import sanitizeHtml from "sanitize-html";
+import { LIMITS } from "../commands/schemas.ts";
 import { printable, truncate } from "../text.ts";
 import { escapeHtml } from "./escape.ts";
 
 /** What every link in notes carries: no ranking credit, no window.opener, marked as user content. */
 export const NOTES_LINK_REL = "nofollow noopener ugc";
 
-/** Rendering looks at no more than this many characters (what notes may hold; older or foreign text is cut). */
-export const NOTES_RENDERED_CHARS_MAX = 10_000;
+/** Rendering looks at no more than what notes may hold: a longer text (from a bug, or a hand-edited log) is cut. */
+export const NOTES_RENDERED_CHARS_MAX = LIMITS.notesCharsMax;
 
 /** Block nesting (quotes in lists in quotes…) markdown-it follows; deeper markers stay text. */
 const NESTING_MAX = 20;
