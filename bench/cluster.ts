@@ -155,7 +155,16 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Creates on `from` at `rate`/s for `seconds`; the time from sending each to its push on `to`'s firehose. */
-async function latency(from: Node, to: Node, token: string, rate: number, seconds: number, counter: { next: number }): Promise<number[]> {
+interface LatencyRun {
+  /** Create sent → push on `to`, sorted (ms). */
+  sorted: number[];
+  /** Create sent → its 201 from `from`, sorted (ms): A answers once it applied the write itself. */
+  acks: number[];
+  /** Creates actually sent per second (the sending loop falls behind on a starved machine). */
+  sentPerSecond: number;
+}
+
+async function latency(from: Node, to: Node, token: string, rate: number, seconds: number, counter: { next: number }): Promise<LatencyRun> {
   const socket = new WebSocket(`${to.url.replace(/^http/, "ws")}/ws`);
   await new Promise((resolve, reject) => (socket.once("open", resolve), socket.once("error", reject)));
   const sentAt = new Map<string, number>();
@@ -170,18 +179,21 @@ async function latency(from: Node, to: Node, token: string, rate: number, second
   const total = Math.max(1, Math.round(rate * seconds));
   const started = performance.now();
   const pending: Promise<number>[] = [];
+  const acks: number[] = [];
   for (let index = 0; index < total; index += 1) {
     const due = started + (index * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const number = (counter.next += 1);
-    sentAt.set(`https://bench.example/${number}`, performance.now());
-    pending.push(create(from, token, number));
+    const sent = performance.now();
+    sentAt.set(`https://bench.example/${number}`, sent);
+    pending.push(create(from, token, number).then((status) => (acks.push(performance.now() - sent), status)));
   }
+  const sentPerSecond = total / ((performance.now() - started) / 1000);
   await Promise.all(pending);
   await until("every push", async () => latencies.length >= total, 10_000).catch(() => {});
   socket.close();
-  return latencies.sort((a, b) => a - b);
+  return { sorted: latencies.sort((a, b) => a - b), acks: acks.sort((a, b) => a - b), sentPerSecond };
 }
 
 /** Durable creates per second through `node` with `writers` requests in flight. */
@@ -333,15 +345,15 @@ export async function clusterFigures(plan: ClusterPlan, say: (line: string) => v
       say(`cluster: latency at ${rate} creates/s`);
       const watched = [followers[0]!, leader, followers[1]!];
       const before = await Promise.all(watched.map(stageHistograms));
-      const sorted = await latency(followers[0]!, followers[1]!, token, rate, plan.rateSeconds, counter);
+      const { sorted, acks, sentPerSecond } = await latency(followers[0]!, followers[1]!, token, rate, plan.rateSeconds, counter);
       const after = await Promise.all(watched.map(stageHistograms));
       const [sender, lead, receiver] = watched.map((_, index) => stageSummary(before[index]!, after[index]!));
       const stages = { sender: sender!, leader: lead!, receiver: receiver! };
       for (const [label, p] of [["p50", 0.5], ["p99", 0.99]] as const) {
         figures.push(judge({
           id: `cluster-latency-${rate}-${label}`, name: `cluster: create on node A → push on node C, ${rate}/s, ${label}`, unit: "ms", value: percentile(sorted, p),
-          ceiling: null, ceilingName: null, ratio: null, target: LATENCY_TARGET, note: `${sorted.length} pushes; A and C are followers, so each create is forwarded to the leader; stages mean/p99 ms: A ${stageText(stages.sender)}; leader ${stageText(stages.leader)}; C ${stageText(stages.receiver)}`,
-          details: { rate, samples: sorted.length, stages },
+          ceiling: null, ceilingName: null, ratio: null, target: LATENCY_TARGET, note: `${sorted.length} pushes, ${sentPerSecond.toFixed(0)} creates/s sent; A and C are followers, so each create is forwarded to the leader; A's 201 p50 ${percentile(acks, 0.5).toFixed(0)} ms, p99 ${percentile(acks, 0.99).toFixed(0)} ms; stages mean/p99 ms: A ${stageText(stages.sender)}; leader ${stageText(stages.leader)}; C ${stageText(stages.receiver)}`,
+          details: { rate, samples: sorted.length, sentPerSecond, ackP50Ms: percentile(acks, 0.5), ackP99Ms: percentile(acks, 0.99), stages },
         }));
       }
     }

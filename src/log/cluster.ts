@@ -114,8 +114,9 @@ function eventOf(row: LogRow): LoggedEvent {
  * applies everything up to it, and only then appends. Appends are group-committed with one
  * transaction in flight: it checks the epoch row (FOR SHARE, so a new leader's bump waits for it
  * and every later append of the old leader sees the new epoch and fails), inserts the dense seqs,
- * writes the relational tables and notifies the head seq. An append resolves after that commit
- * and after this node applied it. Any failure steps down: a commit whose outcome is unknown
+ * writes the relational tables and notifies the head seq, its statements pipelined. An append
+ * resolves after that commit and after this node applied it; the next transaction may begin while
+ * this node still applies the last (APPLIES_IN_FLIGHT_MAX). Any failure steps down: a commit whose outcome is unknown
  * must be read back from the log before anyone decides again.
  *
  * Following (every node, the leader too): on each notification, each (re)connect of the listening
