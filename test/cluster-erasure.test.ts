@@ -6,9 +6,10 @@ import path from "node:path";
 import crypto from "node:crypto";
 import type { Sql } from "postgres";
 import { createBookmark, request, tempDir } from "./support/server.ts";
-import { converged, eventually, freshDatabase, leaderOf, ready, startCluster, startNode, type ClusterNode } from "./support/cluster.ts";
+import { converged, eventually, freshDatabase, leaderOf, PostgresPath, ready, startCluster, startNode, type ClusterNode } from "./support/cluster.ts";
 import { eraseSomeOver, findInFiles, KEPT, MARKERS } from "./support/erasure.ts";
 import { runCli } from "./support/cli.ts";
+import { sleep } from "./support/realtime.ts";
 import { migrate, readMigrations } from "../src/log/migrate.ts";
 import { currentSharedSnapshot, CutRefused, cutLog, dropUnusedSnapshot, installSharedSnapshot, SNAPSHOT_PIECE_BYTES, storeSharedSnapshot } from "../src/log/cluster-snapshots.ts";
 import { SNAPSHOT_HEADER_LENGTH } from "../src/log/snapshot-file.ts";
@@ -35,17 +36,48 @@ async function foundInRows(sql: Sql, needles: readonly string[]): Promise<string
   return [...found].sort();
 }
 
+/**
+ * Which of `needles` occur in which page of `tables`, their indexes and TOAST tables (pageinspect's
+ * raw pages): dead tuples, and bytes a plain VACUUM leaves in a page's free space, show here, not in rows.
+ */
+async function foundInPages(sql: Sql, tables: readonly string[], needles: readonly string[]): Promise<string[]> {
+  await sql`CREATE EXTENSION IF NOT EXISTS pageinspect`;
+  const relations = await sql<{ name: string; pages: string }[]>`
+    WITH heap AS (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = ANY(${tables as string[]})),
+      toast AS (SELECT reltoastrelid AS oid FROM pg_class WHERE oid IN (SELECT oid FROM heap) AND reltoastrelid <> 0),
+      tables AS (SELECT oid FROM heap UNION SELECT oid FROM toast)
+    SELECT format('%I.%I', n.nspname, c.relname) AS name, pg_relation_size(c.oid) / current_setting('block_size')::int AS pages
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid IN (SELECT oid FROM tables) OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM tables))`;
+  assert.ok(relations.some((relation) => relation.name.startsWith("pg_toast.")), "TOAST tables are searched too");
+  const found = new Set<string>();
+  for (const relation of relations) {
+    for (let block = 0; block < Number(relation.pages); block += 1) {
+      const [page] = await sql<{ bytes: Buffer }[]>`SELECT get_raw_page(${relation.name}, ${block}) AS bytes`;
+      for (const needle of needles) if (page!.bytes.includes(Buffer.from(needle, "utf8"))) found.add(`${needle} in ${relation.name}`);
+    }
+  }
+  return [...found].sort();
+}
+
 describe("cluster mode erasure", () => {
-  test("after the leader's snapshot, deleted things are in no Postgres row and no file of any node; a node away meanwhile and a node added later load the shared snapshot and agree", async () => {
-    const { db, nodes } = await startCluster(3, cleanups);
-    const [first, second, away] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  test("after the leader's snapshot, deleted things are in no Postgres row and no file of any node; a node cut off meanwhile stops, and started again, like a node added later, loads the shared snapshot and agrees", async () => {
+    const { db, nodes } = await startCluster(2, cleanups);
+    const [first, second] = nodes as [ClusterNode, ClusterNode];
+    // Node 3 reaches Postgres through a path the test cuts.
+    const base = new URL(db.url);
+    const pathToPostgres = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
+    await pathToPostgres.listen();
+    cleanups.push(() => pathToPostgres.close());
+    const away = await startNode({ databaseUrl: pathToPostgres.url(db.url), nodeId: 3 });
+    nodes.push(away);
+    await ready(away);
     await leaderOf(nodes);
-    // Node 3 has every marker in its log, then stops before anything is deleted.
+    // Node 3 has every marker in its log, then loses Postgres before anything is deleted.
     const { keptId, alice: token } = await eraseSomeOver([first.url, second.url], async () => {
       await converged(nodes);
-      assert.equal(findInFiles(away.dataDir, MARKERS).length, MARKERS.length, "the stopped node's log holds every marker");
-      away.child.kill("SIGKILL");
-      await away.exited;
+      assert.equal(findInFiles(away.dataDir, MARKERS).length, MARKERS.length, "the cut-off node's log holds every marker");
+      await pathToPostgres.cut();
     });
     const running = [first, second];
     const leader = await leaderOf(running);
@@ -63,6 +95,11 @@ describe("cluster mode erasure", () => {
     assert.equal(Number(start!.rows), Number(start!.last) - shared.seq + 1, "and is dense from there");
 
     assert.deepEqual(await foundInRows(db.sql, MARKERS), [], "no row of any table holds a deleted thing");
+    // The cluster's own tables were rewritten (VACUUM FULL): not even their pages' free space holds a deleted thing.
+    const clusterTables = ["log", "cluster_requests", "cluster_snapshots", "cluster_snapshot_pieces"];
+    assert.deepEqual(await foundInPages(db.sql, clusterTables, MARKERS), [], "no page of the log, the request ids or the shared snapshot (their indexes and TOAST tables) holds a deleted thing");
+    const keptInPages = await foundInPages(db.sql, clusterTables, [KEPT]);
+    assert.ok(keptInPages.some((line) => /cluster_snapshot_pieces|pg_toast/.test(line)), `the page search finds what stays, in the shared snapshot's pages (${keptInPages.join(", ")})`);
     const kept = await foundInRows(db.sql, [KEPT]);
     assert.ok(kept.includes(`${KEPT} in bookmarks`) && kept.includes(`${KEPT} in cluster_snapshot_pieces`), `what stays is in its table and the shared snapshot (${kept.join(", ")})`);
     for (const node of running) {
@@ -72,7 +109,10 @@ describe("cluster mode erasure", () => {
       assert.ok(findInFiles(node.dataDir, [KEPT]).length > 0, `node ${node.nodeId} still has what stays`);
     }
 
-    // Node 3 comes back on its data directory, behind the log's start: it loads the shared snapshot and drops its own past.
+    // Node 3 reaches Postgres again, behind the log's start: it stops, saying why; started again it loads the shared snapshot and drops its own past.
+    await pathToPostgres.restore();
+    assert.deepEqual(await Promise.race([away.exited, sleep(60_000).then(() => "still running")]), { code: 3, signal: null }, away.output());
+    assert.match(away.output(), new RegExp(`the log now starts at seq ${shared.seq} .*restart it and it loads that snapshot`));
     const back = await startNode({ databaseUrl: db.url, nodeId: 3, dataDir: away.dataDir });
     nodes[2] = back;
     await ready(back);
@@ -116,7 +156,7 @@ describe("cluster mode erasure", () => {
     assert.equal(await currentSharedSnapshot(db.sql), null, "and made nothing current");
     // It then drops what it stored (a snapshot never made current would outlive later cuts); the new leader stores its own.
     await dropUnusedSnapshot(db.sql, 10);
-    assert.deepEqual(await db.sql`SELECT seq FROM cluster_snapshot_pieces`, []);
+    assert.equal((await db.sql`SELECT seq FROM cluster_snapshot_pieces`).length, 0);
     await storeSharedSnapshot(db.sql, file, 10, 2, 2);
 
     const cut = await cutLog(db.sql, 10, 2);

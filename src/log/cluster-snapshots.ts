@@ -13,11 +13,18 @@ import { describeError, postgresClient, redactUrl } from "./postgres.ts";
 export const SNAPSHOT_PIECE_BYTES = 16 * 1024 * 1024;
 
 /**
- * The tables a cut leaves dead tuples in (the log, the request ids, the old snapshot) and those the
- * deletions before it did (the relational mirror): a plain VACUUM prunes them, so the bytes of what
- * was deleted are no longer kept in a table's pages for a row (see docs/deploy.md, erasure).
+ * The tables a cut leaves dead tuples in: the log, the request ids, the old snapshot. A plain
+ * VACUUM prunes dead tuples but leaves their bytes in the freed space of each page (measured with
+ * pageinspect), so these are rewritten with VACUUM FULL: small right after a cut (the log from the
+ * snapshot on, one snapshot), the old files go.
  */
-const VACUUMED = ["log", "cluster_requests", "cluster_snapshots", "cluster_snapshot_pieces", "users", "tokens", "bookmarks", "bookmark_tags", "tags", "comments", "invites"];
+const REWRITTEN = ["log", "cluster_requests", "cluster_snapshots", "cluster_snapshot_pieces"];
+/**
+ * The relational mirror, where deletions leave dead tuples as they happen: a plain VACUUM (no lock
+ * the appends wait for), so the rows' space is pruned and reused; rewriting these large tables on
+ * every cut would hold every append for as long (see docs/deploy.md, erasure).
+ */
+const VACUUMED = ["users", "tokens", "bookmarks", "bookmark_tags", "tags", "comments", "invites", "settings"];
 
 export interface SharedSnapshot {
   seq: number;
@@ -116,10 +123,11 @@ export async function dropUnusedSnapshot(sql: Sql, seq: number): Promise<void> {
 }
 
 /**
- * A plain VACUUM (outside any transaction) of the tables a cut and the deletions before it left
- * dead tuples in: until vacuumed, a deleted row's bytes stay in its table's pages.
+ * After a cut, outside any transaction: VACUUM FULL of the cluster's own tables (appends and tails
+ * wait for it: they are small then), a plain VACUUM of the relational ones.
  */
 export async function vacuumAfterCut(sql: Sql): Promise<void> {
+  await sql.unsafe(`VACUUM FULL ${REWRITTEN.join(", ")}`);
   await sql.unsafe(`VACUUM ${VACUUMED.join(", ")}`);
 }
 
