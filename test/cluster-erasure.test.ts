@@ -6,7 +6,7 @@ import path from "node:path";
 import crypto from "node:crypto";
 import type { Sql } from "postgres";
 import { createBookmark, request, tempDir } from "./support/server.ts";
-import { converged, eventually, freshDatabase, leaderOf, PostgresPath, ready, startCluster, startNode, type ClusterNode } from "./support/cluster.ts";
+import { clusterStatus, converged, eventually, freshDatabase, leaderOf, PostgresPath, ready, startCluster, startNode, type ClusterNode } from "./support/cluster.ts";
 import { eraseSomeOver, findInFiles, KEPT, MARKERS } from "./support/erasure.ts";
 import { runCli } from "./support/cli.ts";
 import { sleep } from "./support/realtime.ts";
@@ -61,7 +61,7 @@ async function foundInPages(sql: Sql, tables: readonly string[], needles: readon
 }
 
 describe("cluster mode erasure", () => {
-  test("after the leader's snapshot, deleted things are in no Postgres row and no file of any node; a node cut off meanwhile stops, and started again, like a node added later, loads the shared snapshot and agrees", async () => {
+  test("after the leader's snapshot, deleted things are in no Postgres row and no file of any node; a node cut off meanwhile stops, and started again, like a node added later, loads the shared snapshot and agrees", async (t) => {
     const { db, nodes } = await startCluster(2, cleanups);
     const [first, second] = nodes as [ClusterNode, ClusterNode];
     // Node 3 reaches Postgres through a path the test cuts.
@@ -90,6 +90,10 @@ describe("cluster mode erasure", () => {
     const shared = await currentSharedSnapshot(db.sql);
     assert.ok(shared, `the leader shared its snapshot and cut the log:\n${leader.output().split("\n").filter((line) => /snapshot|cut/.test(line)).join("\n")}`);
     assert.match(leader.output(), new RegExp(`shared the snapshot of seq ${shared.seq} through Postgres`));
+    const status = await clusterStatus(leader);
+    assert.equal(status.log_start_seq, shared.seq);
+    assert.ok(status.last_cut && status.last_cut.seq === shared.seq && status.last_cut.log_rows === shared.seq - 1 && status.last_cut_error === null, JSON.stringify(status));
+    t.diagnostic(`cut at seq ${shared.seq}: ${status.last_cut.log_rows} log rows, ${shared.bytes} bytes of snapshot, ${status.last_cut.ms} ms with the VACUUMs`);
     const [start] = await db.sql<{ first: string; rows: string; last: string }[]>`SELECT min(seq) AS first, count(*) AS rows, max(seq) AS last FROM log`;
     assert.equal(Number(start!.first), shared.seq, "the log starts at the shared snapshot's seq");
     assert.equal(Number(start!.rows), Number(start!.last) - shared.seq + 1, "and is dense from there");

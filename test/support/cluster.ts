@@ -140,6 +140,9 @@ export interface ClusterStatus {
   lag_events: number;
   caught_up: boolean;
   store_digest: string | null;
+  log_start_seq: number;
+  last_cut: { seq: number; log_rows: number; ms: number } | null;
+  last_cut_error: string | null;
 }
 
 export async function clusterStatus(node: ClusterNode): Promise<ClusterStatus> {
