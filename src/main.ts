@@ -217,7 +217,8 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     ? new ClusterLog({
         url: config.databaseUrl, nodeId: config.nodeId, nodeUrl: config.clusterUrl, local: log, leaseMs: config.clusterLeaseMs, tailMs: config.clusterTailMs,
         queueEventsMax: config.logQueueEventsMax, say, warn: (line) => logger.warn(line),
-        onLogCut: () => void snapshotter.takeInBackground(),
+        // After one in progress (which may stand for less than the cut), so the files behind the cut go.
+        onLogCut: () => void snapshotter.takeFresh().catch(() => {}),
         onFatal: (error) => {
           logger.fatal({ err: error }, "cluster mode: stopping this node");
           process.exit(3);

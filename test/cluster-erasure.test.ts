@@ -87,6 +87,7 @@ describe("cluster mode erasure", () => {
 
     const compacted = await runCli(leader.dataDir, ["compact"]);
     assert.equal(compacted.status, 0, compacted.stderr);
+    assert.match(compacted.stdout, /cluster: run on the leader, this snapshot was shared through Postgres/);
     const shared = await currentSharedSnapshot(db.sql);
     assert.ok(shared, `the leader shared its snapshot and cut the log:\n${leader.output().split("\n").filter((line) => /snapshot|cut/.test(line)).join("\n")}`);
     assert.match(leader.output(), new RegExp(`shared the snapshot of seq ${shared.seq} through Postgres`));
