@@ -12,7 +12,7 @@ import { runCli } from "./support/cli.ts";
 import { sleep } from "./support/realtime.ts";
 import { migrate, readMigrations } from "../src/log/migrate.ts";
 import { currentSharedSnapshot, CutRefused, cutLog, dropUnusedSnapshot, installSharedSnapshot, SNAPSHOT_PIECE_BYTES, storeSharedSnapshot } from "../src/log/cluster-snapshots.ts";
-import { SNAPSHOT_HEADER_LENGTH } from "../src/log/snapshot-file.ts";
+import { SNAPSHOT_FORMAT_VERSION, SNAPSHOT_HEADER_LENGTH } from "../src/log/snapshot-file.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -142,11 +142,11 @@ describe("cluster mode erasure", () => {
     await migrate(db.sql, readMigrations());
     await db.sql`UPDATE cluster_leader SET epoch = 1, node = 1 WHERE id = 1`;
     for (let seq = 1; seq <= 10; seq += 1) await db.sql`INSERT INTO log (seq, epoch, type, v, ts, node, payload) VALUES (${seq}, 1, 'user.created', 1, ${Date.now()}, 1, '{}')`;
-    // A snapshot file of a bit more than one piece: a version 3 header (seq 10, another data directory), then bytes.
+    // A snapshot file of a bit more than one piece: a header of this build's version (seq 10, another data directory), then bytes.
     const dir = tempDir();
     const file = path.join(dir, "shared.nasty");
     const header = Buffer.alloc(SNAPSHOT_HEADER_LENGTH, " ");
-    header.write(JSON.stringify({ format: "nasty-snapshot", version: 3, seq: 10, data_dir_id: "the-leaders-dir", created_at: 0, sections: [] }));
+    header.write(JSON.stringify({ format: "nasty-snapshot", version: SNAPSHOT_FORMAT_VERSION, seq: 10, data_dir_id: "the-leaders-dir", created_at: 0, sections: [] }));
     header[SNAPSHOT_HEADER_LENGTH - 1] = 0x0a;
     const body = crypto.randomBytes(SNAPSHOT_PIECE_BYTES + 1000);
     fs.writeFileSync(file, Buffer.concat([header, body]));

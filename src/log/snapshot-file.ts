@@ -205,8 +205,9 @@ function encodeHeader(header: SnapshotHeader): Buffer {
   return headerBuffer;
 }
 
-/** A snapshot's header is its first this many bytes (format version 3). */
+/** A snapshot's header is its first this many bytes (format versions 3 on), and the version this build writes. */
 export const SNAPSHOT_HEADER_LENGTH = SNAPSHOT_HEADER_BYTES;
+export const SNAPSHOT_FORMAT_VERSION = FORMAT_VERSION;
 
 /**
  * Cluster mode: the header of another node's snapshot (its first SNAPSHOT_HEADER_LENGTH bytes),
@@ -215,7 +216,7 @@ export const SNAPSHOT_HEADER_LENGTH = SNAPSHOT_HEADER_BYTES;
  */
 export function adoptSnapshotHeader(bytes: Buffer, seq: number, dataDirId: string): Buffer {
   const header = readHeaderText(`the cluster's snapshot of seq ${seq}`, bytes);
-  if (header.version !== FORMAT_VERSION || bytes.length !== SNAPSHOT_HEADER_BYTES) throw new SnapshotError(`the cluster's snapshot of seq ${seq} is format version ${header.version}; this build shares version ${FORMAT_VERSION}`);
+  if (!HEADER_VERSIONS_READ.includes(header.version) || bytes.length !== SNAPSHOT_HEADER_BYTES) throw new SnapshotError(`the cluster's snapshot of seq ${seq} is format version ${header.version}; this build loads versions ${HEADER_VERSIONS_READ.join(" and ")} from the cluster`);
   const full = header as SnapshotHeader;
   if (full.seq !== seq) throw new SnapshotError(`the cluster's snapshot said to be of seq ${seq} stands for seq ${full.seq}`);
   return encodeHeader({ ...full, data_dir_id: dataDirId });

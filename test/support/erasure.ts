@@ -59,6 +59,7 @@ export async function eraseSomeOver(urls: readonly string[], between: () => Prom
   const bob = await signUp(next(), "bob");
   const kept = await createBookmark(next(), alice, { title: KEPT, url: "https://kept.example" });
   const doomed = await createBookmark(next(), bob, { title: MARKERS[0], url: "https://doomed.example", description: MARKERS[0] });
+  assert.equal((await request(next(), "PATCH", `/api/bookmarks/${doomed.id}`, { token: bob, body: { notes: `# ${MARKERS[6]}\n\nthe deleted bookmark's notes` } })).status, 200);
   const discussed = await createBookmark(next(), alice, { title: "discussed", url: "https://discussed.example" });
   assert.equal((await request(next(), "POST", `/api/bookmarks/${discussed.id}/comments`, { token: bob, body: { body: MARKERS[1] } })).status, 201);
   const account = await signUp(next(), MARKERS[2]!);
