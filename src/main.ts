@@ -10,6 +10,7 @@ import { SqliteLog } from "./log/sqlite.ts";
 import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
 import { PostgresFlusher } from "./log/postgres.ts";
 import { ClusterLog } from "./log/cluster.ts";
+import { joinFromSharedSnapshot } from "./log/cluster-snapshots.ts";
 import { ClusterRouting, routeWritesThrough } from "./http/forward.ts";
 import { registerClusterWrites } from "./http/cluster-writes.ts";
 import { DataDirError, restoreState, Snapshotter, type Restored } from "./log/snapshots.ts";
@@ -171,6 +172,10 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // The search index read from the snapshot follows the log tail; without one it is built after the replay.
   let loadedSearch: SearchIndex | null = null;
   try {
+    // Cluster mode: a node whose log ends before the cluster's log starts (cut behind a shared snapshot) starts from that snapshot.
+    if (config.cluster) {
+      await joinFromSharedSnapshot({ url: config.databaseUrl, nodeId: config.nodeId, dataDir: config.dataDir, log, waitMs: Math.max(10_000, config.clusterLeaseMs * 5), say, warn: (line) => logger.warn(line) });
+    }
     restored = await restoreState({
       dataDir: config.dataDir, log, nodeId: config.nodeId, warn: (line) => logger.warn(line),
       replay: (visit, afterSeq) => log.replayYielding(visit, REPLAY_SLICE_MS, (events) => (replayProgress = events), afterSeq),
@@ -201,6 +206,8 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
       // With a Postgres flush, the log keeps what Postgres does not have yet (in cluster mode Postgres had it first).
       keepAfter: () => (config.databaseUrl && !config.cluster ? (flusher?.status().flushed_seq ?? 0) : null),
       job: SNAPSHOT_JOB, sections: () => searchSections(search),
+      // Cluster mode: the leader shares each snapshot through Postgres and cuts the cluster's log behind it.
+      afterSnapshot: (written) => cluster?.shareSnapshot(written) ?? Promise.resolve(),
       say, warn,
     },
     restored,
@@ -209,10 +216,12 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   snapshotter.start();
 
   // Cluster mode: writes append to the cluster's log in Postgres (on the leader); every node folds it through its own log.
-  const cluster = config.cluster
+  const cluster: ClusterLog | null = config.cluster
     ? new ClusterLog({
         url: config.databaseUrl, nodeId: config.nodeId, nodeUrl: config.clusterUrl, local: log, leaseMs: config.clusterLeaseMs, tailMs: config.clusterTailMs,
         queueEventsMax: config.logQueueEventsMax, say, warn: (line) => logger.warn(line),
+        // After one in progress (which may stand for less than the cut), so the files behind the cut go.
+        onLogCut: () => void snapshotter.takeFresh().catch(() => {}),
         onFatal: (error) => {
           logger.fatal({ err: error }, "cluster mode: stopping this node");
           process.exit(3);

@@ -3,7 +3,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Client, subscribe } from "./support/realtime.ts";
 import { createBookmark, request, signUp, tempDir } from "./support/server.ts";
-import { clusterStatus, converged, freshDatabase, leaderOf, ready, startNode, stopNodes, eventually, PostgresPath, SECRET, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
+import { clusterStatus, converged, freshDatabase, leaderOf, ready, startCluster, startNode, stopNodes, eventually, PostgresPath, SECRET, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
 import { sleep } from "./support/realtime.ts";
 import { spawnServer } from "./support/child-server.ts";
 import { loadConfig, ConfigError } from "../src/config.ts";
@@ -13,16 +13,8 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
 });
 
-async function cluster(count: number): Promise<{ db: TestDatabase; nodes: ClusterNode[] }> {
-  const db = await freshDatabase();
-  const nodes: ClusterNode[] = [];
-  cleanups.push(async () => {
-    await stopNodes(nodes);
-    await db.drop();
-  });
-  for (let index = 0; index < count; index += 1) nodes.push(await startNode({ databaseUrl: db.url, nodeId: index + 1 }));
-  for (const node of nodes) await ready(node);
-  return { db, nodes };
+function cluster(count: number): Promise<{ db: TestDatabase; nodes: ClusterNode[] }> {
+  return startCluster(count, cleanups);
 }
 
 /** A fresh database and a cuttable path to it (PostgresPath), both dropped after the suite; nodes pushed onto `nodes` are stopped first. */

@@ -143,7 +143,8 @@ async function compact(context: StateContext): Promise<void> {
   const status = context.snapshots.status();
   const after = context.log.stats();
   context.io.out(`snapshot ${status.last_file ?? "(none: the log is empty)"} at seq ${status.last_seq}; log rows ${before.events} -> ${after.events}, compacted through seq ${after.compactedThrough}`);
-  if (context.config.databaseUrl) context.io.out("Postgres: the flush removes the compacted events there once it has them");
+  if (context.config.cluster) context.io.out("cluster: run on the leader, this snapshot was shared through Postgres and the cluster's log cut behind it (GET /api/status: cluster.last_cut); on a follower it compacts this data directory only");
+  else if (context.config.databaseUrl) context.io.out("Postgres: the flush removes the compacted events there once it has them");
 }
 
 async function userAdmin(context: StateContext, args: string[]): Promise<void> {

@@ -11,6 +11,8 @@ import type { SqliteLog } from "./sqlite.ts";
 import { foldEvents, writeChanges } from "./flush-batch.ts";
 import { migrate, readMigrations } from "./migrate.ts";
 import { describeError, postgresClient, redactUrl } from "./postgres.ts";
+import { CutRefused, cutLog, dropUnusedSnapshot, storeSharedSnapshot, vacuumAfterCut } from "./cluster-snapshots.ts";
+import type { WrittenSnapshot } from "./snapshot-file.ts";
 
 /**
  * The request id of the forwarded write being served (http/forward.ts sets it): the leader records
@@ -63,6 +65,11 @@ export interface ClusterStatus {
   lag_events: number;
   caught_up: boolean;
   last_error: string | null;
+  /** The log's first row: the seq of the snapshot it was last cut behind (0: never cut). */
+  log_start_seq: number;
+  /** The last cut this node made as leader, or why its last attempt failed. */
+  last_cut: { seq: number; log_rows: number; ms: number } | null;
+  last_cut_error: string | null;
 }
 
 export interface ClusterOptions {
@@ -79,6 +86,11 @@ export interface ClusterOptions {
   warn: (line: string) => void;
   /** A broken invariant (a hole in seq, the local log refusing a committed event): the node must stop. */
   onFatal: (error: Error) => void;
+  /**
+   * A follower applied the seq the leader cut the log behind: it takes its own snapshot, so what
+   * was deleted leaves this node's data directory too.
+   */
+  onLogCut?: (seq: number) => void;
 }
 
 interface Waiter {
@@ -160,6 +172,11 @@ export class ClusterLog implements EventLog {
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => Promise<void>)[] = [];
   private readonly stepMs: number;
+  /** The seq the log starts at (the current shared snapshot's), as last read; and whether this follower still owes a snapshot behind it. */
+  private logStart = 0;
+  private cutPending = false;
+  private lastCut: ClusterStatus["last_cut"] = null;
+  private lastCutError: string | null = null;
   /** Longest an append (or any Postgres step) may take before it fails: a forwarder waits longer than this for the leader's answer. */
   get appendMsMax(): number {
     return this.stepMs;
@@ -319,6 +336,7 @@ export class ClusterLog implements EventLog {
     const lastSeq = local.lastSeq;
     if (lastSeq === 0) return;
     const [row] = await this.sql<{ type: string; ts: string; node: number }[]>`SELECT type, ts, node FROM log WHERE seq = ${lastSeq}`;
+    if (!row) await this.checkNotBehindCut(lastSeq);
     const [mine] = local.readAfter(lastSeq - 1, 1);
     const differs = !row || (mine !== undefined && mine.seq === lastSeq && (mine.type !== row.type || mine.ts !== Number(row.ts) || mine.node !== row.node));
     if (differs) {
@@ -333,6 +351,7 @@ export class ClusterLog implements EventLog {
     return {
       role: this.role, node_id: this.options.nodeId, epoch: this.epoch, leader: this.leader,
       applied_seq: applied, head_seq: head, lag_events: head - applied, caught_up: this.caughtUp, last_error: this.nodeIdLost ?? this.lastError,
+      log_start_seq: this.logStart, last_cut: this.lastCut, last_cut_error: this.lastCutError,
     };
   }
 
@@ -435,6 +454,7 @@ export class ClusterLog implements EventLog {
       const rows = await withTimeout(this.sql<LogRow[]>`SELECT seq, type, v, ts, node, payload FROM log WHERE seq > ${this.offeredSeq} ORDER BY seq LIMIT ${TAIL_BATCH_EVENTS}`, this.stepMs, "a tail read");
       clusterStage("tail_read", performance.now() - readMs);
       if (rows.length === 0) break;
+      if (Number(rows[0]!.seq) > this.offeredSeq + 1) await this.checkNotBehindCut(this.offeredSeq);
       await this.offer(rows.map(eventOf));
       if (rows.length < TAIL_BATCH_EVENTS) break;
     }
@@ -444,11 +464,13 @@ export class ClusterLog implements EventLog {
   }
 
   private async readLeader(): Promise<void> {
-    const [row] = await withTimeout(this.sql<{ epoch: string; node: number | null; url: string | null; head: string }[]>`
-      SELECT epoch, node, url, (SELECT coalesce(max(seq), 0) FROM log) AS head FROM cluster_leader WHERE id = 1`, this.stepMs, "the leader row");
+    const [row] = await withTimeout(this.sql<{ epoch: string; node: number | null; url: string | null; head: string; start: string }[]>`
+      SELECT epoch, node, url, (SELECT coalesce(max(seq), 0) FROM log) AS head, (SELECT coalesce(max(seq), 0) FROM cluster_snapshots WHERE current) AS start
+      FROM cluster_leader WHERE id = 1`, this.stepMs, "the leader row");
     if (!row) return;
     const epoch = Number(row.epoch);
-    this.headSeq = Math.max(this.headSeq, Number(row.head));
+    this.headSeq = Math.max(this.headSeq, Number(row.head), Number(row.start));
+    this.noteLogStart(Number(row.start));
     if (this.role !== "candidate") this.leader = { epoch, node: row.node, url: row.url };
     if (this.role === "leader" && epoch !== this.epoch) this.stepDown(`node ${row.node} took the lead at epoch ${epoch}`);
   }
@@ -482,7 +504,64 @@ export class ClusterLog implements EventLog {
     );
   }
 
+  /** A follower that applied the seq the log was cut behind takes its own snapshot (the leader took its own before it cut). */
+  private noteLogStart(start: number): void {
+    if (start > this.logStart) {
+      this.logStart = start;
+      this.cutPending = this.role !== "leader";
+    }
+    if (this.cutPending && this.options.local.lastSeq >= this.logStart) {
+      this.cutPending = false;
+      this.options.onLogCut?.(this.logStart);
+    }
+  }
+
+  /**
+   * The log holds nothing right after `appliedSeq`: if it was cut behind a snapshot past it, this
+   * node was away too long to follow the log and stops, saying so (at its next start it loads the
+   * cluster's snapshot); otherwise it is a hole, which offer() reports.
+   */
+  private async checkNotBehindCut(appliedSeq: number): Promise<void> {
+    const [row] = await withTimeout(this.sql<{ start: string }[]>`SELECT coalesce(max(seq), 0) AS start FROM cluster_snapshots WHERE current`, this.stepMs, "the log's start");
+    const start = Number(row?.start ?? 0);
+    if (start > appliedSeq + 1) {
+      this.fatal(`this node applied the cluster's log up to seq ${appliedSeq}, but the log now starts at seq ${start} (cut behind the cluster's snapshot of that seq while this node was away): restart it and it loads that snapshot, then follows the log from there`);
+    }
+  }
+
+  /**
+   * Leader only: shares the snapshot just written (and compacted behind) through Postgres and cuts
+   * the log behind it (cluster-snapshots.ts: stored without blocking appends, then made current and
+   * the rows before it deleted in one transaction that checks this node's epoch), then VACUUMs.
+   * On its own connection, so the tail and the appends are not held up by a large snapshot.
+   */
+  async shareSnapshot(written: WrittenSnapshot): Promise<void> {
+    if (this.role !== "leader" || this.closed || written.seq <= this.logStart) return;
+    const epoch = this.epoch;
+    const started = performance.now();
+    const sql = postgresClient(this.options.url, { max: 1, timeoutMs: this.stepMs, applicationName: `nasty-snapshot-node-${this.options.nodeId}` });
+    try {
+      const shared = await storeSharedSnapshot(sql, written.file, written.seq, epoch, this.options.nodeId);
+      const cut = await cutLog(sql, written.seq, epoch);
+      if (cut === null) return;
+      this.logStart = Math.max(this.logStart, written.seq);
+      await vacuumAfterCut(sql);
+      const ms = Math.round(performance.now() - started);
+      this.lastCut = { seq: written.seq, log_rows: cut.logRows, ms };
+      this.lastCutError = null;
+      this.options.say(`shared the snapshot of seq ${written.seq} through Postgres (${(shared.bytes / 1048576).toFixed(1)} MiB) and cut the log behind it: ${cut.logRows} log rows, ${cut.requests} request ids and ${cut.snapshots} older snapshots deleted, vacuumed, in ${ms} ms`);
+    } catch (error) {
+      this.lastCutError = `${error instanceof CutRefused ? "refused" : "failed"} at seq ${written.seq}: ${describeError(error)}`;
+      this.options.warn(`sharing the snapshot of seq ${written.seq} and cutting the log ${this.lastCutError}`);
+      // A stored snapshot that did not become current would keep what it holds past later cuts: it goes now.
+      await dropUnusedSnapshot(sql, written.seq).catch(() => {});
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
+    }
+  }
+
   private settleApplied(): void {
+    this.noteLogStart(this.logStart);
     const applied = this.options.local.lastSeq;
     const still: typeof this.appliedWaiters = [];
     for (const waiter of this.appliedWaiters) {
@@ -553,7 +632,9 @@ export class ClusterLog implements EventLog {
       UPDATE cluster_leader SET epoch = epoch + 1, node = ${this.options.nodeId}, url = ${this.options.nodeUrl}, since = now() WHERE id = 1 RETURNING epoch`, this.stepMs, "the epoch bump");
     if (!bumped) throw new Error("the cluster_leader row is missing");
     const epoch = Number(bumped.epoch);
-    const [head] = await withTimeout(this.appendSql<{ head: string }[]>`SELECT coalesce(max(seq), 0) AS head FROM log`, this.stepMs, "the head");
+    // The row at the log's start is never cut, so the head is never below it; the greatest() says so twice.
+    const [head] = await withTimeout(this.appendSql<{ head: string }[]>`
+      SELECT greatest((SELECT coalesce(max(seq), 0) FROM log), (SELECT coalesce(max(seq), 0) FROM cluster_snapshots WHERE current)) AS head`, this.stepMs, "the head");
     const headSeq = Number(head?.head ?? 0);
     for (let round = 0; round < CATCH_UP_ROUNDS_MAX && this.offeredSeq < headSeq; round += 1) await this.tail();
     if (this.offeredSeq < headSeq) throw new Error(`could not read the log up to its head (seq ${headSeq})`);

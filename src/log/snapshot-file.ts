@@ -178,12 +178,7 @@ export function writeSnapshotFile(dataDir: string, store: Store, dataDirId: stri
       if (padding > 0) fs.writeSync(fd, Buffer.alloc(padding), 0, padding, end);
       end += padding;
     }
-    const header: SnapshotHeader = { format: FORMAT, version: FORMAT_VERSION, seq, data_dir_id: dataDirId, created_at: Date.now(), sections };
-    const headerText = JSON.stringify(header);
-    assert(Buffer.byteLength(headerText) < SNAPSHOT_HEADER_BYTES, "snapshot header too long");
-    const headerBuffer = Buffer.alloc(SNAPSHOT_HEADER_BYTES, " ");
-    headerBuffer.write(headerText, 0, "utf8");
-    headerBuffer[SNAPSHOT_HEADER_BYTES - 1] = 0x0a;
+    const headerBuffer = encodeHeader({ format: FORMAT, version: FORMAT_VERSION, seq, data_dir_id: dataDirId, created_at: Date.now(), sections });
     fs.writeSync(fd, headerBuffer, 0, SNAPSHOT_HEADER_BYTES, 0);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -201,10 +196,33 @@ export function writeSnapshotFile(dataDir: string, store: Store, dataDirId: stri
   }
 }
 
-/** Reads and checks a snapshot's header (not yet its sections); a version 1 header is given as one store section. */
-function readHeader(file: string, data: Buffer): SnapshotHeader {
-  const name = path.basename(file);
-  if (data.length < VERSION_2_HEADER_BYTES) throw new SnapshotError(`${name} is truncated (${data.length} bytes, shorter than its header)`);
+function encodeHeader(header: SnapshotHeader): Buffer {
+  const headerText = JSON.stringify(header);
+  assert(Buffer.byteLength(headerText) < SNAPSHOT_HEADER_BYTES, "snapshot header too long");
+  const headerBuffer = Buffer.alloc(SNAPSHOT_HEADER_BYTES, " ");
+  headerBuffer.write(headerText, 0, "utf8");
+  headerBuffer[SNAPSHOT_HEADER_BYTES - 1] = 0x0a;
+  return headerBuffer;
+}
+
+/** A snapshot's header is its first this many bytes (format versions 3 on), and the version this build writes. */
+export const SNAPSHOT_HEADER_LENGTH = SNAPSHOT_HEADER_BYTES;
+export const SNAPSHOT_FORMAT_VERSION = FORMAT_VERSION;
+
+/**
+ * Cluster mode: the header of another node's snapshot (its first SNAPSHOT_HEADER_LENGTH bytes),
+ * rewritten to name this data directory, so the cluster's shared snapshot loads here. The
+ * sections (and their checksums) stay as they are; `seq` must be the one the cluster says.
+ */
+export function adoptSnapshotHeader(bytes: Buffer, seq: number, dataDirId: string): Buffer {
+  const header = readHeaderText(`the cluster's snapshot of seq ${seq}`, bytes);
+  if (!HEADER_VERSIONS_READ.includes(header.version) || bytes.length !== SNAPSHOT_HEADER_BYTES) throw new SnapshotError(`the cluster's snapshot of seq ${seq} is format version ${header.version}; this build loads versions ${HEADER_VERSIONS_READ.join(" and ")} from the cluster`);
+  const full = header as SnapshotHeader;
+  if (full.seq !== seq) throw new SnapshotError(`the cluster's snapshot said to be of seq ${seq} stands for seq ${full.seq}`);
+  return encodeHeader({ ...full, data_dir_id: dataDirId });
+}
+
+function readHeaderText(name: string, data: Buffer): SnapshotHeader | Version2Header {
   let header: SnapshotHeader | Version2Header;
   try {
     const text = data.toString("utf8", 0, Math.min(SNAPSHOT_HEADER_BYTES, data.length));
@@ -213,6 +231,14 @@ function readHeader(file: string, data: Buffer): SnapshotHeader {
     throw new SnapshotError(`${name} has a damaged header (not a Nasty snapshot, or overwritten, or truncated)`);
   }
   if (header.format !== FORMAT) throw new SnapshotError(`${name} is not a Nasty snapshot`);
+  return header;
+}
+
+/** Reads and checks a snapshot's header (not yet its sections); a version 1 header is given as one store section. */
+function readHeader(file: string, data: Buffer): SnapshotHeader {
+  const name = path.basename(file);
+  if (data.length < VERSION_2_HEADER_BYTES) throw new SnapshotError(`${name} is truncated (${data.length} bytes, shorter than its header)`);
+  let header = readHeaderText(name, data);
   if (header.version === 2) {
     const v2 = header as Version2Header;
     header = { ...v2, version: 2, created_at: 0, sections: [{ name: STORE_SECTION, offset: VERSION_2_HEADER_BYTES, bytes: v2.body_bytes, sha256: v2.sha256 }] };

@@ -127,6 +127,12 @@ export interface SnapshotterOptions {
   job: string;
   /** The sections written beside the store by takeNow (the search index, once built). */
   sections: () => SnapshotSection[];
+  /**
+   * After each snapshot taken in the background and the compaction behind it, while the file is
+   * still the newest (cluster mode: the leader shares it through Postgres and cuts the log behind it).
+   * A failure is reported; the snapshot stands.
+   */
+  afterSnapshot?: (written: WrittenSnapshot) => Promise<void>;
   say: (line: string) => void;
   warn: (line: string) => void;
 }
@@ -216,6 +222,7 @@ export class Snapshotter {
       .then(async (written) => {
         this.recordWritten(written);
         await this.compact();
+        await this.options.afterSnapshot?.(written).catch((error: unknown) => this.options.warn(`after the snapshot at seq ${written.seq}: ${describe(error)}`));
       })
       .catch((error: unknown) => {
         this.failures += 1;

@@ -395,6 +395,18 @@ export class SqliteLog implements EventLog {
     return this.reader.prepare("SELECT value FROM meta WHERE key = ?").pluck().get(key) as string | undefined;
   }
 
+  /**
+   * Cluster mode: a log that holds no event starts after `seq` (the cluster's snapshot of that seq,
+   * just written to the data directory, stands for everything before it), as if compacted through it.
+   */
+  startAfter(seq: number): void {
+    assert(this.committedEvents === 0 && this.waiting.length === 0 && this.inFlight.length === 0 && this.sentSeq <= seq, "startAfter needs an empty, idle log behind that seq");
+    this.reader.prepare("INSERT INTO meta (key, value) VALUES ('compacted_through', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(seq));
+    this.compactedThrough = seq;
+    this.committedSeq = seq;
+    this.sentSeq = seq;
+  }
+
   /** The first seq the log still holds, or null when it holds none. */
   firstSeq(): number | null {
     return (this.reader.prepare("SELECT min(seq) FROM events").pluck().get() as number | null) ?? null;

@@ -141,6 +141,9 @@ export interface ClusterStatus {
   caught_up: boolean;
   last_error: string | null;
   store_digest: string | null;
+  log_start_seq: number;
+  last_cut: { seq: number; log_rows: number; ms: number } | null;
+  last_cut_error: string | null;
 }
 
 export async function clusterStatus(node: ClusterNode): Promise<ClusterStatus> {
@@ -204,4 +207,17 @@ export async function stopNodes(nodes: readonly ClusterNode[]): Promise<void> {
     }
     await node.exited;
   }
+}
+
+/** A fresh database and `count` nodes on it, all ready; stopping them and dropping the database is pushed onto `cleanups`. */
+export async function startCluster(count: number, cleanups: (() => Promise<void>)[]): Promise<{ db: TestDatabase; nodes: ClusterNode[] }> {
+  const db = await freshDatabase();
+  const nodes: ClusterNode[] = [];
+  cleanups.push(async () => {
+    await stopNodes(nodes);
+    await db.drop();
+  });
+  for (let index = 0; index < count; index += 1) nodes.push(await startNode({ databaseUrl: db.url, nodeId: index + 1 }));
+  for (const node of nodes) await ready(node);
+  return { db, nodes };
 }

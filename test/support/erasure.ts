@@ -46,3 +46,33 @@ export function findInFiles(dir: string, needles: readonly string[]): string[] {
   }
   return found;
 }
+
+/**
+ * eraseSome over HTTP on a cluster (each step on the next node in turn, so writes are forwarded):
+ * everything is created, then `between` runs (a node is stopped while the log still holds it all),
+ * then deleted; the account deletes itself (DELETE /api/me). Returns the kept bookmark's id and its owner's token.
+ */
+export async function eraseSomeOver(urls: readonly string[], between: () => Promise<void> = async () => {}): Promise<{ keptId: number; alice: string }> {
+  let turn = 0;
+  const next = () => urls[turn++ % urls.length]!;
+  const alice = await signUp(next(), "alice");
+  const bob = await signUp(next(), "bob");
+  const kept = await createBookmark(next(), alice, { title: KEPT, url: "https://kept.example" });
+  const doomed = await createBookmark(next(), bob, { title: MARKERS[0], url: "https://doomed.example", description: MARKERS[0] });
+  assert.equal((await request(next(), "PATCH", `/api/bookmarks/${doomed.id}`, { token: bob, body: { notes: `# ${MARKERS[6]}\n\nthe deleted bookmark's notes` } })).status, 200);
+  const discussed = await createBookmark(next(), alice, { title: "discussed", url: "https://discussed.example" });
+  assert.equal((await request(next(), "POST", `/api/bookmarks/${discussed.id}/comments`, { token: bob, body: { body: MARKERS[1] } })).status, 201);
+  const account = await signUp(next(), MARKERS[2]!);
+  await createBookmark(next(), account, { title: MARKERS[3], url: `https://${MARKERS[3]}.example` });
+  assert.equal((await request(next(), "POST", `/api/bookmarks/${kept.id}/comments`, { token: account, body: { body: MARKERS[4] } })).status, 201);
+  const own = await request(next(), "POST", `/api/bookmarks/${kept.id}/comments`, { token: bob, body: { body: MARKERS[5] } });
+  assert.equal(own.status, 201, own.text);
+  await between();
+  turn = 0;
+  assert.equal((await request(next(), "DELETE", `/api/bookmarks/${doomed.id}`, { token: bob })).status, 204);
+  assert.equal((await request(next(), "DELETE", `/api/bookmarks/${discussed.id}`, { token: alice })).status, 204);
+  assert.equal((await request(next(), "DELETE", `/api/comments/${own.json.comment.data.id}`, { token: bob })).status, 204);
+  const gone = await request(next(), "DELETE", "/api/me", { token: account, body: { password: "correct horse" } });
+  assert.equal(gone.status, 204, gone.text);
+  return { keptId: kept.id as number, alice };
+}
