@@ -44,7 +44,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     replayEvents: 5000,
     searchQuick: true,
     capacity: { sizes: [200, 2000], tailEvents: 2000, loadSeconds: 1, connections: 8 },
-    cluster: { rates: [50], rateSeconds: 1, writers: 4, throughputSeconds: 1 },
+    cluster: { rates: [50], rateSeconds: 1, writers: 4, throughputSeconds: 1, fanoutPerNode: 5, fanoutWriters: 4, fanoutSeconds: 1 },
   },
   quick: {
     microTimeMs: 150,
@@ -57,7 +57,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     replayEvents: 50_000,
     searchQuick: true,
     capacity: { sizes: [10_000, 100_000], tailEvents: 50_000, loadSeconds: 3, connections: 32 },
-    cluster: { rates: [100, 500], rateSeconds: 3, writers: 32, throughputSeconds: 3 },
+    cluster: { rates: [100, 500], rateSeconds: 3, writers: 32, throughputSeconds: 3, fanoutPerNode: 100, fanoutWriters: 16, fanoutSeconds: 3 },
   },
   full: {
     microTimeMs: 1000,
@@ -70,7 +70,7 @@ const MODES: Record<"smoke" | "quick" | "full", Mode> = {
     replayEvents: 1_000_000,
     searchQuick: false,
     capacity: { sizes: [10_000, 1_000_000, 10_000_000], tailEvents: 50_000, loadSeconds: 8, connections: 32 },
-    cluster: { rates: [100, 500], rateSeconds: 10, writers: 64, throughputSeconds: 8 },
+    cluster: { rates: [100, 500], rateSeconds: 10, writers: 64, throughputSeconds: 8, fanoutPerNode: 300, fanoutWriters: 16, fanoutSeconds: 8 },
   },
 };
 

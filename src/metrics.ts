@@ -110,6 +110,22 @@ const commitSeconds = new client.Histogram({ name: "nasty_log_commit_seconds", h
 const commitFailures = new client.Counter({ name: "nasty_log_commit_failures_total", help: "batches the event log could not commit (their writes answered 503)", registers: [registry] });
 const replaySeconds = new client.Gauge({ name: "nasty_replay_seconds", help: "how long the last start-up replay of the event log took", registers: [registry] });
 const replayEvents = new client.Gauge({ name: "nasty_replay_events", help: "events the last start-up replay applied", registers: [registry] });
+/**
+ * Cluster mode, one histogram per stage between an append on the leader and its delivery on a node
+ * (bench/cluster.ts reads them to say where cross-node latency goes).
+ */
+export type ClusterStage = "append_wait" | "commit" | "tail_wait" | "tail_read" | "apply" | "applied_lag";
+const clusterStageHelp: Record<ClusterStage, string> = {
+  append_wait: "leader: from an append to the start of the Postgres transaction that carries it (group commit, one in flight)",
+  commit: "leader: one append transaction, from BEGIN to COMMIT",
+  tail_wait: "every node: from a tail trigger (notification, timer, apply wait) to the start of the tail read that serves it",
+  tail_read: "every node: one tail query of the cluster's log",
+  apply: "every node: from handing committed events to the local log to their being applied (stored, folded, published)",
+  applied_lag: "every node: from the leader's append transaction starting (the event's ts) to this node applying the event",
+};
+const clusterStages = Object.fromEntries(Object.entries(clusterStageHelp).map(([stage, help]) => [
+  stage, new client.Histogram({ name: `nasty_cluster_${stage}_seconds`, help, buckets: SECONDS_BUCKETS, registers: [registry] }),
+])) as Record<ClusterStage, client.Histogram>;
 /** Per-publish and per-close counts stay plain numbers; their counters read them at scrape time. */
 const pushCounts = { json: 0, live: 0 };
 const dropCounts = { json: 0, live: 0 };
@@ -215,6 +231,11 @@ export function logCommitted(events: number, commitMs: number, ok: boolean): voi
   eventsAppended.inc(events);
   commitBatchEvents.observe(events);
   commitSeconds.observe(commitMs / 1000);
+}
+
+/** Cluster hook: one stage took `ms`. */
+export function clusterStage(stage: ClusterStage, ms: number): void {
+  if (enabled) clusterStages[stage].observe(ms / 1000);
 }
 
 /** Start-up hook, once the log has replayed. */

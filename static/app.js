@@ -185,9 +185,19 @@
     const width = container.clientWidth;
     const height = container.clientHeight;
     const cards = container.querySelectorAll(".card");
+    // Each card gets its own cell of a jittered grid, dealt in random order, so no two land on the same place.
+    const columns = Math.max(1, Math.ceil(Math.sqrt(cards.length * Math.max(1, width) / Math.max(1, height))));
+    const rows = Math.max(1, Math.ceil(cards.length / columns));
+    const cells = Array.from({ length: columns * rows }, (_, cell) => cell);
+    for (let last = cells.length - 1; last > 0; last -= 1) {
+      const pick = Math.floor(Math.random() * (last + 1));
+      [cells[last], cells[pick]] = [cells[pick], cells[last]];
+    }
     cards.forEach((card, index) => {
-      const x = Math.random() * Math.max(0, width - card.offsetWidth);
-      const y = Math.random() * Math.max(0, height - card.offsetHeight);
+      const cellWidth = Math.max(0, width - card.offsetWidth) / columns;
+      const cellHeight = Math.max(0, height - card.offsetHeight) / rows;
+      const x = ((cells[index] % columns) + Math.random()) * cellWidth;
+      const y = (Math.floor(cells[index] / columns) + Math.random()) * cellHeight;
       card.style.setProperty("--x", `${x.toFixed(0)}px`);
       card.style.setProperty("--y", `${y.toFixed(0)}px`);
       card.style.setProperty("--r", `${(Math.random() * 30 - 15).toFixed(1)}deg`);

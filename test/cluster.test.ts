@@ -46,7 +46,7 @@ function wsOf(node: ClusterNode): string {
 
 describe("cluster mode", () => {
   test("a bookmark created on any node reaches subscribers on every node, in the same order on all; reads see own writes on any node", async () => {
-    const { nodes } = await cluster(3);
+    const { db, nodes } = await cluster(3);
     const leader = await leaderOf(nodes);
     const clients = await Promise.all(nodes.map((node) => Client.open(wsOf(node))));
     for (const client of clients) await subscribe(client, "bookmarks:firehose");
@@ -63,6 +63,14 @@ describe("cluster mode", () => {
     await Promise.all(clients.map((client, index) => eventually(`node ${index + 1}'s subscriber got all 30`, async () => client.events("bookmarks:firehose").length >= 30)));
     const orders = clients.map((client) => client.events("bookmarks:firehose").map(([, id]) => id));
     for (const order of orders) assert.deepEqual(order, created);
+    // Notes changed through a follower: the leader's transaction writes the row, every node folds the event.
+    const notes = "# On every node\n\n- ü *kept*";
+    const follower = nodes.find((node) => node.nodeId !== leader.nodeId)!;
+    const patched = await request(follower.url, "PATCH", `/api/bookmarks/${created[0]}`, { token, body: { notes } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.json.bookmark.data.notes, notes, "read your write on the follower");
+    for (const node of nodes) await eventually(`node ${node.nodeId} has the notes`, async () => (await request(node.url, "GET", `/api/bookmarks/${created[0]}`)).json?.data?.notes === notes);
+    assert.deepEqual((await db.sql`SELECT notes FROM bookmarks WHERE id = ${created[0]!}`).map((row) => row.notes), [notes]);
     await converged(nodes);
     for (const client of clients) await client.close();
   });

@@ -5,6 +5,7 @@ import { HttpError } from "../errors.ts";
 import { EVENT_VERSIONS, type EventBody, type LoggedEvent } from "../events.ts";
 import { upgradeEvent } from "../event-upgrade.ts";
 import { guarded } from "../guard.ts";
+import { clusterStage } from "../metrics.ts";
 import type { EventLog, LogStats } from "./log.ts";
 import type { SqliteLog } from "./sqlite.ts";
 import { foldEvents, writeChanges } from "./flush-batch.ts";
@@ -29,6 +30,12 @@ const TAIL_ROUNDS_MAX = 1000;
 /** Appended events per Postgres transaction, and transactions per commit loop before it reschedules. */
 const COMMIT_BATCH_EVENTS_MAX = 2000;
 const COMMIT_ROUNDS_MAX = 100;
+/**
+ * Committed batches the leader may still be applying locally when it begins the next transaction:
+ * its local apply (SQLite cache, store, publish) then overlaps the next commit instead of adding to
+ * every append's wait (the cluster bench's append_wait), and the bound keeps the store close behind.
+ */
+const APPLIES_IN_FLIGHT_MAX = 2;
 /** Tails a new leader runs to reach the head it read before it appends. */
 const CATCH_UP_ROUNDS_MAX = 50;
 
@@ -77,6 +84,7 @@ export interface ClusterOptions {
 interface Waiter {
   bodies: readonly EventBody[];
   requestId: string | undefined;
+  queuedMs: number;
   resolve: (events: LoggedEvent[]) => void;
   reject: (error: Error) => void;
 }
@@ -131,8 +139,14 @@ export class ClusterLog implements EventLog {
   private waiting: Waiter[] = [];
   private waitingEvents = 0;
   private committing = false;
+  /** Committed batches being applied locally (at most APPLIES_IN_FLIGHT_MAX), oldest first. */
+  private applying: Promise<void>[] = [];
   private tailing: Promise<void> | null = null;
   private tailAgain = false;
+  /** A tail trigger asked for the leader row too (every trigger but a log notification and an apply wait). */
+  private leaderReadWanted = false;
+  /** When the oldest trigger not yet served by a tail read came (metrics: tail_wait). */
+  private tailTriggeredMs: number | null = null;
   private electing = false;
   private caughtUp = false;
   private closed = false;
@@ -184,7 +198,7 @@ export class ClusterLog implements EventLog {
     if (this.role !== "leader") return Promise.reject(notLeader("this node does not lead the cluster right now"));
     if (this.waitingEvents + bodies.length > this.options.queueEventsMax) return Promise.reject(new HttpError(503, "the cluster's log is overloaded; try again shortly", {}, { "Retry-After": "1" }));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ bodies, requestId: forwardedRequest.getStore(), resolve, reject });
+      this.waiting.push({ bodies, requestId: forwardedRequest.getStore(), queuedMs: performance.now(), resolve, reject });
       this.waitingEvents += bodies.length;
       this.scheduleCommit();
     });
@@ -209,8 +223,15 @@ export class ClusterLog implements EventLog {
         if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
         await this.claimNodeId();
         await this.verifyLocal();
-        for (const channel of [LOG_CHANNEL, LEADER_CHANNEL]) {
-          const listening = await this.sql.listen(channel, () => void this.tailQuietly(), () => void this.tailQuietly());
+        // A log notification carries the new head seq: the tail it starts reads the log only (the leader row is read on
+        // the timer, on a leader notification and on each reconnect), so a busy log costs one query per round, not two.
+        const onLog = (payload: string) => {
+          const head = Number(payload);
+          if (Number.isSafeInteger(head)) this.headSeq = Math.max(this.headSeq, head);
+          void this.tailQuietly(false);
+        };
+        for (const [channel, onNotify] of [[LOG_CHANNEL, onLog], [LEADER_CHANNEL, () => void this.tailQuietly()]] as const) {
+          const listening = await this.sql.listen(channel, onNotify, () => void this.tailQuietly());
           this.unlisten.push(() => listening.unlisten());
         }
         await this.tail();
@@ -337,7 +358,7 @@ export class ClusterLog implements EventLog {
   /** Resolves once this node applied `seq`; rejects with 503 after `timeoutMs`. */
   untilApplied(seq: number, timeoutMs: number): Promise<void> {
     if (this.options.local.lastSeq >= seq) return Promise.resolve();
-    void this.tailQuietly();
+    void this.tailQuietly(false);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(guarded("cluster apply wait", () => {
         this.appliedWaiters = this.appliedWaiters.filter((waiter) => waiter.resolve !== done);
@@ -379,13 +400,18 @@ export class ClusterLog implements EventLog {
 
   // ---- following ----
 
-  private tailQuietly(): Promise<void> {
-    return this.tail().catch((error: unknown) => this.noteError(`cannot read the cluster's log: ${describeError(error)}`));
+  private tailQuietly(withLeader = true): Promise<void> {
+    return this.tail(withLeader).catch((error: unknown) => this.noteError(`cannot read the cluster's log: ${describeError(error)}`));
   }
 
-  /** One tail at a time; a trigger while one runs makes it go round once more. */
-  private tail(): Promise<void> {
+  /**
+   * One tail at a time; a trigger while one runs makes it go round once more, right after (not at
+   * the next timer tick). `withLeader`: the round also reads the leader row and the head.
+   */
+  private tail(withLeader = true): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.tailTriggeredMs ??= performance.now();
+    if (withLeader) this.leaderReadWanted = true;
     if (this.tailing) {
       this.tailAgain = true;
       return this.tailing;
@@ -406,12 +432,18 @@ export class ClusterLog implements EventLog {
   }
 
   private async tailOnce(): Promise<void> {
+    if (this.tailTriggeredMs !== null) clusterStage("tail_wait", performance.now() - this.tailTriggeredMs);
+    this.tailTriggeredMs = null;
     for (let round = 0; round < TAIL_ROUNDS_MAX; round += 1) {
+      const readMs = performance.now();
       const rows = await withTimeout(this.sql<LogRow[]>`SELECT seq, type, v, ts, node, payload FROM log WHERE seq > ${this.offeredSeq} ORDER BY seq LIMIT ${TAIL_BATCH_EVENTS}`, this.stepMs, "a tail read");
+      clusterStage("tail_read", performance.now() - readMs);
       if (rows.length === 0) break;
       await this.offer(rows.map(eventOf));
       if (rows.length < TAIL_BATCH_EVENTS) break;
     }
+    if (!this.leaderReadWanted) return;
+    this.leaderReadWanted = false;
     await this.readLeader();
   }
 
@@ -439,8 +471,14 @@ export class ClusterLog implements EventLog {
     });
     this.offeredSeq = fresh[fresh.length - 1]!.seq;
     this.headSeq = Math.max(this.headSeq, this.offeredSeq);
+    const offeredMs = performance.now();
     return this.options.local.appendCommitted(fresh).then(
-      () => this.settleApplied(),
+      () => {
+        clusterStage("apply", performance.now() - offeredMs);
+        const now = Date.now();
+        for (const event of fresh) clusterStage("applied_lag", now - event.ts);
+        this.settleApplied();
+      },
       (error: unknown) => {
         this.fatal(`the local log could not store committed events ${fresh[0]!.seq}..${this.offeredSeq}: ${describeError(error)}`);
         throw error;
@@ -575,6 +613,7 @@ export class ClusterLog implements EventLog {
         }
         const waiters = this.waiting.splice(0, count);
         this.waitingEvents -= events;
+        while (this.applying.length >= APPLIES_IN_FLIGHT_MAX) await this.applying[0];
         await this.commit(waiters);
       }
     } finally {
@@ -602,21 +641,28 @@ export class ClusterLog implements EventLog {
       if (waiter.requestId !== undefined) requests.push({ request_id: waiter.requestId, seq });
     }
     const rows = events.map((event) => ({ seq: event.seq, type: event.type, v: event.v, ts: event.ts, node: event.node, payload: JSON.stringify(event.payload) }));
+    const beginMs = performance.now();
+    for (const waiter of waiters) clusterStage("append_wait", beginMs - waiter.queuedMs);
     try {
       await withTimeout(this.appendSql.begin(async (tx) => {
-        const [row] = await tx<{ epoch: string }[]>`SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE`;
-        if (!row || Number(row.epoch) !== epoch) throw new DeposedError(`epoch ${row?.epoch ?? "?"} replaced this node's epoch ${epoch}`);
-        await tx`INSERT INTO log (seq, epoch, type, v, ts, node, payload)
+        // Sent together (postgres.js pipelines them, so the transaction costs BEGIN, this and COMMIT
+        // in round trips, not one per statement): the epoch row is locked first, and a wrong epoch
+        // throws before COMMIT, so everything written after it rolls back with the transaction.
+        // (A query is sent in the order it is executed; writeChanges executes its first at once.)
+        const epochRead = tx<{ epoch: string }[]>`SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE`.execute();
+        const statements: Promise<unknown>[] = [tx`INSERT INTO log (seq, epoch, type, v, ts, node, payload)
           SELECT seq, ${epoch}, type, v, ts, node, payload
-          FROM jsonb_to_recordset(${tx.json(rows as unknown as JSONValue)}) AS x(seq bigint, type text, v integer, ts bigint, node integer, payload text)`;
+          FROM jsonb_to_recordset(${tx.json(rows as unknown as JSONValue)}) AS x(seq bigint, type text, v integer, ts bigint, node integer, payload text)`.execute()];
         if (requests.length > 0) {
-          await tx`INSERT INTO cluster_requests (request_id, seq)
+          statements.push(tx`INSERT INTO cluster_requests (request_id, seq)
             SELECT request_id, seq FROM jsonb_to_recordset(${tx.json(requests as unknown as JSONValue)}) AS x(request_id text, seq bigint)
-            ON CONFLICT (request_id) DO NOTHING`;
+            ON CONFLICT (request_id) DO NOTHING`.execute());
         }
-        await writeChanges(tx, foldEvents(events));
-        await tx`SELECT pg_notify(${LOG_CHANNEL}, ${String(seq)})`;
+        statements.push(tx`SELECT pg_notify(${LOG_CHANNEL}, ${String(seq)})`.execute(), writeChanges(tx, foldEvents(events)));
+        const [[row]] = await Promise.all([epochRead, ...statements]);
+        if (!row || Number(row.epoch) !== epoch) throw new DeposedError(`epoch ${row?.epoch ?? "?"} replaced this node's epoch ${epoch}`);
       }), this.stepMs, "an append");
+      clusterStage("commit", performance.now() - beginMs);
     } catch (error) {
       const failure = notLeader(`the cluster's log could not commit (${describeError(error)}); nothing was acknowledged`);
       for (const waiter of waiters) waiter.reject(failure);
@@ -624,12 +670,23 @@ export class ClusterLog implements EventLog {
       return;
     }
     this.nextSeq = seq + 1;
-    await this.offer(events);
-    let offset = 0;
-    for (const waiter of waiters) {
-      waiter.resolve(events.slice(offset, offset + waiter.bodies.length));
-      offset += waiter.bodies.length;
-    }
+    // Durable now; the appends resolve once this node applied the batch, while the next transaction may already run.
+    const applied = this.offer(events).then(
+      () => {
+        let offset = 0;
+        for (const waiter of waiters) {
+          waiter.resolve(events.slice(offset, offset + waiter.bodies.length));
+          offset += waiter.bodies.length;
+        }
+      },
+      (error: unknown) => {
+        const failure = new HttpError(503, `the write was saved (seq ${events[0]!.seq}..${seq}) but this node could not apply it: ${describeError(error)}`);
+        for (const waiter of waiters) waiter.reject(failure);
+      },
+    ).finally(() => {
+      this.applying = this.applying.filter((entry) => entry !== applied);
+    });
+    this.applying.push(applied);
   }
 
   private noteError(message: string): void {
