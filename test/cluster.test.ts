@@ -162,7 +162,7 @@ describe("cluster mode", () => {
     await path.restore();
     await writes.until(20);
     const acknowledged = await writes.stop();
-    assert.deepEqual(writes.unexpected, [], "every write answered 201 or 503");
+    assert.deepEqual(writes.unexpected, [], `every write answered 201 or 503; the nodes logged:\n${loggedFor(nodes, writes.unexpected)}`);
     await leaderOf(nodes);
     await converged(nodes);
     for (const node of nodes) {
@@ -375,6 +375,15 @@ describe("cluster mode", () => {
     assert.equal((await clusterStatus(nodes[0]!)).role, "leader", "the first node leads on");
   });
 });
+
+/** The nodes' log lines naming the request ids in `answers` (an unexpected answer's cause). */
+function loggedFor(nodes: readonly ClusterNode[], answers: readonly string[]): string {
+  const ids = answers.map((answer) => /"request_id":"([^"]+)"/.exec(answer)?.[1]).filter((id): id is string => id !== undefined);
+  return nodes.flatMap((node) => {
+    const lines = node.output().split("\n");
+    return lines.flatMap((line, index) => (ids.some((id) => line.includes(id)) ? lines.slice(index, index + 12).map((text) => `node ${node.nodeId}: ${text}`) : []));
+  }).join("\n");
+}
 
 /** Bookmark creations sent to every node in turn, as fast as they are answered; keeps the ids of the 201s. */
 class Writers {

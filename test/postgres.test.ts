@@ -4,6 +4,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import net from "node:net";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import postgres, { type Sql } from "postgres";
 import type { BookmarkId, CommentId, LoggedEvent, TokenId, UserId } from "../src/events.ts";
 import { Store } from "../src/store/store.ts";
@@ -314,6 +316,16 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
 
   test("Postgres is reachable (CI runs this suite, never skips it)", () => {
     assert.equal(unreachable, null, `Postgres at ${BASE_URL}: ${unreachable}`);
+  });
+
+  test("a statement of a transaction whose connection Postgres closed fails that transaction, not the process (postgres.js guarded by scripts/patch-postgres.mjs)", async () => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL("./support/postgres-closed-write.mjs", import.meta.url)), BASE_URL], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    assert.equal(code, 0, output);
+    assert.match(output, /begin rejected: CONNECTION_CLOSED\nalive/);
   });
 
   test("migrations apply once, are tracked, survive concurrent runs, and refuse an edited file", async () => {

@@ -394,8 +394,13 @@ export class ClusterLog implements EventLog {
 
   /** The last seq a forwarded request committed, if it did (a retry after a leader change asks). */
   async requestCommitted(requestId: string): Promise<number | null> {
-    const [row] = await withTimeout(this.sql<{ seq: string }[]>`SELECT seq FROM cluster_requests WHERE request_id = ${requestId}`, this.stepMs, "a request id");
-    return row ? Number(row.seq) : null;
+    try {
+      const [row] = await withTimeout(this.sql<{ seq: string }[]>`SELECT seq FROM cluster_requests WHERE request_id = ${requestId}`, this.stepMs, "a request id");
+      return row ? Number(row.seq) : null;
+    } catch (error) {
+      // Postgres restarting (or cut off): unknown whether it committed; the forwarder tries again with the same id.
+      throw notLeader(`cannot read whether this write was committed already (${describeError(error)})`);
+    }
   }
 
   /** Reads the leader row again now (a forwarder that found the leader gone). */
