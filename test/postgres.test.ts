@@ -318,7 +318,7 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
     assert.equal(unreachable, null, `Postgres at ${BASE_URL}: ${unreachable}`);
   });
 
-  test("a statement of a transaction whose connection Postgres closed fails that transaction, not the process (postgres.js guarded by scripts/patch-postgres.mjs)", async () => {
+  test("a statement of a transaction whose connection Postgres closed fails that transaction, not the process (postgres.js guarded by src/log/postgres-patch.mjs)", async () => {
     const child = spawn(process.execPath, [fileURLToPath(new URL("./support/postgres-closed-write.mjs", import.meta.url)), BASE_URL], { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (chunk) => (output += chunk));

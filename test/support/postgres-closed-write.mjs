@@ -1,4 +1,4 @@
-// Child process of test/postgres.test.ts: a transaction statement sent after its connection closed must not end the process (scripts/patch-postgres.mjs).
+// Child process of test/postgres.test.ts: a transaction statement sent after its connection closed must not end the process (src/log/postgres-patch.mjs).
 import postgres from "postgres";
 
 const url = process.argv[2];

@@ -1,4 +1,4 @@
-// Guards postgres.js 3.4.9 against writing to a closed connection (run by `npm install` as postinstall).
+// Guards postgres.js 3.4.9 against writing to a closed connection (run by `npm install` as postinstall; lives in src/log beside the Postgres code it protects, as the agreed top level has no scripts folder).
 //
 // Its connection batches small writes behind a setImmediate. Two defects, reported upstream
 // (porsager/postgres#1154, #1208; fixes #1168, #1176, #1209 unreleased) and met by cluster mode
@@ -16,7 +16,7 @@
 // Idempotent; leaves a file alone (saying so) when it no longer has the code it guards.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
-const MARK = "/* nasty: closed-connection guard (scripts/patch-postgres.mjs) */";
+const MARK = "/* nasty: closed-connection guard (src/log/postgres-patch.mjs) */";
 const EDITS = [
   ["  function nextWrite(fn) {\n", `  function nextWrite(fn) {\n    ${MARK}\n    if (!socket) return chunk = nextWriteTimer = null, true\n`],
   ["    clearImmediate(nextWriteTimer)\n    if (socket) {\n", "    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n    if (socket) {\n"],
@@ -24,13 +24,13 @@ const EDITS = [
 ];
 
 for (const dir of ["src", "cjs/src", "cf/src"]) {
-  const file = new URL(`../node_modules/postgres/${dir}/connection.js`, import.meta.url);
+  const file = new URL(`../../node_modules/postgres/${dir}/connection.js`, import.meta.url);
   if (!existsSync(file)) continue;
   let text = readFileSync(file, "utf8");
-  if (text.includes(MARK)) continue;
+  if (text.includes("/* nasty: closed-connection guard")) continue; // patched already (also by an earlier path of this file)
   const missing = EDITS.filter(([from]) => text.split(from).length !== 2);
   if (missing.length > 0) {
-    console.warn(`patch-postgres: postgres/${dir}/connection.js is not the code this guards (a newer postgres.js?); left as it is`);
+    console.warn(`postgres-patch: postgres/${dir}/connection.js is not the code this guards (a newer postgres.js?); left as it is`);
     continue;
   }
   for (const [from, to] of EDITS) text = text.replace(from, to);
