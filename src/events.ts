@@ -25,6 +25,8 @@ export interface BookmarkFields {
   tags: string[];
   /** "To read" (Pinboard's toread, linkding's unread). Absent means false (and in older events). */
   unread?: boolean;
+  /** The owner's Markdown notes (linkding's `notes`), up to 10,000 characters. Absent means "" (and in older events). */
+  notes?: string;
 }
 
 /**

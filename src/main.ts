@@ -11,6 +11,7 @@ import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
 import { PostgresFlusher } from "./log/postgres.ts";
 import { ClusterLog } from "./log/cluster.ts";
 import { ClusterRouting, routeWritesThrough } from "./http/forward.ts";
+import { registerClusterWrites } from "./http/cluster-writes.ts";
 import { DataDirError, restoreState, Snapshotter, type Restored } from "./log/snapshots.ts";
 import { Store } from "./store/store.ts";
 import { snapshot as storeSnapshot } from "./store/check.ts";
@@ -31,6 +32,8 @@ import { registerPinboard } from "./interop/pinboard.ts";
 import { registerLinkding } from "./interop/linkding.ts";
 import { checkUploadWrite, registerDiscoveryPages } from "./http/pages-discovery.ts";
 import { registerRealtime } from "./realtime/realtime.ts";
+import type { SocketCommentWriter } from "./realtime/socket-hub.ts";
+import { commentJson } from "./render/json.ts";
 import type { RegisterSocket } from "./realtime/admission.ts";
 import { socketRoute } from "./http/router.ts";
 import { LiveDelivery } from "./realtime/live.ts";
@@ -228,8 +231,8 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   };
   /** Run in reverse order on close, before the log closes. */
   const closers: (() => void | Promise<void>)[] = [];
-  if (cluster) {
-    const routing = new ClusterRouting({ log: cluster, secret: config.clusterSecret, requestTimeoutMs: cluster.appendMsMax + config.clusterLeaseMs * 2, forwardMsMax: cluster.appendMsMax * 2 + config.clusterLeaseMs * 5 });
+  const routing = cluster ? new ClusterRouting({ log: cluster, secret: config.clusterSecret, trustProxy: config.trustProxy, requestTimeoutMs: cluster.appendMsMax + config.clusterLeaseMs * 2, forwardMsMax: cluster.appendMsMax * 2 + config.clusterLeaseMs * 5 }) : null;
+  if (routing) {
     routeWritesThrough(app, routing);
     closers.push(() => routing.close());
   }
@@ -276,7 +279,12 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   statusParts.live = () => live.status();
   const registerSocket: RegisterSocket = (pattern, endpoint) => socketRoute(app, config, pattern, endpoint);
   const liveSockets = registerLiveSocket(registerSocket, { store, live, config });
-  const realtime = registerRealtime(registerSocket, { store, commands, limiter, config, live });
+  // A comment sent over a socket to a follower goes to the leader like any forwarded write.
+  const postComment: SocketCommentWriter | undefined = routing
+    ? (viewer, tokenId, bookmarkId, input, wanted) => routing.socketComment({ tokenId, bookmarkId, input }, async () => commentJson(await commands.postComment(viewer, bookmarkId, input)), wanted)
+    : undefined;
+  const realtime = registerRealtime(registerSocket, { store, commands, limiter, config, live, ...(postComment ? { postComment } : {}) });
+  if (routing) registerClusterWrites(app, { store, commands, limiter, config });
   statusParts.realtime = realtime.status;
   closers.push(realtime.close);
   // The /stats panel: events per second, re-rendered once a second while someone watches.

@@ -2,8 +2,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Client, subscribe } from "./support/realtime.ts";
-import { createBookmark, request, signUp } from "./support/server.ts";
-import { clusterStatus, converged, freshDatabase, leaderOf, ready, startNode, stopNodes, eventually, PostgresPath, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
+import { createBookmark, request, signUp, tempDir } from "./support/server.ts";
+import { clusterStatus, converged, freshDatabase, leaderOf, ready, startNode, stopNodes, eventually, PostgresPath, SECRET, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
 import { sleep } from "./support/realtime.ts";
 import { spawnServer } from "./support/child-server.ts";
 import { loadConfig, ConfigError } from "../src/config.ts";
@@ -25,13 +25,28 @@ async function cluster(count: number): Promise<{ db: TestDatabase; nodes: Cluste
   return { db, nodes };
 }
 
+/** A fresh database and a cuttable path to it (PostgresPath), both dropped after the suite; nodes pushed onto `nodes` are stopped first. */
+async function databaseBehindPath(): Promise<{ db: TestDatabase; path: PostgresPath; base: URL; nodes: ClusterNode[] }> {
+  const db = await freshDatabase();
+  const base = new URL(db.url);
+  const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
+  await path.listen();
+  const nodes: ClusterNode[] = [];
+  cleanups.push(async () => {
+    await stopNodes(nodes);
+    await path.close();
+    await db.drop();
+  });
+  return { db, path, base, nodes };
+}
+
 function wsOf(node: ClusterNode): string {
   return node.url.replace(/^http/, "ws") + "/ws";
 }
 
 describe("cluster mode", () => {
   test("a bookmark created on any node reaches subscribers on every node, in the same order on all; reads see own writes on any node", async () => {
-    const { nodes } = await cluster(3);
+    const { db, nodes } = await cluster(3);
     const leader = await leaderOf(nodes);
     const clients = await Promise.all(nodes.map((node) => Client.open(wsOf(node))));
     for (const client of clients) await subscribe(client, "bookmarks:firehose");
@@ -48,6 +63,14 @@ describe("cluster mode", () => {
     await Promise.all(clients.map((client, index) => eventually(`node ${index + 1}'s subscriber got all 30`, async () => client.events("bookmarks:firehose").length >= 30)));
     const orders = clients.map((client) => client.events("bookmarks:firehose").map(([, id]) => id));
     for (const order of orders) assert.deepEqual(order, created);
+    // Notes changed through a follower: the leader's transaction writes the row, every node folds the event.
+    const notes = "# On every node\n\n- ü *kept*";
+    const follower = nodes.find((node) => node.nodeId !== leader.nodeId)!;
+    const patched = await request(follower.url, "PATCH", `/api/bookmarks/${created[0]}`, { token, body: { notes } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.json.bookmark.data.notes, notes, "read your write on the follower");
+    for (const node of nodes) await eventually(`node ${node.nodeId} has the notes`, async () => (await request(node.url, "GET", `/api/bookmarks/${created[0]}`)).json?.data?.notes === notes);
+    assert.deepEqual((await db.sql`SELECT notes FROM bookmarks WHERE id = ${created[0]!}`).map((row) => row.notes), [notes]);
     await converged(nodes);
     for (const client of clients) await client.close();
   });
@@ -129,16 +152,7 @@ describe("cluster mode", () => {
   });
 
   test("Postgres restarted under load (backends ended, then gone for seconds): writes answer 503 meanwhile, resume afterwards, nothing acknowledged is lost, every node catches up", async () => {
-    const db = await freshDatabase();
-    const base = new URL(db.url);
-    const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
-    await path.listen();
-    const nodes: ClusterNode[] = [];
-    cleanups.push(async () => {
-      await stopNodes(nodes);
-      await path.close();
-      await db.drop();
-    });
+    const { db, path, base, nodes } = await databaseBehindPath();
     for (let index = 0; index < 3; index += 1) nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: index + 1 }));
     for (const node of nodes) await ready(node);
     await leaderOf(nodes);
@@ -167,16 +181,7 @@ describe("cluster mode", () => {
   });
 
   test("a follower cut off from Postgres catches up in the same process once reconnected; a node added late catches up from nothing", async () => {
-    const db = await freshDatabase();
-    const base = new URL(db.url);
-    const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
-    await path.listen();
-    const nodes: ClusterNode[] = [];
-    cleanups.push(async () => {
-      await stopNodes(nodes);
-      await path.close();
-      await db.drop();
-    });
+    const { db, path, base, nodes } = await databaseBehindPath();
     nodes.push(await startNode({ databaseUrl: db.url, nodeId: 1 }));
     nodes.push(await startNode({ databaseUrl: db.url, nodeId: 2 }));
     await Promise.all(nodes.map(ready));
@@ -208,6 +213,160 @@ describe("cluster mode", () => {
     assert.equal(list.json.data.length, 25, "the late node serves every bookmark");
   });
 
+  test("comments sent as websocket frames to followers (raw /ws and Phoenix) go to the leader: acknowledged once applied there, seen once on every node; without Postgres the frame's error says so and the socket stays open", async () => {
+    const { db, path, base, nodes } = await databaseBehindPath();
+    for (let index = 0; index < 3; index += 1) nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: index + 1 }));
+    for (const node of nodes) await ready(node);
+    const leader = await leaderOf(nodes);
+    const [first, second] = nodes.filter((node) => node !== leader) as [ClusterNode, ClusterNode];
+    const token = await signUp(leader.url, "talker");
+    const bookmark = await createBookmark(leader.url, token, { url: "https://talk.example/", title: "talk", public: true });
+    await converged(nodes);
+    const topic = `bookmark:${bookmark.id}`;
+    const listeners = await Promise.all(nodes.map((node) => Client.open(`${wsOf(node)}?topics=${topic}`)));
+    const raw = await Client.open(`${wsOf(first)}?token=${token}&topics=${topic}`);
+    const rawAck = await raw.ask({ op: "comment", topic, body: "over raw", ref: 1 }, (frame) => frame.ref === 1, "the raw comment's ack");
+    assert.equal(rawAck.op, "ok", JSON.stringify(rawAck));
+    // Read your write: the follower applied it before it acknowledged.
+    const readBack = await request(first.url, "GET", `/api/bookmarks/${bookmark.id}/comments`);
+    assert.deepEqual(readBack.json.data.map((comment: { id: number }) => comment.id), [rawAck.comment.id], "the follower that acknowledged serves the comment at once");
+
+    const phoenix = await Client.open(second.url.replace(/^http/, "ws") + `/socket/websocket?token=${token}`);
+    const joined = await phoenix.ask({ topic, event: "phx_join", payload: {}, ref: "j" }, (frame) => frame.ref === "j", "the Phoenix join");
+    assert.equal(joined.payload.status, "ok", JSON.stringify(joined));
+    const phoenixAck = await phoenix.ask({ topic, event: "new_comment", payload: { body: "over phoenix" }, ref: "c" }, (frame) => frame.ref === "c", "the Phoenix comment's reply");
+    assert.equal(phoenixAck.payload.status, "ok", JSON.stringify(phoenixAck));
+    assert.equal(phoenixAck.payload.response.comment.body, "over phoenix");
+    const own = await request(second.url, "GET", `/api/bookmarks/${bookmark.id}/comments`);
+    assert.ok(own.json.data.some((comment: { id: number }) => comment.id === phoenixAck.payload.response.comment.id), "the Phoenix follower serves its comment at once");
+
+    // A refusal from the leader's Commands comes back as the protocol's error, the socket open.
+    const blank = await raw.ask({ op: "comment", topic, body: "   ", ref: 2 }, (frame) => frame.ref === 2, "the blank comment's error");
+    assert.equal(blank.op, "error");
+    assert.match(blank.reason, /body can't be blank/);
+
+    // Postgres gone: nobody can acknowledge; both protocols say so and keep the socket.
+    await path.cut();
+    await eventually("the followers to notice Postgres is gone", async () => (await Promise.all([first, second].map(clusterStatus))).every((status) => status.last_error !== null && status.role !== "leader"));
+    const rawRefused = await raw.ask({ op: "comment", topic, body: "while down", ref: 3 }, (frame) => frame.ref === 3, "the refused raw comment");
+    assert.equal(rawRefused.op, "error", JSON.stringify(rawRefused));
+    assert.match(rawRefused.reason, /not acknowledged/);
+    const phoenixRefused = await phoenix.ask({ topic, event: "new_comment", payload: { body: "while down" }, ref: "d" }, (frame) => frame.ref === "d", "the refused Phoenix comment");
+    assert.equal(phoenixRefused.payload.status, "error", JSON.stringify(phoenixRefused));
+    assert.match(phoenixRefused.payload.response.reason, /not acknowledged/);
+    assert.equal(raw.closed, null, "the raw socket stays open");
+    assert.equal(phoenix.closed, null, "the Phoenix socket stays open");
+    await path.restore();
+    await leaderOf(nodes);
+    const again = await eventually("a comment accepted again", async () => {
+      const ref = `again-${Date.now()}`;
+      const frame = await raw.ask({ op: "comment", topic, body: "back again", ref }, (reply) => reply.ref === ref, "the comment after the restore");
+      return frame.op === "ok" ? frame : null;
+    });
+
+    await converged(nodes);
+    const expected = [rawAck.comment.id, phoenixAck.payload.response.comment.id, again.comment.id];
+    for (const node of nodes) {
+      const list = await request(node.url, "GET", `/api/bookmarks/${bookmark.id}/comments`);
+      assert.deepEqual(list.json.data.map((comment: { id: number }) => comment.id).sort((a: number, b: number) => a - b), [...expected].sort((a, b) => a - b), `node ${node.nodeId} has each comment once`);
+    }
+    for (const listener of listeners) {
+      await eventually("the comment pushes", async () => listener.frames.filter((frame) => frame.event === "comment_posted").length >= 3);
+      assert.deepEqual(listener.frames.filter((frame) => frame.event === "comment_posted").map((frame) => frame.payload.id), expected, "every node pushed each comment once, in order");
+    }
+    for (const client of [...listeners, raw, phoenix]) await client.close();
+  });
+
+  test("a forwarded write carries the client's address: the leader counts log-ins per client (behind a trusted proxy), and believes the address only with the cluster secret", async () => {
+    const db = await freshDatabase();
+    const nodes: ClusterNode[] = [];
+    cleanups.push(async () => {
+      await stopNodes(nodes);
+      await db.drop();
+    });
+    const env = { NASTY_TRUST_PROXY: "true", NASTY_PASSWORD_ATTEMPTS_PER_ADDRESS: "3" };
+    for (let index = 0; index < 2; index += 1) nodes.push(await startNode({ databaseUrl: db.url, nodeId: index + 1, env }));
+    for (const node of nodes) await ready(node);
+    const leader = await leaderOf(nodes);
+    const follower = nodes.find((node) => node !== leader)!;
+    const logIn = (node: ClusterNode, headers: Record<string, string>, attempt: number) =>
+      request(node.url, "POST", "/api/tokens", { headers, body: { username: `nobody${attempt}`, password: "wrong horse" } }).then((reply) => reply.status);
+    // Three failed log-ins from one client through the follower use up that client's budget on the leader...
+    for (let attempt = 0; attempt < 3; attempt += 1) assert.equal(await logIn(follower, { "x-forwarded-for": "203.0.113.7" }, attempt), 401);
+    assert.equal(await logIn(follower, { "x-forwarded-for": "203.0.113.7" }, 3), 429, "the fourth from the same client is limited");
+    // ...and only that client's: another one behind the same proxy, through the same follower, is not limited.
+    assert.equal(await logIn(follower, { "x-forwarded-for": "203.0.113.8" }, 4), 401, "another client is counted apart");
+    // The header from a client is ignored, at the follower (it sets its own) and at the leader (no secret).
+    assert.equal(await logIn(follower, { "x-forwarded-for": "203.0.113.7", "x-nasty-client-address": "198.51.100.1" }, 5), 429, "a client's own X-Nasty-Client-Address is replaced by the follower");
+    assert.equal(await logIn(leader, { "x-forwarded-for": "203.0.113.7", "x-nasty-client-address": "198.51.100.2" }, 6), 429, "sent to the leader without the secret it is ignored");
+    const forged = await request(leader.url, "POST", "/api/tokens", {
+      headers: { "x-forwarded-for": "203.0.113.7", "x-nasty-client-address": "198.51.100.3", "x-nasty-request-id": "6f1c1f5e-8a51-4a39-9c55-2f6a4f1d2b11", "x-nasty-cluster-secret": "not-the-cluster-secret-000" },
+      body: { username: "nobody7", password: "wrong horse" },
+    });
+    assert.equal(forged.status, 403, "a forwarded request with a wrong secret is refused");
+    // The socket comment route exists only for the cluster's own forwards.
+    const direct = await request(leader.url, "POST", "/_cluster/socket-comments", { body: { token_id: 1, bookmark_id: 1, comment: { body: "x" } } });
+    assert.equal(direct.status, 403, direct.text);
+    const viaFollower = await request(follower.url, "POST", "/_cluster/socket-comments", { body: { token_id: 1, bookmark_id: 1, comment: { body: "x" } } });
+    assert.equal(viaFollower.status, 403, "a follower does not forward it for a client");
+  });
+
+  test("the node id lock is taken again after Postgres restarts; a node whose id another process took meanwhile serves no writes and says so, until it holds its id again", async () => {
+    const { db, path, base, nodes } = await databaseBehindPath();
+    nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: 1 }));
+    nodes.push(await startNode({ databaseUrl: db.url, nodeId: 2 }));
+    for (const node of nodes) await ready(node);
+    await leaderOf(nodes);
+    const token = await eventually("a sign-up", () => signUp(nodes[1]!.url, "ider"));
+    const holdsId = async (nodeId: number) => {
+      const [row] = await db.sql<{ n: string }[]>`
+        SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database() AND a.application_name = ${`nasty-node-${nodeId}`}`;
+      return Number(row!.n) === 1;
+    };
+    assert.ok(await holdsId(1), "node 1 holds its id lock");
+    // A fast restart: every session of the database ends at once; node 1 takes its id again.
+    await db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${base.pathname.slice(1)} AND pid <> pg_backend_pid()`;
+    await eventually("node 1 to hold its id again", () => holdsId(1));
+    await eventually("node 2 to hold its id again", () => holdsId(2));
+    const twin = spawnServer(tempDir("nasty-cluster-twin-"), {
+      env: { DATABASE_URL: db.url, NASTY_CLUSTER: "on", NASTY_NODE_ID: "1", NASTY_CLUSTER_URL: "http://127.0.0.1:1", NASTY_CLUSTER_SECRET: SECRET },
+    });
+    const exit = await Promise.race([twin.exited, sleep(120_000).then(() => null)]);
+    if (exit === null) twin.child.kill("SIGKILL");
+    assert.deepEqual(exit, { code: 3, signal: null }, `a second process with id 1 is refused after the restart: ${twin.output()}`);
+
+    // Node 1 cut off; another process starts as node 1 meanwhile and takes the id.
+    await path.cut();
+    const usurper = await startNode({ databaseUrl: db.url, nodeId: 1 });
+    nodes.push(usurper);
+    await ready(usurper);
+    await path.restore();
+    const cut = nodes[0]!;
+    const status = await eventually("node 1 to say its id was taken", async () => {
+      const cluster = await clusterStatus(cut);
+      return /NASTY_NODE_ID=1 was taken by another process/.test(cluster.last_error ?? "") ? cluster : null;
+    });
+    assert.notEqual(status.role, "leader");
+    assert.equal((await request(cut.url, "GET", "/readyz")).status, 503, "it is not ready");
+    const refused = await request(cut.url, "POST", "/api/bookmarks", { token, body: { bookmark: { url: "https://id.example/refused", title: "r" } } });
+    assert.equal(refused.status, 503, refused.text);
+    assert.match(refused.text, /NASTY_NODE_ID=1 was taken/);
+    assert.match(cut.output(), /NASTY_NODE_ID=1 was taken by another process/, "it says so in its log");
+    assert.equal(cut.child.exitCode, null, "it keeps serving reads");
+    assert.equal((await request(cut.url, "GET", "/api/bookmarks")).status, 200);
+
+    // The other process stops: node 1 takes its id back and serves writes again.
+    usurper.child.kill("SIGTERM");
+    await usurper.exited;
+    nodes.pop();
+    await eventually("node 1 to hold its id again", () => holdsId(1));
+    await ready(cut);
+    const saved = await eventually("a write through node 1", () => createBookmark(cut.url, token, { url: "https://id.example/after", title: "a" }));
+    assert.ok(Number.isSafeInteger(saved.id));
+    await converged(nodes);
+  });
+
   test("NASTY_CLUSTER=on refuses to start without its settings, naming each; a second process with a node id in use stops with a message", async () => {
     assert.throws(() => loadConfig({ NASTY_CLUSTER: "on" }), (error: Error) => error instanceof ConfigError && /DATABASE_URL/.test(error.message) && /NASTY_CLUSTER_URL/.test(error.message) && /NASTY_CLUSTER_SECRET/.test(error.message));
     assert.throws(() => loadConfig({ NASTY_CLUSTER: "on", DATABASE_URL: "postgres://127.0.0.1/x", NASTY_CLUSTER_URL: "http://127.0.0.1:4000", NASTY_CLUSTER_SECRET: "short" }), /NASTY_CLUSTER_SECRET/);
@@ -215,6 +374,7 @@ describe("cluster mode", () => {
     const { db, nodes } = await cluster(1);
     const twin = spawnServer(nodes[0]!.dataDir + "-twin", {
       env: { DATABASE_URL: db.url, NASTY_CLUSTER: "on", NASTY_NODE_ID: "1", NASTY_CLUSTER_URL: "http://127.0.0.1:1", NASTY_CLUSTER_SECRET: "cluster-test-secret-0123456789" },
+      startMsMax: 120_000, // it never listens: it stops once it finds its id taken, which a loaded machine may take past the usual 30 s
     });
     const exit = await Promise.race([twin.exited, sleep(120_000).then(() => null)]);
     if (exit === null) twin.child.kill("SIGKILL");

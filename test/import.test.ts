@@ -86,7 +86,7 @@ describe("the Netscape reader", () => {
     const byTitle = new Map(whole.entries.map((entry) => [entry.title, entry]));
     assert.deepEqual(byTitle.get("MDN Web Docs"), {
       line: 17, href: "https://developer.mozilla.org/en-US/", title: "MDN Web Docs",
-      description: "Resources for <developers>, by developers & friends", tags: ["docs", "Web"], folders: ["Dev Tools"],
+      description: "Resources for <developers>, by developers & friends", notes: "", tags: ["docs", "Web"], folders: ["Dev Tools"],
       addDateMs: 1_600_000_010_000, private: null, toRead: false,
     });
     assert.deepEqual(byTitle.get("The Book")!.folders, ["Dev Tools", "Rust, & more"]);

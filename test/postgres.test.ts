@@ -80,7 +80,7 @@ function storeSnapshot(store: Store): Snapshot {
     tokens: [...store.tokensById.values()].map((token) => ({ id: token.id, user_id: token.user.id, hash: token.hash, kind: token.kind, name: token.name, inserted_at: token.createdAt })).sort(byId),
     bookmarks: bookmarks
       .map((bookmark) => ({
-        id: bookmark.id, user_id: bookmark.user.id, url: bookmark.url, title: bookmark.title, description: bookmark.description,
+        id: bookmark.id, user_id: bookmark.user.id, url: bookmark.url, title: bookmark.title, description: bookmark.description, notes: bookmark.notes,
         public: bookmark.public, unread: bookmark.unread, tags: bookmark.tags, inserted_at: bookmark.insertedAt, updated_at: bookmark.updatedAt,
       }))
       .sort(byId),
@@ -98,7 +98,7 @@ async function postgresSnapshot(sql: Sql): Promise<Snapshot> {
   const users = await sql.unsafe(`SELECT id::float8 AS id, username, password_hash, ${ms("inserted_at")} AS inserted_at, role, suspended FROM users ORDER BY id`);
   const tokens = await sql.unsafe(`SELECT id::float8 AS id, user_id::float8 AS user_id, hash, kind, name, ${ms("inserted_at")} AS inserted_at FROM tokens ORDER BY id`);
   const bookmarks = await sql.unsafe(`
-    SELECT b.id::float8 AS id, b.user_id::float8 AS user_id, b.url, b.title, b.description, b.public, b.unread,
+    SELECT b.id::float8 AS id, b.user_id::float8 AS user_id, b.url, b.title, b.description, b.notes, b.public, b.unread,
       coalesce((SELECT json_agg(t.name ORDER BY bt.position) FROM bookmark_tags bt JOIN tags t ON t.id = bt.tag_id WHERE bt.bookmark_id = b.id), '[]') AS tags,
       ${ms("b.inserted_at")} AS inserted_at, ${ms("b.updated_at")} AS updated_at
     FROM bookmarks b ORDER BY b.id`);
@@ -161,6 +161,7 @@ function randomHistory(seed: number, count: number): LoggedEvent[] {
           id: id as BookmarkId, user_id: pick(users) as UserId, url: `https://example.com/${seq % 40}`, title: `title ${seq}`,
           description: random() < 0.5 ? "" : `about ${seq}`, public: random() < 0.7, tags: tags(),
           ...(random() < 0.2 ? { unread: random() < 0.5 } : {}),
+          ...(random() < 0.2 ? { notes: `notes ${seq}\n\n- *ü*` } : {}),
           ...(random() < 0.1 ? { inserted_at: 1_600_000_000_000 + seq * 1000 } : {}),
         },
       });
@@ -171,6 +172,7 @@ function randomHistory(seed: number, count: number): LoggedEvent[] {
       if (random() < 0.3) payload.description = `described ${seq}`;
       if (random() < 0.3) payload.public = random() < 0.5;
       if (random() < 0.2) payload.unread = random() < 0.5;
+      if (random() < 0.2) payload.notes = random() < 0.3 ? "" : `renoted ${seq}`;
       if (random() < 0.5) payload.tags = tags();
       events.push({ ...meta, type: "bookmark.updated", payload });
     } else if (roll < 0.74) {
@@ -239,9 +241,9 @@ async function someTraffic(base: string, prefix: string) {
   const alice = await signUp(base, `${prefix}-alice`);
   const bob = await signUp(base, `${prefix}-bob`);
   const kept = await createBookmark(base, alice, { title: "Rust", url: `https://www.rust-lang.org/${prefix}`, tags: "rust, web", description: "systems" });
-  const secret = await createBookmark(base, alice, { title: "Diary", url: `https://diary.example/${prefix}`, tags: ["private-stuff"], public: false, unread: true, inserted_at: "2011-03-04T05:06:07Z" });
+  const secret = await createBookmark(base, alice, { title: "Diary", url: `https://diary.example/${prefix}`, tags: ["private-stuff"], public: false, unread: true, inserted_at: "2011-03-04T05:06:07Z", notes: "# Dear diary\n\n- ü *one*\n- two" });
   const doomed = await createBookmark(base, bob, { title: "Doomed", url: `https://doomed.example/${prefix}`, tags: [`only-${prefix}`, "web"] });
-  const patched = await request(base, "PATCH", `/api/bookmarks/${kept.id}`, { token: alice, body: { bookmark: { title: "Rust lang", tags: ["rust", "lang"], public: false } } });
+  const patched = await request(base, "PATCH", `/api/bookmarks/${kept.id}`, { token: alice, body: { bookmark: { title: "Rust lang", tags: ["rust", "lang"], public: false, notes: "    fn main() {}" } } });
   assert.equal(patched.status, 200);
   for (const [token, id, body] of [[bob, kept.id, "nice"], [alice, doomed.id, "bye"], [bob, doomed.id, "no!"]] as const) {
     // alice's kept bookmark is private now: only alice may comment on it
@@ -395,8 +397,12 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
         { enabled: true, state: status.flush.state, flushed_seq: status.events.last_seq, lag_events: 0, lag_ms: 0, last_error: null, retries: 0, events_flushed: status.events.last_seq, batches: "number", erased_through: 0 },
       );
       await expectMirror(nasty, sql);
-      const [row] = await sql`SELECT title, public FROM bookmarks WHERE id = ${kept.id}`;
-      assert.deepEqual({ ...row }, { title: "Rust lang", public: false });
+      const [row] = await sql`SELECT title, public, notes FROM bookmarks WHERE id = ${kept.id}`;
+      assert.deepEqual({ ...row }, { title: "Rust lang", public: false, notes: "    fn main() {}" }, "notes set by an update reach the notes column");
+      assert.deepEqual(await sql`SELECT id::float8 AS id, notes FROM bookmarks WHERE notes <> '' ORDER BY id`.then((rows) => rows.map((one) => ({ ...one }))), [
+        { id: kept.id, notes: "    fn main() {}" },
+        { id: secret.id, notes: "# Dear diary\n\n- ü *one*\n- two" },
+      ], "notes given at creation too; a bookmark without notes has ''");
       assert.equal((await sql`SELECT 1 FROM bookmarks WHERE id = ${secret.id} AND NOT public AND unread AND inserted_at = '2011-03-04T05:06:07Z'`).length, 1);
       assert.equal((await sql`SELECT 1 FROM bookmarks WHERE id = ${doomed.id}`).length, 0);
       assert.equal((await sql`SELECT 1 FROM bookmark_tags WHERE bookmark_id = ${doomed.id}`).length, 0);
@@ -623,7 +629,7 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
       const pattern = `%${marker}%`;
       const [row] = await sql<{ n: string }[]>`SELECT
         (SELECT count(*) FROM events WHERE payload::text LIKE ${pattern}) + (SELECT count(*) FROM users WHERE username LIKE ${pattern}) +
-        (SELECT count(*) FROM bookmarks WHERE title LIKE ${pattern} OR description LIKE ${pattern} OR url LIKE ${pattern}) +
+        (SELECT count(*) FROM bookmarks WHERE title LIKE ${pattern} OR description LIKE ${pattern} OR notes LIKE ${pattern} OR url LIKE ${pattern}) +
         (SELECT count(*) FROM comments WHERE body LIKE ${pattern}) + (SELECT count(*) FROM tags WHERE name LIKE ${pattern}) AS n`;
       return Number(row!.n);
     };

@@ -10,7 +10,7 @@ import type { Nasty } from "../src/main.ts";
 import { FRAME_BYTES_CLOSE, FRAME_BYTES_MAX, SUBSCRIPTIONS_PER_SOCKET_MAX, ERROR_FRAMES_PER_MINUTE_MAX } from "../src/realtime/socket-hub.ts";
 
 /** A public topic's bookmark payload: the API's fields without the owner's read-later flag (`unread`). */
-const BOOKMARK_KEYS = ["comment_count", "description", "id", "inserted_at", "public", "tags", "title", "updated_at", "url", "user"];
+const BOOKMARK_KEYS = ["comment_count", "description", "id", "inserted_at", "notes", "public", "tags", "title", "updated_at", "url", "user"];
 
 describe("raw websocket topics", () => {
   let nasty: Nasty;

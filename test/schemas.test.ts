@@ -57,6 +57,7 @@ const VALID: Record<string, unknown[]> = {
   title: ["A title", "  padded title  ", "x".repeat(500)],
   url: ["https://example.com/x", " HTTP://Example.COM/path "],
   description: ["", "some words", null],
+  notes: ["", "\n\n    code\r\n# Heading  ", "n".repeat(10_000), null],
   public: [true, false, null],
   tags: ["rust, web", ["rust", "web"], [" Rust ", "rust", "WEB"], [], null],
   unread: [true, false, null],

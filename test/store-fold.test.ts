@@ -53,10 +53,13 @@ async function runSeed(seed: number, steps: number): Promise<void> {
       const tagList = tags.filter(() => random() < 0.4);
       let run: () => Promise<unknown>;
       if (roll < 0.45 || existing.length === 0) {
-        run = () => commands.createBookmark(user, { title: `t${step}`, url: `https://x.example/${Math.floor(random() * 40)}`, tags: tagList, public: random() < 0.7 });
+        // Notes now and then (most bookmarks have none), some with multi-byte text.
+        const notes = random() < 0.3 ? { notes: `n${step} *ü* ${"☕".repeat(Math.floor(random() * 3))}` } : {};
+        run = () => commands.createBookmark(user, { title: `t${step}`, url: `https://x.example/${Math.floor(random() * 40)}`, tags: tagList, public: random() < 0.7, ...notes });
       } else if (roll < 0.65) {
         const target = pick(existing);
-        run = () => commands.updateBookmark(target.user, target.id, { tags: tagList, public: random() < 0.5, ...(random() < 0.3 ? { url: `https://x.example/${Math.floor(random() * 40)}` } : {}) });
+        const notes = random() < 0.3 ? { notes: random() < 0.3 ? "" : `edited ${step}\n\n    code` } : {};
+        run = () => commands.updateBookmark(target.user, target.id, { tags: tagList, public: random() < 0.5, ...(random() < 0.3 ? { url: `https://x.example/${Math.floor(random() * 40)}` } : {}), ...notes });
       } else if (roll < 0.75) {
         const target = pick(existing);
         run = () => commands.deleteBookmark(target.user, target.id);

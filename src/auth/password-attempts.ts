@@ -17,6 +17,8 @@ export type AttemptSource = ClientAddress | "local";
 export interface RequestOrigin {
   remoteAddress: string;
   headers: { "x-forwarded-for": string };
+  /** Cluster mode: the client's address as the node that forwarded this request judged it (only ever set for a request carrying the cluster secret). */
+  vouchedClient?: string | null;
 }
 
 /**
@@ -28,12 +30,22 @@ export interface RequestOrigin {
  * back to the peer (the proxy itself, which only limits more).
  */
 export function clientAddress(request: RequestOrigin, trustProxy: boolean): ClientAddress {
+  return addressKey(clientIp(request, trustProxy));
+}
+
+/**
+ * The client's bare IP address by clientAddress's rule. A request another node of the cluster
+ * forwarded (http/forward.ts) carries the address that node judged by this same rule, vouched for
+ * by the cluster secret: it stands for the client, not the forwarding node's own address.
+ */
+export function clientIp(request: RequestOrigin, trustProxy: boolean): string {
+  if (request.vouchedClient) return request.vouchedClient;
   assert(request.remoteAddress !== "", "a password path must read the peer's address (route option remoteAddress)");
   if (trustProxy) {
     const forwarded = lastHop(request.headers["x-forwarded-for"]);
-    if (forwarded !== null) return addressKey(forwarded);
+    if (forwarded !== null) return forwarded;
   }
-  return addressKey(request.remoteAddress);
+  return request.remoteAddress;
 }
 
 /** The last X-Forwarded-For entry as a bare IP (without brackets or port), or null. */

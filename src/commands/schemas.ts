@@ -8,6 +8,7 @@ export const LIMITS = {
   titleCharsMax: 500,
   urlCharsMax: 2048,
   descriptionCharsMax: 10_000,
+  notesCharsMax: 10_000,
   tagCharsMax: 64,
   tagsPerBookmarkMax: 32,
   commentCharsMax: 1000,
@@ -149,6 +150,24 @@ export const Description = field<string | null>("description", (value) => {
   return textProblem(trimmed, "lines") ?? (trimmed.length <= LIMITS.descriptionCharsMax || `is too long (at most ${LIMITS.descriptionCharsMax.toLocaleString("en")} characters)`);
 });
 
+/**
+ * Notes as stored: Markdown, so leading indentation means something (an indented first line is
+ * code) and only blank lines before the text and whitespace after it are dropped. Line breaks
+ * become LF (Markdown reads CR LF, CR and LF alike; a textarea posts CR LF, which would otherwise
+ * count two characters against the limit where the browser counted one).
+ */
+export function notesText(raw: string): string {
+  return raw.replace(/\r\n?/g, "\n").replace(/^(?:[ \t]*\n)+/, "").trimEnd();
+}
+
+/** The owner's Markdown notes (linkding's `notes`): free text like a description, at most LIMITS.notesCharsMax characters. */
+export const Notes = field<string | null>("notes", (value) => {
+  if (value === null) return true;
+  if (typeof value !== "string") return "must be a string";
+  const text = notesText(value);
+  return textProblem(text, "lines") ?? (text.length <= LIMITS.notesCharsMax || `is too long (at most ${LIMITS.notesCharsMax.toLocaleString("en")} characters)`);
+});
+
 export const Public = field<boolean | null>("public", (value) => value === null || typeof value === "boolean" || "must be a boolean");
 
 export const Unread = field<boolean | null>("unread", (value) => value === null || typeof value === "boolean" || "must be a boolean");
@@ -207,9 +226,9 @@ export interface Schema<Raw, Parsed> {
   normalize: (raw: Raw) => Parsed;
 }
 
-const createBookmarkShape = objectOf({ url: Url }, { title: NewTitle, description: Description, public: Public, tags: Tags, unread: Unread, inserted_at: InsertedAt, fetch_metadata: FetchMetadata });
+const createBookmarkShape = objectOf({ url: Url }, { title: NewTitle, description: Description, notes: Notes, public: Public, tags: Tags, unread: Unread, inserted_at: InsertedAt, fetch_metadata: FetchMetadata });
 const createBookmarkStruct = createBookmarkShape.struct;
-/** `unread` and `inserted_at` are left out of the event unless set, keeping the log small. */
+/** `unread`, `notes` and `inserted_at` are left out of the event unless set, keeping the log small. */
 export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, BookmarkFields & BookmarkDate> = {
   struct: createBookmarkStruct,
   accepts: createBookmarkShape.accepts,
@@ -222,6 +241,8 @@ export const CreateBookmark: Schema<Infer<typeof createBookmarkStruct>, Bookmark
       tags: tagList(raw.tags),
     };
     if (raw.unread === true) fields.unread = true;
+    const notes = raw.notes ? notesText(raw.notes) : "";
+    if (notes !== "") fields.notes = notes;
     if (raw.inserted_at !== undefined) fields.inserted_at = parseDate(raw.inserted_at)!;
     return fields;
   },
@@ -245,7 +266,7 @@ export function metadataWanted(input: unknown): MetadataWanted | null {
   return wanted.title || fields.fetch_metadata === true ? wanted : null;
 }
 
-const updateBookmarkShape = objectOf({}, { title: Title, url: Url, description: Description, public: Public, tags: Tags, unread: Unread });
+const updateBookmarkShape = objectOf({}, { title: Title, url: Url, description: Description, notes: Notes, public: Public, tags: Tags, unread: Unread });
 const updateBookmarkStruct = updateBookmarkShape.struct;
 export const UpdateBookmark: Schema<Infer<typeof updateBookmarkStruct>, Partial<BookmarkFields>> = {
   struct: updateBookmarkStruct,
@@ -255,6 +276,7 @@ export const UpdateBookmark: Schema<Infer<typeof updateBookmarkStruct>, Partial<
     if (raw.title !== undefined) changes.title = raw.title.trim();
     if (raw.url !== undefined) changes.url = raw.url.trim();
     if (raw.description !== undefined) changes.description = (raw.description ?? "").trim();
+    if (raw.notes !== undefined) changes.notes = notesText(raw.notes ?? "");
     if (raw.public !== undefined) changes.public = raw.public ?? true;
     if (raw.tags !== undefined) changes.tags = tagList(raw.tags);
     if (raw.unread !== undefined) changes.unread = raw.unread ?? false;

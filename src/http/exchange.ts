@@ -12,7 +12,7 @@ import { siteOrigin, type SiteConfig, type SiteOrigin } from "../auth/site-origi
 import { requestAnswered, requestStarted, type RequestTiming } from "../metrics.ts";
 
 /** The headers any handler may read; uWS only lets us read them before the handler returns. */
-const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent", "x-nasty-request-id", "x-nasty-cluster-secret", "x-nasty-retry"] as const;
+const HEADER_NAMES = ["authorization", "content-type", "content-length", "cookie", "origin", "host", "accept", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "hx-request", "if-none-match", "user-agent", "x-nasty-request-id", "x-nasty-cluster-secret", "x-nasty-retry", "x-nasty-client-address"] as const;
 export type HeaderName = (typeof HEADER_NAMES)[number];
 const HEADER_NAME_SET: ReadonlySet<string> = new Set(HEADER_NAMES);
 
@@ -40,6 +40,8 @@ export interface Context {
   stream?: BodyStream;
   /** The peer's address, read only for routes with `remoteAddress` ("" elsewhere). */
   remoteAddress: string;
+  /** Cluster mode: the client's address the forwarding node vouched for (clientIp), or null. */
+  vouchedClient: string | null;
   /** This request's id, sent back as X-Request-Id and on every log line it causes. */
   requestId: string;
   /** A logger whose every line carries the request id (made on first use). */
@@ -84,9 +86,11 @@ export class Exchange implements Context, Guarded {
   readonly headers: Record<HeaderName, string> = {
     authorization: "", "content-type": "", "content-length": "", cookie: "", origin: "", host: "", accept: "",
     "x-forwarded-for": "", "x-forwarded-host": "", "x-forwarded-proto": "", "hx-request": "", "if-none-match": "", "user-agent": "",
-    "x-nasty-request-id": "", "x-nasty-cluster-secret": "", "x-nasty-retry": "",
+    "x-nasty-request-id": "", "x-nasty-cluster-secret": "", "x-nasty-retry": "", "x-nasty-client-address": "",
   };
   readonly remoteAddress: string;
+  /** Cluster mode: the original client's address a node of this cluster forwarded the request for (set only once its secret matched). */
+  vouchedClient: string | null = null;
   viewer: User | null = null;
   token: Token | null = null;
   via: Context["via"] = null;

@@ -1,12 +1,16 @@
 // Cluster mode's write routing: a follower forwards a write to the leader and answers once it applied the result; the leader serves each request id once.
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import http from "node:http";
+import { isIP } from "node:net";
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import { guarded } from "../guard.ts";
 import { forwardedRequest, NOT_LEADER_HEADER, type ClusterLog } from "../log/cluster.ts";
 import { COMMON_HEADERS, type Answer } from "./respond.ts";
 import type { Exchange } from "./exchange.ts";
+import { clientIp } from "../auth/password-attempts.ts";
+import type { TokenId } from "../events.ts";
+import type { CommentJson } from "../render/json.ts";
 
 /** Answers the leader keeps by request id, so a forwarded write retried (a lost answer, a timeout) is served once. */
 const FORWARDED_ANSWERS_MAX = 10_000;
@@ -16,7 +20,11 @@ const FORWARD_RETRY_MS = 250;
 /** Response headers the forwarding node writes itself (or that describe the leader's connection). */
 const OWN_HEADERS = new Set(["content-type", "content-length", "connection", "keep-alive", "date", "transfer-encoding", "x-request-id", "x-nasty-seq", "uwebsockets", ...Object.keys(COMMON_HEADERS).map((name) => name.toLowerCase())]);
 /** Request headers not passed on (the forward sets its own). */
-const NOT_FORWARDED = new Set(["content-length", "x-nasty-request-id", "x-nasty-cluster-secret", "x-nasty-retry"]);
+const NOT_FORWARDED = new Set(["content-length", "x-nasty-request-id", "x-nasty-cluster-secret", "x-nasty-retry", "x-nasty-client-address"]);
+/** The original client's address, as the forwarding node judged it; believed only beside the cluster secret. */
+export const CLIENT_ADDRESS_HEADER = "x-nasty-client-address";
+/** Where a follower sends a comment that came as a websocket frame (cluster mode only, only with the cluster secret). */
+export const SOCKET_COMMENT_PATH = "/_cluster/socket-comments";
 const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface ClusterRoutingOptions {
@@ -26,6 +34,24 @@ export interface ClusterRoutingOptions {
   requestTimeoutMs: number;
   /** Longest a forwarded write may take in all, leader changes included. */
   forwardMsMax: number;
+  /** NASTY_TRUST_PROXY: the client's address is the last X-Forwarded-For entry (password-attempts.ts clientAddress). */
+  trustProxy: boolean;
+}
+
+/** A request as sent to the leader. */
+interface Outgoing {
+  method: string;
+  /** Path and query. */
+  target: string;
+  headers: Record<string, string>;
+  body: Buffer | null;
+}
+
+/** A comment a socket sent: its token (the leader checks it is still active), the bookmark, the frame's input. */
+export interface SocketCommentWrite {
+  tokenId: TokenId;
+  bookmarkId: number;
+  input: unknown;
 }
 
 interface LeaderReply {
@@ -35,7 +61,7 @@ interface LeaderReply {
 }
 
 /** Which routes write (and so go to the leader): every method but GET, unless a route says otherwise. */
-export type WriteRoute = { body: boolean; bodyBytesMax: number; stream: boolean };
+export type WriteRoute = { body: boolean; bodyBytesMax: number; stream: boolean; clusterOnly?: boolean };
 
 /**
  * One per app in cluster mode. On a follower, a write is sent to the leader (its address from the
@@ -56,6 +82,7 @@ export class ClusterRouting {
     exchange.checkRequest();
     const requestId = exchange.headers["x-nasty-request-id"];
     if (requestId !== "") return this.serveForwarded(exchange, requestId, route, runHere);
+    if (route.clusterOnly === true) throw new HttpError(403, "this route serves only writes forwarded by a node of this cluster");
     if (this.options.log.isLeader) return runHere();
     return this.forward(exchange, route).then((answer) => exchange.answer(answer));
   }
@@ -67,6 +94,8 @@ export class ClusterRouting {
   private serveForwarded(exchange: Exchange, requestId: string, route: WriteRoute, runHere: () => void | Promise<void>): void | Promise<void> {
     if (!secretMatches(exchange.headers["x-nasty-cluster-secret"], this.options.secret)) throw new HttpError(403, "a forwarded write needs this cluster's NASTY_CLUSTER_SECRET");
     if (!REQUEST_ID.test(requestId)) throw new HttpError(400, "X-Nasty-Request-Id must be a UUID");
+    const client = exchange.headers[CLIENT_ADDRESS_HEADER];
+    if (isIP(client) !== 0) exchange.vouchedClient = client;
     const known = this.answers.get(requestId);
     if (known) return known.then((answer) => exchange.answer(answer));
     if (!this.options.log.isLeader) throw new HttpError(503, "this node does not lead the cluster right now; try again shortly", {}, { "Retry-After": "1", [NOT_LEADER_HEADER]: "1" });
@@ -95,18 +124,37 @@ export class ClusterRouting {
 
   private async forward(exchange: Exchange, route: WriteRoute): Promise<Answer> {
     const body = route.body ? await exchange.receiveBody(route.bodyBytesMax) : null;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(exchange.headers)) if (value !== "" && !NOT_FORWARDED.has(name)) headers[name] = value;
+    // Who sent it, as this node judged it (its own trusted proxy included): the leader limits and logs by this, not by this node's address.
+    headers[CLIENT_ADDRESS_HEADER] = clientIp(exchange, this.options.trustProxy);
+    const outgoing = { method: exchange.method.toUpperCase(), target: exchange.path + (exchange.rawQuery === "" ? "" : `?${exchange.rawQuery}`), headers, body };
+    return answerOf(await this.forwardToLeader(outgoing, () => exchange.open));
+  }
+
+  /**
+   * Sends `outgoing` to the leader with a fresh request id until a leader answers (or `forwardMsMax`
+   * passed, or `wanted` turned false: 503), then waits until this node applied the seq the leader
+   * reported, so the answer comes after the write is readable here.
+   */
+  private async forwardToLeader(outgoing: Outgoing, wanted: () => boolean): Promise<LeaderReply> {
     const requestId = randomUUID();
     const deadline = Date.now() + this.options.forwardMsMax;
     let lastProblem = "no node leads the cluster right now";
-    for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX && exchange.open; attempt += 1) {
+    for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX && wanted(); attempt += 1) {
+      const refusal = this.options.log.writeRefusal();
+      if (refusal !== null) {
+        lastProblem = refusal;
+        break;
+      }
       const leader = this.options.log.currentLeader();
       if (leader?.url) {
         try {
-          const reply = await this.send(leader.url, exchange, body, requestId, attempt > 0);
+          const reply = await this.send(leader.url, outgoing, requestId, attempt > 0);
           if (reply.headers[NOT_LEADER_HEADER.toLowerCase()] === undefined) {
             const seq = Number(reply.headers["x-nasty-seq"]);
             if (Number.isSafeInteger(seq)) await this.options.log.untilApplied(seq, Math.max(1000, deadline - Date.now()));
-            return answerOf(reply);
+            return reply;
           }
           lastProblem = `node ${leader.node} no longer leads`;
         } catch (error) {
@@ -125,16 +173,32 @@ export class ClusterRouting {
     throw new HttpError(503, `${lastProblem}; the write was not acknowledged, try again shortly`, {}, { "Retry-After": "2" });
   }
 
-  private send(leaderUrl: string, exchange: Exchange, body: Buffer | null, requestId: string, retry: boolean): Promise<LeaderReply> {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(exchange.headers)) if (value !== "" && !NOT_FORWARDED.has(name)) headers[name] = value;
+  /**
+   * A comment sent as a websocket frame (raw /ws or a Phoenix channel): run here on the leader (or a
+   * single node), else sent to the leader's SOCKET_COMMENT_PATH as a forwarded write and answered
+   * once applied here; the leader's refusal comes back as the HttpError it threw.
+   */
+  async socketComment(write: SocketCommentWrite, runHere: () => Promise<CommentJson>, wanted: () => boolean): Promise<CommentJson> {
+    const refusal = this.options.log.writeRefusal();
+    if (refusal !== null) throw new HttpError(503, `${refusal}; the write was not acknowledged`, {}, { "Retry-After": "2" });
+    if (this.options.log.isLeader) return runHere();
+    const body = Buffer.from(JSON.stringify({ token_id: write.tokenId, bookmark_id: write.bookmarkId, comment: write.input }));
+    const reply = await this.forwardToLeader({ method: "POST", target: SOCKET_COMMENT_PATH, headers: { "content-type": "application/json" }, body }, wanted);
+    const json = parseJson(reply.body);
+    if (reply.status === 201 && json !== null && typeof json.comment === "object" && json.comment !== null) return json.comment as CommentJson;
+    const message = json !== null && typeof json.error === "string" ? json.error : `the cluster's leader answered ${reply.status}`;
+    throw new HttpError(reply.status >= 400 ? reply.status : 502, message);
+  }
+
+  private send(leaderUrl: string, outgoing: Outgoing, requestId: string, retry: boolean): Promise<LeaderReply> {
+    const headers: Record<string, string> = { ...outgoing.headers };
     headers["x-nasty-request-id"] = requestId;
     headers["x-nasty-cluster-secret"] = this.options.secret;
     if (retry) headers["x-nasty-retry"] = "1";
-    headers["content-length"] = String(body?.byteLength ?? 0);
-    const target = new URL(exchange.path + (exchange.rawQuery === "" ? "" : `?${exchange.rawQuery}`), leaderUrl);
+    headers["content-length"] = String(outgoing.body?.byteLength ?? 0);
+    const target = new URL(outgoing.target, leaderUrl);
     return new Promise((resolve, reject) => {
-      const request = http.request(target, { method: exchange.method.toUpperCase(), headers, agent: this.agent, timeout: this.options.requestTimeoutMs }, (response) => {
+      const request = http.request(target, { method: outgoing.method, headers, agent: this.agent, timeout: this.options.requestTimeoutMs }, (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("end", () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
@@ -142,8 +206,17 @@ export class ClusterRouting {
       });
       request.on("timeout", () => request.destroy(new Error(`no answer within ${this.options.requestTimeoutMs} ms`)));
       request.on("error", reject);
-      request.end(body ?? undefined);
+      request.end(outgoing.body ?? undefined);
     });
+  }
+}
+
+function parseJson(body: Buffer): Record<string, unknown> | null {
+  try {
+    const value = JSON.parse(body.toString("utf8")) as unknown;
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -72,6 +72,8 @@ interface FormValues {
   url?: string;
   title?: string;
   description?: string;
+  /** Absent from a form that has no notes field: the bookmark's notes are left as they are. */
+  notes?: string;
   tags?: string;
   public?: boolean;
 }
@@ -95,11 +97,11 @@ function newBookmarkForm(context: Context, values: FormValues = { public: true }
 
 /** Form fields → the command's input: the `public` checkbox is present only when ticked. */
 function bookmarkInput(fields: Record<string, string>): FormValues {
-  return { url: fields.url ?? "", title: fields.title ?? "", description: fields.description ?? "", tags: fields.tags ?? "", public: fields.public === "on" || fields.public === "true" };
+  return { url: fields.url ?? "", title: fields.title ?? "", description: fields.description ?? "", notes: fields.notes, tags: fields.tags ?? "", public: fields.public === "on" || fields.public === "true" };
 }
 
 function valuesOf(bookmark: Bookmark): FormValues {
-  return { url: bookmark.url, title: bookmark.title, description: bookmark.description, tags: bookmark.tags.join(", "), public: bookmark.public };
+  return { url: bookmark.url, title: bookmark.title, description: bookmark.description, notes: bookmark.notes, tags: bookmark.tags.join(", "), public: bookmark.public };
 }
 
 /** A URL inside shared text ("Look at this https://…"): phones often share a link as text alone. */

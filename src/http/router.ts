@@ -46,6 +46,8 @@ export interface RouteOptions {
   onError?: (error: unknown, context: Context) => Answer;
   /** The route may change something, so in cluster mode a follower forwards it to the leader (default: every method but GET). */
   writes?: boolean;
+  /** Cluster mode's own write (forwarded by a node with the cluster secret); refused 403 to anyone else. */
+  clusterOnly?: boolean;
 }
 
 export interface RouterDeps {
@@ -160,17 +162,18 @@ function serveMethod(res: HttpResponse, req: HttpRequest, routes: PatternRoutes,
  * the request id and answers 500.
  */
 export function route(app: TemplatedApp, deps: RouterDeps, method: Method, pattern: string, handler: Handler, options: RouteOptions = {}): void {
+  const writes = options.writes ?? (method !== "get" && method !== "any");
   const spec: RouteSpec = {
     pattern,
     paramNames: pattern.match(/(?<=\/:)[^/]+/g) ?? [],
     speaks: options.speaks ?? "json",
     toAnswer: options.onError ?? ((error, context) => errorAnswer(error, context.requestId)),
-    remoteAddress: options.remoteAddress === true,
+    // A write may be forwarded to the cluster's leader, which is told the client's address (forward.ts).
+    remoteAddress: options.remoteAddress === true || writes,
     siteConfig: deps.config,
   };
   record(app, { method, pattern, speaks: spec.speaks }, spec);
-  const writes = options.writes ?? (method !== "get" && method !== "any");
-  const write = { body: options.body === true || options.streamBytesMax !== undefined, bodyBytesMax: options.streamBytesMax ?? BODY_BYTES_MAX, stream: options.streamBytesMax !== undefined };
+  const write = { body: options.body === true || options.streamBytesMax !== undefined, bodyBytesMax: options.streamBytesMax ?? BODY_BYTES_MAX, stream: options.streamBytesMax !== undefined, clusterOnly: options.clusterOnly === true };
   const serve = (res: HttpResponse, req: HttpRequest) => {
     const exchange = new Exchange(res, req, spec);
     res.onAborted(() => exchange.abort());

@@ -51,7 +51,7 @@ export interface ImportReport {
 
 interface Candidate {
   line: number;
-  input: { title: string; url: string; description: string; tags: string[]; public: boolean; unread?: boolean; inserted_at?: number };
+  input: { title: string; url: string; description: string; notes?: string; tags: string[]; public: boolean; unread?: boolean; inserted_at?: number };
   /** Characters that could not be kept as they were (replaced with U+FFFD), reported but not fatal. */
   repaired?: ImportProblem;
 }
@@ -84,7 +84,7 @@ function cleanTags(names: readonly string[], repairs: Repairs): string[] {
 }
 
 /**
- * What an entry becomes, or why it cannot be used. Over-long titles and descriptions are cut to
+ * What an entry becomes, or why it cannot be used. Over-long titles, descriptions and notes are cut to
  * the limits, surplus tags dropped, an impossible date ignored, characters that are not valid text
  * replaced (and reported): only a missing or unusable URL or a missing title loses an entry. The
  * entry's own PRIVATE attribute decides whether it is public; without one, `publicByDefault` does.
@@ -107,6 +107,7 @@ export function candidateOf(entry: NetscapeEntry, foldersAsTags: boolean, public
     public: entry.private === null ? publicByDefault : !entry.private,
   };
   if (entry.toRead) input.unread = true;
+  if (entry.notes !== "") input.notes = truncate(repairs.text("notes", entry.notes, "lines"), LIMITS.notesCharsMax);
   const date = entry.addDateMs;
   if (date !== null && date >= DATE_MS_MIN && date <= Date.now() + 86_400_000) input.inserted_at = date;
   const repaired = repairs.problem(entry.line);

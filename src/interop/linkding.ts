@@ -24,7 +24,7 @@ const LIMIT_DEFAULT = 100;
 const LIMIT_MAX = 1000;
 
 /** linkding field → ours (for inputs and for naming fields in errors). */
-const FIELD_NAMES: Record<string, string> = { url: "url", title: "title", description: "description", shared: "public", unread: "unread", tag_names: "tags" };
+const FIELD_NAMES: Record<string, string> = { url: "url", title: "title", description: "description", notes: "notes", shared: "public", unread: "unread", tag_names: "tags" };
 const OUR_FIELD_NAMES = Object.fromEntries(Object.entries(FIELD_NAMES).map(([theirs, ours]) => [ours, theirs]));
 
 export function linkdingBookmark(bookmark: Bookmark): Record<string, unknown> {
@@ -33,7 +33,7 @@ export function linkdingBookmark(bookmark: Bookmark): Record<string, unknown> {
     url: bookmark.url,
     title: bookmark.title,
     description: bookmark.description,
-    notes: "",
+    notes: bookmark.notes,
     web_archive_snapshot_url: "",
     favicon_url: null,
     preview_image_url: null,
@@ -64,7 +64,7 @@ function tagsOf(user: User): { id: number; name: string; date_added: string }[] 
   return [...first].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, at]) => ({ id: tagId(name), name, date_added: isoTime(at) }));
 }
 
-/** linkding's input fields mapped onto ours; `notes` is accepted and dropped, archiving refused. */
+/** linkding's input fields mapped onto ours (`notes` kept as our notes); archiving refused. */
 function ourFields(body: Record<string, unknown>): Record<string, unknown> {
   if (body.is_archived === true) throw new HttpError(400, "Nasty has no archive: is_archived cannot be true", { is_archived: ["Nasty has no archive."] });
   const fields: Record<string, unknown> = {};
@@ -73,7 +73,7 @@ function ourFields(body: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The text fields linkding clients send (tag names included), checked for valid Unicode before anything else. */
-const TEXT_FIELDS = [...Object.keys(FIELD_NAMES), "notes", "name"];
+const TEXT_FIELDS = [...Object.keys(FIELD_NAMES), "name"];
 
 /**
  * Text that is not valid Unicode is refused with 422 under linkding's field name; every other field

@@ -9,6 +9,8 @@ export interface NetscapeEntry {
   href: string;
   title: string;
   description: string;
+  /** Notes, from linkding's `[linkding-notes]…[/linkding-notes]` at the end of the <DD>; "" when none. */
+  notes: string;
   /** TAGS="a,b" */
   tags: string[];
   /** Folder names from the outermost in, browser root folders left out. */
@@ -210,7 +212,9 @@ export class NetscapeReader {
 
   private finishLink(): void {
     if (this.mode === "description" && this.entry) {
-      this.entry.description = decodeText(this.text).trim();
+      const { description, notes } = splitNotes(decodeText(this.text).trim());
+      this.entry.description = description;
+      this.entry.notes = notes;
       this.mode = "none";
       this.text = "";
       return;
@@ -223,6 +227,7 @@ export class NetscapeReader {
       href: (attributes.get("HREF") ?? "").trim(),
       title: decodeText(this.text).replace(/\s+/g, " ").trim(),
       description: "",
+      notes: "",
       tags: (attributes.get("TAGS") ?? "").split(",").map((tag) => tag.trim()).filter((tag) => tag !== ""),
       folders: this.folders.filter((name): name is string => name !== null),
       addDateMs: parseAddDate(attributes.get("ADD_DATE")),
@@ -243,6 +248,23 @@ export class NetscapeReader {
   }
 }
 
+/**
+ * linkding writes a bookmark's notes into its <DD>, after the description, between these markers
+ * (its exporter and importer both; other tools that move linkding files follow it), so that is
+ * how notes travel in a Netscape file, both ways.
+ */
+const NOTES_OPEN = "[linkding-notes]";
+const NOTES_CLOSE = "[/linkding-notes]";
+
+/** A <DD>'s text as description and notes: what follows NOTES_OPEN (up to NOTES_CLOSE, or the end) is notes. */
+export function splitNotes(text: string): { description: string; notes: string } {
+  const open = text.indexOf(NOTES_OPEN);
+  if (open < 0) return { description: text, notes: "" };
+  const rest = text.slice(open + NOTES_OPEN.length);
+  const close = rest.lastIndexOf(NOTES_CLOSE);
+  return { description: text.slice(0, open).trim(), notes: close < 0 ? rest : rest.slice(0, close) };
+}
+
 /** Browsers mark their root folders with these attributes (Chrome and Firefox). */
 const BROWSER_ROOT_FOLDER_ATTRIBUTES = /\b(PERSONAL_TOOLBAR_FOLDER|UNFILED_BOOKMARKS_FOLDER)\s*=\s*["']?true/i;
 
@@ -251,6 +273,7 @@ export interface ExportedBookmark {
   url: string;
   title: string;
   description: string;
+  notes: string;
   tags: readonly string[];
   public: boolean;
   unread: boolean;
@@ -272,7 +295,8 @@ export const NETSCAPE_FOOTER = "</DL><p>\n";
 
 /**
  * One bookmark as Pinboard and linkding write it: ADD_DATE/LAST_MODIFIED in seconds, PRIVATE,
- * TOREAD and TAGS (Firefox reads TAGS; Chrome ignores what it does not know).
+ * TOREAD and TAGS (Firefox reads TAGS; Chrome ignores what it does not know), and notes after
+ * the description as linkding writes them (splitNotes).
  */
 export function netscapeItem(bookmark: ExportedBookmark): string {
   const attributes = [
@@ -284,5 +308,6 @@ export function netscapeItem(bookmark: ExportedBookmark): string {
     `TAGS="${escapeHtml(bookmark.tags.join(","))}"`,
   ];
   const item = `<DT><A ${attributes.join(" ")}>${escapeHtml(bookmark.title)}</A>\n`;
-  return bookmark.description === "" ? item : `${item}<DD>${escapeHtml(bookmark.description)}\n`;
+  const notes = bookmark.notes === "" ? "" : `${NOTES_OPEN}${escapeHtml(bookmark.notes)}${NOTES_CLOSE}`;
+  return bookmark.description === "" && notes === "" ? item : `${item}<DD>${escapeHtml(bookmark.description)}${notes}\n`;
 }

@@ -170,6 +170,9 @@ export class ClusterLog implements EventLog {
   private closed = false;
   private lastError: string | null = null;
   private lockError: string | null = null;
+  /** Set while another process holds this node's id (keepNodeId): no writes, no lead. */
+  private nodeIdLost: string | null = null;
+  private checkingNodeId = false;
   private appliedWaiters: { seq: number; resolve: () => void }[] = [];
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => Promise<void>)[] = [];
@@ -227,6 +230,7 @@ export class ClusterLog implements EventLog {
     void this.prepare();
     const electEvery = Math.max(100, Math.floor(this.options.leaseMs / 3));
     this.timers.push(setInterval(guarded("cluster election", () => void this.electionStep()), electEvery));
+    this.timers.push(setInterval(guarded("cluster node id", () => void this.nodeIdStep()), electEvery));
     this.timers.push(setInterval(guarded("cluster tail", () => void this.tailQuietly()), this.options.tailMs));
   }
 
@@ -268,11 +272,68 @@ export class ClusterLog implements EventLog {
 
   /** One running process per NASTY_NODE_ID: its id lock, held on a connection of its own (checked at start). */
   private async claimNodeId(): Promise<void> {
-    this.nodeSql ??= postgresClient(this.options.url, { max: 1, timeoutMs: this.stepMs, applicationName: `nasty-node-${this.options.nodeId}` });
-    const [row] = await withTimeout(this.nodeSql<{ got: boolean }[]>`SELECT pg_try_advisory_lock(${NODE_LOCK_KEY_BASE + this.options.nodeId}::bigint) AS got`, this.stepMs, "the node id lock");
-    if (row?.got === true) return;
+    if (await this.holdNodeId()) return;
     this.options.onFatal(new Error(`NASTY_NODE_ID=${this.options.nodeId} is already used by another running node of this cluster; give each node its own id`));
     throw new Error("the node id is taken");
+  }
+
+  /**
+   * True while this node's session holds its id lock, taking it (again) when the session does not:
+   * a session Postgres ended (a restart, a cut, pg_terminate_backend) took the lock with it, and
+   * postgres.js reconnects with a new session on the next query.
+   */
+  private async holdNodeId(): Promise<boolean> {
+    this.nodeSql ??= postgresClient(this.options.url, { max: 1, timeoutMs: this.stepMs, applicationName: `nasty-node-${this.options.nodeId}` });
+    const key = NODE_LOCK_KEY_BASE + this.options.nodeId;
+    // A bigint advisory key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
+    const [row] = await withTimeout(this.nodeSql<{ got: boolean }[]>`
+      SELECT CASE WHEN EXISTS (
+        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
+          AND classid::bigint = ${Math.floor(key / 2 ** 32)}::bigint AND objid::bigint = ${key % 2 ** 32}::bigint
+      ) THEN true ELSE pg_try_advisory_lock(${key}::bigint) END AS got`, this.stepMs, "the node id lock");
+    return row?.got === true;
+  }
+
+  private async nodeIdStep(): Promise<void> {
+    if (this.closed || this.checkingNodeId || !this.caughtUp) return;
+    this.checkingNodeId = true;
+    try {
+      await this.keepNodeId();
+    } finally {
+      this.checkingNodeId = false;
+    }
+  }
+
+  /**
+   * Keeps the id lock across Postgres restarts. When another process took this node's id while this
+   * node's session was gone, two processes claim one id and this one can no longer prove it is the
+   * node of that id. It does not exit (its readers and live connections stay served from the log it
+   * still follows), but it leaves the lead, leads no more and refuses every write (503 naming the
+   * problem, also in /api/status last_error and /readyz, so a load balancer takes it out) until it
+   * holds its id again (the other process stopped).
+   */
+  private async keepNodeId(): Promise<void> {
+    let held: boolean;
+    try {
+      held = await this.holdNodeId();
+    } catch {
+      // Postgres unreachable: the tail and the lead's heartbeat report and handle that.
+      return;
+    }
+    if (held) {
+      if (this.nodeIdLost !== null) this.options.say(`holding NASTY_NODE_ID=${this.options.nodeId} again: serving writes again`);
+      this.nodeIdLost = null;
+      return;
+    }
+    const message = `NASTY_NODE_ID=${this.options.nodeId} was taken by another process while this node's Postgres session was gone; this node serves no writes until it holds its id again (give each node its own id)`;
+    if (this.nodeIdLost === null) this.options.warn(message);
+    this.nodeIdLost = message;
+    this.stepDown(message);
+  }
+
+  /** Why this node refuses every write whoever leads (its node id is held by another process), or null. */
+  writeRefusal(): string | null {
+    return this.nodeIdLost;
   }
 
   /** The local log must be a prefix of the cluster's: same event at its last seq. Anything else stops the node. */
@@ -294,12 +355,13 @@ export class ClusterLog implements EventLog {
     const head = Math.max(this.headSeq, applied);
     return {
       role: this.role, node_id: this.options.nodeId, epoch: this.epoch, leader: this.leader,
-      applied_seq: applied, head_seq: head, lag_events: head - applied, caught_up: this.caughtUp, last_error: this.lastError,
+      applied_seq: applied, head_seq: head, lag_events: head - applied, caught_up: this.caughtUp, last_error: this.nodeIdLost ?? this.lastError,
     };
   }
 
   /** Why this node is not ready yet (catching up with the cluster's log at start), or null. */
   readiness(): string | null {
+    if (this.nodeIdLost !== null) return this.nodeIdLost;
     return this.caughtUp ? null : `catching up with the cluster's log (applied seq ${this.options.local.lastSeq} of ${this.headSeq})${this.lastError ? `: ${this.lastError}` : ""}`;
   }
 
@@ -472,7 +534,7 @@ export class ClusterLog implements EventLog {
     this.electing = true;
     try {
       if (this.role === "leader") await this.heartbeat();
-      else if (this.role === "follower") await this.tryToLead();
+      else if (this.role === "follower" && this.nodeIdLost === null) await this.tryToLead();
     } finally {
       this.electing = false;
     }
@@ -520,7 +582,7 @@ export class ClusterLog implements EventLog {
     for (let round = 0; round < CATCH_UP_ROUNDS_MAX && this.offeredSeq < headSeq; round += 1) await this.tail();
     if (this.offeredSeq < headSeq) throw new Error(`could not read the log up to its head (seq ${headSeq})`);
     await this.untilApplied(headSeq, this.stepMs);
-    if (this.role !== "candidate" || this.closed) return;
+    if (this.role !== "candidate" || this.closed || this.nodeIdLost !== null) return;
     this.epoch = epoch;
     this.nextSeq = headSeq + 1;
     this.leader = { epoch, node: this.options.nodeId, url: this.options.nodeUrl };

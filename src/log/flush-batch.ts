@@ -9,7 +9,7 @@ type Iso = string;
 interface UserRow { id: number; username: string; password_hash: string; inserted_at: Iso }
 interface PasswordRow { id: number; password_hash: string }
 interface TokenRow { id: number; user_id: number; hash: string; kind: string; name: string; inserted_at: Iso; expires_at: Iso | null }
-interface BookmarkRow { id: number; user_id: number; url: string; title: string; description: string; public: boolean; unread: boolean; inserted_at: Iso; updated_at: Iso }
+interface BookmarkRow { id: number; user_id: number; url: string; title: string; description: string; notes: string; public: boolean; unread: boolean; inserted_at: Iso; updated_at: Iso }
 /** Fields an update changed; absent ones stay as they are. */
 type BookmarkPatch = { id: number; updated_at: Iso } & Partial<Omit<BookmarkFields, "tags">>;
 interface TagPairRow { bookmark_id: number; name: string; position: number }
@@ -54,6 +54,7 @@ function changedFields(payload: Extract<LoggedEvent, { type: "bookmark.updated" 
   if (payload.url !== undefined) fields.url = payload.url;
   if (payload.title !== undefined) fields.title = payload.title;
   if (payload.description !== undefined) fields.description = payload.description;
+  if (payload.notes !== undefined) fields.notes = payload.notes;
   if (payload.public !== undefined) fields.public = payload.public;
   if (payload.unread !== undefined) fields.unread = payload.unread;
   return fields;
@@ -108,7 +109,7 @@ export function foldEvents(events: readonly LoggedEvent[]): RelationalChanges {
         const { id, user_id, url, title, description, tags } = event.payload;
         // An imported bookmark carries its own date (inserted_at), as in the store.
         const insertedAt = event.payload.inserted_at === undefined ? at : iso(event.payload.inserted_at);
-        created.set(id, { id, user_id, url, title, description, public: event.payload.public, unread: event.payload.unread === true, inserted_at: insertedAt, updated_at: at });
+        created.set(id, { id, user_id, url, title, description, notes: event.payload.notes ?? "", public: event.payload.public, unread: event.payload.unread === true, inserted_at: insertedAt, updated_at: at });
         tagLists.set(id, tags);
         break;
       }
@@ -269,10 +270,10 @@ export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<
     await tx`DELETE FROM tokens WHERE id = ANY(${changes.revokedTokens}::bigint[])`;
   }
   if (changes.bookmarks.length > 0) {
-    await tx`INSERT INTO bookmarks (id, user_id, url, title, description, public, unread, inserted_at, updated_at)
-      SELECT id, user_id, url, title, description, public, unread, inserted_at, updated_at
+    await tx`INSERT INTO bookmarks (id, user_id, url, title, description, notes, public, unread, inserted_at, updated_at)
+      SELECT id, user_id, url, title, description, notes, public, unread, inserted_at, updated_at
       FROM jsonb_to_recordset(${json(tx, changes.bookmarks)})
-        AS x(id bigint, user_id bigint, url text, title text, description text, public boolean, unread boolean, inserted_at timestamptz, updated_at timestamptz)
+        AS x(id bigint, user_id bigint, url text, title text, description text, notes text, public boolean, unread boolean, inserted_at timestamptz, updated_at timestamptz)
       ON CONFLICT (id) DO NOTHING`;
   }
   if (changes.bookmarkPatches.length > 0) {
@@ -280,11 +281,12 @@ export async function writeChanges(tx: Tx, changes: RelationalChanges): Promise<
         url = coalesce(x.url, bookmarks.url),
         title = coalesce(x.title, bookmarks.title),
         description = coalesce(x.description, bookmarks.description),
+        notes = coalesce(x.notes, bookmarks.notes),
         public = coalesce(x.public, bookmarks.public),
         unread = coalesce(x.unread, bookmarks.unread),
         updated_at = x.updated_at
       FROM jsonb_to_recordset(${json(tx, changes.bookmarkPatches)})
-        AS x(id bigint, url text, title text, description text, public boolean, unread boolean, updated_at timestamptz)
+        AS x(id bigint, url text, title text, description text, notes text, public boolean, unread boolean, updated_at timestamptz)
       WHERE bookmarks.id = x.id`;
   }
   const retagged = [...changes.tagListIds, ...changes.deletedBookmarks];

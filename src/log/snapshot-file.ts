@@ -19,14 +19,17 @@ import { StoreBodyReader, writeStoreBody } from "../store/snapshot-format.ts";
  * The header lists each section's name, offset, length and SHA-256. A damaged store section
  * refuses the whole snapshot; a damaged optional section is reported and left out (what it held
  * is rebuilt from the store). Version 2 files (a 512-byte header, one store body, one checksum)
- * are still read.
+ * and version 3 files (this layout, a store body from before notes) are still read.
  */
 export const SNAPSHOT_FILE_PATTERN = /^snapshot-(\d{16})\.nasty$/;
 const TMP_SUFFIX = ".tmp";
 const SNAPSHOT_HEADER_BYTES = 4096;
 const VERSION_2_HEADER_BYTES = 512;
 const FORMAT = "nasty-snapshot";
-const FORMAT_VERSION = 3;
+/** 4: the store body may hold notes (snapshot-format.ts's columns version 2). */
+const FORMAT_VERSION = 4;
+/** Versions with this header layout that this build still reads (3: from before notes). */
+const HEADER_VERSIONS_READ = [3, FORMAT_VERSION];
 const STORE_SECTION = "store";
 /** Lines are gathered into writes of about this many bytes. */
 const WRITE_CHUNK_BYTES = 1 << 20;
@@ -213,11 +216,17 @@ function readHeader(file: string, data: Buffer): SnapshotHeader {
   if (header.version === 2) {
     const v2 = header as Version2Header;
     header = { ...v2, version: 2, created_at: 0, sections: [{ name: STORE_SECTION, offset: VERSION_2_HEADER_BYTES, bytes: v2.body_bytes, sha256: v2.sha256 }] };
-  } else if (header.version !== FORMAT_VERSION) {
-    throw new SnapshotError(`${name} is snapshot format version ${header.version}; this build reads versions 2 and ${FORMAT_VERSION}`);
+  } else if (!HEADER_VERSIONS_READ.includes(header.version)) {
+    throw new SnapshotError(`${name} is snapshot format version ${header.version}; this build reads versions 2 to ${FORMAT_VERSION}`);
   } else if (data.length < SNAPSHOT_HEADER_BYTES) {
     throw new SnapshotError(`${name} is truncated (${data.length} bytes, shorter than its header)`);
   }
+  return checkedHeader(file, data, header as SnapshotHeader);
+}
+
+/** Checks a header (read by readHeader) against the file's name and length. */
+function checkedHeader(file: string, data: Buffer, header: SnapshotHeader): SnapshotHeader {
+  const name = path.basename(file);
   const match = SNAPSHOT_FILE_PATTERN.exec(name);
   if (match && Number(match[1]) !== header.seq) throw new SnapshotError(`${name} says it stands for seq ${header.seq}, not the seq in its name`);
   const last = header.sections[header.sections.length - 1];

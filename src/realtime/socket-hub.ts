@@ -117,9 +117,17 @@ export function reasonOf(error: unknown): string {
   return `internal error; it has been logged as ${requestId}`;
 }
 
+/**
+ * Saves a comment a socket sent, for its viewer (signed in with `tokenId`); resolves once it is
+ * durable and applied on this node. Cluster mode passes one that forwards it to the leader from a
+ * follower (http/forward.ts); without it, Commands runs it here.
+ */
+export type SocketCommentWriter = (viewer: User, tokenId: TokenId, bookmarkId: number, input: unknown, wanted: () => boolean) => Promise<CommentJson>;
+
 export interface HubDeps {
   store: Store;
   commands: Commands;
+  postComment?: SocketCommentWriter;
   limiter: RateLimiter;
   live: LiveDelivery;
   config: Pick<Config, "wsMaxBackpressureBytes"> & SiteConfig;
@@ -249,6 +257,7 @@ export class SocketHub {
     if (!data.joined.has(name)) throw new HttpError(400, `join ${name} before commenting on it`);
     const waitSeconds = this.deps.limiter.take(`token:${data.tokenId}`);
     if (waitSeconds > 0) throw new HttpError(429, `rate limit exceeded for this token; retry in ${waitSeconds} s`);
+    if (this.deps.postComment) return this.deps.postComment(data.viewer, data.tokenId, parsed.id, input, () => data.open);
     return commentJson(await this.deps.commands.postComment(data.viewer, parsed.id, input));
   }
 

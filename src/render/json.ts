@@ -6,6 +6,8 @@ export interface BookmarkJson {
   id: number;
   title: string;
   description: string;
+  /** The owner's Markdown notes as written ("" when none): shown to whoever may see the bookmark, like its description. */
+  notes: string;
   url: string;
   public: boolean;
   tags: readonly string[];
@@ -61,6 +63,7 @@ export function bookmarkJson(bookmark: Bookmark, viewer: User | null, links?: Li
     id: bookmark.id,
     title: bookmark.title,
     description: bookmark.description,
+    notes: bookmark.notes,
     url: bookmark.url,
     public: bookmark.public,
     tags: bookmark.tags,

@@ -90,6 +90,8 @@ export function urlHost(url: string): string {
 export interface SearchableText {
   title: string;
   description: string;
+  /** The owner's Markdown notes, searched as plain words (the markup is punctuation to the tokenizer). */
+  notes: string;
   url: string;
   tags: readonly string[];
 }
@@ -99,13 +101,14 @@ export interface SearchableText {
  * count as words too: "machine-learning" is found by "machine" and by "learning".
  */
 export function fieldWords(bookmark: SearchableText): string[][] {
-  return [words(bookmark.title), words(bookmark.description), words(urlText(bookmark.url)), ...bookmark.tags.map(words)];
+  return [words(bookmark.title), words(bookmark.description), words(bookmark.notes), words(urlText(bookmark.url)), ...bookmark.tags.map(words)];
 }
 
 /** Calls `visit` with every word of every field of a bookmark, repeats included. */
 export function eachBookmarkWord(bookmark: SearchableText, visit: (word: string) => void): void {
   eachWord(bookmark.title, visit);
   eachWord(bookmark.description, visit);
+  eachWord(bookmark.notes, visit);
   eachWord(urlText(bookmark.url), visit);
   for (const tag of bookmark.tags) eachWord(tag, visit);
 }

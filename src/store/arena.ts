@@ -4,7 +4,7 @@ export const ARENA_CHUNK_BYTES = 16 << 20;
 
 /**
  * Bookmarks' text lives here instead of in JS strings, so the collector neither copies nor scans
- * it. A record (a bookmark's URL, title and description back to back) is appended whole and never
+ * it. A record (a bookmark's URL, title, description and notes back to back) is appended whole and never
  * changed; replacing or deleting one only counts its bytes as dead, and the next snapshot writes
  * the live records alone, so a restart compacts the arena.
  */

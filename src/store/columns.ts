@@ -1,4 +1,5 @@
 // BookmarkColumns: every bookmark's fields in typed arrays indexed by its ord, its text in a StringArena, its tags in a pool.
+import { assert } from "../assert.ts";
 import { StringArena } from "./arena.ts";
 
 export const FLAG_PUBLIC = 1;
@@ -9,6 +10,11 @@ export const FLAG_LIVE = 4;
  * checked), which UTF-8 cannot carry; kept as it is so replay stays exact.
  */
 export const FLAG_UTF16 = 8;
+/**
+ * A record's notes are at most 10,000 UTF-16 units (schemas.ts): 30,000 bytes of UTF-8 or 20,000
+ * of UTF-16LE, so two bytes hold their length.
+ */
+export const NOTES_BYTES_MAX = 0xffff;
 /** A lone surrogate: in u mode a well-formed pair is one code point, not a surrogate. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -18,8 +24,9 @@ const INITIAL_CAPACITY = 1024;
  * One row per ord (ord 0 is never used; a deleted bookmark's row keeps FLAG_LIVE clear). The
  * collector sees a handful of typed arrays whatever the number of bookmarks: about 60 bytes per
  * bookmark off the V8 heap plus its text, instead of an object, an array and three strings on it.
- * A bookmark's text is one arena record: URL, title, description back to back at
- * (chunk, offset) with their byte lengths here. Its tags are `tagCount` tag numbers at `tagStart`
+ * A bookmark's text is one arena record: URL, title, description and notes back to back at
+ * (chunk, offset) with their byte lengths here. Notes are rare, so their length is the one
+ * two-byte column: an empty note costs those two bytes and nothing in the arena. Its tags are `tagCount` tag numbers at `tagStart`
  * in `tagPool` (append-only; replaced lists are counted dead and the pool is compacted when half
  * of it is).
  */
@@ -35,14 +42,15 @@ export class BookmarkColumns {
   urlLength = new Uint32Array(INITIAL_CAPACITY);
   titleLength = new Uint32Array(INITIAL_CAPACITY);
   descriptionLength = new Uint32Array(INITIAL_CAPACITY);
+  notesLength = new Uint16Array(INITIAL_CAPACITY);
   tagStart = new Uint32Array(INITIAL_CAPACITY);
   tagCount = new Uint16Array(INITIAL_CAPACITY);
   tagPool = new Uint32Array(INITIAL_CAPACITY);
   tagPoolUsed = 0;
   tagPoolDead = 0;
   readonly arena = new StringArena();
-  /** Scratch for arena appends: [offset, url bytes, title bytes, description bytes]. */
-  private readonly lengths: number[] = [0, 0, 0, 0];
+  /** Scratch for arena appends: [offset, url bytes, title bytes, description bytes, notes bytes]. */
+  private readonly lengths: number[] = [0, 0, 0, 0, 0];
 
   /** Makes room for ords below `needed`. */
   ensure(needed: number): void {
@@ -64,6 +72,7 @@ export class BookmarkColumns {
     this.urlLength = grow(this.urlLength);
     this.titleLength = grow(this.titleLength);
     this.descriptionLength = grow(this.descriptionLength);
+    this.notesLength = grow(this.notesLength);
     this.tagStart = grow(this.tagStart);
     this.tagCount = grow(this.tagCount);
     this.capacity = capacity;
@@ -75,19 +84,21 @@ export class BookmarkColumns {
 
   /** Bytes of the ord's text record. */
   recordBytes(ord: number): number {
-    return this.urlLength[ord]! + this.titleLength[ord]! + this.descriptionLength[ord]!;
+    return this.urlLength[ord]! + this.titleLength[ord]! + this.descriptionLength[ord]! + this.notesLength[ord]!;
   }
 
   /** Writes a new text record for `ord` (the old one, if any, is counted dead by the caller). */
-  setText(ord: number, url: string, title: string, description: string): void {
+  setText(ord: number, url: string, title: string, description: string, notes: string): void {
     const lengths = this.lengths;
-    const utf16 = LONE_SURROGATE.test(url) || LONE_SURROGATE.test(title) || LONE_SURROGATE.test(description);
+    const utf16 = LONE_SURROGATE.test(url) || LONE_SURROGATE.test(title) || LONE_SURROGATE.test(description) || LONE_SURROGATE.test(notes);
     this.flags[ord] = utf16 ? this.flags[ord]! | FLAG_UTF16 : this.flags[ord]! & ~FLAG_UTF16;
-    this.chunk[ord] = this.arena.append([url, title, description], lengths, utf16 ? "utf16le" : "utf8");
+    this.chunk[ord] = this.arena.append([url, title, description, notes], lengths, utf16 ? "utf16le" : "utf8");
+    assert(lengths[4]! <= NOTES_BYTES_MAX, () => `notes of ${lengths[4]} bytes at ord ${ord}`);
     this.offset[ord] = lengths[0]!;
     this.urlLength[ord] = lengths[1]!;
     this.titleLength[ord] = lengths[2]!;
     this.descriptionLength[ord] = lengths[3]!;
+    this.notesLength[ord] = lengths[4]!;
   }
 
   /** The encoding of the ord's text record. */
@@ -106,6 +117,11 @@ export class BookmarkColumns {
   description(ord: number): string {
     const start = this.offset[ord]! + this.urlLength[ord]! + this.titleLength[ord]!;
     return this.arena.text(this.chunk[ord]!, start, this.descriptionLength[ord]!, this.encoding(ord));
+  }
+
+  notes(ord: number): string {
+    const start = this.offset[ord]! + this.urlLength[ord]! + this.titleLength[ord]! + this.descriptionLength[ord]!;
+    return this.arena.text(this.chunk[ord]!, start, this.notesLength[ord]!, this.encoding(ord));
   }
 
   /** Stores the ord's tag numbers (the old list, if any, is counted dead by the caller). */

@@ -14,10 +14,12 @@ import type { LinkCheck } from "./link-health.ts";
  *   i  invites    [id, hash, created_by, created_at]   (unused ones)
  *   t  tokens     [id, user_id, hash, kind, name, created_at, expires_at]   (creation order)
  *   g  tags       names of the tags in use; a bookmark's tag number is an index into them
- *   b  bookmarks  one record [count, tag_entries, text_bytes], then one frame per column
- *                 (BOOKMARK_COLUMNS, each `count` values in ord order, native byte order), a
- *                 frame of `tag_entries` tag numbers and a frame of `text_bytes` of text: each
- *                 bookmark's URL, title and description back to back, in ord order
+ *   b  bookmarks  one record [count, tag_entries, text_bytes, columns_version], then one frame
+ *                 per column (BOOKMARK_COLUMNS, each `count` values in ord order, native byte
+ *                 order), a frame of `tag_entries` tag numbers and a frame of `text_bytes` of
+ *                 text: each bookmark's URL, title, description and notes back to back, in ord
+ *                 order. Columns version 1 (no fourth element: snapshots from before notes) has
+ *                 no notesLength column and no notes in the text; they read as empty notes.
  *   m  comments   [id, bookmark_id, user_id, body, inserted_at]   (by bookmark in ord order, oldest first)
  *   h  link troubles [bookmark_id, broken check | null, failed fetch check | null], a check being
  *      [status, final_url, error, at]   (only bookmarks with one; store/link-health.ts)
@@ -40,10 +42,18 @@ const BOOKMARK_COLUMNS = [
   ["urlLength", Uint32Array],
   ["titleLength", Uint32Array],
   ["descriptionLength", Uint32Array],
+  ["notesLength", Uint16Array],
   ["urlHash", Int32Array],
   ["tagCount", Uint16Array],
 ] as const;
 type ColumnName = (typeof BOOKMARK_COLUMNS)[number][0];
+/** The b section's columns version this build writes (see the format above). */
+const COLUMNS_VERSION = 2;
+/** The columns of each version this build reads. */
+const COLUMNS_OF_VERSION: Record<number, readonly (typeof BOOKMARK_COLUMNS)[number][]> = {
+  1: BOOKMARK_COLUMNS.filter(([name]) => name !== "notesLength"),
+  2: BOOKMARK_COLUMNS,
+};
 type Column = Int32Array | Float64Array | Uint8Array | Uint32Array | Uint16Array;
 type RestoredColumns = Pick<RestoredRows, ColumnName>;
 
@@ -114,6 +124,7 @@ function writeBookmarkColumns(store: Store, write: BodyWriter, userIndex: Readon
     out.urlLength[row] = source.urlLength[ord]!;
     out.titleLength[row] = source.titleLength[ord]!;
     out.descriptionLength[row] = source.descriptionLength[ord]!;
+    out.notesLength[row] = source.notesLength[ord]!;
     out.urlHash[row] = store.urlHashAt(ord);
     out.tagCount[row] = source.tagCount[ord]!;
     tagEntries += source.tagCount[ord]!;
@@ -121,7 +132,7 @@ function writeBookmarkColumns(store: Store, write: BodyWriter, userIndex: Readon
     row += 1;
   }
   assert(row === count, "live bookmarks counted alike");
-  write.line(JSON.stringify(["b", count, tagEntries, textBytes]));
+  write.line(JSON.stringify(["b", count, tagEntries, textBytes, COLUMNS_VERSION]));
   const frame = (column: Column) => {
     write.line(`#${column.byteLength}`);
     write.bytes(new Uint8Array(column.buffer, column.byteOffset, column.byteLength));
@@ -147,13 +158,21 @@ function writeBookmarkColumns(store: Store, write: BodyWriter, userIndex: Readon
   if (used > 0) write.bytes(piece.subarray(0, used));
 }
 
+/** The b section's record while its frames come in, and the frames read so far. */
+interface BookmarkSection {
+  count: number;
+  tagEntries: number;
+  textBytes: number;
+  columns: readonly (typeof BOOKMARK_COLUMNS)[number][];
+  frames: Uint8Array[];
+}
+
 /** Reads a body's lines and frames (as written by writeStoreBody) into an empty store. */
 export class StoreBodyReader {
   private counters: StoreCounters | null = null;
   private readonly users: User[] = [];
   private readonly tags: number[] = [];
-  /** The b section's record while its frames come in, and the frames read so far. */
-  private bookmarks: { count: number; tagEntries: number; textBytes: number; frames: Uint8Array[] } | null = null;
+  private bookmarks: BookmarkSection | null = null;
   private bookmarksDone = false;
 
   constructor(private readonly store: Store) {
@@ -172,8 +191,10 @@ export class StoreBodyReader {
     if (this.counters === null) throw new Error("snapshot does not start with its counters");
     if (letter === "b") {
       if (this.bookmarks !== null || this.bookmarksDone) throw new Error("snapshot has two bookmark sections");
-      const [, count, tagEntries, textBytes] = records as [string, number, number, number];
-      this.bookmarks = { count, tagEntries, textBytes, frames: [] };
+      const [, count, tagEntries, textBytes, version = 1] = records as [string, number, number, number, number?];
+      const columns = COLUMNS_OF_VERSION[version];
+      if (columns === undefined) throw new Error(`snapshot bookmark columns are version ${JSON.stringify(version)}; this build reads versions 1 to ${COLUMNS_VERSION}`);
+      this.bookmarks = { count, tagEntries, textBytes, columns, frames: [] };
       return;
     }
     if (this.bookmarks !== null) throw new Error(`snapshot section ${JSON.stringify(letter)} inside the bookmark frames`);
@@ -187,7 +208,7 @@ export class StoreBodyReader {
     const section = this.bookmarks;
     if (section === null) throw new Error("snapshot frame outside the bookmark section");
     section.frames.push(bytes);
-    if (section.frames.length === BOOKMARK_COLUMNS.length + 2) {
+    if (section.frames.length === section.columns.length + 2) {
       this.restoreBookmarks(section);
       this.bookmarks = null;
       this.bookmarksDone = true;
@@ -214,19 +235,21 @@ export class StoreBodyReader {
     this.store.restoreLatestOrder();
   }
 
-  private restoreBookmarks(section: { count: number; tagEntries: number; textBytes: number; frames: Uint8Array[] }): void {
+  private restoreBookmarks(section: BookmarkSection): void {
     const { count, frames } = section;
     const columns = {} as Record<ColumnName, Column>;
-    BOOKMARK_COLUMNS.forEach(([name, Type], index) => {
+    // A column the section's version lacks reads as zeros (notesLength before notes: empty notes).
+    for (const [name, Type] of BOOKMARK_COLUMNS) columns[name] = new Type(count);
+    section.columns.forEach(([name, Type], index) => {
       columns[name] = copyColumn(frames[index]!, Type, count, name);
     });
-    const tags = copyColumn(frames[BOOKMARK_COLUMNS.length]!, Uint32Array, section.tagEntries, "tags") as Uint32Array<ArrayBuffer>;
+    const tags = copyColumn(frames[section.columns.length]!, Uint32Array, section.tagEntries, "tags") as Uint32Array<ArrayBuffer>;
     for (let index = 0; index < tags.length; index += 1) {
       const tag = this.tags[tags[index]!];
       if (tag === undefined) throw new Error(`snapshot names unknown tag ${tags[index]}`);
       tags[index] = tag;
     }
-    const text = frames[BOOKMARK_COLUMNS.length + 1]!;
+    const text = frames[section.columns.length + 1]!;
     if (text.length !== section.textBytes) throw new Error(`snapshot text is ${text.length} bytes, its section says ${section.textBytes}`);
     const chunk = this.store.columns.arena.adopt(Buffer.from(text));
     this.store.restoreRows({ ...(columns as RestoredColumns), count, users: this.users, tags, chunk, textBytes: text.length });

@@ -48,6 +48,8 @@ export interface Bookmark {
   readonly url: string;
   readonly title: string;
   readonly description: string;
+  /** The owner's Markdown notes, as written ("" when none); rendered by src/render/markdown.ts. */
+  readonly notes: string;
   readonly public: boolean;
   readonly tags: readonly string[];
   /** "To read" (Pinboard's toread, linkding's unread). */
@@ -157,6 +159,7 @@ export interface RestoredRows {
   urlLength: Uint32Array;
   titleLength: Uint32Array;
   descriptionLength: Uint32Array;
+  notesLength: Uint16Array;
   urlHash: Int32Array;
   tagCount: Uint16Array;
   tags: Uint32Array<ArrayBuffer>;
@@ -409,7 +412,7 @@ export class Store {
    */
   restoreRows(rows: RestoredRows): void {
     // Locals, not property reads in the loop (the rows object is built from a dynamic record).
-    const { count, ord: ords, users, id: ids, user: userIndexes, flags: rowFlags, urlLength: urlLengths, titleLength: titleLengths, descriptionLength: descriptionLengths, tagCount: tagCounts, tags, urlHash, insertedAt, updatedAt, chunk } = rows;
+    const { count, ord: ords, users, id: ids, user: userIndexes, flags: rowFlags, urlLength: urlLengths, titleLength: titleLengths, descriptionLength: descriptionLengths, notesLength: notesLengths, tagCount: tagCounts, tags, urlHash, insertedAt, updatedAt, chunk } = rows;
     assert(this.bookmarkCount === 0, "bookmark rows are restored into an empty store");
     const columns = this.columns;
     columns.ensure((count > 0 ? ords[count - 1]! : 0) + 1);
@@ -440,7 +443,8 @@ export class Store {
       const urlLength = (columns.urlLength[ord] = urlLengths[row]!);
       const titleLength = (columns.titleLength[ord] = titleLengths[row]!);
       const descriptionLength = (columns.descriptionLength[ord] = descriptionLengths[row]!);
-      offset += urlLength + titleLength + descriptionLength;
+      const notesLength = (columns.notesLength[ord] = notesLengths[row]!);
+      offset += urlLength + titleLength + descriptionLength + notesLength;
       const tagCount = tagCounts[row]!;
       columns.tagStart[ord] = tagAt;
       columns.tagCount[ord] = tagCount;
@@ -620,7 +624,7 @@ export class Store {
     columns.insertedAt[ord] = payload.inserted_at ?? ts;
     columns.updatedAt[ord] = ts;
     columns.flags[ord] = FLAG_LIVE | (payload.public ? FLAG_PUBLIC : 0) | (payload.unread === true ? FLAG_UNREAD : 0);
-    columns.setText(ord, payload.url, payload.title, payload.description);
+    columns.setText(ord, payload.url, payload.title, payload.description, payload.notes ?? "");
     columns.setTags(ord, this.internTags(payload.tags));
     user.bookmarks.ords.insert(ord);
     user.bookmarksChangedAt = ts;
@@ -637,11 +641,13 @@ export class Store {
     const url = columns.url(ord);
     const title = columns.title(ord);
     const description = columns.description(ord);
+    const notes = columns.notes(ord);
     const urlChanged = payload.url !== undefined && payload.url !== url;
     if (urlChanged) this.byUrl.remove(ord);
-    if (urlChanged || (payload.title !== undefined && payload.title !== title) || (payload.description !== undefined && payload.description !== description)) {
+    const textChanged = (payload.title !== undefined && payload.title !== title) || (payload.description !== undefined && payload.description !== description) || (payload.notes !== undefined && payload.notes !== notes);
+    if (urlChanged || textChanged) {
       columns.arena.deadBytes += columns.recordBytes(ord);
-      columns.setText(ord, payload.url ?? url, payload.title ?? title, payload.description ?? description);
+      columns.setText(ord, payload.url ?? url, payload.title ?? title, payload.description ?? description, payload.notes ?? notes);
     }
     if (urlChanged) this.byUrl.add(ord, payload.url!);
     if (payload.tags !== undefined) {
@@ -755,7 +761,8 @@ export class Store {
     const start = columns.offset[ord]!;
     const titleStart = start + columns.urlLength[ord]!;
     const descriptionStart = titleStart + columns.titleLength[ord]!;
-    const end = descriptionStart + columns.descriptionLength[ord]!;
+    const notesStart = descriptionStart + columns.descriptionLength[ord]!;
+    const end = notesStart + columns.notesLength[ord]!;
     const encoding = (flags & FLAG_UTF16) === 0 ? "utf8" : "utf16le";
     const tagStart = columns.tagStart[ord]!;
     const tags = new Array<string>(columns.tagCount[ord]!);
@@ -766,7 +773,8 @@ export class Store {
       user: this.userAt(ord),
       url: start === titleStart ? "" : chunk.toString(encoding, start, titleStart),
       title: titleStart === descriptionStart ? "" : chunk.toString(encoding, titleStart, descriptionStart),
-      description: descriptionStart === end ? "" : chunk.toString(encoding, descriptionStart, end),
+      description: descriptionStart === notesStart ? "" : chunk.toString(encoding, descriptionStart, notesStart),
+      notes: notesStart === end ? "" : chunk.toString(encoding, notesStart, end),
       public: (flags & FLAG_PUBLIC) !== 0,
       tags,
       unread: (flags & FLAG_UNREAD) !== 0,

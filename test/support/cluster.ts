@@ -139,6 +139,7 @@ export interface ClusterStatus {
   head_seq: number;
   lag_events: number;
   caught_up: boolean;
+  last_error: string | null;
   store_digest: string | null;
 }
 

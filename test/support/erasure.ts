@@ -5,13 +5,13 @@ import assert from "node:assert/strict";
 import type { Nasty } from "../../src/main.ts";
 import { createBookmark, request, signUp } from "./server.ts";
 
-/** Strings that appear only in what is deleted (a bookmark, a comment, an account and its bookmark and comment, a comment its author deleted). */
-export const MARKERS = ["zqxBOOKMARKzqx", "zqxCOMMENTzqx", "zqxaccountzqx", "zqxACCOUNTBOOKMARKzqx", "zqxACCOUNTCOMMENTzqx", "zqxOWNCOMMENTzqx"];
+/** Strings that appear only in what is deleted (a bookmark, a comment, an account and its bookmark and comment, a comment its author deleted, a deleted bookmark's notes). */
+export const MARKERS = ["zqxBOOKMARKzqx", "zqxCOMMENTzqx", "zqxaccountzqx", "zqxACCOUNTBOOKMARKzqx", "zqxACCOUNTCOMMENTzqx", "zqxOWNCOMMENTzqx", "zqxNOTESzqx"];
 /** Appears in what stays: the positive control, so a search that finds nothing proves something. */
 export const KEPT = "zqxKEPTzqx";
 
 /**
- * Bob saves and deletes a bookmark; Bob comments on Alice's bookmark, which she then deletes; an
+ * Bob saves a bookmark, gives it notes and deletes it; Bob comments on Alice's bookmark, which she then deletes; an
  * account saves a bookmark and comments on Alice's kept one, then the account is erased; Bob
  * comments on Alice's kept bookmark and deletes his comment (DELETE /api/comments/:id).
  */
@@ -20,6 +20,8 @@ export async function eraseSome(server: Nasty): Promise<void> {
   const bob = await signUp(server.url, "bob");
   const kept = await createBookmark(server.url, alice, { title: KEPT, url: "https://kept.example" });
   const doomed = await createBookmark(server.url, bob, { title: MARKERS[0], url: "https://doomed.example", description: MARKERS[0] });
+  // Notes changed once, so the marker is in an update event as well as the bookmark's text.
+  assert.equal((await request(server.url, "PATCH", `/api/bookmarks/${doomed.id}`, { token: bob, body: { notes: `# ${MARKERS[6]}\n\nthe deleted bookmark's notes` } })).status, 200);
   const discussed = await createBookmark(server.url, alice, { title: "discussed", url: "https://discussed.example" });
   assert.equal((await request(server.url, "POST", `/api/bookmarks/${discussed.id}/comments`, { token: bob, body: { body: MARKERS[1] } })).status, 201);
   const account = await signUp(server.url, MARKERS[2]!);

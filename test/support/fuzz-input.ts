@@ -173,6 +173,7 @@ function validBookmark(random: Random): Record<string, unknown> {
   return {
     url: `https://valid.example/${below(random, 1e9)}${chance(random, 0.3) ? "?utm_source=x&b=1" : ""}`, title: words(), description: chance(random, 0.5) ? words() : "",
     tags: Array.from({ length: below(random, 4) }, () => pick(random, ["fuzz", "news", "rust", "web", "x"])), public: chance(random, 0.7), unread: chance(random, 0.3),
+    notes: chance(random, 0.3) ? `# ${words()}\n\n- ${words()}` : "",
   };
 }
 
@@ -181,7 +182,7 @@ function validDocument(random: Random, pattern: string): unknown {
   const bookmark = validBookmark(random);
   if (pattern.endsWith("/comments")) return { body: String(bookmark.title) };
   if (pattern === "/api/bookmarks" || pattern === "/api/bookmarks/:id") return { bookmark };
-  if (pattern.startsWith("/api/bookmarks/")) return { url: bookmark.url, title: bookmark.title, description: bookmark.description, tag_names: bookmark.tags, unread: bookmark.unread, shared: bookmark.public, is_archived: chance(random, 0.2) };
+  if (pattern.startsWith("/api/bookmarks/")) return { url: bookmark.url, title: bookmark.title, description: bookmark.description, notes: bookmark.notes, tag_names: bookmark.tags, unread: bookmark.unread, shared: bookmark.public, is_archived: chance(random, 0.2) };
   if (pattern === "/api/tags/") return { name: pick(random, ["fuzz", "new-tag", "日本"]) };
   if (pattern === "/api/users") return { user: { username: `fz${below(random, 1e9)}`, password: "correct horse battery" } };
   if (pattern === "/api/tokens") return { username: pick(random, ["alice", "bob"]), password: "correct horse battery", name: "fuzz" };
