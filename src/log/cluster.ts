@@ -1,6 +1,6 @@
 // Cluster mode: the one commit-ordered log in Postgres, the leader's lease on appending to it, and the tail every node folds.
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { JSONValue, Sql } from "postgres";
+import type { JSONValue, Sql, TransactionSql } from "postgres";
 import { HttpError } from "../errors.ts";
 import { EVENT_VERSIONS, type EventBody, type LoggedEvent } from "../events.ts";
 import { upgradeEvent } from "../event-upgrade.ts";
@@ -112,6 +112,21 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** postgres.js's codes for a query whose connection closed under it. */
+const CONNECTION_GONE = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED"]);
+
+/**
+ * A transaction's callback failing because its connection closed (Postgres restarted, the session
+ * ended) never settles: postgres.js would then send ROLLBACK on the closed connection, and its
+ * deferred write throws from setImmediate (connection.js nextWrite, socket null), which ended
+ * the node (seen in test/cluster.test.ts's Postgres restart). The transaction died with its
+ * connection anyway; begin() itself rejects on the close, and withTimeout bounds it in any case.
+ */
+function connectionGone(error: unknown): Promise<never> {
+  if (CONNECTION_GONE.has(String((error as { code?: unknown } | null)?.code))) return new Promise<never>(() => {});
+  throw error;
+}
+
 interface LogRow { seq: string; type: string; v: number; ts: string; node: number; payload: string }
 
 function eventOf(row: LogRow): LoggedEvent {
@@ -156,6 +171,8 @@ export class ClusterLog implements EventLog {
   private applying: Promise<void>[] = [];
   private tailing: Promise<void> | null = null;
   private tailAgain = false;
+  /** The highest head a log notification announced: a tail for it was triggered then. */
+  private notifiedSeq = 0;
   /** A tail trigger asked for the leader row too (every trigger but a log notification and an apply wait). */
   private leaderReadWanted = false;
   /** When the oldest trigger not yet served by a tail read came (metrics: tail_wait). */
@@ -243,10 +260,16 @@ export class ClusterLog implements EventLog {
         await this.verifyLocal();
         // A log notification carries the new head seq: the tail it starts reads the log only (the leader row is read on
         // the timer, on a leader notification and on each reconnect), so a busy log costs one query per round, not two.
+        // A head this node already has (the leader's own commits, a tail that read ahead) needs no read at all.
         const onLog = (payload: string) => {
           const head = Number(payload);
-          if (Number.isSafeInteger(head)) this.headSeq = Math.max(this.headSeq, head);
-          void this.tailQuietly(false);
+          if (!Number.isSafeInteger(head)) {
+            void this.tailQuietly(false);
+            return;
+          }
+          this.headSeq = Math.max(this.headSeq, head);
+          this.notifiedSeq = Math.max(this.notifiedSeq, head);
+          if (head > this.offeredSeq) void this.tailQuietly(false);
         };
         for (const [channel, onNotify] of [[LOG_CHANNEL, onLog], [LEADER_CHANNEL, () => void this.tailQuietly()]] as const) {
           const listening = await this.sql.listen(channel, onNotify, () => void this.tailQuietly());
@@ -378,7 +401,8 @@ export class ClusterLog implements EventLog {
   /** Resolves once this node applied `seq`; rejects with 503 after `timeoutMs`. */
   untilApplied(seq: number, timeoutMs: number): Promise<void> {
     if (this.options.local.lastSeq >= seq) return Promise.resolve();
-    void this.tailQuietly(false);
+    // Unless a notification already set a tail going for it (then one more read would find nothing).
+    if (seq > this.notifiedSeq) void this.tailQuietly(false);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(guarded("cluster apply wait", () => {
         this.appliedWaiters = this.appliedWaiters.filter((waiter) => waiter.resolve !== done);
@@ -726,24 +750,7 @@ export class ClusterLog implements EventLog {
     const beginMs = performance.now();
     for (const waiter of waiters) clusterStage("append_wait", beginMs - waiter.queuedMs);
     try {
-      await withTimeout(this.appendSql.begin(async (tx) => {
-        // Sent together (postgres.js pipelines them, so the transaction costs BEGIN, this and COMMIT
-        // in round trips, not one per statement): the epoch row is locked first, and a wrong epoch
-        // throws before COMMIT, so everything written after it rolls back with the transaction.
-        // (A query is sent in the order it is executed; writeChanges executes its first at once.)
-        const epochRead = tx<{ epoch: string }[]>`SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE`.execute();
-        const statements: Promise<unknown>[] = [tx`INSERT INTO log (seq, epoch, type, v, ts, node, payload)
-          SELECT seq, ${epoch}, type, v, ts, node, payload
-          FROM jsonb_to_recordset(${tx.json(rows as unknown as JSONValue)}) AS x(seq bigint, type text, v integer, ts bigint, node integer, payload text)`.execute()];
-        if (requests.length > 0) {
-          statements.push(tx`INSERT INTO cluster_requests (request_id, seq)
-            SELECT request_id, seq FROM jsonb_to_recordset(${tx.json(requests as unknown as JSONValue)}) AS x(request_id text, seq bigint)
-            ON CONFLICT (request_id) DO NOTHING`.execute());
-        }
-        statements.push(tx`SELECT pg_notify(${LOG_CHANNEL}, ${String(seq)})`.execute(), writeChanges(tx, foldEvents(events)));
-        const [[row]] = await Promise.all([epochRead, ...statements]);
-        if (!row || Number(row.epoch) !== epoch) throw new DeposedError(`epoch ${row?.epoch ?? "?"} replaced this node's epoch ${epoch}`);
-      }), this.stepMs, "an append");
+      await withTimeout(this.appendSql.begin((tx) => this.appendStatements(tx, epoch, seq, events, rows, requests).catch(connectionGone)), this.stepMs, "an append");
       clusterStage("commit", performance.now() - beginMs);
     } catch (error) {
       const failure = notLeader(`the cluster's log could not commit (${describeError(error)}); nothing was acknowledged`);
@@ -769,6 +776,26 @@ export class ClusterLog implements EventLog {
       this.applying = this.applying.filter((entry) => entry !== applied);
     });
     this.applying.push(applied);
+  }
+
+  /** The statements of one append transaction, on its connection `tx`. */
+  private async appendStatements(tx: TransactionSql, epoch: number, seq: number, events: LoggedEvent[], rows: unknown[], requests: { request_id: string; seq: number }[]): Promise<void> {
+    // Sent together (postgres.js pipelines them, so the transaction costs BEGIN, this and COMMIT in
+    // round trips, not one per statement): the epoch row is locked first, and a wrong epoch throws
+    // before COMMIT, so everything written after it rolls back with the transaction. A query is sent
+    // in the order it is executed; writeChanges executes its first at once, so it comes last.
+    const epochRead = tx<{ epoch: string }[]>`SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE`.execute();
+    const statements: Promise<unknown>[] = [tx`INSERT INTO log (seq, epoch, type, v, ts, node, payload)
+      SELECT seq, ${epoch}, type, v, ts, node, payload
+      FROM jsonb_to_recordset(${tx.json(rows as unknown as JSONValue)}) AS x(seq bigint, type text, v integer, ts bigint, node integer, payload text)`.execute()];
+    if (requests.length > 0) {
+      statements.push(tx`INSERT INTO cluster_requests (request_id, seq)
+        SELECT request_id, seq FROM jsonb_to_recordset(${tx.json(requests as unknown as JSONValue)}) AS x(request_id text, seq bigint)
+        ON CONFLICT (request_id) DO NOTHING`.execute());
+    }
+    statements.push(tx`SELECT pg_notify(${LOG_CHANNEL}, ${String(seq)})`.execute(), writeChanges(tx, foldEvents(events)));
+    const [[row]] = await Promise.all([epochRead, ...statements]);
+    if (!row || Number(row.epoch) !== epoch) throw new DeposedError(`epoch ${row?.epoch ?? "?"} replaced this node's epoch ${epoch}`);
   }
 
   private noteError(message: string): void {
