@@ -1,8 +1,9 @@
-// Micro-benchmarks (tinybench): validation, store apply, feed query, fragment render, event encode/decode, metrics hooks.
+// Micro-benchmarks (tinybench): validation, store apply, feed query, fragment render, notes render, event encode/decode, metrics hooks.
 import { Bench } from "tinybench";
 import { CreateBookmark, parseInput } from "../src/commands/schemas.ts";
 import type { BookmarkFields, BookmarkId, LoggedEvent, UserId } from "../src/events.ts";
 import { cardView, renderCard } from "../src/render/html.ts";
+import { renderNotes } from "../src/render/markdown.ts";
 import { Store } from "../src/store/store.ts";
 import { corpus } from "./corpus.ts";
 import { enableMetrics, requestAnswered, requestStarted } from "../src/metrics.ts";
@@ -27,6 +28,18 @@ const FEED_STORE_BOOKMARKS = 10_000;
 /** The apply bench starts a fresh store after this many, so its memory stays bounded. */
 const APPLY_STORE_BOOKMARKS_MAX = 200_000;
 const POOL = 1000;
+/** Notes as people write them: a heading, emphasis, links (one bare), a list, code and a quote. */
+const NOTES = [
+  "## Why I saved this",
+  "",
+  "The *benchmarks* section is the **useful** part: see https://example.com/results and [the docs](https://docs.example.com/guide).",
+  "",
+  "- caches what it rendered",
+  "- one `render` per change, not per reader",
+  "- bounded memory",
+  "",
+  "> Measure, then decide.",
+].join("\n");
 
 type Created = Extract<LoggedEvent, { type: "bookmark.created" }>;
 
@@ -92,7 +105,10 @@ export async function runMicro(timeMs: number): Promise<MicroResult[]> {
       feedStore.bookmarks({ viewer: null, limit: 50 });
     })
     .add("fragment render: HTML card (cardView + renderCard)", () => {
-      renderCard(cardView(feedStore, feedBookmarks[turn++ % feedBookmarks.length]!));
+      renderCard(cardView(feedStore, feedBookmarks[turn++ % feedBookmarks.length]!), "");
+    })
+    .add(`notes render: renderNotes of ${NOTES.length}-character Markdown notes (markdown-it + sanitize-html, once per change by CardCache)`, () => {
+      renderNotes(NOTES);
     })
     .add("event encode: JSON.stringify(payload)", () => {
       JSON.stringify(encodedEvents[turn++ % POOL]!.payload);

@@ -41,7 +41,7 @@ test("npm run bench -- --smoke runs every step and writes its results", { timeou
 
   assert.deepEqual(
     results.micro.map((task) => task.name.split(":")[0]),
-    ["validation", "store apply", "feed query", "fragment render", "event encode", "event decode", "metrics hooks"],
+    ["validation", "store apply", "feed query", "fragment render", "notes render", "event encode", "event decode", "metrics hooks"],
   );
   assert.match(results.micro[3]!.name, /HTML card/);
 

@@ -374,6 +374,7 @@ describe("cluster mode", () => {
     const { db, nodes } = await cluster(1);
     const twin = spawnServer(nodes[0]!.dataDir + "-twin", {
       env: { DATABASE_URL: db.url, NASTY_CLUSTER: "on", NASTY_NODE_ID: "1", NASTY_CLUSTER_URL: "http://127.0.0.1:1", NASTY_CLUSTER_SECRET: "cluster-test-secret-0123456789" },
+      startMsMax: 120_000, // it never listens: it stops once it finds its id taken, which a loaded machine may take past the usual 30 s
     });
     const exit = await Promise.race([twin.exited, sleep(120_000).then(() => null)]);
     if (exit === null) twin.child.kill("SIGKILL");

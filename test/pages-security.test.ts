@@ -7,6 +7,8 @@ import { createBookmark, request, signUp, startTestServer } from "./support/serv
 import { PageClient, csrfOf } from "./support/pages.ts";
 
 const XSS = `<script>alert(1)</script><img src=x onerror=alert(2)>"'`;
+/** Notes are Markdown rendered to HTML: raw HTML stays text, a javascript: link stays text, a link title is dropped. */
+const XSS_NOTES = `${XSS}\n\n[x](javascript:alert(3)) [y](https://ok.example/ "t onclick=alert(4)")`;
 
 describe("page security", { timeout: 60_000 }, () => {
   let nasty: Nasty;
@@ -21,12 +23,12 @@ describe("page security", { timeout: 60_000 }, () => {
     base = nasty.url;
     owner = await signUp(base, "owner");
     await signUp(base, "other");
-    const hidden = await createBookmark(base, owner, { title: `${SECRET} title`, url: "https://private.example/x", tags: ["secret-tag", "shared"], description: SECRET, public: false });
+    const hidden = await createBookmark(base, owner, { title: `${SECRET} title`, url: "https://private.example/x", tags: ["secret-tag", "shared"], description: SECRET, notes: `${SECRET} *notes*`, public: false });
     hiddenId = hidden.id;
     await request(base, "POST", `/api/bookmarks/${hidden.id}/comments`, { token: owner, body: { body: `${SECRET} comment` } });
     const turned = await createBookmark(base, owner, { title: `${SECRET} later private`, url: "https://turned.example/", tags: ["shared"] });
     await request(base, "PATCH", `/api/bookmarks/${turned.id}`, { token: owner, body: { bookmark: { public: false } } });
-    const xss = await createBookmark(base, owner, { title: XSS, url: "https://xss.example/?q=<b>&x=\"y\"", tags: ["shared", "<b>tag"], description: XSS });
+    const xss = await createBookmark(base, owner, { title: XSS, url: "https://xss.example/?q=<b>&x=\"y\"", tags: ["shared", "<b>tag"], description: XSS, notes: XSS_NOTES });
     xssId = xss.id;
     await request(base, "POST", `/api/bookmarks/${xss.id}/comments`, { token: owner, body: { body: XSS } });
   });
@@ -55,6 +57,8 @@ describe("page security", { timeout: 60_000 }, () => {
       assert.ok(!text.includes("<script>alert(1)") && !text.includes("<img src=x"), `${path} let markup through`);
       assert.ok(text.includes("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&quot;&#39;"), `${path} shows the title as text`);
       assert.ok(!text.includes("<b>tag"), path);
+      if (path === "/discover") continue; // a list of titles, no cards
+      assert.ok(text.includes(`<div class="card-notes"><p>&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"'</p>\n<p>[x](javascript:alert(3)) <a href="https://ok.example/" rel="nofollow noopener ugc">y</a></p></div>`), `${path} shows the notes as Markdown, their raw HTML as text`);
     }
     const detail = (await new PageClient(base).get(`/b/${xssId}`)).text;
     assert.match(detail, /<a href="https:\/\/xss\.example\/\?q=%3Cb%3E&amp;x=%22y%22" rel="nofollow noopener ugc">/);
@@ -83,6 +87,7 @@ describe("page security", { timeout: 60_000 }, () => {
     const own = await ownerClient.get(`/b/${hiddenId}`);
     assert.equal(own.status, 200);
     assert.ok(own.text.includes(`${SECRET} comment`));
+    assert.ok(own.text.includes(`<div class="card-notes"><p>${SECRET} <em>notes</em></p></div>`), "the owner sees their private notes");
     assert.match(own.text, /topic=bookmarks%3Auser%3Aowner%3Aprivate&amp;since=\d+"/, "a private bookmark's page follows the owner's private topic");
     const firehose = await ownerClient.get("/");
     assert.ok(!firehose.text.includes(SECRET), "the firehose is public bookmarks only, even for their owner");

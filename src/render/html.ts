@@ -8,6 +8,7 @@ import type { LinkCheck, LinkTrouble } from "../store/link-health.ts";
 import { uriComponent } from "../text.ts";
 import { isoTime } from "./json.ts";
 import { escapeValue } from "./escape.ts";
+import { renderNotes } from "./markdown.ts";
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../views");
 
@@ -129,8 +130,13 @@ export function render(template: string, data: object): string {
   return eta.render(template, data);
 }
 
-export function renderCard(view: CardView): string {
-  return eta.render("@partials/card", view);
+/**
+ * A card: its view and its notes already rendered (renderNotes; "" shows none). The notes are
+ * apart from CardView because they cost ten times the rest of the card to render: CardCache
+ * renders them once per change, and lists that show no notes (/discover) never do.
+ */
+export function renderCard(view: CardView, notesHtml: string): string {
+  return eta.render("@partials/card", { ...view, notesHtml });
 }
 
 /**
@@ -161,6 +167,7 @@ interface CachedCard {
   title: string;
   url: string;
   description: string;
+  notes: string;
   tags: readonly string[];
   public: boolean;
   comments: number;
@@ -194,14 +201,14 @@ export class CardCache {
     const others = this.store.othersSaved(bookmark, null);
     const cached = this.cards.get(bookmark.id);
     if (
-      cached && cached.title === bookmark.title && cached.url === bookmark.url && cached.description === bookmark.description &&
+      cached && cached.title === bookmark.title && cached.url === bookmark.url && cached.description === bookmark.description && cached.notes === bookmark.notes &&
       sameTags(cached.tags, bookmark.tags) && cached.public === bookmark.public && cached.comments === comments && cached.others === others
     ) {
       return cached.html;
     }
-    const html = renderCard(cardView(this.store, bookmark));
+    const html = renderCard(cardView(this.store, bookmark), renderNotes(bookmark.notes));
     if (!cached && this.cards.size >= CARDS_CACHED_MAX) this.cards.delete(this.cards.keys().next().value!);
-    this.cards.set(bookmark.id, { title: bookmark.title, url: bookmark.url, description: bookmark.description, tags: [...bookmark.tags], public: bookmark.public, comments, others, html });
+    this.cards.set(bookmark.id, { title: bookmark.title, url: bookmark.url, description: bookmark.description, notes: bookmark.notes, tags: [...bookmark.tags], public: bookmark.public, comments, others, html });
     return html;
   }
 }

@@ -2,14 +2,15 @@
 import MarkdownIt from "markdown-it";
 import type { Token } from "markdown-it";
 import sanitizeHtml from "sanitize-html";
+import { LIMITS } from "../commands/schemas.ts";
 import { printable, truncate } from "../text.ts";
 import { escapeHtml } from "./escape.ts";
 
 /** What every link in notes carries: no ranking credit, no window.opener, marked as user content. */
 export const NOTES_LINK_REL = "nofollow noopener ugc";
 
-/** Rendering looks at no more than this many characters (what notes may hold; older or foreign text is cut). */
-export const NOTES_RENDERED_CHARS_MAX = 10_000;
+/** Rendering looks at no more than what notes may hold: a longer text (from a bug, or a hand-edited log) is cut. */
+export const NOTES_RENDERED_CHARS_MAX = LIMITS.notesCharsMax;
 
 /** Block nesting (quotes in lists in quotes…) markdown-it follows; deeper markers stay text. */
 const NESTING_MAX = 20;
@@ -70,11 +71,12 @@ markdown.renderer.rules.image = (tokens, index, options, env, renderer) => {
 /**
  * The second line: only the elements and attributes markdown-it is configured to emit above
  * survive, hrefs only with the three schemes, and every link gets the rel whatever it had.
- * Alignment styles of table cells and code-block language classes are dropped with the rest.
+ * Link titles, alignment styles of table cells and code-block language classes are dropped with
+ * the rest: attribute values are where markup-looking text would otherwise survive.
  */
 const SANITIZE: sanitizeHtml.IOptions = {
   allowedTags: ["p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h4", "h5", "h6", "hr", "s", "table", "thead", "tbody", "tr", "th", "td"],
-  allowedAttributes: { a: ["href", "rel", "title"], ol: ["start"] },
+  allowedAttributes: { a: ["href", "rel"], ol: ["start"] },
   allowedSchemes: ["http", "https", "mailto"],
   allowedSchemesByTag: {},
   allowedSchemesAppliedToAttributes: ["href"],

@@ -1,6 +1,8 @@
 // Test support for browser suites: Debian's Chromium, headless, driven by playwright-core (never a downloaded browser).
 import fs from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Nasty } from "../../src/main.ts";
+import { startTestServer } from "./server.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
@@ -43,4 +45,47 @@ export async function logInThroughForm(page: Page, base: string, username: strin
   await page.fill('input[name="password"]', password);
   await page.click('main button[type="submit"]');
   await page.waitForURL((url) => !url.pathname.startsWith("/login"));
+}
+
+/**
+ * What a browser suite holds: a real server, Chromium, the contexts it opened (closed at the
+ * end) and the problems its pages showed (watchForProblems). `start` in `before`, `close` in `after`.
+ */
+export class ChromiumSuite {
+  nasty!: Nasty;
+  browser!: Browser;
+  readonly contexts: BrowserContext[] = [];
+  readonly problems: string[] = [];
+
+  get base(): string {
+    return this.nasty.url;
+  }
+
+  async start(overrides: Record<string, string> = {}): Promise<void> {
+    this.nasty = await startTestServer(overrides);
+    this.browser = await launchChromium();
+  }
+
+  /** A page in a context of its own (its own cookies), watched under `label`. */
+  async page(label: string): Promise<Page> {
+    const context = await this.browser.newContext({ viewport: { width: 1100, height: 900 } });
+    this.contexts.push(context);
+    const page = await context.newPage();
+    watchForProblems(page, label, this.problems);
+    return page;
+  }
+
+  /** A page on `pathname`, ready once its live socket is open and subscribed. */
+  async live(pathname: string): Promise<Page> {
+    const page = await this.page(pathname);
+    await page.goto(this.base + pathname);
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    return page;
+  }
+
+  async close(): Promise<void> {
+    for (const context of this.contexts) await context.close();
+    await this.browser?.close();
+    await this.nasty?.close();
+  }
 }
