@@ -217,20 +217,24 @@ test("kill -9 at several points while snapshots are being written loses no ackno
   let token: string | null = null;
   // A snapshot every 7 events; each round is killed after a different number of acknowledged writes,
   // so the kills fall at different points of a snapshot being folded, written, renamed or compacted behind.
+  // And only once this process has written a snapshot: the snapshot thread starts with the first one,
+  // and on a loaded machine loading its modules can outlast a round's writes, which would kill it
+  // while it starts each time instead of while it writes.
   for (const [round, killAfter] of [60, 150, 95, 210, 120].entries()) {
-    const { child, url } = await startServerProcess(dataDir, { NASTY_SNAPSHOT_EVERY: "7" });
+    const { child, url, output } = await startServerProcess(dataDir, { NASTY_SNAPSHOT_EVERY: "7" });
+    const snapshotsWritten = () => output().match(/snapshot at seq \d+ written/g)?.length ?? 0;
     token ??= await signUp(url, "writer");
     let acknowledgedHere = 0;
     let stop = false;
     const writer = async (lane: number) => {
-      for (let index = 0; !stop && index < 500; index += 1) {
+      for (let index = 0; !stop && index < 2000; index += 1) {
         const address = `https://crash.example/${round}/${lane}/${index}`;
         try {
           const reply = await request(url, "POST", "/api/bookmarks", { token: token!, body: { bookmark: { title: address, url: address } } });
           if (reply.status !== 201) continue;
           acknowledged.set(reply.json.bookmark.data.id, address);
           acknowledgedHere += 1;
-          if (acknowledgedHere >= killAfter && !stop) {
+          if (acknowledgedHere >= killAfter && snapshotsWritten() > 0 && !stop) {
             stop = true;
             child.kill("SIGKILL");
           }
@@ -245,6 +249,7 @@ test("kill -9 at several points while snapshots are being written loses no ackno
       await once(child, "exit");
     }
     assert.ok(acknowledgedHere >= killAfter, `round ${round}: ${acknowledgedHere} writes acknowledged before the kill`);
+    assert.ok(snapshotsWritten() > 0, `round ${round}: no snapshot written in ${acknowledgedHere} acknowledged writes`);
   }
   const restarted = await startTestServer({ NASTY_DATA_DIR: dataDir });
   try {

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { processesOnDataDir, spawnServer, startChildServer } from "./support/child-server.ts";
+import { processesOnDataDir, spawnServer, START_MS_MAX, startChildServer } from "./support/child-server.ts";
 import { request, signUp, startTestServer, tempDir } from "./support/server.ts";
 
 /** A clean stop leaves within this bound: a supervisor sends SIGKILL about 10 s after SIGTERM. */
@@ -60,7 +60,7 @@ test("a second server on a directory in use refuses with a clear message, and th
   const first = await startChildServer(dataDir);
   try {
     const second = spawnServer(dataDir);
-    const exit = await within(second.exited, 30_000, "the refusal");
+    const exit = await within(second.exited, START_MS_MAX, "the refusal");
     assert.equal(exit.code, 2);
     assert.match(second.output(), new RegExp(`cannot start: ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is in use by a running Nasty server`));
     await assert.rejects(startTestServer({ NASTY_DATA_DIR: dataDir }), /in use by a running Nasty server/);
@@ -92,7 +92,7 @@ test("without the native uWS binary the server refuses to start at once, saying 
   for (const { what, options, why } of cases) {
     const dataDir = tempDir();
     const attempt = spawnServer(dataDir, options);
-    const exit = await within(attempt.exited, 30_000, `the refusal when ${what}`);
+    const exit = await within(attempt.exited, START_MS_MAX, `the refusal when ${what}`);
     assert.equal(exit.code, 2, `${what}: ${attempt.output()}`);
     const output = attempt.output();
     assert.match(output, why, what);
