@@ -112,21 +112,6 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** postgres.js's codes for a query whose connection closed under it. */
-const CONNECTION_GONE = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED"]);
-
-/**
- * A transaction's callback failing because its connection closed (Postgres restarted, the session
- * ended) never settles: postgres.js would then send ROLLBACK on the closed connection, and its
- * deferred write throws from setImmediate (connection.js nextWrite, socket null), which ended
- * the node (seen in test/cluster.test.ts's Postgres restart). The transaction died with its
- * connection anyway; begin() itself rejects on the close, and withTimeout bounds it in any case.
- */
-function connectionGone(error: unknown): Promise<never> {
-  if (CONNECTION_GONE.has(String((error as { code?: unknown } | null)?.code))) return new Promise<never>(() => {});
-  throw error;
-}
-
 interface LogRow { seq: string; type: string; v: number; ts: string; node: number; payload: string }
 
 function eventOf(row: LogRow): LoggedEvent {
@@ -750,7 +735,7 @@ export class ClusterLog implements EventLog {
     const beginMs = performance.now();
     for (const waiter of waiters) clusterStage("append_wait", beginMs - waiter.queuedMs);
     try {
-      await withTimeout(this.appendSql.begin((tx) => this.appendStatements(tx, epoch, seq, events, rows, requests).catch(connectionGone)), this.stepMs, "an append");
+      await withTimeout(this.appendSql.begin((tx) => this.appendStatements(tx, epoch, seq, events, rows, requests)), this.stepMs, "an append");
       clusterStage("commit", performance.now() - beginMs);
     } catch (error) {
       const failure = notLeader(`the cluster's log could not commit (${describeError(error)}); nothing was acknowledged`);
