@@ -408,7 +408,29 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  let nasty: Nasty;
+  // The handlers are in place before the server says it listens: a signal during start stops it
+  // cleanly once it has started, instead of killing it half-way with the default action.
+  let nasty: Nasty | null = null;
+  let stopping: string | null = null;
+  const close = (signal: string, running: Nasty) => {
+    running.close().then(() => process.exit(0), (error: unknown) => {
+      logger.fatal({ err: error }, `${signal}: stopping failed`);
+      process.exit(1);
+    });
+  };
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = signal;
+    logger.info(`${signal}: finishing pending writes and stopping`);
+    // A supervisor waits about 10 s before SIGKILL: leave on our own first, saying so.
+    setTimeout(guarded("stop deadline", () => {
+      logger.error(`${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
+      process.exit(1);
+    }), STOP_MS_MAX).unref();
+    if (nasty) close(signal, nasty);
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
   try {
     nasty = await startNasty(config);
   } catch (error) {
@@ -418,20 +440,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const stop = (signal: string) => {
-    logger.info(`${signal}: finishing pending writes and stopping`);
-    // A supervisor waits about 10 s before SIGKILL: leave on our own first, saying so.
-    setTimeout(guarded("stop deadline", () => {
-      logger.error(`${signal}: still closing after ${STOP_MS_MAX} ms; exiting (committed writes are durable)`);
-      process.exit(1);
-    }), STOP_MS_MAX).unref();
-    nasty.close().then(() => process.exit(0), (error: unknown) => {
-      logger.fatal({ err: error }, "stopping failed");
-      process.exit(1);
-    });
-  };
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.once("SIGTERM", () => stop("SIGTERM"));
+  if (stopping) close(stopping, nasty);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -44,6 +44,20 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
+test("SIGTERM while the server is still starting stops it cleanly once started, never by the default action", async () => {
+  const dataDir = tempDir();
+  const attempt = spawnServer(dataDir);
+  // The first line comes from startNasty, before it listens: a signal now arrives mid-start.
+  await within(new Promise<void>((resolve) => attempt.child.stdout!.on("data", () => /native binary/.test(attempt.output()) && resolve())), START_MS_MAX, "the first start line");
+  attempt.child.kill("SIGTERM");
+  const exit = await within(attempt.exited, START_MS_MAX, "stopping after a SIGTERM during start");
+  assert.deepEqual(exit, { code: 0, signal: null }, `a clean exit, not a kill: ${attempt.output()}`);
+  assert.match(attempt.output(), /SIGTERM: finishing pending writes and stopping/);
+  assert.deepEqual(processesOnDataDir(dataDir), [], "no orphan holds the data directory");
+  const next = await startTestServer({ NASTY_DATA_DIR: dataDir }); // the lock was released: the directory is free again
+  await next.close();
+});
+
 test("kill -9: the lock dies with the process and a new server starts on the same directory at once", async () => {
   const dataDir = tempDir();
   const server = await startChildServer(dataDir);
