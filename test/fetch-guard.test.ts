@@ -2,6 +2,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { once } from "node:events";
+import { setTimeout as delay } from "node:timers/promises";
+import { Worker } from "node:worker_threads";
 import type { AddressInfo } from "node:net";
 import { addressRefusal } from "../src/fetch/address.ts";
 import { extractMetadata, decodeBody } from "../src/fetch/metadata.ts";
@@ -55,6 +58,45 @@ describe("extractMetadata", () => {
     const html = `<head><TITLE>\n  Line\tone\u0001 two  </TITLE><meta content="only og" property="og:description"><meta property="og:url" content="javascript:alert(1)"></head>`;
     assert.deepEqual(extractMetadata(html, "https://example.org/"), { title: "Line one\uFFFD two", description: "only og", site_name: null, canonical_url: null });
     assert.deepEqual(extractMetadata("<p>no head</p>", "https://example.org/"), { title: null, description: null, site_name: null, canonical_url: null });
+  });
+
+  test("a '>' inside a quoted attribute value does not end the tag (as in a browser); markup there stays text", () => {
+    const html = `<head><meta property="og:description" content="Use <b>bold</b> &amp; 'quotes' > all">
+      <meta property='og:site_name' content='<i>Site</i> "one"'><link href="/a>b" rel="canonical"></head>`;
+    assert.deepEqual(extractMetadata(html, "https://example.org/"), {
+      title: null, description: "Use <b>bold</b> & 'quotes' > all", site_name: '<i>Site</i> "one"', canonical_url: "https://example.org/a%3Eb",
+    });
+  });
+
+  test("an unclosed quote in a tag ends the scan instead of costing a pass over the rest of the page per tag", () => {
+    const html = `<meta property="og:site_name" content="Kept"><meta content="x ${'<meta content="y '.repeat(20_000)}`;
+    assert.equal(extractMetadata(html, "https://example.org/").site_name, "Kept");
+  });
+
+  test("a hostile page (tags that never close, filling the scanned 512 KiB) is read in one pass, not one per tag", async () => {
+    // Quadratic scanning blocked the event loop for about a minute on such a page. Run in a worker,
+    // so a regression fails on the (generous) bound instead of hanging the suite.
+    const script = `
+      const { parentPort } = require("node:worker_threads");
+      import("tsx/esm/api")
+        .then(({ tsImport }) => tsImport(${JSON.stringify(new URL("../src/fetch/metadata.ts", import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))
+        .then(({ extractMetadata }) => {
+          const fill = (unit) => unit.repeat(Math.ceil(524288 / unit.length)).slice(0, 524288);
+          parentPort.postMessage(["<meta a", "<title", "<link "].map((unit) => extractMetadata(fill(unit), "https://x.org/").title));
+        });`;
+    const worker = new Worker(script, { eval: true });
+    const bound = new AbortController();
+    try {
+      const answer = await Promise.race([
+        once(worker, "message").then(([titles]) => titles as unknown),
+        once(worker, "error").then(([error]) => { throw error; }),
+        delay(20_000, "still scanning after 20 s", { signal: bound.signal }),
+      ]);
+      assert.deepEqual(answer, [null, null, null]);
+    } finally {
+      bound.abort();
+      await worker.terminate();
+    }
   });
 
   test("a long title is cut to the bookmark's limit; the charset of the header or a meta tag is used", () => {
