@@ -236,6 +236,17 @@ describe("bulk edit and tag care", () => {
     assert.deepEqual(appends.map((bodies) => bodies.length), [2, 1, 2, 2]);
   });
 
+  test("every list of yours has the bulk bar: your page, /bookmarks, the reading list and the broken links page", async () => {
+    const browser = new PageClient(base);
+    assert.equal((await browser.logIn("alice")).status, 303);
+    for (const path of ["/bookmarks", "/u/alice", "/u/alice/unread", "/bookmarks/broken"]) {
+      const list = await browser.get(path);
+      assert.equal(list.status, 200, path);
+      assert.match(list.text, /<form class="bulk-bar" id="bulk"/, `${path} has the bulk bar`);
+    }
+    for (const path of ["/", "/u/bob", "/t/rust"]) assert.doesNotMatch((await browser.get(path)).text, /id="bulk"/, `${path} is not a list of yours`);
+  });
+
   test("without JavaScript: the bulk form and the tag forms post, go back to the list, and refuse with an error page", async () => {
     const browser = new PageClient(base);
     assert.equal((await browser.logIn("alice")).status, 303);

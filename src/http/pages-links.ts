@@ -19,7 +19,7 @@ function brokenPage(pages: PageContext, context: Context): Answer {
     title: "Broken links", heading: "Broken links",
     intro: "Your bookmarks whose link did not answer at its last check (only you see this). Re-check one now from its card.",
     section: "mine", live: topic.privateOf(viewer.username), query: { viewer, user: viewer, broken: true },
-    emptyText: "No broken links: every link answered at its last check.",
+    emptyText: "No broken links: every link answered at its last check.", own: true,
   });
   return page(pages, context, "@pages/feed", "Broken links", "mine", data, { live: topic.privateOf(viewer.username) });
 }
