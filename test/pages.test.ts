@@ -147,9 +147,17 @@ describe("pages", { timeout: 60_000 }, () => {
     assert.equal(refused.status, 409);
     assert.match(refused.text, /you already saved this URL as bookmark \d+/);
     assert.match(refused.text, /value="again"/);
+    const edit = /You already saved this link as <a href="\/b\/(\d+)\/edit">“Erin&#39;s”<\/a>/;
+    assert.match(refused.text, edit, "the refusal links to the bookmark to edit");
     const mine = await client.get("/bookmarks?url=https%3A%2F%2Fx.example%2F&title=Prefilled");
     assert.match(mine.text, /value="https:\/\/x\.example\/"/);
     assert.match(mine.text, /value="Prefilled"/);
+    assert.doesNotMatch(mine.text, /already saved this link/, "a URL you have not saved: no notice");
+    // The bookmarklet or a share opens the form on a page you saved (in another of its forms): it says so before you save.
+    const again = await client.get(`/bookmarks?url=${encodeURIComponent("https://www.Erin.example/?utm_source=feed")}&title=Again`);
+    assert.match(again.text, edit);
+    assert.equal(again.text.match(edit)![1], refused.text.match(edit)![1]);
+    assert.doesNotMatch((await new PageClient(base).get(`/bookmarks?url=${encodeURIComponent("https://erin.example/")}`)).text, /already saved/, "nobody else is told");
   });
 
   test("the discussion: comments through the form, shown oldest first, and only logged-in people get the box", async () => {

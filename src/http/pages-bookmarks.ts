@@ -1,7 +1,7 @@
 // Pages for bookmarks: the live feeds (firehose, tags, people, your own), one bookmark with its discussion, forms, scramble, discover, tags.
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError, type FieldErrors } from "../errors.ts";
-import { normalizeTags } from "../commands/schemas.ts";
+import { normalizeTags, validUrl } from "../commands/schemas.ts";
 import { commentShown, listed, type Bookmark, type BookmarkQuery, type User } from "../store/store.ts";
 import type { CommentId } from "../events.ts";
 import { tagSetTopic, topic } from "../realtime/topics.ts";
@@ -89,10 +89,20 @@ interface BookmarkForm {
   errors: FieldErrors;
   message: string | null;
   saved: string | null;
+  /** The viewer's own bookmark of the URL in the form, when they saved it already (the form links to its edit page). */
+  already?: { id: number; title: string } | null;
 }
 
 function newBookmarkForm(context: Context, values: FormValues = { public: true }, failure: HttpError | null = null, saved: string | null = null): BookmarkForm {
   return { formId: "new-bookmark", action: "/bookmarks", submit: "Save bookmark", cancel: null, htmx: true, csrf: formToken(context), values, errors: failure ? fieldErrors(failure) : {}, message: failure?.message ?? null, saved };
+}
+
+/** The viewer's own bookmark of `raw` (in any of its forms, as duplicates are found), for the add form to point at. */
+function alreadySaved(pages: PageContext, viewer: User | null, raw: string | undefined): BookmarkForm["already"] {
+  if (viewer === null || raw === undefined) return null;
+  const url = validUrl(raw);
+  const bookmark = url === null ? undefined : pages.store.savedBy(viewer, url);
+  return bookmark ? { id: bookmark.id, title: bookmark.title } : null;
 }
 
 /** Form fields → the command's input: the `public` checkbox is present only when ticked. */
@@ -143,7 +153,7 @@ async function createFromForm(pages: PageContext, context: Context): Promise<Ans
     return htmlAnswer(200, render("@partials/bookmark-form", newBookmarkForm(context, { public: values.public }, null, bookmark.title)));
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
-    const form = newBookmarkForm(context, values, error);
+    const form = { ...newBookmarkForm(context, values, error), already: error.status === 409 ? alreadySaved(pages, viewer, values.url) : null };
     if (fromHtmx(context)) return htmlAnswer(error.status, render("@partials/bookmark-form", form), error.headers);
     return minePage(pages, context, form, error.status);
   }
@@ -275,7 +285,10 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
 
   route(app, pages, "get", "/u/:name", (context) => userFeed(pages, context, userParam(pages.store, context.params[0] ?? "")), cached);
 
-  route(app, pages, "get", "/bookmarks", (context) => minePage(pages, context, newBookmarkForm(context, prefillOf(context.query))), options);
+  route(app, pages, "get", "/bookmarks", (context) => {
+    const values = prefillOf(context.query);
+    return minePage(pages, context, { ...newBookmarkForm(context, values), already: alreadySaved(pages, context.viewer, values.url) });
+  }, options);
   route(app, pages, "post", "/bookmarks", (context) => createFromForm(pages, context), withBody);
 
   route(app, pages, "get", "/b/:id", (context) => bookmarkPage(pages, context, visibleBookmark(pages, context)), cached);
