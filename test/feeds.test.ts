@@ -34,7 +34,10 @@ describe("feeds", () => {
 
   test("the firehose, in RSS 2.0 and Atom, newest first, private bookmarks left out", async () => {
     for (const type of ["rss", "atom"] as const) {
-      const { feed } = await fetchFeed(`/feeds/firehose.${type}`, type);
+      const { feed, reply } = await fetchFeed(`/feeds/firehose.${type}`, type);
+      // RSS's description is HTML that readers render: the text is escaped as HTML, then as XML. Atom's summary is type="text".
+      if (type === "rss") assert.match(reply.text, /<description>Wasm &amp;amp; &amp;lt;friends&amp;gt;<\/description>/);
+      else assert.match(reply.text, /<summary type="text">Wasm &amp; &lt;friends&gt;<\/summary>/);
       assert.equal(feed.title, "nasty: the firehose");
       assert.equal(feed.url, `${base}/`);
       assert.equal(feed.self, `${base}/feeds/firehose.${type}`);

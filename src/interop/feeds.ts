@@ -9,7 +9,7 @@ import { safeHref } from "../render/html.ts";
 import { route, type Context, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
 import { intParam, userParam } from "../http/params.ts";
-import { escapeXml } from "../render/escape.ts";
+import { escapeHtml, escapeXml } from "../render/escape.ts";
 import { percentDecodeAll, uriComponent } from "../text.ts";
 
 export const FEED_ITEMS_DEFAULT = 50;
@@ -89,7 +89,8 @@ export function rssFeed(spec: FeedSpec, base: string, items: readonly Bookmark[]
     parts.push(
       "<item>\n",
       `<title>${escapeXml(bookmark.title)}</title>\n<link>${escapeXml(linkOf(bookmark))}</link>\n`,
-      bookmark.description === "" ? "" : `<description>${escapeXml(bookmark.description)}</description>\n`,
+      // RSS readers render the description as HTML: it is the text escaped as HTML, then as XML (a page's og:description never becomes markup).
+      bookmark.description === "" ? "" : `<description>${escapeXml(escapeHtml(bookmark.description))}</description>\n`,
       `<guid isPermaLink="true">${escapeXml(permalink)}</guid>\n<comments>${escapeXml(permalink)}</comments>\n`,
       `<pubDate>${rfc822(bookmark.insertedAt)}</pubDate>\n<dc:creator>${escapeXml(bookmark.user.username)}</dc:creator>\n`,
       ...bookmark.tags.map((tag) => `<category domain="${escapeXml(`${base}/t/${uriComponent(tag)}`)}">${escapeXml(tag)}</category>\n`),
