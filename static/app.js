@@ -245,8 +245,14 @@
   const shortcuts = document.getElementById("shortcuts");
   let selectedId = null;
 
+  // Inputs that take no typed text: a focused (ticked) box or a button leaves the keys to the shortcuts.
+  const KEYLESS_INPUTS = new Set(["checkbox", "radio", "button", "submit", "reset", "image", "file", "color", "range"]);
+
   function typing(target) {
-    return target instanceof Element && (target.isContentEditable || target.closest("input, textarea, select, [contenteditable]") !== null);
+    if (!(target instanceof Element)) return false;
+    if (target instanceof HTMLElement && target.isContentEditable) return true;
+    const field = target.closest("input, textarea, select");
+    return field !== null && !(field instanceof HTMLInputElement && KEYLESS_INPUTS.has(field.type));
   }
 
   function listCards() {

@@ -180,6 +180,35 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     assert.equal(await page.inputValue("#new-bookmark textarea[name=description]"), "", "the URL again as text is not a description");
   });
 
+  test("shortcuts stay quiet in a textarea and in contenteditable, and work from a ticked box (a box is not typing)", async () => {
+    const first = await createBookmark(base, alice, { title: "Box 1", url: `${elsewhereUrl}/box-1` });
+    const second = await createBookmark(base, alice, { title: "Box 2", url: `${elsewhereUrl}/box-2` });
+    const page = await aliceAt("/bookmarks");
+    const selected = () => page.evaluate(() => [...document.querySelectorAll(".card.selected")].map((card) => card.id));
+    const dialogOpen = () => page.locator("#shortcuts").evaluate((dialog) => (dialog as HTMLDialogElement).open);
+
+    await page.locator("#new-bookmark textarea[name=notes]").click();
+    await page.keyboard.type("j/n?k", { delay: 10 });
+    assert.equal(await page.inputValue("#new-bookmark textarea[name=notes]"), "j/n?k");
+    await page.evaluate(() => {
+      const editable = document.createElement("div");
+      editable.contentEditable = "true";
+      editable.innerHTML = "<p><b id=inside>x</b></p>";
+      document.querySelector("main")!.prepend(editable);
+    });
+    await page.locator("#inside").click();
+    await page.keyboard.type("j?n/", { delay: 10 });
+    assert.match((await page.locator("#inside").textContent())!, /j\?n\//, "typed into the editable element");
+    assert.deepEqual([await selected(), await dialogOpen(), new URL(page.url()).pathname], [[], false, "/bookmarks"]);
+
+    await page.locator(`#b-${second.id} .bulk-pick`).check();
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type), "checkbox");
+    await page.keyboard.press("j");
+    await page.keyboard.press("j");
+    assert.deepEqual(await selected(), [`b-${first.id}`], "j moves from a ticked box");
+    assert.equal(await page.locator(`#b-${second.id} .bulk-pick`).isChecked(), true);
+  });
+
   test("keyboard shortcuts: ? j k o e n /, never while typing or with a modifier", async () => {
     const first = await createBookmark(base, alice, { title: "Keys 1", url: `${elsewhereUrl}/keys-1` });
     const second = await createBookmark(base, alice, { title: "Keys 2", url: `${elsewhereUrl}/keys-2` });
