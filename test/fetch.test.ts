@@ -152,6 +152,18 @@ describe("titles fetched for you (NASTY_FETCH_ALLOW_PRIVATE=true: the loopback s
     }
   });
 
+  test("'title not fetched' shows on the owner's card while the URL stands in for the title, and goes once they give one", async () => {
+    const saved = await createBookmark(base, alice, { url: `${site.base}/gone?titled-later` });
+    await waitFor(base, alice, saved.id, (bookmark) => bookmark.link?.fetch_failed != null, "the failed fetch");
+    const owner = new PageClient(base);
+    assert.equal((await owner.logIn("alice")).status, 303);
+    const badge = /title not fetched: HTTP 404/;
+    assert.match((await owner.get(`/b/${saved.id}`)).text, badge, "the owner sees why the URL is the title");
+    await request(base, "PATCH", `/api/bookmarks/${saved.id}`, { token: alice, body: { bookmark: { title: "Named by hand" } } });
+    assert.doesNotMatch((await owner.get(`/b/${saved.id}`)).text, badge, "a title given since: nothing is missing any more");
+    assert.equal((await bookmarkOf(base, alice, saved.id)).link.fetch_failed.error, "HTTP 404", "the API still answers what the fetch found");
+  });
+
   test("GET /api/bookmarks/check answers the page's metadata and whether you saved it", async () => {
     const url = `${site.base}/article`;
     const forAlice = await request(base, "GET", `/api/bookmarks/check?url=${encodeURIComponent(url)}`, { token: alice });

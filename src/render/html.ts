@@ -156,6 +156,12 @@ export function renderLinkTrouble(id: number, trouble: LinkTrouble | undefined):
   return eta.render("@partials/link-trouble", { id, broken: shown(trouble.broken), fetchFailed: shown(trouble.fetchFailed) });
 }
 
+/** A failed title fetch matters only while the URL stands in for the title: once its owner gives one, the card no longer says it. */
+function troubleShown(bookmark: Bookmark, trouble: LinkTrouble | undefined): LinkTrouble | undefined {
+  if (trouble === undefined || trouble.fetchFailed === null || bookmark.title === bookmark.url) return trouble;
+  return trouble.broken === null ? undefined : { broken: trouble.broken, fetchFailed: null };
+}
+
 function sameTags(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((tag, index) => tag === b[index]);
 }
@@ -192,7 +198,7 @@ export class CardCache {
   html(bookmark: Bookmark, viewer: User | null): string {
     const shared = this.shared(bookmark);
     if (viewer !== bookmark.user) return shared;
-    const mark = renderReadMark(bookmark.id, bookmark.unread) + renderLinkTrouble(bookmark.id, this.store.links.get(bookmark.id));
+    const mark = renderReadMark(bookmark.id, bookmark.unread) + renderLinkTrouble(bookmark.id, troubleShown(bookmark, this.store.links.get(bookmark.id)));
     return shared.replace(renderReadMark(bookmark.id, null), () => mark);
   }
 
