@@ -164,6 +164,21 @@ describe("titles fetched for you (NASTY_FETCH_ALLOW_PRIVATE=true: the loopback s
     assert.equal((await bookmarkOf(base, alice, saved.id)).link.fetch_failed.error, "HTTP 404", "the API still answers what the fetch found");
   });
 
+  test("a broken link fixed by changing the bookmark's URL is no longer broken: the checks were of the old address", async () => {
+    const saved = await createBookmark(base, alice, { url: `${site.base}/gone?fixed-later`, title: "To fix" });
+    const checked = await request(base, "POST", `/api/bookmarks/${saved.id}/check`, { token: alice });
+    assert.equal(checked.json.data.link.broken, true);
+    const brokenIds = async () => (await request(base, "GET", "/api/bookmarks?broken=true&limit=100", { token: alice })).json.data.map((bookmark: any) => bookmark.id);
+    assert.ok((await brokenIds()).includes(saved.id), "listed as broken first (positive control)");
+    const fixed = await request(base, "PATCH", `/api/bookmarks/${saved.id}`, { token: alice, body: { bookmark: { url: `${site.base}/article?fixed` } } });
+    assert.equal(fixed.status, 200);
+    assert.equal(fixed.json.bookmark.data.link, undefined, "nothing known about the new address yet");
+    assert.equal((await brokenIds()).includes(saved.id), false);
+    const owner = new PageClient(base);
+    await owner.logIn("alice");
+    assert.doesNotMatch((await owner.get(`/b/${saved.id}`)).text, /broken link:/);
+  });
+
   test("GET /api/bookmarks/check answers the page's metadata and whether you saved it", async () => {
     const url = `${site.base}/article`;
     const forAlice = await request(base, "GET", `/api/bookmarks/check?url=${encodeURIComponent(url)}`, { token: alice });

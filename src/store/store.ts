@@ -649,7 +649,11 @@ export class Store {
       columns.arena.deadBytes += columns.recordBytes(ord);
       columns.setText(ord, payload.url ?? url, payload.title ?? title, payload.description ?? description, payload.notes ?? notes);
     }
-    if (urlChanged) this.byUrl.add(ord, payload.url!);
+    if (urlChanged) {
+      this.byUrl.add(ord, payload.url!);
+      // What the checker and the title fetch found was about the old address.
+      this.links.forget(payload.id);
+    }
     if (payload.tags !== undefined) {
       const tags = this.internTags(payload.tags);
       columns.tagPoolDead += columns.tagCount[ord]!;
