@@ -31,7 +31,10 @@ function startSite(): Promise<Site> {
     site.concurrentMax = Math.max(site.concurrentMax, inFlight);
     response.on("close", () => (inFlight -= 1));
     const html = (body: string, status = 200) => response.writeHead(status, { "content-type": "text/html; charset=utf-8" }).end(body);
-    switch ((req.url ?? "/").split("?")[0]) {
+    const path = (req.url ?? "/").split("?")[0]!;
+    // /status/<code>: that status, as a site blocking bots (403), rate-limiting (429) or failing (5xx) answers.
+    if (path.startsWith("/status/")) return html("<title>status</title>", Number(path.slice("/status/".length)));
+    switch (path) {
       case "/article":
         return html('<html><head><title>Plain title</title><meta property="og:title" content="An article &amp; its title"><meta name="description" content="What it is about"><meta property="og:site_name" content="Loop Site"><link rel="canonical" href="/article?ref=canonical"></head></html>');
       case "/hostile":
@@ -62,6 +65,17 @@ function startSite(): Promise<Site> {
       resolve(site);
     }),
   );
+}
+
+/** A loopback port nothing listens on (bound, then closed): a connection there is refused. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = http.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 async function bookmarkOf(base: string, token: string, id: number): Promise<any> {
@@ -315,6 +329,32 @@ describe("link health", { timeout: 180_000 }, () => {
       assert.deepEqual((await brokenIds("false")).sort(), [flaky.id, other.id].sort());
       assert.equal((await bookmarkOf(nasty.url, token, flaky.id)).link, undefined);
       assert.equal(site.concurrentMax, 1, "one request at a time to the host");
+    } finally {
+      await nasty.close();
+    }
+  });
+
+  test("broken means gone (404, 410), failing (5xx) or no answer; 401, 403, 429 and other 4xx are checked, recorded with their status, and not broken", async () => {
+    const nasty = await startTestServer(PRIVATE_ALLOWED);
+    try {
+      const token = await signUp(nasty.url, "ivy");
+      const noAnswer = `http://127.0.0.1:${await closedPort()}/`;
+      const cases: [string, boolean, number | null][] = [
+        [`${site.base}/status/404`, true, 404], [`${site.base}/status/410`, true, 410], [`${site.base}/status/500`, true, 500], [`${site.base}/status/503`, true, 503], [noAnswer, true, null],
+        [`${site.base}/status/401`, false, 401], [`${site.base}/status/403`, false, 403], [`${site.base}/status/429`, false, 429], [`${site.base}/status/400`, false, 400],
+      ];
+      for (const [url, broken, status] of cases) {
+        const saved = await createBookmark(nasty.url, token, { url, title: `checked ${url}` });
+        const checked = await request(nasty.url, "POST", `/api/bookmarks/${saved.id}/check`, { token });
+        assert.equal(checked.status, 200);
+        assert.equal(checked.json.data.link?.broken ?? false, broken, url);
+        const recorded = nasty.log.readAfter(0, 100_000).filter((event) => event.type === "link.checked" && event.payload.id === saved.id).at(-1);
+        assert.equal(recorded?.type, "link.checked", `the check of ${url} is in the log`);
+        if (recorded?.type !== "link.checked") continue;
+        assert.deepEqual([recorded.payload.purpose, recorded.payload.status, recorded.payload.broken], ["health", status, broken], url);
+      }
+      const brokenCount = (await request(nasty.url, "GET", "/api/bookmarks?broken=true&limit=100", { token })).json.data.length;
+      assert.equal(brokenCount, 5);
     } finally {
       await nasty.close();
     }

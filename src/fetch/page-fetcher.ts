@@ -30,8 +30,21 @@ export interface HealthOutcome {
   error: string | null;
 }
 
-/** Failures that say the link is dead; the others (refused address, not http) say nothing about it. */
-const DEAD: ReadonlySet<FetchFailure> = new Set(["name not found", "connection failed", "timed out", "too many redirects", "redirect loop", "bad redirect", "HTTP error"]);
+/** Failures where no answer came: the link is dead. The others (refused address, not http, not HTML, too big) say nothing about it. */
+const NO_ANSWER: ReadonlySet<FetchFailure> = new Set(["name not found", "connection failed", "timed out", "too many redirects", "redirect loop", "bad redirect"]);
+
+/**
+ * Whether a failed fetch says the link is broken: no answer (DNS, refused, timeout, TLS, a
+ * redirect chain that goes nowhere), or an answer that the page is gone (404, 410) or the server
+ * is failing (5xx). Any other 4xx (401, 403, 429, …) is a site refusing bots or rate-limiting:
+ * the page may well be there, so the check is recorded with its status and is not broken.
+ */
+export function isBrokenLink(failure: { failure: FetchFailure | "busy"; status: number | null }): boolean {
+  if (failure.failure === "busy") return false;
+  if (failure.failure !== "HTTP error") return NO_ANSWER.has(failure.failure);
+  const status = failure.status ?? 0;
+  return status === 404 || status === 410 || status >= 500;
+}
 
 export class PageFetcher {
   /** Off (NASTY_FETCH=off), or closing: fetches waiting their turn are dropped instead of made. */
@@ -72,7 +85,7 @@ export class PageFetcher {
     let result = await this.get(url, "HEAD", false);
     if (!result.ok && result.failure !== "refused address" && result.failure !== "not an http(s) URL") result = await this.get(url, "GET", false);
     if (result.ok) return { broken: false, status: result.status, finalUrl: result.finalUrl, error: null };
-    return { broken: DEAD.has(result.failure), status: result.status, finalUrl: result.finalUrl, error: describeFailure(result) };
+    return { broken: isBrokenLink(result), status: result.status, finalUrl: result.finalUrl, error: describeFailure(result) };
   }
 }
 
