@@ -150,16 +150,25 @@ describe("titles fetched for you (NASTY_FETCH_ALLOW_PRIVATE=true: the loopback s
     assert.equal(html.includes("<b>bold"), false);
   });
 
-  test("a redirect is followed; failures (404, not HTML, a loop) leave the bookmark as saved and tell its owner alone why", async () => {
+  test("a redirect is followed; failures (404, not HTML, a loop) leave the bookmark as saved and tell its owner alone why; a dead link is marked broken at once", async () => {
     const moved = await createBookmark(base, alice, { url: `${site.base}/moved` });
     assert.equal((await waitFor(base, alice, moved.id, (bookmark) => bookmark.title !== moved.url, "the title behind the redirect")).title, "An article & its title");
-    const cases: [string, RegExp][] = [["/gone", /^HTTP 404$/], ["/binary", /^not HTML/], ["/loop", /^redirect loop/]];
-    for (const [path, why] of cases) {
+    const owner = new PageClient(base);
+    assert.equal((await owner.logIn("alice")).status, 303);
+    const cases: [string, RegExp, boolean][] = [["/gone", /^HTTP 404$/, true], ["/binary", /^not HTML/, false], ["/loop", /^redirect loop/, true], ["/status/403", /^HTTP 403$/, false]];
+    for (const [path, why, broken] of cases) {
+      const hits = site.hits.length;
       const saved = await createBookmark(base, alice, { url: `${site.base}${path}`, public: true });
       const failed = await waitFor(base, alice, saved.id, (bookmark) => bookmark.link?.fetch_failed != null, `the failure of ${path}`);
       assert.match(failed.link.fetch_failed.error, why, path);
       assert.equal(failed.title, saved.url, "the bookmark stays as saved");
-      assert.equal(failed.link.broken, false, "a failed title fetch is not a broken-link verdict");
+      // The save's own fetch counts as a link check: a dead link shows as broken now, not at the next pass.
+      assert.equal(failed.link.broken, broken, `${path}: broken at once when the fetch found the link dead`);
+      assert.equal(broken ? failed.link.last_check?.error : failed.link.last_check, broken ? failed.link.fetch_failed.error : null, path);
+      const brokenIds = (await request(base, "GET", "/api/bookmarks?broken=true&limit=100", { token: alice })).json.data.map((bookmark: any) => bookmark.id);
+      assert.equal(brokenIds.includes(saved.id), broken, `${path} in broken=true`);
+      assert.equal((await owner.get("/bookmarks/broken")).text.includes(`id="b-${saved.id}"`), broken, `${path} on the broken links page`);
+      assert.equal(site.hits.slice(hits).filter((hit) => hit.endsWith(path)).length, 1, `${path}: one request, no second one for the check`);
       assert.equal((await bookmarkOf(base, bob, saved.id)).link, undefined, "only the owner sees it");
       const anonymous = await request(base, "GET", `/api/bookmarks/${saved.id}`);
       assert.equal(anonymous.json.data.link, undefined);

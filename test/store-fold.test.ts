@@ -77,7 +77,7 @@ async function runSeed(seed: number, steps: number): Promise<void> {
         const target = pick(existing);
         const broken = random() < 0.5;
         const purpose = random() < 0.5 ? "health" : "metadata";
-        run = () => commands.recordLinkCheck(target.id, target.url, { purpose, status: broken ? 404 : 200, final_url: target.url, error: broken ? "HTTP 404" : null, broken });
+        run = () => commands.recordLinkCheck(target.id, target.url, [{ purpose, status: broken ? 404 : 200, final_url: target.url, error: broken ? "HTTP 404" : null, broken }]);
       } else if (roll < 0.91 && store.commentsById.size > 0) {
         // A comment taken down: by its author, or by someone else (refused 403 unless an admin).
         const comment = pick([...store.commentsById.values()]);

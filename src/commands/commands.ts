@@ -270,13 +270,13 @@ export class Commands {
   }
 
   /**
-   * Records a fetch of a bookmark's URL (`link.checked`) and, for a metadata fetch, fills the
+   * Records a fetch of a bookmark's URL (one `link.checked` per check) and, for a metadata fetch, fills the
    * fields the person did not give and has not set since (the title still its URL, the
    * description still empty), in one append through the same update as any edit: durable first,
    * then live. What does not pass the update's own checks is left out. Nothing happens when the
    * bookmark is gone or its URL changed while the fetch ran.
    */
-  async recordLinkCheck(id: BookmarkId, fetchedUrl: string, check: LinkCheckRecord, fill: FetchedFields | null = null): Promise<void> {
+  async recordLinkCheck(id: BookmarkId, fetchedUrl: string, checks: readonly LinkCheckRecord[], fill: FetchedFields | null = null): Promise<void> {
     const bookmark = this.store.bookmarksById.get(id);
     if (!bookmark || bookmark.url !== fetchedUrl) return;
     const bodies: EventBody[] = [];
@@ -291,8 +291,8 @@ export class Commands {
       }
     }
     if (Object.keys(changes).length > 0) bodies.push({ type: "bookmark.updated", payload: { id, ...parseInput(UpdateBookmark, changes) } });
-    bodies.push({ type: "link.checked", payload: { id, ...check } });
-    await this.log.append(bodies);
+    for (const check of checks) bodies.push({ type: "link.checked", payload: { id, ...check } });
+    if (bodies.length > 0) await this.log.append(bodies);
   }
 
   /**

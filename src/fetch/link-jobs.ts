@@ -1,18 +1,18 @@
 // The background work of fetching: a metadata fetch after each save that asks for one, and the link checker's passes over saved links.
-import type { Commands } from "../commands/commands.ts";
+import type { Commands, LinkCheckRecord } from "../commands/commands.ts";
 import type { MetadataWanted } from "../commands/schemas.ts";
 import { HttpError } from "../errors.ts";
 import { guarded } from "../guard.ts";
 import { logger } from "../logger.ts";
 import type { Bookmark, Store } from "../store/store.ts";
 import { HostLimiter } from "./host-limiter.ts";
-import { describeFailure, hostOf, type HealthOutcome, type PageFetcher } from "./page-fetcher.ts";
+import { describeFailure, hostOf, isBrokenLink, type HealthOutcome, type PageFetcher } from "./page-fetcher.ts";
 
 /**
  * Runs a metadata fetch for each bookmark saved without a title (or with `fetch_metadata`), in the
  * background: the save was answered already, with the URL as title. The outcome is recorded
  * through Commands.recordLinkCheck (a success fills the fields the person did not give; a failure
- * says why, for the owner).
+ * says why, for the owner, and when it found the link broken it counts as a link check).
  */
 export class MetadataJobs {
   private readonly running = new Set<Promise<void>>();
@@ -32,12 +32,17 @@ export class MetadataJobs {
     // Stopping: nothing was learned about the page, so nothing is recorded.
     if (!outcome.ok && outcome.failure === "fetching is off") return;
     if (!outcome.ok) {
-      await this.commands.recordLinkCheck(id, url, { purpose: "metadata", status: outcome.status, final_url: outcome.finalUrl, error: describeFailure(outcome), broken: false });
+      const check = { status: outcome.status, final_url: outcome.finalUrl, error: describeFailure(outcome) };
+      // A fetch that found the link broken is a link check too, recorded as the checker's would be
+      // (no second request): the owner sees it now, not at the next pass. A healthy answer is not
+      // recorded as one: the bookmark was just saved, so there is no earlier broken mark to clear.
+      const health: LinkCheckRecord[] = isBrokenLink(outcome) ? [{ purpose: "health", ...check, broken: true }] : [];
+      await this.commands.recordLinkCheck(id, url, [{ purpose: "metadata", ...check, broken: false }, ...health]);
       return;
     }
     const { title, description } = outcome.metadata;
     const fill = { title: wanted.title ? title : null, description: wanted.description ? description : null };
-    await this.commands.recordLinkCheck(id, url, { purpose: "metadata", status: outcome.status, final_url: outcome.finalUrl, error: null, broken: false }, fill);
+    await this.commands.recordLinkCheck(id, url, [{ purpose: "metadata", status: outcome.status, final_url: outcome.finalUrl, error: null, broken: false }], fill);
   }
 
   /** Drops the fetches still waiting and waits for those under way (each ends within its time limit). */
@@ -154,7 +159,7 @@ export class LinkChecker {
   }
 
   private async record(bookmark: Bookmark, outcome: HealthOutcome): Promise<HealthOutcome> {
-    await this.options.commands.recordLinkCheck(bookmark.id, bookmark.url, { purpose: "health", status: outcome.status, final_url: outcome.finalUrl, error: outcome.error, broken: outcome.broken });
+    await this.options.commands.recordLinkCheck(bookmark.id, bookmark.url, [{ purpose: "health", status: outcome.status, final_url: outcome.finalUrl, error: outcome.error, broken: outcome.broken }]);
     return outcome;
   }
 
