@@ -202,6 +202,33 @@ describe("titles fetched for you (NASTY_FETCH_ALLOW_PRIVATE=true: the loopback s
     assert.doesNotMatch((await owner.get(`/b/${saved.id}`)).text, /broken link:/);
   });
 
+  test("an edit in flight wins over a fetch that lands meanwhile: the owner's title stays, a check of the old URL is dropped", async () => {
+    // The store shows a change only once it commits; a fetch result that comes in between the
+    // edit's append and its commit must not read the store as if the edit were not there.
+    const owner = nasty.store.userByName("alice")!;
+    const placeholder = `${site.base}/article?raced`;
+    const titled = await createBookmark(base, alice, { url: placeholder, title: placeholder });
+    const fetchedOk = { purpose: "metadata" as const, status: 200, final_url: placeholder, error: null, broken: false };
+    const edit = nasty.commands.updateBookmark(owner, titled.id, { title: "Named by its owner" });
+    const fetched = nasty.commands.recordLinkCheck(titled.id, placeholder, [fetchedOk], { title: "Fetched title", description: "Fetched description" });
+    await Promise.all([edit, fetched]);
+    const afterTitleRace = await bookmarkOf(base, alice, titled.id);
+    assert.deepEqual([afterTitleRace.title, afterTitleRace.description], ["Named by its owner", "Fetched description"], "the edit stands; the field it did not touch is filled");
+
+    const oldUrl = `${site.base}/gone?raced`;
+    const moving = await createBookmark(base, alice, { url: oldUrl, title: "Moving" });
+    const move = nasty.commands.updateBookmark(owner, moving.id, { url: `${site.base}/article?moved-here` });
+    const stale = nasty.commands.recordLinkCheck(moving.id, oldUrl, [{ purpose: "health", status: 404, final_url: oldUrl, error: "HTTP 404", broken: true }]);
+    await Promise.all([move, stale]);
+    assert.equal(nasty.store.links.isBroken(moving.id), false, "no stale broken mark on the new URL");
+    assert.equal((await bookmarkOf(base, alice, moving.id)).link, undefined);
+    const recorded = nasty.log.readAfter(0, 100_000).filter((event) => event.type === "link.checked" && event.payload.id === moving.id);
+    assert.deepEqual(recorded, [], "the check of the old URL is not recorded");
+    // Positive control: the same check with nothing in flight is recorded.
+    await nasty.commands.recordLinkCheck(moving.id, `${site.base}/article?moved-here`, [{ purpose: "health", status: 404, final_url: oldUrl, error: "HTTP 404", broken: true }]);
+    assert.equal(nasty.store.links.isBroken(moving.id), true);
+  });
+
   test("GET /api/bookmarks/check answers the page's metadata and whether you saved it", async () => {
     const url = `${site.base}/article`;
     const forAlice = await request(base, "GET", `/api/bookmarks/check?url=${encodeURIComponent(url)}`, { token: alice });

@@ -72,6 +72,12 @@ export interface IssuedToken {
  */
 export class Commands {
   private readonly reserved = new Set<string>();
+  /**
+   * Bookmark fields changed by appends still in flight, counted per `<field>:<id>`. The store
+   * shows a change only once it commits, so recordLinkCheck asks here too: a fetch that started
+   * before an owner's edit must not undo it, nor record a check of a URL being replaced.
+   */
+  private readonly editsInFlight = new Map<string, number>();
   private readonly attempts: PasswordAttempts;
   /** Told of every bookmark saved through createBookmark that asks for its page's metadata (main wires the fetcher). */
   onMetadataWanted: ((bookmark: Bookmark, wanted: MetadataWanted) => void) | null = null;
@@ -97,6 +103,32 @@ export class Commands {
     } finally {
       for (const key of keys) this.reserved.delete(key);
     }
+  }
+
+  /**
+   * Appends bookmark changes, counting the fields they change in editsInFlight from before the
+   * append is queued until its commit was applied (or failed).
+   */
+  private async appendEdits(bodies: EventBody[], keys: readonly string[]): Promise<void> {
+    const edits: string[] = [];
+    for (const body of bodies) {
+      if (body.type !== "bookmark.updated") continue;
+      for (const field of EDITS_WATCHED) if (body.payload[field] !== undefined) edits.push(`${field}:${body.payload.id}`);
+    }
+    for (const edit of edits) this.editsInFlight.set(edit, (this.editsInFlight.get(edit) ?? 0) + 1);
+    try {
+      await this.appendReserved(bodies, keys);
+    } finally {
+      for (const edit of edits) {
+        const left = this.editsInFlight.get(edit)! - 1;
+        if (left === 0) this.editsInFlight.delete(edit);
+        else this.editsInFlight.set(edit, left);
+      }
+    }
+  }
+
+  private editInFlight(field: (typeof EDITS_WATCHED)[number], id: BookmarkId): boolean {
+    return this.editsInFlight.has(`${field}:${id}`);
   }
 
   /** Who may sign up now: as an admin last switched it, else NASTY_SIGNUP. */
@@ -274,15 +306,17 @@ export class Commands {
    * fields the person did not give and has not set since (the title still its URL, the
    * description still empty), in one append through the same update as any edit: durable first,
    * then live. What does not pass the update's own checks is left out. Nothing happens when the
-   * bookmark is gone or its URL changed while the fetch ran.
+   * bookmark is gone or its URL changed (or is changing: an edit in flight) while the fetch ran;
+   * a field its owner is changing right now is not filled. These checks and the append run in
+   * one synchronous step, so no edit can slip in between.
    */
   async recordLinkCheck(id: BookmarkId, fetchedUrl: string, checks: readonly LinkCheckRecord[], fill: FetchedFields | null = null): Promise<void> {
     const bookmark = this.store.bookmarksById.get(id);
-    if (!bookmark || bookmark.url !== fetchedUrl) return;
+    if (!bookmark || bookmark.url !== fetchedUrl || this.editInFlight("url", id)) return;
     const bodies: EventBody[] = [];
     const changes: Record<string, string> = {};
-    if (fill?.title && bookmark.title === bookmark.url) changes.title = fill.title;
-    if (fill?.description && bookmark.description === "") changes.description = fill.description;
+    if (fill?.title && bookmark.title === bookmark.url && !this.editInFlight("title", id)) changes.title = fill.title;
+    if (fill?.description && bookmark.description === "" && !this.editInFlight("description", id)) changes.description = fill.description;
     for (const [name, value] of Object.entries(changes)) {
       try {
         parseInput(UpdateBookmark, { [name]: value });
@@ -417,7 +451,7 @@ export class Commands {
       keys.push(urlReservation(user, changes.url));
       this.reserve(keys, () => new HttpError(409, "you are already saving this URL"));
     }
-    await this.appendReserved([{ type: "bookmark.updated", payload: { id: bookmark.id, ...changes } }], keys);
+    await this.appendEdits([{ type: "bookmark.updated", payload: { id: bookmark.id, ...changes } }], keys);
     const updated = this.store.bookmarksById.get(bookmark.id);
     if (!updated) throw new HttpError(404, `bookmark ${id} was deleted before the change was saved`);
     return updated;
@@ -435,7 +469,7 @@ export class Commands {
       if (fields.url !== undefined) throw new HttpError(400, "a batch of changes cannot change URLs; change one bookmark at a time");
       return { type: "bookmark.updated", payload: { id: bookmark.id, ...fields } };
     });
-    for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.log.append(bodies.slice(start, start + BATCH_BOOKMARKS_MAX));
+    for (let start = 0; start < bodies.length; start += BATCH_BOOKMARKS_MAX) await this.appendEdits(bodies.slice(start, start + BATCH_BOOKMARKS_MAX), []);
   }
 
   /**
@@ -548,6 +582,9 @@ export class Commands {
     return stored ?? { id, bookmarkId: bookmark.id, user, body, insertedAt: logged!.ts };
   }
 }
+
+/** The fields a fetch may fill or was about (recordLinkCheck): an edit of one of them in flight wins over the fetch. */
+const EDITS_WATCHED = ["url", "title", "description"] as const;
 
 /** The path of an invitation's link: the sign-up page with the secret (prefix it with the site's origin). */
 export function invitePath(secret: string): string {
