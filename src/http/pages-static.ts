@@ -30,6 +30,7 @@ const CONTENT_TYPES: Record<string, string> = {
   ".css": "text/css; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".svg": "image/svg+xml",
+  ".png": "image/png",
   ".map": "application/json; charset=utf-8",
   ".webmanifest": "application/manifest+json; charset=utf-8",
 };
@@ -78,6 +79,8 @@ export function registerStatic(app: TemplatedApp, deps: RouterDeps): Assets {
     htmx: vendor("htmx.min.js"),
     hxWs: vendor("ext/hx-ws.min.js"),
   };
+  // The manifest's PNG icons (static/make-icons.mjs draws them): Chrome on Android installs only with 192 and 512 px ones.
+  for (const name of ["icon-192.png", "icon-512.png", "icon-maskable-512.png"]) own(name);
   vendor("htmx.min.js.map");
   vendor("ext/hx-ws.min.js.map");
 
