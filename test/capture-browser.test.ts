@@ -160,6 +160,18 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     await settings.locator("#new-bookmark .notice", { hasText: "Saved “Somewhere & else”." }).waitFor({ timeout: LIVE_WAIT_MS });
   });
 
+  test("a badge keeps a URL in its own case, and a title with bidi controls cannot reorder the text around it", async () => {
+    const looped = await createBookmark(base, alice, { title: "Looped", url: "https://loop.example/Self" });
+    const why = "redirect loop: https://loop.example/Self redirects back to itself";
+    await nasty.commands.recordLinkCheck(looped.id, looped.url, [{ purpose: "health", status: 302, final_url: looped.url, error: why, broken: true }]);
+    // U+202E (right-to-left override) in a fetched title would reverse everything after it on the line.
+    const tricky = await createBookmark(base, alice, { title: "abc\u202Edef", url: "https://bidi.example/x" });
+    const page = await aliceAt("/bookmarks");
+    assert.equal(await page.locator(`#b-${looped.id} .broken-link`).innerText(), `BROKEN LINK: ${why}`, "the label is in capitals, the reason as it was written");
+    const [titleRight, domainLeft] = await page.locator(`#t-${tricky.id}`).evaluate((heading) => [heading.querySelector("a")!.getBoundingClientRect().right, heading.querySelector(".domain")!.getBoundingClientRect().left]);
+    assert.ok(domainLeft! >= titleRight! - 0.5, `the domain stays after the title (title ends at ${titleRight}, domain starts at ${domainLeft})`);
+  });
+
   test("the manifest's share target opens the add form filled in (a link shared as text too)", async () => {
     const page = await aliceAt("/");
     const manifestHref = await page.locator('link[rel="manifest"]').getAttribute("href");

@@ -180,7 +180,7 @@ describe("titles fetched for you (NASTY_FETCH_ALLOW_PRIVATE=true: the loopback s
     await waitFor(base, alice, saved.id, (bookmark) => bookmark.link?.fetch_failed != null, "the failed fetch");
     const owner = new PageClient(base);
     assert.equal((await owner.logIn("alice")).status, 303);
-    const badge = /title not fetched: HTTP 404/;
+    const badge = /title not fetched: <bdi class="badge-detail">HTTP 404</;
     assert.match((await owner.get(`/b/${saved.id}`)).text, badge, "the owner sees why the URL is the title");
     await request(base, "PATCH", `/api/bookmarks/${saved.id}`, { token: alice, body: { bookmark: { title: "Named by hand" } } });
     assert.doesNotMatch((await owner.get(`/b/${saved.id}`)).text, badge, "a title given since: nothing is missing any more");
@@ -420,7 +420,7 @@ describe("link health", { timeout: 180_000 }, () => {
     const recheck = await browser.post(`/b/${ginas.id}/check`, {}, { csrf: null, headers: { origin: nasty.url } });
     assert.deepEqual([recheck.status, recheck.location], [303, "/bookmarks/broken"]);
     const card = await live.next();
-    assert.match(card.content, new RegExp(`id="b-${ginas.id}"[\\s\\S]*broken link: HTTP 404`), "the owner's open pages show the badge live");
+    assert.match(card.content, new RegExp(`id="b-${ginas.id}"[\\s\\S]*broken link: <bdi class="badge-detail">HTTP 404</bdi>`), "the owner's open pages show the badge live");
     live.socket.close();
     await request(nasty.url, "POST", `/api/bookmarks/${flaky.id}/check`, { token });
     await raw.barrier();
@@ -435,7 +435,7 @@ describe("link health", { timeout: 180_000 }, () => {
     const page = await browser.get("/bookmarks/broken");
     assert.equal(page.status, 200);
     assert.ok(page.text.includes("Gina&#39;s flaky") || page.text.includes("Gina's flaky"), "listed on the broken links page");
-    assert.match(page.text, /broken link: HTTP 404/);
+    assert.match(page.text, /broken link: <bdi class="badge-detail">HTTP 404<\/bdi>/);
     assert.ok(page.text.includes(`action="/b/${ginas.id}/check"`), "with its re-check button");
     const publicView = await (await fetch(`${nasty.url}/u/gina`)).text();
     assert.equal(publicView.includes("broken link"), false, "others do not see it");

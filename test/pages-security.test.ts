@@ -61,7 +61,7 @@ describe("page security", { timeout: 60_000 }, () => {
       assert.ok(text.includes(`<div class="card-notes"><p>&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"'</p>\n<p>[x](javascript:alert(3)) <a href="https://ok.example/" rel="nofollow noopener ugc">y</a></p></div>`), `${path} shows the notes as Markdown, their raw HTML as text`);
     }
     const detail = (await new PageClient(base).get(`/b/${xssId}`)).text;
-    assert.match(detail, /<a href="https:\/\/xss\.example\/\?q=%3Cb%3E&amp;x=%22y%22" rel="nofollow noopener ugc">/);
+    assert.match(detail, /<a href="https:\/\/xss\.example\/\?q=%3Cb%3E&amp;x=%22y%22" rel="nofollow noopener ugc" dir="auto">/);
     assert.match(detail, /<p class="comment-body">&lt;script&gt;/);
     assert.equal(safeHref("javascript:alert(1)"), null);
     assert.equal(safeHref("data:text/html,<script>alert(1)</script>"), null);

@@ -7,7 +7,7 @@ import { PageClient } from "./support/pages.ts";
 
 /** Titles of the cards in a page, in order. */
 function cardTitles(html: string): string[] {
-  return [...html.matchAll(/<h3 class="card-title"[^>]*>(?:<a [^>]*>|<span>)([^<]*)</g)].map((match) => match[1]!);
+  return [...html.matchAll(/<h3 class="card-title"[^>]*>(?:<a [^>]*>|<span dir="auto">)([^<]*)</g)].map((match) => match[1]!);
 }
 
 describe("pages", { timeout: 60_000 }, () => {
@@ -140,14 +140,14 @@ describe("pages", { timeout: 60_000 }, () => {
     const saved = await client.post("/bookmarks", { url: "https://erin.example/", title: "Erin's", public: "on" }, { headers: { "HX-Request": "true" } });
     assert.equal(saved.status, 200);
     assert.match(saved.text, /^<form class="bookmark-form stack" id="new-bookmark"/);
-    assert.match(saved.text, /Saved “Erin&#39;s”/);
+    assert.match(saved.text, /Saved “<bdi>Erin&#39;s<\/bdi>”/);
     assert.match(saved.text, /name="url" required maxlength="2048" placeholder="https:\/\/…" value=""/);
 
     const refused = await client.post("/bookmarks", { url: "https://erin.example/", title: "again", public: "on" }, { headers: { "HX-Request": "true" } });
     assert.equal(refused.status, 409);
     assert.match(refused.text, /you already saved this URL as bookmark \d+/);
     assert.match(refused.text, /value="again"/);
-    const edit = /You already saved this link as <a href="\/b\/(\d+)\/edit">“Erin&#39;s”<\/a>/;
+    const edit = /You already saved this link as <a href="\/b\/(\d+)\/edit">“<bdi>Erin&#39;s<\/bdi>”<\/a>/;
     assert.match(refused.text, edit, "the refusal links to the bookmark to edit");
     const mine = await client.get("/bookmarks?url=https%3A%2F%2Fx.example%2F&title=Prefilled");
     assert.match(mine.text, /value="https:\/\/x\.example\/"/);
