@@ -18,6 +18,7 @@ const urlInput = /** @type {HTMLInputElement} */ (element("url"));
 const tagsInput = /** @type {HTMLInputElement} */ (element("tags"));
 const suggestionList = /** @type {HTMLUListElement} */ (element("suggestions"));
 const descriptionInput = /** @type {HTMLTextAreaElement} */ (element("description"));
+const notesInput = /** @type {HTMLTextAreaElement} */ (element("notes"));
 const publicInput = /** @type {HTMLInputElement} */ (element("public"));
 const publicLabel = /** @type {HTMLElement} */ (element("public-label"));
 const saveButton = /** @type {HTMLButtonElement} */ (element("save"));
@@ -112,6 +113,7 @@ function fillFromBookmark(bookmark) {
   titleInput.value = bookmark.title;
   urlInput.value = bookmark.url;
   descriptionInput.value = bookmark.description;
+  notesInput.value = bookmark.notes ?? "";
   tagsInput.value = bookmark.tags.length > 0 ? `${bookmark.tags.join(", ")}, ` : "";
   publicInput.checked = bookmark.public;
   showVisibility();
@@ -123,6 +125,8 @@ function formFields() {
     title: titleInput.value.trim(),
     url: urlInput.value.trim(),
     description: descriptionInput.value.trim(),
+    // Not trimmed at the start: leading indentation is a code block in Markdown. The server drops blank lines and trailing space.
+    notes: notesInput.value,
     tags: tagsForApi(tagsInput.value),
     public: publicInput.checked,
   };

@@ -65,6 +65,8 @@ test("the zip holds exactly the extension's files, byte for byte, and packing tw
   assert.deepEqual([...entries.keys()].sort(), sourceFiles());
   for (const required of ["manifest.json", "background.js", "popup.html", "popup.js", "options.html", "options.js", "icons/icon128.png"]) assert.ok(entries.has(required), required);
   for (const [name, data] of entries) assert.deepEqual(data, fs.readFileSync(path.join(EXTENSION_DIR, name)), name);
+  assert.match(entries.get("popup.html")!.toString("utf8"), /<textarea id="notes" name="notes"/, "the popup's notes field is packed");
+  assert.match(entries.get("popup.js")!.toString("utf8"), /notes: notesInput\.value/, "and the code that sends it");
   assert.ok(bytes.length < sourceFiles().reduce((sum, name) => sum + fs.statSync(path.join(EXTENSION_DIR, name)).size, 0), "the text is deflated");
 });
 
@@ -142,6 +144,10 @@ test("Chromium loads the extension unpacked from the zip", { skip: missing ? `${
     assert.equal(await popup.textContent("#setup-text"), "Set your Nasty server and API token first.");
     assert.equal(await popup.isDisabled("#save"), true);
     assert.equal(await popup.inputValue("#url"), "");
+    // The packed popup is the current one: it has the notes field, labelled, bounded like the server's notes.
+    assert.equal(await popup.locator("textarea#notes").getAttribute("maxlength"), "10000");
+    assert.match((await popup.locator('label[for="notes"]').textContent()) ?? "", /^Notes/);
+    assert.equal(await popup.inputValue("#notes"), "");
   } finally {
     await context.close();
   }

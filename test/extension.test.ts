@@ -21,6 +21,8 @@ const EXTENSION_DIR = path.resolve(import.meta.dirname, "../extension");
 const CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
 /** The manifest's `_execute_action` shortcut, Alt+Shift+S, as a raw key event (modifiers: Alt 1 + Shift 8). */
 const SHORTCUT_KEY = { modifiers: 9, windowsVirtualKeyCode: 83, nativeVirtualKeyCode: 83, code: "KeyS", key: "S" };
+/** Notes typed in the popup: Markdown with an indented code line, which must not be trimmed away. */
+const POPUP_NOTES = "    let x = &s;\nBorrowing *before* lifetimes: see [the book](https://doc.rust-lang.org/book/).";
 /** Bounds on the waits for something the browser does by itself (each poll is 50 ms). */
 const POLLS_MAX = 200;
 
@@ -267,6 +269,8 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
       await popup.locator("#suggestions li").first().dispatchEvent("mousedown");
       assert.equal(await popup.inputValue("#tags"), "rust, python, ");
       await popup.locator("#tags").pressSequentially("ownership");
+      assert.equal(await popup.inputValue("#notes"), "", "notes start empty: they are the person's own, not the page's");
+      await popup.fill("#notes", POPUP_NOTES);
 
       await popup.keyboard.press("Control+Enter");
       assert.equal(await statusText(popup), "Bookmark saved!");
@@ -276,11 +280,13 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
       assert.equal(saved.description, "A walk through borrowing and lifetimes.");
       assert.deepEqual(saved.tags, ["rust", "python", "ownership"]);
       assert.equal(saved.public, true);
+      assert.equal(saved.notes, POPUP_NOTES, "the notes were sent as written, indentation and Markdown kept");
       const pushed = await firehose.next((message) => message.topic === "bookmarks:firehose" && message.payload?.url === pageUrl);
       assert.equal(pushed.event, "bookmark_created");
       assert.equal(pushed.payload.id, saved.id);
       assert.equal(pushed.payload.title, "Ownership in Rust, explained");
       assert.deepEqual(pushed.payload.tags, ["rust", "python", "ownership"]);
+      assert.equal(pushed.payload.notes, POPUP_NOTES);
       await closed;
     } finally {
       firehose.close();
@@ -297,7 +303,9 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
       assert.match((await popup.textContent("#notice")) ?? "", /^You already saved this page on .+\. Saving updates your bookmark\.$/);
       assert.equal(await popup.textContent("#save"), "Update");
       assert.equal(await popup.inputValue("#tags"), "rust, python, ownership, ");
+      assert.equal(await popup.inputValue("#notes"), POPUP_NOTES, "the saved notes, to edit");
       await popup.fill("#description", "Borrowing, lifetimes, and why.");
+      await popup.fill("#notes", "Reread **chapter 4**.");
       await popup.fill("#tags", "rust, ownership");
       await popup.uncheck("#public");
       assert.equal(await popup.textContent("#public-label"), "Private (only you)");
@@ -309,6 +317,7 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
     const after = await aliceBookmarkOf(pageUrl);
     assert.equal(after.id, before.id, "the same bookmark, updated in place");
     assert.equal(after.description, "Borrowing, lifetimes, and why.");
+    assert.equal(after.notes, "Reread **chapter 4**.");
     assert.deepEqual(after.tags, ["rust", "ownership"]);
     assert.equal(after.public, false);
     const anonymous = await request(nasty.url, "GET", `/api/bookmarks/${before.id}`);
@@ -355,12 +364,14 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
       assert.equal(await popup.textContent("#save"), "Save");
       other = await createBookmark(nasty.url, aliceToken, { title: "Saved from elsewhere", url: pageUrl });
       await popup.fill("#description", "typed in the popup");
+      await popup.fill("#notes", "- noted in the popup");
       await popup.fill("#tags", "race");
       await popup.click("#save");
       assert.equal(await statusText(popup), `you already saved this URL as bookmark ${other.id} (${pageUrl})`);
       await popup.waitForSelector("#notice:not([hidden])");
       assert.equal(await popup.textContent("#save"), "Update");
       assert.equal(await popup.inputValue("#description"), "typed in the popup");
+      assert.equal(await popup.inputValue("#notes"), "- noted in the popup");
       await popup.click("#save");
       assert.equal(await statusText(popup), "Bookmark updated!");
     } finally {
@@ -370,6 +381,7 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
     assert.equal(after.id, other.id);
     assert.equal(after.title, "Race page");
     assert.equal(after.description, "typed in the popup");
+    assert.equal(after.notes, "- noted in the popup");
     assert.deepEqual(after.tags, ["race"]);
   });
 

@@ -46,6 +46,9 @@ describe("npm run simulate (external load generator)", () => {
     const ids = new Set(summary.users.map((name: string) => nasty.store.userByName(name)!.id));
     const commentsLogged = nasty.log.readAfter(0, 1_000_000).filter((event) => event.type === "comment.posted" && ids.has(event.payload.user_id));
     assert.equal(commentsLogged.length, summary.commented);
+    // Seed 4 with 3 users plans notes on steps 1, 2, 4, 5, 7…: a run of 100 steps a second sends some over HTTP.
+    const notesLogged = nasty.log.readAfter(0, 1_000_000).filter((event) => event.type === "bookmark.created" && ids.has(event.payload.user_id) && (event.payload.notes ?? "") !== "");
+    assert.ok(summary.created < 3 || notesLogged.length > 0, `notes were sent with the bookmarks (${summary.created} created)`);
   });
 
   test("with --token it acts as that user only", async () => {

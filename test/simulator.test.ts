@@ -8,7 +8,9 @@ import { request, startTestServer, tempDir } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
 import { Simulator, type SimulatorOptions } from "../src/simulator/simulator.ts";
 import { bundledCorpus } from "../src/simulator/corpus.ts";
-import { SIMULATED_USERNAMES, TrafficPlan } from "../src/simulator/traffic.ts";
+import { editFor, SIMULATED_USERNAMES, TrafficPlan } from "../src/simulator/traffic.ts";
+import { LIMITS } from "../src/commands/schemas.ts";
+import { renderNotes } from "../src/render/markdown.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const servers: Nasty[] = [];
@@ -38,7 +40,7 @@ function createdInLog(nasty: Nasty) {
     if (event.type === "user.registered") users.set(event.payload.id, event.payload.username);
     if (event.type === "bookmark.created") {
       const { user_id, title, url, description, tags } = event.payload;
-      created.push({ user: users.get(user_id), title, url, description, public: event.payload.public, tags });
+      created.push({ user: users.get(user_id), title, url, description, notes: event.payload.notes ?? "", public: event.payload.public, tags });
     }
   }
   return created;
@@ -67,6 +69,8 @@ describe("traffic simulator", () => {
     assert.ok(a.every((bookmark) => corpusUrls.has(bookmark.url)), "the first bookmarks come from the corpus");
     assert.ok(a.every((bookmark) => bookmark.user?.startsWith("sim-")));
     assert.ok(new Set(a.map((bookmark) => bookmark.user)).size > 1, "several simulated users take part");
+    const noted = a.filter((bookmark) => bookmark.notes !== "").length;
+    assert.ok(noted > 0 && noted < steps, `some bookmarks have notes, most not: ${noted} of ${steps}`);
   });
 
   test("its bookmarks are in the store and the API, with comments, edits and deletes among them", async () => {
@@ -84,6 +88,13 @@ describe("traffic simulator", () => {
     assert.ok(privateOnes.length > 0, "some simulated bookmarks are private");
     const anonymous = await request(nasty.url, "GET", `/api/bookmarks/${privateOnes[0]!.id}`);
     assert.equal(anonymous.status, 404, "private simulated bookmarks stay private");
+    const noted = [...nasty.store.publicBookmarks.newest(1000)].find((bookmark) => bookmark.notes !== "");
+    assert.ok(noted, "some public simulated bookmarks have notes");
+    const page = await request(nasty.url, "GET", `/b/${noted.id}`);
+    assert.equal(page.status, 200);
+    assert.ok(page.text.includes(`<div class="card-notes">${renderNotes(noted.notes)}</div>`), "its page shows them rendered");
+    const notesEdits = nasty.log.readAfter(0, 1_000_000).filter((event) => event.type === "bookmark.updated" && event.payload.notes !== undefined);
+    assert.ok(notesEdits.length > 0, "some edits change notes");
   });
 
   test("its public bookmarks arrive on the firehose topic, each once, as the store has them", { timeout: 60_000 }, async () => {
@@ -131,6 +142,27 @@ describe("traffic simulator", () => {
     const remixed = [1000, 1001, 1002, 1003, 1004].map((index) => plan.draft(index));
     assert.ok(remixed.some((draft) => !corpusTitles.has(draft.title)));
     assert.ok(remixed.every((draft) => !corpus.some((entry) => entry.url === draft.url)));
+  });
+
+  test("simulated users sometimes write short Markdown notes, the same for the same seed", () => {
+    const corpus = bundledCorpus();
+    const drafts = (seed: number) => Array.from({ length: 1200 }, (_, index) => new TrafficPlan(corpus, seed, 12).draft(index));
+    const notes = drafts(21).map((draft) => draft.notes);
+    assert.deepEqual(drafts(21).map((draft) => draft.notes), notes, "deterministic from the seed");
+    assert.notDeepEqual(drafts(22).map((draft) => draft.notes), notes);
+    const written = notes.filter((text) => text !== "");
+    assert.ok(written.length > 120 && written.length < 600, `about a quarter have notes: ${written.length} of ${notes.length}`);
+    assert.ok(notes.slice(1000).some((text) => text !== ""), "remixed rounds have notes too");
+    for (const text of written) assert.ok(text.length <= 600 && text.length <= LIMITS.notesCharsMax, `short notes: ${text.length} characters`);
+    const rendered = written.map(renderNotes);
+    for (const markup of ["<strong>", "<em>", "<ul>", "<ol>", "<blockquote>", "<code>", "<h6>", '<a href="https://']) {
+      assert.ok(rendered.some((html) => html.includes(markup)), `some notes render to ${markup}`);
+    }
+    const target = { id: 1, title: "A title", tags: ["rust"] };
+    const edits = Array.from({ length: 200 }, (_, variant) => editFor(target, variant));
+    assert.ok(edits.some((edit) => typeof edit.notes === "string" && edit.notes !== ""), "edits rewrite notes");
+    assert.ok(edits.some((edit) => edit.notes === ""), "and clear them");
+    assert.deepEqual(Array.from({ length: 200 }, (_, variant) => editFor(target, variant)), edits);
   });
 
   test("an invalid corpus entry is refused like any API call (422) and nothing is stored", async () => {

@@ -11,6 +11,7 @@ const TAG_SUGGESTIONS_MAX = 8;
  * @property {string} title
  * @property {string} url
  * @property {string} description
+ * @property {string} [notes]  Markdown; servers before notes leave it out
  * @property {boolean} public
  * @property {string[]} tags
  * @property {string} user
@@ -23,6 +24,7 @@ const TAG_SUGGESTIONS_MAX = 8;
  * @property {string} title
  * @property {string} url
  * @property {string} description
+ * @property {string} [notes]  Markdown, as the person wrote it (the popup sends it; the context menu has none)
  * @property {string} tags  comma-separated, as in the original app
  * @property {boolean} public
  */

@@ -6,6 +6,7 @@ import type { Bookmark, BookmarkQuery } from "../store/store.ts";
 import { parseTagSetTopic, parseTopic } from "../realtime/topics.ts";
 import { isoTime } from "../render/json.ts";
 import { safeHref } from "../render/html.ts";
+import { renderNotes } from "../render/markdown.ts";
 import { route, type Context, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
 import { intParam, userParam } from "../http/params.ts";
@@ -72,6 +73,18 @@ function etagOf(format: Format, base: string, items: readonly Bookmark[]): strin
   return `W/"${format}-${items.length}-${hash.toString(36)}"`;
 }
 
+/**
+ * An item's full content as HTML, or "" when the bookmark has no notes (its description alone is
+ * the item's plain-text description/summary already): the description as a paragraph, then the
+ * notes through the pages' sanitizing renderer. Callers escape it into the XML as text, never
+ * CDATA, so no `]]>` or markup in notes can end the element early.
+ */
+export function contentHtml(bookmark: Bookmark): string {
+  const notes = renderNotes(bookmark.notes);
+  if (notes === "") return "";
+  return bookmark.description === "" ? notes : `<p>${escapeXml(bookmark.description)}</p>\n${notes}`;
+}
+
 /** An item's link: the saved URL as a URI (`https://example.com/a%20b`), though it is stored as the person typed it. */
 function linkOf(bookmark: Bookmark): string {
   return safeHref(bookmark.url) ?? bookmark.url;
@@ -86,10 +99,12 @@ export function rssFeed(spec: FeedSpec, base: string, items: readonly Bookmark[]
   if (items[0]) parts.push(`<lastBuildDate>${rfc822(Math.max(...items.map((bookmark) => bookmark.updatedAt)))}</lastBuildDate>\n`);
   for (const bookmark of items) {
     const permalink = `${base}/b/${bookmark.id}`;
+    const content = contentHtml(bookmark);
     parts.push(
       "<item>\n",
       `<title>${escapeXml(bookmark.title)}</title>\n<link>${escapeXml(linkOf(bookmark))}</link>\n`,
       bookmark.description === "" ? "" : `<description>${escapeXml(bookmark.description)}</description>\n`,
+      content === "" ? "" : `<content:encoded>${escapeXml(content)}</content:encoded>\n`,
       `<guid isPermaLink="true">${escapeXml(permalink)}</guid>\n<comments>${escapeXml(permalink)}</comments>\n`,
       `<pubDate>${rfc822(bookmark.insertedAt)}</pubDate>\n<dc:creator>${escapeXml(bookmark.user.username)}</dc:creator>\n`,
       ...bookmark.tags.map((tag) => `<category domain="${escapeXml(`${base}/t/${uriComponent(tag)}`)}">${escapeXml(tag)}</category>\n`),
@@ -111,6 +126,7 @@ export function atomFeed(spec: FeedSpec, base: string, items: readonly Bookmark[
   ];
   for (const bookmark of items) {
     const permalink = `${base}/b/${bookmark.id}`;
+    const content = contentHtml(bookmark);
     parts.push(
       "<entry>\n",
       `<title type="text">${escapeXml(bookmark.title)}</title>\n<id>${escapeXml(permalink)}</id>\n`,
@@ -118,6 +134,7 @@ export function atomFeed(spec: FeedSpec, base: string, items: readonly Bookmark[
       `<published>${isoTime(bookmark.insertedAt)}</published>\n<updated>${isoTime(bookmark.updatedAt)}</updated>\n`,
       `<author><name>${escapeXml(bookmark.user.username)}</name><uri>${escapeXml(`${base}/u/${bookmark.user.username}`)}</uri></author>\n`,
       bookmark.description === "" ? "" : `<summary type="text">${escapeXml(bookmark.description)}</summary>\n`,
+      content === "" ? "" : `<content type="html">${escapeXml(content)}</content>\n`,
       ...bookmark.tags.map((tag) => `<category term="${escapeXml(tag)}" scheme="${escapeXml(`${base}/t/`)}"/>\n`),
       "</entry>\n",
     );

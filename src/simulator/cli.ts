@@ -102,8 +102,8 @@ export class HttpDriver implements Driver {
   }
 
   async create(user: number, draft: BookmarkDraft): Promise<number> {
-    const { title, url, description, tags } = draft;
-    const reply = await this.client.send("POST", "/api/bookmarks", this.token(user), { bookmark: { title, url, description, public: draft.public, tags } });
+    const { title, url, description, notes, tags } = draft;
+    const reply = await this.client.send("POST", "/api/bookmarks", this.token(user), { bookmark: { title, url, description, notes, public: draft.public, tags } });
     const data = reply.json?.bookmark?.data;
     if (reply.status === 201 && typeof data?.id === "number") this.remember({ id: data.id, title: data.title, tags: data.tags ?? [], public: data.public === true, user });
     return reply.status;

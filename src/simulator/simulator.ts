@@ -70,8 +70,8 @@ class CommandDriver implements Driver {
   }
 
   async create(user: number, draft: BookmarkDraft): Promise<number> {
-    const { title, url, description, tags } = draft;
-    await this.commands.createBookmark(this.user(user), { title, url, description, public: draft.public, tags });
+    const { title, url, description, notes, tags } = draft;
+    await this.commands.createBookmark(this.user(user), { title, url, description, notes, public: draft.public, tags });
     return 201;
   }
 

@@ -21,6 +21,8 @@ export interface BookmarkDraft {
   title: string;
   url: string;
   description: string;
+  /** Markdown, "" for none. */
+  notes: string;
   public: boolean;
   tags: string[];
 }
@@ -35,6 +37,7 @@ export interface Target {
 export interface BookmarkChanges {
   title?: string;
   description?: string;
+  notes?: string;
   tags?: string[];
 }
 
@@ -58,10 +61,15 @@ const EDIT_PROBABILITY = 0.08;
 const DELETE_PROBABILITY = 0.04;
 const PRIVATE_PROBABILITY = 0.08;
 const DESCRIPTION_PROBABILITY = 0.35;
+const NOTES_PROBABILITY = 0.25;
+/** Of the edits that touch notes, how many clear them. */
+const NOTES_CLEARED_PROBABILITY = 0.25;
 
 const STREAM_DRAFT = 1;
 const STREAM_STEP = 2;
 const STREAM_ORDER = 3;
+/** Notes draw from their own stream, so adding them changed none of the other fields a seed gives. */
+const STREAM_NOTES = 4;
 
 const TITLE_REMIXES = [
   "Re-reading: {title}", "{title} (via a friend)", "Still great: {title}", "Worth your time: {title}", "TIL: {title}",
@@ -90,6 +98,48 @@ const COMMENTS = [
   "This deserves more attention.", "My professor assigned this years ago and I finally get it.",
   "A classic for anyone into {tag}.", "Sending this to everyone who asks me about {tag}.",
 ];
+
+const NOTE_REASONS = [
+  "came up in the {tag} reading group", "a friend recommended it", "for the design review next week",
+  "I keep losing this link", "the best intro to {tag} I know", "to compare with how we do it today",
+];
+
+const NOTE_POINTS = [
+  "the intro is the best part", "skip to the examples", "read it twice", "the diagrams alone are worth it",
+  "good counterarguments at the end", "short, but dense", "still true today", "check the footnotes",
+];
+
+interface NoteValues {
+  title: string;
+  tag: string;
+  /** The bookmark's own link, for notes that cite it; absent when editing (the target's URL is not known). */
+  url?: string;
+}
+
+/** Short Markdown as people jot it: emphasis, lists, a quote, code, a heading. Each shape is one block. */
+const NOTE_SHAPES: readonly ((random: Random) => string)[] = [
+  (random) => `**Why:** ${pick(random, NOTE_REASONS)}.`,
+  (random) => `- ${pick(random, NOTE_POINTS)}\n- ${pick(random, NOTE_POINTS)}`,
+  (random) => `> ${pick(random, NOTE_POINTS)}`,
+  (random) => `TL;DR: *${pick(random, NOTE_POINTS)}*.`,
+  (random) => `1. skim it\n2. ${pick(random, NOTE_POINTS)}\n3. share it with the \`{tag}\` folks`,
+  (random) => `#### Takeaway\n${pick(random, NOTE_POINTS)}`,
+];
+
+/** A URL a Markdown link can hold between angle brackets. */
+const LINKABLE_URL = /^https?:\/\/[^\s<>]+$/;
+
+/** A block citing the bookmark's own link, its title (without Markdown's markup characters) as the text. */
+function sourceShape(values: NoteValues): string {
+  return `Source: [${values.title.slice(0, 80).replace(/[[\]\\`*_{}]/g, "")}](<${values.url}>)`;
+}
+
+/** One or two blocks of notes, filled in: a few hundred characters at most, far below the notes limit. */
+export function notesFor(random: Random, values: NoteValues): string {
+  const shapes = values.url !== undefined && LINKABLE_URL.test(values.url) ? [...NOTE_SHAPES, () => sourceShape(values)] : NOTE_SHAPES;
+  const count = 1 + below(random, 2);
+  return Array.from({ length: count }, () => fill(pick(random, shapes)(random), values)).join("\n\n");
+}
 
 function fill(template: string, values: { title: string; tag: string }): string {
   return template.replaceAll("{title}", values.title).replaceAll("{tag}", values.tag);
@@ -135,10 +185,16 @@ export class TrafficPlan {
     const extraTag = pick(random, EXTRA_TAGS);
     const dropLast = chance(random, 0.3);
     const url = round === 0 ? entry.url : varyUrl(entry.url, round, random);
-    if (round === 0) return { user, title: entry.title, url, description, public: isPublic, tags: [...entry.tags] };
+    if (round === 0) return { user, title: entry.title, url, description, notes: this.notes(index, entry, url), public: isPublic, tags: [...entry.tags] };
     const title = fill(TITLE_REMIXES[Math.floor(remix * TITLE_REMIXES.length)]!, { title: entry.title.replace(/ - Wikipedia$/, ""), tag: "" });
     const kept = dropLast && entry.tags.length > 1 ? entry.tags.slice(0, -1) : entry.tags;
-    return { user, title, url, description, public: isPublic, tags: [...kept, extraTag] };
+    return { user, title, url, description, notes: this.notes(index, entry, url), public: isPublic, tags: [...kept, extraTag] };
+  }
+
+  /** The `index`-th bookmark's notes: "" for most, short Markdown for about a quarter. */
+  private notes(index: number, entry: CorpusEntry, url: string): string {
+    const random = mulberry32(deriveSeed(this.seed, STREAM_NOTES, index));
+    return chance(random, NOTES_PROBABILITY) ? notesFor(random, { title: entry.title, tag: entry.tags[0] ?? "this", url }) : "";
   }
 
   /** Step `step`: one bookmark saved and, now and then, comments, an edit or a delete. */
@@ -165,13 +221,14 @@ export function commentFor(target: Target, variant: number): string {
   return fill(pick(random, COMMENTS), { title: target.title.slice(0, 200), tag: pick(random, target.tags.length > 0 ? target.tags : ["this"]) });
 }
 
-/** How a simulated user edits their own bookmark: a new tag, a retitle or a note. */
+/** How a simulated user edits their own bookmark: a new tag, a retitle, a new description, or new (or no) notes. */
 export function editFor(target: Target, variant: number): BookmarkChanges {
   const random = mulberry32(variant);
-  switch (below(random, 3)) {
+  switch (below(random, 4)) {
     case 0: return { tags: [...target.tags.filter((tag) => !EXTRA_TAGS.includes(tag)), pick(random, EXTRA_TAGS)] };
     case 1: return { title: target.title.startsWith("Updated: ") ? target.title.slice("Updated: ".length) : `Updated: ${target.title}`.slice(0, 500) };
-    default: return { description: fill(pick(random, DESCRIPTIONS), { title: target.title, tag: target.tags[0] ?? "this" }) };
+    case 2: return { description: fill(pick(random, DESCRIPTIONS), { title: target.title, tag: target.tags[0] ?? "this" }) };
+    default: return { notes: chance(random, NOTES_CLEARED_PROBABILITY) ? "" : notesFor(random, { title: target.title, tag: target.tags[0] ?? "this" }) };
   }
 }
 
