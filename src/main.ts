@@ -18,7 +18,7 @@ import { Store } from "./store/store.ts";
 import { snapshot as storeSnapshot } from "./store/check.ts";
 import { Commands } from "./commands/commands.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
-import { loadNativeUws, UwsUnavailableError, type LoadedUws } from "./http/uws.ts";
+import { listenExclusive, loadNativeUws, UwsUnavailableError, type LoadedUws } from "./http/uws.ts";
 import { registerApi } from "./http/api.ts";
 import { PageFetcher } from "./fetch/page-fetcher.ts";
 import { LinkChecker, MetadataJobs } from "./fetch/link-jobs.ts";
@@ -320,7 +320,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
 
   gate.close();
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, gate.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));
+    listenExclusive(app, config.host, gate.port, (socket) => (socket ? resolve(socket) : reject(new ConfigError(`cannot listen on ${config.host}:${config.port} (in use or not allowed)`))));
   }).catch(async (error) => {
     await snapshotter.close();
     await log.close();

@@ -7,14 +7,12 @@ import { createHash } from "node:crypto";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
-import { chromiumSkip, launchChromium, logInThroughForm, watchForProblems } from "./support/chromium.ts";
+import { BROWSER_SUITE_MS_MAX, chromiumSkip, launchChromium, logInThroughForm, PAGE_WAIT_MS_MAX, RECONNECT_WAIT_MS_MAX, watchForProblems } from "./support/chromium.ts";
 import { pngText, pngWithText } from "./support/png.ts";
 
 const ARTIFACTS = path.resolve(import.meta.dirname, "../test-artifacts");
-/** How long a live change may take to show: the waits below end as soon as it shows. */
-const LIVE_WAIT_MS = 2000;
 
-describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), timeout: 600_000 }, () => {
+describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), timeout: BROWSER_SUITE_MS_MAX }, () => {
   let nasty: Nasty;
   let base: string;
   let browser: Browser;
@@ -35,7 +33,7 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
   /** A live page is ready once its socket is open and subscribed. */
   async function openLive(pathname: string, options: Parameters<typeof openPage>[1] = {}): Promise<Page> {
     const page = await openPage(pathname, options);
-    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     return page;
   }
 
@@ -67,13 +65,13 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     const rustPage = await openLive("/t/rust");
     const goOne = await createBookmark(base, alice, { title: "A Go article", url: "https://go.example/a", tags: ["go"] });
     const rustOne = await createBookmark(base, alice, { title: "A Rust article", url: "https://rust.example/a", tags: ["rust"] });
-    await firehose.locator(`#feed #b-${rustOne.id}`).waitFor({ timeout: LIVE_WAIT_MS });
-    await firehose.locator(`#feed #b-${goOne.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator(`#feed #b-${rustOne.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
+    await firehose.locator(`#feed #b-${goOne.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await firehose.locator("#feed .card").first().getAttribute("id"), `b-${rustOne.id}`, "new ones go on top");
     assert.equal(await firehose.locator(`#b-${rustOne.id} .card-title a`).getAttribute("rel"), "nofollow noopener ugc");
     assert.match((await firehose.locator(`#b-${rustOne.id} time`).textContent()) ?? "", /^just now$/, "times are shown relative");
     // Events are published in order: once the rust one is on the tag page, the go one would be too had it been sent there.
-    await rustPage.locator(`#feed #b-${rustOne.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await rustPage.locator(`#feed #b-${rustOne.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await rustPage.locator(`#b-${goOne.id}`).count(), 0);
     assert.equal(await firehose.locator("#live-status .live-text").textContent(), "live");
   });
@@ -83,37 +81,37 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     await signUpInPage(author, "carol-b");
     const publicPage = await openLive("/u/carol-b");
     const firehose = await openLive("/");
-    await author.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await author.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
 
     await author.fill('#new-bookmark input[name="url"]', "https://carol.example/first");
     await author.fill('#new-bookmark input[name="title"]', "Carol's first bookmark");
     await author.fill('#new-bookmark input[name="tags"]', "cooking, Recipes");
     await author.click('#new-bookmark button[type="submit"]');
-    await author.locator("#new-bookmark .notice").waitFor({ timeout: LIVE_WAIT_MS });
+    await author.locator("#new-bookmark .notice").waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await author.inputValue('#new-bookmark input[name="url"]'), "", "a fresh form after saving");
     const card = publicPage.locator("#feed .card", { hasText: "Carol's first bookmark" });
-    await card.waitFor({ timeout: LIVE_WAIT_MS });
+    await card.waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const id = (await card.getAttribute("id"))!.slice(2);
     assert.deepEqual(await card.locator(".tags a").allTextContents(), ["#cooking", "#recipes"]);
-    await author.locator(`#feed #b-${id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await author.locator(`#feed #b-${id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await publicPage.locator(`#b-${id} .owner-only`).isVisible(), false, "others do not see the edit link");
     assert.equal(await publicPage.locator(`#b-${id} a:visible, #b-${id} button:visible`).filter({ hasText: /^(edit|read later|mark read)$/ }).count(), 0, "nor any other owner control");
     assert.equal(await author.locator(`#b-${id} .owner-only a`).first().isVisible(), true, "the owner sees them");
-    await firehose.locator(`#b-${id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator(`#b-${id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
 
     await author.locator(`#b-${id} .owner-only a`).click();
     await author.waitForURL(`${base}/b/${id}/edit`);
     await author.fill('#edit-bookmark input[name="title"]', "Carol's renamed bookmark");
     await author.click('#edit-bookmark button[type="submit"]');
     await author.waitForURL(`${base}/b/${id}`);
-    await publicPage.locator(`#b-${id}`, { hasText: "Carol's renamed bookmark" }).waitFor({ timeout: LIVE_WAIT_MS });
-    await firehose.locator(`#b-${id}`, { hasText: "Carol's renamed bookmark" }).waitFor({ timeout: LIVE_WAIT_MS });
+    await publicPage.locator(`#b-${id}`, { hasText: "Carol's renamed bookmark" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
+    await firehose.locator(`#b-${id}`, { hasText: "Carol's renamed bookmark" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
 
     await author.goto(`${base}/b/${id}/edit`);
     await author.click(".danger button");
     await author.waitForURL(`${base}/bookmarks`);
-    await publicPage.locator(`#b-${id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
-    await firehose.locator(`#b-${id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
+    await publicPage.locator(`#b-${id}`).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
+    await firehose.locator(`#b-${id}`).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await publicPage.locator("#feed .card").count(), 0);
     assert.equal(await publicPage.locator(".empty-note").isVisible(), true);
   });
@@ -123,20 +121,20 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     const bobPage = await openPage("/login");
     await logInThroughForm(bobPage, base, "bob");
     await bobPage.goto(`${base}/b/${bookmark.id}`);
-    await bobPage.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await bobPage.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const readerPage = await openLive(`/b/${bookmark.id}`);
 
     await bobPage.fill("#comment-body", "Hello from bob <b>not bold</b>");
     await bobPage.click("#comment-form button");
     const arrived = readerPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "Hello from bob" });
-    await arrived.waitFor({ timeout: LIVE_WAIT_MS });
+    await arrived.waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await arrived.locator(".comment-body").textContent(), "Hello from bob <b>not bold</b>");
     assert.equal(await arrived.locator(".who").textContent(), "bob");
-    await readerPage.locator(`#cc-${bookmark.id}`, { hasText: "1 comment" }).waitFor({ timeout: LIVE_WAIT_MS });
-    await bobPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "Hello from bob" }).waitFor({ timeout: LIVE_WAIT_MS });
+    await readerPage.locator(`#cc-${bookmark.id}`, { hasText: "1 comment" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
+    await bobPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "Hello from bob" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await bobPage.inputValue("#comment-body"), "", "the box is empty again");
     await request(base, "POST", `/api/bookmarks/${bookmark.id}/comments`, { token: alice, body: { body: "alice answers" } });
-    await bobPage.locator(`#comments-${bookmark.id} .comment:last-child`, { hasText: "alice answers" }).waitFor({ timeout: LIVE_WAIT_MS });
+    await bobPage.locator(`#comments-${bookmark.id} .comment:last-child`, { hasText: "alice answers" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     await readerPage.screenshot({ path: path.join(ARTIFACTS, "bookmark.png"), fullPage: true });
   });
 
@@ -146,11 +144,11 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     await logInThroughForm(bobPage, base, "bob");
     await request(base, "POST", `/api/bookmarks/${bookmark.id}/comments`, { token: alice, body: { body: "alice stays" } });
     await bobPage.goto(`${base}/b/${bookmark.id}`);
-    await bobPage.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await bobPage.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     await bobPage.fill("#comment-body", "bob regrets this");
     await bobPage.click("#comment-form button");
     const mine = bobPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "bob regrets this" });
-    await mine.waitFor({ timeout: LIVE_WAIT_MS });
+    await mine.waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const readerPage = await openLive(`/b/${bookmark.id}`);
     const theirs = readerPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "bob regrets this" });
     assert.equal(await theirs.count(), 1);
@@ -159,9 +157,9 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     assert.equal(await mine.locator(".delete-comment").isVisible(), true, "bob sees his own");
 
     await mine.locator(".delete-comment").click();
-    await mine.waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
-    await theirs.waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
-    await readerPage.locator(`#cc-${bookmark.id}`, { hasText: "1 comment" }).waitFor({ timeout: LIVE_WAIT_MS });
+    await mine.waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
+    await theirs.waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
+    await readerPage.locator(`#cc-${bookmark.id}`, { hasText: "1 comment" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await readerPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "alice stays" }).count(), 1);
     await bobPage.reload();
     assert.equal(await bobPage.locator(`#comments-${bookmark.id} .comment`, { hasText: "bob regrets this" }).count(), 0, "gone on reload too");
@@ -169,13 +167,21 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
 
   test("a page whose socket dropped reconnects and catches up with what it missed", async () => {
     const firehose = await openLive("/");
+    // Away until the bookmark is saved: hx-ws retries after about 0.5 s, which a loaded machine may take
+    // to look at the page at all; its new sockets are refused (1013, retried) meanwhile, so it surely misses it.
+    let away = true;
+    await firehose.routeWebSocket(/\/live\?/, (route) => {
+      if (away) route.close({ code: 1013, reason: "away for a while" });
+      else route.connectToServer();
+    });
     await firehose.evaluate(() => (document.getElementById("main") as unknown as { _htmx: { ws: { connection: { socket: WebSocket } } } })._htmx.ws.connection.socket.close());
-    await firehose.locator('#live-status[data-state="reconnecting"]').waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator('#live-status[data-state="reconnecting"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const missed = await createBookmark(base, alice, { title: "Saved while the page was away", url: "https://missed.example/" });
-    await firehose.locator('#live-status[data-state="live"]').waitFor({ timeout: 5000 });
-    await firehose.locator(`#feed #b-${missed.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    away = false;
+    await firehose.locator('#live-status[data-state="live"]').waitFor({ timeout: RECONNECT_WAIT_MS_MAX });
+    await firehose.locator(`#feed #b-${missed.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const later = await createBookmark(base, alice, { title: "Saved after the reconnect", url: "https://after.example/" });
-    await firehose.locator(`#feed #b-${later.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator(`#feed #b-${later.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await firehose.locator(`#b-${missed.id}`).count(), 1, "shown once");
   });
 
@@ -184,7 +190,7 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     const title = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`;
     const created = await createBookmark(base, alice, { title, url: "https://xss.example/", description: title, tags: ["x"] });
     const card = firehose.locator(`#b-${created.id}`);
-    await card.waitFor({ timeout: LIVE_WAIT_MS });
+    await card.waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await card.locator(".card-title a").textContent(), title);
     assert.equal(await card.locator("img").count(), 0);
     assert.equal(await firehose.evaluate(() => (window as unknown as { __xss?: number }).__xss ?? null), null);
@@ -197,10 +203,10 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
     const bobPage = await openPage("/login");
     await logInThroughForm(bobPage, base, "bob");
     await bobPage.goto(`${base}/u/alice`);
-    await bobPage.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await bobPage.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const hidden = await createBookmark(base, alice, { title: "alice's secret plan", url: "https://secret.example/", public: false });
     const marker = await createBookmark(base, alice, { title: "alice's public note", url: "https://public.example/note" });
-    await bobPage.locator(`#b-${marker.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await bobPage.locator(`#b-${marker.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await bobPage.getByText("secret plan").count(), 0);
     await bobPage.reload();
     assert.equal(await bobPage.getByText("secret plan").count(), 0);
@@ -211,12 +217,12 @@ describe("the pages in Chromium", { skip: chromiumSkip("pages browser suite"), t
   test("scramble deals the cards at random places and angles, and keeps still for reduced motion", async () => {
     for (let index = 0; index < 6; index += 1) await createBookmark(base, alice, { title: `scramble card ${index}`, url: `https://scramble.example/${index}`, tags: ["fun"] });
     const moving = await openPage("/scramble");
-    await moving.locator("#scramble.scattered").waitFor({ timeout: 5000 });
+    await moving.locator("#scramble.scattered").waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const places = await moving.locator("#scramble .card").evaluateAll((cards) => cards.map((card) => `${(card as HTMLElement).style.getPropertyValue("--x")},${(card as HTMLElement).style.getPropertyValue("--y")}`));
     assert.ok(places.length >= 6 && new Set(places).size === places.length, `distinct places: ${places.join(" ")}`);
     assert.equal(await moving.locator("#scramble .card").first().evaluate((card) => getComputedStyle(card).animationName), "deal");
     const still = await openPage("/scramble", { reducedMotion: "reduce" });
-    await still.locator("#scramble.scattered").waitFor({ timeout: 5000 });
+    await still.locator("#scramble.scattered").waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await still.locator("#scramble .card").first().evaluate((card) => getComputedStyle(card).animationName), "none");
     await moving.screenshot({ path: path.join(ARTIFACTS, "scramble.png") });
   });
@@ -285,7 +291,7 @@ function sceneDate(minutesAgo: number): string {
   return new Date(SCENE_NOW_MS - minutesAgo * 60_000).toISOString();
 }
 
-describe("the README's screenshot of the live firehose", { skip: chromiumSkip("README screenshot"), timeout: 120_000 }, () => {
+describe("the README's screenshot of the live firehose", { skip: chromiumSkip("README screenshot"), timeout: BROWSER_SUITE_MS_MAX }, () => {
   let nasty: Nasty;
   let browser: Browser;
 
@@ -314,9 +320,9 @@ describe("the README's screenshot of the live firehose", { skip: chromiumSkip("R
       watchForProblems(page, "/", problems);
       await page.clock.setFixedTime(SCENE_NOW_MS);
       await page.goto(`${base}/`);
-      await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+      await page.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
       const live = await createBookmark(base, tokens.get(SCENE_LIVE.user)!, { ...SCENE_LIVE.bookmark, inserted_at: sceneDate(0.3) });
-      await page.locator(`#feed .card:first-child#b-${live.id}`).waitFor({ timeout: LIVE_WAIT_MS * 5 });
+      await page.locator(`#feed .card:first-child#b-${live.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
       await page.locator(`#b-${live.id} time`).filter({ hasText: "just now" }).waitFor();
 
       const titles = await page.locator("#feed .card .card-title a").allTextContents();

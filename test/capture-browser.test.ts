@@ -6,11 +6,9 @@ import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
-import { chromiumSkip, launchChromium, logInThroughForm, watchForProblems } from "./support/chromium.ts";
+import { BROWSER_SUITE_MS_MAX, chromiumSkip, launchChromium, logInThroughForm, PAGE_WAIT_MS_MAX, watchForProblems } from "./support/chromium.ts";
 
-const LIVE_WAIT_MS = 5000;
-
-describe("capture and care in Chromium", { skip: chromiumSkip("capture browser suite"), timeout: 300_000 }, () => {
+describe("capture and care in Chromium", { skip: chromiumSkip("capture browser suite"), timeout: BROWSER_SUITE_MS_MAX }, () => {
   let nasty: Nasty;
   let base: string;
   let browser: Browser;
@@ -36,7 +34,7 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
   }
 
   async function live(page: Page): Promise<void> {
-    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
   }
 
   before(async () => {
@@ -71,15 +69,15 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     assert.equal(await firehose.locator(`#b-${made[0].id}, #b-${made[1].id}`).count(), 0);
 
     await mine.click("#bulk button[type=submit]");
-    await mine.locator("#bulk .alert", { hasText: "tick at least one bookmark first" }).waitFor({ timeout: LIVE_WAIT_MS });
+    await mine.locator("#bulk .alert", { hasText: "tick at least one bookmark first" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
 
     await mine.check(`#b-${made[0].id} .bulk-pick`);
     await mine.check(`#b-${made[1].id} .bulk-pick`);
     await mine.selectOption("#bulk select[name=action]", "add_tags");
     await mine.fill("#bulk input[name=tags]", "picked, Two Words");
     await mine.click("#bulk button[type=submit]");
-    await mine.locator("#bulk .notice", { hasText: "Done: 2 bookmarks changed." }).waitFor({ timeout: LIVE_WAIT_MS });
-    for (const bookmark of made.slice(0, 2)) await mine.locator(`#b-${bookmark.id} .tags a`, { hasText: "#two-words" }).waitFor({ timeout: LIVE_WAIT_MS });
+    await mine.locator("#bulk .notice", { hasText: "Done: 2 bookmarks changed." }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
+    for (const bookmark of made.slice(0, 2)) await mine.locator(`#b-${bookmark.id} .tags a`, { hasText: "#two-words" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await mine.locator(`#b-${made[2].id} .tags`).count(), 0, "the one not ticked is untouched");
 
     await mine.check(`#b-${made[0].id} .bulk-pick`);
@@ -88,7 +86,7 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     await mine.fill("#bulk input[name=tags]", "");
     const headBefore = nasty.log.lastSeq;
     await mine.click("#bulk button[type=submit]");
-    for (const bookmark of made.slice(0, 2)) await firehose.locator(`#feed #b-${bookmark.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    for (const bookmark of made.slice(0, 2)) await firehose.locator(`#feed #b-${bookmark.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const seqs = await firehose.locator(`#b-${made[0].id}, #b-${made[1].id}`).evaluateAll((cards) => cards.map((card) => Number(card.getAttribute("data-seq"))));
     assert.ok(seqs.every((seq) => seq > headBefore && seq <= nasty.log.lastSeq), `pushed after their commit: ${seqs} after ${headBefore}`);
     assert.equal(await firehose.locator(`#b-${made[2].id}`).count(), 0, "the private one not ticked stays off the firehose");
@@ -96,7 +94,7 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     await mine.check(`#b-${made[0].id} .bulk-pick`);
     await mine.selectOption("#bulk select[name=action]", "make_private");
     await mine.click("#bulk button[type=submit]");
-    await firehose.locator(`#b-${made[0].id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
+    await firehose.locator(`#b-${made[0].id}`).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await firehose.locator(`#b-${made[1].id}`).count(), 1);
 
     await mine.click("#bulk-all");
@@ -107,8 +105,8 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     await mine.check(`#b-${made[2].id} .bulk-pick`);
     await mine.selectOption("#bulk select[name=action]", "delete");
     await mine.click("#bulk button[type=submit]");
-    for (const bookmark of made.slice(1)) await mine.locator(`#b-${bookmark.id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
-    await firehose.locator(`#b-${made[1].id}`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
+    for (const bookmark of made.slice(1)) await mine.locator(`#b-${bookmark.id}`).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
+    await firehose.locator(`#b-${made[1].id}`).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
     assert.equal((await request(base, "GET", `/api/bookmarks/${made[2].id}`, { token: alice })).status, 404);
     assert.equal(await mine.locator(`#b-${made[0].id}`).count(), 1);
   });
@@ -121,16 +119,16 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     assert.equal(await row("javascript").locator("td").nth(1).textContent(), "1", "private tags are listed for their owner");
     await row("js").locator("input[name=name]").fill("a,b");
     await row("js").locator("button", { hasText: "rename" }).click();
-    await tags.locator("#my-tags .alert", { hasText: "must be one tag (no commas)" }).waitFor({ timeout: LIVE_WAIT_MS });
+    await tags.locator("#my-tags .alert", { hasText: "must be one tag (no commas)" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
 
     await row("js").locator("input[name=name]").fill("javascript");
     await row("js").locator("button", { hasText: "rename" }).click();
-    await tags.locator("#my-tags .notice", { hasText: "Renamed “js” to “javascript” on 1 bookmark." }).waitFor({ timeout: LIVE_WAIT_MS });
+    await tags.locator("#my-tags .notice", { hasText: "Renamed “js” to “javascript” on 1 bookmark." }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await row("js").count(), 0);
     assert.equal(await row("javascript").locator("td").nth(1).textContent(), "2", "merged");
 
     await row("web").locator("button", { hasText: "delete" }).click();
-    await tags.locator("#my-tags .notice", { hasText: "Removed “web” on 1 bookmark." }).waitFor({ timeout: LIVE_WAIT_MS });
+    await tags.locator("#my-tags .notice", { hasText: "Removed “web” on 1 bookmark." }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await row("web").count(), 0);
     const titles = (await request(base, "GET", "/api/bookmarks?user=alice&tag=javascript", { token: alice })).json.data.map((bookmark: any) => bookmark.title).sort();
     assert.deepEqual(titles, ["Tagged 1", "Tagged 2"]);
@@ -157,7 +155,7 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     assert.equal(await settings.inputValue("#new-bookmark input[name=title]"), "Somewhere & else");
     assert.equal(await settings.inputValue("#new-bookmark textarea[name=description]"), "A sentence worth keeping.");
     await settings.click("#new-bookmark button[type=submit]");
-    await settings.locator("#new-bookmark .notice", { hasText: "Saved “Somewhere & else”." }).waitFor({ timeout: LIVE_WAIT_MS });
+    await settings.locator("#new-bookmark .notice", { hasText: "Saved “Somewhere & else”." }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
   });
 
   test("a badge keeps a URL in its own case, and a title with bidi controls cannot reorder the text around it", async () => {
@@ -254,7 +252,7 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     await page.goto(`${base}/`);
     await page.keyboard.press("n");
     await page.waitForURL(`${base}/bookmarks#new-bookmark`);
-    await page.waitForFunction(() => (document.activeElement as HTMLInputElement | null)?.name === "url", undefined, { timeout: LIVE_WAIT_MS });
+    await page.waitForFunction(() => (document.activeElement as HTMLInputElement | null)?.name === "url", undefined, { timeout: PAGE_WAIT_MS_MAX });
     await page.keyboard.type("jk?/n", { delay: 10 });
     assert.equal(await page.inputValue("#new-bookmark input[name=url]"), "jk?/n", "typing in a field types");
     assert.deepEqual(await selected(), []);
@@ -283,15 +281,15 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     assert.equal(await pause.getAttribute("aria-pressed"), "true");
     const held = [];
     for (let index = 0; index < 3; index += 1) held.push(await createBookmark(base, alice, { title: `Held ${index}`, url: `https://held.example/${index}` }));
-    await firehose.locator("#pause", { hasText: "resume (3 waiting)" }).waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator("#pause", { hasText: "resume (3 waiting)" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await firehose.locator(held.map((bookmark) => `#b-${bookmark.id}`).join(", ")).count(), 0, "nothing shown while paused");
     await pause.click();
-    for (const bookmark of held) await firehose.locator(`#feed #b-${bookmark.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    for (const bookmark of held) await firehose.locator(`#feed #b-${bookmark.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const order = await firehose.locator("#feed > .card").evaluateAll((cards) => cards.slice(0, 3).map((card) => card.id));
     assert.deepEqual(order, held.map((bookmark) => `b-${bookmark.id}`).reverse(), "in order, newest on top");
     assert.equal(await pause.textContent(), "pause");
     const after = await createBookmark(base, alice, { title: "After resume", url: "https://held.example/after" });
-    await firehose.locator(`#feed #b-${after.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator(`#feed #b-${after.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
 
     const scramble = await newPage();
     watchForProblems(scramble, "/scramble", problems);
@@ -308,10 +306,10 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
       });
     });
     await scramble.locator("#pause").click();
-    await scramble.waitForFunction(() => (window as unknown as { ticks: number }).ticks >= 1, undefined, { timeout: 15_000 });
+    await scramble.waitForFunction(() => (window as unknown as { ticks: number }).ticks >= 1, undefined, { timeout: PAGE_WAIT_MS_MAX });
     assert.equal(deals, 0, "the 5-second deal was held");
     await scramble.locator("#pause").click();
-    await scramble.waitForResponse((response) => response.url().endsWith("/scramble/cards"), { timeout: LIVE_WAIT_MS });
+    await scramble.waitForResponse((response) => response.url().endsWith("/scramble/cards"), { timeout: PAGE_WAIT_MS_MAX });
     assert.ok(deals >= 1, "resuming deals at once");
   });
 

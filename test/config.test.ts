@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { ConfigError, loadConfig } from "../src/config.ts";
+import { START_MS_MAX } from "./support/child-server.ts";
 
 test("defaults are the documented ones (docs/deploy.md; test/docs.test.ts compares the whole table)", () => {
   const config = loadConfig({});
@@ -41,7 +42,7 @@ test("bad values are refused with a message naming the variable", () => {
 });
 
 test("the server refuses to start on a bad setting, exit code 2 and the message on stderr", () => {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "nope" }, encoding: "utf8", timeout: 20_000 });
+  const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "nope" }, encoding: "utf8", timeout: START_MS_MAX });
   assert.equal(result.status, 2);
   assert.match(result.stderr, /configuration error: PORT="nope" is not a whole number/);
 });

@@ -9,6 +9,7 @@ import { EVENT_VERSIONS, SESSION_TTL_MS } from "../src/events.ts";
 import { SqliteLog } from "../src/log/sqlite.ts";
 import { hashToken } from "../src/auth/tokens.ts";
 import { request, startTestServer, tempDir, TEST_PASSWORD_SETTINGS } from "./support/server.ts";
+import { START_MS_MAX } from "./support/child-server.ts";
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -82,7 +83,7 @@ test("a real server on a log with an unknown event type stops at start-up with t
   const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], {
     env: { ...process.env, ...TEST_PASSWORD_SETTINGS, PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir },
     encoding: "utf8",
-    timeout: 30_000,
+    timeout: START_MS_MAX,
   });
   assert.equal(result.status, 2, result.stderr);
   assert.match(result.stderr, /cannot start: event seq 2 has type "bookmark.starred" \(version 3\), which this build of Nasty does not know.*run that version \(or newer\)/);

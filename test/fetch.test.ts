@@ -82,10 +82,13 @@ async function bookmarkOf(base: string, token: string, id: number): Promise<any>
   return (await request(base, "GET", `/api/bookmarks/${id}`, { token })).json.data;
 }
 
+/** Longest wait for a fetch or a checker pass to land (a bound, not a speed check: the machine may be loaded). */
+const LAND_WAIT_MS_MAX = 60_000;
+
 /** Polls the bookmark (as `token` sees it) until `condition` holds. */
 async function waitFor(base: string, token: string, id: number, condition: (bookmark: any) => boolean, what: string): Promise<any> {
   let last: any = null;
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + LAND_WAIT_MS_MAX;
   while (Date.now() < deadline) {
     last = await bookmarkOf(base, token, id);
     if (condition(last)) return last;
@@ -344,7 +347,7 @@ describe("link health", { timeout: 180_000 }, () => {
       const passes = () => request(nasty.url, "GET", "/api/status").then((reply) => reply.json.links.passes as number);
       const afterPasses = async (count: number) => {
         const start = await passes();
-        const deadline = Date.now() + 15_000;
+        const deadline = Date.now() + LAND_WAIT_MS_MAX;
         while ((await passes()) < start + count) {
           if (Date.now() > deadline) throw new Error("the checker made no pass");
           await new Promise((resolve) => setTimeout(resolve, 100));

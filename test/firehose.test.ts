@@ -7,10 +7,15 @@ import readline from "node:readline";
 import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
 import { formatPush } from "../src/simulator/firehose.ts";
+import { START_MS_MAX } from "./support/child-server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 type Stream = "stdout" | "stderr";
+
+/** Hang guards of the tests below: each process started through tsx may take START_MS_MAX on a loaded machine. */
+const ONE_CLIENT_MS_MAX = START_MS_MAX + 60_000;
+const TWO_SERVERS_AND_A_CLIENT_MS_MAX = START_MS_MAX * 3 + 60_000;
 
 /** A child process (the firehose client, or a server) whose output lines can be awaited in order. */
 class Child {
@@ -18,7 +23,9 @@ class Child {
   private readonly cursor: Record<Stream, number> = { stdout: 0, stderr: 0 };
   private readonly waiters = new Set<() => void>();
   private readonly child: ChildProcess;
+  /** Resolves once the process ended and every line it wrote was read ('close', not 'exit': at 'exit' its last lines may still be in the pipes). */
   readonly exited: Promise<number | null>;
+  private ended = false;
 
   constructor(private readonly script: string, args: string[], env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
@@ -28,7 +35,8 @@ class Child {
         for (const wake of this.waiters) wake();
       });
     }
-    this.exited = new Promise((resolve) => this.child.on("exit", (code) => {
+    this.exited = new Promise((resolve) => this.child.on("close", (code) => {
+      this.ended = true;
       resolve(code);
       for (const wake of this.waiters) wake();
     }));
@@ -46,7 +54,7 @@ class Child {
           resolve(lines[index]!);
           return;
         }
-        if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        if (this.ended) {
           this.waiters.delete(check);
           reject(new Error(`${path.basename(this.script)} exited before printing ${pattern} on ${stream}:\n${this.lines.stderr.join("\n")}\n${this.lines.stdout.join("\n")}`));
         }
@@ -57,7 +65,7 @@ class Child {
   }
 
   stop(): Promise<number | null> {
-    this.child.kill("SIGTERM");
+    if (!this.ended) this.child.kill("SIGTERM");
     return this.exited;
   }
 }
@@ -102,7 +110,7 @@ describe("npm run firehose", () => {
     for (const server of servers) await server.close();
   });
 
-  test("prints each event of its topic as one readable line and recovers from a server restart", { timeout: 120_000 }, async () => {
+  test("prints each event of its topic as one readable line and recovers from a server restart", { timeout: TWO_SERVERS_AND_A_CLIENT_MS_MAX }, async () => {
     const dataDir = tempDir();
     const first = await serverOnFixedPort(dataDir);
     const alice = await signUp(first.url, "alice");
@@ -139,7 +147,7 @@ describe("npm run firehose", () => {
     assert.equal(await client.stop(), 0);
   });
 
-  test("--user with --json prints the raw frames of that person's topic", { timeout: 60_000 }, async () => {
+  test("--user with --json prints the raw frames of that person's topic", { timeout: ONE_CLIENT_MS_MAX }, async () => {
     const nasty = await startTestServer();
     servers.push(nasty);
     const [bob, carol] = [await signUp(nasty.url, "bob"), await signUp(nasty.url, "carol")];
@@ -155,7 +163,7 @@ describe("npm run firehose", () => {
     assert.equal(client.lines.stdout.length, 1, "carol's bookmark is not on bob's topic");
   });
 
-  test("refuses a URL it cannot use, and stops when the server refuses every topic", { timeout: 60_000 }, async () => {
+  test("refuses a URL it cannot use, and stops when the server refuses every topic", { timeout: ONE_CLIENT_MS_MAX * 2 }, async () => {
     const ftp = firehose(["--url", "ftp://127.0.0.1:4000"]);
     assert.equal(await ftp.exited, 2);
     assert.match(ftp.lines.stderr.join("\n"), /--url must be a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL, got ftp:/);

@@ -4,11 +4,9 @@ import assert from "node:assert/strict";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
-import { chromiumSkip, launchChromium, watchForProblems } from "./support/chromium.ts";
+import { BROWSER_SUITE_MS_MAX, chromiumSkip, launchChromium, PAGE_WAIT_MS_MAX, RECONNECT_WAIT_MS_MAX, watchForProblems } from "./support/chromium.ts";
 
-const LIVE_WAIT_MS = 2000;
-
-describe("a live page resuming in Chromium", { skip: chromiumSkip("live resume browser suite"), timeout: 120_000 }, () => {
+describe("a live page resuming in Chromium", { skip: chromiumSkip("live resume browser suite"), timeout: BROWSER_SUITE_MS_MAX }, () => {
   let nasty: Nasty;
   let base: string;
   let browser: Browser;
@@ -23,7 +21,7 @@ describe("a live page resuming in Chromium", { skip: chromiumSkip("live resume b
     const page = await context.newPage();
     watchForProblems(page, pathname, problems);
     await page.goto(base + pathname);
-    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     return page;
   }
 
@@ -54,7 +52,7 @@ describe("a live page resuming in Chromium", { skip: chromiumSkip("live resume b
       else route.connectToServer();
     });
     await firehose.evaluate(() => (document.getElementById("main") as unknown as { _htmx: { ws: { connection: { socket: WebSocket } } } })._htmx.ws.connection.socket.close());
-    await firehose.locator('#live-status[data-state="reconnecting"]').waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator('#live-status[data-state="reconnecting"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const missed = [];
     for (const [index, isPublic] of [true, false, true, true].entries()) {
       missed.push({ ...(await createBookmark(base, alice, { title: `Away ${index}`, url: `https://away.example/${index}`, public: isPublic })), isPublic });
@@ -64,8 +62,10 @@ describe("a live page resuming in Chromium", { skip: chromiumSkip("live resume b
     assert.equal((await request(base, "DELETE", `/api/bookmarks/${gone.id}`, { token: alice })).status, 204);
     away = false;
     const shown = missed.filter((bookmark) => bookmark.isPublic && bookmark !== gone);
-    for (const bookmark of shown) await firehose.locator(`#feed #b-${bookmark.id}`).waitFor({ timeout: 20_000 });
-    await firehose.locator('#live-status[data-state="live"]').waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator('#live-status[data-state="live"]').waitFor({ timeout: RECONNECT_WAIT_MS_MAX });
+    for (const bookmark of shown) await firehose.locator(`#feed #b-${bookmark.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
+    // The deletion is the last event replayed, after the cards above: "live" comes with the socket, before the replay.
+    await firehose.locator(`#b-${gone.id}`).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
     const order = await firehose.locator("#feed > .card").evaluateAll((cards) => cards.slice(0, 2).map((card) => card.id));
     assert.deepEqual(order, shown.map((bookmark) => `b-${bookmark.id}`).reverse(), "newest first, as live pushes put them");
     assert.equal(await firehose.locator(`#b-${gone.id}`).count(), 0, "the deletion was replayed too");

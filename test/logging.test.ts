@@ -4,14 +4,21 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { tempDir } from "./support/server.ts";
 import { sleep } from "./support/realtime.ts";
+import { START_MS_MAX } from "./support/child-server.ts";
 
 const LINES_MAX = 10_000;
+/** Longest wait for a log line a request causes (a bound, not a speed check: the machine may be loaded). */
+const LINE_WAIT_MS_MAX = 30_000;
+/** A test here starts a server (bounded by START_MS_MAX), sends a request or two and stops it. */
+const TEST_MS_MAX = START_MS_MAX + 60_000;
 
 /** `npm start` as a child process with `env`, its standard output kept line by line (bounded). */
 class ServerProcess {
   readonly lines: string[] = [];
   readonly child: ChildProcess;
   url = "";
+  /** Resolves once the process ended and everything it wrote was read. */
+  private readonly closed: Promise<void>;
 
   constructor(env: Record<string, string>) {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("NASTY_")));
@@ -26,11 +33,12 @@ class ServerProcess {
       if (this.lines.length < LINES_MAX) this.lines.push(...parts);
     });
     this.child.stderr!.on("data", () => {});
+    this.closed = new Promise((resolve) => this.child.once("close", () => resolve()));
   }
 
   /** Waits for the "listening on" line (bounded) and reads the address from it. */
   async started(): Promise<void> {
-    for (let waited = 0; waited < 30_000; waited += 50) {
+    for (let waited = 0; waited < START_MS_MAX; waited += 50) {
       const line = this.lines.find((candidate) => candidate.includes("listening on http://"));
       if (line) {
         this.url = /http:\/\/127\.0\.0\.1:\d+/.exec(line)![0];
@@ -44,7 +52,7 @@ class ServerProcess {
 
   /** Lines that mention `text`, waiting (bounded) until at least `count` are there. */
   async linesWith(text: string, count: number): Promise<string[]> {
-    for (let waited = 0; waited < 5_000; waited += 20) {
+    for (let waited = 0; waited < LINE_WAIT_MS_MAX; waited += 20) {
       const found = this.lines.filter((line) => line.includes(text));
       if (found.length >= count) return found;
       await sleep(20);
@@ -52,10 +60,10 @@ class ServerProcess {
     return this.lines.filter((line) => line.includes(text));
   }
 
+  /** Stops the server (SIGTERM, if it still runs) and waits until every line it wrote was read: nothing is written after. */
   async stop(): Promise<void> {
-    const exited = new Promise((resolve) => this.child.once("exit", resolve));
-    this.child.kill("SIGTERM");
-    await exited;
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    await this.closed;
   }
 }
 
@@ -77,7 +85,7 @@ async function missingPage(server: ServerProcess): Promise<string> {
   return response.headers.get("x-request-id")!;
 }
 
-test("JSON format: every line is a JSON record; a request's lines (its 4xx at debug, its access record) carry its request id", { timeout: 60_000 }, async () => {
+test("JSON format: every line is a JSON record; a request's lines (its 4xx at debug, its access record) carry its request id", { timeout: TEST_MS_MAX }, async () => {
   await withServer({ NASTY_LOG_FORMAT: "json", NASTY_LOG_LEVEL: "debug", NASTY_ACCESS_LOG: "on" }, async (server) => {
     const id = await missingPage(server);
     const lines = await server.linesWith(`"request_id":"${id}"`, 2);
@@ -100,22 +108,25 @@ test("JSON format: every line is a JSON record; a request's lines (its 4xx at de
   });
 });
 
-test("the access log is off by default: no access records, and a request at info level logs nothing", { timeout: 60_000 }, async () => {
+test("the access log is off by default: no access records, and a request at info level logs nothing", { timeout: TEST_MS_MAX * 2 }, async () => {
+  // Each server is stopped before the check: every line it would ever write about the request has been read by then.
   await withServer({ NASTY_LOG_FORMAT: "json", NASTY_LOG_LEVEL: "debug" }, async (server) => {
     const id = await missingPage(server);
     const lines = await server.linesWith(id, 1);
     assert.equal(lines.length, 1, "the debug line is there (the capture works)");
-    await sleep(200);
+    await server.stop();
+    assert.ok(server.lines.some((line) => line.includes("SIGTERM: finishing pending writes")), "the lines up to the stop were read");
     assert.ok(!server.lines.some((line) => line.includes('"msg":"access"')), "no access record");
   });
   await withServer({ NASTY_LOG_FORMAT: "json" }, async (server) => {
     const id = await missingPage(server);
-    await sleep(300);
+    await server.stop();
+    assert.ok(server.lines.some((line) => line.includes("SIGTERM: finishing pending writes")), "the lines up to the stop were read (info level)");
     assert.ok(!server.lines.some((line) => line.includes(id)), "a 404 at info level writes nothing");
   });
 });
 
-test("text format: one readable line per record, with key=value pairs", { timeout: 60_000 }, async () => {
+test("text format: one readable line per record, with key=value pairs", { timeout: TEST_MS_MAX }, async () => {
   await withServer({ NASTY_LOG_FORMAT: "text", NASTY_ACCESS_LOG: "on" }, async (server) => {
     assert.match(server.lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  /, "time and level first");
     const id = await missingPage(server);
@@ -127,9 +138,9 @@ test("text format: one readable line per record, with key=value pairs", { timeou
   });
 });
 
-test("a bad NASTY_LOG_LEVEL, NASTY_LOG_FORMAT or NASTY_ACCESS_LOG is refused at start with a message naming the variable", { timeout: 60_000 }, () => {
+test("a bad NASTY_LOG_LEVEL, NASTY_LOG_FORMAT or NASTY_ACCESS_LOG is refused at start with a message naming the variable", { timeout: START_MS_MAX * 3 }, () => {
   for (const [name, value] of [["NASTY_LOG_LEVEL", "loud"], ["NASTY_LOG_FORMAT", "xml"], ["NASTY_ACCESS_LOG", "yes"]] as const) {
-    const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", NASTY_DATA_DIR: tempDir(), [name]: value }, encoding: "utf8", timeout: 20_000 });
+    const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", NASTY_DATA_DIR: tempDir(), [name]: value }, encoding: "utf8", timeout: START_MS_MAX });
     assert.equal(result.status, 2, `${name}=${value}`);
     assert.match(result.stderr, new RegExp(`configuration error: ${name}="${value}" must be one of`), result.stderr);
   }

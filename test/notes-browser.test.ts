@@ -4,9 +4,7 @@ import assert from "node:assert/strict";
 import type { Locator, Page } from "playwright-core";
 import { NOTES_LINK_REL } from "../src/render/markdown.ts";
 import { createBookmark, request, signUp } from "./support/server.ts";
-import { ChromiumSuite, chromiumSkip, logInThroughForm } from "./support/chromium.ts";
-
-const LIVE_WAIT_MS = 5000;
+import { BROWSER_SUITE_MS_MAX, chromiumSkip, ChromiumSuite, logInThroughForm, PAGE_WAIT_MS_MAX } from "./support/chromium.ts";
 
 /** Every way these notes could run script or fetch a third party, each setting window.__pwned if it ran. */
 const HOSTILE_NOTES = [
@@ -27,7 +25,7 @@ const HOSTILE_NOTES = [
   "[a safe link](https://example.com/safe) and https://example.com/bare",
 ].join("\n");
 
-describe("Markdown notes in Chromium", { skip: chromiumSkip("notes browser suite"), timeout: 180_000 }, () => {
+describe("Markdown notes in Chromium", { skip: chromiumSkip("notes browser suite"), timeout: BROWSER_SUITE_MS_MAX }, () => {
   const suite = new ChromiumSuite();
   let base: string;
   let alice: string;
@@ -45,7 +43,7 @@ describe("Markdown notes in Chromium", { skip: chromiumSkip("notes browser suite
   async function openLive(pathname: string): Promise<Page> {
     const page = await openPage(pathname);
     await page.goto(base + pathname);
-    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     return page;
   }
 
@@ -85,7 +83,7 @@ describe("Markdown notes in Chromium", { skip: chromiumSkip("notes browser suite
     const saved = await createBookmark(base, alice, { title: "Notes under attack", url: "https://notes.example/attack", notes: HOSTILE_NOTES, public: true });
     assert.equal(saved.notes, HOSTILE_NOTES, "the API keeps the notes as written");
     const card = firehose.locator(`#feed #b-${saved.id}`);
-    await card.waitFor({ timeout: LIVE_WAIT_MS });
+    await card.waitFor({ timeout: PAGE_WAIT_MS_MAX });
     await assertSafeNotes(firehose, card);
 
     const own = await openLive(`/b/${saved.id}`);
@@ -98,7 +96,7 @@ describe("Markdown notes in Chromium", { skip: chromiumSkip("notes browser suite
   test("a bookmark without notes shows no notes block; private notes stay with their private bookmark", async () => {
     const firehose = await openLive("/");
     const bare = await createBookmark(base, alice, { title: "No notes here", url: "https://notes.example/none", public: true });
-    await firehose.locator(`#feed #b-${bare.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator(`#feed #b-${bare.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await firehose.locator(`#b-${bare.id} .card-notes`).count(), 0);
 
     const hidden = await createBookmark(base, alice, { title: "Private with notes", url: "https://notes.example/private", notes: "a *secret* plan", public: false });
@@ -127,7 +125,7 @@ describe("Markdown notes in Chromium", { skip: chromiumSkip("notes browser suite
     await author.waitForURL(`${base}/b/${saved.id}`);
     for (const page of [firehose, reader, author]) {
       const notes = page.locator(`#b-${saved.id} .card-notes`);
-      await notes.locator("strong", { hasText: "final" }).waitFor({ timeout: LIVE_WAIT_MS });
+      await notes.locator("strong", { hasText: "final" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
       assert.deepEqual(await notes.locator("ol > li").allTextContents(), ["step one", "step two"]);
       assert.equal(await notes.locator("em").count(), 0, "the old notes are gone");
       assert.equal(await notes.locator("img").count(), 0);
@@ -138,7 +136,7 @@ describe("Markdown notes in Chromium", { skip: chromiumSkip("notes browser suite
     await author.fill('#edit-bookmark textarea[name="notes"]', "");
     await author.click('#edit-bookmark button[type="submit"]');
     await author.waitForURL(`${base}/b/${saved.id}`);
-    for (const page of [firehose, reader]) await page.locator(`#b-${saved.id} .card-notes`).waitFor({ state: "detached", timeout: LIVE_WAIT_MS });
+    for (const page of [firehose, reader]) await page.locator(`#b-${saved.id} .card-notes`).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await reader.locator(`#b-${saved.id}`, { hasText: "Notes to edit" }).count(), 1, "emptied notes render nothing, the card stays");
   });
 

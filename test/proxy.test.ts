@@ -5,23 +5,25 @@ import http from "node:http";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Nasty } from "../src/main.ts";
 import { signUp, startTestServer } from "./support/server.ts";
-import { chromiumSkip, launchChromium, logInThroughForm, watchForProblems } from "./support/chromium.ts";
+import { BROWSER_SUITE_MS_MAX, chromiumSkip, launchChromium, logInThroughForm, PAGE_WAIT_MS_MAX, watchForProblems } from "./support/chromium.ts";
 import { nginxPorts, nginxSkip, startNginx, viaNginx, type Nginx } from "./support/nginx.ts";
 import { Client, subscribe } from "./support/realtime.ts";
 import { csrfOf } from "./support/pages.ts";
 
-/** How long a live change may take to show through the proxy: the waits end as soon as it shows. */
-const LIVE_WAIT_MS = 5000;
+/** Port pairs tried: each free when picked, but another process may bind one before nginx does. */
+const PORT_ATTEMPTS_MAX = 3;
 
 /** Nasty with NASTY_PUBLIC_URL naming nginx's https origin, and nginx in front of it. */
 async function proxied(overrides: Record<string, string>, publicUrl: boolean): Promise<{ nasty: Nasty; nginx: Nginx }> {
-  const ports = await nginxPorts();
-  const nasty = await startTestServer({ ...(publicUrl ? { NASTY_PUBLIC_URL: `https://127.0.0.1:${ports.https}` } : {}), ...overrides });
-  try {
-    return { nasty, nginx: await startNginx(Number(new URL(nasty.url).port), ports) };
-  } catch (error) {
-    await nasty.close();
-    throw error;
+  for (let attempt = 1; ; attempt += 1) {
+    const ports = await nginxPorts();
+    const nasty = await startTestServer({ ...(publicUrl ? { NASTY_PUBLIC_URL: `https://127.0.0.1:${ports.https}` } : {}), ...overrides });
+    try {
+      return { nasty, nginx: await startNginx(Number(new URL(nasty.url).port), ports) };
+    } catch (error) {
+      await nasty.close();
+      if (attempt >= PORT_ATTEMPTS_MAX || !/Address already in use/.test(String(error))) throw error;
+    }
   }
 }
 
@@ -31,7 +33,7 @@ async function createThroughProxy(nginx: Nginx, token: string, bookmark: Record<
   return { id: JSON.parse(reply.text).bookmark.data.id, location: String(reply.headers.location) };
 }
 
-describe("behind nginx with docs/deploy/nginx.conf", { skip: nginxSkip("proxy suite") || chromiumSkip("proxy suite"), timeout: 120_000 }, () => {
+describe("behind nginx with docs/deploy/nginx.conf", { skip: nginxSkip("proxy suite") || chromiumSkip("proxy suite"), timeout: BROWSER_SUITE_MS_MAX }, () => {
   let nasty: Nasty;
   let nginx: Nginx;
   let alice: string;
@@ -74,14 +76,14 @@ describe("behind nginx with docs/deploy/nginx.conf", { skip: nginxSkip("proxy su
   test("a logged-in live page (its cookie on /live, Origin checked against NASTY_PUBLIC_URL) updates through the websocket upgrade", async () => {
     const { context, page } = await loggedIn("live");
     await page.goto(`${nginx.httpsUrl}/bookmarks`);
-    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: LIVE_WAIT_MS });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const secret = await createThroughProxy(nginx, alice, { url: "https://example.com/private-through-nginx", title: "Private, through nginx", public: false });
-    await page.locator(`#feed #b-${secret.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await page.locator(`#feed #b-${secret.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const firehose = await context.newPage();
     await firehose.goto(`${nginx.httpsUrl}/`);
-    await firehose.locator('#live-status[data-state="live"]').waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const shared = await createThroughProxy(nginx, alice, { url: "https://example.com/public-through-nginx", title: "Public, through nginx", public: true });
-    await firehose.locator(`#feed #b-${shared.id}`).waitFor({ timeout: LIVE_WAIT_MS });
+    await firehose.locator(`#feed #b-${shared.id}`).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await firehose.locator(`#b-${secret.id}`).count(), 0, "the private one stays private");
     assert.deepEqual(problems, []);
   });

@@ -6,11 +6,9 @@ import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer, tempDir } from "./support/server.ts";
-import { chromiumSkip, launchChromium, logInThroughForm, watchForProblems } from "./support/chromium.ts";
+import { BROWSER_SUITE_MS_MAX, chromiumSkip, launchChromium, logInThroughForm, PAGE_WAIT_MS_MAX, watchForProblems } from "./support/chromium.ts";
 
-const WAIT_MS = 5000;
-
-describe("search, read later and import in Chromium", { skip: chromiumSkip("search browser suite"), timeout: 120_000 }, () => {
+describe("search, read later and import in Chromium", { skip: chromiumSkip("search browser suite"), timeout: BROWSER_SUITE_MS_MAX }, () => {
   let nasty: Nasty;
   let base: string;
   let browser: Browser;
@@ -50,13 +48,13 @@ describe("search, read later and import in Chromium", { skip: chromiumSkip("sear
     await page.goto(`${base}/search`);
     const marker = await page.evaluate(() => ((window as unknown as { marker: number }).marker = Math.random()));
     await page.locator('input[name="q"]').pressSequentially("tok", { delay: 30 });
-    await page.locator("#search-results .card", { hasText: "Tokio tutorial" }).waitFor({ timeout: WAIT_MS });
+    await page.locator("#search-results .card", { hasText: "Tokio tutorial" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await page.locator("#search-results .card").count(), 1, "someone else's private bookmark is not found");
     await page.locator('input[name="q"]').fill("hyper");
-    await page.locator("#search-results .card", { hasText: "Hypermedia systems" }).waitFor({ timeout: WAIT_MS });
-    await page.locator("#search-results .card", { hasText: "Tokio tutorial" }).waitFor({ state: "detached", timeout: WAIT_MS });
+    await page.locator("#search-results .card", { hasText: "Hypermedia systems" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
+    await page.locator("#search-results .card", { hasText: "Tokio tutorial" }).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
     await page.locator('input[name="q"]').fill("#nothing-like-this");
-    await page.locator("#search-results .search-empty").waitFor({ timeout: WAIT_MS });
+    await page.locator("#search-results .search-empty").waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await page.evaluate(() => (window as unknown as { marker: number }).marker), marker, "the page was never reloaded");
   });
 
@@ -64,19 +62,19 @@ describe("search, read later and import in Chromium", { skip: chromiumSkip("sear
     const page = await newPage();
     await logIn(page, "alice");
     await page.goto(`${base}/u/alice`);
-    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const card = page.locator("#feed .card", { hasText: "Hypermedia systems" });
     await card.locator("button.toggle-unread").click();
-    await card.locator(".badge.to-read").waitFor({ timeout: WAIT_MS });
+    await card.locator(".badge.to-read").waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await card.locator("button.toggle-unread").textContent(), "mark read");
     const stored = await request(base, "GET", "/api/bookmarks?user=alice&unread=true", { token: alice });
     assert.deepEqual(stored.json.data.map((item: { title: string }) => item.title), ["Hypermedia systems"]);
     await page.goto(`${base}/u/alice/unread`);
     const listed = page.locator("#feed .card", { hasText: "Hypermedia systems" });
-    await listed.waitFor({ timeout: WAIT_MS });
-    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await listed.waitFor({ timeout: PAGE_WAIT_MS_MAX });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     await listed.locator("button.toggle-unread").click();
-    await listed.locator("button.toggle-unread", { hasText: "read later" }).waitFor({ timeout: WAIT_MS });
+    await listed.locator("button.toggle-unread", { hasText: "read later" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await listed.locator(".badge.to-read").count(), 0);
   });
 
@@ -91,7 +89,7 @@ describe("search, read later and import in Chromium", { skip: chromiumSkip("sear
     fs.writeFileSync(file, `<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n<DT><H3>Uploads</H3>\n<DL><p>\n${rows.join("")}</DL><p>\n</DL><p>\n`);
     await page.setInputFiles("#import-file", file);
     await page.click("#import-submit");
-    await page.locator("#import-status", { hasText: "Imported 300 of 301 bookmarks: 0 already saved, 1 skipped." }).waitFor({ timeout: 10_000 });
+    await page.locator("#import-status", { hasText: "Imported 300 of 301 bookmarks: 0 already saved, 1 skipped." }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await page.locator("#import-progress").getAttribute("value"), "100");
     assert.deepEqual(await page.locator("#import-problems li").allTextContents(), ["line 6: 'javascript:void(0)' is not an http(s) URL; skipped"]);
     const tagged = await request(base, "GET", "/api/bookmarks?user=alice&tag=uploads&limit=1", { token: alice });
@@ -104,7 +102,7 @@ describe("search, read later and import in Chromium", { skip: chromiumSkip("sear
     await page.check("#import-public");
     await page.setInputFiles("#import-file", chosen);
     await page.click("#import-submit");
-    await page.locator("#import-status", { hasText: "Imported 1 of 1 bookmarks" }).waitFor({ timeout: 10_000 });
+    await page.locator("#import-status", { hasText: "Imported 1 of 1 bookmarks" }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     const shared = await request(base, "GET", "/api/bookmarks?user=alice&tag=shared&limit=1");
     assert.deepEqual(shared.json.data.map((item: { title: string; public: boolean }) => [item.title, item.public]), [["Shared upload", true]], "ticked, the import is public");
   });

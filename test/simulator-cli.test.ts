@@ -5,6 +5,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { signUp, startTestServer } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
+import { START_MS_MAX } from "./support/child-server.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -17,7 +18,7 @@ interface Run {
 /** Runs the CLI without blocking this process's event loop (the server under test lives in it). */
 function simulateCli(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/simulator/cli.ts", ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ["--import", "tsx", "src/simulator/cli.ts", ...args], { cwd: ROOT, timeout: START_MS_MAX }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
     });
   });

@@ -85,6 +85,26 @@ test("a second server on a directory in use refuses with a clear message, and th
   }
 });
 
+test("a second server on a port in use refuses with a clear message instead of sharing it, and the first answers every request", async () => {
+  const first = await startChildServer(tempDir());
+  try {
+    const token = await signUp(first.url, "first");
+    const port = new URL(first.url).port;
+    const second = spawnServer(tempDir(), { env: { PORT: port } });
+    const outcome = await within(Promise.race([second.exited, second.listening.then(() => "listening" as const, () => second.exited)]), START_MS_MAX, "the second server's start");
+    if (outcome === "listening") second.child.kill("SIGKILL");
+    assert.deepEqual(outcome, { code: 2, signal: null }, `the second server refuses the port: ${second.output()}`);
+    assert.match(second.output(), new RegExp(`cannot start: cannot listen on 127\\.0\\.0\\.1:${port} \\(in use or not allowed\\)`));
+    // Each request a new connection: had the port been shared, the kernel would hand some to the second server, which knows no such user.
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      assert.equal((await request(first.url, "GET", "/api/me", { token, headers: { connection: "close" } })).status, 200, `request ${attempt} reached the first server`);
+    }
+  } finally {
+    first.child.kill("SIGTERM");
+    await first.exited;
+  }
+});
+
 /** A preload that makes every uWebSockets.js native binary fail to load, as on a Node without a build for its ABI. */
 function brokenBinaryPreload(): string {
   const file = path.join(tempDir(), "no-native-uws.cjs");

@@ -6,7 +6,7 @@ import { METRICS_CONTENT_TYPE, metricsAuthorized, metricsText } from "../metrics
 import { statusLine } from "./respond.ts";
 import { route, type Context, type RouterDeps } from "./router.ts";
 import type { Answer } from "./respond.ts";
-import type { LoadedUws } from "./uws.ts";
+import { listenExclusive, type LoadedUws } from "./uws.ts";
 
 /** Why the server is not ready (replaying, indexing, the log not committing), or null when it is. */
 export type Readiness = () => string | null;
@@ -74,7 +74,7 @@ export function startupGate(uws: LoadedUws["uws"], host: string, port: number, p
     });
   });
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket: us_listen_socket | false) => {
+    listenExclusive(app, host, port, (socket: us_listen_socket | false) => {
       if (!socket) {
         reject(new ConfigError(`cannot listen on ${host}:${port} (in use or not allowed)`));
         return;

@@ -6,6 +6,19 @@ const require = createRequire(import.meta.url);
 
 export type UwsModule = typeof Uws;
 
+/** uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT: without it uWebSockets.js sets SO_REUSEPORT on Linux. */
+const LISTEN_EXCLUSIVE_PORT = 1;
+
+/**
+ * Listens on `host`:`port` alone. uWebSockets.js otherwise sets SO_REUSEPORT, so a second server
+ * on a port in use would listen too and the kernel would split connections between the two; with
+ * the exclusive option that second listen fails (the callback gets false).
+ */
+export function listenExclusive(app: Uws.TemplatedApp, host: string, port: number, listening: (socket: Uws.us_listen_socket | false) => void): void {
+  // The typings lack the (host, port, options, callback) form that the native listen takes.
+  (app.listen as unknown as (host: string, port: number, options: number, callback: (socket: Uws.us_listen_socket | false) => void) => void).call(app, host, port, LISTEN_EXCLUSIVE_PORT, listening);
+}
+
 export interface LoadedUws {
   uws: UwsModule;
   native: boolean;

@@ -37,6 +37,27 @@ export function childEnv(dataDir: string, env: Record<string, string> = {}): Nod
   return { ...process.env, PORT: "0", HOST: "127.0.0.1", NASTY_DATA_DIR: dataDir, NASTY_RATE_LIMIT: "0", ...TEST_PASSWORD_SETTINGS, ...TEST_FETCH_SETTINGS, ...env };
 }
 
+/** Longest wait, once the process exited, for what it wrote last to be read from its pipes (a process it left behind may hold them open). */
+const OUTPUT_DRAIN_MS_MAX = 5_000;
+
+/**
+ * Resolves with the exit code (or signal) once the process exited and its output was read: at
+ * 'exit' its last lines (a refusal's message) may still be in the pipes, on a loaded machine too.
+ */
+function endedWithOutput(child: ChildProcess): ChildServer["exited"] {
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  return new Promise((resolve) => {
+    child.once("exit", (code, signal) => {
+      let timer: NodeJS.Timeout | undefined;
+      const drained = new Promise<void>((done) => (timer = setTimeout(done, OUTPUT_DRAIN_MS_MAX)));
+      void Promise.race([closed, drained]).then(() => {
+        clearTimeout(timer);
+        resolve({ code, signal });
+      });
+    });
+  });
+}
+
 /** Spawns a server and waits for its "listening on" line; rejects with its output if it exits first. */
 export function spawnServer(dataDir: string, options: ChildOptions = {}): { child: ChildProcess; exited: ChildServer["exited"]; output(): string; listening: Promise<ChildServer> } {
   const env = childEnv(dataDir, options.env);
@@ -46,7 +67,7 @@ export function spawnServer(dataDir: string, options: ChildOptions = {}): { chil
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = endedWithOutput(child);
   const listening = new Promise<ChildServer>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL"); // never left behind

@@ -19,6 +19,22 @@ export function chromiumSkip(suite: string): string | false {
   return reason;
 }
 
+/**
+ * Longest wait for something to show on a page (a live change, a form's answer, the live socket
+ * opening): a bound, not a speed check; each wait ends as soon as it shows. 2-10 s were tight with
+ * Chromium and the server sharing two cores with other suites at load 20 and more.
+ */
+export const PAGE_WAIT_MS_MAX = 30_000;
+
+/**
+ * Longest wait for a page to be live again once its socket may reconnect: hx-ws retries after a
+ * backoff doubling from 0.5 s up to 60 s, so a page kept away for long waits up to a minute more.
+ */
+export const RECONNECT_WAIT_MS_MAX = 60_000 + PAGE_WAIT_MS_MAX;
+
+/** A hang guard for a browser suite (describe's timeout): never reached unless something hangs. */
+export const BROWSER_SUITE_MS_MAX = 600_000;
+
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
 }
@@ -79,7 +95,7 @@ export class ChromiumSuite {
   async live(pathname: string): Promise<Page> {
     const page = await this.page(pathname);
     await page.goto(this.base + pathname);
-    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('#live-status[data-state="live"]').waitFor({ timeout: PAGE_WAIT_MS_MAX });
     return page;
   }
 

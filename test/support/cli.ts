@@ -1,6 +1,7 @@
 // Test support: the nasty CLI and the server as real child processes (never spawnSync: a server in this process must keep answering).
 import { spawn, type ChildProcess } from "node:child_process";
 import { TEST_FETCH_SETTINGS, TEST_PASSWORD_SETTINGS } from "./server.ts";
+import { START_MS_MAX } from "./child-server.ts";
 
 export interface CliRun {
   status: number | null;
@@ -39,8 +40,6 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-const START_TIMEOUT_MS = 60_000;
-
 /** Starts `npm start` (src/main.ts) on `dataDir` on a loopback port; resolves once it listens. */
 export function startServerProcess(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
@@ -52,8 +51,8 @@ export function startServerProcess(dataDir: string, env: Record<string, string> 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`the server did not start within ${START_TIMEOUT_MS} ms:\n${output}`));
-    }, START_TIMEOUT_MS);
+      reject(new Error(`the server did not start within ${START_MS_MAX} ms:\n${output}`));
+    }, START_MS_MAX);
     const onOutput = (chunk: string) => {
       output += chunk;
       const listening = /listening on (http:\/\/\S+)/.exec(output);

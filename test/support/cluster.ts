@@ -114,20 +114,33 @@ export interface ClusterNode extends ChildServer {
 /** Short enough for quick take-overs, long enough that a loaded 2-core machine does not flap. */
 export const LEASE_MS = 2000;
 
-/** Starts one node process in cluster mode on a port of its own (a short lease, a quick tail). */
+/** Ports tried before startNode gives up: each one free when picked, but taken by another process before the node listened. */
+const PORT_ATTEMPTS_MAX = 5;
+
+/**
+ * Starts one node process in cluster mode on a port of its own (a short lease, a quick tail). The
+ * port is picked before the process starts (its NASTY_CLUSTER_URL names it) and released meanwhile:
+ * when another process took it first, the node refuses it ("cannot listen") and a new one is picked.
+ */
 export async function startNode(options: NodeOptions): Promise<ClusterNode> {
-  const port = await freePort();
   const dataDir = options.dataDir ?? tempDir("nasty-cluster-");
-  const server = await spawnServer(dataDir, {
-    env: {
-      PORT: String(port), DATABASE_URL: options.databaseUrl, NASTY_CLUSTER: "on", NASTY_NODE_ID: String(options.nodeId),
-      NASTY_CLUSTER_URL: `http://127.0.0.1:${port}`, NASTY_CLUSTER_SECRET: SECRET, NASTY_CLUSTER_LEASE_MS: String(LEASE_MS), NASTY_CLUSTER_TAIL_MS: "200",
-      NASTY_SNAPSHOT_INTERVAL_S: "3600", ...options.env,
-    },
-    // Generous: several node processes start on two cores shared with other suites.
-    startMsMax: 120_000,
-  }).listening;
-  return { ...server, nodeId: options.nodeId, dataDir, port };
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    try {
+      const server = await spawnServer(dataDir, {
+        env: {
+          PORT: String(port), DATABASE_URL: options.databaseUrl, NASTY_CLUSTER: "on", NASTY_NODE_ID: String(options.nodeId),
+          NASTY_CLUSTER_URL: `http://127.0.0.1:${port}`, NASTY_CLUSTER_SECRET: SECRET, NASTY_CLUSTER_LEASE_MS: String(LEASE_MS), NASTY_CLUSTER_TAIL_MS: "200",
+          NASTY_SNAPSHOT_INTERVAL_S: "3600", ...options.env,
+        },
+        // Generous: several node processes start on two cores shared with other suites.
+        startMsMax: 120_000,
+      }).listening;
+      return { ...server, nodeId: options.nodeId, dataDir, port };
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS_MAX || !/cannot listen on 127\.0\.0\.1:\d+ \(in use/.test(String(error))) throw error;
+    }
+  }
 }
 
 export interface ClusterStatus {

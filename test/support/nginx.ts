@@ -9,8 +9,8 @@ import { sleep } from "./realtime.ts";
 
 export const NGINX = "/usr/sbin/nginx";
 export const SHIPPED_CONF = path.resolve(import.meta.dirname, "../../docs/deploy/nginx.conf");
-/** Longest wait for nginx to listen (a bound, not a speed assertion). */
-const START_WAIT_MS = 10_000;
+/** Longest wait for nginx to listen (a bound, not a speed assertion; 10 s was tight on a loaded 2-core machine). */
+const START_WAIT_MS = 60_000;
 
 /**
  * Why the proxy suite cannot run here, or false when it can. Under CI=true a missing nginx or
@@ -82,11 +82,15 @@ export function deriveSiteConf(shipped: string, ports: { upstream: number; http:
   return conf;
 }
 
-/** Waits until something accepts connections on the loopback `port`. */
-async function waitForPort(port: number, child: ChildProcess, errorLog: () => string): Promise<void> {
+/**
+ * Waits until nginx bound its ports (it writes its pid file only after that) and something accepts
+ * connections on the loopback `port`: a port picked free may have been taken by another process
+ * meanwhile, which would accept while nginx fails to bind.
+ */
+async function waitForPort(port: number, child: ChildProcess, pidFile: string, errorLog: () => string): Promise<void> {
   for (let waited = 0; waited < START_WAIT_MS; waited += 50) {
     if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${errorLog()}`);
-    const open = await new Promise<boolean>((resolve) => {
+    const open = fs.existsSync(pidFile) && await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, "127.0.0.1", () => {
         socket.destroy();
         resolve(true);
@@ -118,10 +122,11 @@ export async function startNginx(upstreamPort: number, listen: NginxPorts): Prom
   const site = deriveSiteConf(fs.readFileSync(SHIPPED_CONF, "utf8"), ports, tls);
   fs.writeFileSync(path.join(prefix, "nasty.conf"), site);
   const errorLogFile = path.join(prefix, "error.log");
+  const pidFile = path.join(prefix, "nginx.pid");
   const main = [
     "daemon off;",
     "worker_processes 1;",
-    `pid ${path.join(prefix, "nginx.pid")};`,
+    `pid ${pidFile};`,
     `error_log ${errorLogFile} info;`,
     "events { worker_connections 256; }",
     "http {",
@@ -137,8 +142,8 @@ export async function startNginx(upstreamPort: number, listen: NginxPorts): Prom
   let stderr = "";
   child.stderr!.on("data", (chunk) => (stderr += String(chunk)));
   try {
-    await waitForPort(ports.https, child, () => `${stderr} ${errorLog()}`);
-    await waitForPort(ports.http, child, () => `${stderr} ${errorLog()}`);
+    await waitForPort(ports.https, child, pidFile, () => `${stderr} ${errorLog()}`);
+    await waitForPort(ports.http, child, pidFile, () => `${stderr} ${errorLog()}`);
   } catch (error) {
     child.kill("SIGKILL");
     throw error;
