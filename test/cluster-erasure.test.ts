@@ -9,7 +9,7 @@ import { createBookmark, request, tempDir } from "./support/server.ts";
 import { clusterStatus, converged, eventually, freshDatabase, leaderOf, PostgresPath, ready, startCluster, startNode, type ClusterNode } from "./support/cluster.ts";
 import { eraseSomeOver, findInFiles, KEPT, MARKERS } from "./support/erasure.ts";
 import { runCli } from "./support/cli.ts";
-import { sleep } from "./support/realtime.ts";
+import { START_MS_MAX } from "./support/child-server.ts";
 import { migrate, readMigrations } from "../src/log/migrate.ts";
 import { currentSharedSnapshot, CutRefused, cutLog, dropUnusedSnapshot, installSharedSnapshot, SNAPSHOT_PIECE_BYTES, storeSharedSnapshot } from "../src/log/cluster-snapshots.ts";
 import { SNAPSHOT_FORMAT_VERSION, SNAPSHOT_HEADER_LENGTH } from "../src/log/snapshot-file.ts";
@@ -116,7 +116,7 @@ describe("cluster mode erasure", () => {
 
     // Node 3 reaches Postgres again, behind the log's start: it stops, saying why; started again it loads the shared snapshot and drops its own past.
     await pathToPostgres.restore();
-    assert.deepEqual(await Promise.race([away.exited, sleep(60_000).then(() => "still running")]), { code: 3, signal: null }, away.output());
+    assert.deepEqual(await Promise.race([away.exited, new Promise((resolve) => setTimeout(resolve, START_MS_MAX, "still running").unref())]), { code: 3, signal: null }, away.output());
     assert.match(away.output(), new RegExp(`the log now starts at seq ${shared.seq} .*restart it and it loads that snapshot`));
     const back = await startNode({ databaseUrl: db.url, nodeId: 3, dataDir: away.dataDir });
     nodes[2] = back;

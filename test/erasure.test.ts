@@ -3,19 +3,20 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { startTestServer, tempDir } from "./support/server.ts";
+import { START_MS_MAX } from "./support/child-server.ts";
 import { eraseSome, findInFiles, KEPT, MARKERS } from "./support/erasure.ts";
 
 /** The CLI without blocking this process's event loop (a server under test lives in it and answers the CLI's socket). */
 function cliAsync(dataDir: string, ...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: { ...process.env, NASTY_DATA_DIR: dataDir }, encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: { ...process.env, NASTY_DATA_DIR: dataDir }, encoding: "utf8", timeout: START_MS_MAX }, (error, stdout, stderr) => {
       resolve({ status: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
     });
   });
 }
 
 function cli(dataDir: string, ...args: string[]) {
-  return spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: { ...process.env, NASTY_DATA_DIR: dataDir }, encoding: "utf8", timeout: 60_000 });
+  return spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: { ...process.env, NASTY_DATA_DIR: dataDir }, encoding: "utf8", timeout: START_MS_MAX });
 }
 
 test("after delete and the next snapshot, the deleted bookmark, comment and account are in no file of the data directory", async () => {

@@ -4,11 +4,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
+import { START_MS_MAX } from "./support/child-server.ts";
 import { request, startTestServer, tempDir } from "./support/server.ts";
 import { runCli } from "./support/cli.ts";
 
 function cli(dataDir: string, ...args: string[]) {
-  return spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: { ...process.env, NASTY_DATA_DIR: dataDir }, encoding: "utf8", timeout: 60_000 });
+  return spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { env: { ...process.env, NASTY_DATA_DIR: dataDir }, encoding: "utf8", timeout: START_MS_MAX });
 }
 
 test("import FILE --user NAME saves the file's bookmarks (private unless --public), prints progress and each skipped line, and skips duplicates next time", async () => {

@@ -7,7 +7,7 @@ import { createBookmark, request, signUp, startTestServer } from "./support/serv
 import { PageClient } from "./support/pages.ts";
 import { openLive } from "./support/realtime.ts";
 
-describe("the live socket for pages", { timeout: 30_000 }, () => {
+describe("the live socket for pages", { timeout: 120_000 }, () => {
   let nasty: Nasty;
   let base: string;
   let alice: string;
@@ -163,7 +163,7 @@ describe("the live socket for pages", { timeout: 30_000 }, () => {
   });
 });
 
-test("a live page that stops reading is cut off at NASTY_WS_MAX_BACKPRESSURE while a reading one gets every fragment", { timeout: 60_000 }, async () => {
+test("a live page that stops reading is cut off at NASTY_WS_MAX_BACKPRESSURE while a reading one gets every fragment", { timeout: 120_000 }, async () => {
   const nasty = await startTestServer({ NASTY_WS_MAX_BACKPRESSURE: "65536" });
   const net = await import("node:net");
   const stalled = net.connect(nasty.port, "127.0.0.1");

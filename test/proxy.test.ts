@@ -119,7 +119,7 @@ describe("behind nginx with docs/deploy/nginx.conf", { skip: nginxSkip("proxy su
   });
 });
 
-describe("the log-in form through nginx without NASTY_PUBLIC_URL", { skip: nginxSkip("proxy suite"), timeout: 60_000 }, () => {
+describe("the log-in form through nginx without NASTY_PUBLIC_URL", { skip: nginxSkip("proxy suite"), timeout: 180_000 }, () => {
   /** The log-in form's GET then POST through nginx, as a browser on the site sends it (Origin: the https site). */
   async function logIn(nginx: Nginx): Promise<number> {
     const form = await viaNginx(nginx, "GET", "/login");
@@ -143,7 +143,7 @@ describe("the log-in form through nginx without NASTY_PUBLIC_URL", { skip: nginx
   });
 });
 
-describe("client addresses through nginx", { skip: nginxSkip("proxy suite"), timeout: 60_000 }, () => {
+describe("client addresses through nginx", { skip: nginxSkip("proxy suite"), timeout: 180_000 }, () => {
   const LIMIT = 3;
   /** A wrong log-in through nginx, from the loopback address `from` (nginx's own connection to Nasty comes from 127.0.0.1). */
   const attempt = (nginx: Nginx, from: string, headers: Record<string, string> = {}) =>
