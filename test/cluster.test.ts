@@ -1,5 +1,5 @@
 // Cluster mode against a real Postgres: three or more node processes on loopback, one log, one leader.
-import { after, describe, test } from "node:test";
+import { after, afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Client, subscribe } from "./support/realtime.ts";
 import { createBookmark, request, signUp, tempDir } from "./support/server.ts";
@@ -9,9 +9,11 @@ import { spawnServer } from "./support/child-server.ts";
 import { loadConfig, ConfigError } from "../src/config.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-});
+/** Stops the nodes and drops the databases started so far, newest first. */
+async function cleanUp(): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+}
+after(cleanUp);
 
 function cluster(count: number): Promise<{ db: TestDatabase; nodes: ClusterNode[] }> {
   return startCluster(count, cleanups);
@@ -37,6 +39,10 @@ function wsOf(node: ClusterNode): string {
 }
 
 describe("cluster mode", () => {
+  // Each test's nodes go when it ends: kept to the end of the suite, 24 node processes ran at
+  // once on two cores (about 145 Postgres connections) and a later test's node could not start.
+  afterEach(cleanUp);
+
   test("a bookmark created on any node reaches subscribers on every node, in the same order on all; reads see own writes on any node", async () => {
     const { db, nodes } = await cluster(3);
     const leader = await leaderOf(nodes);
