@@ -162,7 +162,9 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // While the log replays, a gate on the port answers /healthz, and 503 with the progress to everything else.
   const logEvents = log.stats().events;
   let replayProgress = 0;
-  const gate = await startupGate(uws.uws, config.host, config.port, () => `replaying the event log (${replayProgress} of ${logEvents} events)`).catch(async (error) => {
+  // Cluster mode: why the node still waits for Postgres before it replays (a wrong DATABASE_URL says so here, not as a replay of 0 events).
+  let joinProblem: string | null = null;
+  const gate = await startupGate(uws.uws, config.host, config.port, () => joinProblem ?? `replaying the event log (${replayProgress} of ${logEvents} events)`).catch(async (error) => {
     await log.close();
     releaseLock();
     throw error;
@@ -174,7 +176,8 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   try {
     // Cluster mode: a node whose log ends before the cluster's log starts (cut behind a shared snapshot) starts from that snapshot.
     if (config.cluster) {
-      await joinFromSharedSnapshot({ url: config.databaseUrl, nodeId: config.nodeId, dataDir: config.dataDir, log, waitMs: Math.max(10_000, config.clusterLeaseMs * 5), say, warn: (line) => logger.warn(line) });
+      await joinFromSharedSnapshot({ url: config.databaseUrl, nodeId: config.nodeId, dataDir: config.dataDir, log, waitMs: Math.max(10_000, config.clusterLeaseMs * 5), say, warn: (line) => logger.warn(line), waiting: (problem) => (joinProblem = problem) });
+      joinProblem = null;
     }
     restored = await restoreState({
       dataDir: config.dataDir, log, nodeId: config.nodeId, warn: (line) => logger.warn(line),

@@ -1,8 +1,10 @@
-// Cluster mode, one node started with another NASTY_CLUSTER_SECRET: its forwarded writes are refused as the operator's problem (503 naming the setting, logged), not the client's (403).
+// Cluster mode misconfigured by its operator: each mistake is named where the operator looks (/readyz, the answer, the log).
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { freshDatabase, leaderOf, ready, startNode, stopNodes, clusterStatus, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
-import { request } from "./support/server.ts";
+import { request, tempDir } from "./support/server.ts";
+import { spawnServer } from "./support/child-server.ts";
+import { eventually, freePort, SECRET } from "./support/cluster.ts";
 
 let db: TestDatabase | null = null;
 const nodes: ClusterNode[] = [];
@@ -29,4 +31,25 @@ test("a node whose NASTY_CLUSTER_SECRET differs from the leader's answers its wr
 
   const direct = await request(leader.url, "POST", "/api/users", { body: { user: { username: "alice", password: "correct horse" } } });
   assert.equal(direct.status, 201, "the leader itself takes the write");
+});
+
+test("a node whose DATABASE_URL names no database says so on /readyz while it starts, not that it replays 0 events", async () => {
+  const url = new URL(process.env.DATABASE_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test");
+  url.pathname = "/nasty_no_such_database";
+  const port = await freePort();
+  const node = spawnServer(tempDir("nasty-cluster-"), {
+    // A long lease: the node keeps waiting for Postgres (five leases) before it starts from its own state.
+    env: { PORT: String(port), DATABASE_URL: url.href, NASTY_CLUSTER: "on", NASTY_NODE_ID: "5", NASTY_CLUSTER_URL: `http://127.0.0.1:${port}`, NASTY_CLUSTER_SECRET: SECRET, NASTY_CLUSTER_LEASE_MS: "600000" },
+    startMsMax: 120_000,
+  });
+  try {
+    const said = await eventually("/readyz naming the missing database", async () => {
+      const reply = await request(`http://127.0.0.1:${port}`, "GET", "/readyz");
+      return reply.status === 503 && /nasty_no_such_database/.test(reply.text) ? reply.text : null;
+    }, 60_000);
+    assert.match(said, /^not ready: cannot reach the cluster's Postgres at postgres:\/\/.*nasty_no_such_database \(.*does not exist.*\); still trying/);
+  } finally {
+    node.child.kill("SIGKILL");
+    await node.exited;
+  }
 });
