@@ -319,6 +319,11 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
       const status = flusher?.status();
       return status?.lag_events == null || status.lag_ms == null ? null : { events: status.lag_events, seconds: status.lag_ms / 1000 };
     },
+    cluster: () => {
+      if (!cluster) return null;
+      const status = cluster.status();
+      return { leading: status.role === "leader", epoch: status.leader?.epoch ?? 0, lagEvents: status.lag_events, caughtUp: status.caught_up };
+    },
   }));
 
   gate.close();

@@ -6,6 +6,15 @@ import { request, tempDir } from "./support/server.ts";
 import { spawnServer } from "./support/child-server.ts";
 import { eventually, freePort, SECRET } from "./support/cluster.ts";
 
+const METRICS_TOKEN = "metrics-test-token-0123456789";
+
+/** The unlabelled samples of a node's /metrics. */
+async function scrape(node: ClusterNode): Promise<Map<string, number>> {
+  const reply = await request(node.url, "GET", "/metrics", { token: METRICS_TOKEN });
+  assert.equal(reply.status, 200, reply.text);
+  return new Map(reply.text.split("\n").map((line) => /^(\w+) (\S+)$/.exec(line)).filter((match) => match !== null).map((match) => [match[1]!, Number(match[2])]));
+}
+
 let db: TestDatabase | null = null;
 const nodes: ClusterNode[] = [];
 after(async () => {
@@ -15,13 +24,21 @@ after(async () => {
 
 test("a node whose NASTY_CLUSTER_SECRET differs from the leader's answers its writes 503 naming the setting, logs it, and nothing is saved", async () => {
   db = await freshDatabase();
-  const leader = await startNode({ databaseUrl: db.url, nodeId: 1 });
+  const leader = await startNode({ databaseUrl: db.url, nodeId: 1, env: { NASTY_METRICS_TOKEN: METRICS_TOKEN } });
   nodes.push(leader);
   await ready(leader);
-  const stray = await startNode({ databaseUrl: db.url, nodeId: 2, env: { NASTY_CLUSTER_SECRET: "another-secret-0123456789abcdef" } });
+  const stray = await startNode({ databaseUrl: db.url, nodeId: 2, env: { NASTY_CLUSTER_SECRET: "another-secret-0123456789abcdef", NASTY_METRICS_TOKEN: METRICS_TOKEN } });
   nodes.push(stray);
   await ready(stray);
   assert.equal(await leaderOf(nodes), leader);
+  // Prometheus sees who leads (an alert on "no leader" sums nasty_cluster_leader) and each node's lag.
+  for (const [node, leading] of [[leader, 1], [stray, 0]] as const) {
+    const metrics = await scrape(node);
+    assert.equal(metrics.get("nasty_cluster_leader"), leading, `node ${node.nodeId}`);
+    assert.equal(metrics.get("nasty_cluster_epoch"), (await clusterStatus(leader)).epoch);
+    assert.equal(metrics.get("nasty_cluster_lag_events"), 0);
+    assert.equal(metrics.get("nasty_cluster_caught_up"), 1);
+  }
 
   const reply = await request(stray.url, "POST", "/api/users", { body: { user: { username: "alice", password: "correct horse" } } });
   assert.equal(reply.status, 503, reply.text);
