@@ -322,7 +322,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     cluster: () => {
       if (!cluster) return null;
       const status = cluster.status();
-      return { leading: status.role === "leader", epoch: status.leader?.epoch ?? 0, lagEvents: status.lag_events, caughtUp: status.caught_up };
+      return { leading: status.role === "leader", epoch: status.leader?.epoch ?? 0, lagEvents: status.lag_events, caughtUp: status.caught_up, failing: status.last_error !== null };
     },
   }));
 

@@ -154,7 +154,7 @@ export interface ServerGauges {
   /** Events committed but not yet in Postgres, and the age of the oldest; null when the flush is off or has not started. */
   flushLag(): { events: number; seconds: number } | null;
   /** Cluster mode: this node's part (null on a single node). */
-  cluster?(): { leading: boolean; epoch: number; lagEvents: number; caughtUp: boolean } | null;
+  cluster?(): { leading: boolean; epoch: number; lagEvents: number; caughtUp: boolean; failing: boolean } | null;
 }
 
 const servers = new Set<ServerGauges>();
@@ -199,6 +199,7 @@ const clusterGauges: [string, string, (part: NonNullable<ReturnType<NonNullable<
   ["nasty_cluster_epoch", "the epoch of the leader this node knows of (0: none yet, or outside cluster mode)", (part) => part.epoch],
   ["nasty_cluster_lag_events", "events in the cluster's log this node has not applied yet", (part) => part.lagEvents],
   ["nasty_cluster_caught_up", "1 once this node caught up with the cluster's log at start (it is ready), else 0", (part) => (part.caughtUp ? 1 : 0)],
+  ["nasty_cluster_failing", "1 while this node's cluster status has a last_error (it cannot read the log: it serves reads from memory and refuses writes), else 0", (part) => (part.failing ? 1 : 0)],
 ];
 for (const [name, help, read] of clusterGauges) {
   new client.Gauge({ name, help, registers: [registry], collect() {

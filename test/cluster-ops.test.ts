@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { freshDatabase, leaderOf, ready, startNode, stopNodes, clusterStatus, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
 import { request, tempDir } from "./support/server.ts";
 import { spawnServer } from "./support/child-server.ts";
-import { eventually, freePort, SECRET } from "./support/cluster.ts";
+import { eventually, freePort, PostgresPath, SECRET } from "./support/cluster.ts";
 
 const METRICS_TOKEN = "metrics-test-token-0123456789";
 
@@ -17,9 +17,11 @@ async function scrape(node: ClusterNode): Promise<Map<string, number>> {
 
 let db: TestDatabase | null = null;
 const nodes: ClusterNode[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   await stopNodes(nodes);
   await db?.drop();
+  for (const cleanup of cleanups) await cleanup();
 });
 
 test("a node whose NASTY_CLUSTER_SECRET differs from the leader's answers its writes 503 naming the setting, logs it, and nothing is saved", async () => {
@@ -69,4 +71,24 @@ test("a node whose DATABASE_URL names no database says so on /readyz while it st
     node.child.kill("SIGKILL");
     await node.exited;
   }
+});
+
+test("a node cut off from Postgres says so to Prometheus (nasty_cluster_failing) until it reads the log again", async () => {
+  const own = await freshDatabase();
+  const base = new URL(own.url);
+  const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
+  await path.listen();
+  const node = await startNode({ databaseUrl: path.url(own.url), nodeId: 1, env: { NASTY_METRICS_TOKEN: METRICS_TOKEN } });
+  cleanups.push(async () => {
+    await stopNodes([node]);
+    await path.close();
+    await own.drop();
+  });
+  await ready(node);
+  assert.equal((await scrape(node)).get("nasty_cluster_failing"), 0);
+  await path.cut();
+  await eventually("nasty_cluster_failing 1 while cut off", async () => (await scrape(node)).get("nasty_cluster_failing") === 1);
+  assert.notEqual((await clusterStatus(node)).last_error, null, "the status says why");
+  await path.restore();
+  await eventually("nasty_cluster_failing 0 once the log is read again", async () => (await scrape(node)).get("nasty_cluster_failing") === 0);
 });
