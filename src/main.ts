@@ -51,6 +51,27 @@ import { runInServer, type LiveParts } from "./cli/commands.ts";
 import { registerHealth, startupGate } from "./http/health.ts";
 import { enableMetrics, replayed, watchServer } from "./metrics.ts";
 
+/** Longest wait for this node's own NASTY_CLUSTER_URL to answer at start. */
+const OWN_URL_CHECK_MS = 5000;
+
+/**
+ * Cluster mode, once listening: NASTY_CLUSTER_URL is where the other nodes send writes while this
+ * node leads, so a URL that does not reach this node (a typo, a copied setting, an address only
+ * this machine knows) is said at once, not found out from other nodes' failed writes.
+ */
+async function checkOwnClusterUrl(clusterUrl: string, nodeId: number, warn: (line: string) => void): Promise<void> {
+  const advice = "the other nodes forward writes there while this node leads: set it to this node's address as they reach it";
+  try {
+    const reply = await fetch(new URL("/api/status", clusterUrl), { signal: AbortSignal.timeout(OWN_URL_CHECK_MS) });
+    const body = (await reply.json()) as { server?: { node_id?: unknown } };
+    const reached = body.server?.node_id;
+    if (reached !== nodeId) warn(`NASTY_CLUSTER_URL=${clusterUrl} reaches ${typeof reached === "number" ? `node ${reached}` : "something else"}, not this node (${nodeId}); ${advice}`);
+  } catch (error) {
+    const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+    warn(`NASTY_CLUSTER_URL=${clusterUrl} does not reach this node (${cause}); ${advice}`);
+  }
+}
+
 /** Stores up to this many bookmarks report a digest in cluster status (nodes agree when their digests do); larger ones report null. */
 const DIGEST_BOOKMARKS_MAX = 100_000;
 
@@ -345,6 +366,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // In cluster mode it is the log itself: the node joins it now that everything following the log is wired.
   if (cluster) {
     cluster.start();
+    void checkOwnClusterUrl(config.clusterUrl, config.nodeId, warn);
     const digest = new StoreDigest(store);
     statusParts.cluster = () => ({ ...cluster.status(), store_digest: digest.current() });
     statusParts.flush = () => ({ enabled: false, cluster: true });

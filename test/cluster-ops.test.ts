@@ -92,3 +92,16 @@ test("a node cut off from Postgres says so to Prometheus (nasty_cluster_failing)
   await path.restore();
   await eventually("nasty_cluster_failing 0 once the log is read again", async () => (await scrape(node)).get("nasty_cluster_failing") === 0);
 });
+
+test("a node whose NASTY_CLUSTER_URL does not reach it says so at start, naming the setting; one that does says nothing", async () => {
+  const own = await freshDatabase();
+  const astray = await startNode({ databaseUrl: own.url, nodeId: 1, env: { NASTY_CLUSTER_URL: "http://127.0.0.1:1" } });
+  const right = await startNode({ databaseUrl: own.url, nodeId: 2 });
+  cleanups.push(async () => {
+    await stopNodes([astray, right]);
+    await own.drop();
+  });
+  await Promise.all([ready(astray), ready(right)]);
+  await eventually("the warning about NASTY_CLUSTER_URL", async () => /WARN .*NASTY_CLUSTER_URL=http:\/\/127\.0\.0\.1:1 does not reach this node \(.+\); the other nodes forward writes there while this node leads/.test(astray.output()));
+  assert.doesNotMatch(right.output(), /NASTY_CLUSTER_URL=/, "a right one passes quietly");
+});
