@@ -8,8 +8,16 @@ import { startNasty, type Nasty, type StartOptions } from "../../src/main.ts";
 import { isNativeApiPath, openApiChecker } from "./openapi.ts";
 
 /**
+ * How long a server process may take to start (or to refuse to): a bound on a wait, not a speed
+ * check. Loading the TypeScript sources through tsx took 13-21 s at load 20-30 on the 2-core
+ * test machine, so 30 s was too tight while other suites run.
+ */
+export const START_MS_MAX = 120_000;
+
+/**
  * A real server in its own process on `dataDir` (for kill -9), resolved once it listens; `output`
- * holds what it printed so far.
+ * holds what it printed so far. Rejected with that output if it exits first, or (killed) if it
+ * has not listened within START_MS_MAX.
  */
 export function startServerProcess(dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
@@ -18,13 +26,22 @@ export function startServerProcess(dataDir: string, env: Record<string, string> 
   });
   let output = "";
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL"); // never left behind
+      reject(new Error(`server did not listen within ${START_MS_MAX} ms: ${output}`));
+    }, START_MS_MAX);
     child.stdout!.on("data", (chunk) => {
       output += chunk;
       const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve({ child, url: match[1]!, output: () => output });
+      if (!match) return;
+      clearTimeout(timer);
+      resolve({ child, url: match[1]!, output: () => output });
     });
     child.stderr!.on("data", (chunk) => (output += chunk));
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${output}`)));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${output}`));
+    });
   });
 }
 
