@@ -144,10 +144,14 @@ function unknownNastyVariables(env: NodeJS.ProcessEnv): string[] {
   return Object.keys(env).filter((name) => name.startsWith("NASTY_") && !known.has(name));
 }
 
-/** Cluster mode needs its partners set: a node that cannot reach the log or be reached by the others refuses to start. */
-function checkCluster(values: Record<string, string | number>): void {
+/**
+ * Cluster mode needs its partners set: a node that cannot reach the log or be reached by the others refuses to start.
+ * NASTY_NODE_ID must be set outright: its default (1) would let a node meant to be a new one start as node 1.
+ */
+function checkCluster(values: Record<string, string | number>, env: NodeJS.ProcessEnv): void {
   const missing = [
     values.databaseUrl === "" ? "DATABASE_URL (the cluster's Postgres)" : null,
+    env.NASTY_NODE_ID === undefined ? "NASTY_NODE_ID (0-1023, its own on every node)" : null,
     values.clusterUrl === "" ? "NASTY_CLUSTER_URL (this node's address for the others)" : null,
     values.clusterSecret === "" ? "NASTY_CLUSTER_SECRET (shared by every node)" : null,
   ].filter((name) => name !== null);
@@ -166,7 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const simulateRate = values.simulateRate as number;
   const cluster = values.cluster === "on";
-  if (cluster) checkCluster(values);
+  if (cluster) checkCluster(values, env);
   return {
     port: values.port as number,
     host: values.host as string,

@@ -51,6 +51,27 @@ import { runInServer, type LiveParts } from "./cli/commands.ts";
 import { registerHealth, startupGate } from "./http/health.ts";
 import { enableMetrics, replayed, watchServer } from "./metrics.ts";
 
+/** Longest wait for this node's own NASTY_CLUSTER_URL to answer at start. */
+const OWN_URL_CHECK_MS = 5000;
+
+/**
+ * Cluster mode, once listening: NASTY_CLUSTER_URL is where the other nodes send writes while this
+ * node leads, so a URL that does not reach this node (a typo, a copied setting, an address only
+ * this machine knows) is said at once, not found out from other nodes' failed writes.
+ */
+async function checkOwnClusterUrl(clusterUrl: string, nodeId: number, warn: (line: string) => void): Promise<void> {
+  const advice = "the other nodes forward writes there while this node leads: set it to this node's address as they reach it";
+  try {
+    const reply = await fetch(new URL("/api/status", clusterUrl), { signal: AbortSignal.timeout(OWN_URL_CHECK_MS) });
+    const body = (await reply.json()) as { server?: { node_id?: unknown } };
+    const reached = body.server?.node_id;
+    if (reached !== nodeId) warn(`NASTY_CLUSTER_URL=${clusterUrl} reaches ${typeof reached === "number" ? `node ${reached}` : "something else"}, not this node (${nodeId}); ${advice}`);
+  } catch (error) {
+    const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+    warn(`NASTY_CLUSTER_URL=${clusterUrl} does not reach this node (${cause}); ${advice}`);
+  }
+}
+
 /** Stores up to this many bookmarks report a digest in cluster status (nodes agree when their digests do); larger ones report null. */
 const DIGEST_BOOKMARKS_MAX = 100_000;
 
@@ -162,7 +183,9 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // While the log replays, a gate on the port answers /healthz, and 503 with the progress to everything else.
   const logEvents = log.stats().events;
   let replayProgress = 0;
-  const gate = await startupGate(uws.uws, config.host, config.port, () => `replaying the event log (${replayProgress} of ${logEvents} events)`).catch(async (error) => {
+  // Cluster mode: why the node still waits for Postgres before it replays (a wrong DATABASE_URL says so here, not as a replay of 0 events).
+  let joinProblem: string | null = null;
+  const gate = await startupGate(uws.uws, config.host, config.port, () => joinProblem ?? `replaying the event log (${replayProgress} of ${logEvents} events)`).catch(async (error) => {
     await log.close();
     releaseLock();
     throw error;
@@ -174,7 +197,8 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   try {
     // Cluster mode: a node whose log ends before the cluster's log starts (cut behind a shared snapshot) starts from that snapshot.
     if (config.cluster) {
-      await joinFromSharedSnapshot({ url: config.databaseUrl, nodeId: config.nodeId, dataDir: config.dataDir, log, waitMs: Math.max(10_000, config.clusterLeaseMs * 5), say, warn: (line) => logger.warn(line) });
+      await joinFromSharedSnapshot({ url: config.databaseUrl, nodeId: config.nodeId, dataDir: config.dataDir, log, waitMs: Math.max(10_000, config.clusterLeaseMs * 5), say, warn: (line) => logger.warn(line), waiting: (problem) => (joinProblem = problem) });
+      joinProblem = null;
     }
     restored = await restoreState({
       dataDir: config.dataDir, log, nodeId: config.nodeId, warn: (line) => logger.warn(line),
@@ -316,6 +340,11 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
       const status = flusher?.status();
       return status?.lag_events == null || status.lag_ms == null ? null : { events: status.lag_events, seconds: status.lag_ms / 1000 };
     },
+    cluster: () => {
+      if (!cluster) return null;
+      const status = cluster.status();
+      return { leading: status.role === "leader", epoch: status.leader?.epoch ?? 0, lagEvents: status.lag_events, caughtUp: status.caught_up, failing: status.last_error !== null };
+    },
   }));
 
   gate.close();
@@ -337,6 +366,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
   // In cluster mode it is the log itself: the node joins it now that everything following the log is wired.
   if (cluster) {
     cluster.start();
+    void checkOwnClusterUrl(config.clusterUrl, config.nodeId, warn);
     const digest = new StoreDigest(store);
     statusParts.cluster = () => ({ ...cluster.status(), store_digest: digest.current() });
     statusParts.flush = () => ({ enabled: false, cluster: true });

@@ -200,3 +200,19 @@ test("restore refuses a damaged, truncated or foreign file and an occupied direc
   const restored = await runCli(emptyTarget, ["restore", path.join(workDir, "good.nasty")]);
   assert.equal(restored.status, 0, restored.stderr);
 });
+
+test("a backup of a compacted data folder says the seq its snapshot stands for, not the empty log's 0, and so does its restore", async () => {
+  const dataDir = tempDir();
+  const workDir = tempDir();
+  assert.equal((await runCli(dataDir, ["user", "add", "alice", "--password", "correct horse"])).status, 0);
+  const compacted = await runCli(dataDir, ["compact"]);
+  const seq = Number(/^snapshot \S+ at seq (\d+); log rows \d+ -> 0,/m.exec(compacted.stdout)?.[1]);
+  assert.ok(seq > 0, compacted.stdout);
+  const backup = await runCli(dataDir, ["backup", "compacted.nasty"], { cwd: workDir });
+  assert.equal(backup.status, 0, backup.stderr);
+  assert.match(backup.stdout, new RegExp(`^backup written to .+: 2 files, \\d+ bytes, up to seq ${seq}$`, "m"));
+  const restoredDir = path.join(tempDir(), "restored");
+  const restored = await runCli(restoredDir, ["restore", path.join(workDir, "compacted.nasty")]);
+  assert.equal(restored.status, 0, restored.stderr);
+  assert.equal(restored.stdout, `restored 2 files into ${restoredDir}, up to seq ${seq}\n`);
+});

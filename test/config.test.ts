@@ -46,3 +46,10 @@ test("the server refuses to start on a bad setting, exit code 2 and the message 
   assert.equal(result.status, 2);
   assert.match(result.stderr, /configuration error: PORT="nope" is not a whole number/);
 });
+
+test("cluster mode refuses to start without NASTY_NODE_ID set outright: its default would make a new node a second node 1", () => {
+  const cluster = { NASTY_CLUSTER: "on", DATABASE_URL: "postgres://127.0.0.1/x", NASTY_CLUSTER_URL: "http://127.0.0.1:4000", NASTY_CLUSTER_SECRET: "cluster-test-secret-0123456789" };
+  assert.throws(() => loadConfig(cluster), (error: unknown) => error instanceof ConfigError && /NASTY_CLUSTER=on needs NASTY_NODE_ID/.test(error.message));
+  assert.equal(loadConfig({ ...cluster, NASTY_NODE_ID: "1" }).nodeId, 1, "set to its default value outright, it is accepted");
+  assert.equal(loadConfig({}).nodeId, 1, "a single node keeps the default");
+});

@@ -9,7 +9,7 @@ import { invitePath, type Commands } from "../commands/commands.ts";
 import type { Snapshotter } from "../log/snapshots.ts";
 import { HttpError } from "../errors.ts";
 import { importCommand } from "../interop/import-cli.ts";
-import { BackupError, restoreBackup, writeBackup } from "../log/backup.ts";
+import { BackupError, restoreBackup, stateSeq, writeBackup } from "../log/backup.ts";
 import { readSecret, UsageError } from "./terminal.ts";
 import { PageFetcher } from "../fetch/page-fetcher.ts";
 import { LinkChecker } from "../fetch/link-jobs.ts";
@@ -192,13 +192,13 @@ async function linksCheck(context: StateContext): Promise<void> {
 async function backup(context: FilesContext, args: string[]): Promise<void> {
   const file = path.resolve(context.cwd, positional(args, "backup needs a FILE to write"));
   const result = await writeBackup({ dataDir: context.config.dataDir, holdCompaction: context.holdCompaction }, file, { force: args.includes("--force") });
-  context.io.out(`backup written to ${result.file}: ${result.files.length} files, ${result.bytes} bytes, up to seq ${result.lastSeq}`);
+  context.io.out(`backup written to ${result.file}: ${result.files.length} files, ${result.bytes} bytes, up to seq ${stateSeq(result.lastSeq, result.files)}`);
 }
 
 async function restore(context: BaseContext, args: string[]): Promise<void> {
   const file = path.resolve(context.cwd, positional(args, "restore needs a backup FILE"));
   const result = await restoreBackup(file, context.config.dataDir);
-  context.io.out(`restored ${result.files.length} files into ${context.config.dataDir}, up to seq ${result.lastSeq}`);
+  context.io.out(`restored ${result.files.length} files into ${context.config.dataDir}, up to seq ${stateSeq(result.lastSeq, result.files)}`);
 }
 
 export const COMMANDS: CliCommand[] = [

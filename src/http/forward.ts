@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import { guarded } from "../guard.ts";
+import { logger } from "../logger.ts";
 import { forwardedRequest, NOT_LEADER_HEADER, type ClusterLog } from "../log/cluster.ts";
 import { COMMON_HEADERS, type Answer } from "./respond.ts";
 import type { Exchange } from "./exchange.ts";
@@ -25,6 +26,8 @@ const NOT_FORWARDED = new Set(["content-length", "x-nasty-request-id", "x-nasty-
 export const CLIENT_ADDRESS_HEADER = "x-nasty-client-address";
 /** Where a follower sends a comment that came as a websocket frame (cluster mode only, only with the cluster secret). */
 export const SOCKET_COMMENT_PATH = "/_cluster/socket-comments";
+/** Marks the leader's refusal of a forward whose secret is not its own: the forwarding node's misconfiguration, not the client's. */
+const SECRET_REFUSED_HEADER = "X-Nasty-Secret-Refused";
 const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface ClusterRoutingOptions {
@@ -92,7 +95,7 @@ export class ClusterRouting {
   }
 
   private serveForwarded(exchange: Exchange, requestId: string, route: WriteRoute, runHere: () => void | Promise<void>): void | Promise<void> {
-    if (!secretMatches(exchange.headers["x-nasty-cluster-secret"], this.options.secret)) throw new HttpError(403, "a forwarded write needs this cluster's NASTY_CLUSTER_SECRET");
+    if (!secretMatches(exchange.headers["x-nasty-cluster-secret"], this.options.secret)) throw new HttpError(403, "a forwarded write needs this cluster's NASTY_CLUSTER_SECRET", {}, { [SECRET_REFUSED_HEADER]: "1" });
     if (!REQUEST_ID.test(requestId)) throw new HttpError(400, "X-Nasty-Request-Id must be a UUID");
     const client = exchange.headers[CLIENT_ADDRESS_HEADER];
     if (isIP(client) !== 0) exchange.vouchedClient = client;
@@ -149,9 +152,11 @@ export class ClusterRouting {
       }
       const leader = this.options.log.currentLeader();
       if (leader?.url) {
+        let refusedSecret = false;
         try {
           const reply = await this.send(leader.url, outgoing, requestId, attempt > 0);
-          if (reply.headers[NOT_LEADER_HEADER.toLowerCase()] === undefined) {
+          refusedSecret = reply.headers[SECRET_REFUSED_HEADER.toLowerCase()] !== undefined;
+          if (!refusedSecret && reply.headers[NOT_LEADER_HEADER.toLowerCase()] === undefined) {
             const seq = Number(reply.headers["x-nasty-seq"]);
             if (Number.isSafeInteger(seq)) await this.options.log.untilApplied(seq, Math.max(1000, deadline - Date.now()));
             return reply;
@@ -160,6 +165,7 @@ export class ClusterRouting {
         } catch (error) {
           lastProblem = `the leader (node ${leader.node}) did not answer: ${(error as Error).message}`;
         }
+        if (refusedSecret) throw secretRefused(leader.node);
       }
       // Postgres down (or this node cut off from it): no leader can acknowledge anything; say so now rather than wait.
       if (!this.options.log.reachable) {
@@ -209,6 +215,13 @@ export class ClusterRouting {
       request.end(outgoing.body ?? undefined);
     });
   }
+}
+
+/** The leader refused this node's NASTY_CLUSTER_SECRET: nothing was run; the operator, not the client, has to act. */
+function secretRefused(leaderNode: number | null): HttpError {
+  const message = `the leader (node ${leaderNode}) refused this node's NASTY_CLUSTER_SECRET: the two differ; set the same NASTY_CLUSTER_SECRET on every node and restart the one that differs`;
+  logger.error(`cluster mode: a forwarded write was refused: ${message}`);
+  return new HttpError(503, `${message}; the write was not acknowledged`);
 }
 
 function parseJson(body: Buffer): Record<string, unknown> | null {

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { LOCK_FILE, dataDirHeld, lockDataDir } from "./lock.ts";
+import { SNAPSHOT_FILE_PATTERN } from "./snapshot-file.ts";
 
 /**
  * The backup file format, version 1 (docs: README "Backup and restore"):
@@ -180,6 +181,12 @@ async function backupTo(source: BackupSource, target: string, options: { force?:
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** The seq the files stand for: the log's last, or a newer snapshot's when the log was compacted behind it (then it is empty). */
+export function stateSeq(lastSeq: number, files: readonly BackupFile[]): number {
+  const snapshotSeqs = files.map((file) => Number(SNAPSHOT_FILE_PATTERN.exec(path.posix.basename(file.name))?.[1] ?? 0));
+  return Math.max(lastSeq, ...snapshotSeqs);
 }
 
 async function copyStateFiles(source: BackupSource, dataDir: string, staging: string): Promise<{ names: string[]; lastSeq: number }> {

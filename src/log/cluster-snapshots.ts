@@ -177,6 +177,8 @@ export interface JoinOptions {
   waitMs: number;
   say: (line: string) => void;
   warn: (line: string) => void;
+  /** What this node waits for meanwhile (null once Postgres answered): /readyz says it while the node starts. */
+  waiting?: (problem: string | null) => void;
 }
 
 /**
@@ -194,6 +196,7 @@ export async function joinFromSharedSnapshot(options: JoinOptions): Promise<void
     for (let attempt = 0; ; attempt += 1) {
       try {
         await migrate(sql, readMigrations());
+        options.waiting?.(null);
         const shared = await currentSharedSnapshot(sql);
         if (shared === null || options.log.lastSeq >= shared.seq) return;
         options.say(`this node's log ends at seq ${options.log.lastSeq}, before the cluster's log starts (seq ${shared.seq}): loading the cluster's snapshot of seq ${shared.seq} (${(shared.bytes / 1048576).toFixed(1)} MiB)`);
@@ -204,6 +207,7 @@ export async function joinFromSharedSnapshot(options: JoinOptions): Promise<void
         options.log.startAfter(shared.seq);
         return;
       } catch (error) {
+        options.waiting?.(`cannot reach the cluster's Postgres at ${redactUrl(options.url)} (${describeError(error)}); still trying`);
         if (Date.now() > deadline) {
           options.warn(`cannot read the cluster's snapshot from ${redactUrl(options.url)} (${describeError(error)}); starting from this node's own state`);
           return;
