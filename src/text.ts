@@ -120,6 +120,41 @@ export function truncate(text: string, max: number): string {
   return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
+/**
+ * Characters as a limit's message counts them ("at most 10,000 characters"): Unicode code points,
+ * so an emoji (a surrogate pair, two UTF-16 units) is one; a lone surrogate counts one too.
+ */
+export function charCount(text: string): number {
+  let pairs = 0;
+  for (let index = 0; index < text.length - 1; index += 1) {
+    const unit = text.charCodeAt(index);
+    if (unit < 0xd800 || unit > 0xdbff) continue;
+    const next = text.charCodeAt(index + 1);
+    if (next >= 0xdc00 && next <= 0xdfff) {
+      pairs += 1;
+      index += 1;
+    }
+  }
+  return text.length - pairs;
+}
+
+/** Whether `text` has more than `max` characters (charCount); no count at all while its UTF-16 length is within `max`. */
+export function charsOver(text: string, max: number): boolean {
+  return text.length > max && charCount(text) > max;
+}
+
+/** The first `max` characters (code points, as charCount counts them) of `text`. */
+export function truncateChars(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let index = 0;
+  for (let chars = 0; chars < max && index < text.length; chars += 1) {
+    const unit = text.charCodeAt(index);
+    const next = text.charCodeAt(index + 1);
+    index += unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
+  }
+  return text.slice(0, index);
+}
+
 /** Runs of percent-escapes: the bytes of one or more characters. */
 const ESCAPE_RUNS = /(?:%[0-9A-Fa-f]{2})+/g;
 

@@ -6,6 +6,7 @@ import path from "node:path";
 import net from "node:net";
 import { createBookmark, othersView, request, signUp, startTestServer } from "./support/server.ts";
 import type { Nasty } from "../src/main.ts";
+import { BOOKMARK_BODY_BYTES_MAX } from "../src/http/router.ts";
 
 describe("JSON API", () => {
   let nasty: Nasty;
@@ -128,10 +129,15 @@ describe("JSON API", () => {
     assert.equal(nasty.log.lastSeq, seqBefore + 1);
   });
 
-  test("413: a body over 64 KiB", async () => {
-    const reply = await request(base, "POST", "/api/bookmarks", { token: alice, body: { bookmark: { title: "x", url: "https://big.example", description: "d".repeat(70 * 1024) } } });
+  test("413: a body over its route's limit (64 KiB; a bookmark's routes take the largest valid bookmark), named", async () => {
+    const reply = await request(base, "POST", "/api/bookmarks", { token: alice, body: { bookmark: { title: "x", url: "https://big.example", description: "d".repeat(BOOKMARK_BODY_BYTES_MAX) } } });
     assert.equal(reply.status, 413);
-    assert.match(reply.json.error, /over the limit of 65536 bytes/);
+    assert.match(reply.json.error, new RegExp(`over the limit of ${BOOKMARK_BODY_BYTES_MAX} bytes`));
+    const tooLong = await request(base, "POST", "/api/bookmarks", { token: alice, body: { bookmark: { title: "x", url: "https://big.example", description: "d".repeat(70 * 1024) } } });
+    assert.equal(tooLong.status, 422, "70 KiB is within a bookmark's body limit: the description is named too long");
+    const bulk = await request(base, "POST", "/api/bookmarks/bulk", { token: alice, body: { ids: [1], action: "add_tags", tags: "t".repeat(70 * 1024) } });
+    assert.equal(bulk.status, 413);
+    assert.match(bulk.json.error, /over the limit of 65536 bytes/);
   });
 
   test("415: not JSON", async () => {

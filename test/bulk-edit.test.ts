@@ -65,6 +65,7 @@ describe("bulk edit and tag care", () => {
       [{ ids: [ids[0]], action: "explode" }, 422, /action must be one of add_tags, remove_tags/],
       [{ ids: [ids[0]], action: "add_tags" }, 422, /tags can't be blank for add_tags/],
       [{ ids: [ids[0]], action: "add_tags", tags: ["x".repeat(65)] }, 422, /tags must each be at most 64 characters/],
+      [{ ids: [ids[0]], action: "add_tags", tags: ["a,b"] }, 422, /tags must each be one tag without commas \("a,b" has one/],
       [{ ids: [ids[0]], action: "make_public", tags: ["rust"] }, 422, /tags apply only to add_tags and remove_tags/],
       [{ ids: [ids[0], ids[2]], action: "add_tags", tags: Array.from({ length: 31 }, (_, index) => `t${index}`) }, 422, new RegExp(`would give bookmark ${ids[0]} 33 tags \\(at most 32\\)`)],
       [[ids[0]], 400, /Expected an object with 'ids'/],
@@ -204,6 +205,26 @@ describe("bulk edit and tag care", () => {
     assert.equal((await request(base, "GET", "/api/bookmarks?user=alice&limit=100", { token: alice })).json.data.length, 4, "the bookmarks stay");
     assert.deepEqual((await request(base, "GET", "/api/bookmarks?tag=rust")).json.data.map((bookmark: any) => bookmark.id), [bobsPublic]);
     assert.deepEqual(appends.slice(-5).map((bodies) => bodies.length), [4, 1, 1, 4, 3], "one append per tag change (and one for the PATCH between)");
+  });
+
+  test("a tag named in a path or a tag form is normalized like every tag (trimmed, lower-cased): PATCH/DELETE /api/tags/:name and /tags's forms", async () => {
+    const carol = await signUp(base, "carol");
+    await createBookmark(base, carol, { title: "C1", url: "https://c.example/1", tags: ["Shared", "Other Tag"] });
+    const carolsTags = async () => (await request(base, "GET", "/api/bookmarks?user=carol", { token: carol })).json.data[0].tags;
+    assert.deepEqual(await carolsTags(), ["shared", "other-tag"], "stored lower-cased, spaces as hyphens");
+    const renamed = await request(base, "PATCH", "/api/tags/Shared", { token: carol, body: { name: "Common" } });
+    assert.equal(renamed.status, 200, renamed.text);
+    assert.deepEqual(renamed.json.data, { tag: "shared", name: "common", bookmarks: 1 });
+    assert.equal((await request(base, "DELETE", "/api/tags/%20COMMON%20", { token: carol })).status, 204);
+    assert.deepEqual(await carolsTags(), ["other-tag"]);
+    const browser = new PageClient(base);
+    assert.equal((await browser.logIn("carol")).status, 303);
+    await browser.get("/tags");
+    assert.equal((await browser.post("/tags/rename", { tag: " Other Tag ", name: "Kept" })).status, 303);
+    assert.deepEqual(await carolsTags(), ["kept"]);
+    await browser.get("/tags");
+    assert.equal((await browser.post("/tags/delete", { tag: "KEPT" })).status, 303);
+    assert.deepEqual(await carolsTags(), []);
   });
 
   test("Pinboard's tags/rename and tags/delete and linkding's tag endpoints are the same commands", async () => {

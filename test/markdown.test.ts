@@ -196,7 +196,8 @@ test("pathological nesting and long input render bounded and never throw", () =>
   }
   const long = rendered("b".repeat(size * 3));
   assert.equal(long.text, "b".repeat(size), "rendering looks at the first NOTES_RENDERED_CHARS_MAX characters");
-  assert.equal(rendered("a".repeat(size - 1) + "😀").text.length, size - 1, "the cut never splits a surrogate pair");
+  assert.equal(rendered("a".repeat(size - 1) + "😀😀").text, "a".repeat(size - 1) + "😀", "the cut counts characters (code points, as the limit does) and never splits a surrogate pair");
+  assert.equal(rendered("😀".repeat(size + 1)).text, "😀".repeat(size), "notes of 10,000 emoji render whole");
 });
 
 test("text no page can carry comes out as U+FFFD, not as a broken document", () => {

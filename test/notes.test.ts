@@ -7,12 +7,17 @@ import path from "node:path";
 import { createBookmark, othersView, request, signUp, startServerProcess, startTestServer, tempDir } from "./support/server.ts";
 import { Client, subscribe, wsUrl } from "./support/realtime.ts";
 import { PageClient } from "./support/pages.ts";
+import { LIMITS } from "../src/commands/schemas.ts";
+import { BOOKMARK_BODY_BYTES_MAX } from "../src/http/router.ts";
 import { snapshot } from "../src/store/check.ts";
 import { listSnapshots } from "../src/log/snapshot-file.ts";
 import type { Nasty } from "../src/main.ts";
 
 /** Markdown as people write it: a heading, an indented code block, markup characters, line breaks and text in several scripts. */
 const NOTES = "# Why I kept this\n\nSee *zephyrine* & <b>bold</b> [docs](https://docs.example/a?b=1&c=2).\n\n    indented code\n\n- crème brûlée ☕\n- 日本語";
+
+/** Text of `count` characters outside the BMP (two UTF-16 units, four bytes of UTF-8 each): the widest a character gets. */
+const wide = (count: number, codePoint = 0x1f600) => String.fromCodePoint(codePoint).repeat(count);
 
 const search = (base: string, query: string, token?: string) => request(base, "GET", `/api/bookmarks?q=${encodeURIComponent(query)}`, { token }).then((reply) => {
   assert.equal(reply.status, 200, reply.text);
@@ -65,6 +70,8 @@ describe("notes through the JSON API", () => {
     assert.equal(exactly.notes.length, 10_000, "10,000 characters are allowed");
     const multiByte = await createBookmark(base, alice, { title: "Wide", url: "https://wide.example", notes: "☕".repeat(10_000) });
     assert.equal(multiByte.notes, "☕".repeat(10_000), "30,000 bytes of UTF-8 fit");
+    const emoji = await createBookmark(base, alice, { title: "Emoji", url: "https://emoji-notes.example", notes: wide(10_000) });
+    assert.equal(emoji.notes, wide(10_000), "10,000 emoji are 10,000 characters (20,000 UTF-16 units)");
     const before = nasty.log.lastSeq;
     const refused = async (path: string, method: string, body: unknown, message: RegExp) => {
       const reply = await request(base, method, path, { token: alice, body });
@@ -74,6 +81,8 @@ describe("notes through the JSON API", () => {
     };
     await refused("/api/bookmarks", "POST", { bookmark: { title: "Too long", url: "https://too-long.example", notes: "n".repeat(10_001) } }, /is too long \(at most 10,000 characters\)/);
     await refused(`/api/bookmarks/${exactly.id}`, "PATCH", { notes: "n".repeat(10_001) }, /is too long/);
+    await refused(`/api/bookmarks/${emoji.id}`, "PATCH", { notes: wide(10_001) }, /is too long \(at most 10,000 characters\)/);
+    await refused(`/api/bookmarks/${emoji.id}`, "PATCH", { notes: `${wide(9_999)}nn` }, /is too long/);
     await refused(`/api/bookmarks/${exactly.id}`, "PATCH", { notes: 42 }, /must be a string/);
     await refused(`/api/bookmarks/${exactly.id}`, "PATCH", { notes: "bell \u0007" }, /control characters other than tab and line breaks \(found U\+0007\)/);
     await refused(`/api/bookmarks/${exactly.id}`, "PATCH", { notes: "half \ud800" }, /lone UTF-16 surrogate/);
@@ -162,6 +171,96 @@ describe("notes in linkding's API", () => {
     assert.equal(tooLong.status, 400);
     assert.match(tooLong.json.notes[0], /too long/);
     assert.equal(nasty.store.bookmarksById.get(created.json.id)!.notes, "posted again");
+  });
+});
+
+/** The largest bookmark the schemas accept, every text field at its limit in emoji; `key` keeps each URL apart. */
+function largestBookmark(key: string) {
+  const prefix = `https://largest-${key}.example/`;
+  return {
+    url: prefix + wide(LIMITS.urlCharsMax - prefix.length),
+    title: wide(LIMITS.titleCharsMax, 0x1f680),
+    description: wide(LIMITS.descriptionCharsMax, 0x1f4da),
+    notes: wide(LIMITS.notesCharsMax),
+    tags: Array.from({ length: LIMITS.tagsPerBookmarkMax }, (_, index) => wide(LIMITS.tagCharsMax, 0x1f300 + index)),
+  };
+}
+
+/** JSON as a client that escapes everything but ASCII writes it: an emoji is a \uXXXX\uXXXX surrogate pair, 12 bytes. */
+const escapedJson = (value: unknown) => JSON.stringify(value).replace(/[\u0080-\uffff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+describe("the largest bookmark fits every route that saves one; one byte over the limit is 413 naming it", () => {
+  const fields = ["url", "title", "description", "notes", "tags"] as const;
+  const readBack = async (id: number) => (await request(base, "GET", `/api/bookmarks/${id}`, { token: alice })).json.data as Record<string, unknown>;
+  const sameText = (saved: Record<string, unknown>, sent: Record<string, unknown>) => {
+    for (const field of fields) assert.deepEqual(saved[field], sent[field], field);
+  };
+
+  test("the JSON API: escaped and raw, POST and PATCH, read back exactly", async () => {
+    const escaped = largestBookmark("escaped");
+    const body = escapedJson({ bookmark: escaped });
+    assert.ok(body.length > 290_000 && body.length <= BOOKMARK_BODY_BYTES_MAX, `${body.length} bytes: far over 64 KiB, within the limit`);
+    const created = await request(base, "POST", "/api/bookmarks", { token: alice, raw: body, headers: { "content-type": "application/json" } });
+    assert.equal(created.status, 201, created.text.slice(0, 300));
+    sameText(await readBack(created.json.bookmark.data.id), escaped);
+    const raw = largestBookmark("raw");
+    const createdRaw = await request(base, "POST", "/api/bookmarks", { token: alice, body: { bookmark: raw } });
+    assert.equal(createdRaw.status, 201, createdRaw.text.slice(0, 300));
+    sameText(await readBack(createdRaw.json.bookmark.data.id), raw);
+    const changed = { ...largestBookmark("patched"), notes: wide(LIMITS.notesCharsMax, 0x1f98a) };
+    const patched = await request(base, "PATCH", `/api/bookmarks/${createdRaw.json.bookmark.data.id}`, { token: alice, raw: escapedJson({ bookmark: changed }), headers: { "content-type": "application/json" } });
+    assert.equal(patched.status, 200, patched.text.slice(0, 300));
+    sameText(await readBack(createdRaw.json.bookmark.data.id), changed);
+  });
+
+  test("the add and edit forms (percent-encoded, 12 bytes an emoji) save it and read back exactly", async () => {
+    const client = new PageClient(base);
+    await client.signUp("largest-former");
+    const asForm = (bookmark: ReturnType<typeof largestBookmark>) => ({ ...bookmark, tags: bookmark.tags.join(", "), public: "on" });
+    const added = largestBookmark("form");
+    await client.get("/bookmarks");
+    assert.ok(new URLSearchParams(asForm(added)).toString().length > 290_000);
+    assert.equal((await client.post("/bookmarks", asForm(added))).status, 303);
+    const [saved] = (await request(base, "GET", "/api/bookmarks?user=largest-former")).json.data as Record<string, unknown>[];
+    sameText(saved!, added);
+    const edited = { ...largestBookmark("form-edited"), notes: wide(LIMITS.notesCharsMax, 0x1f98a) };
+    await client.get(`/b/${saved!.id}/edit`);
+    const reply = await client.post(`/b/${saved!.id}/edit`, asForm(edited));
+    assert.equal(reply.status, 303, reply.text.slice(0, 300));
+    sameText((await request(base, "GET", `/api/bookmarks/${saved!.id}`)).json.data, edited);
+  });
+
+  test("linkding's create and Pinboard's posts/add by POST take it too", async () => {
+    const linked = largestBookmark("linkding");
+    const created = await request(base, "POST", "/api/bookmarks/", { headers: { authorization: `Token ${bob}`, "content-type": "application/json" }, raw: escapedJson({ url: linked.url, title: linked.title, description: linked.description, notes: linked.notes, tag_names: linked.tags }) });
+    assert.equal(created.status, 201, created.text.slice(0, 300));
+    assert.deepEqual([created.json.url, created.json.title, created.json.description, created.json.notes, created.json.tag_names], [linked.url, linked.title, linked.description, linked.notes, linked.tags]);
+    const pinned = largestBookmark("pinboard");
+    const form = new URLSearchParams({ auth_token: `bob:${bob}`, url: pinned.url, description: pinned.title, extended: pinned.description, tags: pinned.tags.join(" "), format: "json" });
+    const added = await request(base, "POST", "/v1/posts/add", { raw: form.toString(), headers: { "content-type": "application/x-www-form-urlencoded" } });
+    assert.equal(added.status, 200, added.text.slice(0, 300));
+    const saved = ((await request(base, "GET", "/api/bookmarks?user=bob", { token: bob })).json.data as Record<string, unknown>[]).find((bookmark) => bookmark.url === pinned.url);
+    assert.deepEqual([saved?.url, saved?.description, saved?.tags], [pinned.url, pinned.description, pinned.tags]);
+  });
+
+  test("one byte over a bookmark route's limit is 413 naming it, in JSON and on the form's page; other routes keep 64 KiB", async () => {
+    const [head, tail] = ['{"bookmark":{"url":"https://over.example","notes":"', '"}}'];
+    const over = (bytes: number) => head + "n".repeat(bytes - head.length - tail.length) + tail;
+    assert.equal(over(BOOKMARK_BODY_BYTES_MAX + 1).length, BOOKMARK_BODY_BYTES_MAX + 1);
+    const refused = await request(base, "POST", "/api/bookmarks", { token: alice, raw: over(BOOKMARK_BODY_BYTES_MAX + 1), headers: { "content-type": "application/json" } });
+    assert.equal(refused.status, 413);
+    assert.match(refused.json.error, new RegExp(`over the limit of ${BOOKMARK_BODY_BYTES_MAX} bytes`));
+    const atLimit = await request(base, "POST", "/api/bookmarks", { token: alice, raw: over(BOOKMARK_BODY_BYTES_MAX), headers: { "content-type": "application/json" } });
+    assert.equal(atLimit.status, 422, "at the limit the body is read (and its too long notes named)");
+    const client = new PageClient(base);
+    await client.signUp("over-former");
+    await client.get("/bookmarks");
+    const page = await client.post("/bookmarks", { url: "https://over.example", notes: "n".repeat(BOOKMARK_BODY_BYTES_MAX) });
+    assert.equal(page.status, 413);
+    assert.match(page.text, new RegExp(`over the limit of ${BOOKMARK_BODY_BYTES_MAX} bytes`));
+    const comment = await request(base, "POST", "/api/bookmarks/1/comments", { token: alice, raw: `{"body":"${"c".repeat(64 * 1024)}"}`, headers: { "content-type": "application/json" } });
+    assert.equal(comment.status, 413);
+    assert.match(comment.json.error, /over the limit of 65536 bytes/);
   });
 });
 

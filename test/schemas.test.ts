@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { validate } from "superstruct";
-import { CreateBookmark, UpdateBookmark, parseInput, type Schema } from "../src/commands/schemas.ts";
+import { BulkEditInput, CreateBookmark, LIMITS, TagRename, UpdateBookmark, parseInput, type Schema } from "../src/commands/schemas.ts";
 import { HttpError } from "../src/errors.ts";
 import { mulberry32 } from "../src/simulator/random.ts";
 
@@ -47,6 +47,12 @@ const CANDIDATES: unknown[] = [
   ["rust", "web"],
   [" Rust ", "rust", "WEB"],
   ["ok", 5],
+  ["a,b", "c"],
+  "\u{1F600}".repeat(500),
+  "\u{1F600}".repeat(501),
+  "\u{1F600}".repeat(10_001),
+  ["\u{1F600}".repeat(64)],
+  ["\u{1F600}".repeat(65)],
   Array.from({ length: 33 }, (_, index) => `tag${index}`),
   {},
   { nested: true },
@@ -57,7 +63,7 @@ const VALID: Record<string, unknown[]> = {
   title: ["A title", "  padded title  ", "x".repeat(500)],
   url: ["https://example.com/x", " HTTP://Example.COM/path "],
   description: ["", "some words", null],
-  notes: ["", "\n\n    code\r\n# Heading  ", "n".repeat(10_000), null],
+  notes: ["", "\n\n    code\r\n# Heading  ", "n".repeat(10_000), "\u{1F600}".repeat(10_000), null],
   public: [true, false, null],
   tags: ["rust, web", ["rust", "web"], [" Rust ", "rust", "WEB"], [], null],
   unread: [true, false, null],
@@ -123,4 +129,44 @@ for (const [name, schema] of SCHEMAS) {
 test("CreateBookmark: a valid bookmark is normalized the same way on the quick path", () => {
   const parsed = parseInput(CreateBookmark, { title: "  Hi  ", url: " HTTPS://Example.com/a ", tags: " Rust, web,rust ", public: false, extra: 1 });
   assert.deepEqual(parsed, { title: "Hi", url: "HTTPS://Example.com/a", description: "", public: false, tags: ["rust", "web"] }, "the URL is kept as given, trimmed");
+});
+
+/** The 422's message for `field` when `input` is refused, or null when it is accepted. */
+function refusal<Raw, Parsed>(schema: Schema<Raw, Parsed>, input: unknown, field: string): string | null {
+  const result = outcome(schema, input);
+  if (result.ok) return null;
+  return ((result.errors as { errors: Record<string, string[]> }).errors[field] ?? []).join("; ");
+}
+
+test("limits in characters count code points: an emoji is one character, however many UTF-16 units", () => {
+  const emoji = (count: number) => "\u{1F600}".repeat(count);
+  const url = (count: number) => `https://e.example/${emoji(count - "https://e.example/".length)}`;
+  const cases: [string, (count: number) => unknown, number][] = [
+    ["title", emoji, LIMITS.titleCharsMax],
+    ["description", emoji, LIMITS.descriptionCharsMax],
+    ["notes", emoji, LIMITS.notesCharsMax],
+    ["url", url, LIMITS.urlCharsMax],
+    ["tags", (count) => [emoji(count)], LIMITS.tagCharsMax],
+  ];
+  for (const [field, value, max] of cases) {
+    const base = { title: "t", url: "https://ok.example" };
+    assert.equal(refusal(CreateBookmark, { ...base, [field]: value(max) }, field), null, `${field}: ${max} emoji are ${max} characters`);
+    assert.match(refusal(CreateBookmark, { ...base, [field]: value(max + 1) }, field) ?? "", new RegExp(`at most ${max.toLocaleString("en")} characters`), `${field}: ${max + 1} emoji are too many`);
+    if (field !== "url") assert.equal(refusal(UpdateBookmark, { [field]: value(max) }, field), null, `${field}: the same limit when changed`);
+  }
+  assert.equal(refusal(TagRename, { name: emoji(LIMITS.tagCharsMax) }, "name"), null);
+  assert.match(refusal(TagRename, { name: emoji(LIMITS.tagCharsMax + 1) }, "name") ?? "", /at most 64 characters/);
+});
+
+test("a tag never holds a comma: an array's tag with one is refused (create, change, bulk); the string form splits on them", () => {
+  for (const [schema, input] of [
+    [CreateBookmark, { title: "t", url: "https://ok.example", tags: ["a,b", "c"] }],
+    [UpdateBookmark, { tags: ["a,b"] }],
+    [BulkEditInput, { ids: [1], action: "add_tags", tags: ["a,b"] }],
+  ] as [Schema<unknown, unknown>, unknown][]) {
+    assert.match(refusal(schema, input, "tags") ?? "", /must each be one tag without commas \("a,b" has one/, JSON.stringify(input));
+  }
+  assert.deepEqual(parseInput(CreateBookmark, { title: "t", url: "https://ok.example", tags: "a,b, C" }).tags, ["a", "b", "c"]);
+  assert.deepEqual(parseInput(BulkEditInput, { ids: [1], action: "add_tags", tags: "a,b" }).tags, ["a", "b"]);
+  assert.match(refusal(TagRename, { name: "a,b" }, "name") ?? "", /no commas/, "a rename refused commas already");
 });

@@ -1,7 +1,7 @@
 // text.ts: what each field shape accepts, how imports repair text, and what output escaping lets through.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkParams, printable, repairText, textProblem, truncate, uriComponent } from "../src/text.ts";
+import { charCount, charsOver, checkParams, printable, repairText, textProblem, truncate, truncateChars, uriComponent } from "../src/text.ts";
 import { escapeHtml } from "../src/render/escape.ts";
 import { HttpError } from "../src/errors.ts";
 
@@ -45,6 +45,16 @@ test("uriComponent never throws; truncate never splits a surrogate pair", () => 
   assert.equal(truncate("ab🚀", 3), "ab");
   assert.equal(truncate("ab🚀", 4), "ab🚀");
   assert.equal(truncate("abc", 2), "ab");
+});
+
+test("charCount counts code points (an emoji is one, a lone surrogate one); charsOver and truncateChars agree with it", () => {
+  assert.deepEqual(["", "abc", "🚀", "a🚀b", "\ud800", "\udc00\ud800", "🚀".repeat(10_000)].map(charCount), [0, 3, 1, 3, 1, 2, 10_000]);
+  assert.equal(charsOver("🚀".repeat(10), 10), false, "20 UTF-16 units, 10 characters");
+  assert.equal(charsOver("🚀".repeat(11), 10), true);
+  assert.equal(truncateChars("ab🚀c", 3), "ab🚀");
+  assert.equal(truncateChars("🚀".repeat(5), 2), "🚀🚀");
+  assert.equal(truncateChars("abc", 5), "abc");
+  assert.equal(truncateChars("a\ud800b", 2), "a\ud800");
 });
 
 test("checkParams: 422 naming the first parameter that is not valid Unicode", () => {

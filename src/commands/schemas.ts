@@ -2,8 +2,9 @@
 import { define, optional, type, validate, type Infer, type Struct } from "superstruct";
 import { SIGNUP_MODES, type BookmarkDate, type BookmarkFields, type SignupMode } from "../events.ts";
 import { invalid, type FieldErrors } from "../errors.ts";
-import { textProblem, type TextShape } from "../text.ts";
+import { charCount, charsOver, textProblem, truncateChars, type TextShape } from "../text.ts";
 
+/** Every `…CharsMax`/`…CharsMin` counts characters as people do: Unicode code points (text.ts charCount), so an emoji is one. */
 export const LIMITS = {
   titleCharsMax: 500,
   urlCharsMax: 2048,
@@ -106,8 +107,8 @@ function objectOf<R extends Record<string, Struct<any, null>>, O extends Record<
 }
 
 function lengthCheck(min: number, max: number, text: string): true | string {
-  if (text.length < min) return min === 1 ? "can't be blank" : `is too short (at least ${min} characters)`;
-  if (text.length > max) return `is too long (at most ${max.toLocaleString("en")} characters)`;
+  if (text.length < min || (text.length < 2 * min && charCount(text) < min)) return min === 1 ? "can't be blank" : `is too short (at least ${min} characters)`;
+  if (charsOver(text, max)) return `is too long (at most ${max.toLocaleString("en")} characters)`;
   return true;
 }
 
@@ -139,7 +140,7 @@ export const Url = field<string>("url", (value) => {
   const problem = textProblem(value.trim(), "line");
   if (problem !== null) return problem;
   if (validUrl(value) === null) return "must be a valid URL";
-  if (value.trim().length > LIMITS.urlCharsMax) return `must be a valid URL of at most ${LIMITS.urlCharsMax.toLocaleString("en")} characters`;
+  if (charsOver(value.trim(), LIMITS.urlCharsMax)) return `must be a valid URL of at most ${LIMITS.urlCharsMax.toLocaleString("en")} characters`;
   return true;
 });
 
@@ -147,7 +148,7 @@ export const Description = field<string | null>("description", (value) => {
   if (value === null) return true;
   if (typeof value !== "string") return "must be a string";
   const trimmed = value.trim();
-  return textProblem(trimmed, "lines") ?? (trimmed.length <= LIMITS.descriptionCharsMax || `is too long (at most ${LIMITS.descriptionCharsMax.toLocaleString("en")} characters)`);
+  return textProblem(trimmed, "lines") ?? (!charsOver(trimmed, LIMITS.descriptionCharsMax) || `is too long (at most ${LIMITS.descriptionCharsMax.toLocaleString("en")} characters)`);
 });
 
 /**
@@ -165,7 +166,7 @@ export const Notes = field<string | null>("notes", (value) => {
   if (value === null) return true;
   if (typeof value !== "string") return "must be a string";
   const text = notesText(value);
-  return textProblem(text, "lines") ?? (text.length <= LIMITS.notesCharsMax || `is too long (at most ${LIMITS.notesCharsMax.toLocaleString("en")} characters)`);
+  return textProblem(text, "lines") ?? (!charsOver(text, LIMITS.notesCharsMax) || `is too long (at most ${LIMITS.notesCharsMax.toLocaleString("en")} characters)`);
 });
 
 export const Public = field<boolean | null>("public", (value) => value === null || typeof value === "boolean" || "must be a boolean");
@@ -193,15 +194,22 @@ export const InsertedAt = field<string | number>("inserted_at", (value) => {
   return true;
 });
 
-/** Tags as an array or a comma-separated string ("rust, web"); normalized by tagList. */
+/**
+ * Tags as an array or a comma-separated string ("rust, web"); normalized by tagList. A tag never
+ * holds a comma (the string form, Netscape exports and Pinboard split on commas; a rename refuses
+ * one), so an array's tag with one is refused rather than split: the client meant something else.
+ * Only input is checked: a tag logged with a comma before this rule still replays.
+ */
 export const Tags = field<string | string[] | null>("tags", (value) => {
   if (value === null) return true;
   const isList = Array.isArray(value) && value.every((tag) => typeof tag === "string");
   if (typeof value !== "string" && !isList) return "must be a list or a comma-separated string";
+  const withComma = isList ? (value as string[]).find((tag) => tag.includes(",")) : undefined;
+  if (withComma !== undefined) return `must each be one tag without commas ("${truncateChars(withComma, 20)}" has one; send its tags as separate items)`;
   const tags = tagList(value as string | string[]);
   if (tags.length > LIMITS.tagsPerBookmarkMax) return `must be at most ${LIMITS.tagsPerBookmarkMax} tags`;
   for (const tag of tags) {
-    if (tag.length > LIMITS.tagCharsMax) return `must each be at most ${LIMITS.tagCharsMax} characters ("${tag.slice(0, 20)}…" is longer)`;
+    if (charsOver(tag, LIMITS.tagCharsMax)) return `must each be at most ${LIMITS.tagCharsMax} characters ("${truncateChars(tag, 20)}…" is longer)`;
     const problem = textProblem(tag, "line");
     if (problem !== null) return `must each be valid text: a tag ${problem}`;
   }
@@ -319,7 +327,7 @@ const TagName = field<string>("name", (value) => {
   if (typeof value !== "string") return "must be a string";
   if (value.includes(",")) return "must be one tag (no commas)";
   const tag = tagList([value])[0] ?? "";
-  if (tag.length > LIMITS.tagCharsMax) return `must be at most ${LIMITS.tagCharsMax} characters`;
+  if (charsOver(tag, LIMITS.tagCharsMax)) return `must be at most ${LIMITS.tagCharsMax} characters`;
   return textProblem(tag, "line") ?? true;
 });
 

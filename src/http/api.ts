@@ -7,7 +7,7 @@ import { clientAddress } from "../auth/password-attempts.ts";
 import { normalizeTags, validUrl } from "../commands/schemas.ts";
 import type { Bookmark, User } from "../store/store.ts";
 import { bookmarkJson, commentJson, userJson } from "../render/json.ts";
-import { jsonBody, jsonObjectBody, route, type Context, type RouterDeps } from "./router.ts";
+import { BOOKMARK_BODY_BYTES_MAX, jsonBody, jsonObjectBody, route, type Context, type RouterDeps } from "./router.ts";
 import { booleanParam, cursorParam, idParam, intParam, tagsParam, userParam } from "./params.ts";
 import type { Answer } from "./respond.ts";
 import type { SearchIndex } from "../search/index.ts";
@@ -186,6 +186,7 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
   const read = { auth: "optional" } as const;
   const cachedRead = { auth: "optional", cache: true } as const;
   const write = { auth: "required", body: true } as const;
+  const bookmarkWrite = { ...write, bodyBytesMax: BOOKMARK_BODY_BYTES_MAX } as const;
 
   route(app, deps, "post", "/api/users", async (context) => {
     const body = object(jsonBody(context));
@@ -217,14 +218,14 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
   }, write);
 
   route(app, deps, "get", "/api/bookmarks", (context) => listBookmarks(deps, context), cachedRead);
-  route(app, deps, "post", "/api/bookmarks", (context) => createBookmark(deps, context), write);
+  route(app, deps, "post", "/api/bookmarks", (context) => createBookmark(deps, context), bookmarkWrite);
   route(app, deps, "post", "/api/bookmarks/bulk", (context) => bulkEdit(deps, context), write);
   route(app, deps, "get", "/api/bookmarks/check", (context) => checkUrl(deps, context), { auth: "required" });
   route(app, deps, "get", "/api/bookmarks/random", (context) => randomBookmarks(deps, context, intParam(context, "n", 20, 1, 100)), read);
   route(app, deps, "get", "/api/scramble", (context) => randomBookmarks(deps, context, 20), read);
   route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context), context.viewer, deps.store.links) } }), cachedRead);
   route(app, deps, "post", "/api/bookmarks/:id/check", (context) => recheck(deps, context), { auth: "required" });
-  route(app, deps, "patch", "/api/bookmarks/:id", (context) => updateBookmark(deps, context), write);
+  route(app, deps, "patch", "/api/bookmarks/:id", (context) => updateBookmark(deps, context), bookmarkWrite);
   route(app, deps, "del", "/api/bookmarks/:id", async (context) => {
     await deps.commands.deleteBookmark(context.viewer!, idParam(context.params[0]));
     return { status: 204 };

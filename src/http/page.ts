@@ -57,7 +57,7 @@ const PAGE_HEADERS = { "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cach
  * `cache`: for visitors who are not logged in the page depends only on its URL and the store (no
  * forms, no random picks), so it is rendered once per event and its bytes served until the next.
  */
-export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body" | "cache"> = {}): RouteOptions {
+export function pageOptions(pages: PageContext, extra: Pick<RouteOptions, "body" | "bodyBytesMax" | "cache"> = {}): RouteOptions {
   return { auth: "optional", cookie: true, remoteAddress: true, speaks: "html", onError: (error, context) => errorPage(pages, error, context), ...extra };
 }
 

@@ -7,7 +7,7 @@ import type { CommentId } from "../events.ts";
 import { tagSetTopic, topic } from "../realtime/topics.ts";
 import { cardView, commentView, render, tagCloud } from "../render/html.ts";
 import { cursorParam, idParam, userParam } from "./params.ts";
-import { formBody, route, type Context } from "./router.ts";
+import { BOOKMARK_BODY_BYTES_MAX, formBody, route, type Context } from "./router.ts";
 import { percentDecodeAll } from "../text.ts";
 import type { Answer } from "./respond.ts";
 import { fieldErrors } from "./pages-auth.ts";
@@ -268,6 +268,7 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
   const options = pageOptions(pages);
   const cached = pageOptions(pages, { cache: true });
   const withBody = pageOptions(pages, { body: true });
+  const withBookmark = pageOptions(pages, { body: true, bodyBytesMax: BOOKMARK_BODY_BYTES_MAX });
 
   route(app, pages, "get", "/", (context) => feedPage(pages, context, {
     title: "Firehose", heading: "Firehose", intro: "Every public bookmark, live, the moment it is saved.", section: "firehose",
@@ -289,7 +290,7 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
     const values = prefillOf(context.query);
     return minePage(pages, context, { ...newBookmarkForm(context, values), already: alreadySaved(pages, context.viewer, values.url) });
   }, options);
-  route(app, pages, "post", "/bookmarks", (context) => createFromForm(pages, context), withBody);
+  route(app, pages, "post", "/bookmarks", (context) => createFromForm(pages, context), withBookmark);
 
   route(app, pages, "get", "/b/:id", (context) => bookmarkPage(pages, context, visibleBookmark(pages, context)), cached);
   route(app, pages, "post", "/b/:id/comments", (context) => commentFromForm(pages, context), withBody);
@@ -298,7 +299,7 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
     const bookmark = pages.commands.ownBookmark(requireViewer(context), idParam(context.params[0]));
     return editPage(pages, context, bookmark, valuesOf(bookmark));
   }, options);
-  route(app, pages, "post", "/b/:id/edit", (context) => editFromForm(pages, context), withBody);
+  route(app, pages, "post", "/b/:id/edit", (context) => editFromForm(pages, context), withBookmark);
   route(app, pages, "post", "/b/:id/delete", async (context) => {
     const viewer = requireViewer(context);
     readForm(context);

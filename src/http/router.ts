@@ -12,10 +12,31 @@ import { Exchange, type Context, type HeaderName, type RouteSpec } from "./excha
 import type { AnswerCache } from "./answer-cache.ts";
 import type { SiteConfig } from "../auth/site-origin.ts";
 import { clusterRoutingOf } from "./forward.ts";
+import { LIMITS } from "../commands/schemas.ts";
 
 export type { Context, HeaderName };
 
+/** A request body's limit unless its route names its own (`bodyBytesMax`). */
 export const BODY_BYTES_MAX = 64 * 1024;
+
+/**
+ * The most bytes one character of a bookmark's text can take on the wire: a code point outside
+ * the BMP (an emoji) is 4 bytes of UTF-8, 12 percent-encoded in a form (%F0%9F%98%80) and 12 as a
+ * JSON surrogate pair escaped (\ud83d\ude00); a textarea's line break (CR LF, one character once
+ * stored) is 6 (%0D%0A).
+ */
+const ENCODED_CHAR_BYTES_MAX = 12;
+/** Room besides the text: field names, quotes, separators, booleans, a date, a form's CSRF token. */
+const BOOKMARK_BODY_OVERHEAD_BYTES = 16 * 1024;
+
+/**
+ * The body limit of the routes that save a whole bookmark (API, forms, linkding, Pinboard): the
+ * largest valid bookmark (every text field at its limit in characters, schemas.ts LIMITS) at the
+ * worst encoding, so a bookmark the schemas accept is never refused for its size (about 304 KiB).
+ */
+export const BOOKMARK_BODY_BYTES_MAX = ENCODED_CHAR_BYTES_MAX *
+  (LIMITS.urlCharsMax + LIMITS.titleCharsMax + LIMITS.descriptionCharsMax + LIMITS.notesCharsMax + LIMITS.tagsPerBookmarkMax * LIMITS.tagCharsMax) +
+  BOOKMARK_BODY_OVERHEAD_BYTES;
 
 export type Handler = (context: Context) => Answer | Promise<Answer>;
 
@@ -24,6 +45,8 @@ export type Auth = "none" | "optional" | "required";
 export interface RouteOptions {
   auth?: Auth;
   body?: boolean;
+  /** With `body`: refuse a body past this many bytes with 413 (default BODY_BYTES_MAX). */
+  bodyBytesMax?: number;
   /** Accept the session cookie as well as the Authorization header. */
   cookie?: boolean;
   /** Hand the body over as a stream of chunks (context.stream), refusing past this many bytes. */
@@ -173,7 +196,7 @@ export function route(app: TemplatedApp, deps: RouterDeps, method: Method, patte
     siteConfig: deps.config,
   };
   record(app, { method, pattern, speaks: spec.speaks }, spec);
-  const write = { body: options.body === true || options.streamBytesMax !== undefined, bodyBytesMax: options.streamBytesMax ?? BODY_BYTES_MAX, stream: options.streamBytesMax !== undefined, clusterOnly: options.clusterOnly === true };
+  const write = { body: options.body === true || options.streamBytesMax !== undefined, bodyBytesMax: options.streamBytesMax ?? options.bodyBytesMax ?? BODY_BYTES_MAX, stream: options.streamBytesMax !== undefined, clusterOnly: options.clusterOnly === true };
   const serve = (res: HttpResponse, req: HttpRequest) => {
     const exchange = new Exchange(res, req, spec);
     res.onAborted(() => exchange.abort());
@@ -198,7 +221,7 @@ function run(deps: RouterDeps, exchange: Exchange, handler: Handler, options: Ro
   }
   if (options.streamBytesMax !== undefined) exchange.openStream(options.streamBytesMax);
   if (options.body) {
-    return exchange.receiveBody(BODY_BYTES_MAX).then(async (body) => {
+    return exchange.receiveBody(options.bodyBytesMax ?? BODY_BYTES_MAX).then(async (body) => {
       exchange.body = body;
       exchange.answer(await handler(exchange));
     });

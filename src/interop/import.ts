@@ -3,7 +3,7 @@ import { HttpError } from "../errors.ts";
 import { BATCH_BOOKMARKS_MAX, type Commands } from "../commands/commands.ts";
 import { LIMITS, validUrl, tagList } from "../commands/schemas.ts";
 import type { User } from "../store/store.ts";
-import { repairText, truncate, type TextShape } from "../text.ts";
+import { charsOver, repairText, truncateChars, type TextShape } from "../text.ts";
 import { NetscapeReader, type NetscapeEntry } from "./netscape.ts";
 import { SpillFile } from "./spill.ts";
 
@@ -79,8 +79,8 @@ class Repairs {
 
 /** Tags as a bookmark can carry them: no commas or control characters, at most 64 characters each. */
 function cleanTags(names: readonly string[], repairs: Repairs): string[] {
-  const cleaned = names.map((name) => truncate(repairs.text("tags", name.replace(/[\u0000-\u001f\u007f,]+/g, " "), "line").trim(), LIMITS.tagCharsMax));
-  return tagList(cleaned).map((tag) => truncate(tag, LIMITS.tagCharsMax)).slice(0, LIMITS.tagsPerBookmarkMax);
+  const cleaned = names.map((name) => truncateChars(repairs.text("tags", name.replace(/[\u0000-\u001f\u007f,]+/g, " "), "line").trim(), LIMITS.tagCharsMax));
+  return tagList(cleaned).map((tag) => truncateChars(tag, LIMITS.tagCharsMax)).slice(0, LIMITS.tagsPerBookmarkMax);
 }
 
 /**
@@ -96,18 +96,18 @@ export function candidateOf(entry: NetscapeEntry, foldersAsTags: boolean, public
   if (href === "") return problem("no URL (the <A> has no HREF); skipped");
   const url = validUrl(href);
   if (url === null) return problem(`'${href.slice(0, 80)}' is not an http(s) URL; skipped`);
-  if (url.length > LIMITS.urlCharsMax) return problem(`the URL is longer than ${LIMITS.urlCharsMax} characters; skipped`);
-  const title = truncate(repairs.text("title", entry.title, "line"), LIMITS.titleCharsMax);
+  if (charsOver(url, LIMITS.urlCharsMax)) return problem(`the URL is longer than ${LIMITS.urlCharsMax} characters; skipped`);
+  const title = truncateChars(repairs.text("title", entry.title, "line"), LIMITS.titleCharsMax);
   if (title.trim() === "") return problem(`no title for ${url.slice(0, 80)}; skipped`);
   const input: Candidate["input"] = {
     title,
     url,
-    description: truncate(repairs.text("description", entry.description, "lines"), LIMITS.descriptionCharsMax),
+    description: truncateChars(repairs.text("description", entry.description, "lines"), LIMITS.descriptionCharsMax),
     tags: cleanTags(foldersAsTags ? [...entry.tags, ...entry.folders] : entry.tags, repairs),
     public: entry.private === null ? publicByDefault : !entry.private,
   };
   if (entry.toRead) input.unread = true;
-  if (entry.notes !== "") input.notes = truncate(repairs.text("notes", entry.notes, "lines"), LIMITS.notesCharsMax);
+  if (entry.notes !== "") input.notes = truncateChars(repairs.text("notes", entry.notes, "lines"), LIMITS.notesCharsMax);
   const date = entry.addDateMs;
   if (date !== null && date >= DATE_MS_MIN && date <= Date.now() + 86_400_000) input.inserted_at = date;
   const repaired = repairs.problem(entry.line);

@@ -2,16 +2,16 @@
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { Commands } from "../commands/commands.ts";
-import { validUrl } from "../commands/schemas.ts";
+import { LIMITS, validUrl } from "../commands/schemas.ts";
 import type { Bookmark, BookmarkList, User } from "../store/store.ts";
 import { isoTime } from "../render/json.ts";
-import { jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
+import { BOOKMARK_BODY_BYTES_MAX, jsonBody, route, type Context, type RouteOptions, type RouterDeps } from "../http/router.ts";
 import { errorAnswer, type Answer } from "../http/respond.ts";
 import { idParam } from "../http/params.ts";
 import type { PageFetcher } from "../fetch/page-fetcher.ts";
 import type { SearchIndex } from "../search/index.ts";
 import { QUERY_CHARS_MAX } from "../search/query.ts";
-import { textProblem } from "../text.ts";
+import { charsOver, textProblem } from "../text.ts";
 
 export interface LinkdingDeps extends RouterDeps {
   commands: Commands;
@@ -233,7 +233,7 @@ function findTag(context: Context): { id: number; name: string; date_added: stri
 function createTag(context: Context): Answer {
   const body = bodyObject(context);
   const name = typeof body.name === "string" ? body.name.trim().toLowerCase().replace(/\s+/g, "-") : "";
-  if (name === "" || name.length > 64 || name.includes(",") || textProblem(name, "line") !== null) throw new HttpError(400, "name must be a tag of 1–64 characters without commas", { name: ["Enter a valid tag name."] });
+  if (name === "" || charsOver(name, LIMITS.tagCharsMax) || name.includes(",") || textProblem(name, "line") !== null) throw new HttpError(400, "name must be a tag of 1–64 characters without commas", { name: ["Enter a valid tag name."] });
   const existing = tagsOf(context.viewer!).find((tag) => tag.name === name);
   return { status: 201, json: existing ?? { id: tagId(name), name, date_added: isoTime(Date.now()) } };
 }
@@ -264,13 +264,14 @@ const PROFILE = {
 export function registerLinkding(app: TemplatedApp, deps: LinkdingDeps): void {
   const read: RouteOptions = { auth: "required", onError: linkdingError };
   const write: RouteOptions = { ...read, body: true };
+  const bookmarkWrite: RouteOptions = { ...write, bodyBytesMax: BOOKMARK_BODY_BYTES_MAX };
   route(app, deps, "get", "/api/bookmarks/", (context) => listBookmarks(deps, context, false), read);
   route(app, deps, "get", "/api/bookmarks/archived/", (context) => listBookmarks(deps, context, true), read);
-  route(app, deps, "post", "/api/bookmarks/", (context) => createBookmark(deps, context), write);
+  route(app, deps, "post", "/api/bookmarks/", (context) => createBookmark(deps, context), bookmarkWrite);
   route(app, deps, "get", "/api/bookmarks/check/", (context) => checkUrl(deps, context), read);
   route(app, deps, "get", "/api/bookmarks/:id/", (context) => ({ status: 200, json: linkdingBookmark(ownBookmark(deps, context)) }), read);
-  route(app, deps, "put", "/api/bookmarks/:id/", (context) => updateBookmark(deps, context, true), write);
-  route(app, deps, "patch", "/api/bookmarks/:id/", (context) => updateBookmark(deps, context, false), write);
+  route(app, deps, "put", "/api/bookmarks/:id/", (context) => updateBookmark(deps, context, true), bookmarkWrite);
+  route(app, deps, "patch", "/api/bookmarks/:id/", (context) => updateBookmark(deps, context, false), bookmarkWrite);
   route(app, deps, "del", "/api/bookmarks/:id/", async (context) => {
     await deps.commands.deleteBookmark(context.viewer!, ownBookmark(deps, context).id);
     return { status: 204 };

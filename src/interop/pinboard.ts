@@ -7,7 +7,7 @@ import { normalizeTags, validUrl, parseDate } from "../commands/schemas.ts";
 import { listed, type Bookmark, type Token, type User } from "../store/store.ts";
 import { hashToken, tokenFromAuthorization } from "../auth/tokens.ts";
 import { clientAddress } from "../auth/password-attempts.ts";
-import { route, type Context, type RouterDeps } from "../http/router.ts";
+import { BOOKMARK_BODY_BYTES_MAX, route, type Context, type RouterDeps } from "../http/router.ts";
 import type { Answer } from "../http/respond.ts";
 import { words } from "../search/tokens.ts";
 import { escapeXml } from "../render/escape.ts";
@@ -375,5 +375,7 @@ export function registerPinboard(app: TemplatedApp, deps: PinboardDeps): void {
   // HTTP Basic checks a password: the peer's address is read for the per-address limit.
   // Pinboard's API changes things with GET (posts/add, posts/delete): in cluster mode it all goes to the leader.
   route(app, deps, "get", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, remoteAddress: true, writes: true });
-  route(app, deps, "post", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, body: true, remoteAddress: true });
+  // A POST's form body may carry a whole bookmark (posts/add): the bookmark body limit, not 64 KiB. A GET's
+  // query is bounded by uWS's request head limit (about 128 KiB), so long text goes by POST.
+  route(app, deps, "post", "/v1/*", (context) => call(deps, context), { auth: "none", ownAuthorization: true, body: true, bodyBytesMax: BOOKMARK_BODY_BYTES_MAX, remoteAddress: true });
 }

@@ -3,7 +3,7 @@ import MarkdownIt from "markdown-it";
 import type { Token } from "markdown-it";
 import sanitizeHtml from "sanitize-html";
 import { LIMITS } from "../commands/schemas.ts";
-import { printable, truncate } from "../text.ts";
+import { printable, truncateChars } from "../text.ts";
 import { escapeHtml } from "./escape.ts";
 
 /** What every link in notes carries: no ranking credit, no window.opener, marked as user content. */
@@ -103,7 +103,7 @@ export function renderNotes(notes: string): string {
 /** renderNotes with the Markdown step given (tests hand it one that throws). */
 export function renderedOrPlain(notes: string, toHtml: (text: string) => string): string {
   if (notes.trim() === "") return "";
-  const text = printable(truncate(notes, NOTES_RENDERED_CHARS_MAX));
+  const text = printable(truncateChars(notes, NOTES_RENDERED_CHARS_MAX));
   try {
     return toHtml(text);
   } catch {

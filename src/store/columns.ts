@@ -11,8 +11,9 @@ export const FLAG_LIVE = 4;
  */
 export const FLAG_UTF16 = 8;
 /**
- * A record's notes are at most 10,000 UTF-16 units (schemas.ts): 30,000 bytes of UTF-8 or 20,000
- * of UTF-16LE, so two bytes hold their length.
+ * A record's notes are at most 10,000 characters, counted as code points (schemas.ts): at most
+ * 40,000 bytes of UTF-8 (four a code point) or of UTF-16LE (two units of two bytes), so two bytes
+ * hold their length.
  */
 export const NOTES_BYTES_MAX = 0xffff;
 /** A lone surrogate: in u mode a well-formed pair is one code point, not a surrogate. */
