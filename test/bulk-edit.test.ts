@@ -223,7 +223,7 @@ describe("bulk edit and tag care", () => {
     assert.equal((await browser.post("/tags/rename", { tag: " Other Tag ", name: "Kept" })).status, 303);
     assert.deepEqual(await carolsTags(), ["kept"]);
     await browser.get("/tags");
-    assert.equal((await browser.post("/tags/delete", { tag: "KEPT" })).status, 303);
+    assert.equal((await browser.post("/tags/delete", { tag: "KEPT", confirm: "yes" })).status, 303);
     assert.deepEqual(await carolsTags(), []);
   });
 
