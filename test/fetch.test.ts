@@ -496,6 +496,17 @@ describe("link health", { timeout: 180_000 }, () => {
     assert.ok(page.text.includes(`action="/b/${ginas.id}/check"`), "with its re-check button");
     const publicView = await (await fetch(`${nasty.url}/u/gina`)).text();
     assert.equal(publicView.includes("broken link"), false, "others do not see it");
+    for (const path of ["/bookmarks?broken=true", "/u/gina?broken=true"]) {
+      const filtered = await browser.get(path);
+      assert.deepEqual([filtered.status, filtered.location], [303, "/bookmarks/broken"], `${path}: your own list's broken links are the broken links page`);
+    }
+    assert.equal((await browser.get("/u/gina?broken=maybe")).status, 400);
+    assert.equal((await browser.get("/bookmarks?broken=false")).status, 200);
+    const othersPage = await fetch(`${nasty.url}/u/gina?broken=true`, { redirect: "manual" });
+    assert.equal(othersPage.status, 200, "others' pages show no link checks and ignore the filter");
+    const notBoolean = await request(nasty.url, "GET", "/api/bookmarks?broken=maybe", { token });
+    assert.equal(notBoolean.status, 400);
+    assert.match(notBoolean.json.error, /^broken must be true or false/);
 
     await nasty.close();
     nasty = await startNasty(testConfig({ ...PRIVATE_ALLOWED, NASTY_DATA_DIR: dataDir }), { quiet: true });
