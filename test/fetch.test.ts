@@ -246,6 +246,14 @@ describe("titles fetched for you (NASTY_FETCH_ALLOW_PRIVATE=true: the loopback s
     assert.equal(forBob.json.saved, null);
     const failed = await request(base, "GET", `/api/bookmarks/check?url=${encodeURIComponent(`${site.base}/gone`)}`, { token: bob });
     assert.deepEqual([failed.status, failed.json.metadata, failed.json.fetch.status, failed.json.fetch.error], [200, null, 404, "HTTP 404"]);
+    const checkFor = async (token: string, target: string) => (await request(base, "GET", `/api/bookmarks/check?url=${encodeURIComponent(target)}`, { token })).json;
+    const [nell, otto] = [await signUp(base, "nell"), await signUp(base, "otto")];
+    const nells = await createBookmark(base, nell, { url, title: "Saved where /moved leads" });
+    const viaRedirect = await checkFor(nell, `${site.base}/moved`);
+    assert.deepEqual([viaRedirect.fetch.final_url, viaRedirect.saved?.id], [url, nells.id], "found by the URL the redirect led to");
+    const ottos = await createBookmark(base, otto, { url: `${site.base}/article?ref=canonical`, title: "Saved by its canonical URL" });
+    assert.equal((await checkFor(otto, `${site.base}/article?utm_source=feed`)).saved?.id, ottos.id, "found by the page's canonical URL");
+    assert.equal((await checkFor(otto, `${site.base}/only-title`)).saved, null, "a page that is neither is not yours");
     assert.equal((await request(base, "GET", `/api/bookmarks/check?url=${encodeURIComponent(url)}`)).status, 401);
     assert.equal((await request(base, "GET", "/api/bookmarks/check?url=javascript:alert(1)", { token: bob })).status, 400);
     assert.equal((await request(base, "GET", "/api/bookmarks/check", { token: bob })).status, 400);
