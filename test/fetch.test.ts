@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { startNasty, type Nasty } from "../src/main.ts";
+import { HOST_GAP_MS } from "../src/fetch/link-jobs.ts";
 import { createBookmark, request, signUp, startTestServer, tempDir, testConfig } from "./support/server.ts";
 import { Client, openLive, subscribe, until, wsUrl } from "./support/realtime.ts";
 import { PageClient } from "./support/pages.ts";
@@ -12,6 +13,8 @@ import { runCli, startServerProcess } from "./support/cli.ts";
 interface Site {
   base: string;
   hits: string[];
+  /** When each hit arrived (ms since 1970), in the order of `hits`. */
+  hitTimes: number[];
   /** The status /flaky answers. */
   flaky: number;
   /** Most requests in flight at once. */
@@ -24,9 +27,10 @@ const HOSTILE_TITLE = "&lt;script&gt;alert(1)&lt;/script&gt; <b>bold</b> &amp; m
 /** A site on 127.0.0.1 with the pages a fetcher meets; it counts every request. */
 function startSite(): Promise<Site> {
   let inFlight = 0;
-  const site: Site = { base: "", hits: [], flaky: 200, concurrentMax: 0, close: () => {} };
+  const site: Site = { base: "", hits: [], hitTimes: [], flaky: 200, concurrentMax: 0, close: () => {} };
   const server = http.createServer((req, response) => {
     site.hits.push(`${req.method} ${req.url}`);
+    site.hitTimes.push(Date.now());
     inFlight += 1;
     site.concurrentMax = Math.max(site.concurrentMax, inFlight);
     response.on("close", () => (inFlight -= 1));
@@ -242,6 +246,14 @@ describe("titles fetched for you (NASTY_FETCH_ALLOW_PRIVATE=true: the loopback s
     assert.equal(forBob.json.saved, null);
     const failed = await request(base, "GET", `/api/bookmarks/check?url=${encodeURIComponent(`${site.base}/gone`)}`, { token: bob });
     assert.deepEqual([failed.status, failed.json.metadata, failed.json.fetch.status, failed.json.fetch.error], [200, null, 404, "HTTP 404"]);
+    const checkFor = async (token: string, target: string) => (await request(base, "GET", `/api/bookmarks/check?url=${encodeURIComponent(target)}`, { token })).json;
+    const [nell, otto] = [await signUp(base, "nell"), await signUp(base, "otto")];
+    const nells = await createBookmark(base, nell, { url, title: "Saved where /moved leads" });
+    const viaRedirect = await checkFor(nell, `${site.base}/moved`);
+    assert.deepEqual([viaRedirect.fetch.final_url, viaRedirect.saved?.id], [url, nells.id], "found by the URL the redirect led to");
+    const ottos = await createBookmark(base, otto, { url: `${site.base}/article?ref=canonical`, title: "Saved by its canonical URL" });
+    assert.equal((await checkFor(otto, `${site.base}/article?utm_source=feed`)).saved?.id, ottos.id, "found by the page's canonical URL");
+    assert.equal((await checkFor(otto, `${site.base}/only-title`)).saved, null, "a page that is neither is not yours");
     assert.equal((await request(base, "GET", `/api/bookmarks/check?url=${encodeURIComponent(url)}`)).status, 401);
     assert.equal((await request(base, "GET", "/api/bookmarks/check?url=javascript:alert(1)", { token: bob })).status, 400);
     assert.equal((await request(base, "GET", "/api/bookmarks/check", { token: bob })).status, 400);
@@ -353,7 +365,8 @@ describe("link health", { timeout: 180_000 }, () => {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       };
-      await afterPasses(1);
+      // The first pass may come before the links fall due (a second after their save).
+      await afterPasses(2);
       assert.deepEqual(await brokenIds("true"), []);
       assert.ok(site.hits.includes("HEAD /flaky"), "HEAD first");
       site.flaky = 404;
@@ -370,6 +383,55 @@ describe("link health", { timeout: 180_000 }, () => {
       assert.equal(site.concurrentMax, 1, "one request at a time to the host");
     } finally {
       await nasty.close();
+    }
+  });
+
+  test("the schedule survives restarts: a server restarted more often than the interval still checks the links that fell due", async () => {
+    const dataDir = tempDir();
+    const settings = { ...PRIVATE_ALLOWED, NASTY_LINK_CHECK_INTERVAL_S: "3", NASTY_DATA_DIR: dataDir };
+    const url = `${site.base}/status/404?restarts`;
+    const requested = () => site.hits.some((hit) => hit.endsWith(" /status/404?restarts"));
+    let nasty = await startNasty(testConfig(settings), { quiet: true });
+    const token = await signUp(nasty.url, "kim");
+    const dead = await createBookmark(nasty.url, token, { url, title: "Dead" });
+    // Each server lives 1.5 s, half the interval: a schedule kept by the process alone never fires.
+    const LIFE_MS = 1500;
+    const RESTARTS_MAX = 20;
+    try {
+      for (let restart = 0; restart < RESTARTS_MAX && !requested(); restart += 1) {
+        await new Promise((resolve) => setTimeout(resolve, LIFE_MS));
+        if (requested()) break;
+        await nasty.close();
+        nasty = await startNasty(testConfig(settings), { quiet: true });
+      }
+      assert.ok(requested(), `the link was checked while each server lived ${LIFE_MS} ms of a 3 s interval`);
+      const marked = await waitFor(nasty.url, token, dead.id, (bookmark) => bookmark.link?.broken === true, "the dead link marked broken");
+      assert.equal(marked.link.last_check.status, 404);
+    } finally {
+      await nasty.close();
+    }
+  });
+
+  test("politeness: two links of one host are requested at least HOST_GAP_MS apart, while another host goes on meanwhile", async () => {
+    const other = await startSite();
+    const nasty = await startTestServer({ ...PRIVATE_ALLOWED, NASTY_LINK_CHECK_INTERVAL_S: "1" });
+    try {
+      const token = await signUp(nasty.url, "lee");
+      const urls = [`${site.base}/status/200?gap-a`, `${site.base}/status/200?gap-b`, `${other.base}/status/200?gap-c`, `${other.base}/status/200?gap-d`];
+      for (const url of urls) await createBookmark(nasty.url, token, { url, title: "Gap" });
+      const firstHit = (target: Site, suffix: string) => target.hitTimes[target.hits.findIndex((hit) => hit.endsWith(`?${suffix}`))];
+      const deadline = Date.now() + LAND_WAIT_MS_MAX;
+      while ([firstHit(site, "gap-a"), firstHit(site, "gap-b"), firstHit(other, "gap-c"), firstHit(other, "gap-d")].includes(undefined)) {
+        if (Date.now() > deadline) throw new Error(`not every link was checked: ${JSON.stringify([site.hits, other.hits])}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const [a, b, c, d] = [firstHit(site, "gap-a")!, firstHit(site, "gap-b")!, firstHit(other, "gap-c")!, firstHit(other, "gap-d")!];
+      assert.ok(Math.abs(b - a) >= HOST_GAP_MS, `one host's checks ${Math.abs(b - a)} ms apart`);
+      assert.ok(Math.abs(d - c) >= HOST_GAP_MS, `the other host's checks ${Math.abs(d - c)} ms apart`);
+      assert.ok(Math.min(c, d) < Math.max(a, b) && Math.min(a, b) < Math.max(c, d), "the two hosts were checked in the same stretch, not one after the other");
+    } finally {
+      await nasty.close();
+      other.close();
     }
   });
 
@@ -442,6 +504,17 @@ describe("link health", { timeout: 180_000 }, () => {
     assert.ok(page.text.includes(`action="/b/${ginas.id}/check"`), "with its re-check button");
     const publicView = await (await fetch(`${nasty.url}/u/gina`)).text();
     assert.equal(publicView.includes("broken link"), false, "others do not see it");
+    for (const path of ["/bookmarks?broken=true", "/u/gina?broken=true"]) {
+      const filtered = await browser.get(path);
+      assert.deepEqual([filtered.status, filtered.location], [303, "/bookmarks/broken"], `${path}: your own list's broken links are the broken links page`);
+    }
+    assert.equal((await browser.get("/u/gina?broken=maybe")).status, 400);
+    assert.equal((await browser.get("/bookmarks?broken=false")).status, 200);
+    const othersPage = await fetch(`${nasty.url}/u/gina?broken=true`, { redirect: "manual" });
+    assert.equal(othersPage.status, 200, "others' pages show no link checks and ignore the filter");
+    const notBoolean = await request(nasty.url, "GET", "/api/bookmarks?broken=maybe", { token });
+    assert.equal(notBoolean.status, 400);
+    assert.match(notBoolean.json.error, /^broken must be true or false/);
 
     await nasty.close();
     nasty = await startNasty(testConfig({ ...PRIVATE_ALLOWED, NASTY_DATA_DIR: dataDir }), { quiet: true });

@@ -147,7 +147,8 @@ function listTags(deps: ApiDeps, context: Context): Answer {
 
 /**
  * GET /api/bookmarks/check?url=: what the page says about itself (fetched now, within the fetch
- * bounds) and the viewer's own bookmark of that URL if they saved it, so a bookmarklet or the
+ * bounds) and the viewer's own bookmark of that URL if they saved it (or of the URL it redirected
+ * to, or of the page's canonical URL), so a bookmarklet or the
  * extension can prefill its form. A fetch that fails answers 200 with `metadata: null` and why.
  */
 async function checkUrl(deps: ApiDeps, context: Context): Promise<Answer> {
@@ -155,8 +156,10 @@ async function checkUrl(deps: ApiDeps, context: Context): Promise<Answer> {
   if (raw === null || raw.trim() === "") throw new HttpError(400, "url is required: /api/bookmarks/check?url=https://…");
   const url = validUrl(raw);
   if (url === null) throw new HttpError(400, "url must be an absolute http(s) URL");
-  const saved = deps.store.savedBy(context.viewer!, url);
   const outcome = await deps.fetcher.metadata(url);
+  // The address given, else where it led (redirects), else the address the page names as its own.
+  const saved = deps.store.savedBy(context.viewer!, url) ?? deps.store.savedBy(context.viewer!, outcome.finalUrl) ??
+    (outcome.ok && outcome.metadata.canonical_url !== null ? deps.store.savedBy(context.viewer!, outcome.metadata.canonical_url) : undefined);
   return {
     status: 200,
     json: {

@@ -6,7 +6,7 @@ import { commentShown, listed, type Bookmark, type BookmarkQuery, type User } fr
 import type { CommentId } from "../events.ts";
 import { tagSetTopic, topic } from "../realtime/topics.ts";
 import { cardView, commentView, render, tagCloud } from "../render/html.ts";
-import { cursorParam, idParam, userParam } from "./params.ts";
+import { booleanParam, cursorParam, idParam, userParam } from "./params.ts";
 import { BOOKMARK_BODY_BYTES_MAX, formBody, route, type Context } from "./router.ts";
 import { percentDecodeAll } from "../text.ts";
 import type { Answer } from "./respond.ts";
@@ -250,8 +250,18 @@ function randomPicks(pages: PageContext): Bookmark[] {
   return pages.store.randomPublic(RANDOM_PICKS);
 }
 
+/**
+ * `?broken=true` on your own list (/bookmarks, /u/<you>): the broken links page is that list, so
+ * it sends you there (as the API's broken=true filters). Others' pages show no link checks and
+ * ignore it; a value that is not a boolean is a 400 as in the API.
+ */
+function brokenListWanted(context: Context, own: boolean): boolean {
+  return own && booleanParam(context, "broken") === true;
+}
+
 function userFeed(pages: PageContext, context: Context, user: User): Answer {
   const own = context.viewer === user;
+  if (brokenListWanted(context, own)) return redirect("/bookmarks/broken");
   return feedPage(pages, context, {
     title: user.username,
     heading: `${user.username}'s bookmarks`,
@@ -287,6 +297,7 @@ export function registerBookmarkPages(app: TemplatedApp, pages: PageContext): vo
   route(app, pages, "get", "/u/:name", (context) => userFeed(pages, context, userParam(pages.store, context.params[0] ?? "")), cached);
 
   route(app, pages, "get", "/bookmarks", (context) => {
+    if (brokenListWanted(context, context.viewer !== null)) return redirect("/bookmarks/broken");
     const values = prefillOf(context.query);
     return minePage(pages, context, { ...newBookmarkForm(context, values), already: alreadySaved(pages, context.viewer, values.url) });
   }, options);

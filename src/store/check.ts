@@ -14,7 +14,7 @@ export function snapshot(store: Store): unknown {
     invites: [...store.invitesByHash.values()].map((invite) => [invite.id, invite.hash, invite.createdBy, invite.createdAt]),
     signupMode: store.signupMode,
     tokens: [...store.tokensById.values()].map((token) => [token.id, token.user.id, token.hash, token.kind, token.name, token.createdAt, token.expiresAt]),
-    bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.notes, b.public, b.unread, b.tags, b.insertedAt, b.updatedAt, (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
+    bookmarks: bookmarks.map((b) => [b.id, b.ord, b.user.id, b.url, b.title, b.description, b.notes, b.public, b.unread, b.tags, b.insertedAt, b.updatedAt, store.linkCheckedAt(b.ord), (b.comments ?? []).map((c) => [c.id, c.user.id, c.body, c.insertedAt])]),
     publicBookmarks: listIds(store.publicBookmarks),
     tags: store.tagNamesInUse().map((name) => [name, store.publicCountOf(name), listIds(store.tagged(name)!)]).sort(),
     byUrl: [...store.urlIndexEntries()].map(([key, ords]) => [key, ids(store, ords).sort()]).sort(),

@@ -46,6 +46,12 @@ export class BookmarkColumns {
   notesLength = new Uint16Array(INITIAL_CAPACITY);
   tagStart = new Uint32Array(INITIAL_CAPACITY);
   tagCount = new Uint16Array(INITIAL_CAPACITY);
+  /**
+   * When the link's health was last checked, or when this URL was saved if never since (seconds
+   * since 1970: four bytes, and the checker needs no finer): the link checker's schedule, kept
+   * with the bookmark so it survives a restart (link.checked events, snapshots).
+   */
+  linkCheckedAtS = new Uint32Array(INITIAL_CAPACITY);
   tagPool = new Uint32Array(INITIAL_CAPACITY);
   tagPoolUsed = 0;
   tagPoolDead = 0;
@@ -76,6 +82,7 @@ export class BookmarkColumns {
     this.notesLength = grow(this.notesLength);
     this.tagStart = grow(this.tagStart);
     this.tagCount = grow(this.tagCount);
+    this.linkCheckedAtS = grow(this.linkCheckedAtS);
     this.capacity = capacity;
   }
 

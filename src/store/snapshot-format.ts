@@ -20,6 +20,7 @@ import type { LinkCheck } from "./link-health.ts";
  *                 text: each bookmark's URL, title, description and notes back to back, in ord
  *                 order. Columns version 1 (no fourth element: snapshots from before notes) has
  *                 no notesLength column and no notes in the text; they read as empty notes.
+ *                 Versions 1 and 2 have no linkCheckedAtS column: the save time stands in.
  *   m  comments   [id, bookmark_id, user_id, body, inserted_at]   (by bookmark in ord order, oldest first)
  *   h  link troubles [bookmark_id, broken check | null, failed fetch check | null], a check being
  *      [status, final_url, error, at]   (only bookmarks with one; store/link-health.ts)
@@ -45,14 +46,16 @@ const BOOKMARK_COLUMNS = [
   ["notesLength", Uint16Array],
   ["urlHash", Int32Array],
   ["tagCount", Uint16Array],
+  ["linkCheckedAtS", Uint32Array],
 ] as const;
 type ColumnName = (typeof BOOKMARK_COLUMNS)[number][0];
 /** The b section's columns version this build writes (see the format above). */
-const COLUMNS_VERSION = 2;
+const COLUMNS_VERSION = 3;
 /** The columns of each version this build reads. */
 const COLUMNS_OF_VERSION: Record<number, readonly (typeof BOOKMARK_COLUMNS)[number][]> = {
-  1: BOOKMARK_COLUMNS.filter(([name]) => name !== "notesLength"),
-  2: BOOKMARK_COLUMNS,
+  1: BOOKMARK_COLUMNS.filter(([name]) => name !== "notesLength" && name !== "linkCheckedAtS"),
+  2: BOOKMARK_COLUMNS.filter(([name]) => name !== "linkCheckedAtS"),
+  3: BOOKMARK_COLUMNS,
 };
 type Column = Int32Array | Float64Array | Uint8Array | Uint32Array | Uint16Array;
 type RestoredColumns = Pick<RestoredRows, ColumnName>;
@@ -127,6 +130,7 @@ function writeBookmarkColumns(store: Store, write: BodyWriter, userIndex: Readon
     out.notesLength[row] = source.notesLength[ord]!;
     out.urlHash[row] = store.urlHashAt(ord);
     out.tagCount[row] = source.tagCount[ord]!;
+    out.linkCheckedAtS[row] = source.linkCheckedAtS[ord]!;
     tagEntries += source.tagCount[ord]!;
     textBytes += source.recordBytes(ord);
     row += 1;

@@ -162,6 +162,8 @@ export interface RestoredRows {
   notesLength: Uint16Array;
   urlHash: Int32Array;
   tagCount: Uint16Array;
+  /** Zeros in a snapshot from before link check times: the save time stands in. */
+  linkCheckedAtS: Uint32Array;
   tags: Uint32Array<ArrayBuffer>;
   chunk: number;
   textBytes: number;
@@ -321,9 +323,13 @@ export class Store {
       case "bookmark.deleted":
         this.deleteBookmark(this.ordsById.get(event.payload.id), event.ts);
         return;
-      case "link.checked":
-        if (this.ordsById.get(event.payload.id) !== 0) this.links.apply(event.payload, event.ts);
+      case "link.checked": {
+        const ord = this.ordsById.get(event.payload.id);
+        if (ord === 0) return;
+        this.links.apply(event.payload, event.ts);
+        if (event.payload.purpose === "health") this.columns.linkCheckedAtS[ord] = secondsOf(event.ts);
         return;
+      }
       case "comment.posted": {
         const { id, bookmark_id, user_id, body } = event.payload;
         this.ids.observe(id);
@@ -412,7 +418,7 @@ export class Store {
    */
   restoreRows(rows: RestoredRows): void {
     // Locals, not property reads in the loop (the rows object is built from a dynamic record).
-    const { count, ord: ords, users, id: ids, user: userIndexes, flags: rowFlags, urlLength: urlLengths, titleLength: titleLengths, descriptionLength: descriptionLengths, notesLength: notesLengths, tagCount: tagCounts, tags, urlHash, insertedAt, updatedAt, chunk } = rows;
+    const { count, ord: ords, users, id: ids, user: userIndexes, flags: rowFlags, urlLength: urlLengths, titleLength: titleLengths, descriptionLength: descriptionLengths, notesLength: notesLengths, tagCount: tagCounts, tags, urlHash, insertedAt, updatedAt, linkCheckedAtS, chunk } = rows;
     assert(this.bookmarkCount === 0, "bookmark rows are restored into an empty store");
     const columns = this.columns;
     columns.ensure((count > 0 ? ords[count - 1]! : 0) + 1);
@@ -437,6 +443,7 @@ export class Store {
       columns.user[ord] = user.slot;
       columns.insertedAt[ord] = insertedAt[row]!;
       columns.updatedAt[ord] = updatedAt[row]!;
+      columns.linkCheckedAtS[ord] = linkCheckedAtS[row] || secondsOf(insertedAt[row]!);
       columns.flags[ord] = flags;
       columns.chunk[ord] = chunk;
       columns.offset[ord] = offset;
@@ -623,6 +630,8 @@ export class Store {
     columns.user[ord] = user.slot;
     columns.insertedAt[ord] = payload.inserted_at ?? ts;
     columns.updatedAt[ord] = ts;
+    // Never checked: the checker counts from the save (an imported bookmark's old date would make every import due at once).
+    columns.linkCheckedAtS[ord] = secondsOf(ts);
     columns.flags[ord] = FLAG_LIVE | (payload.public ? FLAG_PUBLIC : 0) | (payload.unread === true ? FLAG_UNREAD : 0);
     columns.setText(ord, payload.url, payload.title, payload.description, payload.notes ?? "");
     columns.setTags(ord, this.internTags(payload.tags));
@@ -653,6 +662,7 @@ export class Store {
       this.byUrl.add(ord, payload.url!);
       // What the checker and the title fetch found was about the old address.
       this.links.forget(payload.id);
+      columns.linkCheckedAtS[ord] = secondsOf(ts);
     }
     if (payload.tags !== undefined) {
       const tags = this.internTags(payload.tags);
@@ -754,6 +764,11 @@ export class Store {
 
   isLive(ord: number): boolean {
     return this.columns.isLive(ord);
+  }
+
+  /** When the live bookmark at `ord` had its link last checked, or was saved with this URL if not since (ms since 1970, to the second). */
+  linkCheckedAt(ord: number): number {
+    return this.columns.linkCheckedAtS[ord]! * 1000;
   }
 
   /** The live bookmark at `ord`, read now (callers check isLive or take the ord from a list). */
@@ -946,4 +961,9 @@ function shuffle<T>(items: T[], random: () => number): T[] {
     [items[index], items[other]] = [items[other]!, items[index]!];
   }
   return items;
+}
+
+/** A time in ms as whole seconds (rounded down, so a link falls due a little early, never late). */
+function secondsOf(ms: number): number {
+  return Math.floor(ms / 1000);
 }
