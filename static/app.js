@@ -1,4 +1,4 @@
-// Nasty pages, client side: relative times, owner-only controls, the live indicator and resync, pause, scramble layout, keyboard shortcuts.
+// Nasty pages, client side: relative times, owner-only controls, the live indicator and resync, pause, scramble layout, keyboard shortcuts, asking before a delete, and filling the add form from the page it saves.
 // A static file (the Content-Security-Policy allows no inline script); htmx and hx-ws do the rest.
 (() => {
   "use strict";

@@ -1,4 +1,4 @@
-// Pages for looking after your own bookmarks: the bulk bar on your lists (POST /bookmarks/bulk) and tag care on /tags (rename, merge, delete).
+// Pages for looking after your own bookmarks: the bulk bar on your lists (POST /bookmarks/bulk) and tag care on /tags (rename, merge, delete); deleting asks first.
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { BulkResult } from "../commands/commands.ts";
@@ -42,6 +42,8 @@ const CONFIRM_TITLES_SHOWN_MAX = 20;
 
 /** The confirmation page of a destructive form without JavaScript: what it will do, and the same form again with `confirm=yes`. */
 interface Confirmation {
+  /** The header's section the page belongs to. */
+  section: string;
   heading: string;
   question: string;
   items: string[];
@@ -53,7 +55,7 @@ interface Confirmation {
 }
 
 function confirmPage(pages: PageContext, context: Context, confirmation: Confirmation): Answer {
-  return page(pages, context, "@pages/confirm", confirmation.heading, "mine", confirmation);
+  return page(pages, context, "@pages/confirm", confirmation.heading, confirmation.section, confirmation);
 }
 
 function plural(count: number, noun: string): string {
@@ -87,6 +89,7 @@ function doneMessage(result: BulkResult): string {
 function confirmBulkDelete(pages: PageContext, context: Context, viewer: User, ids: string[], back: string): Answer {
   const { bookmarks } = pages.commands.bulkSelection(viewer, { ids: formIds(ids), action: "delete" });
   return confirmPage(pages, context, {
+    section: "mine",
     heading: `Delete ${plural(bookmarks.length, "bookmark")}?`,
     question: `${bookmarks.length === 1 ? "This bookmark is" : `These ${bookmarks.length} bookmarks are`} erased for good, with their discussions; this cannot be undone.`,
     items: bookmarks.slice(0, CONFIRM_TITLES_SHOWN_MAX).map((bookmark) => bookmark.title),
@@ -136,6 +139,7 @@ function confirmTagDelete(pages: PageContext, context: Context, viewer: User, ra
   const tag = pages.commands.ownTag(viewer, raw);
   const count = pages.store.userTagCounts(viewer, viewer).find((entry) => entry.tag === tag)?.count ?? 0;
   return confirmPage(pages, context, {
+    section: "tags",
     heading: `Delete the tag “${tag}”?`,
     question: `It comes off ${count === 1 ? "your bookmark" : `your ${count} bookmarks`}; the bookmarks stay.`,
     items: [],
@@ -147,7 +151,7 @@ function confirmTagDelete(pages: PageContext, context: Context, viewer: User, ra
   });
 }
 
-/** POST /tags/rename (`tag`, `name`) and /tags/delete (`tag`): the tag care commands, answered with the owner's tag list again. */
+/** POST /tags/rename (`tag`, `name`) and /tags/delete (`tag`, `confirm=yes`, else it asks): the tag care commands, answered with the owner's tag list again. */
 async function tagCareFromForm(pages: PageContext, context: Context, kind: "rename" | "delete"): Promise<Answer> {
   const viewer = requireViewer(context);
   const fields = readFormParams(context);
