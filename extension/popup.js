@@ -1,6 +1,6 @@
 // @ts-check
-// The popup: pre-fills the current tab, suggests tags from the server as you type, and saves the bookmark (or updates yours).
-import { ApiError, createBookmark, findOwnBookmark, getBookmark, suggestTags, updateBookmark, whoAmI } from "./lib/api.js";
+// The popup: pre-fills the current tab (and what it lacks from the server's look at the page), suggests tags from the server as you type, and saves the bookmark (or updates yours).
+import { ApiError, checkUrl, createBookmark, getBookmark, suggestTags, updateBookmark, whoAmI } from "./lib/api.js";
 import { hasServerAccess, loadSettings } from "./lib/settings.js";
 import { element, messageOf, showStatus } from "./lib/ui.js";
 import { completeTag, currentFragment, enteredTags, tagsForApi } from "./lib/tags.js";
@@ -27,9 +27,13 @@ const setup = /** @type {HTMLElement} */ (element("setup"));
 const who = /** @type {HTMLElement} */ (element("who"));
 
 /**
- * @type {{ settings: import("./lib/settings.js").Settings | null, existing: import("./lib/api.js").Bookmark | null, saving: boolean, saved: boolean }}
+ * `titled`: the tab had a title of its own (a page without one shows its address instead).
+ * @type {{ settings: import("./lib/settings.js").Settings | null, existing: import("./lib/api.js").Bookmark | null, saving: boolean, saved: boolean, titled: boolean }}
  */
-const state = { settings: null, existing: null, saving: false, saved: false };
+const state = { settings: null, existing: null, saving: false, saved: false, titled: false };
+
+/** Fields the person typed in: nothing fetched is put over them. */
+const typed = new Set();
 
 /**
  * Points the person to the options page, with `text` saying why.
@@ -94,6 +98,29 @@ async function prefillDescription(tabId) {
   } catch {
     // chrome:// pages, the web store and pages we were not given access to: leave it empty.
   }
+}
+
+/**
+ * Whether Chrome's title for the tab is a real one: a page without a <title> is shown by its
+ * address (without the scheme), which is no title to save.
+ * @param {chrome.tabs.Tab} tab
+ */
+function hasOwnTitle(tab) {
+  const title = (tab.title ?? "").trim();
+  const url = tab.url ?? "";
+  return title !== "" && title !== url && title !== url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+}
+
+/**
+ * Fills what the tab lacks from what the server read of the page (GET /api/bookmarks/check): the
+ * title when the tab had none, the description when the page gave none; never a field the person
+ * typed in, nor while updating a saved bookmark.
+ * @param {import("./lib/api.js").PageMetadata | null} metadata
+ */
+function fillFromPage(metadata) {
+  if (!metadata || state.existing) return;
+  if (metadata.title && !state.titled && !typed.has(titleInput)) titleInput.value = metadata.title.slice(0, TITLE_CHARS_MAX);
+  if (metadata.description && descriptionInput.value === "" && !typed.has(descriptionInput)) descriptionInput.value = metadata.description.slice(0, DESCRIPTION_CHARS_MAX);
 }
 
 /**
@@ -256,7 +283,10 @@ function tagSuggester() {
   });
 }
 
-/** Says whose token it is, and switches to updating when this URL is already one of theirs. */
+/**
+ * Says whose token it is, then asks the server about the URL (GET /api/bookmarks/check): when it
+ * is already one of theirs, switches to updating it; otherwise fills what the tab lacks.
+ */
 async function lookUpSaved() {
   const settings = state.settings;
   if (!settings) return;
@@ -264,10 +294,13 @@ async function lookUpSaved() {
     const username = await whoAmI(settings);
     who.textContent = `as ${username}`;
     const url = urlInput.value.trim();
-    const existing = url === "" ? null : await findOwnBookmark(settings, username, url);
-    if (existing && !state.saved) {
-      updateInstead(existing);
-      fillFromBookmark(existing);
+    const check = url === "" ? null : await checkUrl(settings, url);
+    if (!check || state.saved) return;
+    if (check.saved) {
+      updateInstead(check.saved);
+      fillFromBookmark(check.saved);
+    } else {
+      fillFromPage(check.metadata);
     }
   } catch (error) {
     showFailure(error);
@@ -286,6 +319,7 @@ async function start() {
     }
   });
   publicInput.addEventListener("change", showVisibility);
+  for (const field of [titleInput, descriptionInput]) field.addEventListener("input", () => typed.add(field));
   element("open-options").addEventListener("click", () => chrome.runtime.openOptionsPage());
   tagSuggester();
 
@@ -295,6 +329,7 @@ async function start() {
   showVisibility();
   const tab = await currentTab();
   if (tab) {
+    state.titled = hasOwnTitle(tab);
     titleInput.value = (tab.title ?? "").slice(0, TITLE_CHARS_MAX);
     urlInput.value = tab.url ?? "";
     if (tab.id !== undefined) void prefillDescription(tab.id);

@@ -1,4 +1,4 @@
-// Nasty pages, client side: relative times, owner-only controls, the live indicator and resync, pause, scramble layout, keyboard shortcuts.
+// Nasty pages, client side: relative times, owner-only controls, the live indicator and resync, pause, scramble layout, keyboard shortcuts, asking before a delete, and filling the add form from the page it saves.
 // A static file (the Content-Security-Policy allows no inline script); htmx and hx-ws do the rest.
 (() => {
   "use strict";
@@ -243,6 +243,7 @@
   // Never while typing in a field or with Ctrl, Alt or Meta held (those are the browser's).
 
   const shortcuts = document.getElementById("shortcuts");
+  const confirmDialog = document.getElementById("confirm");
   let selectedId = null;
 
   // Inputs that take no typed text: a focused (ticked) box or a button leaves the keys to the shortcuts.
@@ -261,6 +262,14 @@
 
   function selectedCard() {
     return selectedId === null ? null : document.getElementById(selectedId);
+  }
+
+  /** What o and e act on: the selected card, or the page's only card (one bookmark's page) when none is. */
+  function actedOnCard() {
+    const selected = selectedCard();
+    if (selected) return selected;
+    const cards = listCards();
+    return cards.length === 1 ? cards[0] : null;
   }
 
   function select(card) {
@@ -300,11 +309,11 @@
     j: () => move(1),
     k: () => move(-1),
     o: () => {
-      const link = selectedCard()?.querySelector(".card-title a[href]");
+      const link = actedOnCard()?.querySelector(".card-title a[href]");
       if (link) location.href = link.href;
     },
     e: () => {
-      const card = selectedCard();
+      const card = actedOnCard();
       if (card && viewer && card.dataset.owner === viewer) location.href = `/b/${card.id.slice("b-".length)}/edit`;
     },
     "?": () => {
@@ -317,7 +326,7 @@
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || event.isComposing || typing(event.target)) return;
     const action = Object.hasOwn(SHORTCUTS, event.key) ? SHORTCUTS[event.key] : null;
-    if (!action || (shortcuts && shortcuts.open && event.key !== "?")) return;
+    if (!action || (confirmDialog && confirmDialog.open) || (shortcuts && shortcuts.open && event.key !== "?")) return;
     event.preventDefault();
     action();
   });
@@ -343,6 +352,115 @@
   }
   showBulkAll();
   document.addEventListener("htmx:after:swap", showBulkAll);
+
+  // ---- deleting asks first: a dialog before a form that erases (the bulk bar's delete, a tag's delete) ----
+  // Such a form carries an empty hidden `confirm`; once the person confirms it is sent with "yes"
+  // (htmx collects the fields as the submit event is handled, so the field is emptied again at once).
+  // The server deletes nothing without it: without JavaScript it asks on a page of its own.
+
+  /** What to ask before `form` is sent ({text, button}), or null when it erases nothing. */
+  function question(form) {
+    if (form.id !== "bulk") return form.dataset.confirm ? { text: form.dataset.confirm, button: form.dataset.confirmButton || "delete" } : null;
+    const action = form.elements.namedItem("action");
+    if (!action || action.value !== "delete") return null;
+    // form.elements holds the cards' boxes too: they belong to the bar through form="bulk".
+    const count = [...form.elements].filter((element) => element.name === "ids" && element.checked).length;
+    if (count === 0) return null;
+    const noun = count === 1 ? "bookmark" : `${count} bookmarks`;
+    return { text: `Delete ${count === 1 ? "this bookmark" : `these ${count} bookmarks`}? ${count === 1 ? "It is" : "They are"} erased for good, with their discussions; this cannot be undone.`, button: `delete ${noun}` };
+  }
+
+  /** Shows the dialog; resolves true when the person pressed the delete button (Escape and cancel say no). */
+  function ask(text, button) {
+    confirmDialog.querySelector("#confirm-text").textContent = text;
+    confirmDialog.querySelector("#confirm-yes").textContent = button;
+    confirmDialog.returnValue = "";
+    return new Promise((resolve) => {
+      confirmDialog.addEventListener("close", () => resolve(confirmDialog.returnValue === "confirm"), { once: true });
+      confirmDialog.showModal();
+    });
+  }
+
+  // In the capture phase on the document: before htmx's own listener on the form sees the submit.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!confirmDialog || !(form instanceof HTMLFormElement)) return;
+    const field = form.elements.namedItem("confirm");
+    if (!(field instanceof HTMLInputElement) || field.value === "yes") return;
+    const asked = question(form);
+    if (!asked) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    void ask(asked.text, asked.button).then((yes) => {
+      if (!yes || !form.isConnected) return;
+      field.value = "yes";
+      form.requestSubmit();
+      field.value = "";
+    });
+  }, true);
+
+  // ---- the add form fills what it lacks from the page itself (GET /api/bookmarks/check) ----
+  // Opened with a URL (the bookmarklet, the share target, ?url=) or given one, its empty title and
+  // description are filled from what the page says about itself, never over what was typed, and a
+  // URL saved already is pointed out. Without JavaScript the form is saved as it is, and the server
+  // fetches a missing title itself.
+
+  const CHECKED_URL_CHARS_MAX = 2048;
+  /** Fields of the add form the person typed in: never filled. */
+  const typed = new WeakSet();
+  let checksAsked = 0;
+
+  function alreadyNotice(saved) {
+    const notice = document.createElement("p");
+    notice.className = "notice already";
+    notice.setAttribute("role", "status");
+    const link = document.createElement("a");
+    link.href = `/b/${encodeURIComponent(String(saved.id))}/edit`;
+    const title = document.createElement("bdi");
+    title.textContent = saved.title;
+    link.append("“", title, "”");
+    notice.append("You already saved this link as ", link, ": change it there.");
+    return notice;
+  }
+
+  /** Asks the server about the form's URL; `changed`: the person gave a new URL, so what was said of the old one goes. */
+  async function checkAddForm(form, changed) {
+    const urlField = form.querySelector('input[name="url"]');
+    const fillable = [form.querySelector('input[name="title"]'), form.querySelector('textarea[name="description"]')].filter((field) => field !== null);
+    const url = urlField ? urlField.value.trim() : "";
+    if (changed) for (const notice of form.querySelectorAll(".already")) notice.remove();
+    if (!/^https?:\/\/\S+$/i.test(url) || url.length > CHECKED_URL_CHARS_MAX) return;
+    if (!changed && fillable.every((field) => field.value !== "")) return;
+    const ticket = ++checksAsked;
+    form.setAttribute("aria-busy", "true");
+    let answer = null;
+    try {
+      const response = await fetch(`/api/bookmarks/check?url=${encodeURIComponent(url)}`, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
+      if (response.ok) answer = await response.json();
+    } catch {
+      // No answer: the form works as it is, and the server fetches a missing title when it saves.
+    } finally {
+      if (ticket === checksAsked) form.removeAttribute("aria-busy");
+    }
+    // An answer about a URL that is no longer the form's, or for a form already saved and replaced, is dropped.
+    if (!answer || ticket !== checksAsked || !form.isConnected || urlField.value.trim() !== url) return;
+    const metadata = answer.metadata || {};
+    for (const field of fillable) {
+      const value = field.name === "title" ? metadata.title : metadata.description;
+      if (typeof value === "string" && value !== "" && field.value === "" && !typed.has(field)) field.value = value;
+    }
+    if (answer.saved && !form.querySelector(".already")) urlField.closest("label").before(alreadyNotice(answer.saved));
+  }
+
+  document.addEventListener("input", (event) => {
+    if (event.target instanceof Element && event.target.closest("#new-bookmark")) typed.add(event.target);
+  });
+  document.addEventListener("change", (event) => {
+    const field = event.target;
+    if (field instanceof HTMLInputElement && field.name === "url" && field.form && field.form.id === "new-bookmark") void checkAddForm(field.form, true);
+  });
+  const addForm = document.getElementById("new-bookmark");
+  if (addForm) void checkAddForm(addForm, false);
 
   // The bookmarklet runs on other sites; here a click (which the policy would refuse) says how to use it.
   for (const link of document.querySelectorAll("a.bookmarklet")) {

@@ -54,3 +54,18 @@ test("the manifest lists 192 and 512 px PNG icons (any, and a maskable one), ser
     assert.ok(read.rows.equals(iconRows(width, icon.purpose.includes("maskable"))), `${icon.src} is what static/make-icons.mjs draws`);
   }
 });
+
+test("the manifest is also at /manifest.webmanifest: the same bytes as the linked one, as application/manifest+json", async () => {
+  const page = await (await fetch(`${nasty.url}/`)).text();
+  const manifestHref = /<link rel="manifest" href="([^"]+)"/.exec(page)?.[1];
+  assert.ok(manifestHref !== undefined, "the page links its manifest");
+  const linked = await fetch(nasty.url + manifestHref.replaceAll("&amp;", "&"));
+  const fixed = await fetch(`${nasty.url}/manifest.webmanifest`);
+  assert.equal(fixed.status, 200);
+  assert.equal(fixed.headers.get("content-type"), "application/manifest+json; charset=utf-8");
+  const fixedBytes = Buffer.from(await fixed.arrayBuffer());
+  assert.ok(fixedBytes.length > 0 && fixedBytes.equals(Buffer.from(await linked.arrayBuffer())), "the same bytes");
+  assert.equal(JSON.parse(fixedBytes.toString("utf8")).share_target.action, "/bookmarks");
+  assert.equal((await fetch(`${nasty.url}/manifest.webmanifest`, { method: "HEAD" })).status, 200);
+  assert.equal((await fetch(`${nasty.url}/manifest.json`)).status, 404, "a positive control: other names are not pages");
+});

@@ -304,7 +304,68 @@ describe("bulk edit and tag care", () => {
     const missing = await post("/tags/delete", [["tag", "never-used"]]);
     assert.equal(missing.status, 404);
     assert.match(await missing.text(), /none of your bookmarks is tagged &quot;never-used&quot;/);
-    assert.equal((await post("/tags/delete", [["tag", "no-script"]])).status, 303);
+
+    // Deleting a tag asks first: a page naming what happens, whose form sends the same again with confirm=yes.
+    const asked = await post("/tags/delete", [["tag", "no-script"]]);
+    assert.equal(asked.status, 200);
+    const question = await asked.text();
+    assert.match(question, /<h1 id="confirm-heading">Delete the tag “no-script”\?<\/h1>/);
+    assert.match(question, /It comes off your 2 bookmarks; the bookmarks stay\./);
+    assert.match(question, /<form method="post" action="\/tags\/delete">[^]*<input type="hidden" name="tag" value="no-script">[^]*<input type="hidden" name="confirm" value="yes">/);
+    assert.match(question, /<a href="\/tags#my-tags">cancel<\/a>/);
+    assert.deepEqual(await titlesTagged("no-script"), [mine[0].title, mine[1].title].sort(), "asking deleted nothing");
+    const unconfirmedHtmx = await fetch(base + "/tags/delete", {
+      method: "POST",
+      headers: { cookie: browser.cookieHeader(), "content-type": "application/x-www-form-urlencoded", "hx-request": "true", origin: base },
+      body: new URLSearchParams([["tag", "no-script"], ["confirm", ""], ["_csrf", csrfOf(list.text)]]).toString(),
+    });
+    assert.equal(unconfirmedHtmx.status, 422);
+    assert.match(await unconfirmedHtmx.text(), /deleting asks first/);
+    assert.deepEqual(await titlesTagged("no-script"), [mine[0].title, mine[1].title].sort(), "nor did htmx without the confirmation");
+    assert.equal((await post("/tags/delete", [["tag", "no-script"], ["confirm", "yes"]])).status, 303);
     assert.deepEqual(await titlesTagged("no-script"), []);
+  });
+
+  test("without JavaScript: a bulk delete asks on a page first, deletes only once confirmed, and the list says how many went", async () => {
+    const browser = new PageClient(base);
+    assert.equal((await browser.logIn("alice")).status, 303);
+    const gone = [];
+    for (let index = 0; index < 2; index += 1) gone.push(await createBookmark(base, alice, { title: `Going <${index}>`, url: `https://going.example/${index}` }));
+    const kept = await createBookmark(base, alice, { title: "Kept", url: "https://going.example/kept" });
+    const list = await browser.get("/bookmarks");
+    const post = (fields: [string, string][]) => fetch(base + "/bookmarks/bulk", {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie: browser.cookieHeader(), "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams([...fields, ["_csrf", csrfOf(list.text)]]).toString(),
+    });
+    const picked: [string, string][] = gone.map((bookmark) => ["ids", String(bookmark.id)]);
+    const seq = nasty.log.lastSeq;
+
+    const asked = await post([...picked, ["action", "delete"], ["tags", ""], ["back", "/bookmarks"], ["confirm", ""]]);
+    assert.equal(asked.status, 200);
+    const question = await asked.text();
+    assert.match(question, /<h1 id="confirm-heading">Delete 2 bookmarks\?<\/h1>/);
+    assert.match(question, /<li><bdi>Going &lt;0&gt;<\/bdi><\/li><li><bdi>Going &lt;1&gt;<\/bdi><\/li>/, "the titles, escaped");
+    for (const bookmark of gone) assert.match(question, new RegExp(`<input type="hidden" name="ids" value="${bookmark.id}">`));
+    assert.doesNotMatch(question, new RegExp(`value="${kept.id}"`));
+    assert.match(question, /<button class="danger" type="submit">Delete 2 bookmarks<\/button> <a href="\/bookmarks">cancel<\/a>/);
+    assert.equal(nasty.log.lastSeq, seq, "asking appended nothing");
+    for (const bookmark of gone) assert.equal((await request(base, "GET", `/api/bookmarks/${bookmark.id}`, { token: alice })).status, 200);
+
+    const notYours = await post([["ids", String(gone[0]!.id)], ["ids", String(bobsPublic)], ["action", "delete"], ["back", "/bookmarks"]]);
+    assert.equal(notYours.status, 403, "a selection the delete would refuse is refused before asking");
+    assert.match(await notYours.text(), /belongs to bob/);
+
+    // The page's own form, as a browser would send it.
+    const fields = [...question.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((match): [string, string] => [match[1]!, match[2]!]).filter(([name]) => name !== "_csrf");
+    const done = await post(fields);
+    assert.equal(done.status, 303);
+    assert.equal(done.headers.get("location"), "/bookmarks?deleted=2");
+    for (const bookmark of gone) assert.equal((await request(base, "GET", `/api/bookmarks/${bookmark.id}`, { token: alice })).status, 404);
+    assert.equal((await request(base, "GET", `/api/bookmarks/${kept.id}`, { token: alice })).status, 200);
+    const after = await browser.get("/bookmarks?deleted=2");
+    assert.match(after.text, /<p class="notice" role="status">Deleted 2 bookmarks\.<\/p>/);
+    assert.doesNotMatch((await browser.get("/bookmarks")).text, /Deleted \d+ bookmark/, "said once, not on every visit");
   });
 });

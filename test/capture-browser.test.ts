@@ -8,6 +8,12 @@ import type { Nasty } from "../src/main.ts";
 import { createBookmark, request, signUp, startTestServer } from "./support/server.ts";
 import { BROWSER_SUITE_MS_MAX, chromiumSkip, launchChromium, logInThroughForm, PAGE_WAIT_MS_MAX, watchForProblems } from "./support/chromium.ts";
 
+/** A page that describes itself only in Open Graph tags: what the add form fills in from GET /api/bookmarks/check. */
+const DESCRIBED_PAGE = `<!doctype html><html><head><title>Described page</title>
+<meta property="og:title" content="The page's own title">
+<meta property="og:description" content="Told by its og:description.">
+</head><body><p>nothing selected here</p></body></html>`;
+
 describe("capture and care in Chromium", { skip: chromiumSkip("capture browser suite"), timeout: BROWSER_SUITE_MS_MAX }, () => {
   let nasty: Nasty;
   let base: string;
@@ -43,7 +49,8 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     alice = await signUp(base, "alice");
     elsewhere = http.createServer((req, res) => {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-      res.end(`<!doctype html><title>Somewhere &amp; else</title><p id="quote">A sentence worth keeping.</p><p>path ${req.url}</p>`);
+      if (req.url?.startsWith("/described")) res.end(DESCRIBED_PAGE);
+      else res.end(`<!doctype html><title>Somewhere &amp; else</title><p id="quote">A sentence worth keeping.</p><p>path ${req.url}</p>`);
     });
     await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
     elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
@@ -104,11 +111,38 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     await mine.check(`#b-${made[1].id} .bulk-pick`);
     await mine.check(`#b-${made[2].id} .bulk-pick`);
     await mine.selectOption("#bulk select[name=action]", "delete");
+    let bulkPosts = 0;
+    mine.on("request", (sent) => {
+      if (sent.method() === "POST" && sent.url().endsWith("/bookmarks/bulk")) bulkPosts += 1;
+    });
+    const dialog = mine.locator("dialog#confirm");
+    // Deleting asks first; cancel (the button, then Escape) sends nothing.
     await mine.click("#bulk button[type=submit]");
+    await dialog.waitFor({ state: "visible", timeout: PAGE_WAIT_MS_MAX });
+    assert.equal(await mine.locator("#confirm-text").textContent(), "Delete these 2 bookmarks? They are erased for good, with their discussions; this cannot be undone.");
+    assert.equal(await mine.locator("#confirm-yes").textContent(), "delete 2 bookmarks");
+    await dialog.locator("button", { hasText: "cancel" }).click();
+    await dialog.waitFor({ state: "hidden", timeout: PAGE_WAIT_MS_MAX });
+    await mine.click("#bulk button[type=submit]");
+    await dialog.waitFor({ state: "visible", timeout: PAGE_WAIT_MS_MAX });
+    await mine.keyboard.press("j");
+    assert.equal(await mine.locator(".card.selected").count(), 0, "shortcuts wait while the dialog asks");
+    await mine.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden", timeout: PAGE_WAIT_MS_MAX });
+    assert.equal(bulkPosts, 0, "cancelled: nothing was sent");
+    for (const bookmark of made) assert.equal((await request(base, "GET", `/api/bookmarks/${bookmark.id}`, { token: alice })).status, 200, "cancelled: nothing was deleted");
+    assert.equal(await mine.locator("main .card .bulk-pick:checked").count(), 2, "the selection stays, to try again");
+
+    await mine.click("#bulk button[type=submit]");
+    await dialog.waitFor({ state: "visible", timeout: PAGE_WAIT_MS_MAX });
+    await mine.click("#confirm-yes");
     for (const bookmark of made.slice(1)) await mine.locator(`#b-${bookmark.id}`).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
+    await mine.locator("#bulk .notice", { hasText: "Deleted 2 bookmarks." }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
+    assert.equal(bulkPosts, 1);
     await firehose.locator(`#b-${made[1].id}`).waitFor({ state: "detached", timeout: PAGE_WAIT_MS_MAX });
     assert.equal((await request(base, "GET", `/api/bookmarks/${made[2].id}`, { token: alice })).status, 404);
     assert.equal(await mine.locator(`#b-${made[0].id}`).count(), 1);
+    assert.equal(await mine.locator('#bulk input[name="confirm"]').inputValue(), "", "the next delete asks again");
   });
 
   test("tag care on /tags: rename, merge and delete a tag of mine, with a clear refusal", async () => {
@@ -127,7 +161,17 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     assert.equal(await row("js").count(), 0);
     assert.equal(await row("javascript").locator("td").nth(1).textContent(), "2", "merged");
 
+    const dialog = tags.locator("dialog#confirm");
     await row("web").locator("button", { hasText: "delete" }).click();
+    await dialog.waitFor({ state: "visible", timeout: PAGE_WAIT_MS_MAX });
+    assert.equal(await tags.locator("#confirm-text").textContent(), "Delete the tag “web”? It comes off your bookmark; the bookmarks stay.");
+    await dialog.locator("button", { hasText: "cancel" }).click();
+    await dialog.waitFor({ state: "hidden", timeout: PAGE_WAIT_MS_MAX });
+    assert.deepEqual((await request(base, "GET", "/api/bookmarks?user=alice&tag=web", { token: alice })).json.data.map((bookmark: any) => bookmark.title), ["Tagged 1"], "cancelled: the tag stays");
+    assert.equal(await row("web").count(), 1);
+    await row("web").locator("button", { hasText: "delete" }).click();
+    await dialog.waitFor({ state: "visible", timeout: PAGE_WAIT_MS_MAX });
+    await tags.click("#confirm-yes");
     await tags.locator("#my-tags .notice", { hasText: "Removed “web” on 1 bookmark." }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
     assert.equal(await row("web").count(), 0);
     const titles = (await request(base, "GET", "/api/bookmarks?user=alice&tag=javascript", { token: alice })).json.data.map((bookmark: any) => bookmark.title).sort();
@@ -156,6 +200,80 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     assert.equal(await settings.inputValue("#new-bookmark textarea[name=description]"), "A sentence worth keeping.");
     await settings.click("#new-bookmark button[type=submit]");
     await settings.locator("#new-bookmark .notice", { hasText: "Saved “Somewhere & else”." }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
+  });
+
+  test("the add form fills an empty title and description from GET /api/bookmarks/check (never over what was typed) and says when the link is saved already; without JavaScript the server fetches them", async () => {
+    // Fetching on, loopback allowed: the page the bookmarklet runs on is this suite's own site.
+    const fetching = await startTestServer({ NASTY_FETCH: "on", NASTY_FETCH_ALLOW_PRIVATE: "true", NASTY_LINK_CHECK_INTERVAL_S: "0" });
+    try {
+      const fetchingBase = fetching.url;
+      const token = await signUp(fetchingBase, "alice");
+      const described = `${elsewhereUrl}/described`;
+      const page = await newPage();
+      watchForProblems(page, "the add form, filled from the check", problems);
+      await logInThroughForm(page, fetchingBase, "alice");
+      await page.goto(`${fetchingBase}/settings`);
+      const href = await page.locator("a.bookmarklet").getAttribute("href");
+      await page.goto(described);
+      await page.evaluate(href!.slice("javascript:".length));
+      await page.waitForURL((url) => url.origin === fetchingBase && url.pathname === "/bookmarks");
+      const description = page.locator("#new-bookmark textarea[name=description]");
+      await page.waitForFunction(() => (document.querySelector("#new-bookmark textarea[name=description]") as HTMLTextAreaElement).value !== "", undefined, { timeout: PAGE_WAIT_MS_MAX });
+      assert.equal(await description.inputValue(), "Told by its og:description.", "the empty description, from the page's og:description");
+      assert.equal(await page.inputValue("#new-bookmark input[name=title]"), "Described page", "the title the bookmarklet brought stays");
+      assert.equal(await page.locator("#new-bookmark .already").count(), 0, "not saved yet");
+      await page.click("#new-bookmark button[type=submit]");
+      await page.locator("#new-bookmark .notice", { hasText: "Saved “Described page”." }).waitFor({ timeout: PAGE_WAIT_MS_MAX });
+      const saved = (await request(fetchingBase, "GET", `/api/bookmarks?user=alice&url=${encodeURIComponent(described)}`, { token })).json.data[0];
+      assert.equal(saved.description, "Told by its og:description.");
+
+      // A URL given in the form (typed or pasted): both empty fields are filled, and the bookmark saved already is pointed out.
+      await page.fill("#new-bookmark input[name=url]", described);
+      await page.locator("#new-bookmark input[name=url]").press("Tab");
+      const already = page.locator("#new-bookmark .already");
+      await already.waitFor({ timeout: PAGE_WAIT_MS_MAX });
+      assert.equal(await already.textContent(), "You already saved this link as “Described page”: change it there.");
+      assert.equal(await already.locator("a").getAttribute("href"), `/b/${saved.id}/edit`);
+      assert.equal(await page.inputValue("#new-bookmark input[name=title]"), "The page's own title");
+      assert.equal(await description.inputValue(), "Told by its og:description.");
+
+      // What was typed while the server was asked stays: the answer fills only the fields still empty and untouched.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      await page.route((url) => url.pathname === "/api/bookmarks/check", async (route) => {
+        await held;
+        await route.continue();
+      });
+      await page.goto(`${fetchingBase}/bookmarks?url=${encodeURIComponent(`${described}?typed=1`)}`);
+      await page.locator('#new-bookmark[aria-busy="true"]').waitFor({ state: "attached", timeout: PAGE_WAIT_MS_MAX });
+      await page.fill("#new-bookmark input[name=title]", "My own words");
+      release();
+      await page.locator("#new-bookmark:not([aria-busy])").waitFor({ state: "attached", timeout: PAGE_WAIT_MS_MAX });
+      assert.equal(await page.inputValue("#new-bookmark input[name=title]"), "My own words");
+      assert.equal(await description.inputValue(), "Told by its og:description.", "the field left alone was filled");
+      await page.unroute((url) => url.pathname === "/api/bookmarks/check");
+
+      // Without JavaScript the form is saved as it is: no title, and the server fetches one.
+      const context = await browser.newContext({ javaScriptEnabled: false });
+      contexts.push(context);
+      const plain = await context.newPage();
+      watchForProblems(plain, "the add form without JavaScript", problems);
+      await logInThroughForm(plain, fetchingBase, "alice");
+      await plain.goto(`${fetchingBase}/bookmarks?url=${encodeURIComponent(`${described}?plain=1`)}`);
+      assert.equal(await plain.inputValue("#new-bookmark input[name=title]"), "");
+      await plain.click("#new-bookmark button[type=submit]");
+      await plain.waitForURL(`${fetchingBase}/bookmarks`);
+      const deadline = Date.now() + PAGE_WAIT_MS_MAX;
+      let fetched: any;
+      do {
+        fetched = (await request(fetchingBase, "GET", `/api/bookmarks?user=alice&url=${encodeURIComponent(`${described}?plain=1`)}`, { token })).json.data[0];
+        if (fetched?.title === "The page's own title") break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      } while (Date.now() < deadline);
+      assert.deepEqual([fetched?.title, fetched?.description], ["The page's own title", "Told by its og:description."]);
+    } finally {
+      await fetching.close();
+    }
   });
 
   test("a badge keeps a URL in its own case, and a title with bidi controls cannot reorder the text around it", async () => {
@@ -268,6 +386,18 @@ describe("capture and care in Chromium", { skip: chromiumSkip("capture browser s
     assert.equal(await page.inputValue('main input[type="search"]'), "keys?jn");
     assert.equal(await page.locator("#shortcuts").evaluate((dialog) => (dialog as HTMLDialogElement).open), false);
     assert.equal(new URL(page.url()).pathname, "/search", "typing in the search box triggers no shortcut");
+  });
+
+  test("on one bookmark's page, e and o act on its bookmark without selecting it first", async () => {
+    const only = await createBookmark(base, alice, { title: "Only one", url: `${elsewhereUrl}/only-one` });
+    const page = await aliceAt(`/b/${only.id}`);
+    assert.equal(await page.locator("main .card[id]").count(), 1);
+    assert.equal(await page.locator(".card.selected").count(), 0, "nothing selected");
+    await page.keyboard.press("e");
+    await page.waitForURL(`${base}/b/${only.id}/edit`);
+    await page.goto(`${base}/b/${only.id}`);
+    await page.keyboard.press("o");
+    await page.waitForURL(`${elsewhereUrl}/only-one`);
   });
 
   test("pause holds live items until resumed, then shows them in order; the scramble stops dealing while paused", async () => {

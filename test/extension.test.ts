@@ -52,8 +52,12 @@ function startPageServer(): Promise<{ url: string; close: () => void }> {
       </head><body><h1>Ownership</h1>
       <p>See <a id="linked" href="/linked">the  borrow <b>checker</b> guide</a> and <a id="bare" href="/bare">x</a>.</p></body></html>`,
     "/linked": "<!doctype html><title>Borrow checker</title><p>linked</p>",
-    "/plain": "<!doctype html><title>Plain page</title><p>nothing to describe</p>",
+    "/plain": `<!doctype html><title>Plain page</title><meta property="og:title" content="Plain page, as shared"><p>nothing to describe</p>`,
     "/race": "<!doctype html><title>Race page</title><p>saved twice at once</p>",
+    // Describes itself to a fetch (the server's check) and then takes it out of the page: the tab has no title nor description to read.
+    "/app": `<!doctype html><html><head><meta property="og:title" content="An app that renders itself">
+      <meta name="description" content="Told to crawlers, then taken out of the page.">
+      <script>for (const meta of document.querySelectorAll("meta")) meta.remove();</script></head><body><p>rendered by script</p></body></html>`,
   };
   const server = http.createServer((req, res) => {
     const body = pages[new URL(req.url ?? "/", "http://localhost").pathname];
@@ -114,7 +118,8 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
   let tab: Page;
 
   before(async () => {
-    nasty = await startTestServer();
+    // Fetching on and loopback allowed, so GET /api/bookmarks/check reads the pages served here (every bookmark saved below has a title: nothing else is fetched).
+    nasty = await startTestServer({ NASTY_FETCH: "on", NASTY_FETCH_ALLOW_PRIVATE: "true", NASTY_LINK_CHECK_INTERVAL_S: "0" });
     pages = await startPageServer();
     aliceToken = await signUp(nasty.url, "alice");
     const bobToken = await signUp(nasty.url, "bob");
@@ -337,6 +342,33 @@ describe("the Chrome extension in Chromium", { skip: missing ? `${CHROMIUM} is n
       await release();
     }
     assert.equal((await aliceBookmarkOf(`${pages.url}/article#elsewhere`)).id, saved.id);
+  });
+
+  test("what the tab lacks (a title, a description) the popup fills from the server's look at the page (GET /api/bookmarks/check)", async () => {
+    const pageUrl = `${pages.url}/app`;
+    await tab.goto(pageUrl);
+    assert.equal(await tab.evaluate(() => document.querySelectorAll("meta").length), 0, "the page took its description out");
+    const { popup, release } = await openPopup(tab);
+    try {
+      assert.equal(await popup.inputValue("#url"), pageUrl);
+      assert.equal(await popup.inputValue("#title"), "An app that renders itself", "the tab's title was its address");
+      assert.equal(await popup.inputValue("#description"), "Told to crawlers, then taken out of the page.");
+      assert.equal(await popup.isHidden("#notice"), true, "not saved yet");
+      assert.equal(await popup.textContent("#save"), "Save");
+    } finally {
+      await release();
+    }
+    // A tab with a title of its own keeps it, though the server reads the page's og:title first.
+    const plainUrl = `${pages.url}/plain`;
+    const check = await request(nasty.url, "GET", `/api/bookmarks/check?url=${encodeURIComponent(plainUrl)}`, { token: aliceToken });
+    assert.equal(check.json.metadata?.title, "Plain page, as shared", "the server's title differs from the tab's");
+    await tab.goto(plainUrl);
+    const again = await openPopup(tab);
+    try {
+      assert.equal(await again.popup.inputValue("#title"), "Plain page");
+    } finally {
+      await again.release();
+    }
   });
 
   test("a field the server refuses shows the server's own message", async () => {

@@ -115,17 +115,29 @@ export async function whoAmI(settings) {
 }
 
 /**
- * The caller's own bookmark of `url`, or null. A URL the server cannot take (chrome://…) has none.
- * @param {{ serverUrl: string, token: string }} settings
- * @param {string} username
- * @param {string} url
- * @returns {Promise<Bookmark | null>}
+ * @typedef {object} PageMetadata  what the server read from the page itself
+ * @property {string | null} title
+ * @property {string | null} description
  */
-export async function findOwnBookmark(settings, username, url) {
-  const query = new URLSearchParams({ url, user: username, limit: "1" });
+
+/**
+ * @typedef {object} UrlCheck  GET /api/bookmarks/check's answer
+ * @property {Bookmark | null} saved  the caller's own bookmark of the URL (in any of its forms)
+ * @property {PageMetadata | null} metadata  null when the server could not fetch the page (or fetching is off)
+ */
+
+/**
+ * What the server knows of `url` (GET /api/bookmarks/check): the caller's own bookmark of it, and
+ * the page's title and description as the server fetched them now. A URL the server cannot take
+ * (chrome://…) answers null.
+ * @param {{ serverUrl: string, token: string }} settings
+ * @param {string} url
+ * @returns {Promise<UrlCheck | null>}
+ */
+export async function checkUrl(settings, url) {
   try {
-    const answer = await apiRequest(settings, "GET", `/api/bookmarks?${query}`);
-    return answer.data[0] ?? null;
+    const answer = await apiRequest(settings, "GET", `/api/bookmarks/check?${new URLSearchParams({ url })}`);
+    return { saved: answer.saved ?? null, metadata: answer.metadata ?? null };
   } catch (error) {
     if (error instanceof ApiError && error.status === 400) return null;
     throw error;

@@ -480,9 +480,7 @@ export class Commands {
    * tag rewrites of one person never interleave.
    */
   async bulkEdit(user: User, input: unknown): Promise<BulkResult> {
-    const { ids, action, tags } = parseInput(BulkEditInput, input);
-    checkBulkTags(action, tags);
-    const bookmarks = ids.map((id) => this.ownBookmark(user, id));
+    const { ids, action, tags, bookmarks } = this.bulkSelection(user, input);
     const bodies = bulkEvents(bookmarks, action, tags);
     const keys = action === "delete" ? bookmarks.map((bookmark) => `delete:${bookmark.id}`) : action.endsWith("_tags") ? [retagReservation(user)] : [];
     this.reserve(keys, () => new HttpError(409, action === "delete" ? "one of these bookmarks is being deleted already" : "another tag change of yours is being saved; try again"));
@@ -490,6 +488,13 @@ export class Commands {
     else for (const key of keys) this.reserved.delete(key);
     const changed = bodies.map((body) => (body.payload as { id: number }).id);
     return { action, ids, changed };
+  }
+
+  /** A bulk edit checked as bulkEdit checks it, and the bookmarks it names, changing nothing (the pages' delete confirmation lists them). */
+  bulkSelection(user: User, input: unknown): { ids: number[]; action: BulkAction; tags: string[]; bookmarks: Bookmark[] } {
+    const { ids, action, tags } = parseInput(BulkEditInput, input);
+    checkBulkTags(action, tags);
+    return { ids, action, tags, bookmarks: ids.map((id) => this.ownBookmark(user, id)) };
   }
 
   /** The user's own tag named by `raw` (as given in a path or a form), normalized; 404 when none of their bookmarks carries it. */

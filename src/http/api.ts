@@ -223,7 +223,8 @@ export function registerApi(app: TemplatedApp, deps: ApiDeps): void {
   route(app, deps, "get", "/api/bookmarks", (context) => listBookmarks(deps, context), cachedRead);
   route(app, deps, "post", "/api/bookmarks", (context) => createBookmark(deps, context), bookmarkWrite);
   route(app, deps, "post", "/api/bookmarks/bulk", (context) => bulkEdit(deps, context), write);
-  route(app, deps, "get", "/api/bookmarks/check", (context) => checkUrl(deps, context), { auth: "required" });
+  // The session cookie counts too: the add form's script asks it (a GET that changes nothing; no CORS, so only this site reads the answer).
+  route(app, deps, "get", "/api/bookmarks/check", (context) => checkUrl(deps, context), { auth: "required", cookie: true });
   route(app, deps, "get", "/api/bookmarks/random", (context) => randomBookmarks(deps, context, intParam(context, "n", 20, 1, 100)), read);
   route(app, deps, "get", "/api/scramble", (context) => randomBookmarks(deps, context, 20), read);
   route(app, deps, "get", "/api/bookmarks/:id", (context) => ({ status: 200, json: { data: bookmarkJson(visible(deps, context), context.viewer, deps.store.links) } }), cachedRead);

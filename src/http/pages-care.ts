@@ -1,4 +1,4 @@
-// Pages for looking after your own bookmarks: the bulk bar on your lists (POST /bookmarks/bulk) and tag care on /tags (rename, merge, delete).
+// Pages for looking after your own bookmarks: the bulk bar on your lists (POST /bookmarks/bulk) and tag care on /tags (rename, merge, delete); deleting asks first.
 import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import type { BulkResult } from "../commands/commands.ts";
@@ -6,7 +6,7 @@ import type { User } from "../store/store.ts";
 import { render, tagPath } from "../render/html.ts";
 import { route, type Context } from "./router.ts";
 import type { Answer } from "./respond.ts";
-import { formToken, fromHtmx, htmlAnswer, localPath, pageOptions, readFormParams, redirect, requireViewer, type PageContext } from "./page.ts";
+import { formToken, fromHtmx, htmlAnswer, localPath, page, pageOptions, readFormParams, redirect, requireViewer, type PageContext } from "./page.ts";
 
 /** What the bulk bar shows: the form, and after an attempt what became of it. */
 export interface BulkBar {
@@ -19,9 +19,58 @@ export interface BulkBar {
   failed: boolean;
 }
 
+/** `?deleted=N` on a list: where a bulk delete without htmx comes back to, so the bar can say what it did. */
+const DELETED_PARAM = "deleted";
+
 /** The bulk bar of one of the viewer's own lists (the page at `context.path`). */
 export function bulkBar(context: Context, state: Partial<BulkBar> = {}): BulkBar {
-  return { csrf: formToken(context), back: context.path, action: "add_tags", tags: "", message: null, failed: false, ...state };
+  const deleted = context.query.get(DELETED_PARAM);
+  const message = deleted !== null && /^\d{1,4}$/.test(deleted) ? deletedMessage(Number(deleted)) : null;
+  return { csrf: formToken(context), back: context.path, action: "add_tags", tags: "", message, failed: false, ...state };
+}
+
+/** Deleting asks first: a form sends `confirm=yes` once the person said so (app.js's dialog, or the confirmation page without JavaScript). */
+function confirmed(fields: URLSearchParams): boolean {
+  return fields.get("confirm") === "yes";
+}
+
+/** What htmx gets when a delete came without its confirmation: app.js always asks, so the page is an old one. */
+const UNCONFIRMED = "deleting asks first, and this page did not: reload it and try again";
+
+/** Titles listed on a confirmation page; the rest are counted. */
+const CONFIRM_TITLES_SHOWN_MAX = 20;
+
+/** The confirmation page of a destructive form without JavaScript: what it will do, and the same form again with `confirm=yes`. */
+interface Confirmation {
+  /** The header's section the page belongs to. */
+  section: string;
+  heading: string;
+  question: string;
+  items: string[];
+  more: number;
+  action: string;
+  fields: [string, string][];
+  submit: string;
+  cancel: string;
+}
+
+function confirmPage(pages: PageContext, context: Context, confirmation: Confirmation): Answer {
+  return page(pages, context, "@pages/confirm", confirmation.heading, confirmation.section, confirmation);
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function deletedMessage(count: number): string {
+  return `Deleted ${plural(count, "bookmark")}.`;
+}
+
+/** A list's address with `?deleted=N`, keeping its own query. */
+function withDeleted(back: string, count: number): string {
+  const url = new URL(back, "http://local");
+  url.searchParams.set(DELETED_PARAM, String(count));
+  return url.pathname + url.search;
 }
 
 /** Ids as the form sends them; anything that is not digits is passed on as it is, for the command to name. */
@@ -31,9 +80,25 @@ function formIds(values: readonly string[]): unknown[] {
 
 function doneMessage(result: BulkResult): string {
   const changed = result.changed.length;
-  const named = result.ids.length;
-  const unchanged = named - changed;
-  return `Done: ${changed} bookmark${changed === 1 ? "" : "s"} changed` + (unchanged > 0 ? `, ${unchanged} already as asked.` : ".");
+  if (result.action === "delete") return deletedMessage(changed);
+  const unchanged = result.ids.length - changed;
+  return `Done: ${plural(changed, "bookmark")} changed` + (unchanged > 0 ? `, ${unchanged} already as asked.` : ".");
+}
+
+/** The bulk delete's confirmation page, once the selection passed every check the delete itself makes. */
+function confirmBulkDelete(pages: PageContext, context: Context, viewer: User, ids: string[], back: string): Answer {
+  const { bookmarks } = pages.commands.bulkSelection(viewer, { ids: formIds(ids), action: "delete" });
+  return confirmPage(pages, context, {
+    section: "mine",
+    heading: `Delete ${plural(bookmarks.length, "bookmark")}?`,
+    question: `${bookmarks.length === 1 ? "This bookmark is" : `These ${bookmarks.length} bookmarks are`} erased for good, with their discussions; this cannot be undone.`,
+    items: bookmarks.slice(0, CONFIRM_TITLES_SHOWN_MAX).map((bookmark) => bookmark.title),
+    more: Math.max(0, bookmarks.length - CONFIRM_TITLES_SHOWN_MAX),
+    action: "/bookmarks/bulk",
+    fields: [["back", back], ["action", "delete"], ...bookmarks.map((bookmark): [string, string] => ["ids", String(bookmark.id)])],
+    submit: `Delete ${plural(bookmarks.length, "bookmark")}`,
+    cancel: back,
+  });
 }
 
 async function bulkFromForm(pages: PageContext, context: Context): Promise<Answer> {
@@ -43,8 +108,12 @@ async function bulkFromForm(pages: PageContext, context: Context): Promise<Answe
   const state = { back: localPath(fields.get("back")), action: fields.get("action") ?? "", tags: fields.get("tags") ?? "" };
   try {
     if (ids.length === 0) throw new HttpError(422, "tick at least one bookmark first");
+    if (state.action === "delete" && !confirmed(fields)) {
+      if (fromHtmx(context)) throw new HttpError(422, UNCONFIRMED);
+      return confirmBulkDelete(pages, context, viewer, ids, state.back);
+    }
     const result = await pages.commands.bulkEdit(viewer, { ids: formIds(ids), action: state.action, tags: state.tags });
-    if (!fromHtmx(context)) return redirect(state.back);
+    if (!fromHtmx(context)) return redirect(result.action === "delete" ? withDeleted(state.back, result.changed.length) : state.back);
     return htmlAnswer(200, render("@partials/bulk-bar", bulkBar(context, { ...state, tags: "", message: doneMessage(result) })));
   } catch (error) {
     if (!(error instanceof HttpError) || !fromHtmx(context)) throw error;
@@ -65,12 +134,33 @@ export function myTags(pages: PageContext, context: Context, viewer: User, messa
   return { csrf: formToken(context), tags, message, failed };
 }
 
-/** POST /tags/rename (`tag`, `name`) and /tags/delete (`tag`): the tag care commands, answered with the owner's tag list again. */
+/** A tag delete's confirmation page, for a tag the viewer uses. */
+function confirmTagDelete(pages: PageContext, context: Context, viewer: User, raw: string): Answer {
+  const tag = pages.commands.ownTag(viewer, raw);
+  const count = pages.store.userTagCounts(viewer, viewer).find((entry) => entry.tag === tag)?.count ?? 0;
+  return confirmPage(pages, context, {
+    section: "tags",
+    heading: `Delete the tag “${tag}”?`,
+    question: `It comes off ${count === 1 ? "your bookmark" : `your ${count} bookmarks`}; the bookmarks stay.`,
+    items: [],
+    more: 0,
+    action: "/tags/delete",
+    fields: [["tag", tag]],
+    submit: `Delete “${tag}”`,
+    cancel: "/tags#my-tags",
+  });
+}
+
+/** POST /tags/rename (`tag`, `name`) and /tags/delete (`tag`, `confirm=yes`, else it asks): the tag care commands, answered with the owner's tag list again. */
 async function tagCareFromForm(pages: PageContext, context: Context, kind: "rename" | "delete"): Promise<Answer> {
   const viewer = requireViewer(context);
   const fields = readFormParams(context);
   const tag = fields.get("tag") ?? "";
   try {
+    if (kind === "delete" && !confirmed(fields)) {
+      if (fromHtmx(context)) throw new HttpError(422, UNCONFIRMED);
+      return confirmTagDelete(pages, context, viewer, tag);
+    }
     const result = kind === "rename" ? await pages.commands.renameTag(viewer, tag, { name: fields.get("name") ?? "" }) : await pages.commands.deleteTag(viewer, tag);
     if (!fromHtmx(context)) return redirect("/tags#my-tags");
     const on = `on ${result.bookmarks} bookmark${result.bookmarks === 1 ? "" : "s"}`;

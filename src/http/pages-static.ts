@@ -36,6 +36,8 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 const LONG_CACHE = "public, max-age=31536000, immutable";
+/** The manifest at its fixed address changes with a deploy: browsers may keep it a day. */
+const MANIFEST_CACHE = "public, max-age=86400";
 
 function htmxDist(): { dir: string; version: string } {
   const require = createRequire(import.meta.url);
@@ -84,6 +86,9 @@ export function registerStatic(app: TemplatedApp, deps: RouterDeps): Assets {
   vendor("htmx.min.js.map");
   vendor("ext/hx-ws.min.js.map");
 
+  // Also at the address browsers and validators try first; pages link the versioned one.
+  const manifest = files.get("/static/manifest.webmanifest")!;
+  route(app, deps, "get", "/manifest.webmanifest", () => ({ status: 200, body: manifest.body, contentType: manifest.contentType, headers: { "Cache-Control": MANIFEST_CACHE } }), { auth: "none" });
   route(app, deps, "get", "/static/*", (context) => {
     const file = files.get(context.path);
     if (!file) throw new HttpError(404, `no static file ${context.path.slice(0, 100)}`);
