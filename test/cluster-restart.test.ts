@@ -87,6 +87,10 @@ describe("cluster mode through real Postgres restarts", { skip }, () => {
     await leaderOf(nodes);
     const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "loaded"));
     const writes = new Writers(nodes, token, ANSWER_MS_MAX);
+    // Stopped before the nodes go, also when the test fails half way (else its loops would outlive the test).
+    cleanups.push(async () => {
+      await writes.stop();
+    });
     await writes.until(WRITES_PER_PHASE);
 
     // A fast restart under load: every session ends (the leader's lock with it), Postgres checkpoints and comes back.

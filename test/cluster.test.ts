@@ -102,6 +102,10 @@ describe("cluster mode", () => {
     await leaderOf(nodes);
     const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "writer"));
     const writes = new Writers(nodes, token);
+    // Stopped before the nodes go, also when the test fails half way (else its loops would outlive the test).
+    cleanups.push(async () => {
+      await writes.stop();
+    });
     const leaderChangesMs: number[] = [];
     for (let round = 0; round < 12; round += 1) {
       const leader = await leaderOf(nodes);
