@@ -1,5 +1,5 @@
 // Cluster mode through real Postgres restarts: three node processes on a Postgres server of the test's own (the shared one on :5432 is left alone), restarted and crashed under concurrent writes.
-import { after, describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import postgres, { type Sql } from "postgres";
 import { request, signUp } from "./support/server.ts";
@@ -20,6 +20,8 @@ const ANSWER_MS_MAX = 60_000;
 const DOWN_MS = 3000;
 /** Acknowledged writes awaited before each restart and after it. */
 const WRITES_PER_PHASE = 20;
+/** Times the leader's own session is ended in the heartbeat test. */
+const SESSION_ENDS = 3;
 /** A hang guard for the test (never reached unless something hangs). */
 const TEST_MS_MAX = 600_000;
 /** The leader's advisory lock (src/log/cluster.ts LEADER_LOCK_KEY): a bigint key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits). */
@@ -68,11 +70,13 @@ async function ledAgain(nodes: readonly ClusterNode[], sql: Sql, epochBefore: nu
 
 describe("cluster mode through real Postgres restarts", { skip }, () => {
   const cleanups: (() => Promise<void>)[] = [];
-  after(async () => {
+  // Each test's nodes and server go when it ends, newest first.
+  afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
   });
 
-  test("Postgres restarted under load (pg_ctl restart -m fast; pg_ctl stop -m immediate, down for seconds, then start): writes answer 503 meanwhile, resume afterwards, nothing acknowledged is lost, every node catches up", { timeout: TEST_MS_MAX }, async () => {
+  /** A Postgres server of the test's own, `count` nodes on it (ready, one leading), and the test's own connection to it. */
+  async function privateCluster(count: number): Promise<{ server: PrivatePostgres; nodes: ClusterNode[]; sql: Sql }> {
     const server = await PrivatePostgres.create();
     const nodes: ClusterNode[] = [];
     // The test's own look at Postgres: its session goes with each restart too, and postgres.js connects again on the next query.
@@ -82,9 +86,14 @@ describe("cluster mode through real Postgres restarts", { skip }, () => {
       await sql.end({ timeout: 1 }).catch(() => {});
       await server.destroy();
     });
-    for (let index = 0; index < 3; index += 1) nodes.push(await startNode({ databaseUrl: server.url(), nodeId: index + 1 }));
+    for (let index = 0; index < count; index += 1) nodes.push(await startNode({ databaseUrl: server.url(), nodeId: index + 1 }));
     for (const node of nodes) await ready(node);
     await leaderOf(nodes);
+    return { server, nodes, sql };
+  }
+
+  test("Postgres restarted under load (pg_ctl restart -m fast; pg_ctl stop -m immediate, down for seconds, then start): writes answer 503 meanwhile, resume afterwards, nothing acknowledged is lost, every node catches up", { timeout: TEST_MS_MAX }, async () => {
+    const { server, nodes, sql } = await privateCluster(3);
     const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "loaded"));
     const writes = new Writers(nodes, token, ANSWER_MS_MAX);
     // Stopped before the nodes go, also when the test fails half way (else its loops would outlive the test).
@@ -136,5 +145,23 @@ describe("cluster mode through real Postgres restarts", { skip }, () => {
       if (index > 0) assert.ok(Number(row.epoch) >= Number(rows[index - 1]!.epoch), `epochs never go back along seq (at seq ${row.seq})`);
     });
     assert.ok(Number(rows[rows.length - 1]!.epoch) <= epochAfterImmediate, "no row under an epoch past the current one");
+  });
+
+  test("a leader whose session holding the lead ends between two heartbeats (Postgres ended it; a restart quicker than a heartbeat does the same) steps down and takes the lead again at a new epoch, holding the lock", { timeout: TEST_MS_MAX }, async () => {
+    // One node: nobody else would take the lead from it, so only the node itself can notice its lock is gone.
+    const { nodes, sql } = await privateCluster(1);
+    assert.equal(await lockHolder(sql), 1, "the leader holds the lock");
+    let epoch = await epochOf(sql);
+    // Only the lead's session ends: the heartbeat's next query connects again at once, to a session without the lock.
+    // A few times: a session ended while a heartbeat is in flight fails that heartbeat instead (the old way to notice).
+    for (let round = 1; round <= SESSION_ENDS; round += 1) {
+      const [ended] = await sql<{ n: string }[]>`SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'nasty-lead-node-1'`;
+      assert.equal(Number(ended!.n), 1, `the lead's session was ended (round ${round})`);
+      epoch = await ledAgain(nodes, sql, epoch);
+    }
+    const left = nodes[0]!.output().match(/no longer leading: (the session holding the lead ended|the connection holding the lead failed)/g) ?? [];
+    assert.equal(left.length, SESSION_ENDS, `it said each time why it left the lead:\n${left.join("\n")}`);
+    const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "relocked"));
+    assert.equal((await request(nodes[0]!.url, "POST", "/api/bookmarks", { token, body: { bookmark: { url: "https://relocked.example/", title: "r" } } })).status, 201, "it serves writes again");
   });
 });
