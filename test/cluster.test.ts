@@ -5,6 +5,7 @@ import { Client, subscribe } from "./support/realtime.ts";
 import { createBookmark, request, signUp, tempDir } from "./support/server.ts";
 import { clusterStatus, converged, freshDatabase, leaderOf, ready, startCluster, startNode, stopNodes, eventually, PostgresPath, SECRET, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
 import { sleep } from "./support/realtime.ts";
+import { Writers } from "./support/cluster-writers.ts";
 import { spawnServer } from "./support/child-server.ts";
 import { loadConfig, ConfigError } from "../src/config.ts";
 
@@ -101,6 +102,10 @@ describe("cluster mode", () => {
     await leaderOf(nodes);
     const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "writer"));
     const writes = new Writers(nodes, token);
+    // Stopped before the nodes go, also when the test fails half way (else its loops would outlive the test).
+    cleanups.push(async () => {
+      await writes.stop();
+    });
     const leaderChangesMs: number[] = [];
     for (let round = 0; round < 12; round += 1) {
       const leader = await leaderOf(nodes);
@@ -147,36 +152,6 @@ describe("cluster mode", () => {
     assert.ok(epochs.size >= 10, `appends happened under many epochs (${epochs.size})`);
     // Within seconds on an idle machine (the bench measures it); bounded generously here, where other suites share two cores.
     for (const ms of leaderChangesMs) assert.ok(typeof ms === "number" && ms < 60_000, `a new leader within seconds (${leaderChangesMs.join(", ")} ms)`);
-  });
-
-  test("Postgres restarted under load (backends ended, then gone for seconds): writes answer 503 meanwhile, resume afterwards, nothing acknowledged is lost, every node catches up", async () => {
-    const { db, path, base, nodes } = await databaseBehindPath();
-    for (let index = 0; index < 3; index += 1) nodes.push(await startNode({ databaseUrl: path.url(db.url), nodeId: index + 1 }));
-    for (const node of nodes) await ready(node);
-    await leaderOf(nodes);
-    const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "loaded"));
-    const writes = new Writers(nodes, token);
-    await writes.until(20);
-    // A fast restart: every session of the database is ended at once; the nodes reconnect.
-    await db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${base.pathname.slice(1)} AND pid <> pg_backend_pid()`;
-    await writes.until(20);
-    // An immediate restart that takes a while: nothing answers for three seconds.
-    await path.cut();
-    const refusedBefore = writes.refused;
-    await sleep(3000);
-    // Still gone: a write in flight at the cut may take longer than the three seconds to be answered on a loaded machine.
-    await eventually("a write refused while Postgres is gone", async () => writes.refused > refusedBefore);
-    await path.restore();
-    await writes.until(20);
-    const acknowledged = await writes.stop();
-    assert.deepEqual(writes.unexpected, [], `every write answered 201 or 503; the nodes logged:\n${loggedFor(nodes, writes.unexpected)}`);
-    await leaderOf(nodes);
-    await converged(nodes);
-    for (const node of nodes) {
-      const missing: number[] = [];
-      for (const id of acknowledged) if ((await request(node.url, "GET", `/api/bookmarks/${id}`, { token })).status !== 200) missing.push(id);
-      assert.deepEqual(missing, [], `node ${node.nodeId} has every acknowledged bookmark`);
-    }
   });
 
   test("a follower cut off from Postgres catches up in the same process once reconnected; a node added late catches up from nothing", async () => {
@@ -383,59 +358,3 @@ describe("cluster mode", () => {
     assert.equal((await clusterStatus(nodes[0]!)).role, "leader", "the first node leads on");
   });
 });
-
-/** The nodes' log lines naming the request ids in `answers` (an unexpected answer's cause). */
-function loggedFor(nodes: readonly ClusterNode[], answers: readonly string[]): string {
-  const ids = answers.map((answer) => /"request_id":"([^"]+)"/.exec(answer)?.[1]).filter((id): id is string => id !== undefined);
-  return nodes.flatMap((node) => {
-    const lines = node.output().split("\n");
-    return lines.flatMap((line, index) => (ids.some((id) => line.includes(id)) ? lines.slice(index, index + 12).map((text) => `node ${node.nodeId}: ${text}`) : []));
-  }).join("\n");
-}
-
-/** Bookmark creations sent to every node in turn, as fast as they are answered; keeps the ids of the 201s. */
-class Writers {
-  private readonly acknowledged: number[] = [];
-  private running = true;
-  private readonly loops: Promise<void>[];
-  private counter = 0;
-  /** Writes answered 503 (Postgres or the leader gone), and answers that were neither 201 nor 503. */
-  refused = 0;
-  readonly unexpected: string[] = [];
-
-  constructor(private readonly nodes: ClusterNode[], private readonly token: string) {
-    this.loops = [0, 1, 2].map((lane) => this.loop(lane));
-  }
-
-  private async loop(lane: number): Promise<void> {
-    for (let attempt = 0; attempt < 100_000 && this.running; attempt += 1) {
-      const node = this.nodes[(lane + attempt) % this.nodes.length]!;
-      const number = (this.counter += 1);
-      try {
-        const reply = await request(node.url, "POST", "/api/bookmarks", { token: this.token, body: { bookmark: { url: `https://kill.example/${number}`, title: `k${number}`, public: true } }, signal: AbortSignal.timeout(15_000) });
-        if (reply.status === 201) {
-          this.acknowledged.push(reply.json.bookmark.data.id as number);
-          continue;
-        }
-        // 409: a retried write that an earlier leader had committed (its answer was lost with that leader).
-        if (reply.status === 503 || (reply.status === 409 && /already committed/.test(reply.text))) this.refused += 1;
-        else this.unexpected.push(`${reply.status} ${reply.text.slice(0, 200)}`);
-        await sleep(50);
-      } catch {
-        await sleep(50);
-      }
-    }
-  }
-
-  /** Waits until `more` further writes were acknowledged. */
-  async until(more: number): Promise<void> {
-    const target = this.acknowledged.length + more;
-    await eventually(`${more} more acknowledged writes`, async () => this.acknowledged.length >= target);
-  }
-
-  async stop(): Promise<number[]> {
-    this.running = false;
-    await Promise.all(this.loops);
-    return this.acknowledged;
-  }
-}

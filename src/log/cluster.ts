@@ -112,6 +112,13 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Whether the session running the query holds advisory lock `key` (a bigint key shows in pg_locks as classid, its high 32 bits, and objid, its low 32 bits, objsubid 1). */
+function sessionHolds(sql: Sql, key: number) {
+  return sql`EXISTS (
+    SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
+      AND classid::bigint = ${Math.floor(key / 2 ** 32)}::bigint AND objid::bigint = ${key % 2 ** 32}::bigint)`;
+}
+
 interface LogRow { seq: string; type: string; v: number; ts: string; node: number; payload: string }
 
 function eventOf(row: LogRow): LoggedEvent {
@@ -287,12 +294,8 @@ export class ClusterLog implements EventLog {
   private async holdNodeId(): Promise<boolean> {
     this.nodeSql ??= postgresClient(this.options.url, { max: 1, timeoutMs: this.stepMs, applicationName: `nasty-node-${this.options.nodeId}` });
     const key = NODE_LOCK_KEY_BASE + this.options.nodeId;
-    // A bigint advisory key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
     const [row] = await withTimeout(this.nodeSql<{ got: boolean }[]>`
-      SELECT CASE WHEN EXISTS (
-        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
-          AND classid::bigint = ${Math.floor(key / 2 ** 32)}::bigint AND objid::bigint = ${key % 2 ** 32}::bigint
-      ) THEN true ELSE pg_try_advisory_lock(${key}::bigint) END AS got`, this.stepMs, "the node id lock");
+      SELECT CASE WHEN ${sessionHolds(this.nodeSql, key)} THEN true ELSE pg_try_advisory_lock(${key}::bigint) END AS got`, this.stepMs, "the node id lock");
     return row?.got === true;
   }
 
@@ -609,12 +612,24 @@ export class ClusterLog implements EventLog {
     }
   }
 
+  /**
+   * The lead lasts while the session that took the lock holds it. A query failing is not the only
+   * sign it ended: when Postgres ended the session between two heartbeats (a restart quicker than
+   * one, pg_terminate_backend), postgres.js answers the next one on a new session, without the
+   * lock, and this node would lead on unfenced by it (alone, for good). So the heartbeat asks
+   * whether its session still holds the lock.
+   */
   private async heartbeat(): Promise<void> {
+    let held: boolean;
     try {
-      await withTimeout(this.lockClient()`SELECT 1`, this.options.leaseMs, "the leader's heartbeat");
+      const lock = this.lockClient();
+      const [row] = await withTimeout(lock<{ held: boolean }[]>`SELECT ${sessionHolds(lock, LEADER_LOCK_KEY)} AS held`, this.options.leaseMs, "the leader's heartbeat");
+      held = row?.held === true;
     } catch (error) {
       this.stepDown(`the connection holding the lead failed (${describeError(error)})`);
+      return;
     }
+    if (!held) this.stepDown("the session holding the lead ended (Postgres restarted or ended it), and the lock with it");
   }
 
   private async tryToLead(): Promise<void> {
