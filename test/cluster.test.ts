@@ -5,7 +5,7 @@ import { Client, subscribe } from "./support/realtime.ts";
 import { createBookmark, request, signUp, tempDir } from "./support/server.ts";
 import { clusterStatus, converged, freshDatabase, leaderOf, ready, startCluster, startNode, stopNodes, eventually, PostgresPath, SECRET, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
 import { sleep } from "./support/realtime.ts";
-import { Writers } from "./support/cluster-writers.ts";
+import { loggedFor, Writers } from "./support/cluster-writers.ts";
 import { spawnServer } from "./support/child-server.ts";
 import { loadConfig, ConfigError } from "../src/config.ts";
 
@@ -134,6 +134,8 @@ describe("cluster mode", () => {
     }
     await writes.until(10);
     const acknowledged = await writes.stop();
+    // A 5xx, or a forwarded write served twice (anything but 201, 503 or the documented 409 "already committed"), fails the test.
+    assert.deepEqual(writes.unexpected, [], `every write answered 201 or 503 (or 409 for one an earlier leader committed); the nodes logged:\n${loggedFor(nodes, writes.unexpected)}`);
     await leaderOf(nodes);
     const { seq } = await converged(nodes);
     assert.ok(acknowledged.length >= 120, `writes were acknowledged throughout (${acknowledged.length})`);
