@@ -11,6 +11,7 @@ import type { SqliteLog } from "./sqlite.ts";
 import { foldEvents, writeChanges } from "./flush-batch.ts";
 import { migrate, readMigrations } from "./migrate.ts";
 import { describeError, postgresClient, redactUrl } from "./postgres.ts";
+import { checkClusterId, readClusterId } from "./cluster-id.ts";
 import { CutRefused, cutLog, dropUnusedSnapshot, storeSharedSnapshot, vacuumAfterCut } from "./cluster-snapshots.ts";
 import type { WrittenSnapshot } from "./snapshot-file.ts";
 
@@ -58,7 +59,10 @@ export interface LeaderInfo {
 export interface ClusterStatus {
   role: Role;
   node_id: number;
+  /** The cluster's current epoch as this node knows it (the highest it read or took; 0: none yet). */
   epoch: number;
+  /** The epoch this node leads at or last led at (0: it never led). */
+  led_epoch: number;
   leader: LeaderInfo | null;
   applied_seq: number;
   head_seq: number;
@@ -103,6 +107,13 @@ interface Waiter {
 
 class DeposedError extends Error {}
 
+/** True while this session (`sql`'s connection) holds the advisory lock `key`: a bigint key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits), objsubid 1. */
+function heldHere(sql: Sql, key: number) {
+  return sql`EXISTS (
+    SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
+      AND classid::bigint = ${Math.floor(key / 2 ** 32)}::bigint AND objid::bigint = ${key % 2 ** 32}::bigint)`;
+}
+
 /** Bounds a Postgres step: a connection that stops answering fails it. */
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -143,7 +154,10 @@ export class ClusterLog implements EventLog {
   /** Holds this node's id lock for as long as the process runs. */
   private nodeSql: Sql | null = null;
   private role: Role = "follower";
+  /** The epoch this node leads at, or last led at. */
   private epoch = 0;
+  /** The highest epoch this node read from the epoch row or took. */
+  private knownEpoch = 0;
   private leader: LeaderInfo | null = null;
   private nextSeq = 0;
   private headSeq = 0;
@@ -241,8 +255,20 @@ export class ClusterLog implements EventLog {
       try {
         const applied = await withTimeout(migrate(this.sql, readMigrations()), this.stepMs, "the migrations");
         if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
+        // A data directory of another cluster stops the node before it claims anything here.
+        const clusterId = await withTimeout(readClusterId(this.sql), this.stepMs, "the cluster's id");
+        try {
+          checkClusterId(this.options.local, clusterId, this.options.url);
+        } catch (error) {
+          this.fatal((error as Error).message);
+        }
         await this.claimNodeId();
         await this.verifyLocal();
+        // A new data directory, or one from before cluster ids whose log matched: it belongs to this cluster from now on.
+        if (this.options.local.clusterId === null) {
+          this.options.local.recordClusterId(clusterId);
+          this.options.say(`this data directory now belongs to cluster ${clusterId}`);
+        }
         // A log notification carries the new head seq: the tail it starts reads the log only (the leader row is read on
         // the timer, on a leader notification and on each reconnect), so a busy log costs one query per round, not two.
         // A head this node already has (the leader's own commits, a tail that read ahead) needs no read at all.
@@ -287,12 +313,8 @@ export class ClusterLog implements EventLog {
   private async holdNodeId(): Promise<boolean> {
     this.nodeSql ??= postgresClient(this.options.url, { max: 1, timeoutMs: this.stepMs, applicationName: `nasty-node-${this.options.nodeId}` });
     const key = NODE_LOCK_KEY_BASE + this.options.nodeId;
-    // A bigint advisory key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
     const [row] = await withTimeout(this.nodeSql<{ got: boolean }[]>`
-      SELECT CASE WHEN EXISTS (
-        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
-          AND classid::bigint = ${Math.floor(key / 2 ** 32)}::bigint AND objid::bigint = ${key % 2 ** 32}::bigint
-      ) THEN true ELSE pg_try_advisory_lock(${key}::bigint) END AS got`, this.stepMs, "the node id lock");
+      SELECT CASE WHEN ${heldHere(this.nodeSql, key)} THEN true ELSE pg_try_advisory_lock(${key}::bigint) END AS got`, this.stepMs, "the node id lock");
     return row?.got === true;
   }
 
@@ -338,15 +360,20 @@ export class ClusterLog implements EventLog {
     return this.nodeIdLost;
   }
 
-  /** The local log must be a prefix of the cluster's: same event at its last seq. Anything else stops the node. */
+  /**
+   * The local log must be a prefix of the cluster's: the same event (type, time, node, payload) at
+   * its last seq, when the local log still holds it (compacted behind a snapshot, the cluster id
+   * checked before is what tells another cluster apart). Anything else stops the node.
+   */
   private async verifyLocal(): Promise<void> {
     const local = this.options.local;
     const lastSeq = local.lastSeq;
     if (lastSeq === 0) return;
-    const [row] = await this.sql<{ type: string; ts: string; node: number }[]>`SELECT type, ts, node FROM log WHERE seq = ${lastSeq}`;
+    const [row] = await withTimeout(this.sql<LogRow[]>`SELECT seq, type, v, ts, node, payload FROM log WHERE seq = ${lastSeq}`, this.stepMs, "the log at this node's last seq");
     if (!row) await this.checkNotBehindCut(lastSeq);
     const [mine] = local.readAfter(lastSeq - 1, 1);
-    const differs = !row || (mine !== undefined && mine.seq === lastSeq && (mine.type !== row.type || mine.ts !== Number(row.ts) || mine.node !== row.node));
+    const theirs = row ? eventOf(row) : null;
+    const differs = !theirs || (mine !== undefined && mine.seq === lastSeq && (mine.type !== theirs.type || mine.ts !== theirs.ts || mine.node !== theirs.node || JSON.stringify(mine.payload) !== JSON.stringify(theirs.payload)));
     if (differs) {
       this.options.onFatal(new Error(`this node's data directory holds seq ${lastSeq}, which the cluster's log ${row ? "holds as another event" : "does not have"}: it belongs to another cluster or history. Start this node on an empty data directory (it then catches up from the cluster's log).`));
       throw new Error("the local log does not match the cluster's");
@@ -357,7 +384,7 @@ export class ClusterLog implements EventLog {
     const applied = this.options.local.lastSeq;
     const head = Math.max(this.headSeq, applied);
     return {
-      role: this.role, node_id: this.options.nodeId, epoch: this.epoch, leader: this.leader,
+      role: this.role, node_id: this.options.nodeId, epoch: this.knownEpoch, led_epoch: this.epoch, leader: this.leader,
       applied_seq: applied, head_seq: head, lag_events: head - applied, caught_up: this.caughtUp, last_error: this.nodeIdLost ?? this.lastError,
       log_start_seq: this.logStart, last_cut: this.lastCut, last_cut_error: this.lastCutError,
     };
@@ -483,6 +510,7 @@ export class ClusterLog implements EventLog {
       FROM cluster_leader WHERE id = 1`, this.stepMs, "the leader row");
     if (!row) return;
     const epoch = Number(row.epoch);
+    this.knownEpoch = Math.max(this.knownEpoch, epoch);
     this.headSeq = Math.max(this.headSeq, Number(row.head), Number(row.start));
     this.noteLogStart(Number(row.start));
     if (this.role !== "candidate") this.leader = { epoch, node: row.node, url: row.url };
@@ -609,12 +637,22 @@ export class ClusterLog implements EventLog {
     }
   }
 
+  /**
+   * The lock's session must still be the one that took it: a session Postgres ended (terminated,
+   * idle_session_timeout, a restart) released the lock, and postgres.js answers the next query on a
+   * new session. Then this node steps down and campaigns again, under a new epoch.
+   */
   private async heartbeat(): Promise<void> {
+    let held: boolean;
     try {
-      await withTimeout(this.lockClient()`SELECT 1`, this.options.leaseMs, "the leader's heartbeat");
+      const lock = this.lockClient();
+      const [row] = await withTimeout(lock<{ held: boolean }[]>`SELECT ${heldHere(lock, LEADER_LOCK_KEY)} AS held`, this.options.leaseMs, "the leader's heartbeat");
+      held = row?.held === true;
     } catch (error) {
       this.stepDown(`the connection holding the lead failed (${describeError(error)})`);
+      return;
     }
+    if (!held && this.role === "leader") this.stepDown("the Postgres session holding the leader lock ended, and the lock with it");
   }
 
   private async tryToLead(): Promise<void> {
@@ -646,6 +684,7 @@ export class ClusterLog implements EventLog {
       UPDATE cluster_leader SET epoch = epoch + 1, node = ${this.options.nodeId}, url = ${this.options.nodeUrl}, since = now() WHERE id = 1 RETURNING epoch`, this.stepMs, "the epoch bump");
     if (!bumped) throw new Error("the cluster_leader row is missing");
     const epoch = Number(bumped.epoch);
+    this.knownEpoch = Math.max(this.knownEpoch, epoch);
     // The row at the log's start is never cut, so the head is never below it; the greatest() says so twice.
     const [head] = await withTimeout(this.appendSql<{ head: string }[]>`
       SELECT greatest((SELECT coalesce(max(seq), 0) FROM log), (SELECT coalesce(max(seq), 0) FROM cluster_snapshots WHERE current)) AS head`, this.stepMs, "the head");
@@ -769,7 +808,9 @@ export class ClusterLog implements EventLog {
     // round trips, not one per statement): the epoch row is locked first, and a wrong epoch throws
     // before COMMIT, so everything written after it rolls back with the transaction. A query is sent
     // in the order it is executed; writeChanges executes its first at once, so it comes last.
-    const epochRead = tx<{ epoch: string }[]>`SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE`.execute();
+    // The leader lock must be held (by this node's lock session, or by a new leader, whose epoch bump then waits for
+    // this share lock and fences what follows): a shared try succeeds only when no session holds it, and fails this append.
+    const epochRead = tx<{ epoch: string; unheld: boolean }[]>`SELECT epoch, pg_try_advisory_xact_lock_shared(${LEADER_LOCK_KEY}::bigint) AS unheld FROM cluster_leader WHERE id = 1 FOR SHARE`.execute();
     const statements: Promise<unknown>[] = [tx`INSERT INTO log (seq, epoch, type, v, ts, node, payload)
       SELECT seq, ${epoch}, type, v, ts, node, payload
       FROM jsonb_to_recordset(${tx.json(rows as unknown as JSONValue)}) AS x(seq bigint, type text, v integer, ts bigint, node integer, payload text)`.execute()];
@@ -781,6 +822,7 @@ export class ClusterLog implements EventLog {
     statements.push(tx`SELECT pg_notify(${LOG_CHANNEL}, ${String(seq)})`.execute(), writeChanges(tx, foldEvents(events)));
     const [[row]] = await Promise.all([epochRead, ...statements]);
     if (!row || Number(row.epoch) !== epoch) throw new DeposedError(`epoch ${row?.epoch ?? "?"} replaced this node's epoch ${epoch}`);
+    if (row.unheld) throw new DeposedError(`no session holds the leader lock any more (this node's lock session ended): epoch ${epoch} is over`);
   }
 
   private noteError(message: string): void {

@@ -147,6 +147,7 @@ export interface ClusterStatus {
   role: string;
   node_id: number;
   epoch: number;
+  led_epoch: number;
   leader: { epoch: number; node: number | null; url: string | null } | null;
   applied_seq: number;
   head_seq: number;
