@@ -29,42 +29,63 @@ function wsOf(node: ClusterNode): string {
   return node.url.replace(/^http/, "ws") + "/ws";
 }
 
+/**
+ * A leader and a follower reaching Postgres through a PostgresPath, its timer tail off (only
+ * notifications, and what it does itself to keep them coming, deliver to it). `trouble` breaks the
+ * path; the leader writes meanwhile; after the step `trouble` returned, the follower must catch up
+ * and a new bookmark must reach a websocket subscriber on it. Returns the follower.
+ */
+async function notifiedFollower(name: string, trouble: (path: PostgresPath) => Promise<() => Promise<void>>): Promise<ClusterNode> {
+  const { db, nodes } = await database();
+  const base = new URL(db.url);
+  const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
+  await path.listen();
+  cleanups.push(() => path.close());
+  const leader = await startNode({ databaseUrl: db.url, nodeId: 1 });
+  nodes.push(leader);
+  await ready(leader);
+  assert.equal(await leaderOf([leader]), leader);
+  const follower = await startNode({ databaseUrl: path.url(db.url), nodeId: 2, env: { NASTY_CLUSTER_TAIL_MS: "600000" } });
+  nodes.push(follower);
+  await ready(follower);
+  const token = await signUp(leader.url, name);
+  await createBookmark(leader.url, token, { url: `https://${name}.example/before`, title: "before", public: true });
+  await converged(nodes);
+
+  const mend = await trouble(path);
+  for (let index = 0; index < 3; index += 1) await createBookmark(leader.url, token, { url: `https://${name}.example/during/${index}`, title: "during", public: true });
+  await mend();
+  const head = (await clusterStatus(leader)).applied_seq;
+  await eventually("the follower to catch up", async () => (await clusterStatus(follower)).applied_seq >= head, 30_000);
+  const client = await Client.open(wsOf(follower));
+  await subscribe(client, "bookmarks:firehose");
+  const bookmark = await createBookmark(leader.url, token, { url: `https://${name}.example/after`, title: "after", public: true });
+  // Bounded and generous, not a speed check: without a working listening connection nothing would deliver it for ten minutes.
+  await eventually("the follower's subscriber to get the new bookmark", async () => client.events("bookmarks:firehose").some(([, id]) => id === bookmark.id), 5000);
+  await client.close();
+  assert.equal(follower.child.exitCode, null, "the follower kept running");
+  return follower;
+}
+
 describe("cluster safety", () => {
   afterEach(cleanUp);
 
   test("a follower cut off from Postgres for longer than two leases, its timer tail off, listens again: notifications reach it afterwards", async () => {
-    const { db, nodes } = await database();
-    const base = new URL(db.url);
-    const path = new PostgresPath({ host: base.hostname, port: Number(base.port || 5432) });
-    await path.listen();
-    cleanups.push(() => path.close());
-    const leader = await startNode({ databaseUrl: db.url, nodeId: 1 });
-    nodes.push(leader);
-    await ready(leader);
-    assert.equal(await leaderOf([leader]), leader);
-    // Only notifications (and what the node does on its own to keep them coming) deliver to this follower.
-    const follower = await startNode({ databaseUrl: path.url(db.url), nodeId: 2, env: { NASTY_CLUSTER_TAIL_MS: "600000" } });
-    nodes.push(follower);
-    await ready(follower);
-    const token = await signUp(leader.url, "listener");
-    await createBookmark(leader.url, token, { url: "https://listen.example/before", title: "before", public: true });
-    await converged(nodes);
+    await notifiedFollower("listener", async (path) => {
+      await path.cut();
+      // Longer than two leases, and than one connect_timeout of the listening connection.
+      await sleep(Math.max(8000, LEASE_MS * 4));
+      return () => path.restore();
+    });
+  });
 
-    await path.cut();
-    // Longer than two leases, and than one connect_timeout of the listening connection.
-    await sleep(Math.max(8000, LEASE_MS * 4));
-    for (let index = 0; index < 3; index += 1) await createBookmark(leader.url, token, { url: `https://listen.example/during/${index}`, title: "during", public: true });
-    await path.restore();
-    const head = (await clusterStatus(leader)).applied_seq;
-    await eventually("the follower to catch up after the cut", async () => (await clusterStatus(follower)).applied_seq >= head, 30_000);
-
-    const client = await Client.open(wsOf(follower));
-    await subscribe(client, "bookmarks:firehose");
-    const bookmark = await createBookmark(leader.url, token, { url: "https://listen.example/after", title: "after", public: true });
-    // Bounded and generous, not a speed check: without a listening connection nothing would deliver it for ten minutes.
-    await eventually("the follower's subscriber to get the new bookmark", async () => client.events("bookmarks:firehose").some(([, id]) => id === bookmark.id), 5000);
-    await client.close();
-    assert.equal(follower.child.exitCode, null, "the follower kept running");
+  test("a follower whose listening connection silently stops delivering, its timer tail off, listens again on a new one: notifications reach it", async () => {
+    const follower = await notifiedFollower("frozen", async (path) => {
+      // The connection that sent LISTEN stays open but passes nothing (a firewall that forgot it): nobody tells the follower.
+      await path.freeze('listen "nasty_log"');
+      return async () => {};
+    });
+    assert.match(follower.output(), /listening for the cluster's notifications again/);
   });
 
   test("a leader whose lock session is ended stops leading at once and leads again only under a new epoch; nothing is committed under the old one after", async () => {

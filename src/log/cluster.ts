@@ -1,5 +1,6 @@
 // Cluster mode: the one commit-ordered log in Postgres, the leader's lease on appending to it, and the tail every node folds.
 import { AsyncLocalStorage } from "node:async_hooks";
+import { randomBytes } from "node:crypto";
 import type { JSONValue, Sql, TransactionSql } from "postgres";
 import { HttpError } from "../errors.ts";
 import { EVENT_VERSIONS, type EventBody, type LoggedEvent } from "../events.ts";
@@ -143,7 +144,7 @@ function eventOf(row: LogRow): LoggedEvent {
  * must be read back from the log before anyone decides again.
  *
  * Following (every node, the leader too): on each notification, each (re)connect of the listening
- * connection and every `tailMs`, the events after the last one handed to the local log are read in
+ * connection (kept known to work: listenStep) and every `tailMs`, the events after the last one handed to the local log are read in
  * seq order and stored and applied through the local log's commit hook, as local commits are.
  * A hole in seq stops the node.
  */
@@ -186,7 +187,14 @@ export class ClusterLog implements EventLog {
   private checkingNodeId = false;
   private appliedWaiters: { seq: number; resolve: () => void }[] = [];
   private timers: NodeJS.Timeout[] = [];
-  private unlisten: (() => Promise<void>)[] = [];
+  /** The connection listening for notifications (null while none works). */
+  private listenSql: Sql | null = null;
+  /** This process's own channel: a notification it sends there and hears back shows the listening connection works. */
+  private readonly pingChannel = `nasty_ping_${randomBytes(8).toString("hex")}`;
+  private pingSent: { n: number; atMs: number } | null = null;
+  private pingHeard = 0;
+  private listenChecking = false;
+  private listenLost = false;
   private readonly stepMs: number;
   /** The seq the log starts at (the current shared snapshot's), as last read; and whether this follower still owes a snapshot behind it. */
   private logStart = 0;
@@ -248,6 +256,7 @@ export class ClusterLog implements EventLog {
     this.timers.push(setInterval(guarded("cluster election", () => void this.electionStep()), electEvery));
     this.timers.push(setInterval(guarded("cluster node id", () => void this.nodeIdStep()), electEvery));
     this.timers.push(setInterval(guarded("cluster tail", () => void this.tailQuietly()), this.options.tailMs));
+    this.timers.push(setInterval(guarded("cluster listen check", () => void this.listenStep()), this.options.leaseMs));
   }
 
   private async prepare(): Promise<void> {
@@ -269,23 +278,7 @@ export class ClusterLog implements EventLog {
           this.options.local.recordClusterId(clusterId);
           this.options.say(`this data directory now belongs to cluster ${clusterId}`);
         }
-        // A log notification carries the new head seq: the tail it starts reads the log only (the leader row is read on
-        // the timer, on a leader notification and on each reconnect), so a busy log costs one query per round, not two.
-        // A head this node already has (the leader's own commits, a tail that read ahead) needs no read at all.
-        const onLog = (payload: string) => {
-          const head = Number(payload);
-          if (!Number.isSafeInteger(head)) {
-            void this.tailQuietly(false);
-            return;
-          }
-          this.headSeq = Math.max(this.headSeq, head);
-          this.notifiedSeq = Math.max(this.notifiedSeq, head);
-          if (head > this.offeredSeq) void this.tailQuietly(false);
-        };
-        for (const [channel, onNotify] of [[LOG_CHANNEL, onLog], [LEADER_CHANNEL, () => void this.tailQuietly()]] as const) {
-          const listening = await this.sql.listen(channel, onNotify, () => void this.tailQuietly());
-          this.unlisten.push(() => listening.unlisten());
-        }
+        await this.listen();
         await this.tail();
         this.caughtUp = true;
         this.options.say(`caught up with the cluster's log at seq ${this.offeredSeq}`);
@@ -295,6 +288,73 @@ export class ClusterLog implements EventLog {
         this.noteError(`cannot join the cluster yet: ${describeError(error)}`);
         await new Promise((resolve) => setTimeout(guarded("cluster join retry", () => resolve(undefined)), Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
       }
+    }
+  }
+
+  /**
+   * Listens for the log's and the leader's notifications, and for this node's own pings (listenStep),
+   * on a connection of its own, replacing the one before (ended). Every (re)connect of it tails.
+   */
+  private async listen(): Promise<void> {
+    this.listenSql?.end({ timeout: 0 }).catch(() => {});
+    const sql = postgresClient(this.options.url, { max: 1, timeoutMs: this.stepMs, applicationName: `nasty-listen-node-${this.options.nodeId}` });
+    this.listenSql = sql;
+    this.pingSent = null;
+    // A log notification carries the new head seq: the tail it starts reads the log only (the leader row is read on
+    // the timer, on a leader notification and on each reconnect), so a busy log costs one query per round, not two.
+    // A head this node already has (the leader's own commits, a tail that read ahead) needs no read at all.
+    const onLog = (payload: string) => {
+      const head = Number(payload);
+      if (!Number.isSafeInteger(head)) {
+        void this.tailQuietly(false);
+        return;
+      }
+      this.headSeq = Math.max(this.headSeq, head);
+      this.notifiedSeq = Math.max(this.notifiedSeq, head);
+      if (head > this.offeredSeq) void this.tailQuietly(false);
+    };
+    const onPing = (payload: string) => {
+      this.pingHeard = Math.max(this.pingHeard, Number(payload) || 0);
+    };
+    try {
+      for (const [channel, onNotify] of [[LOG_CHANNEL, onLog], [LEADER_CHANNEL, () => void this.tailQuietly()], [this.pingChannel, onPing]] as const) {
+        await withTimeout(sql.listen(channel, onNotify, () => void this.tailQuietly()), this.stepMs, "LISTEN");
+      }
+    } catch (error) {
+      if (this.listenSql === sql) this.listenSql = null;
+      sql.end({ timeout: 0 }).catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * Keeps the listening connection known to work: each step notifies this node's own channel and
+   * expects to hear it within a lease. postgres.js listens again by itself when that connection
+   * closes, but after an outage only with a backoff of up to 20 s, and a connection that silently
+   * stopped delivering (a firewall dropping its state) it never notices. A ping not heard: this
+   * node listens again on a new connection (which tails), and keeps trying each step until it does.
+   */
+  private async listenStep(): Promise<void> {
+    if (this.closed || this.listenChecking || !this.caughtUp) return;
+    this.listenChecking = true;
+    try {
+      const sent = this.pingSent;
+      if (this.listenSql === null || (sent !== null && this.pingHeard < sent.n)) {
+        if (this.listenSql !== null && performance.now() - sent!.atMs < this.options.leaseMs) return;
+        if (!this.listenLost) this.options.warn("the connection listening for the cluster's notifications stopped delivering them; listening again on a new one");
+        this.listenLost = true;
+        await this.listen();
+        this.options.say("listening for the cluster's notifications again");
+        this.listenLost = false;
+        return;
+      }
+      const n = Math.max(this.pingHeard, sent?.n ?? 0) + 1;
+      await withTimeout(this.sql`SELECT pg_notify(${this.pingChannel}, ${String(n)})`, this.stepMs, "a ping");
+      this.pingSent = { n, atMs: performance.now() };
+    } catch {
+      // Postgres out of reach: the tail reports that; the next step tries again.
+    } finally {
+      this.listenChecking = false;
     }
   }
 
@@ -449,9 +509,10 @@ export class ClusterLog implements EventLog {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     this.stepDown("this node is stopping", true);
-    for (const unlisten of this.unlisten) await unlisten().catch(() => {});
+    const listening = this.listenSql;
+    this.listenSql = null;
     await this.tailing?.catch(() => {});
-    await Promise.all([this.sql.end({ timeout: 1 }), this.appendSql.end({ timeout: 1 }), this.nodeSql?.end({ timeout: 1 })]).catch(() => {});
+    await Promise.all([this.sql.end({ timeout: 1 }), listening?.end({ timeout: 1 }), this.appendSql.end({ timeout: 1 }), this.nodeSql?.end({ timeout: 1 })]).catch(() => {});
   }
 
   // ---- following ----

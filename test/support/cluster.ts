@@ -81,6 +81,11 @@ export class PostgresPath {
     return this.command("restore");
   }
 
+  /** Connections whose first kilobyte from the client (start-up message, first queries) holds `text` stay open but pass nothing any more, either way. */
+  freeze(text: string): Promise<void> {
+    return this.command(`freeze ${text}`);
+  }
+
   private command(line: string): Promise<void> {
     const child = this.child!;
     return new Promise((resolve) => {
