@@ -1,6 +1,8 @@
 // Cluster mode's safety at the edges: the listening connection comes back after a long cut, a leader whose lock session ended stops leading, a data directory of another cluster is refused.
 import { after, afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import path from "node:path";
+import Database from "better-sqlite3";
 import { Client, subscribe, sleep } from "./support/realtime.ts";
 import { createBookmark, request, signUp } from "./support/server.ts";
 import { spawnServer } from "./support/child-server.ts";
@@ -126,6 +128,38 @@ describe("cluster safety", () => {
     assert.ok(rows.length > 0);
     for (const row of rows) assert.ok(Number(row.epoch) > epoch, `seq ${row.seq} was committed at epoch ${row.epoch}, after epoch ${epoch}'s lock was gone`);
     assert.match(node.output(), /no longer leading/);
+  });
+
+  test("a data directory from before cluster ids takes its cluster's id at its next start, its log matching the cluster's", async () => {
+    const { db, nodes } = await database();
+    const node = await startNode({ databaseUrl: db.url, nodeId: 1 });
+    nodes.push(node);
+    await ready(node);
+    await leaderOf(nodes);
+    const token = await signUp(node.url, "veteran");
+    const bookmark = await createBookmark(node.url, token, { url: "https://veteran.example/", title: "kept", public: true });
+    const [row] = await db.sql<{ cluster_id: string }[]>`SELECT cluster_id::text FROM cluster_leader`;
+    const clusterIdOf = (dataDir: string) => {
+      const sqlite = new Database(path.join(dataDir, "events.sqlite3"));
+      try {
+        return (sqlite.prepare("SELECT value FROM meta WHERE key = 'cluster_id'").pluck().get() as string | undefined) ?? null;
+      } finally {
+        sqlite.close();
+      }
+    };
+    node.child.kill("SIGTERM");
+    assert.deepEqual(await node.exited, { code: 0, signal: null }, node.output());
+    assert.equal(clusterIdOf(node.dataDir), row!.cluster_id, "the id recorded when it joined");
+    // As a data directory of a node deployed before cluster ids.
+    const sqlite = new Database(path.join(node.dataDir, "events.sqlite3"));
+    sqlite.prepare("DELETE FROM meta WHERE key = 'cluster_id'").run();
+    sqlite.close();
+    const again = await startNode({ databaseUrl: db.url, nodeId: 1, dataDir: node.dataDir });
+    nodes.push(again);
+    await ready(again);
+    assert.match(again.output(), new RegExp(`this data directory now belongs to cluster ${row!.cluster_id}`));
+    assert.equal((await request(again.url, "GET", `/api/bookmarks/${bookmark.id}`, { token })).status, 200);
+    assert.equal(clusterIdOf(node.dataDir), row!.cluster_id, "recorded again");
   });
 
   test("a node stopped cleanly in one cluster and started on another cluster's database with as many events stops, naming both clusters; that cluster is unchanged", async () => {

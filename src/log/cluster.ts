@@ -325,6 +325,8 @@ export class ClusterLog implements EventLog {
       sql.end({ timeout: 0 }).catch(() => {});
       throw error;
     }
+    // Stopped meanwhile: close() ended the connection before this one.
+    if (this.closed) sql.end({ timeout: 0 }).catch(() => {});
   }
 
   /**
