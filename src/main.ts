@@ -10,6 +10,7 @@ import { SqliteLog } from "./log/sqlite.ts";
 import { lockDataDir, DataDirLockedError } from "./log/lock.ts";
 import { PostgresFlusher } from "./log/postgres.ts";
 import { ClusterLog } from "./log/cluster.ts";
+import { ClusterMismatch } from "./log/cluster-id.ts";
 import { joinFromSharedSnapshot } from "./log/cluster-snapshots.ts";
 import { ClusterRouting, routeWritesThrough } from "./http/forward.ts";
 import { registerClusterWrites } from "./http/cluster-writes.ts";
@@ -343,7 +344,7 @@ export async function startNasty(config: Config, options: StartOptions = {}): Pr
     cluster: () => {
       if (!cluster) return null;
       const status = cluster.status();
-      return { leading: status.role === "leader", epoch: status.leader?.epoch ?? 0, lagEvents: status.lag_events, caughtUp: status.caught_up, failing: status.last_error !== null };
+      return { leading: status.role === "leader", epoch: status.epoch, lagEvents: status.lag_events, caughtUp: status.caught_up, failing: status.last_error !== null };
     },
   }));
 
@@ -467,6 +468,11 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof UwsUnavailableError || error instanceof EventVersionError || error instanceof DataDirError) {
       console.error(`[nasty] cannot start: ${error.message}`);
       process.exit(2);
+    }
+    if (error instanceof ClusterMismatch) {
+      // As every other check of cluster mode that stops a node (onFatal above).
+      logger.fatal({ err: error }, "cluster mode: stopping this node");
+      process.exit(3);
     }
     throw error;
   }

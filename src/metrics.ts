@@ -196,7 +196,7 @@ new client.Gauge({ name: "nasty_flush_lag_seconds", help: "age of the oldest eve
 /** Cluster mode, per node: who leads (an alert on "no node leads" sums nasty_cluster_leader), and how far behind the log this node is. */
 const clusterGauges: [string, string, (part: NonNullable<ReturnType<NonNullable<ServerGauges["cluster"]>>>) => number][] = [
   ["nasty_cluster_leader", "1 while this node leads the cluster, else 0 (0 outside cluster mode)", (part) => (part.leading ? 1 : 0)],
-  ["nasty_cluster_epoch", "the epoch of the leader this node knows of (0: none yet, or outside cluster mode)", (part) => part.epoch],
+  ["nasty_cluster_epoch", "the cluster's current epoch as this node knows it, /api/status cluster.epoch (0: none yet, or outside cluster mode)", (part) => part.epoch],
   ["nasty_cluster_lag_events", "events in the cluster's log this node has not applied yet", (part) => part.lagEvents],
   ["nasty_cluster_caught_up", "1 once this node caught up with the cluster's log at start (it is ready), else 0", (part) => (part.caughtUp ? 1 : 0)],
   ["nasty_cluster_failing", "1 while this node's cluster status has a last_error (it cannot read the log: it serves reads from memory and refuses writes), else 0", (part) => (part.failing ? 1 : 0)],

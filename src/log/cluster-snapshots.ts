@@ -7,6 +7,7 @@ import { guarded } from "../guard.ts";
 import type { SqliteLog } from "./sqlite.ts";
 import { adoptSnapshotHeader, fsyncDirectory, listSnapshots, SNAPSHOT_HEADER_LENGTH, snapshotFileName } from "./snapshot-file.ts";
 import { migrate, readMigrations } from "./migrate.ts";
+import { checkClusterId, ClusterMismatch, readClusterId } from "./cluster-id.ts";
 import { describeError, postgresClient, redactUrl } from "./postgres.ts";
 
 /** A shared snapshot is stored in pieces of at most this many bytes (one bytea value each). */
@@ -197,6 +198,8 @@ export async function joinFromSharedSnapshot(options: JoinOptions): Promise<void
       try {
         await migrate(sql, readMigrations());
         options.waiting?.(null);
+        // Before anything here is replaced: a data directory of another cluster stops the start (ClusterMismatch).
+        checkClusterId(options.log, await readClusterId(sql), options.url);
         const shared = await currentSharedSnapshot(sql);
         if (shared === null || options.log.lastSeq >= shared.seq) return;
         options.say(`this node's log ends at seq ${options.log.lastSeq}, before the cluster's log starts (seq ${shared.seq}): loading the cluster's snapshot of seq ${shared.seq} (${(shared.bytes / 1048576).toFixed(1)} MiB)`);
@@ -207,6 +210,7 @@ export async function joinFromSharedSnapshot(options: JoinOptions): Promise<void
         options.log.startAfter(shared.seq);
         return;
       } catch (error) {
+        if (error instanceof ClusterMismatch) throw error;
         options.waiting?.(`cannot reach the cluster's Postgres at ${redactUrl(options.url)} (${describeError(error)}); still trying`);
         if (Date.now() > deadline) {
           options.warn(`cannot read the cluster's snapshot from ${redactUrl(options.url)} (${describeError(error)}); starting from this node's own state`);

@@ -1,5 +1,6 @@
 // Cluster mode: the one commit-ordered log in Postgres, the leader's lease on appending to it, and the tail every node folds.
 import { AsyncLocalStorage } from "node:async_hooks";
+import { randomBytes } from "node:crypto";
 import type { JSONValue, Sql, TransactionSql } from "postgres";
 import { HttpError } from "../errors.ts";
 import { EVENT_VERSIONS, type EventBody, type LoggedEvent } from "../events.ts";
@@ -11,6 +12,7 @@ import type { SqliteLog } from "./sqlite.ts";
 import { foldEvents, writeChanges } from "./flush-batch.ts";
 import { migrate, readMigrations } from "./migrate.ts";
 import { describeError, postgresClient, redactUrl } from "./postgres.ts";
+import { checkClusterId, readClusterId } from "./cluster-id.ts";
 import { CutRefused, cutLog, dropUnusedSnapshot, storeSharedSnapshot, vacuumAfterCut } from "./cluster-snapshots.ts";
 import type { WrittenSnapshot } from "./snapshot-file.ts";
 
@@ -58,7 +60,10 @@ export interface LeaderInfo {
 export interface ClusterStatus {
   role: Role;
   node_id: number;
+  /** The cluster's current epoch as this node knows it (the highest it read or took; 0: none yet). */
   epoch: number;
+  /** The epoch this node leads at or last led at (0: it never led). */
+  led_epoch: number;
   leader: LeaderInfo | null;
   applied_seq: number;
   head_seq: number;
@@ -103,6 +108,13 @@ interface Waiter {
 
 class DeposedError extends Error {}
 
+/** True while this session (`sql`'s connection) holds the advisory lock `key`: a bigint key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits), objsubid 1. */
+function heldHere(sql: Sql, key: number) {
+  return sql`EXISTS (
+    SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
+      AND classid::bigint = ${Math.floor(key / 2 ** 32)}::bigint AND objid::bigint = ${key % 2 ** 32}::bigint)`;
+}
+
 /** Bounds a Postgres step: a connection that stops answering fails it. */
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -110,13 +122,6 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
     timer = setTimeout(guarded("cluster step timeout", () => reject(new Error(`Postgres did not answer ${what} within ${ms} ms`))), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Whether the session running the query holds advisory lock `key` (a bigint key shows in pg_locks as classid, its high 32 bits, and objid, its low 32 bits, objsubid 1). */
-function sessionHolds(sql: Sql, key: number) {
-  return sql`EXISTS (
-    SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
-      AND classid::bigint = ${Math.floor(key / 2 ** 32)}::bigint AND objid::bigint = ${key % 2 ** 32}::bigint)`;
 }
 
 interface LogRow { seq: string; type: string; v: number; ts: string; node: number; payload: string }
@@ -139,7 +144,7 @@ function eventOf(row: LogRow): LoggedEvent {
  * must be read back from the log before anyone decides again.
  *
  * Following (every node, the leader too): on each notification, each (re)connect of the listening
- * connection and every `tailMs`, the events after the last one handed to the local log are read in
+ * connection (kept known to work: listenStep) and every `tailMs`, the events after the last one handed to the local log are read in
  * seq order and stored and applied through the local log's commit hook, as local commits are.
  * A hole in seq stops the node.
  */
@@ -150,7 +155,10 @@ export class ClusterLog implements EventLog {
   /** Holds this node's id lock for as long as the process runs. */
   private nodeSql: Sql | null = null;
   private role: Role = "follower";
+  /** The epoch this node leads at, or last led at. */
   private epoch = 0;
+  /** The highest epoch this node read from the epoch row or took. */
+  private knownEpoch = 0;
   private leader: LeaderInfo | null = null;
   private nextSeq = 0;
   private headSeq = 0;
@@ -179,7 +187,14 @@ export class ClusterLog implements EventLog {
   private checkingNodeId = false;
   private appliedWaiters: { seq: number; resolve: () => void }[] = [];
   private timers: NodeJS.Timeout[] = [];
-  private unlisten: (() => Promise<void>)[] = [];
+  /** The connection listening for notifications (null while none works). */
+  private listenSql: Sql | null = null;
+  /** This process's own channel: a notification it sends there and hears back shows the listening connection works. */
+  private readonly pingChannel = `nasty_ping_${randomBytes(8).toString("hex")}`;
+  private pingSent: { n: number; atMs: number } | null = null;
+  private pingHeard = 0;
+  private listenChecking = false;
+  private listenLost = false;
   private readonly stepMs: number;
   /** The seq the log starts at (the current shared snapshot's), as last read; and whether this follower still owes a snapshot behind it. */
   private logStart = 0;
@@ -241,6 +256,7 @@ export class ClusterLog implements EventLog {
     this.timers.push(setInterval(guarded("cluster election", () => void this.electionStep()), electEvery));
     this.timers.push(setInterval(guarded("cluster node id", () => void this.nodeIdStep()), electEvery));
     this.timers.push(setInterval(guarded("cluster tail", () => void this.tailQuietly()), this.options.tailMs));
+    this.timers.push(setInterval(guarded("cluster listen check", () => void this.listenStep()), this.options.leaseMs));
   }
 
   private async prepare(): Promise<void> {
@@ -248,25 +264,21 @@ export class ClusterLog implements EventLog {
       try {
         const applied = await withTimeout(migrate(this.sql, readMigrations()), this.stepMs, "the migrations");
         if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
+        // A data directory of another cluster stops the node before it claims anything here.
+        const clusterId = await withTimeout(readClusterId(this.sql), this.stepMs, "the cluster's id");
+        try {
+          checkClusterId(this.options.local, clusterId, this.options.url);
+        } catch (error) {
+          this.fatal((error as Error).message);
+        }
         await this.claimNodeId();
         await this.verifyLocal();
-        // A log notification carries the new head seq: the tail it starts reads the log only (the leader row is read on
-        // the timer, on a leader notification and on each reconnect), so a busy log costs one query per round, not two.
-        // A head this node already has (the leader's own commits, a tail that read ahead) needs no read at all.
-        const onLog = (payload: string) => {
-          const head = Number(payload);
-          if (!Number.isSafeInteger(head)) {
-            void this.tailQuietly(false);
-            return;
-          }
-          this.headSeq = Math.max(this.headSeq, head);
-          this.notifiedSeq = Math.max(this.notifiedSeq, head);
-          if (head > this.offeredSeq) void this.tailQuietly(false);
-        };
-        for (const [channel, onNotify] of [[LOG_CHANNEL, onLog], [LEADER_CHANNEL, () => void this.tailQuietly()]] as const) {
-          const listening = await this.sql.listen(channel, onNotify, () => void this.tailQuietly());
-          this.unlisten.push(() => listening.unlisten());
+        // A new data directory, or one from before cluster ids whose log matched: it belongs to this cluster from now on.
+        if (this.options.local.clusterId === null) {
+          this.options.local.recordClusterId(clusterId);
+          this.options.say(`this data directory now belongs to cluster ${clusterId}`);
         }
+        await this.listen();
         await this.tail();
         this.caughtUp = true;
         this.options.say(`caught up with the cluster's log at seq ${this.offeredSeq}`);
@@ -276,6 +288,75 @@ export class ClusterLog implements EventLog {
         this.noteError(`cannot join the cluster yet: ${describeError(error)}`);
         await new Promise((resolve) => setTimeout(guarded("cluster join retry", () => resolve(undefined)), Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
       }
+    }
+  }
+
+  /**
+   * Listens for the log's and the leader's notifications, and for this node's own pings (listenStep),
+   * on a connection of its own, replacing the one before (ended). Every (re)connect of it tails.
+   */
+  private async listen(): Promise<void> {
+    this.listenSql?.end({ timeout: 0 }).catch(() => {});
+    const sql = postgresClient(this.options.url, { max: 1, timeoutMs: this.stepMs, applicationName: `nasty-listen-node-${this.options.nodeId}` });
+    this.listenSql = sql;
+    this.pingSent = null;
+    // A log notification carries the new head seq: the tail it starts reads the log only (the leader row is read on
+    // the timer, on a leader notification and on each reconnect), so a busy log costs one query per round, not two.
+    // A head this node already has (the leader's own commits, a tail that read ahead) needs no read at all.
+    const onLog = (payload: string) => {
+      const head = Number(payload);
+      if (!Number.isSafeInteger(head)) {
+        void this.tailQuietly(false);
+        return;
+      }
+      this.headSeq = Math.max(this.headSeq, head);
+      this.notifiedSeq = Math.max(this.notifiedSeq, head);
+      if (head > this.offeredSeq) void this.tailQuietly(false);
+    };
+    const onPing = (payload: string) => {
+      this.pingHeard = Math.max(this.pingHeard, Number(payload) || 0);
+    };
+    try {
+      for (const [channel, onNotify] of [[LOG_CHANNEL, onLog], [LEADER_CHANNEL, () => void this.tailQuietly()], [this.pingChannel, onPing]] as const) {
+        await withTimeout(sql.listen(channel, onNotify, () => void this.tailQuietly()), this.stepMs, "LISTEN");
+      }
+    } catch (error) {
+      if (this.listenSql === sql) this.listenSql = null;
+      sql.end({ timeout: 0 }).catch(() => {});
+      throw error;
+    }
+    // Stopped meanwhile: close() ended the connection before this one.
+    if (this.closed) sql.end({ timeout: 0 }).catch(() => {});
+  }
+
+  /**
+   * Keeps the listening connection known to work: each step notifies this node's own channel and
+   * expects to hear it within a lease. postgres.js listens again by itself when that connection
+   * closes, but after an outage only with a backoff of up to 20 s, and a connection that silently
+   * stopped delivering (a firewall dropping its state) it never notices. A ping not heard: this
+   * node listens again on a new connection (which tails), and keeps trying each step until it does.
+   */
+  private async listenStep(): Promise<void> {
+    if (this.closed || this.listenChecking || !this.caughtUp) return;
+    this.listenChecking = true;
+    try {
+      const sent = this.pingSent;
+      if (this.listenSql === null || (sent !== null && this.pingHeard < sent.n)) {
+        if (this.listenSql !== null && performance.now() - sent!.atMs < this.options.leaseMs) return;
+        if (!this.listenLost) this.options.warn("the connection listening for the cluster's notifications stopped delivering them; listening again on a new one");
+        this.listenLost = true;
+        await this.listen();
+        this.options.say("listening for the cluster's notifications again");
+        this.listenLost = false;
+        return;
+      }
+      const n = Math.max(this.pingHeard, sent?.n ?? 0) + 1;
+      await withTimeout(this.sql`SELECT pg_notify(${this.pingChannel}, ${String(n)})`, this.stepMs, "a ping");
+      this.pingSent = { n, atMs: performance.now() };
+    } catch {
+      // Postgres out of reach: the tail reports that; the next step tries again.
+    } finally {
+      this.listenChecking = false;
     }
   }
 
@@ -295,7 +376,7 @@ export class ClusterLog implements EventLog {
     this.nodeSql ??= postgresClient(this.options.url, { max: 1, timeoutMs: this.stepMs, applicationName: `nasty-node-${this.options.nodeId}` });
     const key = NODE_LOCK_KEY_BASE + this.options.nodeId;
     const [row] = await withTimeout(this.nodeSql<{ got: boolean }[]>`
-      SELECT CASE WHEN ${sessionHolds(this.nodeSql, key)} THEN true ELSE pg_try_advisory_lock(${key}::bigint) END AS got`, this.stepMs, "the node id lock");
+      SELECT CASE WHEN ${heldHere(this.nodeSql, key)} THEN true ELSE pg_try_advisory_lock(${key}::bigint) END AS got`, this.stepMs, "the node id lock");
     return row?.got === true;
   }
 
@@ -341,15 +422,20 @@ export class ClusterLog implements EventLog {
     return this.nodeIdLost;
   }
 
-  /** The local log must be a prefix of the cluster's: same event at its last seq. Anything else stops the node. */
+  /**
+   * The local log must be a prefix of the cluster's: the same event (type, time, node, payload) at
+   * its last seq, when the local log still holds it (compacted behind a snapshot, the cluster id
+   * checked before is what tells another cluster apart). Anything else stops the node.
+   */
   private async verifyLocal(): Promise<void> {
     const local = this.options.local;
     const lastSeq = local.lastSeq;
     if (lastSeq === 0) return;
-    const [row] = await this.sql<{ type: string; ts: string; node: number }[]>`SELECT type, ts, node FROM log WHERE seq = ${lastSeq}`;
+    const [row] = await withTimeout(this.sql<LogRow[]>`SELECT seq, type, v, ts, node, payload FROM log WHERE seq = ${lastSeq}`, this.stepMs, "the log at this node's last seq");
     if (!row) await this.checkNotBehindCut(lastSeq);
     const [mine] = local.readAfter(lastSeq - 1, 1);
-    const differs = !row || (mine !== undefined && mine.seq === lastSeq && (mine.type !== row.type || mine.ts !== Number(row.ts) || mine.node !== row.node));
+    const theirs = row ? eventOf(row) : null;
+    const differs = !theirs || (mine !== undefined && mine.seq === lastSeq && (mine.type !== theirs.type || mine.ts !== theirs.ts || mine.node !== theirs.node || JSON.stringify(mine.payload) !== JSON.stringify(theirs.payload)));
     if (differs) {
       this.options.onFatal(new Error(`this node's data directory holds seq ${lastSeq}, which the cluster's log ${row ? "holds as another event" : "does not have"}: it belongs to another cluster or history. Start this node on an empty data directory (it then catches up from the cluster's log).`));
       throw new Error("the local log does not match the cluster's");
@@ -360,7 +446,7 @@ export class ClusterLog implements EventLog {
     const applied = this.options.local.lastSeq;
     const head = Math.max(this.headSeq, applied);
     return {
-      role: this.role, node_id: this.options.nodeId, epoch: this.epoch, leader: this.leader,
+      role: this.role, node_id: this.options.nodeId, epoch: this.knownEpoch, led_epoch: this.epoch, leader: this.leader,
       applied_seq: applied, head_seq: head, lag_events: head - applied, caught_up: this.caughtUp, last_error: this.nodeIdLost ?? this.lastError,
       log_start_seq: this.logStart, last_cut: this.lastCut, last_cut_error: this.lastCutError,
     };
@@ -425,9 +511,10 @@ export class ClusterLog implements EventLog {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     this.stepDown("this node is stopping", true);
-    for (const unlisten of this.unlisten) await unlisten().catch(() => {});
+    const listening = this.listenSql;
+    this.listenSql = null;
     await this.tailing?.catch(() => {});
-    await Promise.all([this.sql.end({ timeout: 1 }), this.appendSql.end({ timeout: 1 }), this.nodeSql?.end({ timeout: 1 })]).catch(() => {});
+    await Promise.all([this.sql.end({ timeout: 1 }), listening?.end({ timeout: 1 }), this.appendSql.end({ timeout: 1 }), this.nodeSql?.end({ timeout: 1 })]).catch(() => {});
   }
 
   // ---- following ----
@@ -486,6 +573,7 @@ export class ClusterLog implements EventLog {
       FROM cluster_leader WHERE id = 1`, this.stepMs, "the leader row");
     if (!row) return;
     const epoch = Number(row.epoch);
+    this.knownEpoch = Math.max(this.knownEpoch, epoch);
     this.headSeq = Math.max(this.headSeq, Number(row.head), Number(row.start));
     this.noteLogStart(Number(row.start));
     if (this.role !== "candidate") this.leader = { epoch, node: row.node, url: row.url };
@@ -613,23 +701,21 @@ export class ClusterLog implements EventLog {
   }
 
   /**
-   * The lead lasts while the session that took the lock holds it. A query failing is not the only
-   * sign it ended: when Postgres ended the session between two heartbeats (a restart quicker than
-   * one, pg_terminate_backend), postgres.js answers the next one on a new session, without the
-   * lock, and this node would lead on unfenced by it (alone, for good). So the heartbeat asks
-   * whether its session still holds the lock.
+   * The lock's session must still be the one that took it: a session Postgres ended (terminated,
+   * idle_session_timeout, a restart) released the lock, and postgres.js answers the next query on a
+   * new session. Then this node steps down and campaigns again, under a new epoch.
    */
   private async heartbeat(): Promise<void> {
     let held: boolean;
     try {
       const lock = this.lockClient();
-      const [row] = await withTimeout(lock<{ held: boolean }[]>`SELECT ${sessionHolds(lock, LEADER_LOCK_KEY)} AS held`, this.options.leaseMs, "the leader's heartbeat");
+      const [row] = await withTimeout(lock<{ held: boolean }[]>`SELECT ${heldHere(lock, LEADER_LOCK_KEY)} AS held`, this.options.leaseMs, "the leader's heartbeat");
       held = row?.held === true;
     } catch (error) {
       this.stepDown(`the connection holding the lead failed (${describeError(error)})`);
       return;
     }
-    if (!held) this.stepDown("the session holding the lead ended (Postgres restarted or ended it), and the lock with it");
+    if (!held && this.role === "leader") this.stepDown("the Postgres session holding the leader lock ended, and the lock with it");
   }
 
   private async tryToLead(): Promise<void> {
@@ -661,6 +747,7 @@ export class ClusterLog implements EventLog {
       UPDATE cluster_leader SET epoch = epoch + 1, node = ${this.options.nodeId}, url = ${this.options.nodeUrl}, since = now() WHERE id = 1 RETURNING epoch`, this.stepMs, "the epoch bump");
     if (!bumped) throw new Error("the cluster_leader row is missing");
     const epoch = Number(bumped.epoch);
+    this.knownEpoch = Math.max(this.knownEpoch, epoch);
     // The row at the log's start is never cut, so the head is never below it; the greatest() says so twice.
     const [head] = await withTimeout(this.appendSql<{ head: string }[]>`
       SELECT greatest((SELECT coalesce(max(seq), 0) FROM log), (SELECT coalesce(max(seq), 0) FROM cluster_snapshots WHERE current)) AS head`, this.stepMs, "the head");
@@ -784,7 +871,9 @@ export class ClusterLog implements EventLog {
     // round trips, not one per statement): the epoch row is locked first, and a wrong epoch throws
     // before COMMIT, so everything written after it rolls back with the transaction. A query is sent
     // in the order it is executed; writeChanges executes its first at once, so it comes last.
-    const epochRead = tx<{ epoch: string }[]>`SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE`.execute();
+    // The leader lock must be held (by this node's lock session, or by a new leader, whose epoch bump then waits for
+    // this share lock and fences what follows): a shared try succeeds only when no session holds it, and fails this append.
+    const epochRead = tx<{ epoch: string; unheld: boolean }[]>`SELECT epoch, pg_try_advisory_xact_lock_shared(${LEADER_LOCK_KEY}::bigint) AS unheld FROM cluster_leader WHERE id = 1 FOR SHARE`.execute();
     const statements: Promise<unknown>[] = [tx`INSERT INTO log (seq, epoch, type, v, ts, node, payload)
       SELECT seq, ${epoch}, type, v, ts, node, payload
       FROM jsonb_to_recordset(${tx.json(rows as unknown as JSONValue)}) AS x(seq bigint, type text, v integer, ts bigint, node integer, payload text)`.execute()];
@@ -796,6 +885,7 @@ export class ClusterLog implements EventLog {
     statements.push(tx`SELECT pg_notify(${LOG_CHANNEL}, ${String(seq)})`.execute(), writeChanges(tx, foldEvents(events)));
     const [[row]] = await Promise.all([epochRead, ...statements]);
     if (!row || Number(row.epoch) !== epoch) throw new DeposedError(`epoch ${row?.epoch ?? "?"} replaced this node's epoch ${epoch}`);
+    if (row.unheld) throw new DeposedError(`no session holds the leader lock any more (this node's lock session ended): epoch ${epoch} is over`);
   }
 
   private noteError(message: string): void {

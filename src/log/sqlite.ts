@@ -31,7 +31,7 @@ type CompactReply = { compacted: number; error: string | null; rows: number; wal
  * `meta` holds the data directory's identity (`data_dir_id`, random, made once: a snapshot names
  * it, so one from another data directory is refused) and `compacted_through`: the log's rows up to
  * that seq were dropped behind a snapshot (compact()), so the seq counter and the replay start
- * survive a log with no rows left.
+ * survive a log with no rows left. In cluster mode `cluster_id` names the cluster it joined (cluster-id.ts).
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -389,6 +389,15 @@ export class SqliteLog implements EventLog {
       yield text;
       afterSeq = lastSeq;
     }
+  }
+
+  /** Cluster mode: the id of the cluster this data directory joined (null: none recorded yet). */
+  get clusterId(): string | null {
+    return this.meta("cluster_id") ?? null;
+  }
+
+  recordClusterId(id: string): void {
+    this.reader.prepare("INSERT INTO meta (key, value) VALUES ('cluster_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(id);
   }
 
   private meta(key: string): string | undefined {

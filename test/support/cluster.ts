@@ -81,6 +81,11 @@ export class PostgresPath {
     return this.command("restore");
   }
 
+  /** Connections whose first kilobyte from the client (start-up message, first queries) holds `text` stay open but pass nothing any more, either way. */
+  freeze(text: string): Promise<void> {
+    return this.command(`freeze ${text}`);
+  }
+
   private command(line: string): Promise<void> {
     const child = this.child!;
     return new Promise((resolve) => {
@@ -147,6 +152,7 @@ export interface ClusterStatus {
   role: string;
   node_id: number;
   epoch: number;
+  led_epoch: number;
   leader: { epoch: number; node: number | null; url: string | null } | null;
   applied_seq: number;
   head_seq: number;

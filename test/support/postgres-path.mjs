@@ -1,10 +1,14 @@
 // Test support: a TCP proxy to Postgres in its own process (argv: host port). Prints its port; then
-// reads "cut" (drop every connection, refuse new ones) and "restore" lines, answering "ok" to each.
+// reads "cut" (drop every connection, refuse new ones), "restore" and "freeze <text>" (connections whose first
+// kilobyte from the client, its start-up message and first queries, holds <text> stay open but pass nothing on any
+// more, as one a firewall silently forgot) lines, answering "ok" to each.
 import net from "node:net";
 import readline from "node:readline";
 
 const [host, port] = process.argv.slice(2);
 const sockets = new Set();
+/** Each connection's client and upstream sockets, and the first kilobyte its client sent (start-up message, first queries). */
+const connections = new Set();
 let open = true;
 const server = net.createServer((client) => {
   if (!open) {
@@ -18,6 +22,14 @@ const server = net.createServer((client) => {
     socket.on("error", () => {});
   }
   client.pipe(upstream).pipe(client);
+  const connection = { client, upstream, startup: "" };
+  connections.add(connection);
+  client.on("close", () => connections.delete(connection));
+  const started = (chunk) => {
+    connection.startup += chunk.toString("latin1");
+    if (connection.startup.length > 1024) client.off("data", started);
+  };
+  client.on("data", started);
   client.on("close", () => upstream.destroy());
   upstream.on("close", () => client.destroy());
 });
@@ -26,6 +38,17 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
   if (line === "cut") {
     open = false;
     for (const socket of sockets) socket.destroy();
+  } else if (line.startsWith("freeze ")) {
+    const text = line.slice("freeze ".length);
+    for (const { client, upstream, startup } of connections) {
+      if (!startup.includes(text)) continue;
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.removeAllListeners("data");
+      upstream.removeAllListeners("data");
+      client.pause();
+      upstream.pause();
+    }
   } else if (line === "restore") {
     open = true;
   }
