@@ -42,7 +42,7 @@ async function commentsWith(node: ClusterNode, token: string, bookmarkId: number
 describe("cluster mode: forwarded writes across a leader change", () => {
   afterEach(cleanUp);
 
-  test("a write through a follower right after SIGSTOP of the leader is answered once another node leads, not after the wait for the paused leader; it is on every node once", async () => {
+  test("a write through a follower right after SIGSTOP of the leader is answered once another node leads, not after the wait for the paused leader; it is on every node once", async (t) => {
     const { db, nodes } = await clusterWithLease(3);
     const leader = await leaderOf(nodes);
     const [follower, other] = nodes.filter((node) => node !== leader) as [ClusterNode, ClusterNode];
@@ -54,6 +54,7 @@ describe("cluster mode: forwarded writes across a leader change", () => {
     const sent = Date.now();
     const reply = await request(follower.url, "POST", `/api/bookmarks/${bookmark.id}/comments`, { token, body: { body } });
     const tookMs = Date.now() - sent;
+    t.diagnostic(`answered ${reply.status} in ${tookMs} ms`);
     const boundMs = 3 * LEASE_MS + 5000;
     assert.ok(tookMs < boundMs, `answered in ${tookMs} ms, within ${boundMs} ms (a follower waiting out the paused leader answers after 20 s): ${reply.status} ${reply.text}`);
     assert.ok(reply.status === 201 || (reply.status === 503 && reply.headers.get("retry-after") !== null), `201, or 503 with Retry-After: ${reply.status} ${reply.text}`);

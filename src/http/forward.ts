@@ -156,23 +156,27 @@ export class ClusterRouting {
       }
       const leader = this.options.log.currentLeader();
       if (leader?.url) {
-        let refusedSecret = false;
+        let reply: LeaderReply | null = null;
         try {
-          const reply = await this.send({ ...leader, url: leader.url }, outgoing, requestId, attempt > 0);
-          refusedSecret = reply.headers[SECRET_REFUSED_HEADER.toLowerCase()] !== undefined;
-          if (!refusedSecret && reply.headers[NOT_LEADER_HEADER.toLowerCase()] === undefined) {
-            const seq = Number(reply.headers["x-nasty-seq"]);
-            if (Number.isSafeInteger(seq)) await this.options.log.untilApplied(seq, Math.max(1000, deadline - Date.now()));
-            return reply;
-          }
-          lastProblem = `node ${leader.node} no longer leads`;
+          // No attempt outlasts the forward's own bound (but each gets a second at least).
+          const timeoutMs = Math.max(1000, Math.min(this.options.requestTimeoutMs, deadline - Date.now()));
+          reply = await this.send({ ...leader, url: leader.url }, outgoing, requestId, attempt > 0, timeoutMs);
         } catch (error) {
           lastProblem = `the leader (node ${leader.node}) did not answer: ${(error as Error).message}`;
           if ((error as NodeJS.ErrnoException).code !== "ECONNREFUSED") sent = true;
           // Another node took the lead while this one waited: ask it now (same request id, as a retry), no pause.
           if (error instanceof LeaderChanged && Date.now() < deadline) continue;
         }
-        if (refusedSecret) throw secretRefused(leader.node);
+        if (reply !== null) {
+          if (reply.headers[SECRET_REFUSED_HEADER.toLowerCase()] !== undefined) throw secretRefused(leader.node);
+          if (reply.headers[NOT_LEADER_HEADER.toLowerCase()] === undefined) {
+            // The leader's answer is final; not applied here in time, it is a 503 that says the write was saved (seq N).
+            const seq = Number(reply.headers["x-nasty-seq"]);
+            if (Number.isSafeInteger(seq)) await this.options.log.untilApplied(seq, Math.max(1000, deadline - Date.now()));
+            return reply;
+          }
+          lastProblem = `node ${leader.node} no longer leads`;
+        }
       }
       // Postgres down (or this node cut off from it): no leader can acknowledge anything; say so now rather than wait.
       if (!this.options.log.reachable) {
@@ -210,7 +214,7 @@ export class ClusterRouting {
    * (epoch or address) from the epoch row: a paused leader is not waited on for `requestTimeoutMs`
    * once another node leads (the new leader answers the retry: run, or "already committed").
    */
-  private send(leader: LeaderInfo & { url: string }, outgoing: Outgoing, requestId: string, retry: boolean): Promise<LeaderReply> {
+  private send(leader: LeaderInfo & { url: string }, outgoing: Outgoing, requestId: string, retry: boolean, timeoutMs: number): Promise<LeaderReply> {
     const headers: Record<string, string> = { ...outgoing.headers };
     headers["x-nasty-request-id"] = requestId;
     headers["x-nasty-cluster-secret"] = this.options.secret;
@@ -219,13 +223,13 @@ export class ClusterRouting {
     const target = new URL(outgoing.target, leader.url);
     let watch: NodeJS.Timeout | undefined;
     return new Promise<LeaderReply>((resolve, reject) => {
-      const request = http.request(target, { method: outgoing.method, headers, agent: this.agent, timeout: this.options.requestTimeoutMs }, (response) => {
+      const request = http.request(target, { method: outgoing.method, headers, agent: this.agent, timeout: timeoutMs }, (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("end", () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
         response.on("error", reject);
       });
-      request.on("timeout", () => request.destroy(new Error(`no answer within ${this.options.requestTimeoutMs} ms`)));
+      request.on("timeout", () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       request.on("error", reject);
       watch = setInterval(guarded("forward leader watch", () => {
         const now = this.options.log.currentLeader();
