@@ -1,4 +1,4 @@
-// The cluster bench: three nodes on one Postgres on this machine: cross-node delivery latency, durable creates through the leader and a follower, write unavailability after kill -9 of the leader.
+// The cluster bench: three nodes on one Postgres on this machine: cross-node delivery latency, durable creates through the leader and a follower, write unavailability after SIGSTOP and after kill -9 of the leader.
 import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -100,6 +100,11 @@ async function create(node: Node, token: string, number: number): Promise<number
   return reply.status;
 }
 
+/** `create`, with a network failure or a timeout as status 0 (counted as a failed create, not a crashed bench). */
+function tryCreate(node: Node, token: string, number: number): Promise<number> {
+  return create(node, token, number).catch(() => 0);
+}
+
 /** One node's stage histograms: per stage, cumulative counts by upper bound (ms), the sum (ms) and the count. */
 type StageHistograms = Map<Stage, { bounds: number[]; cumulative: number[]; sumMs: number; count: number }> & { loopP99Ms?: number };
 
@@ -162,6 +167,11 @@ interface LatencyRun {
   acks: number[];
   /** Creates actually sent per second (the sending loop falls behind on a starved machine). */
   sentPerSecond: number;
+  /** Creates sent, and those not answered 201, by status (0: no answer). */
+  sent: number;
+  failed: Record<string, number>;
+  /** Creates answered 201 whose push never reached `to` within the wait. */
+  missedPushes: number;
 }
 
 async function latency(from: Node, to: Node, token: string, rate: number, seconds: number, counter: { next: number }): Promise<LatencyRun> {
@@ -169,10 +179,14 @@ async function latency(from: Node, to: Node, token: string, rate: number, second
   await new Promise((resolve, reject) => (socket.once("open", resolve), socket.once("error", reject)));
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
+  const pushed = new Set<string>();
   socket.on("message", (data) => {
     const frame = JSON.parse(data.toString()) as { op?: string; payload?: { url?: string } };
-    const sent = frame.op === undefined && frame.payload?.url ? sentAt.get(frame.payload.url) : undefined;
-    if (sent !== undefined) latencies.push(performance.now() - sent);
+    const url = frame.op === undefined ? frame.payload?.url : undefined;
+    const sent = url === undefined ? undefined : sentAt.get(url);
+    if (url === undefined || sent === undefined || pushed.has(url)) return;
+    pushed.add(url);
+    latencies.push(performance.now() - sent);
   });
   socket.send(JSON.stringify({ op: "subscribe", topic: "bookmarks:firehose", ref: "s" }));
   await sleep(200);
@@ -180,20 +194,30 @@ async function latency(from: Node, to: Node, token: string, rate: number, second
   const started = performance.now();
   const pending: Promise<number>[] = [];
   const acks: number[] = [];
+  const created: string[] = [];
+  const failed: Record<string, number> = {};
   for (let index = 0; index < total; index += 1) {
     const due = started + (index * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const number = (counter.next += 1);
     const sent = performance.now();
-    sentAt.set(`https://bench.example/${number}`, sent);
-    pending.push(create(from, token, number).then((status) => (acks.push(performance.now() - sent), status)));
+    const url = `https://bench.example/${number}`;
+    sentAt.set(url, sent);
+    pending.push(tryCreate(from, token, number).then((status) => {
+      if (status === 201) {
+        acks.push(performance.now() - sent);
+        created.push(url);
+      } else failed[status] = (failed[status] ?? 0) + 1;
+      return status;
+    }));
   }
   const sentPerSecond = total / ((performance.now() - started) / 1000);
   await Promise.all(pending);
-  await until("every push", async () => latencies.length >= total, 10_000).catch(() => {});
+  await until("every push", async () => created.every((url) => pushed.has(url)), 10_000).catch(() => {});
   socket.close();
-  return { sorted: latencies.sort((a, b) => a - b), acks: acks.sort((a, b) => a - b), sentPerSecond };
+  const missedPushes = created.filter((url) => !pushed.has(url)).length;
+  return { sorted: latencies.sort((a, b) => a - b), acks: acks.sort((a, b) => a - b), sentPerSecond, sent: total, failed, missedPushes };
 }
 
 /** Durable creates per second through `node` with `writers` requests in flight. */
@@ -202,23 +226,36 @@ async function throughput(node: Node, token: string, writers: number, seconds: n
   let created = 0;
   const started = performance.now();
   await Promise.all(Array.from({ length: writers }, async () => {
-    for (let index = 0; index < 1_000_000 && performance.now() < deadline; index += 1) if ((await create(node, token, (counter.next += 1))) === 201) created += 1;
+    for (let index = 0; index < 1_000_000 && performance.now() < deadline; index += 1) if ((await tryCreate(node, token, (counter.next += 1))) === 201) created += 1;
   }));
   return created / ((performance.now() - started) / 1000);
 }
 
-/** Milliseconds from kill -9 of the leader to the first 201 through a surviving node. */
-async function unavailability(nodes: Node[], token: string, counter: { next: number }): Promise<number> {
+/**
+ * Milliseconds from `signal` to the leader (SIGKILL: kill -9; SIGSTOP: paused, as by a long GC or
+ * a frozen VM) to the first 201 through a surviving follower; a paused leader gets SIGCONT after,
+ * and the bench waits until it follows the new leader.
+ */
+async function unavailability(nodes: Node[], token: string, counter: { next: number }, signal: "SIGKILL" | "SIGSTOP"): Promise<{ ms: number; failed: number }> {
   const roles = await Promise.all(nodes.map(role));
   const leader = nodes[roles.indexOf("leader")]!;
   const survivor = nodes.find((node) => node !== leader)!;
-  const killed = performance.now();
-  leader.child.kill("SIGKILL");
-  for (let attempt = 0; attempt < 10_000; attempt += 1) {
-    if ((await create(survivor, token, (counter.next += 1)).catch(() => 0)) === 201) return performance.now() - killed;
-    await sleep(20);
+  const stopped = performance.now();
+  leader.child.kill(signal);
+  let failed = 0;
+  try {
+    for (let attempt = 0; attempt < 10_000; attempt += 1) {
+      if ((await tryCreate(survivor, token, (counter.next += 1))) === 201) return { ms: performance.now() - stopped, failed };
+      failed += 1;
+      await sleep(20);
+    }
+    throw new Error(`no write succeeded after ${signal} of the leader`);
+  } finally {
+    if (signal === "SIGSTOP") {
+      leader.child.kill("SIGCONT");
+      await until("the paused leader following again", async () => (await role(leader)) === "follower" && (await Promise.all(nodes.map(role))).filter((name) => name === "leader").length === 1, 60_000);
+    }
   }
-  throw new Error("no write succeeded after the leader was killed");
 }
 
 interface FanoutRun { deliveriesPerSecond: number; creates: number; deliveries: number; seconds: number; p50Ms: number; p99Ms: number; subscribers: number; dropped: number }
@@ -345,16 +382,22 @@ export async function clusterFigures(plan: ClusterPlan, say: (line: string) => v
       say(`cluster: latency at ${rate} creates/s`);
       const watched = [followers[0]!, leader, followers[1]!];
       const before = await Promise.all(watched.map(stageHistograms));
-      const { sorted, acks, sentPerSecond } = await latency(followers[0]!, followers[1]!, token, rate, plan.rateSeconds, counter);
+      const run = await latency(followers[0]!, followers[1]!, token, rate, plan.rateSeconds, counter);
+      const { sorted, acks, sentPerSecond } = run;
       const after = await Promise.all(watched.map(stageHistograms));
       const [sender, lead, receiver] = watched.map((_, index) => stageSummary(before[index]!, after[index]!));
       const stages = { sender: sender!, leader: lead!, receiver: receiver! };
+      const { sent, failed, missedPushes } = run;
+      const failedCount = Object.values(failed).reduce((sum, count) => sum + count, 0);
+      // A create that failed or a push that never came is not in the percentiles: the row says so and does not pass.
+      const lost = failedCount + missedPushes > 0 ? `LOST: ${failedCount} of ${sent} creates not answered 201 (by status, 0 = no answer: ${JSON.stringify(failed)}), ${missedPushes} pushes of 201 creates never reached C; ` : "";
       for (const [label, p] of [["p50", 0.5], ["p99", 0.99]] as const) {
-        figures.push(judge({
+        const figure = judge({
           id: `cluster-latency-${rate}-${label}`, name: `cluster: create on node A → push on node C, ${rate}/s, ${label}`, unit: "ms", value: percentile(sorted, p),
-          ceiling: null, ceilingName: null, ratio: null, target: LATENCY_TARGET, note: `${sorted.length} pushes, ${sentPerSecond.toFixed(0)} creates/s sent; A and C are followers, so each create is forwarded to the leader; A's 201 p50 ${percentile(acks, 0.5).toFixed(0)} ms, p99 ${percentile(acks, 0.99).toFixed(0)} ms; stages mean/p99 ms: A ${stageText(stages.sender)}; leader ${stageText(stages.leader)}; C ${stageText(stages.receiver)}`,
-          details: { rate, samples: sorted.length, sentPerSecond, ackP50Ms: percentile(acks, 0.5), ackP99Ms: percentile(acks, 0.99), stages },
-        }));
+          ceiling: null, ceilingName: null, ratio: null, target: LATENCY_TARGET, note: `${lost}${sorted.length} pushes of ${sent} creates, ${sentPerSecond.toFixed(0)} creates/s sent; A and C are followers, so each create is forwarded to the leader; A's 201 p50 ${percentile(acks, 0.5).toFixed(0)} ms, p99 ${percentile(acks, 0.99).toFixed(0)} ms; stages mean/p99 ms: A ${stageText(stages.sender)}; leader ${stageText(stages.leader)}; C ${stageText(stages.receiver)}`,
+          details: { rate, samples: sorted.length, sent, failedCreates: failed, missedPushes, sentPerSecond, ackP50Ms: percentile(acks, 0.5), ackP99Ms: percentile(acks, 0.99), stages },
+        });
+        figures.push(lost === "" ? figure : { ...figure, pass: false });
       }
     }
     for (const [label, node] of [["leader", leader], ["follower", followers[0]!]] as const) {
@@ -367,11 +410,18 @@ export async function clusterFigures(plan: ClusterPlan, say: (line: string) => v
     }
     say("cluster: fan-out with subscribers on all three nodes");
     figures.push(...(await fanoutFigures(nodes, leader, token, plan, counter)));
-    say("cluster: kill -9 of the leader");
-    const unavailableMs = await unavailability(nodes, token, counter);
+    say("cluster: SIGSTOP of the leader");
+    const paused = await unavailability(nodes, token, counter, "SIGSTOP");
     figures.push(judge({
-      id: "cluster-unavailable", name: "cluster: writes unavailable after kill -9 of the leader", unit: "ms", value: unavailableMs, ceiling: null, ceilingName: null, ratio: null, target: UNAVAILABLE_TARGET,
-      note: `lease ${LEASE_MS} ms`, details: { leaseMs: LEASE_MS },
+      id: "cluster-unavailable-sigstop", name: "cluster: writes unavailable after SIGSTOP of the leader", unit: "ms", value: paused.ms, ceiling: null, ceilingName: null, ratio: null, target: UNAVAILABLE_TARGET,
+      note: `lease ${LEASE_MS} ms: the paused leader's Postgres session ends after the lease, another node takes the lead, and the follower gives the write to it at once; ${paused.failed} creates failed meanwhile`,
+      details: { leaseMs: LEASE_MS, failedCreates: paused.failed },
+    }));
+    say("cluster: kill -9 of the leader");
+    const killed = await unavailability(nodes, token, counter, "SIGKILL");
+    figures.push(judge({
+      id: "cluster-unavailable", name: "cluster: writes unavailable after kill -9 of the leader", unit: "ms", value: killed.ms, ceiling: null, ceilingName: null, ratio: null, target: UNAVAILABLE_TARGET,
+      note: `lease ${LEASE_MS} ms; ${killed.failed} creates failed meanwhile`, details: { leaseMs: LEASE_MS, failedCreates: killed.failed },
     }));
     return figures;
   } finally {

@@ -57,7 +57,7 @@ test("npm run bench -- --smoke runs every step and writes its results", { timeou
   }
   for (const id of ["capacity-restart-2000", "capacity-kill-2000", "capacity-rss-2000", "capacity-heap-2000", "capacity-feed-p99-2000"]) measured(byId.get(id), id);
   assert.ok(byId.has("capacity-tail-replay"), "the log tail replay figure is reported");
-  for (const id of ["cluster-latency-50-p50", "cluster-latency-50-p99", "cluster-creates-leader", "cluster-creates-follower", "cluster-fanout", "cluster-fanout-p99", "cluster-unavailable"]) measured(byId.get(id), id);
+  for (const id of ["cluster-latency-50-p50", "cluster-latency-50-p99", "cluster-creates-leader", "cluster-creates-follower", "cluster-fanout", "cluster-fanout-p99", "cluster-unavailable-sigstop", "cluster-unavailable"]) measured(byId.get(id), id);
   const replay = measured(byId.get("replay"), "replay");
   assert.equal(replay.details.events, 5000);
   assert.ok(replay.ceiling! > 0);

@@ -6,7 +6,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import { HttpError } from "../errors.ts";
 import { guarded } from "../guard.ts";
 import { logger } from "../logger.ts";
-import { forwardedRequest, NOT_LEADER_HEADER, type ClusterLog } from "../log/cluster.ts";
+import { forwardedRequest, NOT_LEADER_HEADER, type ClusterLog, type LeaderInfo } from "../log/cluster.ts";
 import { COMMON_HEADERS, type Answer } from "./respond.ts";
 import type { Exchange } from "./exchange.ts";
 import { clientIp } from "../auth/password-attempts.ts";
@@ -18,6 +18,8 @@ const FORWARDED_ANSWERS_MAX = 10_000;
 /** Tries to reach a leader per forwarded write, and the pause between them. */
 const FORWARD_ATTEMPTS_MAX = 60;
 const FORWARD_RETRY_MS = 250;
+/** How often a forward waiting on the leader checks whether this node saw the leader row change (then it gives up on that leader at once). */
+const LEADER_WATCH_MS = 100;
 /** Response headers the forwarding node writes itself (or that describe the leader's connection). */
 const OWN_HEADERS = new Set(["content-type", "content-length", "connection", "keep-alive", "date", "transfer-encoding", "x-request-id", "x-nasty-seq", "uwebsockets", ...Object.keys(COMMON_HEADERS).map((name) => name.toLowerCase())]);
 /** Request headers not passed on (the forward sets its own). */
@@ -144,6 +146,8 @@ export class ClusterRouting {
     const requestId = randomUUID();
     const deadline = Date.now() + this.options.forwardMsMax;
     let lastProblem = "no node leads the cluster right now";
+    /** An attempt may have reached a leader that ran the write (its answer lost): a 503 must not say nothing was saved. */
+    let sent = false;
     for (let attempt = 0; attempt < FORWARD_ATTEMPTS_MAX && wanted(); attempt += 1) {
       const refusal = this.options.log.writeRefusal();
       if (refusal !== null) {
@@ -152,20 +156,27 @@ export class ClusterRouting {
       }
       const leader = this.options.log.currentLeader();
       if (leader?.url) {
-        let refusedSecret = false;
+        let reply: LeaderReply | null = null;
         try {
-          const reply = await this.send(leader.url, outgoing, requestId, attempt > 0);
-          refusedSecret = reply.headers[SECRET_REFUSED_HEADER.toLowerCase()] !== undefined;
-          if (!refusedSecret && reply.headers[NOT_LEADER_HEADER.toLowerCase()] === undefined) {
+          // No attempt outlasts the forward's own bound (but each gets a second at least).
+          const timeoutMs = Math.max(1000, Math.min(this.options.requestTimeoutMs, deadline - Date.now()));
+          reply = await this.send({ ...leader, url: leader.url }, outgoing, requestId, attempt > 0, timeoutMs);
+        } catch (error) {
+          lastProblem = `the leader (node ${leader.node}) did not answer: ${(error as Error).message}`;
+          if ((error as NodeJS.ErrnoException).code !== "ECONNREFUSED") sent = true;
+          // Another node took the lead while this one waited: ask it now (same request id, as a retry), no pause.
+          if (error instanceof LeaderChanged && Date.now() < deadline) continue;
+        }
+        if (reply !== null) {
+          if (reply.headers[SECRET_REFUSED_HEADER.toLowerCase()] !== undefined) throw secretRefused(leader.node);
+          if (reply.headers[NOT_LEADER_HEADER.toLowerCase()] === undefined) {
+            // The leader's answer is final; not applied here in time, it is a 503 that says the write was saved (seq N).
             const seq = Number(reply.headers["x-nasty-seq"]);
             if (Number.isSafeInteger(seq)) await this.options.log.untilApplied(seq, Math.max(1000, deadline - Date.now()));
             return reply;
           }
           lastProblem = `node ${leader.node} no longer leads`;
-        } catch (error) {
-          lastProblem = `the leader (node ${leader.node}) did not answer: ${(error as Error).message}`;
         }
-        if (refusedSecret) throw secretRefused(leader.node);
       }
       // Postgres down (or this node cut off from it): no leader can acknowledge anything; say so now rather than wait.
       if (!this.options.log.reachable) {
@@ -176,7 +187,9 @@ export class ClusterRouting {
       await new Promise((resolve) => setTimeout(guarded("forward retry", () => resolve(undefined)), FORWARD_RETRY_MS));
       await this.options.log.refreshLeader();
     }
-    throw new HttpError(503, `${lastProblem}; the write was not acknowledged, try again shortly`, {}, { "Retry-After": "2" });
+    // After a first attempt, the write may have been committed by a leader whose answer never came: say so (docs/api.md).
+    const outcome = sent ? "the write was not acknowledged and may or may not have been saved; read before you retry it" : "the write was not acknowledged, try again shortly";
+    throw new HttpError(503, `${lastProblem}; ${outcome}`, {}, { "Retry-After": "2" });
   }
 
   /**
@@ -196,26 +209,40 @@ export class ClusterRouting {
     throw new HttpError(reply.status >= 400 ? reply.status : 502, message);
   }
 
-  private send(leaderUrl: string, outgoing: Outgoing, requestId: string, retry: boolean): Promise<LeaderReply> {
+  /**
+   * One attempt at `leader`. It fails with LeaderChanged as soon as this node reads another leader
+   * (epoch or address) from the epoch row: a paused leader is not waited on for `requestTimeoutMs`
+   * once another node leads (the new leader answers the retry: run, or "already committed").
+   */
+  private send(leader: LeaderInfo & { url: string }, outgoing: Outgoing, requestId: string, retry: boolean, timeoutMs: number): Promise<LeaderReply> {
     const headers: Record<string, string> = { ...outgoing.headers };
     headers["x-nasty-request-id"] = requestId;
     headers["x-nasty-cluster-secret"] = this.options.secret;
     if (retry) headers["x-nasty-retry"] = "1";
     headers["content-length"] = String(outgoing.body?.byteLength ?? 0);
-    const target = new URL(outgoing.target, leaderUrl);
-    return new Promise((resolve, reject) => {
-      const request = http.request(target, { method: outgoing.method, headers, agent: this.agent, timeout: this.options.requestTimeoutMs }, (response) => {
+    const target = new URL(outgoing.target, leader.url);
+    let watch: NodeJS.Timeout | undefined;
+    return new Promise<LeaderReply>((resolve, reject) => {
+      const request = http.request(target, { method: outgoing.method, headers, agent: this.agent, timeout: timeoutMs }, (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("end", () => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks) }));
         response.on("error", reject);
       });
-      request.on("timeout", () => request.destroy(new Error(`no answer within ${this.options.requestTimeoutMs} ms`)));
+      request.on("timeout", () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       request.on("error", reject);
+      watch = setInterval(guarded("forward leader watch", () => {
+        const now = this.options.log.currentLeader();
+        if (now === null || (now.epoch === leader.epoch && now.url === leader.url)) return;
+        request.destroy(new LeaderChanged(`node ${now.node ?? "?"} took the lead at epoch ${now.epoch} while node ${leader.node} had the write`));
+      }), LEADER_WATCH_MS);
       request.end(outgoing.body ?? undefined);
-    });
+    }).finally(() => clearInterval(watch));
   }
 }
+
+/** A forward gave up on a leader because another took the lead meanwhile. */
+class LeaderChanged extends Error {}
 
 /** The leader refused this node's NASTY_CLUSTER_SECRET: nothing was run; the operator, not the client, has to act. */
 function secretRefused(leaderNode: number | null): HttpError {
