@@ -13,6 +13,7 @@ import { migrate, readMigrations } from "./migrate.ts";
 import { describeError, postgresClient, redactUrl } from "./postgres.ts";
 import { CutRefused, cutLog, dropUnusedSnapshot, storeSharedSnapshot, vacuumAfterCut } from "./cluster-snapshots.ts";
 import type { WrittenSnapshot } from "./snapshot-file.ts";
+import { singleNodeDatabaseRefusal } from "./cluster-seed.ts";
 
 /**
  * The request id of the forwarded write being served (http/forward.ts sets it): the leader records
@@ -241,6 +242,9 @@ export class ClusterLog implements EventLog {
       try {
         const applied = await withTimeout(migrate(this.sql, readMigrations()), this.stepMs, "the migrations");
         if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
+        // A database a single node flushed into, not seeded by `cluster init`: refused before anything else (cluster-seed.ts).
+        const refusal = await withTimeout(singleNodeDatabaseRefusal(this.sql, this.options.url), this.stepMs, "the check for a single node's data");
+        if (refusal !== null) this.fatal(refusal);
         await this.claimNodeId();
         await this.verifyLocal();
         // A log notification carries the new head seq: the tail it starts reads the log only (the leader row is read on
