@@ -144,31 +144,25 @@ describe("moving a single node into a cluster", () => {
     for (const node of nodes) assert.equal(node.child.exitCode, null, `node ${node.nodeId} still runs: ${node.output().slice(-2000)}`);
   });
 
-  test("a single node that never flushed: refused once its log was compacted (nothing written); with its log whole, cluster init fills the relational tables and a node on an empty folder serves it", async () => {
+  test("a single node that never flushed (log compacted at its stop): cluster init fills an empty database's relational tables from its state; a node on an empty folder serves it", async () => {
     const db = await database();
-    // Stopped cleanly, a single node snapshots and compacts its whole log: nothing left to fill the tables from.
-    const compactedDir = tempDir("nasty-single-");
-    const compacted = await singleNode(compactedDir, {});
-    await signUp(compacted.url, "erin", "erin's password");
-    await compacted.stop();
-    const refused = await runCli(compactedDir, ["cluster", "init"], { env: { DATABASE_URL: db.url } });
-    assert.equal(refused.status, 2, refused.stdout + refused.stderr);
-    assert.match(refused.stderr, /log was compacted through seq \d+ \(behind a snapshot\) and never flushed to .*cannot fill the relational tables/);
-    assert.deepEqual([...await db.sql`SELECT (SELECT count(*)::int FROM log) AS log, (SELECT count(*)::int FROM cluster_snapshots) AS snapshots, (SELECT count(*)::int FROM users) AS users`], [{ log: 0, snapshots: 0, users: 0 }]);
-
-    // Killed, it leaves its whole log (no snapshot at the stop).
     const dataDir = tempDir("nasty-single-");
     const single = await singleNode(dataDir, {});
     const dana = await signUp(single.url, "dana", "dana's password");
-    const bookmark = await createBookmark(single.url, dana, { url: "https://example.com/dana", title: "Dana's", tags: ["solo"], public: false });
-    const exited = new Promise((resolve) => single.child.once("exit", resolve));
-    single.child.kill("SIGKILL");
-    await exited;
+    const erin = await signUp(single.url, "erin", "erin's password");
+    const hidden = await createBookmark(single.url, dana, { url: "https://example.com/dana", title: "Dana's", tags: ["solo", "first"], public: false });
+    const open = await createBookmark(single.url, erin, { url: "https://example.com/erin", title: "Erin's", tags: ["solo"], public: true });
+    assert.equal((await request(single.url, "POST", `/api/bookmarks/${open.id}/comments`, { token: dana, body: { body: "nice one" } })).status, 201);
+    assert.equal((await request(single.url, "PATCH", `/api/bookmarks/${open.id}`, { token: erin, body: { title: "Erin's, renamed" } })).status, 200);
+    await single.stop();
     const init = await runCli(dataDir, ["cluster", "init"], { env: { DATABASE_URL: db.url } });
     assert.equal(init.status, 0, init.stdout + init.stderr);
-    assert.match(init.stdout, /the relational tables were filled from this log \(\d+ events\)/);
-    assert.deepEqual((await db.sql`SELECT username FROM users`).map((row) => row.username), ["dana"]);
-    assert.deepEqual((await db.sql`SELECT id::float8 AS id, public FROM bookmarks`).map((row) => [row.id, row.public]), [[bookmark.id, false]]);
+    assert.match(init.stdout, /the relational tables were filled from this node's state at seq \d+: 2 users, 2 bookmarks, 1 comments/);
+    assert.deepEqual((await db.sql`SELECT username, role FROM users ORDER BY username`).map((row) => [row.username, row.role]), [["dana", "admin"], ["erin", "member"]]);
+    assert.deepEqual((await db.sql`SELECT id::float8 AS id, title, public FROM bookmarks ORDER BY id`).map((row) => [row.id, row.title, row.public]), [[hidden.id, "Dana's", false], [open.id, "Erin's, renamed", true]]);
+    assert.deepEqual((await db.sql`SELECT t.name FROM tags t JOIN bookmark_tags bt ON bt.tag_id = t.id WHERE bt.bookmark_id = ${hidden.id} ORDER BY bt.position`).map((row) => row.name), ["solo", "first"]);
+    assert.equal((await db.sql`SELECT count(*)::int AS n FROM tokens`)[0]!.n, 2, "the sign-up tokens");
+    assert.deepEqual((await db.sql`SELECT body FROM comments`).map((row) => row.body), ["nice one"]);
 
     const nodes: ClusterNode[] = [];
     cleanups.push(() => stopNodes(nodes));
@@ -176,10 +170,16 @@ describe("moving a single node into a cluster", () => {
     await ready(nodes[0]!);
     await leaderOf(nodes);
     const node = nodes[0]!;
-    const danaHere = await token(node, "dana", "dana's password");
-    assert.equal((await request(node.url, "GET", `/api/bookmarks/${bookmark.id}`, { token: danaHere })).json?.data?.title, "Dana's");
-    assert.equal((await request(node.url, "GET", `/api/bookmarks/${bookmark.id}`)).status, 404);
-    await createBookmark(node.url, danaHere, { url: "https://example.com/dana2", title: "Second", tags: ["solo"], public: true });
-    assert.equal((await db.sql`SELECT count(*)::int AS n FROM bookmarks`)[0]!.n, 2);
+    // The token handed out at sign-up on the single node still works on the cluster.
+    assert.equal((await request(node.url, "GET", `/api/bookmarks/${hidden.id}`, { token: dana })).json?.data?.title, "Dana's");
+    const erinHere = await token(node, "erin", "erin's password");
+    assert.equal((await request(node.url, "GET", `/api/bookmarks/${hidden.id}`, { token: erinHere })).status, 404);
+    assert.equal((await request(node.url, "POST", "/api/users", { body: { user: { username: "erin", password: "another password" } } })).status < 500, true);
+    const frank = await signUp(node.url, "frank", "frank's password");
+    await createBookmark(node.url, frank, { url: "https://example.com/frank", title: "Frank's", tags: ["solo"], public: true });
+    assert.equal((await request(node.url, "POST", `/api/bookmarks/${open.id}/comments`, { token: frank, body: { body: "me too" } })).status, 201);
+    assert.equal((await db.sql`SELECT count(*)::int AS n FROM bookmarks`)[0]!.n, 3);
+    assert.equal((await db.sql`SELECT count(*)::int AS n FROM comments`)[0]!.n, 2);
+    assert.equal(node.child.exitCode, null, node.output().slice(-2000));
   });
 });

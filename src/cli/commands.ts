@@ -216,7 +216,7 @@ async function clusterInit(context: StateContext, args: string[]): Promise<void>
   if (config.databaseUrl === "") throw new UsageError("cluster init needs DATABASE_URL: the cluster's Postgres database (the one this node flushed into, or an empty one)");
   try {
     const seeded = await seedCluster({
-      url: config.databaseUrl, nodeId: config.nodeId, dataDir: config.dataDir, log: context.log, batchEvents: config.flushBatchEvents,
+      url: config.databaseUrl, nodeId: config.nodeId, dataDir: config.dataDir, log: context.log, store: context.store, batchEvents: config.flushBatchEvents,
       appendFirstEvent: async () => {
         await context.log.append([{ type: "signup.changed", payload: { mode: context.commands.signupMode } }]);
       },
@@ -224,8 +224,9 @@ async function clusterInit(context: StateContext, args: string[]): Promise<void>
       say: (line) => context.io.out(line),
     });
     context.io.out(`cluster seeded at seq ${seeded.seq}: the shared snapshot (${(seeded.bytes / 1048576).toFixed(1)} MiB) is current and the cluster's log starts at seq ${seeded.seq}`);
-    context.io.out(seeded.flushedBefore === 0
-      ? `the relational tables were filled from this log (${seeded.flushed} events)`
+    const { filled } = seeded;
+    context.io.out(filled !== null
+      ? `the relational tables were filled from this node's state at seq ${seeded.seq}: ${filled.users} users, ${filled.bookmarks} bookmarks, ${filled.comments} comments`
       : `the relational tables were flushed through seq ${seeded.flushedBefore} by the single node; cluster init flushed the rest (${seeded.flushed} events) up to seq ${seeded.seq}`);
     context.io.out("next: start the nodes with NASTY_CLUSTER=on and this DATABASE_URL (this data directory may be the first node's, or use empty ones); do not start this single node on this database again");
   } catch (error) {

@@ -1,7 +1,8 @@
 // Moving a single node into a cluster: the guard against a cluster started on a single node's database, and `cluster init`, which seeds the cluster's Postgres from the single node's state.
 import type { Sql } from "postgres";
 import type { SqliteLog } from "./sqlite.ts";
-import { flushBatch } from "./flush-batch.ts";
+import type { Store } from "../store/store.ts";
+import { flushBatch, writeChanges, type RelationalChanges } from "./flush-batch.ts";
 import { migrate, readMigrations } from "./migrate.ts";
 import { describeError, postgresClient, redactUrl } from "./postgres.ts";
 import { dropUnusedSnapshot, storeSharedSnapshot } from "./cluster-snapshots.ts";
@@ -9,6 +10,9 @@ import { listSnapshots } from "./snapshot-file.ts";
 
 /** The relational tables a single node's flush fills (tags and bookmark_tags follow bookmarks). */
 const MIRROR_TABLES = ["users", "tokens", "bookmarks", "comments", "invites", "settings"];
+
+/** Rows per statement when the relational tables are filled from the state. */
+const FILL_ROWS = 5000;
 
 /** Where the steps of `cluster init` are written up. */
 const HOW_TO = `docs/deploy.md, "Moving a single node into a cluster"`;
@@ -53,8 +57,9 @@ export interface SeedOptions {
   /** The single node's NASTY_NODE_ID: its events carry it, and its flush position is kept under it. */
   nodeId: number;
   dataDir: string;
-  /** The single node's log, opened (the data folder locked: no server runs on it). */
+  /** The single node's log, opened (the data folder locked: no server runs on it), and its state (the store the log's commits apply to). */
   log: SqliteLog;
+  store: Store;
   batchEvents: number;
   /**
    * Appends the event the cluster's log starts with (the log's first row is the event at the
@@ -68,8 +73,10 @@ export interface SeedOptions {
 
 export interface Seeded {
   seq: number;
-  /** Events flushed into the relational tables by init itself (the single node had not flushed them yet). */
+  /** Events flushed into the relational tables by init itself (the single node had flushed up to `flushedBefore`). */
   flushed: number;
+  /** The relational tables were empty and were filled from the state: rows written by kind. */
+  filled: { users: number; bookmarks: number; comments: number } | null;
   /** The flush position found in the database before (0: none). */
   flushedBefore: number;
   bytes: number;
@@ -105,20 +112,16 @@ async function preflight(sql: Sql, options: SeedOptions): Promise<number> {
   if (event && local?.seq === flushed && (local.type !== event.type || local.ts !== event.ts.getTime())) {
     throw new SeedRefused(`${redactUrl(options.url)} holds another event at seq ${flushed} than this data folder's log: it is another history; use the data folder that flushed there, or another database`);
   }
-  if (flushed < log.compactedThrough) {
-    throw new SeedRefused(
-      flushed === 0
-        ? `this data folder's log was compacted through seq ${log.compactedThrough} (behind a snapshot) and never flushed to ${redactUrl(options.url)}, so cluster init cannot fill the relational tables from it (filling them from a snapshot is not built): run it with the DATABASE_URL this node flushed into; a node that never flushed can be moved only while its log is whole`
-        : `${redactUrl(options.url)} has this node's events only up to seq ${flushed}, and the log was compacted through seq ${log.compactedThrough} before the rest reached Postgres: its relational tables miss what those events held, and cluster init cannot fill them; this database cannot be moved into a cluster as it is`,
-    );
+  if (flushed > 0 && flushed < log.compactedThrough) {
+    throw new SeedRefused(`${redactUrl(options.url)} has this node's events only up to seq ${flushed}, and the log was compacted through seq ${log.compactedThrough} before the rest reached Postgres: its relational tables miss what those events held; use an empty database instead (cluster init then fills the tables from this node's state)`);
   }
   return flushed;
 }
 
 /**
  * Seeds a cluster database from a single node's data folder (its server stopped): the relational
- * tables brought up to the node's last event with the flush's own code (what the node had not
- * flushed yet), a snapshot of the state at that seq stored as the cluster's shared snapshot and
+ * tables brought up to the node's last event with the flush's own code (the events the node had
+ * not flushed yet, or, in an empty database, the whole state: fillFromState), a snapshot of the state at that seq stored as the cluster's shared snapshot and
  * made current, and the log started with the event at that seq (as a cut leaves it). The first
  * cluster node to start takes the lead at the next seq; a node on an empty data folder loads the
  * shared snapshot. The single node's rows in `events` go (the snapshot holds what they did), as
@@ -139,7 +142,9 @@ export async function seedCluster(options: SeedOptions): Promise<Seeded> {
     const [first] = log.readAfter(seq - 1, 1);
     if (first?.seq !== seq) throw new Error(`the log's last event (seq ${seq}) is not readable after it was appended`);
     let flushed = 0;
-    for (let at = flushedBefore; at < seq;) {
+    let filled: Seeded["filled"] = null;
+    if (flushedBefore === 0) filled = await fillFromState(sql, options, seq, first.ts);
+    for (let at = flushedBefore; at < seq && filled === null;) {
       const events = log.readAfter(at, options.batchEvents);
       if (events.length === 0) throw new Error(`the log has no events after seq ${at}, though it ends at seq ${seq}`);
       flushed += await sql.begin((tx) => flushBatch(tx, nodeId, events));
@@ -165,11 +170,80 @@ export async function seedCluster(options: SeedOptions): Promise<Seeded> {
       throw error;
     });
     await sql.unsafe("VACUUM events");
-    return { seq, flushed, flushedBefore, bytes: shared.bytes };
+    return { seq, flushed, flushedBefore, filled, bytes: shared.bytes };
   } catch (error) {
     if (error instanceof SeedRefused) throw error;
     throw new Error(`cluster init failed: ${describeError(error)}`, { cause: error });
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});
   }
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function noChanges(): RelationalChanges {
+  return {
+    users: [], passwords: [], tokens: [], revokedTokens: [], bookmarks: [], bookmarkPatches: [], tagListIds: [], tagPairs: [], comments: [],
+    deletedComments: [], deletedBookmarks: [], deletedUsers: [], moderation: [], signup: null, invites: [], usedInvites: [],
+  };
+}
+
+function* chunks<T>(items: Iterable<T>): Generator<T[]> {
+  let chunk: T[] = [];
+  for (const item of items) {
+    chunk.push(item);
+    if (chunk.length >= FILL_ROWS) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * The relational tables of an empty database filled from the store at `seq` (a node that never
+ * flushed, its log compacted behind snapshots or not), with the flush's own writeChanges, in one
+ * transaction that also records the node's flush position at `seq`: users with their role and
+ * suspension, the sign-up mode (as of `signupAt`, the first event of the cluster's log), unused
+ * invitations, unexpired tokens, then bookmarks with their tags, then comments, in chunks.
+ */
+async function fillFromState(sql: Sql, options: SeedOptions, seq: number, signupAt: number): Promise<NonNullable<Seeded["filled"]>> {
+  const { store, nodeId } = options;
+  const now = Date.now();
+  const counts = { users: 0, bookmarks: 0, comments: 0 };
+  await sql.begin(async (tx) => {
+    const people = noChanges();
+    for (const user of store.usersById.values()) {
+      people.users.push({ id: user.id, username: user.username, password_hash: user.passwordHash, inserted_at: iso(user.insertedAt) });
+      people.moderation.push({ id: user.id, role: user.role, suspended: user.suspended });
+    }
+    if (store.signupMode !== null) people.signup = { value: store.signupMode, updated_at: iso(signupAt) };
+    for (const invite of store.invitesByHash.values()) people.invites.push({ id: invite.id, hash: invite.hash, created_by: invite.createdBy, inserted_at: iso(invite.createdAt) });
+    for (const token of store.tokensById.values()) {
+      if (token.expiresAt !== null && token.expiresAt <= now) continue;
+      people.tokens.push({ id: token.id, user_id: token.user.id, hash: token.hash, kind: token.kind, name: token.name, inserted_at: iso(token.createdAt), expires_at: token.expiresAt === null ? null : iso(token.expiresAt) });
+    }
+    await writeChanges(tx, people);
+    counts.users = people.users.length;
+    for (const chunk of chunks(store.bookmarksById.values())) {
+      const changes = noChanges();
+      for (const bookmark of chunk) {
+        changes.bookmarks.push({
+          id: bookmark.id, user_id: bookmark.user.id, url: bookmark.url, title: bookmark.title, description: bookmark.description, notes: bookmark.notes,
+          public: bookmark.public, unread: bookmark.unread, inserted_at: iso(bookmark.insertedAt), updated_at: iso(bookmark.updatedAt),
+        });
+        bookmark.tags.forEach((name, position) => changes.tagPairs.push({ bookmark_id: bookmark.id, name, position }));
+      }
+      await writeChanges(tx, changes);
+      counts.bookmarks += chunk.length;
+    }
+    for (const chunk of chunks(store.commentsById.values())) {
+      const changes = noChanges();
+      for (const comment of chunk) changes.comments.push({ id: comment.id, bookmark_id: comment.bookmarkId, user_id: comment.user.id, body: comment.body, inserted_at: iso(comment.insertedAt) });
+      await writeChanges(tx, changes);
+      counts.comments += chunk.length;
+    }
+    await tx`INSERT INTO flush_positions (node, seq) VALUES (${nodeId}, ${seq})`;
+  });
+  return counts;
 }
