@@ -1,6 +1,8 @@
 // Moving a single node into a cluster: a cluster node refuses a database a single node flushed into, and `cluster init` seeds it so the cluster serves all of the single node's data.
 import { after, afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import type { Sql } from "postgres";
 import { createBookmark, request, signUp, tempDir } from "./support/server.ts";
 import { converged, eventually, freshDatabase, leaderOf, ready, SECRET, startNode, stopNodes, type ClusterNode, type TestDatabase } from "./support/cluster.ts";
 import { spawnServer } from "./support/child-server.ts";
@@ -44,6 +46,25 @@ async function refusedNode(db: TestDatabase, nodeId: number, dataDir: string): P
   const { code } = await server.exited;
   clearTimeout(timer);
   return { code, output: server.output() };
+}
+
+/** The relational tables as rows to compare (the sign-up setting without its updated_at: cluster init's own event sets it). */
+async function relational(sql: Sql): Promise<Record<string, unknown[]>> {
+  const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+  const queries: Record<string, string> = {
+    users: `SELECT id::float8 AS id, username, password_hash, ${ms("inserted_at")} AS inserted_at, role, suspended FROM users ORDER BY id`,
+    tokens: `SELECT id::float8 AS id, user_id::float8 AS user_id, hash, kind, name, ${ms("inserted_at")} AS inserted_at, ${ms("expires_at")} AS expires_at FROM tokens ORDER BY id`,
+    bookmarks: `SELECT id::float8 AS id, user_id::float8 AS user_id, url, title, description, notes, public, unread, ${ms("inserted_at")} AS inserted_at, ${ms("updated_at")} AS updated_at FROM bookmarks ORDER BY id`,
+    tags: `SELECT bt.bookmark_id::float8 AS bookmark_id, t.name, bt.position FROM bookmark_tags bt JOIN tags t ON t.id = bt.tag_id ORDER BY bt.bookmark_id, bt.position`,
+    tagNames: "SELECT name FROM tags ORDER BY name",
+    comments: `SELECT id::float8 AS id, bookmark_id::float8 AS bookmark_id, user_id::float8 AS user_id, body, ${ms("inserted_at")} AS inserted_at FROM comments ORDER BY id`,
+    invites: `SELECT id::float8 AS id, hash, created_by::float8 AS created_by, ${ms("inserted_at")} AS inserted_at FROM invites ORDER BY id`,
+    settings: "SELECT name, value FROM settings ORDER BY name",
+    positions: "SELECT node, seq::float8 AS seq FROM flush_positions",
+  };
+  const rows: Record<string, unknown[]> = {};
+  for (const [name, query] of Object.entries(queries)) rows[name] = [...(await sql.unsafe(query))].map((row) => ({ ...row }));
+  return rows;
 }
 
 async function token(node: ClusterNode, username: string, password: string): Promise<string> {
@@ -181,5 +202,48 @@ describe("moving a single node into a cluster", () => {
     assert.equal((await db.sql`SELECT count(*)::int AS n FROM bookmarks`)[0]!.n, 3);
     assert.equal((await db.sql`SELECT count(*)::int AS n FROM comments`)[0]!.n, 2);
     assert.equal(node.child.exitCode, null, node.output().slice(-2000));
+  });
+
+  test("filled from the state, the relational tables hold what the single node's flush wrote: two copies of one data folder, one init on the database it flushed into, one on an empty database", async () => {
+    const flushedDb = await database();
+    const emptyDb = await database();
+    const dataDir = tempDir("nasty-single-");
+    const single = await singleNode(dataDir, { DATABASE_URL: flushedDb.url });
+    const alice = await signUp(single.url, "alice", "alice's password");
+    const bob = await signUp(single.url, "bob", "bob's password");
+    await signUp(single.url, "carol", "carol's password");
+    const first = await createBookmark(single.url, alice, { url: "https://example.com/1", title: "One", description: "first", tags: ["a", "b"], public: true });
+    await createBookmark(single.url, alice, { url: "https://example.com/2", title: "Two", tags: ["b"], public: false, unread: true });
+    const gone = await createBookmark(single.url, bob, { url: "https://example.com/3", title: "Three", tags: ["c"], public: true });
+    assert.equal((await request(single.url, "DELETE", `/api/bookmarks/${gone.id}`, { token: bob })).status, 204);
+    assert.equal((await request(single.url, "PATCH", `/api/bookmarks/${first.id}`, { token: alice, body: { title: "One, renamed", tags: ["b", "d"], notes: "*noted*" } })).status, 200);
+    const kept = await request(single.url, "POST", `/api/bookmarks/${first.id}/comments`, { token: bob, body: { body: "kept" } });
+    const dropped = await request(single.url, "POST", `/api/bookmarks/${first.id}/comments`, { token: bob, body: { body: "dropped" } });
+    assert.equal(kept.status, 201);
+    assert.equal((await request(single.url, "DELETE", `/api/comments/${dropped.json.comment.data.id}`, { token: bob })).status, 204);
+    assert.equal((await request(single.url, "POST", "/api/admin/users/carol/suspend", { token: alice })).status, 204);
+    assert.equal((await request(single.url, "PUT", "/api/admin/users/bob/role", { token: alice, body: { role: "admin" } })).status, 204);
+    assert.equal((await request(single.url, "POST", "/api/tokens", { body: { username: "bob", password: "bob's password", name: "laptop" } })).status, 201);
+    assert.equal((await request(single.url, "POST", "/api/me/password", { token: alice, body: { current_password: "alice's password", new_password: "alice's new password" } })).status, 204);
+    for (const args of [["signup", "invite"], ["invite"], ["invite"]]) {
+      const ran = await runCli(dataDir, args);
+      assert.equal(ran.status, 0, ran.stderr);
+    }
+    await flushedAll(single.url);
+    await single.stop();
+    const copy = tempDir("nasty-copy-");
+    fs.cpSync(dataDir, copy, { recursive: true });
+
+    const viaFlush = await runCli(dataDir, ["cluster", "init"], { env: { DATABASE_URL: flushedDb.url } });
+    assert.equal(viaFlush.status, 0, viaFlush.stdout + viaFlush.stderr);
+    assert.match(viaFlush.stdout, /flushed through seq \d+ by the single node/);
+    const viaState = await runCli(copy, ["cluster", "init"], { env: { DATABASE_URL: emptyDb.url } });
+    assert.equal(viaState.status, 0, viaState.stdout + viaState.stderr);
+    assert.match(viaState.stdout, /filled from this node's state/);
+    const flushed = await relational(flushedDb.sql);
+    assert.equal(flushed.users!.length, 3);
+    assert.equal(flushed.invites!.length, 2);
+    assert.equal(flushed.comments!.length, 1);
+    assert.deepEqual(await relational(emptyDb.sql), flushed);
   });
 });
