@@ -207,8 +207,8 @@ async function restore(context: BaseContext, args: string[]): Promise<void> {
 /**
  * Moves this single node into cluster mode (run with its server stopped and DATABASE_URL set):
  * seeds the cluster's Postgres from this data directory (log/cluster-seed.ts). The cluster's log
- * starts with one event appended here: sign-up set to the mode in force (NASTY_SIGNUP, or as
- * switched), which changes nothing and stands at the snapshot's seq.
+ * starts with one event appended here, at the snapshot's seq: sign-up set to the mode in force
+ * (NASTY_SIGNUP, or as switched), which keeps it and from then on pins it in the cluster's log.
  */
 async function clusterInit(context: StateContext, args: string[]): Promise<void> {
   if (args.length > 0) throw new UsageError(`cluster init takes no arguments (got ${args.join(" ")}); the database is DATABASE_URL`);
