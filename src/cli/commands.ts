@@ -10,6 +10,7 @@ import type { Snapshotter } from "../log/snapshots.ts";
 import { HttpError } from "../errors.ts";
 import { importCommand } from "../interop/import-cli.ts";
 import { BackupError, restoreBackup, stateSeq, writeBackup } from "../log/backup.ts";
+import { SeedRefused, seedCluster } from "../log/cluster-seed.ts";
 import { readSecret, UsageError } from "./terminal.ts";
 import { PageFetcher } from "../fetch/page-fetcher.ts";
 import { LinkChecker } from "../fetch/link-jobs.ts";
@@ -35,6 +36,8 @@ export const USAGE = `usage: npm run nasty -- <command>
                                         their owners; needs NASTY_FETCH=on
   backup FILE [--force]                 write a consistent copy of all data to FILE (also while the server runs)
   restore FILE                          fill an empty data directory from a backup FILE
+  cluster init                          move this single node into cluster mode: seed the cluster's
+                                        Postgres (DATABASE_URL) from this data directory; server stopped
 Commands run inside the server when one uses the data directory (NASTY_DATA_DIR, default ./data),
 and on the directory itself when none does.`;
 
@@ -80,7 +83,7 @@ export interface StateContext extends FilesContext {
  * the arguments. `gather` runs in the CLI's own process first (it may read the terminal); what it
  * returns is the command's `input`, sent along to the server.
  */
-export type CliCommand = { words: string[]; gather?: (args: string[]) => Promise<Record<string, string>> } & (
+export type CliCommand = { words: string[]; gather?: (args: string[]) => Promise<Record<string, string>>; serverRefusal?: string } & (
   | { opens: "state"; run: (context: StateContext, args: string[]) => Promise<void> }
   | { opens: "files"; run: (context: FilesContext, args: string[]) => Promise<void> }
   | { opens: "nothing"; serverRefusal: string; run: (context: BaseContext, args: string[]) => Promise<void> }
@@ -201,6 +204,37 @@ async function restore(context: BaseContext, args: string[]): Promise<void> {
   context.io.out(`restored ${result.files.length} files into ${context.config.dataDir}, up to seq ${stateSeq(result.lastSeq, result.files)}`);
 }
 
+/**
+ * Moves this single node into cluster mode (run with its server stopped and DATABASE_URL set):
+ * seeds the cluster's Postgres from this data directory (log/cluster-seed.ts). The cluster's log
+ * starts with one event appended here, at the snapshot's seq: sign-up set to the mode in force
+ * (NASTY_SIGNUP, or as switched), which keeps it and from then on pins it in the cluster's log.
+ */
+async function clusterInit(context: StateContext, args: string[]): Promise<void> {
+  if (args.length > 0) throw new UsageError(`cluster init takes no arguments (got ${args.join(" ")}); the database is DATABASE_URL`);
+  const { config } = context;
+  if (config.databaseUrl === "") throw new UsageError("cluster init needs DATABASE_URL: the cluster's Postgres database (the one this node flushed into, or an empty one)");
+  try {
+    const seeded = await seedCluster({
+      url: config.databaseUrl, nodeId: config.nodeId, dataDir: config.dataDir, log: context.log, store: context.store, batchEvents: config.flushBatchEvents,
+      appendFirstEvent: async () => {
+        await context.log.append([{ type: "signup.changed", payload: { mode: context.commands.signupMode } }]);
+      },
+      snapshotNow: context.snapshotNow,
+      say: (line) => context.io.out(line),
+    });
+    context.io.out(`cluster seeded at seq ${seeded.seq}: the shared snapshot (${(seeded.bytes / 1048576).toFixed(1)} MiB) is current and the cluster's log starts at seq ${seeded.seq}`);
+    const { filled } = seeded;
+    context.io.out(filled !== null
+      ? `the relational tables were filled from this node's state at seq ${seeded.seq}: ${filled.users} users, ${filled.bookmarks} bookmarks, ${filled.comments} comments`
+      : `the relational tables were flushed through seq ${seeded.flushedBefore} by the single node; cluster init flushed the rest (${seeded.flushed} events) up to seq ${seeded.seq}`);
+    context.io.out("next: start the nodes with NASTY_CLUSTER=on and this DATABASE_URL (this data directory may be the first node's, or use empty ones); do not start this single node on this database again");
+  } catch (error) {
+    if (error instanceof SeedRefused) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 export const COMMANDS: CliCommand[] = [
   { words: ["user", "add"], opens: "state", run: userAdd },
   {
@@ -221,6 +255,10 @@ export const COMMANDS: CliCommand[] = [
   { words: ["import"], opens: "state", run: (context, args) => importCommand(context, args, (message) => new UsageError(message), option) },
   { words: ["links", "check"], opens: "state", run: linksCheck },
   { words: ["backup"], opens: "files", run: backup },
+  {
+    words: ["cluster", "init"], opens: "state", run: clusterInit,
+    serverRefusal: "cluster init moves a stopped single node into a cluster, and a running server is using this data directory; stop it first (its flush to Postgres finishes as it stops)",
+  },
   { words: ["restore"], opens: "nothing", run: restore, serverRefusal: "restore fills an empty data directory, and a running server is using this one; stop it, or point NASTY_DATA_DIR at an empty folder" },
 ];
 
@@ -265,7 +303,8 @@ export function runInServer(live: LiveParts, request: { argv: string[]; cwd: str
   return answer(io, async () => {
     if (!found) throw new UsageError(`unknown command '${request.argv.join(" ")}'`);
     const { command, args } = found;
-    if (command.opens === "nothing") throw new UsageError(command.serverRefusal);
+    // A command that needs the data directory to itself (restore, cluster init) refuses a running server.
+    if (command.serverRefusal !== undefined) throw new UsageError(command.serverRefusal);
     await command.run(context, args);
   });
 }

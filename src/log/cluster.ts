@@ -15,6 +15,7 @@ import { describeError, postgresClient, redactUrl } from "./postgres.ts";
 import { checkClusterId, readClusterId } from "./cluster-id.ts";
 import { CutRefused, cutLog, dropUnusedSnapshot, storeSharedSnapshot, vacuumAfterCut } from "./cluster-snapshots.ts";
 import type { WrittenSnapshot } from "./snapshot-file.ts";
+import { singleNodeDatabaseRefusal } from "./cluster-seed.ts";
 
 /**
  * The request id of the forwarded write being served (http/forward.ts sets it): the leader records
@@ -264,6 +265,9 @@ export class ClusterLog implements EventLog {
       try {
         const applied = await withTimeout(migrate(this.sql, readMigrations()), this.stepMs, "the migrations");
         if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
+        // A database a single node flushed into, not seeded by `cluster init`: refused before anything else (cluster-seed.ts).
+        const refusal = await withTimeout(singleNodeDatabaseRefusal(this.sql, this.options.url), this.stepMs, "the check for a single node's data");
+        if (refusal !== null) this.fatal(refusal);
         // A data directory of another cluster stops the node before it claims anything here.
         const clusterId = await withTimeout(readClusterId(this.sql), this.stepMs, "the cluster's id");
         try {
