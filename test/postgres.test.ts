@@ -607,6 +607,24 @@ describe("Postgres flush", { skip: unreachable !== null && !IN_CI ? `Postgres un
     }
   });
 
+  test("a single node pointed at a cluster's database flushes nothing into it, keeps serving, and its status names the problem", async () => {
+    const { url, sql } = await freshDatabase();
+    await migrate(sql, readMigrations());
+    await sql`INSERT INTO log (seq, epoch, type, v, ts, node, payload) VALUES (1, 1, 'signup.changed', 1, 0, 1, '{"mode":"open"}')`;
+    const nasty = await startTestServer({ ...flushSettings(url) });
+    try {
+      const token = await signUp(nasty.url, "frank");
+      await createBookmark(nasty.url, token, { title: "Kept locally", url: "https://local.example" });
+      const status = await waitForStatus(nasty.url, "the cluster's database to be refused", (status) => status.flush.retries >= 1);
+      assert.match(status.flush.last_error, /holds a cluster's log \(up to seq 1\).*NASTY_CLUSTER=on/);
+      assert.equal(status.bookmarks, 1);
+      assert.equal((await sql`SELECT count(*)::int AS n FROM users`)[0]!.n, 0, "no user row was written");
+      assert.equal((await sql`SELECT count(*)::int AS n FROM flush_positions`)[0]!.n, 0, "no flush position either");
+    } finally {
+      await nasty.close();
+    }
+  });
+
   test("the flusher's backend killed with pg_terminate_backend: it reconnects and nothing is lost", async () => {
     const { url, sql } = await freshDatabase();
     const nasty = await startTestServer(flushSettings(url));

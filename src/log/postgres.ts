@@ -233,6 +233,11 @@ export class PostgresFlusher {
     this.state = "connecting";
     const applied = await this.withTimeout(migrate(sql, this.migrations));
     if (applied.length > 0) this.options.say(`applied Postgres migrations ${applied.join(", ")}`);
+    // A cluster's database (seeded by `cluster init`, or run by NASTY_CLUSTER=on nodes): a single node's rows would collide with the cluster's.
+    const [clusterHead] = await this.withTimeout(sql<{ seq: string }[]>`SELECT seq FROM log ORDER BY seq DESC LIMIT 1`);
+    if (clusterHead) {
+      throw new Error(`this database holds a cluster's log (up to seq ${clusterHead.seq}); a single node does not flush into it, since its rows would collide with the cluster's: start this node with NASTY_CLUSTER=on to join that cluster, or set DATABASE_URL to a database of its own`);
+    }
     this.flushedSeq = await this.withTimeout(this.readPosition(sql));
     const { compactedThrough } = this.options.log;
     if (this.flushedSeq < compactedThrough) {
