@@ -159,7 +159,7 @@ describe("cluster mode through real Postgres restarts", { skip }, () => {
       assert.equal(Number(ended!.n), 1, `the lead's session was ended (round ${round})`);
       epoch = await ledAgain(nodes, sql, epoch);
     }
-    const left = nodes[0]!.output().match(/no longer leading: (the session holding the lead ended|the connection holding the lead failed)/g) ?? [];
+    const left = nodes[0]!.output().match(/no longer leading: (the Postgres session holding the leader lock ended|the connection holding the lead failed)/g) ?? [];
     assert.equal(left.length, SESSION_ENDS, `it said each time why it left the lead:\n${left.join("\n")}`);
     const token = await eventually("a sign-up", () => signUp(nodes[0]!.url, "relocked"));
     assert.equal((await request(nodes[0]!.url, "POST", "/api/bookmarks", { token, body: { bookmark: { url: "https://relocked.example/", title: "r" } } })).status, 201, "it serves writes again");
